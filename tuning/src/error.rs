@@ -1,0 +1,45 @@
+//! Errors from CPU discovery and pinning.
+
+/// What went wrong while discovering or pinning CPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The OS did not report which CPUs this process may use.
+    #[error("cannot read this process's CPU affinity set")]
+    CpuSetUnavailable,
+    /// The requested CPU is not in this process's affinity set.
+    #[error("CPU {cpu} is not available to this process ({available} CPUs are)")]
+    CpuNotAllowed {
+        /// The CPU that was requested.
+        cpu: usize,
+        /// How many CPUs the process may use.
+        available: usize,
+    },
+    /// The OS refused to pin the thread.
+    #[error("the OS refused to pin this thread to CPU {cpu}")]
+    PinFailed {
+        /// The CPU that was requested.
+        cpu: usize,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn display_names_the_fields_in_order() {
+        assert_eq!(
+            Error::CpuNotAllowed { cpu: 7, available: 2 }.to_string(),
+            "CPU 7 is not available to this process (2 CPUs are)"
+        );
+        assert_eq!(
+            Error::PinFailed { cpu: 3 }.to_string(),
+            "the OS refused to pin this thread to CPU 3"
+        );
+        assert_eq!(
+            Error::CpuSetUnavailable.to_string(),
+            "cannot read this process's CPU affinity set"
+        );
+    }
+}

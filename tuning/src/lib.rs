@@ -1,0 +1,57 @@
+//! `tuning` works out where threads run: CPU discovery and pinning today, the host
+//! audit and start-up placement later (issue 8). It runs once per thread at start-up,
+//! before any hot loop, never on the hot path itself, and it never fails a run in a VM:
+//! what cannot be done is reported, not fatal.
+#![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
+
+mod error;
+
+pub use error::Error;
+
+/// The CPU ids this process may run on, in ascending order.
+///
+/// # Errors
+/// [`Error::CpuSetUnavailable`] when the OS does not report an affinity set.
+///
+/// # Examples
+/// ```
+/// let cpus = tuning::allowed_cpus().unwrap();
+/// assert!(!cpus.is_empty());
+/// ```
+pub fn allowed_cpus() -> Result<Vec<usize>, Error> {
+    let mut ids: Vec<usize> = core_affinity::get_core_ids()
+        .ok_or(Error::CpuSetUnavailable)?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Pins the calling thread to `cpu`.
+///
+/// # Errors
+/// [`Error::CpuNotAllowed`] when `cpu` is outside [`allowed_cpus`], and
+/// [`Error::PinFailed`] when the OS refuses the affinity change.
+///
+/// # Examples
+/// ```
+/// let first = tuning::allowed_cpus().unwrap()[0];
+/// tuning::pin_current_thread(first).unwrap();
+/// assert!(tuning::pin_current_thread(usize::MAX).is_err());
+/// ```
+pub fn pin_current_thread(cpu: usize) -> Result<(), Error> {
+    let allowed = allowed_cpus()?;
+    if !allowed.contains(&cpu) {
+        return Err(Error::CpuNotAllowed {
+            cpu,
+            available: allowed.len(),
+        });
+    }
+    if core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+        Ok(())
+    } else {
+        Err(Error::PinFailed { cpu })
+    }
+}
