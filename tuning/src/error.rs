@@ -33,13 +33,7 @@ mod tests {
             Error::CpuNotAllowed { cpu: 7, available: 2 }.to_string(),
             "CPU 7 is not available to this process (2 CPUs are)"
         );
-        assert_eq!(
-            Error::PinFailed { cpu: 3 }.to_string(),
-            "the OS refused to pin this thread to CPU 3"
-        );
-        assert_eq!(
-            Error::CpuSetUnavailable.to_string(),
-            "cannot read this process's CPU affinity set"
-        );
+        assert_eq!(Error::PinFailed { cpu: 3 }.to_string(), "the OS refused to pin this thread to CPU 3");
+        assert_eq!(Error::CpuSetUnavailable.to_string(), "cannot read this process's CPU affinity set");
     }
 }

@@ -20,11 +20,8 @@ pub use error::Error;
 /// assert!(!cpus.is_empty());
 /// ```
 pub fn allowed_cpus() -> Result<Vec<usize>, Error> {
-    let mut ids: Vec<usize> = core_affinity::get_core_ids()
-        .ok_or(Error::CpuSetUnavailable)?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let mut ids: Vec<usize> =
+        core_affinity::get_core_ids().ok_or(Error::CpuSetUnavailable)?.into_iter().map(|c| c.id).collect();
     ids.sort_unstable();
     Ok(ids)
 }
@@ -44,10 +41,7 @@ pub fn allowed_cpus() -> Result<Vec<usize>, Error> {
 pub fn pin_current_thread(cpu: usize) -> Result<(), Error> {
     let allowed = allowed_cpus()?;
     if !allowed.contains(&cpu) {
-        return Err(Error::CpuNotAllowed {
-            cpu,
-            available: allowed.len(),
-        });
+        return Err(Error::CpuNotAllowed { cpu, available: allowed.len() });
     }
     if core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
         Ok(())
