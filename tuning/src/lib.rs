@@ -9,7 +9,10 @@ mod error;
 
 pub use error::Error;
 
-/// The CPU ids this process may run on, in ascending order.
+/// The CPU ids the calling thread may run on, in ascending order.
+///
+/// A thread inherits its creator's affinity, so ask from an unpinned thread (the
+/// main thread, before pinning anything) to see the whole process's set.
 ///
 /// # Errors
 /// [`Error::CpuSetUnavailable`] when the OS does not report an affinity set.
