@@ -24,11 +24,11 @@ struct Cli {
     #[arg(long, value_name = "A,B", value_delimiter = ',', num_args = 2)]
     cpus: Option<Vec<usize>>,
     /// Rounds: each measures every contender's latency and throughput once, so ratios
-    /// compare contenders under the same host conditions [default: 10, or 3 with --quick].
+    /// compare contenders under the same host conditions [default: 20, or 3 with --quick].
     #[arg(long)]
     rounds: Option<usize>,
     /// Contenders to run [default: all]: pingpong, spsc, shm, broadcast1, broadcast2,
-    /// rtrb, crossbeam_array_queue, std_sync_channel.
+    /// stamped_prototype, rtrb, crossbeam_array_queue, std_sync_channel.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     #[command(subcommand)]
@@ -72,12 +72,12 @@ fn main() -> ExitCode {
         eprintln!("error: unknown contender {bad:?}; choose from {}", CANDIDATES.join(", "));
         return ExitCode::FAILURE;
     }
-    let rounds = cli.rounds.unwrap_or(if cli.quick { 3 } else { 10 }).max(1);
+    let rounds = cli.rounds.unwrap_or(if cli.quick { 3 } else { 20 }).max(1);
     let plan = Plan {
         cpus,
         warmup: if cli.quick { 1_000 } else { 5_000 },
-        samples: if cli.quick { 20_000 } else { 100_000 },
-        messages: if cli.quick { 1_000_000 } else { 10_000_000 },
+        samples: if cli.quick { 20_000 } else { 50_000 },
+        messages: if cli.quick { 1_000_000 } else { 4_000_000 },
         rounds,
         capacity: 4096,
     };

@@ -8,3 +8,4 @@ pub mod pingpong;
 pub mod report;
 pub mod run;
 pub mod shm;
+pub mod stamped;

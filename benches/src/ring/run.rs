@@ -15,11 +15,20 @@ use super::ends::{ArrayQueueEnd, FusedPair, Rx, Tx};
 use super::measure::{histogram, latency_in_process, median, throughput_in_process};
 use super::msg::{Msg, Msg64};
 use super::report::{CandidateReport, Latency, Mode, Report};
-use super::{pingpong, shm};
+use super::{pingpong, shm, stamped};
 
 /// Every contender, in report order (the floor, ours, then the peers).
-pub const CANDIDATES: [&str; 8] =
-    ["pingpong", "spsc", "shm", "broadcast1", "broadcast2", "rtrb", "crossbeam_array_queue", "std_sync_channel"];
+pub const CANDIDATES: [&str; 9] = [
+    "pingpong",
+    "spsc",
+    "shm",
+    "broadcast1",
+    "broadcast2",
+    "stamped_prototype",
+    "rtrb",
+    "crossbeam_array_queue",
+    "std_sync_channel",
+];
 
 /// How much work a run does.
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +102,9 @@ fn contender(name: &'static str, cap: usize) -> Contender {
         "spsc" => in_process(name, move || spsc::<u64>(cap), move || spsc::<Msg64>(cap)),
         "broadcast1" => in_process(name, move || broadcast1::<u64>(cap), move || broadcast1::<Msg64>(cap)),
         "broadcast2" => in_process(name, move || broadcast2::<u64>(cap), move || broadcast2::<Msg64>(cap)),
+        "stamped_prototype" => {
+            in_process(name, move || stamped::channel::<u64>(cap), move || stamped::channel::<Msg64>(cap))
+        }
         "rtrb" => {
             in_process(name, move || rtrb::RingBuffer::<u64>::new(cap), move || rtrb::RingBuffer::<Msg64>::new(cap))
         }
