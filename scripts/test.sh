@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this). It installs what
-# it needs (rustup components, Miri) and needs nothing but the Rust toolchain.
+# it needs (rustup components, Miri, nightly rust-src) and needs nothing but the Rust toolchain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,5 +22,8 @@ scripts/loom.sh
 
 step "Miri over the heap rings"
 scripts/miri.sh
+
+step "ThreadSanitizer over the multi-threaded ring tests"
+scripts/tsan.sh
 
 step "all checks passed"
