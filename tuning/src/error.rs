@@ -1,7 +1,7 @@
 //! Errors from CPU discovery and pinning.
 
 /// What went wrong while discovering or pinning CPUs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The OS did not report which CPUs this process may use.
@@ -14,6 +14,12 @@ pub enum Error {
         cpu: usize,
         /// How many CPUs the process may use.
         available: usize,
+    },
+    /// A CPU list (flag or kernel file) is not in the `0-3,8` form.
+    #[error("invalid CPU list {text:?}: expected numbers and ranges like 0-3,8")]
+    BadCpuList {
+        /// The text as given.
+        text: String,
     },
     /// The OS refused to pin the thread.
     #[error("the OS refused to pin this thread to CPU {cpu}")]

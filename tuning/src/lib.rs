@@ -1,12 +1,16 @@
-//! `tuning` works out where threads run: CPU discovery and pinning today, the host
-//! audit and start-up placement later (issue 8). It runs once per thread at start-up,
+//! `tuning` works out where threads run and whether the host is ready for them: CPU
+//! discovery and pinning, and the [`audit`] of a host's latency tuning (start-up
+//! placement follows in issue 8). It runs once per thread at start-up,
 //! before any hot loop, never on the hot path itself, and it never fails a run in a VM:
 //! what cannot be done is reported, not fatal.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
+pub mod audit;
+mod cpulist;
 mod error;
 
+pub use cpulist::{format_cpu_list, parse_cpu_list};
 pub use error::Error;
 
 /// The CPU ids the calling thread may run on, in ascending order.
