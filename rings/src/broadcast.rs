@@ -3,9 +3,9 @@
 //! Every subscriber has its own head index; the producer may reuse a slot only when
 //! all attached subscribers have released it, so a slow subscriber back-pressures the
 //! producer instead of losing data. A subscriber that is dropped detaches and stops
-//! holding the producer back. Items are `Copy`: subscribers read them in place, so
-//! one market-data stream feeds the strategy core and the persist core with a single
-//! write.
+//! holding the producer back. Items are `Copy` and `Sync`: subscribers on several
+//! threads read the same slots in place, so one market-data stream feeds the strategy
+//! core and the persist core with a single write.
 //!
 //! # Examples
 //! ```
@@ -28,7 +28,7 @@ pub use crate::side::{Consumer, Producer};
 ///
 /// # Errors
 /// [`CapacityError`] for a zero or oversized capacity, or zero subscribers.
-pub fn channel<T: Copy + Send>(
+pub fn channel<T: Copy + Send + Sync>(
     capacity: usize,
     subscribers: usize,
 ) -> Result<(Producer<T>, Vec<Consumer<T>>), CapacityError> {

@@ -129,6 +129,20 @@ pub enum ShmError {
         /// The file's version.
         found: u32,
     },
+    /// A cleanly detached broadcast subscriber tried to rejoin while a producer runs.
+    #[error(
+        "subscriber {index} detached earlier and cannot rejoin while the producer runs: the producer may already reuse its slots"
+    )]
+    RejoinWhileProducing {
+        /// The subscriber index.
+        index: usize,
+    },
+    /// The file's kind id is neither spsc nor broadcast.
+    #[error("not a known ring kind: kind id {found}")]
+    UnknownKind {
+        /// The kind id in the file.
+        found: u32,
+    },
     /// The file holds the other kind of ring.
     #[error("ring kind mismatch: expected {expected}, found kind id {found}")]
     KindMismatch {

@@ -107,6 +107,13 @@ impl<T> HeapRing<T> {
         }
     }
 
+    pub(crate) fn is_abandoned(&self, role: Role) -> bool {
+        match role {
+            Role::Writer => self.readers_attached.load(Ordering::Acquire) == 0,
+            Role::Reader(_) => self.writer_attached.load(Ordering::Acquire) == 0,
+        }
+    }
+
     pub(crate) fn peer_status(&self, role: Role) -> PeerStatus {
         let gone = match role {
             Role::Writer => (self.readers_attached.load(Ordering::Acquire) as usize) < self.heads.len(),

@@ -70,6 +70,23 @@ impl<T> Owner<T> {
     }
 }
 
+impl<T> Owner<T> {
+    /// Whether no peer will ever use the ring again: for a reader, the writer left or
+    /// died; for the writer, every reader did.
+    pub(crate) fn is_abandoned(&self) -> bool {
+        match self {
+            Self::Heap { ring, role } => ring.is_abandoned(*role),
+            #[cfg(not(loom))]
+            Self::Shm(attachment) => attachment.is_abandoned(),
+        }
+    }
+}
+
+/// Whether a peer with this status will never come back on its own.
+pub(crate) fn gone(status: PeerStatus) -> bool {
+    matches!(status, PeerStatus::Detached | PeerStatus::Died { .. })
+}
+
 impl<T> Drop for Owner<T> {
     #[allow(irrefutable_let_patterns, reason = "under loom there is no shm variant")]
     fn drop(&mut self) {

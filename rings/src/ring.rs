@@ -22,7 +22,7 @@ use crossbeam_utils::CachePadded;
 
 #[cfg(loom)]
 use crate::sync::SlotTracker;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering, fence};
 
 /// A reader's head set to this value has detached; the writer ignores it.
 pub(crate) const DETACHED: u64 = u64::MAX;
@@ -156,6 +156,10 @@ impl<T> Writer<T> {
     /// This is the only `Writer` of `raw`, and `raw` satisfies `RawRing::new`'s contract.
     pub(crate) unsafe fn new(raw: RawRing<T>) -> Self {
         let tail = raw.tail().load(Ordering::Relaxed);
+        // SYNC: pairs with the SeqCst fence in `shm::Mapping::rejoin_if_detached`: a
+        // subscriber rejoining while we attach either sees us attached and backs off,
+        // or its new head is visible to the `min_head` below. Cold: once per writer.
+        fence(Ordering::SeqCst);
         // Start from the conservative "ring full" view; the first push reloads.
         let mut writer = Self { tail, cached_min_head: tail.wrapping_sub(raw.mask + 1), raw };
         writer.free_slow();
@@ -330,13 +334,31 @@ impl<T> Reader<T> {
     #[inline(always)] // reason: one store on the pop path
     pub(crate) unsafe fn release(&mut self, n: usize, drop_items: bool) {
         if drop_items && core::mem::needs_drop::<T>() {
-            for i in 0..n {
-                let slot = self.raw.slot(self.head.wrapping_add(i as u64));
+            // Publishes however far we got, even if an item's `Drop` panics, so no
+            // item is ever dropped twice (here and again with the ring).
+            struct PublishOnExit<'a, T>(&'a mut Reader<T>);
+            impl<T> Drop for PublishOnExit<'_, T> {
+                fn drop(&mut self) {
+                    self.0.publish_head();
+                }
+            }
+            let guard = PublishOnExit(self);
+            for _ in 0..n {
+                let slot = guard.0.raw.slot(guard.0.head);
+                // Count the item consumed before dropping it: a panicking drop has
+                // still dropped it.
+                guard.0.head = guard.0.head.wrapping_add(1);
                 // SAFETY: the slot is initialised and owned by us until released.
                 unsafe { slot.cast::<T>().drop_in_place() };
             }
+            return;
         }
         self.head = self.head.wrapping_add(n as u64);
+        self.publish_head();
+    }
+
+    #[inline(always)] // reason: one store on the pop path
+    fn publish_head(&mut self) {
         // SYNC: pairs with the Acquire load in `RawRing::min_head`; our reads of the
         // released slots happen-before the writer reuses them.
         self.raw.head(self.reader).store(self.head, Ordering::Release);

@@ -133,9 +133,10 @@ impl<T> Producer<T> {
         self.owner.peer_status()
     }
 
-    /// Whether no consumer will ever read again (detached or died).
+    /// Whether no consumer will ever read again: every one detached or died (with
+    /// several subscribers, [`Producer::peer_status`] reports the first to leave).
     pub fn is_abandoned(&self) -> bool {
-        matches!(self.peer_status(), PeerStatus::Detached | PeerStatus::Died { .. })
+        self.owner.is_abandoned()
     }
 }
 
@@ -338,7 +339,7 @@ impl<T> Consumer<T> {
 
     /// Whether the producer will never write again (detached or died).
     pub fn is_abandoned(&self) -> bool {
-        matches!(self.peer_status(), PeerStatus::Detached | PeerStatus::Died { .. })
+        self.owner.is_abandoned()
     }
 }
 

@@ -80,7 +80,7 @@ impl WaitStrategy for Park {
             self.backoff.snooze();
             return;
         }
-        self.sleep = (self.sleep * 2).clamp(Duration::from_micros(10), self.max_sleep);
+        self.sleep = (self.sleep * 2).max(Duration::from_micros(10)).min(self.max_sleep);
         #[cfg(not(loom))]
         std::thread::sleep(self.sleep);
         #[cfg(loom)]

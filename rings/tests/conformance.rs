@@ -167,6 +167,9 @@ fn a_dropped_subscriber_stops_holding_the_producer_back() {
     assert_eq!(p.peer_status(), rings::PeerStatus::Alive);
     drop(slow);
     assert_eq!(p.peer_status(), rings::PeerStatus::Detached);
+    assert!(!p.is_abandoned(), "one subscriber still reads");
     p.try_push(2).unwrap();
     assert_eq!(fast.try_pop(), Ok(2));
+    drop(fast);
+    assert!(p.is_abandoned(), "now nobody reads");
 }

@@ -75,3 +75,35 @@ fn items_need_only_be_send_not_copy() {
     tx.try_push(vec!["a".into()]).unwrap();
     assert_eq!(rx.try_pop().unwrap(), vec!["a".to_string()]);
 }
+
+/// A `Drop` that panics on the item with id 1.
+#[derive(Debug)]
+struct Bomb(u32, std::sync::Arc<Mutex<Vec<u32>>>);
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        self.1.lock().unwrap().push(self.0);
+        if self.0 == 1 {
+            panic!("bomb {} went off", self.0);
+        }
+    }
+}
+
+#[test]
+fn a_panicking_drop_during_commit_drops_nothing_twice() {
+    let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let (mut tx, mut rx) = rings::spsc::channel::<Bomb>(4).unwrap();
+    for id in 0..3 {
+        tx.try_push(Bomb(id, log.clone())).unwrap();
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rx.read_chunk(3).commit(3)));
+    assert!(result.is_err(), "the drop of item 1 panics");
+    // Item 2 was not reached: it is still in the ring and pops normally.
+    let two = rx.try_pop().unwrap();
+    assert_eq!(two.0, 2);
+    drop(two);
+    drop((tx, rx));
+    let mut seen = log.lock().unwrap().clone();
+    seen.sort_unstable();
+    assert_eq!(seen, [0, 1, 2], "each item dropped exactly once");
+}

@@ -13,6 +13,7 @@ use rings::shm::{self, ShmError, ShmOptions};
 const LAYOUT_VERSION_AT: u64 = 8;
 const KIND_AT: u64 = 12;
 const CAPACITY_AT: u64 = 16;
+const FILE_LEN_AT: u64 = 72;
 const TAIL_AT: u64 = 1024;
 
 fn poke(path: &std::path::Path, offset: u64, bytes: &[u8]) {
@@ -55,6 +56,16 @@ fn the_creator_removes_the_file_unless_told_to_keep_it() {
 }
 
 #[test]
+fn dropping_a_replaced_ring_does_not_remove_its_successor() {
+    let path = unique_path("successor");
+    let old = ShmOptions::spsc(&path, 8).create_producer::<u64>().unwrap();
+    let _new = ShmOptions::spsc(&path, 8).replace_existing(true).create_producer::<u64>().unwrap();
+    drop(old);
+    assert!(path.exists(), "the new ring's file survives the old creator");
+    assert!(shm::attach_consumer::<u64>(&path).is_ok());
+}
+
+#[test]
 fn missing_short_and_foreign_files_are_refused() {
     let path = unique_path("missing");
     let err = shm::attach_consumer::<u64>(&path).unwrap_err();
@@ -94,7 +105,7 @@ fn version_kind_type_and_field_mismatches_are_named() {
 
     poke(&path, KIND_AT, &9u32.to_le_bytes());
     let err = shm::attach_consumer::<u64>(&path).unwrap_err();
-    assert_eq!(err.to_string(), "ring kind mismatch: expected spsc, found kind id 9");
+    assert_eq!(err.to_string(), "not a known ring kind: kind id 9");
 
     poke(&path, LAYOUT_VERSION_AT, &2u32.to_le_bytes());
     let err = shm::attach_consumer::<u64>(&path).unwrap_err();
@@ -131,18 +142,36 @@ fn subscriber_indices_and_counts_are_checked() {
 }
 
 #[test]
-fn a_subscriber_returning_after_detach_joins_at_the_live_tail() {
+fn a_detached_subscriber_rejoins_at_the_tail_only_while_no_producer_runs() {
     let path = unique_path("rejoin");
-    let mut tx = ShmOptions::broadcast(&path, 4, 1).create_producer::<u64>().unwrap();
+    let mut tx = ShmOptions::broadcast(&path, 4, 1).remove_on_drop(false).create_producer::<u64>().unwrap();
     drop(shm::attach_subscriber::<u64>(&path, 0).unwrap());
-    // Detached: the producer is not held back by it.
+    // Detached: the producer is not held back by it...
     for i in 0..10 {
         tx.try_push(i).unwrap();
     }
+    // ... so while it runs, no position is safe to rejoin at.
+    let err = shm::attach_subscriber::<u64>(&path, 0).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "subscriber 0 detached earlier and cannot rejoin while the producer runs: the producer may already reuse its slots"
+    );
+    drop(tx);
     let mut rx = shm::attach_subscriber::<u64>(&path, 0).unwrap();
-    assert!(rx.try_pop().is_err());
+    assert!(rx.try_pop().is_err(), "joins at the tail, after the items it missed");
+    let mut tx = shm::attach_producer::<u64>(&path).unwrap();
     tx.try_push(10).unwrap();
     assert_eq!(rx.try_pop(), Ok(10));
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_header_whose_length_disagrees_with_its_layout_is_corrupt() {
+    let path = unique_path("filelen");
+    let _tx = ShmOptions::spsc(&path, 8).create_producer::<u64>().unwrap();
+    poke(&path, FILE_LEN_AT, &123u64.to_le_bytes());
+    let err = shm::attach_consumer::<u64>(&path).unwrap_err();
+    assert_eq!(err.to_string(), "corrupt ring header: field file_len = 123");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use bytemuck::{Pod, Zeroable};
 
 /// A benchmark message: a sequence number plus payload, checked on arrival.
-pub trait Msg: Pod + Send + core::fmt::Debug + 'static {
+pub trait Msg: Pod + Send + Sync + core::fmt::Debug + 'static {
     /// Size label for reports.
     const BYTES: usize;
     /// The message carrying `seq`.

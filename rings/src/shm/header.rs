@@ -184,11 +184,11 @@ impl Header {
         }
         let file_kind = [RingKind::Spsc, RingKind::Broadcast].into_iter().find(|k| *k as u32 == self.kind);
         let kind = match (kind, file_kind) {
-            (Some(want), Some(found)) if want == found => want,
-            (None, Some(found)) => found,
-            (want, _) => {
-                return Err(ShmError::KindMismatch { expected: want.unwrap_or(RingKind::Spsc), found: self.kind });
+            (_, None) => return Err(ShmError::UnknownKind { found: self.kind }),
+            (Some(want), Some(found)) if want != found => {
+                return Err(ShmError::KindMismatch { expected: want, found: self.kind });
             }
+            (_, Some(found)) => found,
         };
         let expected = TypeShape::of::<T>();
         let found = self.shape();
@@ -211,7 +211,10 @@ impl Header {
         if self.slots_offset != layout.slots_offset as u64 {
             return Err(corrupt("slots_offset", self.slots_offset));
         }
-        if self.file_len != layout.file_len as u64 || actual_file_len < self.file_len {
+        if self.file_len != layout.file_len as u64 {
+            return Err(corrupt("file_len", self.file_len));
+        }
+        if actual_file_len < self.file_len {
             return Err(ShmError::LengthMismatch { header: self.file_len, file: actual_file_len });
         }
         Ok((layout, kind))

@@ -2,7 +2,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
@@ -17,13 +17,35 @@ use crate::owner::Role;
 use crate::ring::RawRing;
 use crate::sync::{AtomicU64, Ordering};
 
+/// A path plus the identity of the file we created there, so dropping our side never
+/// removes a newer ring that someone created at the same path with `replace_existing`.
+struct OwnedPath {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl OwnedPath {
+    fn of(file: &File, path: &Path) -> Option<Self> {
+        let meta = file.metadata().ok()?;
+        Some(Self { path: path.to_owned(), dev: meta.dev(), ino: meta.ino() })
+    }
+
+    fn remove_if_still_ours(&self) {
+        let still_ours = std::fs::metadata(&self.path).is_ok_and(|m| m.dev() == self.dev && m.ino() == self.ino);
+        if still_ours {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// A ring file mapped into this process.
 pub(crate) struct Mapping {
     map: MmapMut,
     layout: Layout,
     kind: RingKind,
     /// Set for the creator when `remove_on_drop` was asked for.
-    remove_on_drop: Option<PathBuf>,
+    remove_on_drop: Option<OwnedPath>,
 }
 
 fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ShmError {
@@ -80,8 +102,12 @@ impl Mapping {
         // an aligned `Header`; the file is new (we created it with O_EXCL) and no
         // attacher reads the header before `magic` is published below.
         unsafe { header.write(Header::new::<T>(options.kind, &layout)) };
-        let mapping =
-            Self { map, layout, kind: options.kind, remove_on_drop: options.remove_on_drop.then(|| path.to_owned()) };
+        let mapping = Self {
+            map,
+            layout,
+            kind: options.kind,
+            remove_on_drop: if options.remove_on_drop { OwnedPath::of(file, path) } else { None },
+        };
         // SYNC: pairs with the Acquire load of `magic` in `Mapping::attach`; every
         // header field written above is visible to an attacher that sees the magic.
         mapping.header().magic.store(MAGIC, Ordering::Release);
@@ -127,7 +153,9 @@ impl Mapping {
         let header = self.header();
         match role {
             Role::Writer => &header.writer,
-            Role::Reader(i) => header.reader_peers.get(i).unwrap_or(&header.writer),
+            Role::Reader(i) => {
+                header.reader_peers.get(i).unwrap_or_else(|| unreachable!("reader {i} beyond the validated count"))
+            }
         }
     }
 
@@ -167,8 +195,8 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        if let Some(path) = &self.remove_on_drop {
-            let _ = std::fs::remove_file(path);
+        if let Some(owned) = &self.remove_on_drop {
+            owned.remove_if_still_ours();
         }
     }
 }

@@ -8,7 +8,8 @@
 //! (`MAP_POPULATE`) and can be `mlock`ed or advised onto huge pages.
 //!
 //! # What may cross
-//! Only `T: Pod + Send` ([`bytemuck::Pod`]): `#[repr(C)]` or `#[repr(transparent)]`,
+//! Only `T: Pod + Send` ([`bytemuck::Pod`]; consumers also need `Sync`, as several
+//! subscribers may read one slot at once): `#[repr(C)]` or `#[repr(transparent)]`,
 //! no padding, no pointers or references, every bit pattern valid. The type system
 //! enforces it (derive `Pod` and `Zeroable`; the derive rejects anything else), so a
 //! peer can at worst send wrong numbers, never an invalid value. Zero-sized types are
@@ -19,7 +20,9 @@
 //! on a [`Producer`] or [`Consumer`] reports whether the other side is attached,
 //! detached cleanly, or died without detaching (pid gone or recycled); a side whose
 //! holder died can be attached again by a new process and resumes at the dead one's
-//! index.
+//! index. Claiming a side is one compare-and-swap on its (state, pid) word, so two
+//! processes racing for a side never both get it. A broadcast subscriber that detached
+//! cleanly gave its place up and may rejoin only while no producer is attached.
 //!
 //! # Trust
 //! Indices read from the peer are range-checked so a corrupt or hostile peer cannot
@@ -52,7 +55,7 @@ pub use crate::error::ShmError;
 use crate::owner::{Owner, PeerStatus, Role};
 use crate::ring::{DETACHED, Reader, Writer};
 pub use crate::side::{Consumer, Producer};
-use crate::sync::Ordering;
+use crate::sync::{Ordering, fence};
 
 /// `/dev/shm/<name>`: where ring files live unless a full path is given.
 pub fn path_for(name: &str) -> PathBuf {
@@ -141,7 +144,7 @@ impl ShmOptions {
     ///
     /// # Errors
     /// As [`ShmOptions::create_producer`].
-    pub fn create_consumer<T: Pod + Send>(&self) -> Result<Consumer<T>, ShmError> {
+    pub fn create_consumer<T: Pod + Send + Sync>(&self) -> Result<Consumer<T>, ShmError> {
         let mapping = self.create::<T>()?;
         consumer_on(mapping, 0)
     }
@@ -177,20 +180,23 @@ pub fn attach_producer<T: Pod + Send>(path: impl AsRef<Path>) -> Result<Producer
 ///
 /// # Errors
 /// As [`attach_producer`], and [`ShmError::KindMismatch`] for a broadcast file.
-pub fn attach_consumer<T: Pod + Send>(path: impl AsRef<Path>) -> Result<Consumer<T>, ShmError> {
+pub fn attach_consumer<T: Pod + Send + Sync>(path: impl AsRef<Path>) -> Result<Consumer<T>, ShmError> {
     consumer_on(Mapping::attach::<T>(path.as_ref(), Some(RingKind::Spsc))?, 0)
 }
 
 /// Attaches to an existing broadcast ring file as subscriber `index`.
 ///
 /// A subscriber that attaches for the first time reads from the first item; one that
-/// re-attaches after a clean detach joins at the current tail; one that replaces a
-/// dead holder resumes at the holder's position.
+/// replaces a dead holder resumes at the holder's position (the producer kept waiting
+/// for it, so nothing is lost). One that detached cleanly gave its place up: it may
+/// rejoin, at the tail, only while no producer is attached.
 ///
 /// # Errors
-/// As [`attach_producer`], [`ShmError::KindMismatch`] for an spsc file and
-/// [`ShmError::NoSuchSubscriber`] for an index past the subscriber count.
-pub fn attach_subscriber<T: Pod + Send>(path: impl AsRef<Path>, index: usize) -> Result<Consumer<T>, ShmError> {
+/// As [`attach_producer`], [`ShmError::KindMismatch`] for an spsc file,
+/// [`ShmError::NoSuchSubscriber`] for an index past the subscriber count and
+/// [`ShmError::RejoinWhileProducing`] for a cleanly detached subscriber while a
+/// producer runs.
+pub fn attach_subscriber<T: Pod + Send + Sync>(path: impl AsRef<Path>, index: usize) -> Result<Consumer<T>, ShmError> {
     consumer_on(Mapping::attach::<T>(path.as_ref(), Some(RingKind::Broadcast))?, index)
 }
 
@@ -203,7 +209,7 @@ fn producer_on<T: Pod + Send>(mapping: Mapping) -> Result<Producer<T>, ShmError>
     Ok(unsafe { Producer::from_parts(writer, Owner::Shm(attachment)) })
 }
 
-fn consumer_on<T: Pod + Send>(mapping: Mapping, index: usize) -> Result<Consumer<T>, ShmError> {
+fn consumer_on<T: Pod + Send + Sync>(mapping: Mapping, index: usize) -> Result<Consumer<T>, ShmError> {
     let layout = mapping.layout();
     if index >= layout.readers {
         return Err(ShmError::NoSuchSubscriber { index, subscribers: layout.readers });
@@ -211,7 +217,7 @@ fn consumer_on<T: Pod + Send>(mapping: Mapping, index: usize) -> Result<Consumer
     let raw = mapping.raw::<T>();
     let broadcast = mapping.kind() == RingKind::Broadcast;
     let attachment = Attachment::claim(mapping, Role::Reader(index))?;
-    attachment.mapping.rejoin_if_detached(index);
+    attachment.mapping.rejoin_if_detached(index)?;
     // SAFETY: reader slot `index` is claimed by us, so no other process writes its head.
     let reader = unsafe { Reader::new(raw, index) };
     // SAFETY: `T: Pod` makes several readers of one item harmless (nothing is
@@ -239,6 +245,14 @@ impl Attachment {
         Ok(Self { mapping, role })
     }
 
+    pub(crate) fn is_abandoned(&self) -> bool {
+        match self.role {
+            Role::Reader(_) => crate::owner::gone(self.mapping.peer(Role::Writer).status()),
+            Role::Writer => (0..self.mapping.layout().readers)
+                .all(|i| crate::owner::gone(self.mapping.peer(Role::Reader(i)).status())),
+        }
+    }
+
     pub(crate) fn peer_status(&self) -> PeerStatus {
         match self.role {
             Role::Reader(_) => self.mapping.peer(Role::Writer).status(),
@@ -256,12 +270,23 @@ impl Drop for Attachment {
 }
 
 impl Mapping {
-    /// A subscriber returning after a clean detach joins at the live tail.
-    fn rejoin_if_detached(&self, index: usize) {
+    /// A subscriber returning after a clean detach joins at the tail, but only while
+    /// no producer runs: a running producer may already have reused the slots from any
+    /// position we could pick, since it stopped counting us when we detached.
+    fn rejoin_if_detached(&self, index: usize) -> Result<(), ShmError> {
         let head = self.head(index);
-        if head.load(Ordering::Acquire) == DETACHED {
-            // SYNC: pairs with the Acquire load in `RawRing::min_head`.
-            head.store(self.tail().load(Ordering::Acquire), Ordering::Release);
+        if head.load(Ordering::Acquire) != DETACHED {
+            return Ok(());
         }
+        head.store(self.tail().load(Ordering::Acquire), Ordering::SeqCst);
+        // SYNC: pairs with the SeqCst fence in `Writer::new` (and the SeqCst claim of
+        // the producer's slot): either we see a producer attached here, or it sees
+        // our head when it starts.
+        fence(Ordering::SeqCst);
+        if self.peer(Role::Writer).status() == PeerStatus::Alive {
+            head.store(DETACHED, Ordering::Release);
+            return Err(ShmError::RejoinWhileProducing { index });
+        }
+        Ok(())
     }
 }
