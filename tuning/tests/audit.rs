@@ -290,3 +290,59 @@ fn json_has_the_promised_keys() {
     assert_eq!(serde_json::to_value(Status::NotApplicable).unwrap(), "n/a");
     assert_eq!(Status::Warn.to_string(), "warn");
 }
+
+#[test]
+fn apply_writes_runtime_fixes_and_only_reports_boot_parameters() {
+    let f = Fixture::distro();
+    let host = f.host();
+    let findings = audit(&host, &options(&[2, 3], true));
+    let planned = tuning::audit::apply(&host, &findings, true);
+    assert!(planned.iter().all(|a| a.outcome != tuning::audit::Outcome::Applied), "dry run writes nothing");
+    assert_eq!(host.read("/proc/sys/kernel/timer_migration").as_deref(), Some("1"));
+    let commands: Vec<String> = planned.iter().map(|a| a.remedy.to_string()).collect();
+    for expected in [
+        "echo performance > /sys/devices/system/cpu/cpu2/cpufreq/scaling_governor",
+        "echo 1 > /sys/devices/system/cpu/cpu3/cpuidle/state1/disable",
+        "echo 0 > /sys/devices/system/cpu/cpu0/online",
+        "echo 0 > /proc/sys/kernel/timer_migration",
+        "echo -1 > /proc/sys/kernel/sched_rt_runtime_us",
+        "# add to the kernel command line, then reboot: nohz_full=2-3",
+        "# add to the kernel command line, then reboot: isolcpus=managed_irq,domain,2-3",
+    ] {
+        assert!(commands.iter().any(|c| c == expected), "{expected} not in {commands:#?}");
+    }
+
+    let applied = tuning::audit::apply(&host, &findings, false);
+    assert!(applied.iter().any(|a| a.outcome == tuning::audit::Outcome::NeedsReboot));
+    // After applying, every runtime-fixable check passes; boot parameters remain.
+    let after = audit(&host, &options(&[2, 3], true));
+    for check in [
+        "governor",
+        "c_states",
+        "timer_migration",
+        "vm_stat_interval",
+        "nmi_watchdog",
+        "ksm",
+        "sched_rt_runtime",
+        "transparent_hugepages",
+    ] {
+        assert_eq!(status(&after, check), Status::Ok, "{:#?}", find(&after, check));
+    }
+    assert_eq!(status(&after, "nohz_full"), Status::Warn);
+}
+
+#[test]
+fn apply_reports_a_write_that_fails() {
+    let f = Fixture::distro().remove("/proc/sys/kernel/timer_migration");
+    let host = f.host();
+    // A directory where the file should be makes the write fail.
+    std::fs::create_dir(host.path("/proc/sys/kernel/timer_migration")).unwrap();
+    let mut findings = audit(&host, &options(&[2], false));
+    let timer = findings.iter_mut().find(|x| x.check == "timer_migration").unwrap();
+    timer.status = Status::Warn;
+    timer.remedies =
+        vec![tuning::audit::Remedy::Write { path: "/proc/sys/kernel/timer_migration".into(), value: "0".into() }];
+    let applied = tuning::audit::apply(&host, &findings, false);
+    let timer = applied.iter().find(|a| a.check == "timer_migration").unwrap();
+    assert!(matches!(timer.outcome, tuning::audit::Outcome::Failed(_)), "{timer:?}");
+}

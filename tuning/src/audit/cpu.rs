@@ -1,6 +1,6 @@
 //! CPU-side checks: isolation, ticks, frequency, idle states, SMT, IRQs, clocks.
 
-use super::{AuditOptions, Finding, Host, Status, unreadable};
+use super::{AuditOptions, Finding, Host, Remedy, Status, unreadable};
 use crate::{format_cpu_list, parse_cpu_list};
 
 fn finding(
@@ -13,7 +13,7 @@ fn finding(
     fix: String,
 ) -> Finding {
     let fix = if status == Status::Ok { String::new() } else { fix };
-    Finding { check, status, read: read.to_owned(), found, want, why, fix }
+    Finding { check, status, read: read.to_owned(), found, want, why, fix, remedies: Vec::new() }
 }
 
 fn list(text: &str) -> Vec<usize> {
@@ -37,15 +37,18 @@ pub(super) fn checks(host: &Host, o: &AuditOptions, out: &mut Vec<Finding>) {
     ] {
         let covered = host.cmdline_param(param).map(|v| list(&v)).unwrap_or_default();
         let gap = missing(&o.hot_cores, &covered);
-        out.push(finding(
-            check,
-            if gap.is_empty() { Status::Ok } else { Status::Warn },
-            "/proc/cmdline",
-            host.cmdline_param(param).map_or_else(|| "not set".into(), |v| format!("{param}={v}")),
-            format!("{param} covering {hot}"),
-            why,
-            format!("add {param}={hot} to the kernel command line and reboot"),
-        ));
+        out.push(
+            finding(
+                check,
+                if gap.is_empty() { Status::Ok } else { Status::Warn },
+                "/proc/cmdline",
+                host.cmdline_param(param).map_or_else(|| "not set".into(), |v| format!("{param}={v}")),
+                format!("{param} covering {hot}"),
+                why,
+                format!("add {param}={hot} to the kernel command line and reboot"),
+            )
+            .with(vec![Remedy::KernelParam(format!("{param}={hot}"))]),
+        );
     }
     out.push(governor(host, o));
     out.push(cstates(host, o, &hot));
@@ -77,28 +80,34 @@ fn isolation(host: &Host, o: &AuditOptions, hot: &str) -> Finding {
             "add isolcpus=managed_irq,domain,{hot} to the kernel command line (or make a cpuset partition) and reboot"
         )
     };
-    finding("isolated_cores", status, path, found, format!("{hot} (never CPU 0)"), WHY, fix)
+    let remedies = if o.hot_cores.contains(&0) {
+        Vec::new()
+    } else {
+        vec![Remedy::KernelParam(format!("isolcpus=managed_irq,domain,{hot}"))]
+    };
+    finding("isolated_cores", status, path, found, format!("{hot} (never CPU 0)"), WHY, fix).with(remedies)
 }
 
 fn governor(host: &Host, o: &AuditOptions) -> Finding {
     const WHY: &str = "other governors lower the clock while a core waits and take microseconds to ramp up";
     let mut found = Vec::new();
-    let mut bad = Vec::new();
+    let mut remedies = Vec::new();
     for cpu in &o.hot_cores {
         let path = format!("/sys/devices/system/cpu/cpu{cpu}/cpufreq/scaling_governor");
         match host.read(&path) {
             Some(g) => {
                 if g != "performance" {
-                    bad.push(*cpu);
+                    remedies.push(Remedy::Write { path, value: "performance".into() });
                 }
                 found.push(format!("cpu{cpu}={g}"));
             }
             None => return unreadable("governor", &path, "performance", WHY),
         }
     }
+    let status = if remedies.is_empty() { Status::Ok } else { Status::Fail };
     finding(
         "governor",
-        if bad.is_empty() { Status::Ok } else { Status::Fail },
+        status,
         "/sys/devices/system/cpu/cpu*/cpufreq/scaling_governor",
         found.join(" "),
         "performance".into(),
@@ -108,6 +117,7 @@ fn governor(host: &Host, o: &AuditOptions) -> Finding {
             o.hot_cores.iter().map(usize::to_string).collect::<Vec<_>>().join(" ")
         ),
     )
+    .with(remedies)
 }
 
 /// Deeper than this (exit latency, µs) counts as a deep C-state.
@@ -116,6 +126,7 @@ const SHALLOW_US: u64 = 2;
 fn cstates(host: &Host, o: &AuditOptions, hot: &str) -> Finding {
     const WHY: &str = "waking from a deep C-state takes tens to hundreds of microseconds";
     let mut deep = Vec::new();
+    let mut remedies = Vec::new();
     let mut seen_any = false;
     for cpu in &o.hot_cores {
         let dir = format!("/sys/devices/system/cpu/cpu{cpu}/cpuidle");
@@ -125,7 +136,8 @@ fn cstates(host: &Host, o: &AuditOptions, hot: &str) -> Finding {
             let latency: u64 = read("latency").and_then(|v| v.parse().ok()).unwrap_or(0);
             let disabled = read("disable").is_some_and(|v| v == "1");
             if latency > SHALLOW_US && !disabled {
-                deep.push(format!("cpu{cpu}:{}({latency}us)", read("name").unwrap_or(state)));
+                deep.push(format!("cpu{cpu}:{}({latency}us)", read("name").unwrap_or_else(|| state.clone())));
+                remedies.push(Remedy::Write { path: format!("{dir}/{state}/disable"), value: "1".into() });
             }
         }
     }
@@ -139,8 +151,9 @@ fn cstates(host: &Host, o: &AuditOptions, hot: &str) -> Finding {
         if deep.is_empty() { "only shallow states enabled".into() } else { deep.join(" ") },
         format!("only states with exit latency <= {SHALLOW_US} us on {hot}"),
         WHY,
-        "hold /dev/cpu_dma_latency at 0 while running (engine run does), or add processor.max_cstate=1 intel_idle.max_cstate=0 to the kernel command line".into(),
+        "disable the deep states on the hot cores (echo 1 > .../cpuidle/stateN/disable), or add processor.max_cstate=1 intel_idle.max_cstate=0 to the kernel command line".into(),
     )
+    .with(remedies)
 }
 
 fn dma_latency_holders(host: &Host) -> Finding {
@@ -217,12 +230,12 @@ fn smt(host: &Host, o: &AuditOptions) -> Finding {
             WHY,
         );
     }
-    let fix = busy_siblings
+    let remedies: Vec<Remedy> = busy_siblings
         .iter()
         .filter_map(|s| s.split_whitespace().next())
-        .map(|c| format!("echo 0 > /sys/devices/system/cpu/{c}/online"))
-        .collect::<Vec<_>>()
-        .join("; ");
+        .map(|c| Remedy::Write { path: format!("/sys/devices/system/cpu/{c}/online"), value: "0".into() })
+        .collect();
+    let fix = remedies.iter().map(Remedy::to_string).collect::<Vec<_>>().join("; ");
     finding(
         "smt_siblings",
         if busy_siblings.is_empty() { Status::Ok } else { Status::Warn },
@@ -232,6 +245,7 @@ fn smt(host: &Host, o: &AuditOptions) -> Finding {
         WHY,
         fix,
     )
+    .with(remedies)
 }
 
 fn irq_affinity(host: &Host, o: &AuditOptions, hot: &str) -> Finding {
@@ -249,7 +263,13 @@ fn irq_affinity(host: &Host, o: &AuditOptions, hot: &str) -> Finding {
         })
         .cloned()
         .collect();
-    let housekeeping = "0";
+    let online = list(&host.read("/sys/devices/system/cpu/online").unwrap_or_default());
+    let others: Vec<usize> = online.into_iter().filter(|c| !o.hot_cores.contains(c)).collect();
+    let housekeeping = if others.is_empty() { "0".to_owned() } else { format_cpu_list(&others) };
+    let remedies = on_hot
+        .iter()
+        .map(|irq| Remedy::Write { path: format!("/proc/irq/{irq}/smp_affinity_list"), value: housekeeping.clone() })
+        .collect();
     finding(
         "irq_affinity",
         if on_hot.is_empty() { Status::Ok } else { Status::Fail },
@@ -266,6 +286,7 @@ fn irq_affinity(host: &Host, o: &AuditOptions, hot: &str) -> Finding {
             on_hot.join(" ")
         ),
     )
+    .with(remedies)
 }
 
 fn clocksource(host: &Host) -> Finding {
@@ -276,6 +297,7 @@ fn clocksource(host: &Host) -> Finding {
     let has = |f: &str| flags.iter().any(|x| x == f);
     let stable = has("constant_tsc") && has("nonstop_tsc");
     let ok = source == "tsc" && stable;
+    let remedies = if stable { vec![Remedy::Write { path: path.to_owned(), value: "tsc".into() }] } else { Vec::new() };
     finding(
         "clocksource",
         if ok { Status::Ok } else { Status::Fail },
@@ -289,4 +311,5 @@ fn clocksource(host: &Host) -> Finding {
             "use a CPU with an invariant TSC (constant_tsc and nonstop_tsc)".into()
         },
     )
+    .with(remedies)
 }

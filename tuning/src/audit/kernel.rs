@@ -1,6 +1,6 @@
 //! Kernel knobs and process limits: sysctls, watchdogs, RT throttling, rlimits.
 
-use super::{AuditOptions, Finding, Host, Status, unreadable};
+use super::{AuditOptions, Finding, Host, Remedy, Status, unreadable};
 
 /// A file holding one value, good when `good(value)`; `fix` writes `want_value`.
 pub(super) struct Knob {
@@ -25,7 +25,9 @@ impl Knob {
             want: self.want.to_owned(),
             why: self.why,
             fix: if ok { String::new() } else { format!("echo {} > {}", self.fix_value, self.path) },
+            remedies: Vec::new(),
         }
+        .with(vec![Remedy::Write { path: self.path.to_owned(), value: self.fix_value.to_owned() }])
     }
 }
 
@@ -91,6 +93,7 @@ pub(super) fn checks(host: &Host, o: &AuditOptions, out: &mut Vec<Finding>) {
             want: RT_RUNTIME.want.into(),
             why: RT_RUNTIME.why,
             fix: String::new(),
+            remedies: Vec::new(),
         });
     }
     let caps = effective_caps(host);
@@ -160,5 +163,6 @@ fn limit(
         } else {
             String::new()
         },
+        remedies: Vec::new(),
     }
 }

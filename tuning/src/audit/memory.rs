@@ -1,7 +1,7 @@
 //! Memory checks: transparent and explicit huge pages, swap, KSM, NUMA locality.
 
 use super::kernel::Knob;
-use super::{AuditOptions, Finding, Host, Status, unreadable};
+use super::{AuditOptions, Finding, Host, Remedy, Status, unreadable};
 use crate::{format_cpu_list, parse_cpu_list};
 
 const THP: Knob = Knob {
@@ -62,7 +62,9 @@ fn hugepages(host: &Host) -> Finding {
         want: ">= 64 free (128 MiB of 2 MiB pages) for rings".into(),
         why: WHY,
         fix: if free >= 64 { String::new() } else { "echo 64 > /proc/sys/vm/nr_hugepages".into() },
+        remedies: Vec::new(),
     }
+    .with(vec![Remedy::Write { path: "/proc/sys/vm/nr_hugepages".into(), value: "64".into() }])
 }
 
 fn swap(host: &Host) -> Finding {
@@ -78,6 +80,7 @@ fn swap(host: &Host) -> Finding {
         want: "no swap (or mlockall)".into(),
         why: WHY,
         fix: if devices.is_empty() { String::new() } else { "swapoff -a (or run with --mlock)".into() },
+        remedies: Vec::new(),
     }
 }
 
@@ -112,5 +115,6 @@ fn numa(host: &Host, o: &AuditOptions) -> Finding {
         want: "one node".into(),
         why: WHY,
         fix: if used.len() <= 1 { String::new() } else { "choose hot cores from one node (see lscpu -e)".into() },
+        remedies: Vec::new(),
     }
 }

@@ -60,6 +60,44 @@ pub struct Finding {
     pub why: &'static str,
     /// The exact command or kernel parameter that fixes it (empty when ok).
     pub fix: String,
+    /// The machine-appliable part of `fix`, for `engine tune apply`.
+    #[serde(skip)]
+    pub remedies: Vec<Remedy>,
+}
+
+impl Finding {
+    /// The same finding with `remedies` attached (only kept when not ok).
+    #[must_use]
+    pub fn with(mut self, remedies: Vec<Remedy>) -> Self {
+        if self.status != Status::Ok {
+            self.remedies = remedies;
+        }
+        self
+    }
+}
+
+/// One step that brings a check to its good value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remedy {
+    /// Write `value` to a sysfs or procfs file: takes effect at once, lost at reboot.
+    Write {
+        /// The absolute path, e.g. `/proc/sys/kernel/timer_migration`.
+        path: String,
+        /// What to write.
+        value: String,
+    },
+    /// A kernel command-line parameter: needs a reboot, and is never applied by us.
+    KernelParam(String),
+}
+
+impl std::fmt::Display for Remedy {
+    /// The shell command (or note) a person would run.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Write { path, value } => write!(f, "echo {value} > {path}"),
+            Self::KernelParam(param) => write!(f, "# add to the kernel command line, then reboot: {param}"),
+        }
+    }
 }
 
 /// What the audit is asked about.
@@ -128,5 +166,50 @@ pub(crate) fn unreadable(check: &'static str, path: &str, want: &str, why: &'sta
         want: want.to_owned(),
         why,
         fix: String::new(),
+        remedies: Vec::new(),
     }
+}
+
+/// What became of one remedy in `engine tune apply`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `--dry-run`: printed, not done.
+    DryRun,
+    /// Written.
+    Applied,
+    /// The write failed (permissions, read-only file system, missing file).
+    Failed(String),
+    /// A kernel parameter: needs the boot configuration, which we never change.
+    NeedsReboot,
+}
+
+/// One remedy and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The check it fixes.
+    pub check: &'static str,
+    /// What was (or would be) done.
+    pub remedy: Remedy,
+    /// How it went.
+    pub outcome: Outcome,
+}
+
+/// Applies (or with `dry_run` only lists) every remedy of every finding that is not
+/// ok. Runtime writes go below the host's root; kernel parameters are only reported.
+pub fn apply(host: &Host, findings: &[Finding], dry_run: bool) -> Vec<Applied> {
+    let mut done = Vec::new();
+    for finding in findings.iter().filter(|f| f.status != Status::Ok) {
+        for remedy in &finding.remedies {
+            let outcome = match remedy {
+                Remedy::KernelParam(_) => Outcome::NeedsReboot,
+                Remedy::Write { .. } if dry_run => Outcome::DryRun,
+                Remedy::Write { path, value } => match std::fs::write(host.path(path), format!("{value}\n")) {
+                    Ok(()) => Outcome::Applied,
+                    Err(e) => Outcome::Failed(e.to_string()),
+                },
+            };
+            done.push(Applied { check: finding.check, remedy: remedy.clone(), outcome });
+        }
+    }
+    done
 }

@@ -1,0 +1,21 @@
+//! The `engine` binary: parse flags, dispatch, turn errors into exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use engine::cli::{Cli, Command, Tune};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Tune(Tune::Check(args)) => engine::tune::check(args),
+        Command::Tune(Tune::Apply(args)) => engine::tune::apply(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! `engine tune check` and `engine tune apply`: the host audit from the command line.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use tuning::audit::{self, AuditOptions, Finding, Host, Outcome, Status};
+
+use crate::cli::{ApplyArgs, CheckArgs, Target};
+
+/// A command-line mistake: printed to stderr with exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Resolves `--cores` (or its default) against the CPUs this process may use.
+///
+/// # Errors
+/// A [`UsageError`] for an unparsable list, an empty one, or (on the live host) a CPU
+/// this process may not use.
+pub fn hot_cores(target: &Target) -> Result<Vec<usize>, UsageError> {
+    let live = target.root == std::path::Path::new("/");
+    let allowed = tuning::allowed_cpus().map_err(|e| UsageError(e.to_string()))?;
+    let cores = match &target.cores {
+        Some(list) => tuning::parse_cpu_list(list).map_err(|e| UsageError(format!("--cores: {e}")))?,
+        None => {
+            let rest: Vec<usize> = allowed.iter().copied().filter(|&c| c != 0).collect();
+            if rest.is_empty() { allowed.clone() } else { rest }
+        }
+    };
+    if cores.is_empty() {
+        return Err(UsageError("--cores: the list names no CPU".into()));
+    }
+    if let Some(bad) = cores.iter().find(|c| live && !allowed.contains(c)) {
+        return Err(UsageError(format!(
+            "--cores: CPU {bad} is not available to this process (available: {})",
+            tuning::format_cpu_list(&allowed)
+        )));
+    }
+    Ok(cores)
+}
+
+fn run_audit(target: &Target) -> Result<(Host, Vec<Finding>), UsageError> {
+    let options = AuditOptions { hot_cores: hot_cores(target)?, sched_fifo: target.sched_fifo };
+    let host = Host::at(&target.root);
+    let findings = audit::audit(&host, &options);
+    Ok((host, findings))
+}
+
+/// `engine tune check`.
+///
+/// # Errors
+/// A [`UsageError`] for bad flags.
+pub fn check(args: &CheckArgs) -> Result<ExitCode, UsageError> {
+    let (host, findings) = run_audit(&args.target)?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&findings).map_err(|e| UsageError(e.to_string()))?;
+        println!("{json}");
+    } else {
+        if let Some(why) = host.vm_evidence().0 {
+            println!("This is a virtual machine ({why}): what only the hypervisor can fix is reported as warn.\n");
+        }
+        print!("{}", table(&findings));
+    }
+    let failed = audit::worst(&findings) == Status::Fail;
+    Ok(if args.strict && failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The human table: one line per check, the fix under each that is not ok.
+pub fn table(findings: &[Finding]) -> String {
+    let mut out = String::new();
+    let width = findings.iter().map(|f| f.check.len()).max().unwrap_or(5);
+    let _ = writeln!(out, "{:<6} {:<width$}  found  (want)", "status", "check");
+    for f in findings {
+        let _ = writeln!(out, "{:<6} {:<width$}  {}  (want: {})", f.status.to_string(), f.check, f.found, f.want);
+        if f.status != Status::Ok && !f.fix.is_empty() {
+            let _ = writeln!(out, "{:<6} {:<width$}    why: {}", "", "", f.why);
+            let _ = writeln!(out, "{:<6} {:<width$}    fix: {}", "", "", f.fix);
+        }
+    }
+    let count = |s| findings.iter().filter(|f| f.status == s).count();
+    let _ = writeln!(
+        out,
+        "\n{} ok, {} warn, {} fail, {} n/a",
+        count(Status::Ok),
+        count(Status::Warn),
+        count(Status::Fail),
+        count(Status::NotApplicable)
+    );
+    out
+}
+
+/// `engine tune apply`.
+///
+/// # Errors
+/// A [`UsageError`] for bad flags.
+pub fn apply(args: &ApplyArgs) -> Result<ExitCode, UsageError> {
+    let (host, findings) = run_audit(&args.target)?;
+    let done = audit::apply(&host, &findings, args.dry_run);
+    if done.is_empty() {
+        println!("nothing to change: every check with a runtime fix is already ok");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failures = 0;
+    for step in &done {
+        match &step.outcome {
+            Outcome::DryRun | Outcome::NeedsReboot => println!("{}", step.remedy),
+            Outcome::Applied => println!("ok      {}", step.remedy),
+            Outcome::Failed(why) => {
+                failures += 1;
+                println!("FAILED  {}  ({why})", step.remedy);
+            }
+        }
+    }
+    if failures > 0 {
+        eprintln!("{failures} change(s) failed (run as root on the host itself)");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
