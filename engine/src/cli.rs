@@ -43,6 +43,10 @@ pub struct Target {
     /// Hot threads will run SCHED_FIFO (adds the RT-throttling and rtprio checks).
     #[arg(long)]
     pub sched_fifo: bool,
+    /// Watch /proc/interrupts this long for interrupts landing on the hot cores
+    /// (0 skips the check).
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    pub irq_sample_ms: u64,
     /// Audit the /proc and /sys found under this directory instead of the live host
     /// (a mounted image or a test fixture).
     #[arg(long, value_name = "DIR", default_value = "/")]

@@ -45,7 +45,8 @@ pub fn hot_cores(target: &Target) -> Result<Vec<usize>, UsageError> {
 }
 
 fn run_audit(target: &Target) -> Result<(Host, Vec<Finding>), UsageError> {
-    let options = AuditOptions { hot_cores: hot_cores(target)?, sched_fifo: target.sched_fifo };
+    let irq_sample = (target.irq_sample_ms > 0).then(|| std::time::Duration::from_millis(target.irq_sample_ms));
+    let options = AuditOptions { hot_cores: hot_cores(target)?, sched_fifo: target.sched_fifo, irq_sample };
     let host = Host::at(&target.root);
     let findings = audit::audit(&host, &options);
     Ok((host, findings))

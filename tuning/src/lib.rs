@@ -1,6 +1,6 @@
 //! `tuning` works out where threads run and whether the host is ready for them: CPU
-//! discovery and pinning, and the [`audit`] of a host's latency tuning (start-up
-//! placement follows in issue 8). It runs once per thread at start-up,
+//! discovery and pinning, start-up [`place`]ment of hot stages on cores, and the
+//! [`audit`] of a host's latency tuning. It runs once per thread at start-up,
 //! before any hot loop, never on the hot path itself, and it never fails a run in a VM:
 //! what cannot be done is reported, not fatal.
 #![forbid(unsafe_code)]
@@ -9,9 +9,11 @@
 pub mod audit;
 mod cpulist;
 mod error;
+mod placement;
 
 pub use cpulist::{format_cpu_list, parse_cpu_list};
 pub use error::Error;
+pub use placement::{Placement, PlacementError, ThreadReport, place};
 
 /// The CPU ids the calling thread may run on, in ascending order.
 ///

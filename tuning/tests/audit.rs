@@ -53,6 +53,7 @@ impl Fixture {
             .file("/sys/devices/system/cpu/intel_pstate/no_turbo", "0")
             .file("/sys/devices/system/clocksource/clocksource0/current_clocksource", "tsc")
             .file("/proc/irq/24/smp_affinity_list", "0")
+            .file("/proc/interrupts", "           CPU0       CPU1       CPU2       CPU3\n 24:        100          0          0          0  IO-APIC  eth0\nLOC:       5000          7          0          0  Local timer interrupts")
             .file("/proc/self/status", "Name:\tengine\nCapEff:\t0000000000000000")
             .file(
                 "/proc/meminfo",
@@ -85,6 +86,8 @@ impl Fixture {
             .file("/proc/self/limits", "Max locked memory         unlimited            unlimited            bytes\nMax realtime priority     99                   99")
             .link("/proc/4242/fd/3", "/dev/cpu_dma_latency")
             .file("/proc/4242/comm", "tuned")
+            .file("/proc/77/comm", "irqbalance")
+            .file("/proc/77/environ", "PATH=/usr/bin\0IRQBALANCE_BANNED_CPULIST=1-3\0")
     }
 
     /// A default distro install: nothing isolated, powersave, THP always, swap.
@@ -95,6 +98,8 @@ impl Fixture {
             .file("/proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/sda1 quiet")
             .file("/sys/devices/system/cpu/isolated", "")
             .file("/proc/irq/24/smp_affinity_list", "0-3")
+            .file("/proc/88/comm", "irqbalance")
+            .file("/proc/88/environ", "PATH=/usr/bin\0")
             .file("/sys/kernel/mm/transparent_hugepage/enabled", "[always] madvise never")
             .file("/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n/swap.img\tfile\t4194300\t0\t-2")
             .file("/proc/sys/vm/swappiness", "60")
@@ -121,7 +126,7 @@ impl Fixture {
 }
 
 fn options(cores: &[usize], fifo: bool) -> AuditOptions {
-    AuditOptions { hot_cores: cores.to_vec(), sched_fifo: fifo }
+    AuditOptions { hot_cores: cores.to_vec(), sched_fifo: fifo, irq_sample: Some(std::time::Duration::ZERO) }
 }
 
 fn find<'a>(findings: &'a [Finding], check: &str) -> &'a Finding {
@@ -172,6 +177,8 @@ fn a_default_distro_host_fails_with_exact_fixes() {
         ("clocksource", Status::Ok),
         ("numa", Status::Ok),
         ("turbo", Status::Ok),
+        ("irqbalance", Status::Warn),
+        ("irq_growth", Status::Ok),
     ];
     for (check, want) in expect {
         assert_eq!(status(&findings, check), want, "{:#?}", find(&findings, check));
@@ -245,9 +252,9 @@ fn in_a_vm_what_the_guest_cannot_fix_degrades_to_warn() {
 fn every_check_reports_a_missing_file_as_not_applicable() {
     let f = Fixture::empty();
     let findings = audit(&f.host(), &options(&[2, 3], true));
-    assert!(findings.len() >= 22, "{}", findings.len());
+    assert!(findings.len() >= 24, "{}", findings.len());
     for finding in &findings {
-        let ok_without_files = ["nohz_full", "rcu_nocbs", "cpu_dma_latency"];
+        let ok_without_files = ["nohz_full", "rcu_nocbs", "cpu_dma_latency", "irqbalance"];
         if !ok_without_files.contains(&finding.check) {
             assert_eq!(finding.status, Status::NotApplicable, "{finding:#?}");
         }
@@ -274,7 +281,7 @@ fn the_live_host_audit_completes() {
     let cpus = tuning::allowed_cpus().unwrap();
     let hot: Vec<usize> = cpus.iter().copied().filter(|&c| c != 0).collect();
     let findings = audit(&Host::live(), &options(if hot.is_empty() { &cpus } else { &hot }, false));
-    assert!(findings.len() >= 22);
+    assert!(findings.len() >= 24);
     assert!(Path::new("/proc/cmdline").exists());
 }
 
@@ -345,4 +352,29 @@ fn apply_reports_a_write_that_fails() {
     let applied = tuning::audit::apply(&host, &findings, false);
     let timer = applied.iter().find(|a| a.check == "timer_migration").unwrap();
     assert!(matches!(timer.outcome, tuning::audit::Outcome::Failed(_)), "{timer:?}");
+}
+
+#[test]
+fn interrupt_growth_on_hot_cores_is_named_per_source() {
+    let before = "           CPU0       CPU1       CPU2\n 24:        100          0          5  IO-APIC  eth0\nLOC:       5000          7          9  Local timer\nERR:          0\n";
+    let after = "           CPU0       CPU1       CPU2\n 24:        180          0          6  IO-APIC  eth0\nLOC:       5900          7          9  Local timer\nERR:          0\n";
+    let quiet = tuning::audit::irq_growth(before, after, &[1], std::time::Duration::from_millis(200));
+    assert_eq!(quiet.status, Status::Ok);
+    assert_eq!(quiet.found, "no interrupt on 1 in 200 ms");
+    let noisy = tuning::audit::irq_growth(before, after, &[1, 2], std::time::Duration::from_millis(200));
+    assert_eq!(noisy.status, Status::Warn);
+    assert_eq!(noisy.found, "in 200 ms on 1-2: 24+1");
+    assert_eq!(tuning::audit::irq_counts(after, &[0]).get("LOC"), Some(&5900));
+}
+
+#[test]
+fn irqbalance_is_fine_when_hot_cores_are_banned() {
+    let f = Fixture::tuned();
+    let findings = audit(&f.host(), &options(&[2, 3], false));
+    let irqb = find(&findings, "irqbalance");
+    assert_eq!(irqb.status, Status::Ok, "{irqb:#?}");
+    assert_eq!(irqb.found, "running (pid 77), banned: 1-3");
+    let f = Fixture::distro();
+    let findings = audit(&f.host(), &options(&[2, 3], false));
+    assert!(find(&findings, "irqbalance").fix.contains("IRQBALANCE_BANNED_CPULIST=2-3"));
 }

@@ -9,12 +9,14 @@
 
 mod cpu;
 mod host;
+mod irq;
 mod kernel;
 mod memory;
 
 use serde::Serialize;
 
 pub use self::host::Host;
+pub use self::irq::{irq_counts, irq_growth};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -107,6 +109,8 @@ pub struct AuditOptions {
     pub hot_cores: Vec<usize>,
     /// Whether hot threads will run SCHED_FIFO (adds the RT-throttling check).
     pub sched_fifo: bool,
+    /// How long to watch `/proc/interrupts` for interrupts on hot cores (`None`: skip).
+    pub irq_sample: Option<std::time::Duration>,
 }
 
 /// Whether the host is a virtual machine, and how we know.
@@ -118,6 +122,7 @@ pub fn audit(host: &Host, options: &AuditOptions) -> Vec<Finding> {
     let vm = host.vm_evidence();
     let mut findings = Vec::new();
     cpu::checks(host, options, &mut findings);
+    irq::checks(host, options, &mut findings);
     memory::checks(host, options, &mut findings);
     kernel::checks(host, options, &mut findings);
     if vm.0.is_some() {
@@ -148,6 +153,7 @@ fn fixable_inside_a_vm(check: &str) -> bool {
             | "sched_rt_runtime"
             | "memlock_limit"
             | "rtprio_limit"
+            | "irqbalance"
     )
 }
 
