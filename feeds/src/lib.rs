@@ -1,5 +1,20 @@
-//! `feeds` turns venue bytes into fixed-size market-data events and keeps L2 books.
-//! It runs on the feed core, inside the hot loop. It never panics on input, never
-//! allocates per message and never touches engine state. (Filled in by issue 3.)
+//! `feeds` turns venue bytes into fixed-size market-data events: exact fixed-point
+//! [`decimal`] conversion, the [`event`] types that cross rings, a borrowing JSON
+//! scanner and the venue decoders ([`binance`] so far). It runs on the feed core,
+//! inside the hot loop: it never panics on input (every malformed frame is a
+//! [`DecodeError`] with a byte offset), never allocates per message (decoders write
+//! into a caller-owned [`Events`] buffer) and never touches engine state.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
+
+pub mod binance;
+mod buffer;
+pub mod decimal;
+mod error;
+pub mod event;
+mod json;
+pub mod symbols;
+
+pub use buffer::Events;
+pub use error::{DecodeError, DecodeErrorKind};

@@ -1,0 +1,157 @@
+//! Decimal text to fixed-point integers, exactly: no float ever touches a price.
+//!
+//! `"0.01914100"` at scale 8 is `1_914_100`; at scale 6 it is `19_141` (the trailing
+//! zeros beyond the scale are dropped because they are zeros); `"0.0191411"` at scale 6
+//! is an error, because dropping the `1` would change the value.
+
+/// Why a decimal could not be converted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecimalError {
+    /// No digits at all.
+    #[error("empty number")]
+    Empty,
+    /// A character that is not a digit, sign or single decimal point.
+    #[error("invalid character {found:?} in number")]
+    InvalidChar {
+        /// The byte found, as a char.
+        found: char,
+    },
+    /// `NaN` or an infinity.
+    #[error("not a finite number")]
+    NotFinite,
+    /// More significant decimals than the instrument's scale.
+    #[error("more than {scale} decimal places")]
+    TooManyDecimals {
+        /// The scale in force.
+        scale: u8,
+    },
+    /// The scaled value does not fit in an `i64`.
+    #[error("number out of range for a 64-bit fixed-point value")]
+    Overflow,
+}
+
+/// Parses `text` (ASCII decimal, optional leading `-`) as an integer count of
+/// `10^-scale` units.
+///
+/// # Errors
+/// [`DecimalError`] for anything but an exactly representable decimal.
+///
+/// # Examples
+/// ```
+/// use feeds::decimal::parse_fixed;
+/// assert_eq!(parse_fixed(b"0.01914100", 8), Ok(1_914_100));
+/// assert_eq!(parse_fixed(b"27450.00", 2), Ok(2_745_000));
+/// assert_eq!(parse_fixed(b"-1.5", 1), Ok(-15));
+/// assert!(parse_fixed(b"1.25", 1).is_err());
+/// ```
+pub fn parse_fixed(text: &[u8], scale: u8) -> Result<i64, DecimalError> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() {
+        return Err(DecimalError::Empty);
+    }
+    if matches!(digits.first(), Some(b'N' | b'n' | b'I' | b'i')) {
+        return Err(DecimalError::NotFinite);
+    }
+    let mut value: i64 = 0;
+    let mut seen_point = false;
+    let mut seen_digit = false;
+    let mut decimals: u8 = 0;
+    for &byte in digits {
+        match byte {
+            b'0'..=b'9' => {
+                seen_digit = true;
+                let digit = i64::from(byte - b'0');
+                if seen_point {
+                    if decimals == scale {
+                        if digit != 0 {
+                            return Err(DecimalError::TooManyDecimals { scale });
+                        }
+                        continue; // a trailing zero beyond the scale changes nothing
+                    }
+                    decimals += 1;
+                }
+                value = value.checked_mul(10).and_then(|v| v.checked_add(digit)).ok_or(DecimalError::Overflow)?;
+            }
+            b'.' if !seen_point => seen_point = true,
+            other => return Err(DecimalError::InvalidChar { found: char::from(other) }),
+        }
+    }
+    if !seen_digit {
+        return Err(DecimalError::Empty);
+    }
+    for _ in decimals..scale {
+        value = value.checked_mul(10).ok_or(DecimalError::Overflow)?;
+    }
+    Ok(if negative { -value } else { value })
+}
+
+/// Formats a fixed-point value back into decimal text with exactly `scale` places.
+///
+/// # Examples
+/// ```
+/// assert_eq!(feeds::decimal::format_fixed(1_914_100, 8), "0.01914100");
+/// assert_eq!(feeds::decimal::format_fixed(-15, 1), "-1.5");
+/// ```
+pub fn format_fixed(value: i64, scale: u8) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let scale = usize::from(scale);
+    let padded =
+        if digits.len() <= scale { format!("{}{digits}", "0".repeat(scale + 1 - digits.len())) } else { digits };
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    let sign = if value < 0 { "-" } else { "" };
+    if scale == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn venue_examples_convert_exactly() {
+        assert_eq!(parse_fixed(b"0.00000000", 8), Ok(0));
+        assert_eq!(parse_fixed(b"4095.00000000", 2), Ok(409_500));
+        assert_eq!(parse_fixed(b"58800.01", 8), Ok(5_880_001_000_000));
+        assert_eq!(parse_fixed(b"105944.20", 1), Ok(1_059_442));
+        assert_eq!(parse_fixed(b"7", 3), Ok(7000));
+        assert_eq!(parse_fixed(b".5", 1), Ok(5));
+        assert_eq!(parse_fixed(b"5.", 1), Ok(50));
+    }
+
+    #[test]
+    fn bad_numbers_say_why() {
+        assert_eq!(parse_fixed(b"", 2), Err(DecimalError::Empty));
+        assert_eq!(parse_fixed(b"-", 2), Err(DecimalError::Empty));
+        assert_eq!(parse_fixed(b".", 2), Err(DecimalError::Empty));
+        assert_eq!(parse_fixed(b"NaN", 2), Err(DecimalError::NotFinite));
+        assert_eq!(parse_fixed(b"-inf", 2), Err(DecimalError::NotFinite));
+        assert_eq!(parse_fixed(b"1.2.3", 2), Err(DecimalError::InvalidChar { found: '.' }));
+        assert_eq!(parse_fixed(b"1e5", 2), Err(DecimalError::InvalidChar { found: 'e' }));
+        assert_eq!(parse_fixed(b"0.001", 2), Err(DecimalError::TooManyDecimals { scale: 2 }));
+        assert_eq!(parse_fixed(b"99999999999999999999", 0), Err(DecimalError::Overflow));
+        assert_eq!(parse_fixed(b"92233720368.54775808", 8), Err(DecimalError::Overflow));
+        assert_eq!(DecimalError::TooManyDecimals { scale: 2 }.to_string(), "more than 2 decimal places");
+        assert_eq!(DecimalError::InvalidChar { found: 'e' }.to_string(), "invalid character 'e' in number");
+        assert_eq!(DecimalError::Overflow.to_string(), "number out of range for a 64-bit fixed-point value");
+        assert_eq!(DecimalError::NotFinite.to_string(), "not a finite number");
+        assert_eq!(DecimalError::Empty.to_string(), "empty number");
+    }
+
+    proptest! {
+        #[test]
+        fn format_then_parse_round_trips(value in any::<i64>().prop_filter("negation fits", |v| *v != i64::MIN), scale in 0u8..=12) {
+            prop_assert_eq!(parse_fixed(format_fixed(value, scale).as_bytes(), scale), Ok(value));
+        }
+
+        #[test]
+        fn never_panics_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..24), scale in 0u8..=18) {
+            let _ = parse_fixed(&bytes, scale);
+        }
+    }
+}

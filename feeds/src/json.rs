@@ -1,0 +1,306 @@
+//! A minimal JSON scanner for venue frames: borrows from the frame, never allocates,
+//! never recurses without bound, never panics. It returns raw spans; the decoders
+//! convert the few fields they need (decimals straight from their text).
+
+use crate::error::{DecodeError, DecodeErrorKind};
+
+/// Deepest nesting accepted (venues use 4 at most).
+pub(crate) const MAX_DEPTH: u8 = 16;
+
+/// A position in one frame.
+#[derive(Debug)]
+pub(crate) struct Scanner<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn err(&self, kind: DecodeErrorKind) -> DecodeError {
+        DecodeError { offset: u32::try_from(self.pos).unwrap_or(u32::MAX), kind }
+    }
+
+    fn err_at(&self, pos: usize, kind: DecodeErrorKind) -> DecodeError {
+        DecodeError { offset: u32::try_from(pos).unwrap_or(u32::MAX), kind }
+    }
+
+    fn unexpected(&self, expected: &'static str) -> DecodeError {
+        match self.buf.get(self.pos) {
+            None => self.err(DecodeErrorKind::UnexpectedEnd),
+            Some(&b) => self.err(DecodeErrorKind::Unexpected { expected, found: char::from(b) }),
+        }
+    }
+
+    pub(crate) fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.buf.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    pub(crate) fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.buf.get(self.pos).copied()
+    }
+
+    pub(crate) fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), DecodeError> {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.unexpected(what))
+        }
+    }
+
+    /// Succeeds only if nothing but white space is left.
+    pub(crate) fn end(&mut self) -> Result<(), DecodeError> {
+        if self.peek().is_some() { Err(self.err(DecodeErrorKind::TrailingData)) } else { Ok(()) }
+    }
+
+    /// A string's raw contents (escapes left as they are: no field we decode has any).
+    pub(crate) fn string(&mut self) -> Result<&'a [u8], DecodeError> {
+        self.expect(b'"', "'\"'")?;
+        let start = self.pos;
+        loop {
+            match self.buf.get(self.pos) {
+                None => return Err(self.err(DecodeErrorKind::UnexpectedEnd)),
+                Some(b'"') => break,
+                Some(b'\\') => self.pos += 2,
+                Some(_) => self.pos += 1,
+            }
+        }
+        let text = self.buf.get(start..self.pos).ok_or_else(|| self.err(DecodeErrorKind::UnexpectedEnd))?;
+        self.pos += 1;
+        Ok(text)
+    }
+
+    /// A number's raw text.
+    pub(crate) fn number(&mut self) -> Result<&'a [u8], DecodeError> {
+        self.ws();
+        let start = self.pos;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.buf.get(self.pos) {
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return Err(self.unexpected("a number"));
+        }
+        self.buf.get(start..self.pos).ok_or_else(|| self.err(DecodeErrorKind::UnexpectedEnd))
+    }
+
+    /// A string or a number, as raw text (venues send decimals as either).
+    pub(crate) fn scalar(&mut self) -> Result<&'a [u8], DecodeError> {
+        if self.peek() == Some(b'"') { self.string() } else { self.number() }
+    }
+
+    /// An unsigned integer, written as a number or a string of digits.
+    pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+        let start = self.pos;
+        let text = self.scalar()?;
+        parse_u64(text)
+            .ok_or_else(|| self.err_at(start, DecodeErrorKind::BadField { field, expected: "unsigned integer" }))
+    }
+
+    /// `true` or `false`.
+    pub(crate) fn bool(&mut self, field: &'static str) -> Result<bool, DecodeError> {
+        self.ws();
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        if rest.starts_with(b"true") {
+            self.pos += 4;
+            Ok(true)
+        } else if rest.starts_with(b"false") {
+            self.pos += 5;
+            Ok(false)
+        } else {
+            Err(self.err(DecodeErrorKind::BadField { field, expected: "boolean" }))
+        }
+    }
+
+    /// Skips any value, nested or not, iteratively (no recursion on hostile input).
+    pub(crate) fn skip(&mut self) -> Result<(), DecodeError> {
+        // Bit `d` set: the container at depth `d` (0-based) is an object.
+        let mut objects: u32 = 0;
+        let mut depth: u8 = 0;
+        loop {
+            match self.peek() {
+                Some(open @ (b'{' | b'[')) => {
+                    if depth == MAX_DEPTH {
+                        return Err(self.err(DecodeErrorKind::TooDeep { max: MAX_DEPTH }));
+                    }
+                    self.pos += 1;
+                    let close = if open == b'{' { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.pos += 1; // empty container: a complete value
+                    } else {
+                        if open == b'{' {
+                            objects |= 1 << depth;
+                            self.string()?;
+                            self.expect(b':', "':'")?;
+                        } else {
+                            objects &= !(1 << depth);
+                        }
+                        depth += 1;
+                        continue;
+                    }
+                }
+                Some(b'"') => {
+                    self.string()?;
+                }
+                Some(b't' | b'n') => self.literal(4)?,
+                Some(b'f') => self.literal(5)?,
+                Some(b'-' | b'0'..=b'9') => {
+                    self.number()?;
+                }
+                _ => return Err(self.unexpected("a value")),
+            }
+            // A value is complete: close containers until one continues with ','.
+            loop {
+                let Some(level) = depth.checked_sub(1) else { return Ok(()) };
+                let in_object = objects & (1 << level) != 0;
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        if in_object {
+                            self.string()?;
+                            self.expect(b':', "':'")?;
+                        }
+                        break;
+                    }
+                    Some(b'}') if in_object => {
+                        self.pos += 1;
+                        depth = level;
+                    }
+                    Some(b']') if !in_object => {
+                        self.pos += 1;
+                        depth = level;
+                    }
+                    _ => return Err(self.unexpected(if in_object { "',' or '}'" } else { "',' or ']'" })),
+                }
+            }
+        }
+    }
+
+    fn literal(&mut self, len: usize) -> Result<(), DecodeError> {
+        let word = self.buf.get(self.pos..self.pos + len);
+        if matches!(word, Some(b"true" | b"null" | b"false")) {
+            self.pos += len;
+            Ok(())
+        } else {
+            Err(self.unexpected("true, false or null"))
+        }
+    }
+
+    /// Walks an object, calling `field(self, key)` for each key; `field` must consume
+    /// the value (or call [`Scanner::skip`]).
+    pub(crate) fn object(
+        &mut self,
+        mut field: impl FnMut(&mut Self, &'a [u8]) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        self.expect(b'{', "'{'")?;
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':', "':'")?;
+            field(self, key)?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.unexpected("',' or '}'")),
+            }
+        }
+    }
+
+    /// Walks an array, calling `item(self)` for each element, which it must consume.
+    pub(crate) fn array(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        self.expect(b'[', "'['")?;
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            item(self)?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.unexpected("',' or ']'")),
+            }
+        }
+    }
+
+    /// Jumps to `pos` (a span start recorded earlier in the same frame).
+    pub(crate) fn seek(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+}
+
+fn parse_u64(text: &[u8]) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.iter().try_fold(0u64, |acc, &b| match b {
+        b'0'..=b'9' => acc.checked_mul(10)?.checked_add(u64::from(b - b'0')),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_every_kind_of_value() {
+        let frame = br#"{"a":[1,-2.5e3,"x\"y",true,false,null,{"k":[{}]},[]],"b":{"c":{"d":"e"}},"z":0}"#;
+        let mut s = Scanner::new(frame);
+        let mut keys = Vec::new();
+        s.object(|s, key| {
+            keys.push(key.to_vec());
+            s.skip()
+        })
+        .unwrap();
+        s.end().unwrap();
+        assert_eq!(keys, [b"a".to_vec(), b"b".to_vec(), b"z".to_vec()]);
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_with_an_offset_never_a_panic() {
+        for (frame, offset) in
+            [(&br#"{"a":}"#[..], 5), (br#"{"a" 1}"#, 5), (br#"{"a":[1,2"#, 9), (br#"{"a":tru}"#, 5), (b"", 0)]
+        {
+            let mut s = Scanner::new(frame);
+            let err = s.object(|s, _| s.skip()).unwrap_err();
+            assert_eq!(err.offset, offset, "{:?} -> {err}", std::str::from_utf8(frame));
+        }
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(40), "]".repeat(40));
+        let err = Scanner::new(deep.as_bytes()).object(|s, _| s.skip()).unwrap_err();
+        assert_eq!(err.kind, DecodeErrorKind::TooDeep { max: MAX_DEPTH });
+    }
+
+    #[test]
+    fn integers_from_numbers_or_strings() {
+        let mut s = Scanner::new(br#"[12345, "678", "-1", 1.5, 99999999999999999999]"#);
+        let mut got = Vec::new();
+        s.array(|s| {
+            got.push(s.u64("n").ok());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, [Some(12345), Some(678), None, None, None]);
+    }
+}

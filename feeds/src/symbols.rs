@@ -1,0 +1,68 @@
+//! Venue symbols to engine instruments, interned once at start-up.
+
+use crate::event::InstrumentId;
+
+/// What the engine needs to know about an instrument to parse its prices and sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instrument {
+    /// The engine's dense id.
+    pub id: InstrumentId,
+    /// Decimal places of a price (tick = `10^-price_scale`).
+    pub price_scale: u8,
+    /// Decimal places of a size (lot = `10^-qty_scale`).
+    pub qty_scale: u8,
+}
+
+/// The venue's own symbol (e.g. `BTCUSDT`) for each instrument of one venue. Exists
+/// only inside `feeds`; the rest of the engine sees [`InstrumentId`]s.
+#[derive(Debug, Clone, Default)]
+pub struct SymbolTable {
+    entries: Vec<(Box<[u8]>, Instrument)>,
+}
+
+impl SymbolTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a venue symbol with its scales, returning its new id (or the id it
+    /// already had). Start-up only: it may allocate.
+    pub fn intern(&mut self, venue_symbol: &str, price_scale: u8, qty_scale: u8) -> InstrumentId {
+        if let Some(found) = self.lookup(venue_symbol.as_bytes()) {
+            return found.id;
+        }
+        let id = InstrumentId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
+        self.entries.push((venue_symbol.as_bytes().into(), Instrument { id, price_scale, qty_scale }));
+        id
+    }
+
+    /// The instrument for a venue symbol, without allocating.
+    pub fn lookup(&self, venue_symbol: &[u8]) -> Option<Instrument> {
+        // NB: a linear scan beats hashing for the tens of symbols a feed carries.
+        self.entries.iter().find(|(s, _)| **s == *venue_symbol).map(|(_, i)| *i)
+    }
+
+    /// The venue symbol of an id (for reports and tools, not the hot path).
+    pub fn symbol(&self, id: InstrumentId) -> Option<&str> {
+        let (symbol, _) = self.entries.get(usize::try_from(id.0).ok()?)?;
+        std::str::from_utf8(symbol).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_is_idempotent_and_lookup_exact() {
+        let mut t = SymbolTable::new();
+        let btc = t.intern("BTCUSDT", 2, 5);
+        assert_eq!(t.intern("BTCUSDT", 2, 5), btc);
+        let eth = t.intern("ETHUSDT", 2, 4);
+        assert_ne!(btc, eth);
+        assert_eq!(t.lookup(b"ETHUSDT").unwrap().qty_scale, 4);
+        assert_eq!(t.lookup(b"BTCUSD"), None);
+        assert_eq!(t.symbol(eth), Some("ETHUSDT"));
+    }
+}

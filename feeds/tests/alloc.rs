@@ -1,0 +1,65 @@
+//! Decoding allocates nothing per message once the caller's buffer exists.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use feeds::Events;
+use feeds::binance::BinanceDecoder;
+use feeds::event::UnixNanos;
+use feeds::symbols::SymbolTable;
+
+thread_local!(static ALLOCS: Cell<u64> = const { Cell::new(0) });
+
+/// Counts this thread's allocations, so other test threads do not interfere.
+struct Counting;
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+#[test]
+fn ten_thousand_mixed_frames_allocate_nothing_after_warm_up() {
+    let mut symbols = SymbolTable::new();
+    symbols.intern("BNBBTC", 8, 8);
+    let decoder = BinanceDecoder::new(symbols);
+    let mut out = Events::with_capacity(64);
+    let frames: Vec<Vec<u8>> = [
+        r#"{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100","T":1672515782136,"m":true,"M":true}"#,
+        r#"{"e":"aggTrade","E":1,"s":"BNBBTC","a":1,"p":"0.001","q":"100","f":1,"l":2,"T":1,"m":false,"M":true}"#,
+        r#"{"u":400900217,"s":"BNBBTC","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}"#,
+        r#"{"stream":"bnbbtc@depth","data":{"e":"depthUpdate","E":1,"s":"BNBBTC","U":157,"u":160,"b":[["0.0024","10"]],"a":[["0.0026","100"]]}}"#,
+        r#"{"e":"trade","s":"BNBBTC","p":"NaN"}"#,
+    ]
+    .iter()
+    .map(|f| f.as_bytes().to_vec())
+    .collect();
+    let before = ALLOCS.with(Cell::get);
+    let mut decoded = 0;
+    for i in 0..10_000 {
+        out.clear();
+        let frame = &frames[i % frames.len()];
+        if decoder.decode(frame, UnixNanos(i as u64), &mut out).is_ok() {
+            decoded += 1;
+        }
+    }
+    let after = ALLOCS.with(Cell::get);
+    assert_eq!(decoded, 8_000, "the NaN frame fails, the others decode");
+    assert_eq!(after - before, 0, "allocations on the decode path");
+}
