@@ -13,9 +13,10 @@ scripts/check.sh
 step "unit, integration, two-process and doc tests"
 cargo test --workspace --locked
 
-step "benchmark harnesses: their tests, and a one-round smoke run of ring-bench"
+step "benchmark harnesses: their tests, and one-round smoke runs of ring-bench and parse-bench"
 cargo test --benches --locked -p benches
 cargo run --release --locked -p benches --bin ring-bench -- --quick --rounds 1
+cargo run --release --locked -p benches --bin parse-bench -- --quick --rounds 1
 
 step "loom models of the ring protocol"
 scripts/loom.sh

@@ -6,4 +6,5 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![allow(clippy::disallowed_methods, reason = "benchmarks measure wall time with Instant::now")]
 
+pub mod parse;
 pub mod ring;

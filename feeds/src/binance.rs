@@ -128,6 +128,7 @@ impl BinanceDecoder {
             Some(b"trade") => d.trade("t", ts_recv, out),
             Some(b"aggTrade") => d.trade("a", ts_recv, out),
             Some(b"depthUpdate") => d.depth(ts_recv, out),
+            Some(b"bookTicker") => d.book_ticker(ts_recv, out), // USD-M futures: with e, E and T
             None if d.f.update.is_some() && d.f.bid_qty.is_some() => d.book_ticker(ts_recv, out),
             _ => Err(DecodeError { offset: 0, kind: DecodeErrorKind::UnknownMessage }),
         }

@@ -4,7 +4,8 @@
 
 use crate::error::{DecodeError, DecodeErrorKind};
 
-/// Deepest nesting accepted (venues use 4 at most).
+/// Deepest nesting [`Scanner::skip`] accepts inside the message's own object (venues
+/// use 4 at most).
 pub(crate) const MAX_DEPTH: u8 = 16;
 
 /// A position in one frame.
@@ -68,11 +69,18 @@ impl<'a> Scanner<'a> {
         self.expect(b'"', "'\"'")?;
         let start = self.pos;
         loop {
-            match self.buf.get(self.pos) {
-                None => return Err(self.err(DecodeErrorKind::UnexpectedEnd)),
-                Some(b'"') => break,
-                Some(b'\\') => self.pos += 2,
-                Some(_) => self.pos += 1,
+            // NB: memchr2 scans 16-32 bytes per step; most strings have no escape.
+            let rest = self.buf.get(self.pos..).unwrap_or_default();
+            match memchr::memchr2(b'"', b'\\', rest) {
+                None => {
+                    self.pos = self.buf.len();
+                    return Err(self.err(DecodeErrorKind::UnexpectedEnd));
+                }
+                Some(i) if rest.get(i) == Some(&b'"') => {
+                    self.pos += i;
+                    break;
+                }
+                Some(i) => self.pos += i + 2, // skip the escaped byte
             }
         }
         let text = self.buf.get(start..self.pos).ok_or_else(|| self.err(DecodeErrorKind::UnexpectedEnd))?;

@@ -48,7 +48,7 @@ pub fn format_cpu_list(cpus: &[usize]) -> String {
     let mut i = 0;
     while let Some(&start) = sorted.get(i) {
         let mut end = start;
-        while sorted.get(i + 1) == Some(&(end + 1)) {
+        while end.checked_add(1).is_some_and(|next| sorted.get(i + 1) == Some(&next)) {
             end += 1;
             i += 1;
         }

@@ -233,14 +233,15 @@ fn capabilities_satisfy_the_limits() {
 fn in_a_vm_what_the_guest_cannot_fix_degrades_to_warn() {
     let f = Fixture::vm();
     let findings = audit(&f.host(), &options(&[2, 3], true));
-    // Hypervisor-side: fail becomes warn, with a note.
-    for check in ["isolated_cores", "irq_affinity", "clocksource"] {
-        let finding = find(&findings, check);
-        assert_eq!(finding.status, Status::Warn, "{finding:#?}");
-        assert!(finding.fix.ends_with("(on the hypervisor host: this is a VM)"), "{finding:#?}");
+    // Hypervisor-side: fail becomes warn, with a note, and nothing to apply in the guest.
+    let clock = find(&findings, "clocksource");
+    assert_eq!(clock.status, Status::Warn, "{clock:#?}");
+    assert!(clock.fix.ends_with("(on the hypervisor host: this is a VM)"), "{clock:#?}");
+    assert!(clock.remedies.is_empty());
+    // Guest-side stays a failure: the guest's own command line, IRQs and sysctls.
+    for check in ["isolated_cores", "irq_affinity", "sched_rt_runtime"] {
+        assert_eq!(status(&findings, check), Status::Fail, "{:#?}", find(&findings, check));
     }
-    // Guest-side stays a failure: the guest can fix it itself.
-    assert_eq!(status(&findings, "sched_rt_runtime"), Status::Fail);
     // cpufreq missing in the VM: n/a with the path, not a failure.
     let gov = find(&findings, "governor");
     assert_eq!(gov.status, Status::NotApplicable);
@@ -310,7 +311,7 @@ fn apply_writes_runtime_fixes_and_only_reports_boot_parameters() {
     for expected in [
         "echo performance > /sys/devices/system/cpu/cpu2/cpufreq/scaling_governor",
         "echo 1 > /sys/devices/system/cpu/cpu3/cpuidle/state1/disable",
-        "echo 0 > /sys/devices/system/cpu/cpu0/online",
+        "echo 64 > /proc/sys/vm/nr_hugepages",
         "echo 0 > /proc/sys/kernel/timer_migration",
         "echo -1 > /proc/sys/kernel/sched_rt_runtime_us",
         "# add to the kernel command line, then reboot: nohz_full=2-3",
@@ -377,4 +378,29 @@ fn irqbalance_is_fine_when_hot_cores_are_banned() {
     let f = Fixture::distro();
     let findings = audit(&f.host(), &options(&[2, 3], false));
     assert!(find(&findings, "irqbalance").fix.contains("IRQBALANCE_BANNED_CPULIST=2-3"));
+}
+
+#[test]
+fn the_huge_page_fix_grows_the_pool_and_never_shrinks_it() {
+    let f = Fixture::distro()
+        .file("/proc/meminfo", "HugePages_Total:    1024\nHugePages_Free:       10\nHugepagesize:       2048 kB");
+    let findings = audit(&f.host(), &options(&[2], false));
+    let huge = find(&findings, "hugepages");
+    assert_eq!(huge.found, "10 free of 1024 pages of 2048 kB");
+    assert_eq!(huge.fix, "echo 1078 > /proc/sys/vm/nr_hugepages");
+    let f = Fixture::distro()
+        .file("/proc/meminfo", "HugePages_Total:       0\nHugePages_Free:        0\nHugepagesize:    1048576 kB");
+    let findings = audit(&f.host(), &options(&[2], false));
+    assert!(find(&findings, "hugepages").remedies.is_empty(), "no automatic request for 1 GiB pages");
+}
+
+#[test]
+fn smt_siblings_are_advice_never_an_automatic_offline() {
+    let f = Fixture::distro();
+    let findings = audit(&f.host(), &options(&[2, 3], false));
+    let smt = find(&findings, "smt_siblings");
+    assert_eq!(smt.status, Status::Warn);
+    assert!(smt.remedies.is_empty(), "{smt:#?}");
+    let planned = tuning::audit::apply(&f.host(), &findings, true);
+    assert!(planned.iter().all(|a| !a.remedy.to_string().contains("/online")), "{planned:#?}");
 }

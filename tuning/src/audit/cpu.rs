@@ -230,12 +230,9 @@ fn smt(host: &Host, o: &AuditOptions) -> Finding {
             WHY,
         );
     }
-    let remedies: Vec<Remedy> = busy_siblings
-        .iter()
-        .filter_map(|s| s.split_whitespace().next())
-        .map(|c| Remedy::Write { path: format!("/sys/devices/system/cpu/{c}/online"), value: "0".into() })
-        .collect();
-    let fix = remedies.iter().map(Remedy::to_string).collect::<Vec<_>>().join("; ");
+    // Advice only, never an automatic write: a sibling may be CPU 0, another hot core or
+    // the last housekeeping CPU, and taking it offline would hurt more than sharing.
+    let fix = "choose hot cores whose SMT siblings can be isolated or taken offline (echo 0 > /sys/devices/system/cpu/cpuN/online, never CPU 0), or disable SMT (nosmt on the kernel command line)".to_owned();
     finding(
         "smt_siblings",
         if busy_siblings.is_empty() { Status::Ok } else { Status::Warn },
@@ -245,7 +242,6 @@ fn smt(host: &Host, o: &AuditOptions) -> Finding {
         WHY,
         fix,
     )
-    .with(remedies)
 }
 
 fn irq_affinity(host: &Host, o: &AuditOptions, hot: &str) -> Finding {

@@ -73,8 +73,9 @@ impl Host {
         if self.cpu_flags().iter().any(|f| f == "hypervisor") {
             return VmEvidence(Some("hypervisor flag in /proc/cpuinfo".into()));
         }
-        const VENDORS: [&str; 8] =
-            ["QEMU", "KVM", "VMware", "Xen", "Microsoft Corporation", "Amazon EC2", "Google", "innotek"];
+        // Vendors that only ship virtual machines (Amazon and Microsoft also sell bare
+        // metal under their own names, so the CPU flag has to tell for those).
+        const VENDORS: [&str; 5] = ["QEMU", "KVM", "VMware", "Xen", "innotek"];
         let vendor = self.read("/sys/class/dmi/id/sys_vendor").unwrap_or_default();
         VENDORS
             .iter()

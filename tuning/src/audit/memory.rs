@@ -54,17 +54,26 @@ fn hugepages(host: &Host) -> Finding {
         return unreadable("hugepages", "/proc/meminfo", ">= 64 free huge pages", WHY);
     };
     let size_kb = meminfo(host, "Hugepagesize").unwrap_or(2048);
+    let total = meminfo(host, "HugePages_Total").unwrap_or(0);
+    // Grow the pool by what is missing; never shrink someone else's reservation, and
+    // only for 2 MiB pages (64 pages of 1 GiB would be a different request).
+    let target = total + 64u64.saturating_sub(free);
+    let remedies = if size_kb == 2048 {
+        vec![Remedy::Write { path: "/proc/sys/vm/nr_hugepages".into(), value: target.to_string() }]
+    } else {
+        Vec::new()
+    };
     Finding {
         check: "hugepages",
         status: if free >= 64 { Status::Ok } else { Status::Warn },
         read: "/proc/meminfo".into(),
-        found: format!("{free} free of {size_kb} kB"),
-        want: ">= 64 free (128 MiB of 2 MiB pages) for rings".into(),
+        found: format!("{free} free of {total} pages of {size_kb} kB"),
+        want: ">= 64 free 2 MiB pages (128 MiB) for rings".into(),
         why: WHY,
-        fix: if free >= 64 { String::new() } else { "echo 64 > /proc/sys/vm/nr_hugepages".into() },
+        fix: if free >= 64 { String::new() } else { format!("echo {target} > /proc/sys/vm/nr_hugepages") },
         remedies: Vec::new(),
     }
-    .with(vec![Remedy::Write { path: "/proc/sys/vm/nr_hugepages".into(), value: "64".into() }])
+    .with(remedies)
 }
 
 fn swap(host: &Host) -> Finding {

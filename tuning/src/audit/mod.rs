@@ -130,6 +130,7 @@ pub fn audit(host: &Host, options: &AuditOptions) -> Vec<Finding> {
             if f.status == Status::Fail && !fixable_inside_a_vm(f.check) {
                 f.status = Status::Warn;
                 f.fix = format!("{} (on the hypervisor host: this is a VM)", f.fix);
+                f.remedies.clear(); // nothing to apply from inside the guest
             }
         }
     }
@@ -141,7 +142,9 @@ pub fn audit(host: &Host, options: &AuditOptions) -> Vec<Finding> {
 fn fixable_inside_a_vm(check: &str) -> bool {
     matches!(
         check,
-        "transparent_hugepages"
+        "isolated_cores"
+            | "irq_affinity"
+            | "transparent_hugepages"
             | "hugepages"
             | "swap"
             | "swappiness"
