@@ -366,6 +366,7 @@ fn interrupt_growth_on_hot_cores_is_named_per_source() {
     assert_eq!(noisy.status, Status::Warn);
     assert_eq!(noisy.found, "in 200 ms on 1-2: 24+1");
     assert_eq!(tuning::audit::irq_counts(after, &[0]).get("LOC"), Some(&5900));
+    assert_eq!(tuning::audit::irq_counts(after, &[0]).get("ERR"), None, "one system-wide count, no CPU column");
 }
 
 #[test]

@@ -52,10 +52,15 @@ impl Host {
     /// The value of `name=` on the kernel command line, if present.
     pub fn cmdline_param(&self, name: &str) -> Option<String> {
         let cmdline = self.read("/proc/cmdline")?;
-        cmdline.split_whitespace().take_while(|w| *w != "--").find_map(|word| {
-            let (key, value) = word.split_once('=')?;
-            (key == name).then(|| value.to_owned())
-        })
+        // The kernel lets a repeated parameter's last value win.
+        cmdline
+            .split_whitespace()
+            .take_while(|w| *w != "--")
+            .filter_map(|word| {
+                let (key, value) = word.split_once('=')?;
+                (key == name).then(|| value.to_owned())
+            })
+            .last()
     }
 
     /// The flags of the first CPU in `/proc/cpuinfo`.

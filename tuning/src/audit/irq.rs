@@ -44,6 +44,9 @@ pub fn irq_counts(text: &str, cpus: &[usize]) -> BTreeMap<String, u64> {
     for line in lines {
         let Some((name, rest)) = line.split_once(':') else { continue };
         let values: Vec<u64> = rest.split_whitespace().take(header.len()).map_while(|v| v.parse().ok()).collect();
+        if values.len() != header.len() {
+            continue; // ERR:, MIS: carry one system-wide count, not one per CPU
+        }
         let sum: u64 = header.iter().zip(&values).filter(|(cpu, _)| cpus.contains(cpu)).map(|(_, v)| *v).sum();
         counts.insert(name.trim().to_owned(), sum);
     }
@@ -56,7 +59,8 @@ pub fn irq_growth(before: &str, after: &str, hot: &[usize], interval: std::time:
     let grew: Vec<String> = b
         .iter()
         .filter_map(|(name, n)| {
-            let delta = n.saturating_sub(a.get(name).copied().unwrap_or(0));
+            // A source that appeared between the samples has no baseline: skip it.
+            let delta = n.saturating_sub(*a.get(name)?);
             (delta > 0).then(|| format!("{name}+{delta}"))
         })
         .collect();
