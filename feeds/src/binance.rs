@@ -8,7 +8,7 @@
 //! error no event of that frame stays in the buffer.
 
 use crate::buffer::Events;
-use crate::decimal::parse_fixed;
+use crate::decimal::DecimalError;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{Bbo, BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
@@ -184,8 +184,8 @@ impl Message<'_, '_> {
         positive: bool,
     ) -> Result<i64, DecodeError> {
         let at = self.at(pos, field)?;
-        let text = self.s.scalar()?;
-        decimal_at(text, at, field, scale, positive)
+        let value = self.s.fixed(scale)?;
+        checked(value, at, field, positive)
     }
 
     fn trade(&mut self, id_field: &'static str, ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
@@ -241,11 +241,13 @@ impl Message<'_, '_> {
             self.at(pos, field)?;
             self.s.array(|s| {
                 s.expect(b'[', "'['")?;
+                s.ws();
                 let at = s.pos();
-                let price = decimal_at(s.scalar()?, at, field, inst.price_scale, true)?;
+                let price = checked(s.fixed(inst.price_scale)?, at, field, true)?;
                 s.expect(b',', "','")?;
+                s.ws();
                 let at = s.pos();
-                let qty = decimal_at(s.scalar()?, at, field, inst.qty_scale, false)?;
+                let qty = checked(s.fixed(inst.qty_scale)?, at, field, false)?;
                 while s.peek() == Some(b',') {
                     s.expect(b',', "','")?;
                     s.skip()?;
@@ -265,8 +267,14 @@ impl Message<'_, '_> {
     }
 }
 
-fn decimal_at(text: &[u8], at: usize, field: &'static str, scale: u8, positive: bool) -> Result<i64, DecodeError> {
-    let value = parse_fixed(text, scale)
+/// A converted decimal, checked for sign: > 0 when `positive`, else >= 0.
+fn checked(
+    value: Result<i64, DecimalError>,
+    at: usize,
+    field: &'static str,
+    positive: bool,
+) -> Result<i64, DecodeError> {
+    let value = value
         .map_err(|error| DecodeError { offset: offset(at), kind: DecodeErrorKind::BadDecimal { field, error } })?;
     match value {
         v if v < 0 => Err(DecodeError { offset: offset(at), kind: DecodeErrorKind::Negative { field } }),

@@ -46,15 +46,21 @@ pub enum DecimalError {
 /// assert!(parse_fixed(b"1.25", 1).is_err());
 /// ```
 pub fn parse_fixed(text: &[u8], scale: u8) -> Result<i64, DecimalError> {
-    let (negative, digits) = match text.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, text),
-    };
-    if digits.is_empty() {
-        return Err(DecimalError::Empty);
+    let (value, used) = parse_fixed_prefix(text, scale);
+    match (value, text.get(used)) {
+        (Ok(_) | Err(DecimalError::Empty), Some(&byte)) => Err(DecimalError::InvalidChar { found: char::from(byte) }),
+        (value, _) => value,
     }
-    if matches!(digits.first(), Some(b'N' | b'n' | b'I' | b'i')) {
-        return Err(DecimalError::NotFinite);
+}
+
+/// Parses the longest decimal at the start of `text`; returns it and how many bytes
+/// it used, so a scanner can convert a number in the same pass that finds its end.
+/// On a digit that overflows or exceeds the scale, the error comes with the position
+/// of that digit.
+pub(crate) fn parse_fixed_prefix(text: &[u8], scale: u8) -> (Result<i64, DecimalError>, usize) {
+    let (negative, start) = if text.first() == Some(&b'-') { (true, 1) } else { (false, 0) };
+    if matches!(text.get(start), Some(b'N' | b'n' | b'I' | b'i')) {
+        return (Err(DecimalError::NotFinite), start);
     }
     // Accumulated as a magnitude so that i64::MIN, one beyond i64::MAX, still fits.
     let limit = if negative { i64::MIN.unsigned_abs() } else { i64::MAX as u64 };
@@ -62,38 +68,41 @@ pub fn parse_fixed(text: &[u8], scale: u8) -> Result<i64, DecimalError> {
     let mut seen_point = false;
     let mut seen_digit = false;
     let mut decimals: u8 = 0;
-    for &byte in digits {
+    let mut i = start;
+    while let Some(&byte) = text.get(i) {
         match byte {
             b'0'..=b'9' => {
                 seen_digit = true;
                 let digit = u64::from(byte - b'0');
-                if seen_point {
-                    if decimals == scale {
-                        if digit != 0 {
-                            return Err(DecimalError::TooManyDecimals { scale });
-                        }
-                        continue; // a trailing zero beyond the scale changes nothing
+                if seen_point && decimals == scale {
+                    if digit != 0 {
+                        return (Err(DecimalError::TooManyDecimals { scale }), i);
                     }
-                    decimals += 1;
+                    // A trailing zero beyond the scale changes nothing.
+                } else {
+                    decimals += u8::from(seen_point);
+                    match value.checked_mul(10).and_then(|v| v.checked_add(digit)).filter(|v| *v <= limit) {
+                        Some(v) => value = v,
+                        None => return (Err(DecimalError::Overflow), i),
+                    }
                 }
-                value = value
-                    .checked_mul(10)
-                    .and_then(|v| v.checked_add(digit))
-                    .filter(|v| *v <= limit)
-                    .ok_or(DecimalError::Overflow)?;
             }
             b'.' if !seen_point => seen_point = true,
-            other => return Err(DecimalError::InvalidChar { found: char::from(other) }),
+            _ => break,
         }
+        i += 1;
     }
     if !seen_digit {
-        return Err(DecimalError::Empty);
+        return (Err(DecimalError::Empty), i);
     }
     for _ in decimals..scale {
-        value = value.checked_mul(10).filter(|v| *v <= limit).ok_or(DecimalError::Overflow)?;
+        match value.checked_mul(10).filter(|v| *v <= limit) {
+            Some(v) => value = v,
+            None => return (Err(DecimalError::Overflow), i),
+        }
     }
     let value = if negative { 0i64.checked_sub_unsigned(value) } else { i64::try_from(value).ok() };
-    value.ok_or(DecimalError::Overflow)
+    (value.ok_or(DecimalError::Overflow), i)
 }
 
 /// Formats a fixed-point value back into decimal text with exactly `scale` places.

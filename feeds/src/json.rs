@@ -101,6 +101,32 @@ impl<'a> Scanner<'a> {
         self.buf.get(start..self.pos).ok_or_else(|| self.err(DecodeErrorKind::UnexpectedEnd))
     }
 
+    /// A decimal written as a string or a number, converted at `scale` in the same pass
+    /// that finds its end. The outer error is bad JSON; the inner one a bad decimal.
+    pub(crate) fn fixed(&mut self, scale: u8) -> Result<Result<i64, crate::decimal::DecimalError>, DecodeError> {
+        self.ws();
+        let start = self.pos;
+        let quoted = self.buf.get(start) == Some(&b'"');
+        let body = start + usize::from(quoted);
+        let rest = self.buf.get(body..).unwrap_or_default();
+        let (value, used) = crate::decimal::parse_fixed_prefix(rest, scale);
+        let end = rest.get(used);
+        let clean_end = if quoted {
+            end == Some(&b'"')
+        } else {
+            !matches!(end, Some(b'0'..=b'9' | b'.' | b'-' | b'+' | b'e' | b'E'))
+        };
+        if value.is_ok() && clean_end {
+            self.pos = body + used + usize::from(quoted);
+            return Ok(value);
+        }
+        // Anything unusual (escapes, exponents, bad digits): take the slow, exact path
+        // so the error names the right byte.
+        self.pos = start;
+        let text = self.scalar()?;
+        Ok(crate::decimal::parse_fixed(text, scale))
+    }
+
     /// A string or a number, as raw text (venues send decimals as either).
     pub(crate) fn scalar(&mut self) -> Result<&'a [u8], DecodeError> {
         if self.peek() == Some(b'"') { self.string() } else { self.number() }
