@@ -1,11 +1,17 @@
 //! Binance spot market data: `trade`, `aggTrade`, `bookTicker` and `depthUpdate`,
-//! raw or inside the combined-stream wrapper `{"stream":..,"data":{..}}`.
+//! raw or inside the combined-stream wrapper `{"stream":..,"data":{..}}` (and the USD-M
+//! futures `bookTicker`, which adds `e`, `E` and `T`).
 //!
 //! Field names follow Binance's `web-socket-streams.md`: prices and sizes are strings
 //! (`"0.01914100"`), ids and times are numbers, `m` is "buyer is the maker" (so the
 //! taker sold), spot `bookTicker` has no event type or time, and a depth level with
 //! size `"0.00000000"` deletes the level. Each frame decodes all or nothing: on an
 //! error no event of that frame stays in the buffer.
+//!
+//! Decoding is one pass in Binance's field order (`s` before prices, `U`/`u`/`E`
+//! before levels): each value is converted where it is found. A field that needs the
+//! instrument's scales but comes before `s` is remembered and converted after the
+//! walk, so any field order decodes the same.
 
 use crate::buffer::Events;
 use crate::decimal::DecimalError;
@@ -14,58 +20,80 @@ use crate::event::{Bbo, BookDelta, BookSide, Event, Level, Price, Qty, Side, Tra
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
 
-/// Where each known field's value starts in the frame.
-#[derive(Debug, Default)]
-struct Fields {
-    event: Option<usize>,
-    event_time: Option<usize>,
-    symbol: Option<usize>,
-    trade_id: Option<usize>,
-    price: Option<usize>,
-    qty: Option<usize>,
-    trade_time: Option<usize>,
-    buyer_maker: Option<usize>,
-    a: Option<usize>,
-    first_update: Option<usize>,
-    update: Option<usize>,
-    b: Option<usize>,
-    bid_qty: Option<usize>,
-    ask_qty: Option<usize>,
-    data: Option<usize>,
-}
-
-fn collect(s: &mut Scanner<'_>) -> Result<Fields, DecodeError> {
-    let mut f = Fields::default();
-    s.object(|s, key| {
-        s.ws();
-        let at = Some(s.pos());
-        match key {
-            b"e" => f.event = at,
-            b"E" => f.event_time = at,
-            b"s" => f.symbol = at,
-            b"t" => f.trade_id = at,
-            b"p" => f.price = at,
-            b"q" => f.qty = at,
-            b"T" => f.trade_time = at,
-            b"m" => f.buyer_maker = at,
-            b"a" => f.a = at,
-            b"U" => f.first_update = at,
-            b"u" => f.update = at,
-            b"b" => f.b = at,
-            b"B" => f.bid_qty = at,
-            b"A" => f.ask_qty = at,
-            b"data" => f.data = at,
-            _ => {}
-        }
-        s.skip()
-    })?;
-    Ok(f)
-}
-
 /// Decodes Binance spot frames into events.
 #[derive(Debug, Clone)]
 pub struct BinanceDecoder {
     symbols: SymbolTable,
+}
+
+/// A decimal field: converted, or where to find it once the scales are known.
+#[derive(Debug, Clone, Copy, Default)]
+enum Decimal {
+    #[default]
+    Absent,
+    Value(i64, usize),
+    Later(usize),
+}
+
+/// Everything one message said, converted as it was read.
+#[derive(Debug, Default)]
+struct Message<'f> {
+    kind: Option<&'f [u8]>,
+    instrument: Option<Instrument>,
+    event_time: Option<(u64, usize)>,
+    trade_time: Option<(u64, usize)>,
+    trade_id: Option<u64>,
+    agg_id: Option<u64>,
+    first_update: Option<u64>,
+    update: Option<u64>,
+    buyer_maker: Option<bool>,
+    price: Decimal,
+    qty: Decimal,
+    bid: Decimal,
+    bid_qty: Decimal,
+    ask: Decimal,
+    ask_qty: Decimal,
+    /// Level arrays: where they start, and whether they were already emitted.
+    bids: Option<(usize, bool)>,
+    asks: Option<(usize, bool)>,
+    data: Option<usize>,
+}
+
+fn offset(at: usize) -> u32 {
+    u32::try_from(at).unwrap_or(u32::MAX)
+}
+
+fn error(at: usize, kind: DecodeErrorKind) -> DecodeError {
+    DecodeError { offset: offset(at), kind }
+}
+
+fn missing(field: &'static str) -> DecodeError {
+    error(0, DecodeErrorKind::MissingField { field })
+}
+
+/// A converted decimal, checked for sign: > 0 when `positive`, else >= 0.
+fn checked(
+    value: Result<i64, DecimalError>,
+    at: usize,
+    field: &'static str,
+    positive: bool,
+) -> Result<i64, DecodeError> {
+    let value = value.map_err(|e| error(at, DecodeErrorKind::BadDecimal { field, error: e }))?;
+    match value {
+        v if v < 0 => Err(error(at, DecodeErrorKind::Negative { field })),
+        0 if positive => Err(error(at, DecodeErrorKind::NotPositive { field })),
+        v => Ok(v),
+    }
+}
+
+fn ms_to_ns((ms, at): (u64, usize), field: &'static str) -> Result<UnixNanos, DecodeError> {
+    ms.checked_mul(1_000_000)
+        .map(UnixNanos)
+        .ok_or(error(at, DecodeErrorKind::BadField { field, expected: "millisecond timestamp" }))
+}
+
+fn push(out: &mut Events, event: Event, at: usize) -> Result<(), DecodeError> {
+    if out.push(event) { Ok(()) } else { Err(error(at, DecodeErrorKind::BufferFull)) }
 }
 
 impl BinanceDecoder {
@@ -101,184 +129,249 @@ impl BinanceDecoder {
     /// ```
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         let before = out.len();
-        let result = self.decode_frame(frame, ts_recv, out);
+        let result = self.decode_frame(frame, ts_recv, out, before);
         if result.is_err() {
             out.truncate(before);
         }
         result.map(|()| out.len() - before)
     }
 
-    fn decode_frame(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
+    fn decode_frame(
+        &self,
+        frame: &[u8],
+        ts_recv: UnixNanos,
+        out: &mut Events,
+        before: usize,
+    ) -> Result<(), DecodeError> {
         let mut s = Scanner::new(frame);
-        let mut f = collect(&mut s)?;
+        let mut m = self.walk(&mut s, ts_recv, out)?;
         s.end()?;
-        if let Some(data) = f.data {
+        if let Some(data) = m.data {
+            out.truncate(before);
             s.seek(data);
-            f = collect(&mut s)?;
+            m = self.walk(&mut s, ts_recv, out)?;
         }
-        let kind = match f.event {
-            Some(at) => {
-                s.seek(at);
-                Some(s.string()?)
-            }
-            None => None,
-        };
-        let mut d = Message { s, f, symbols: &self.symbols };
-        match kind {
-            Some(b"trade") => d.trade("t", ts_recv, out),
-            Some(b"aggTrade") => d.trade("a", ts_recv, out),
-            Some(b"depthUpdate") => d.depth(ts_recv, out),
-            Some(b"bookTicker") => d.book_ticker(ts_recv, out), // USD-M futures: with e, E and T
-            None if d.f.update.is_some() && d.f.bid_qty.is_some() => d.book_ticker(ts_recv, out),
-            _ => Err(DecodeError { offset: 0, kind: DecodeErrorKind::UnknownMessage }),
-        }
-    }
-}
-
-/// The collected fields of one message, with the scanner to read them.
-struct Message<'a, 'f> {
-    s: Scanner<'f>,
-    f: Fields,
-    symbols: &'a SymbolTable,
-}
-
-fn push(out: &mut Events, event: Event, at: usize) -> Result<(), DecodeError> {
-    if out.push(event) { Ok(()) } else { Err(DecodeError { offset: offset(at), kind: DecodeErrorKind::BufferFull }) }
-}
-
-fn offset(at: usize) -> u32 {
-    u32::try_from(at).unwrap_or(u32::MAX)
-}
-
-fn ms_to_ns(ms: u64, field: &'static str, at: usize) -> Result<UnixNanos, DecodeError> {
-    ms.checked_mul(1_000_000).map(UnixNanos).ok_or(DecodeError {
-        offset: offset(at),
-        kind: DecodeErrorKind::BadField { field, expected: "millisecond timestamp" },
-    })
-}
-
-impl Message<'_, '_> {
-    fn at(&mut self, pos: Option<usize>, field: &'static str) -> Result<usize, DecodeError> {
-        let pos = pos.ok_or(DecodeError { offset: 0, kind: DecodeErrorKind::MissingField { field } })?;
-        self.s.seek(pos);
-        Ok(pos)
+        self.finish(&mut s, m, ts_recv, out, before)
     }
 
-    fn instrument(&mut self) -> Result<Instrument, DecodeError> {
-        let at = self.at(self.f.symbol, "s")?;
-        let symbol = self.s.string()?;
-        self.symbols.lookup(symbol).ok_or(DecodeError { offset: offset(at), kind: DecodeErrorKind::UnknownSymbol })
-    }
-
-    fn u64(&mut self, pos: Option<usize>, field: &'static str) -> Result<u64, DecodeError> {
-        self.at(pos, field)?;
-        self.s.u64(field)
-    }
-
-    /// A decimal field at `scale`: > 0 when `positive`, else >= 0.
-    fn decimal(
-        &mut self,
-        pos: Option<usize>,
-        field: &'static str,
-        scale: u8,
-        positive: bool,
-    ) -> Result<i64, DecodeError> {
-        let at = self.at(pos, field)?;
-        let value = self.s.fixed(scale)?;
-        checked(value, at, field, positive)
-    }
-
-    fn trade(&mut self, id_field: &'static str, ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
-        let inst = self.instrument()?;
-        let id_pos = if id_field == "t" { self.f.trade_id } else { self.f.a };
-        let trade_id = self.u64(id_pos, id_field)?;
-        let price = self.decimal(self.f.price, "p", inst.price_scale, true)?;
-        let qty = self.decimal(self.f.qty, "q", inst.qty_scale, true)?;
-        let time_at = self.at(self.f.trade_time, "T")?;
-        let ts = ms_to_ns(self.s.u64("T")?, "T", time_at)?;
-        self.at(self.f.buyer_maker, "m")?;
-        // The buyer was the maker, so the seller took liquidity.
-        let aggressor = if self.s.bool("m")? { Side::Sell } else { Side::Buy };
-        let trade = Trade::new(Venue::Binance, inst.id, trade_id, Price(price), Qty(qty), Some(aggressor), ts, ts_recv);
-        push(out, Event::Trade(trade), 0)
-    }
-
-    fn book_ticker(&mut self, ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
-        let inst = self.instrument()?;
-        let update_id = self.u64(self.f.update, "u")?;
-        let bid = self.decimal(self.f.b, "b", inst.price_scale, true)?;
-        let bid_qty = self.decimal(self.f.bid_qty, "B", inst.qty_scale, false)?;
-        let ask = self.decimal(self.f.a, "a", inst.price_scale, true)?;
-        let ask_qty = self.decimal(self.f.ask_qty, "A", inst.qty_scale, false)?;
-        // Spot bookTicker has no time; the futures one carries E.
-        let ts = match self.f.event_time {
-            Some(at) => {
-                self.s.seek(at);
-                ms_to_ns(self.s.u64("E")?, "E", at)?
-            }
-            None => UnixNanos(0),
-        };
-        let bbo = Bbo::new(
-            Venue::Binance,
-            inst.id,
-            update_id,
-            (Price(bid), Qty(bid_qty)),
-            (Price(ask), Qty(ask_qty)),
-            ts,
-            ts_recv,
-        );
-        push(out, Event::Bbo(bbo), 0)
-    }
-
-    fn depth(&mut self, ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
-        let inst = self.instrument()?;
-        let first = self.u64(self.f.first_update, "U")?;
-        let last = self.u64(self.f.update, "u")?;
-        let time_at = self.at(self.f.event_time, "E")?;
-        let ts = ms_to_ns(self.s.u64("E")?, "E", time_at)?;
-        let mut delta = BookDelta::new(Venue::Binance, inst.id, (first, last), ts, ts_recv);
-        for (side, pos, field) in [(BookSide::Bid, self.f.b, "b"), (BookSide::Ask, self.f.a, "a")] {
-            self.at(pos, field)?;
-            self.s.array(|s| {
-                s.expect(b'[', "'['")?;
-                s.ws();
-                let at = s.pos();
-                let price = checked(s.fixed(inst.price_scale)?, at, field, true)?;
-                s.expect(b',', "','")?;
-                s.ws();
-                let at = s.pos();
-                let qty = checked(s.fixed(inst.qty_scale)?, at, field, false)?;
-                while s.peek() == Some(b',') {
-                    s.expect(b',', "','")?;
+    /// One pass over a message object, converting every field it knows.
+    fn walk<'f>(&self, s: &mut Scanner<'f>, ts_recv: UnixNanos, out: &mut Events) -> Result<Message<'f>, DecodeError> {
+        let mut m = Message::default();
+        s.object(|s, key| {
+            s.ws();
+            let at = s.pos();
+            let first = s.peek();
+            match key {
+                b"e" => m.kind = Some(s.string()?),
+                b"E" => m.event_time = Some((s.u64("E")?, at)),
+                b"T" => m.trade_time = Some((s.u64("T")?, at)),
+                b"t" => m.trade_id = Some(s.u64("t")?),
+                b"U" => m.first_update = Some(s.u64("U")?),
+                b"u" => m.update = Some(s.u64("u")?),
+                b"m" => m.buyer_maker = Some(s.bool("m")?),
+                b"s" => {
+                    let symbol = s.string()?;
+                    m.instrument = Some(self.symbols.lookup(symbol).ok_or(error(at, DecodeErrorKind::UnknownSymbol))?);
+                }
+                b"p" => m.price = self.decimal(s, m.instrument.map(|i| i.price_scale))?,
+                b"q" => m.qty = self.decimal(s, m.instrument.map(|i| i.qty_scale))?,
+                b"B" => m.bid_qty = self.decimal(s, m.instrument.map(|i| i.qty_scale))?,
+                b"A" => m.ask_qty = self.decimal(s, m.instrument.map(|i| i.qty_scale))?,
+                // `a` is an aggregate id (aggTrade), the best ask (bookTicker) or the
+                // asks (depthUpdate); `b` the best bid or the bids; the value says which.
+                b"a" | b"b" => match first {
+                    Some(b'[') => {
+                        let side = if key == b"a" { BookSide::Ask } else { BookSide::Bid };
+                        let other = if key == b"a" { m.bids } else { m.asks };
+                        let continue_last = other.is_some_and(|(_, emitted)| emitted);
+                        let emitted = match m.instrument {
+                            Some(inst) => {
+                                self.levels(s, inst, side, ts_recv, out, continue_last)?;
+                                true
+                            }
+                            None => {
+                                s.skip()?;
+                                false
+                            }
+                        };
+                        *(if key == b"a" { &mut m.asks } else { &mut m.bids }) = Some((at, emitted));
+                    }
+                    Some(b'"') => {
+                        let d = self.decimal(s, m.instrument.map(|i| i.price_scale))?;
+                        *(if key == b"a" { &mut m.ask } else { &mut m.bid }) = d;
+                    }
+                    _ if key == b"a" => m.agg_id = Some(s.u64("a")?),
+                    _ => s.skip()?, // a trade's buyer order id in older docs
+                },
+                b"data" => {
+                    m.data = Some(at);
                     s.skip()?;
                 }
-                s.expect(b']', "']'")?;
-                let level = Level { price: Price(price), qty: Qty(qty) };
-                if !delta.push(side, level) {
-                    push(out, Event::BookDelta(delta), at)?;
-                    delta = BookDelta::new(Venue::Binance, inst.id, (first, last), ts, ts_recv);
-                    delta.push(side, level);
+                _ => s.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(m)
+    }
+
+    fn decimal(&self, s: &mut Scanner<'_>, scale: Option<u8>) -> Result<Decimal, DecodeError> {
+        let at = s.pos();
+        match scale {
+            Some(scale) => match s.fixed(scale)? {
+                Ok(v) => Ok(Decimal::Value(v, at)),
+                // Keep the error for `finish`, which knows the field's name and sign.
+                Err(_) => Ok(Decimal::Later(at)),
+            },
+            None => {
+                s.skip()?;
+                Ok(Decimal::Later(at))
+            }
+        }
+    }
+
+    /// Appends a level array as `BookDelta`s; `finish` fills in their headers.
+    /// With `continue_last`, the last event in `out` is this update's open delta and
+    /// takes levels until it is full.
+    fn levels(
+        &self,
+        s: &mut Scanner<'_>,
+        inst: Instrument,
+        side: BookSide,
+        ts_recv: UnixNanos,
+        out: &mut Events,
+        continue_last: bool,
+    ) -> Result<(), DecodeError> {
+        let field = if side == BookSide::Ask { "a" } else { "b" };
+        let fresh = || BookDelta::new(Venue::Binance, inst.id, (0, 0), UnixNanos(0), ts_recv);
+        // Continue the last delta of this update if it has room (bids then asks).
+        let last = out.len().saturating_sub(1);
+        let mut delta = match out.tail_mut(last).first() {
+            Some(Event::BookDelta(d)) if continue_last && d.len() < crate::event::LEVELS_PER_DELTA => {
+                let d = *d;
+                out.truncate(last);
+                d
+            }
+            _ => fresh(),
+        };
+        s.array(|s| {
+            s.expect(b'[', "'['")?;
+            s.ws();
+            let at = s.pos();
+            let price = checked(s.fixed(inst.price_scale)?, at, field, true)?;
+            s.expect(b',', "','")?;
+            s.ws();
+            let at = s.pos();
+            let qty = checked(s.fixed(inst.qty_scale)?, at, field, false)?;
+            while s.peek() == Some(b',') {
+                s.expect(b',', "','")?;
+                s.skip()?;
+            }
+            s.expect(b']', "']'")?;
+            let level = Level { price: Price(price), qty: Qty(qty) };
+            if !delta.push(side, level) {
+                push(out, Event::BookDelta(delta), at)?;
+                delta = fresh();
+                delta.push(side, level);
+            }
+            Ok(())
+        })?;
+        push(out, Event::BookDelta(delta), s.pos())
+    }
+
+    /// Converts what could not be converted during the walk, checks required fields
+    /// and emits (or completes) the message's events.
+    fn finish(
+        &self,
+        s: &mut Scanner<'_>,
+        m: Message<'_>,
+        ts_recv: UnixNanos,
+        out: &mut Events,
+        before: usize,
+    ) -> Result<(), DecodeError> {
+        let kind = m.kind;
+        let is_ticker = matches!(kind, Some(b"bookTicker"))
+            || (kind.is_none() && m.update.is_some() && !matches!(m.bid_qty, Decimal::Absent));
+        let is_depth = kind == Some(&b"depthUpdate"[..]);
+        let is_trade = matches!(kind, Some(b"trade" | b"aggTrade"));
+        if !(is_trade || is_ticker || is_depth) || (!is_depth && out.len() > before) {
+            // Subscription acks, other streams, or level arrays outside a depth update.
+            return Err(error(0, DecodeErrorKind::UnknownMessage));
+        }
+        let inst = m.instrument.ok_or(missing("s"))?;
+        let mut value = |d: Decimal, field: &'static str, scale: u8, positive: bool| -> Result<i64, DecodeError> {
+            match d {
+                Decimal::Absent => Err(missing(field)),
+                Decimal::Value(v, at) => checked(Ok(v), at, field, positive),
+                Decimal::Later(at) => {
+                    s.seek(at);
+                    let v = s.fixed(scale)?;
+                    checked(v, at, field, positive)
+                }
+            }
+        };
+        match kind {
+            Some(b"trade") | Some(b"aggTrade") => {
+                let (id, id_field) = if kind == Some(&b"trade"[..]) { (m.trade_id, "t") } else { (m.agg_id, "a") };
+                let trade_id = id.ok_or(missing(id_field))?;
+                let price = value(m.price, "p", inst.price_scale, true)?;
+                let qty = value(m.qty, "q", inst.qty_scale, true)?;
+                let ts = ms_to_ns(m.trade_time.ok_or(missing("T"))?, "T")?;
+                // The buyer was the maker, so the seller took liquidity.
+                let aggressor = if m.buyer_maker.ok_or(missing("m"))? { Side::Sell } else { Side::Buy };
+                let trade =
+                    Trade::new(Venue::Binance, inst.id, trade_id, Price(price), Qty(qty), Some(aggressor), ts, ts_recv);
+                push(out, Event::Trade(trade), 0)
+            }
+            _ if is_ticker => {
+                let update_id = m.update.ok_or(missing("u"))?;
+                let bid = value(m.bid, "b", inst.price_scale, true)?;
+                let bid_qty = value(m.bid_qty, "B", inst.qty_scale, false)?;
+                let ask = value(m.ask, "a", inst.price_scale, true)?;
+                let ask_qty = value(m.ask_qty, "A", inst.qty_scale, false)?;
+                // Spot bookTicker has no time; the futures one carries E.
+                let ts = m.event_time.map_or(Ok(UnixNanos(0)), |e| ms_to_ns(e, "E"))?;
+                let bbo = Bbo::new(
+                    Venue::Binance,
+                    inst.id,
+                    update_id,
+                    (Price(bid), Qty(bid_qty)),
+                    (Price(ask), Qty(ask_qty)),
+                    ts,
+                    ts_recv,
+                );
+                push(out, Event::Bbo(bbo), 0)
+            }
+            _ if is_depth => {
+                let first = m.first_update.ok_or(missing("U"))?;
+                let last = m.update.ok_or(missing("u"))?;
+                let ts = ms_to_ns(m.event_time.ok_or(missing("E"))?, "E")?;
+                // Level arrays that came before `s` were skipped: emit them now.
+                for (array, side) in [(m.bids, BookSide::Bid), (m.asks, BookSide::Ask)] {
+                    match array {
+                        None => return Err(missing(if side == BookSide::Bid { "b" } else { "a" })),
+                        Some((at, false)) => {
+                            s.seek(at);
+                            let continue_last = out.len() > before;
+                            self.levels(s, inst, side, ts_recv, out, continue_last)?;
+                        }
+                        Some((_, true)) => {}
+                    }
+                }
+                let deltas = out.tail_mut(before);
+                let count = deltas.len();
+                for (i, event) in deltas.iter_mut().enumerate() {
+                    if let Event::BookDelta(d) = event {
+                        d.first_seq = first;
+                        d.last_seq = last;
+                        d.ts_exchange = ts;
+                        if i + 1 == count {
+                            d.set_last();
+                        }
+                    }
                 }
                 Ok(())
-            })?;
+            }
+            _ => Err(error(0, DecodeErrorKind::UnknownMessage)),
         }
-        delta.set_last();
-        push(out, Event::BookDelta(delta), 0)
-    }
-}
-
-/// A converted decimal, checked for sign: > 0 when `positive`, else >= 0.
-fn checked(
-    value: Result<i64, DecimalError>,
-    at: usize,
-    field: &'static str,
-    positive: bool,
-) -> Result<i64, DecodeError> {
-    let value = value
-        .map_err(|error| DecodeError { offset: offset(at), kind: DecodeErrorKind::BadDecimal { field, error } })?;
-    match value {
-        v if v < 0 => Err(DecodeError { offset: offset(at), kind: DecodeErrorKind::Negative { field } }),
-        0 if positive => Err(DecodeError { offset: offset(at), kind: DecodeErrorKind::NotPositive { field } }),
-        v => Ok(v),
     }
 }

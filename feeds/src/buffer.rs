@@ -46,6 +46,11 @@ impl Events {
         self.events.is_empty()
     }
 
+    /// The events from index `from` on, to patch what a decoder pushed early.
+    pub(crate) fn tail_mut(&mut self, from: usize) -> &mut [Event] {
+        self.events.get_mut(from..).unwrap_or_default()
+    }
+
     pub(crate) fn truncate(&mut self, len: usize) {
         self.events.truncate(len);
     }

@@ -210,3 +210,41 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn any_field_order_decodes_the_same() {
+    let in_order =
+        r#"{"e":"depthUpdate","E":5,"s":"BNBBTC","U":1,"u":2,"b":[["1.5","1"],["1.4","2"]],"a":[["1.6","3"]]}"#;
+    let shuffled =
+        r#"{"a":[["1.6","3"]],"u":2,"b":[["1.5","1"],["1.4","2"]],"E":5,"U":1,"s":"BNBBTC","e":"depthUpdate"}"#;
+    assert_eq!(decode(in_order).unwrap(), decode(shuffled).unwrap());
+    let trade_last_symbol = r#"{"p":"0.001","q":"100","T":1672515782136,"m":true,"t":12345,"e":"trade","s":"BNBBTC"}"#;
+    assert_eq!(
+        decode(trade_last_symbol).unwrap(),
+        decode(TRADE)
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let Event::Trade(t) = e else { panic!() };
+                Event::Trade(*t)
+            })
+            .collect::<Vec<_>>()
+    );
+    // A bad price found late still names its field and byte.
+    let late_bad = r#"{"p":"0.0000000001","q":"100","T":1,"m":true,"t":1,"e":"trade","s":"BNBBTC"}"#;
+    assert_eq!(
+        error(late_bad),
+        DecodeError {
+            offset: 5,
+            kind: DecodeErrorKind::BadDecimal { field: "p", error: DecimalError::TooManyDecimals { scale: 8 } }
+        }
+    );
+}
+
+#[test]
+fn older_trade_messages_with_order_ids_still_decode() {
+    // The 2023 docs listed buyer and seller order ids as "b" and "a" numbers.
+    let frame = TRADE.replace("\"M\": true", "\"M\": true, \"b\": 88, \"a\": 50");
+    let [Event::Trade(t)] = decode(&frame).unwrap()[..] else { panic!("one trade") };
+    assert_eq!(t.trade_id, 12345);
+}

@@ -61,14 +61,17 @@ fn checksum(m: &Msg<'_>) -> u64 {
 
 /// Ours: `feeds::binance::BinanceDecoder` into a reused event buffer.
 pub fn ours(frames: &[Vec<u8>]) -> u64 {
-    thread_local!(static STATE: RefCell<(BinanceDecoder, Events)> = RefCell::new({
+    // Symbol lengths by instrument id, so the checksum costs what the peers' `s.len()` does.
+    thread_local!(static STATE: RefCell<(BinanceDecoder, Events, Vec<u64>)> = RefCell::new({
         let mut symbols = SymbolTable::new();
         for s in binance_symbols() {
             symbols.intern(s, 8, 8);
         }
-        (BinanceDecoder::new(symbols), Events::with_capacity(64))
+        let lens = binance_symbols().iter().map(|s| s.len() as u64).collect();
+        (BinanceDecoder::new(symbols), Events::with_capacity(64), lens)
     }));
-    STATE.with_borrow_mut(|(decoder, out)| {
+    STATE.with_borrow_mut(|(decoder, out, lens)| {
+        let sym_len = |id: feeds::event::InstrumentId| lens.get(id.0 as usize).copied().unwrap_or(0);
         let mut total = 0u64;
         for frame in frames {
             out.clear();
@@ -78,7 +81,7 @@ pub fn ours(frames: &[Vec<u8>]) -> u64 {
             for event in out.as_slice() {
                 match event {
                     Event::Trade(t) => {
-                        let sym = decoder.symbols().symbol(t.instrument).map_or(0, str::len) as u64;
+                        let sym = sym_len(t.instrument);
                         let maker = u64::from(t.aggressor() == Some(feeds::event::Side::Sell));
                         sum = (t.trade_id ^ (t.ts_exchange.0 / 1_000_000) ^ sym ^ maker ^ 5)
                             .wrapping_add(t.price.0 as u64)
@@ -86,7 +89,7 @@ pub fn ours(frames: &[Vec<u8>]) -> u64 {
                     }
                     Event::BookDelta(d) => {
                         if first {
-                            let sym = decoder.symbols().symbol(d.instrument).map_or(0, str::len) as u64;
+                            let sym = sym_len(d.instrument);
                             sum = d.first_seq ^ d.last_seq ^ (d.ts_exchange.0 / 1_000_000) ^ sym ^ 11;
                             first = false;
                         }
