@@ -70,6 +70,19 @@ pub(crate) fn parse_fixed_prefix(text: &[u8], scale: u8) -> (Result<i64, Decimal
     let mut decimals: u8 = 0;
     let mut i = start;
     while let Some(&byte) = text.get(i) {
+        // Eight digits at a time while they fit the scale: Binance sends 8 places.
+        let room = if seen_point { scale - decimals } else { u8::MAX };
+        // No overflow: value < limit / 10^8, so value * 10^8 + 99_999_999 < limit.
+        if room >= 8
+            && value < limit / 100_000_000
+            && let Some(eight) = eight_digits(text.get(i..i + 8))
+        {
+            value = value * 100_000_000 + eight;
+            seen_digit = true;
+            decimals += if seen_point { 8 } else { 0 };
+            i += 8;
+            continue;
+        }
         match byte {
             b'0'..=b'9' => {
                 seen_digit = true;
@@ -105,6 +118,25 @@ pub(crate) fn parse_fixed_prefix(text: &[u8], scale: u8) -> (Result<i64, Decimal
     (value.ok_or(DecimalError::Overflow), i)
 }
 
+/// The value of exactly eight ASCII digits, or `None` if any byte is not a digit.
+/// SWAR: all eight are checked and combined with three multiplications.
+#[inline]
+fn eight_digits(bytes: Option<&[u8]>) -> Option<u64> {
+    let chunk: [u8; 8] = bytes?.try_into().ok()?;
+    let x = u64::from_le_bytes(chunk);
+    // Every byte in b'0'..=b'9': high nibble 3, and adding 6 does not carry out.
+    let all_digits = (x & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030
+        && (x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030;
+    if !all_digits {
+        return None;
+    }
+    let x = x - 0x3030_3030_3030_3030;
+    let x = x.wrapping_mul(10).wrapping_add(x >> 8); // pairs
+    let lo = (x & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32));
+    let hi = ((x >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32));
+    Some(lo.wrapping_add(hi) >> 32)
+}
+
 /// Formats a fixed-point value back into decimal text with exactly `scale` places.
 ///
 /// # Examples
@@ -137,6 +169,19 @@ mod tests {
         assert_eq!(parse_fixed(b"7", 3), Ok(7000));
         assert_eq!(parse_fixed(b".5", 1), Ok(5));
         assert_eq!(parse_fixed(b"5.", 1), Ok(50));
+    }
+
+    #[test]
+    fn eight_digit_blocks_match_the_slow_path() {
+        for text in ["12345678", "00000000", "99999999", "01914100"] {
+            assert_eq!(eight_digits(Some(text.as_bytes())), text.parse().ok());
+        }
+        for text in ["1234567a", "1234/678", "12345:78", " 2345678"] {
+            assert_eq!(eight_digits(Some(text.as_bytes())), None, "{text}");
+        }
+        assert_eq!(parse_fixed(b"12345678901.12345678", 8), Ok(1_234_567_890_112_345_678));
+        assert_eq!(parse_fixed(b"92233720368.54775807", 8), Ok(i64::MAX));
+        assert_eq!(parse_fixed(b"92233720368.54775808", 8), Err(DecimalError::Overflow));
     }
 
     #[test]

@@ -68,6 +68,18 @@ impl<'a> Scanner<'a> {
     pub(crate) fn string(&mut self) -> Result<&'a [u8], DecodeError> {
         self.expect(b'"', "'\"'")?;
         let start = self.pos;
+        // Keys and most values are short: a plain loop beats memchr's setup for them.
+        while let Some(&b) = self.buf.get(self.pos).filter(|_| self.pos - start < 16) {
+            match b {
+                b'"' => {
+                    let text = self.buf.get(start..self.pos).unwrap_or_default();
+                    self.pos += 1;
+                    return Ok(text);
+                }
+                b'\\' => break,
+                _ => self.pos += 1,
+            }
+        }
         loop {
             // NB: memchr2 scans 16-32 bytes per step; most strings have no escape.
             let rest = self.buf.get(self.pos..).unwrap_or_default();
