@@ -20,6 +20,27 @@ pub enum Command {
     /// Check or tune this host for hot cores.
     #[command(subcommand)]
     Tune(Tune),
+    /// Decode raw venue messages (one per line) and print one JSON object per event,
+    /// with prices and sizes as exact decimal strings. Exits 0 only if every line
+    /// decoded; a failing line prints {"error", "line", "offset"}.
+    Decode(DecodeArgs),
+}
+
+/// `engine decode` flags.
+#[derive(Debug, Clone, Args)]
+pub struct DecodeArgs {
+    /// Which venue's format the file holds.
+    #[arg(long, value_enum)]
+    pub venue: VenueArg,
+    /// The file: one raw WebSocket message per line.
+    pub file: PathBuf,
+}
+
+/// Venues `engine decode` reads (more arrive with issue 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VenueArg {
+    /// Binance spot: trade, aggTrade, bookTicker, depthUpdate (raw or combined stream).
+    Binance,
 }
 
 /// `engine tune ...`

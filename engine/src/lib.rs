@@ -7,4 +7,5 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod cli;
+pub mod decode;
 pub mod tune;

@@ -1,0 +1,46 @@
+//! `engine decode` as a user runs it on a file of captured messages.
+
+use std::process::Command;
+
+fn engine(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_engine")).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_clean_file_exits_0_and_a_bad_line_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.jsonl");
+    std::fs::write(
+        &good,
+        "{\"u\":400900217,\"s\":\"BNBUSDT\",\"b\":\"25.35190000\",\"B\":\"31.21000000\",\"a\":\"25.36520000\",\"A\":\"40.66000000\"}\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = engine(&["decode", "--venue", "binance", good.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    let event: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(event["kind"], "bbo");
+    assert_eq!(event["levels"][1]["price"], "25.36520000");
+
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"NaN\",\"q\":\"1\",\"T\":1,\"m\":true}\n")
+        .unwrap();
+    let (code, stdout, _) = engine(&["decode", "--venue", "binance", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(stdout.contains("\"line\":1"), "{stdout}");
+    assert!(stdout.contains("not a finite number"), "{stdout}");
+}
+
+#[test]
+fn a_missing_file_or_unknown_venue_is_a_clear_error() {
+    let (code, _, stderr) = engine(&["decode", "--venue", "binance", "/nonexistent/capture.jsonl"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.starts_with("error: cannot read /nonexistent/capture.jsonl: "), "{stderr}");
+    let (code, _, stderr) = engine(&["decode", "--venue", "nyse", "x"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("invalid value 'nyse'"), "{stderr}");
+}
