@@ -21,6 +21,26 @@ pub enum Error {
         /// The text as given.
         text: String,
     },
+    /// `mlockall` was refused.
+    #[error("mlockall refused: {} (raise RLIMIT_MEMLOCK or grant CAP_IPC_LOCK)", std::io::Error::from_raw_os_error(*errno))]
+    MlockRefused {
+        /// The OS error number.
+        errno: i32,
+    },
+    /// A SCHED_FIFO priority outside 1-99.
+    #[error("SCHED_FIFO priority {priority} is outside 1-99")]
+    BadPriority {
+        /// The priority asked for.
+        priority: u8,
+    },
+    /// The OS refused SCHED_FIFO.
+    #[error("SCHED_FIFO at priority {priority} refused ({reason}); grant CAP_SYS_NICE or raise RLIMIT_RTPRIO")]
+    FifoRefused {
+        /// The priority asked for.
+        priority: u8,
+        /// What the OS said.
+        reason: String,
+    },
     /// The OS refused to pin the thread.
     #[error("the OS refused to pin this thread to CPU {cpu}")]
     PinFailed {
@@ -41,5 +61,14 @@ mod tests {
         );
         assert_eq!(Error::PinFailed { cpu: 3 }.to_string(), "the OS refused to pin this thread to CPU 3");
         assert_eq!(Error::CpuSetUnavailable.to_string(), "cannot read this process's CPU affinity set");
+        assert_eq!(
+            Error::MlockRefused { errno: 1 }.to_string(),
+            "mlockall refused: Operation not permitted (os error 1) (raise RLIMIT_MEMLOCK or grant CAP_IPC_LOCK)"
+        );
+        assert_eq!(Error::BadPriority { priority: 0 }.to_string(), "SCHED_FIFO priority 0 is outside 1-99");
+        assert_eq!(
+            Error::FifoRefused { priority: 5, reason: "OS(1)".into() }.to_string(),
+            "SCHED_FIFO at priority 5 refused (OS(1)); grant CAP_SYS_NICE or raise RLIMIT_RTPRIO"
+        );
     }
 }

@@ -10,10 +10,12 @@ pub mod audit;
 mod cpulist;
 mod error;
 mod placement;
+mod realtime;
 
 pub use cpulist::{format_cpu_list, parse_cpu_list};
 pub use error::Error;
 pub use placement::{Placement, PlacementError, ThreadReport, place};
+pub use realtime::{is_fifo, lock_memory, set_fifo, unlock_memory};
 
 /// The CPU ids the calling thread may run on, in ascending order.
 ///
