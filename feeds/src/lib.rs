@@ -9,6 +9,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 pub mod binance;
+pub mod book;
 mod buffer;
 pub mod decimal;
 mod error;

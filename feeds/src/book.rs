@@ -1,0 +1,224 @@
+//! An L2 order book built for the feed core: two sorted arrays with the best level at
+//! the end, so the best bid and ask are O(1), an update near the top of the book moves
+//! few entries, and nothing allocates after construction (the depth is bounded).
+
+use crate::event::{BookDelta, BookSide, Level, Price};
+
+/// Why a book refused an update, or stopped being trustworthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BookError {
+    /// A new level would exceed the configured depth.
+    #[error("book side full at {max} levels")]
+    Full {
+        /// The configured depth per side.
+        max: usize,
+    },
+    /// After a complete update the best bid is at or above the best ask.
+    #[error("book crossed: best bid {bid} >= best ask {ask}")]
+    Crossed {
+        /// Best bid price (ticks).
+        bid: i64,
+        /// Best ask price (ticks).
+        ask: i64,
+    },
+}
+
+/// One instrument's L2 book.
+#[derive(Debug, Clone)]
+pub struct Book {
+    /// Ascending by price: the best (highest) bid is last.
+    bids: Vec<Level>,
+    /// Descending by price: the best (lowest) ask is last.
+    asks: Vec<Level>,
+    max_levels: usize,
+    valid: bool,
+    /// Inside a multi-event update (a delta without `last` was applied).
+    mid_update: bool,
+}
+
+impl Book {
+    /// An empty (and not yet valid) book holding at most `max_levels` per side.
+    pub fn with_depth(max_levels: usize) -> Self {
+        Self {
+            bids: Vec::with_capacity(max_levels),
+            asks: Vec::with_capacity(max_levels),
+            max_levels,
+            valid: false,
+            mid_update: false,
+        }
+    }
+
+    /// Whether the book can be trusted: synced, and not crossed since.
+    pub fn is_valid(&self) -> bool {
+        self.valid
+    }
+
+    /// Marks the book untrustworthy (a gap, a failed checksum) until the next snapshot.
+    pub fn invalidate(&mut self) {
+        self.valid = false;
+    }
+
+    /// Empties both sides.
+    pub fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+        self.mid_update = false;
+    }
+
+    /// The best bid.
+    pub fn best_bid(&self) -> Option<Level> {
+        self.bids.last().copied()
+    }
+
+    /// The best ask.
+    pub fn best_ask(&self) -> Option<Level> {
+        self.asks.last().copied()
+    }
+
+    /// Levels on a side, best first.
+    pub fn levels(&self, side: BookSide) -> impl Iterator<Item = Level> + '_ {
+        self.side(side).iter().rev().copied()
+    }
+
+    /// How many levels a side holds.
+    pub fn depth(&self, side: BookSide) -> usize {
+        self.side(side).len()
+    }
+
+    fn side(&self, side: BookSide) -> &Vec<Level> {
+        match side {
+            BookSide::Bid => &self.bids,
+            BookSide::Ask => &self.asks,
+        }
+    }
+
+    /// Sets one level's absolute size; size 0 removes it (removing an absent level is
+    /// a no-op, as venues send deletes for levels outside a client's depth).
+    ///
+    /// # Errors
+    /// [`BookError::Full`] when a new level would exceed the depth; the book is then
+    /// marked invalid (it no longer matches the venue's).
+    pub fn set(&mut self, side: BookSide, level: Level) -> Result<(), BookError> {
+        let max = self.max_levels;
+        let (levels, better) = match side {
+            BookSide::Bid => (&mut self.bids, Price::gt as fn(&Price, &Price) -> bool),
+            BookSide::Ask => (&mut self.asks, Price::lt as fn(&Price, &Price) -> bool),
+        };
+        // Position from the worst end: entries before `at` are worse than `level`.
+        let at = levels.partition_point(|l| better(&level.price, &l.price));
+        let exists = levels.get(at).is_some_and(|l| l.price == level.price);
+        if exists {
+            if level.qty.0 == 0 {
+                levels.remove(at);
+            } else if let Some(existing) = levels.get_mut(at) {
+                existing.qty = level.qty;
+            }
+        } else if level.qty.0 != 0 {
+            if levels.len() == max {
+                self.valid = false;
+                return Err(BookError::Full { max });
+            }
+            levels.insert(at, level);
+        }
+        Ok(())
+    }
+
+    /// Applies one `BookDelta`: a snapshot's first event clears the book; the last
+    /// event of an update checks that the book is not crossed and (for a snapshot)
+    /// makes it valid.
+    ///
+    /// # Errors
+    /// [`BookError::Full`] or [`BookError::Crossed`]; either leaves the book invalid.
+    pub fn apply(&mut self, delta: &BookDelta) -> Result<(), BookError> {
+        if delta.is_snapshot() && !self.mid_update {
+            self.clear();
+        }
+        for (side, level) in delta.levels() {
+            self.set(side, level)?;
+        }
+        self.mid_update = !delta.is_last();
+        if delta.is_last() {
+            if let (Some(bid), Some(ask)) = (self.best_bid(), self.best_ask())
+                && bid.price >= ask.price
+            {
+                self.valid = false;
+                return Err(BookError::Crossed { bid: bid.price.0, ask: ask.price.0 });
+            }
+            if delta.is_snapshot() {
+                self.valid = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{InstrumentId, Qty, UnixNanos, Venue};
+
+    fn level(price: i64, qty: i64) -> Level {
+        Level { price: Price(price), qty: Qty(qty) }
+    }
+
+    fn delta(levels: &[(BookSide, i64, i64)], snapshot: bool, last: bool) -> BookDelta {
+        let mut d = BookDelta::new(Venue::Binance, InstrumentId(0), (1, 1), UnixNanos(0), UnixNanos(0));
+        for &(side, p, q) in levels {
+            assert!(d.push(side, level(p, q)));
+        }
+        if snapshot {
+            d.set_snapshot();
+        }
+        if last {
+            d.set_last();
+        }
+        d
+    }
+
+    #[test]
+    fn best_levels_updates_and_deletes() {
+        let mut book = Book::with_depth(8);
+        book.apply(&delta(
+            &[(BookSide::Bid, 99, 5), (BookSide::Bid, 100, 2), (BookSide::Ask, 102, 1), (BookSide::Ask, 101, 3)],
+            true,
+            true,
+        ))
+        .unwrap();
+        assert!(book.is_valid());
+        assert_eq!(book.best_bid(), Some(level(100, 2)));
+        assert_eq!(book.best_ask(), Some(level(101, 3)));
+        book.apply(&delta(&[(BookSide::Bid, 100, 0), (BookSide::Ask, 101, 7), (BookSide::Ask, 200, 0)], false, true))
+            .unwrap();
+        assert_eq!(book.best_bid(), Some(level(99, 5)));
+        assert_eq!(book.best_ask(), Some(level(101, 7)));
+        assert_eq!(book.levels(BookSide::Ask).collect::<Vec<_>>(), [level(101, 7), level(102, 1)]);
+    }
+
+    #[test]
+    fn a_crossed_update_invalidates_and_a_snapshot_restores() {
+        let mut book = Book::with_depth(8);
+        book.apply(&delta(&[(BookSide::Bid, 100, 1), (BookSide::Ask, 101, 1)], true, true)).unwrap();
+        let err = book.apply(&delta(&[(BookSide::Bid, 101, 1)], false, true)).unwrap_err();
+        assert_eq!(err, BookError::Crossed { bid: 101, ask: 101 });
+        assert_eq!(err.to_string(), "book crossed: best bid 101 >= best ask 101");
+        assert!(!book.is_valid());
+        book.apply(&delta(&[(BookSide::Bid, 90, 1)], true, false)).unwrap();
+        assert!(!book.is_valid(), "not valid until the snapshot's last event");
+        book.apply(&delta(&[(BookSide::Ask, 95, 1)], true, true)).unwrap();
+        assert!(book.is_valid());
+        assert_eq!((book.depth(BookSide::Bid), book.depth(BookSide::Ask)), (1, 1), "the snapshot replaced the book");
+    }
+
+    #[test]
+    fn depth_is_bounded_without_reallocating() {
+        let mut book = Book::with_depth(2);
+        book.set(BookSide::Bid, level(1, 1)).unwrap();
+        book.set(BookSide::Bid, level(2, 1)).unwrap();
+        assert_eq!(book.set(BookSide::Bid, level(3, 1)), Err(BookError::Full { max: 2 }));
+        assert_eq!(BookError::Full { max: 2 }.to_string(), "book side full at 2 levels");
+        assert!(!book.is_valid());
+        book.set(BookSide::Bid, level(2, 9)).unwrap(); // an update in place still works
+        assert_eq!(book.best_bid(), Some(level(2, 9)));
+    }
+}
