@@ -41,6 +41,14 @@ pub enum Error {
         /// What the OS said.
         reason: String,
     },
+    /// After pinning, the kernel still lets the thread run on other CPUs.
+    #[error("pinning to CPU {cpu} did not take effect: the thread may run on {allowed}")]
+    PinNotEffective {
+        /// The CPU asked for.
+        cpu: usize,
+        /// The allowed list the kernel reports.
+        allowed: String,
+    },
     /// The OS refused to pin the thread.
     #[error("the OS refused to pin this thread to CPU {cpu}")]
     PinFailed {
@@ -66,6 +74,10 @@ mod tests {
             "mlockall refused: Operation not permitted (os error 1) (raise RLIMIT_MEMLOCK or grant CAP_IPC_LOCK)"
         );
         assert_eq!(Error::BadPriority { priority: 0 }.to_string(), "SCHED_FIFO priority 0 is outside 1-99");
+        assert_eq!(
+            Error::PinNotEffective { cpu: 2, allowed: "0-3".into() }.to_string(),
+            "pinning to CPU 2 did not take effect: the thread may run on 0-3"
+        );
         assert_eq!(
             Error::FifoRefused { priority: 5, reason: "OS(1)".into() }.to_string(),
             "SCHED_FIFO at priority 5 refused (OS(1)); grant CAP_SYS_NICE or raise RLIMIT_RTPRIO"
