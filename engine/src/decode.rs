@@ -76,6 +76,7 @@ fn event_json(event: &Event, symbols: &SymbolTable, venue: &str) -> Value {
 pub fn run(venue: VenueArg, input: impl BufRead, mut output: impl Write) -> std::io::Result<bool> {
     let VenueArg::Binance = venue;
     let mut symbols = SymbolTable::new();
+    let mut decoder = BinanceDecoder::new(symbols.clone());
     let mut events = Events::with_capacity(256);
     let mut all_ok = true;
     for (index, line) in input.lines().enumerate() {
@@ -84,9 +85,12 @@ pub fn run(venue: VenueArg, input: impl BufRead, mut output: impl Write) -> std:
             continue;
         }
         if let Some(symbol) = binance_symbol(&line) {
+            let known = symbols.len();
             symbols.intern(&symbol, BINANCE_SCALE, BINANCE_SCALE);
+            if symbols.len() != known {
+                decoder = BinanceDecoder::new(symbols.clone()); // only when a symbol is new
+            }
         }
-        let decoder = BinanceDecoder::new(symbols.clone());
         events.clear();
         match decoder.decode(line.as_bytes(), UnixNanos(0), &mut events) {
             Ok(_) => {

@@ -59,6 +59,9 @@ struct Message<'f> {
     data: Option<usize>,
 }
 
+/// The fields `walk` reads (at most 32: one bit each).
+const KNOWN: [&str; 16] = ["e", "E", "T", "t", "U", "u", "m", "s", "p", "q", "B", "A", "a", "b", "data", "stream"];
+
 fn offset(at: usize) -> u32 {
     u32::try_from(at).unwrap_or(u32::MAX)
 }
@@ -111,9 +114,10 @@ impl BinanceDecoder {
     /// Returns how many events it added.
     ///
     /// # Errors
-    /// A [`DecodeError`] with the byte offset for malformed JSON, a missing or invalid
-    /// field, an unknown symbol or message kind, or a full `out`; `out` is then left
-    /// as it was.
+    /// A [`DecodeError`] for malformed JSON, a missing, repeated or invalid field, an
+    /// unknown symbol or message kind, or a full `out`; `out` is then left as it was.
+    /// The offset is the byte where the problem is, or 0 (the message) for a field
+    /// that is missing altogether.
     ///
     /// # Examples
     /// ```
@@ -157,10 +161,20 @@ impl BinanceDecoder {
     /// One pass over a message object, converting every field it knows.
     fn walk<'f>(&self, s: &mut Scanner<'f>, ts_recv: UnixNanos, out: &mut Events) -> Result<Message<'f>, DecodeError> {
         let mut m = Message::default();
+        let mut seen: u32 = 0;
         s.object(|s, key| {
             s.ws();
             let at = s.pos();
             let first = s.peek();
+            // Each field this decoder reads may appear once: two values could disagree
+            // (two symbols, two level arrays), and the first would be silently lost.
+            if let Some(bit) = KNOWN.iter().position(|k| k.as_bytes() == key) {
+                if seen & (1 << bit) != 0 {
+                    let field = KNOWN.get(bit).copied().unwrap_or("?");
+                    return Err(error(at, DecodeErrorKind::DuplicateField { field }));
+                }
+                seen |= 1 << bit;
+            }
             match key {
                 b"e" => m.kind = Some(s.string()?),
                 b"E" => m.event_time = Some((s.u64("E")?, at)),
@@ -243,7 +257,7 @@ impl BinanceDecoder {
     ) -> Result<(), DecodeError> {
         let field = if side == BookSide::Ask { "a" } else { "b" };
         let fresh = || BookDelta::new(Venue::Binance, inst.id, (0, 0), UnixNanos(0), ts_recv);
-        // Continue the last delta of this update if it has room (bids then asks).
+        // Continue this update's last delta if it has room (levels carry their side).
         let last = out.len().saturating_sub(1);
         let mut delta = match out.tail_mut(last).first() {
             Some(Event::BookDelta(d)) if continue_last && d.len() < crate::event::LEVELS_PER_DELTA => {
@@ -293,7 +307,8 @@ impl BinanceDecoder {
             || (kind.is_none() && m.update.is_some() && !matches!(m.bid_qty, Decimal::Absent));
         let is_depth = kind == Some(&b"depthUpdate"[..]);
         let is_trade = matches!(kind, Some(b"trade" | b"aggTrade"));
-        if !(is_trade || is_ticker || is_depth) || (!is_depth && out.len() > before) {
+        let has_levels = m.bids.is_some() || m.asks.is_some();
+        if !(is_trade || is_ticker || is_depth) || (!is_depth && has_levels) {
             // Subscription acks, other streams, or level arrays outside a depth update.
             return Err(error(0, DecodeErrorKind::UnknownMessage));
         }

@@ -1,6 +1,8 @@
 //! An L2 order book built for the feed core: two sorted arrays with the best level at
 //! the end, so the best bid and ask are O(1), an update near the top of the book moves
-//! few entries, and nothing allocates after construction (the depth is bounded).
+//! few entries, and nothing allocates after construction. The depth is bounded: size
+//! it for the venue's channel (a full-depth diff stream needs its full depth), since a
+//! level beyond it invalidates the book.
 
 use crate::event::{BookDelta, BookSide, Level, Price};
 
@@ -35,6 +37,11 @@ pub struct Book {
     valid: bool,
     /// Inside a multi-event update (a delta without `last` was applied).
     mid_update: bool,
+    /// The update in progress: its sequence range, whether it is a snapshot, and
+    /// whether any of its events failed.
+    current: (u64, u64),
+    current_is_snapshot: bool,
+    current_failed: bool,
 }
 
 impl Book {
@@ -46,12 +53,17 @@ impl Book {
             max_levels,
             valid: false,
             mid_update: false,
+            current: (0, 0),
+            current_is_snapshot: false,
+            current_failed: false,
         }
     }
 
-    /// Whether the book can be trusted: synced, and not crossed since.
+    /// Whether the book can be trusted: synced by a snapshot that applied cleanly, not
+    /// crossed or overflowed at the end of any update since, and not in the middle of
+    /// a multi-event update (which may be transiently crossed).
     pub fn is_valid(&self) -> bool {
-        self.valid
+        self.valid && !self.mid_update
     }
 
     /// Marks the book untrustworthy (a gap, a failed checksum) until the next snapshot.
@@ -124,20 +136,36 @@ impl Book {
         Ok(())
     }
 
-    /// Applies one `BookDelta`: a snapshot's first event clears the book; the last
-    /// event of an update checks that the book is not crossed and (for a snapshot)
-    /// makes it valid.
+    /// Applies one `BookDelta`. Events of one update share its sequence range; an
+    /// event that does not continue the update in progress starts a new one (and an
+    /// unfinished previous update leaves the book invalid). A snapshot's first event
+    /// clears the book; the last event of an update checks that the book is not
+    /// crossed and, for a snapshot that applied cleanly, makes the book valid.
     ///
     /// # Errors
-    /// [`BookError::Full`] or [`BookError::Crossed`]; either leaves the book invalid.
+    /// [`BookError::Full`] or [`BookError::Crossed`]; either leaves the book invalid
+    /// until the next clean snapshot.
     pub fn apply(&mut self, delta: &BookDelta) -> Result<(), BookError> {
-        if delta.is_snapshot() && !self.mid_update {
-            self.clear();
-        }
-        for (side, level) in delta.levels() {
-            self.set(side, level)?;
+        let range = (delta.first_seq, delta.last_seq);
+        let continues = self.mid_update && range == self.current;
+        if !continues {
+            if self.mid_update {
+                self.valid = false; // the previous update never completed
+            }
+            self.current = range;
+            self.current_is_snapshot = delta.is_snapshot();
+            self.current_failed = false;
+            if delta.is_snapshot() {
+                self.clear();
+            }
         }
         self.mid_update = !delta.is_last();
+        for (side, level) in delta.levels() {
+            if let Err(e) = self.set(side, level) {
+                self.current_failed = true;
+                return Err(e);
+            }
+        }
         if delta.is_last() {
             if let (Some(bid), Some(ask)) = (self.best_bid(), self.best_ask())
                 && bid.price >= ask.price
@@ -145,7 +173,7 @@ impl Book {
                 self.valid = false;
                 return Err(BookError::Crossed { bid: bid.price.0, ask: ask.price.0 });
             }
-            if delta.is_snapshot() {
+            if self.current_is_snapshot && !self.current_failed {
                 self.valid = true;
             }
         }
@@ -163,7 +191,11 @@ mod tests {
     }
 
     fn delta(levels: &[(BookSide, i64, i64)], snapshot: bool, last: bool) -> BookDelta {
-        let mut d = BookDelta::new(Venue::Binance, InstrumentId(0), (1, 1), UnixNanos(0), UnixNanos(0));
+        seq_delta(levels, snapshot, last, 1)
+    }
+
+    fn seq_delta(levels: &[(BookSide, i64, i64)], snapshot: bool, last: bool, seq: u64) -> BookDelta {
+        let mut d = BookDelta::new(Venue::Binance, InstrumentId(0), (seq, seq), UnixNanos(0), UnixNanos(0));
         for &(side, p, q) in levels {
             assert!(d.push(side, level(p, q)));
         }
@@ -208,6 +240,27 @@ mod tests {
         book.apply(&delta(&[(BookSide::Ask, 95, 1)], true, true)).unwrap();
         assert!(book.is_valid());
         assert_eq!((book.depth(BookSide::Bid), book.depth(BookSide::Ask)), (1, 1), "the snapshot replaced the book");
+    }
+
+    #[test]
+    fn a_snapshot_that_overflowed_or_an_unfinished_update_never_validates() {
+        // Full in the middle of a snapshot: its last event must not make it valid.
+        let mut book = Book::with_depth(1);
+        assert!(book.apply(&seq_delta(&[(BookSide::Bid, 100, 1), (BookSide::Bid, 99, 1)], true, false, 5)).is_err());
+        book.apply(&seq_delta(&[(BookSide::Ask, 101, 1)], true, true, 5)).unwrap();
+        assert!(!book.is_valid());
+        // A diff whose last event never came, then a new snapshot: cleared, then valid.
+        let mut book = Book::with_depth(8);
+        book.apply(&seq_delta(&[(BookSide::Bid, 50, 1)], false, false, 6)).unwrap();
+        assert!(!book.is_valid(), "mid-update");
+        book.apply(&seq_delta(&[(BookSide::Bid, 100, 1), (BookSide::Ask, 101, 1)], true, true, 7)).unwrap();
+        assert!(book.is_valid());
+        assert_eq!(book.levels(BookSide::Bid).count(), 1, "the stale bid at 50 was cleared");
+        // Transiently crossed inside a multi-event diff: not valid until its end.
+        book.apply(&seq_delta(&[(BookSide::Bid, 102, 1)], false, false, 8)).unwrap();
+        assert!(!book.is_valid());
+        book.apply(&seq_delta(&[(BookSide::Bid, 102, 0)], false, true, 8)).unwrap();
+        assert!(book.is_valid());
     }
 
     #[test]

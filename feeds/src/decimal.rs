@@ -55,8 +55,7 @@ pub fn parse_fixed(text: &[u8], scale: u8) -> Result<i64, DecimalError> {
 
 /// Parses the longest decimal at the start of `text`; returns it and how many bytes
 /// it used, so a scanner can convert a number in the same pass that finds its end.
-/// On a digit that overflows or exceeds the scale, the error comes with the position
-/// of that digit.
+/// On an error, the position says how far it got (callers report the number's start).
 pub(crate) fn parse_fixed_prefix(text: &[u8], scale: u8) -> (Result<i64, DecimalError>, usize) {
     let (negative, start) = if text.first() == Some(&b'-') { (true, 1) } else { (false, 0) };
     if matches!(text.get(start), Some(b'N' | b'n' | b'I' | b'i')) {

@@ -70,6 +70,12 @@ pub enum DecodeErrorKind {
         /// The venue's field name.
         field: &'static str,
     },
+    /// A field that appears twice in one message (the two values could disagree).
+    #[error("field {field:?} appears twice")]
+    DuplicateField {
+        /// The venue's field name.
+        field: &'static str,
+    },
     /// A symbol not in the symbol table.
     #[error("unknown symbol")]
     UnknownSymbol,
@@ -105,6 +111,7 @@ mod tests {
         assert_eq!(DecodeErrorKind::UnexpectedEnd.to_string(), "unexpected end of frame");
         assert_eq!(DecodeErrorKind::TrailingData.to_string(), "trailing data after the message");
         assert_eq!(DecodeErrorKind::UnknownSymbol.to_string(), "unknown symbol");
+        assert_eq!(DecodeErrorKind::DuplicateField { field: "s" }.to_string(), "field \"s\" appears twice");
         assert_eq!(DecodeErrorKind::UnknownMessage.to_string(), "unknown message kind");
         assert_eq!(DecodeErrorKind::BufferFull.to_string(), "event buffer full");
     }

@@ -43,6 +43,16 @@ impl SymbolTable {
         self.entries.iter().find(|(s, _)| **s == *venue_symbol).map(|(_, i)| *i)
     }
 
+    /// How many instruments are interned.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// The venue symbol of an id (for reports and tools, not the hot path).
     pub fn symbol(&self, id: InstrumentId) -> Option<&str> {
         let (symbol, _) = self.entries.get(usize::try_from(id.0).ok()?)?;

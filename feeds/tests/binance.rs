@@ -248,3 +248,18 @@ fn older_trade_messages_with_order_ids_still_decode() {
     let [Event::Trade(t)] = decode(&frame).unwrap()[..] else { panic!("one trade") };
     assert_eq!(t.trade_id, 12345);
 }
+
+#[test]
+fn a_repeated_field_is_refused_not_silently_overwritten() {
+    let two_symbols = r#"{"e":"trade","E":1,"s":"BNBUSDT","t":1,"p":"1","q":"1","T":1,"m":true,"s":"BNBBTC"}"#;
+    assert_eq!(error(two_symbols), DecodeError { offset: 74, kind: DecodeErrorKind::DuplicateField { field: "s" } });
+    let two_bids = r#"{"e":"depthUpdate","E":1,"U":1,"u":2,"b":[["1","1"]],"s":"BNBBTC","b":[["2","1"]],"a":[]}"#;
+    assert_eq!(error(two_bids).kind, DecodeErrorKind::DuplicateField { field: "b" });
+    // Level arrays in a trade are refused wherever they stand.
+    for frame in [
+        r#"{"e":"trade","b":[],"s":"BNBBTC","t":1,"p":"1","q":"1","T":1,"m":true}"#,
+        r#"{"e":"trade","s":"BNBBTC","t":1,"p":"1","q":"1","T":1,"m":true,"b":[]}"#,
+    ] {
+        assert_eq!(error(frame).kind, DecodeErrorKind::UnknownMessage, "{frame}");
+    }
+}
