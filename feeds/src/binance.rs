@@ -62,6 +62,30 @@ struct Message<'f> {
 /// The fields `walk` reads (at most 32: one bit each).
 const KNOWN: [&str; 16] = ["e", "E", "T", "t", "U", "u", "m", "s", "p", "q", "B", "A", "a", "b", "data", "stream"];
 
+/// The index of a key in [`KNOWN`]: a `match`, which compiles to length-then-bytes
+/// comparisons (a scan over `KNOWN` cost 6% on trades).
+fn known_bit(key: &[u8]) -> Option<usize> {
+    Some(match key {
+        b"e" => 0,
+        b"E" => 1,
+        b"T" => 2,
+        b"t" => 3,
+        b"U" => 4,
+        b"u" => 5,
+        b"m" => 6,
+        b"s" => 7,
+        b"p" => 8,
+        b"q" => 9,
+        b"B" => 10,
+        b"A" => 11,
+        b"a" => 12,
+        b"b" => 13,
+        b"data" => 14,
+        b"stream" => 15,
+        _ => return None,
+    })
+}
+
 fn offset(at: usize) -> u32 {
     u32::try_from(at).unwrap_or(u32::MAX)
 }
@@ -168,7 +192,7 @@ impl BinanceDecoder {
             let first = s.peek();
             // Each field this decoder reads may appear once: two values could disagree
             // (two symbols, two level arrays), and the first would be silently lost.
-            if let Some(bit) = KNOWN.iter().position(|k| k.as_bytes() == key) {
+            if let Some(bit) = known_bit(key) {
                 if seen & (1 << bit) != 0 {
                     let field = KNOWN.get(bit).copied().unwrap_or("?");
                     return Err(error(at, DecodeErrorKind::DuplicateField { field }));
