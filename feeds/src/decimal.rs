@@ -57,6 +57,69 @@ pub fn parse_fixed(text: &[u8], scale: u8) -> Result<i64, DecimalError> {
 /// it used, so a scanner can convert a number in the same pass that finds its end.
 /// On an error, the position says how far it got (callers report the number's start).
 pub(crate) fn parse_fixed_prefix(text: &[u8], scale: u8) -> (Result<i64, DecimalError>, usize) {
+    fast_prefix(text, scale).unwrap_or_else(|| general_prefix(text, scale))
+}
+
+fn digit_at(text: &[u8], i: usize) -> Option<u64> {
+    text.get(i).filter(|b| b.is_ascii_digit()).map(|b| u64::from(b - b'0'))
+}
+
+/// The common shape, `-?d{1,18}(.d{0,scale})?`, with no overflow possible in the
+/// digit loops (18 digits < 2^63) and one checked scaling at the end. `None` sends
+/// anything else (NaN, long numbers, digits beyond the scale, no digits) to the
+/// general path, which decides the exact result and error.
+#[inline]
+fn fast_prefix(text: &[u8], scale: u8) -> Option<(Result<i64, DecimalError>, usize)> {
+    let negative = text.first() == Some(&b'-');
+    let start = usize::from(negative);
+    let mut i = start;
+    let mut int: u64 = 0;
+    while let Some(d) = digit_at(text, i) {
+        if i - start == 18 {
+            return None;
+        }
+        int = int * 10 + d;
+        i += 1;
+    }
+    let int_digits = i - start;
+    let mut frac: u64 = 0;
+    let mut frac_digits: u8 = 0;
+    if text.get(i) == Some(&b'.') {
+        i += 1;
+        if scale >= 8
+            && let Some(eight) = eight_digits(text.get(i..i + 8))
+        {
+            frac = eight;
+            frac_digits = 8;
+            i += 8;
+        }
+        while let Some(d) = digit_at(text, i) {
+            if frac_digits == scale {
+                return None; // more digits than the scale: zeros or an error, decided slowly
+            }
+            frac = frac * 10 + d;
+            frac_digits += 1;
+            i += 1;
+        }
+        if text.get(i) == Some(&b'.') {
+            return None;
+        }
+    }
+    if int_digits == 0 && frac_digits == 0 {
+        return None;
+    }
+    let limit = if negative { i64::MIN.unsigned_abs() } else { i64::MAX as u64 };
+    let value = 10u64
+        .checked_pow(u32::from(scale))
+        .and_then(|unit| int.checked_mul(unit))
+        .and_then(|v| v.checked_add(frac.checked_mul(10u64.checked_pow(u32::from(scale - frac_digits))?)?))
+        .filter(|v| *v <= limit);
+    let value = value.and_then(|v| if negative { 0i64.checked_sub_unsigned(v) } else { i64::try_from(v).ok() });
+    // On overflow let the general path report where it happened.
+    value.map(|v| (Ok(v), i))
+}
+
+fn general_prefix(text: &[u8], scale: u8) -> (Result<i64, DecimalError>, usize) {
     let (negative, start) = if text.first() == Some(&b'-') { (true, 1) } else { (false, 0) };
     if matches!(text.get(start), Some(b'N' | b'n' | b'I' | b'i')) {
         return (Err(DecimalError::NotFinite), start);
@@ -207,6 +270,14 @@ mod tests {
     }
 
     proptest! {
+        /// The fast path agrees with the general one on every decimal-looking text.
+        #[test]
+        fn fast_and_general_paths_agree(text in "-?[0-9]{0,21}(\\.[0-9]{0,14})?[.\",x0-9]?", scale in 0u8..=18) {
+            if let Some(fast) = fast_prefix(text.as_bytes(), scale) {
+                prop_assert_eq!(fast, general_prefix(text.as_bytes(), scale), "{}", text);
+            }
+        }
+
         #[test]
         fn format_then_parse_round_trips(value in any::<i64>(), scale in 0u8..=12) {
             prop_assert_eq!(parse_fixed(format_fixed(value, scale).as_bytes(), scale), Ok(value));
