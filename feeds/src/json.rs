@@ -146,7 +146,24 @@ impl<'a> Scanner<'a> {
 
     /// An unsigned integer, written as a number or a string of digits.
     pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+        self.ws();
+        // Bare digits (how venues send ids and times) in one pass; anything else via
+        // the general path below.
         let start = self.pos;
+        let mut value: u64 = 0;
+        let mut end = start;
+        while let Some(&b) = self.buf.get(end).filter(|b| b.is_ascii_digit()) {
+            match value.checked_mul(10).and_then(|v| v.checked_add(u64::from(b - b'0'))) {
+                Some(v) => value = v,
+                None => break,
+            }
+            end += 1;
+        }
+        let clean = end > start && !matches!(self.buf.get(end), Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'-' | b'+'));
+        if clean {
+            self.pos = end;
+            return Ok(value);
+        }
         let text = self.scalar()?;
         parse_u64(text)
             .ok_or_else(|| self.err_at(start, DecodeErrorKind::BadField { field, expected: "unsigned integer" }))

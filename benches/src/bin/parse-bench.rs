@@ -26,6 +26,9 @@ struct Cli {
     /// Interleaved rounds per set; medians are reported [default: 15, or 3 with --quick].
     #[arg(long)]
     rounds: Option<usize>,
+    /// Sets to run [default: all]: binance_trade, binance_depth, binance_mix.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -38,7 +41,12 @@ fn main() -> ExitCode {
         region.change().allocations as u64
     };
     let mut report: BTreeMap<&str, BTreeMap<&str, Figures>> = BTreeMap::new();
-    for (set, kind) in [("binance_trade", "trade"), ("binance_depth", "depth"), ("binance_mix", "mix")] {
+    const SETS: [(&str, &str); 3] = [("binance_trade", "trade"), ("binance_depth", "depth"), ("binance_mix", "mix")];
+    if let Some(bad) = cli.only.iter().find(|o| !SETS.iter().any(|(s, _)| s == o)) {
+        eprintln!("error: unknown set {bad:?}; choose from binance_trade, binance_depth, binance_mix");
+        return ExitCode::FAILURE;
+    }
+    for (set, kind) in SETS.into_iter().filter(|(s, _)| cli.only.is_empty() || cli.only.iter().any(|o| o == s)) {
         eprintln!("measuring {set} ...");
         report.insert(set, measure(&sets::binance(kind, frames), rounds, &allocs));
     }
