@@ -94,10 +94,7 @@ pub fn latency(cpus: (usize, usize), warmup: u64, samples: u64) -> Histogram<u64
         cpu: cpus.1,
     };
     let mut tx = create_producer::<u64>(&args.inbound);
-    let mut rx = ShmOptions::spsc(&args.outbound, 4096)
-        .replace_existing(true)
-        .create_consumer::<u64>()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut rx = create_consumer(&args.outbound, 4096);
     let child = spawn(&args);
     let hist = on_cpu(cpus.0, move || ping(&mut tx, &mut rx, warmup, samples))
         .join()
@@ -108,6 +105,11 @@ pub fn latency(cpus: (usize, usize), warmup: u64, samples: u64) -> Histogram<u64
 
 fn create_producer<M: Msg>(path: &Path) -> rings::Producer<M> {
     ShmOptions::spsc(path, 4096).replace_existing(true).create_producer::<M>().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The parent's end of the ring the child writes (pongs or the control channel).
+fn create_consumer(path: &Path, capacity: usize) -> rings::Consumer<u64> {
+    ShmOptions::spsc(path, capacity).replace_existing(true).create_consumer::<u64>().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Throughput in million messages per second with the consumer in another process.
@@ -122,10 +124,7 @@ pub fn throughput<M: Msg>(cpus: (usize, usize), n: u64, batched: bool) -> f64 {
         cpu: cpus.1,
     };
     let mut tx = create_producer::<M>(&args.inbound);
-    let mut ctl = ShmOptions::spsc(&args.outbound, 4)
-        .replace_existing(true)
-        .create_consumer::<u64>()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut ctl = create_consumer(&args.outbound, 4);
     let child = spawn(&args);
     let nanos = on_cpu(cpus.0, move || {
         assert_eq!(pop_or_child_died(&mut ctl), READY, "child handshake");
