@@ -1,5 +1,11 @@
-//! `persist` owns the journal (the embedded default) and the PostgreSQL/TimescaleDB
-//! sink. It runs on the cold core, draining rings of fixed-size records in batches,
-//! and never runs on an engine hot core. (Filled in by issue 4.)
+//! `persist` owns the cold core's sinks. Hot cores hand it fixed-size [`Record`]s
+//! through SPSC rings; it writes them in batches to the [`journal`] (the embedded
+//! default, no database needed). It never runs on an engine hot core.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod journal;
+pub mod record;
+
+pub use record::{Fields, Origin, RECORD_BYTES, Record, RecordKind};
