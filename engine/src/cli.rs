@@ -24,6 +24,185 @@ pub enum Command {
     /// with prices and sizes as exact decimal strings. Exits 0 only if every line
     /// decoded; a failing line prints {"error", "line", "offset"}.
     Decode(DecodeArgs),
+    /// Run the engine: feed → books → strategy → risk → OMS → venue on one pinned hot
+    /// core, journal and reporting on a cold core. Prints a status line a second and,
+    /// at the end, per-hop and tick-to-order latency percentiles. Stops on
+    /// --duration, --frames, SIGINT or SIGTERM (working orders are cancelled first).
+    /// Exit 0 on a clean stop, 2 on bad flags or set-up errors, 3 if the kill switch
+    /// halted trading, 4 if the hot stage panicked or stalled.
+    Run(Box<RunArgs>),
+    /// Inspect or verify a journal directory.
+    #[command(subcommand)]
+    Journal(JournalCmd),
+}
+
+/// `engine journal ...`
+#[derive(Debug, Subcommand)]
+pub enum JournalCmd {
+    /// Counts per record kind and per stream, the time range, and any torn tail.
+    Inspect(JournalArgs),
+    /// Check every checksum and that every stream's sequence has no hole and no
+    /// repeat. Exit 0 if intact (a torn tail is reported: the next open truncates it),
+    /// 1 if sequences have holes or repeats, 2 if the journal is corrupt.
+    Verify(JournalArgs),
+}
+
+/// Which journal.
+#[derive(Debug, Clone, Args)]
+pub struct JournalArgs {
+    /// The journal directory.
+    pub dir: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `engine run` flags.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Market data source. `sim`: the built-in simulator, emitting Binance spot
+    /// frames in-process (WebSocket and replay feeds arrive with issue 3).
+    #[arg(long, value_enum, default_value = "sim")]
+    pub feed: FeedArg,
+    /// Comma-separated venue symbols to trade (at most 64).
+    #[arg(long, value_delimiter = ',', default_value = "BTCUSDT")]
+    pub symbols: Vec<String>,
+    /// Frames per second the simulator offers; 0 offers them as fast as the hot core
+    /// takes them (a throughput run). Latency is measured from each frame's due time,
+    /// so a stall cannot hide behind a lower offered rate.
+    #[arg(long, default_value_t = 100_000)]
+    pub rate: u64,
+    /// Strategy and parameters: `mm[:half_spread=1,size=100,skew=1,requote=2,max_inventory=1000,backoff_us=1000]`
+    /// or `taker[:levels=5,threshold_pct=60,size=100,cooldown_us=1000,max_inventory=1000]`
+    /// (sizes in lots, prices in ticks).
+    #[arg(long, default_value = "mm")]
+    pub strategy: crate::strategy::StrategyConfig,
+    /// Stop after this long (e.g. `500ms`, `10s`, `2m`).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+    /// Stop after this many frames, even before --duration.
+    #[arg(long)]
+    pub frames: Option<u64>,
+    /// Where records go: `journal:DIR` (the embedded default) or `none`.
+    #[arg(long, default_value = "journal:engine-journal", value_parser = parse_persist)]
+    pub persist: PersistArg,
+    /// Journal fsync policy: `batch` (every batch the cold core writes, about every
+    /// 5 ms), `none`, or an interval like `10ms`. Records reach the OS page cache at once
+    /// either way (a killed engine loses nothing); the policy bounds what a power
+    /// cut can take. See the README for what each costs the hot core here.
+    #[arg(long, default_value = "100ms")]
+    pub fsync: persist::journal::FsyncPolicy,
+    /// Topology. `fused`: every hot stage on one core, called directly.
+    #[arg(long, value_enum, default_value = "fused")]
+    pub topology: TopologyArg,
+    /// CPUs as `HOT,COLD` [default: the last allowed CPU hot, the first cold].
+    #[arg(long, value_name = "HOT,COLD", value_parser = parse_core_pair)]
+    pub cores: Option<(usize, usize)>,
+    /// Run the hot thread SCHED_FIFO at this priority (1-99); a host that forbids it
+    /// gets a warning and the default policy.
+    #[arg(long, value_name = "PRIO", value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub sched_fifo: Option<u8>,
+    /// mlockall the process before starting (warns if refused).
+    #[arg(long)]
+    pub mlock: bool,
+    /// Largest price × size of one order, in whole quote units.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_order_notional: u64,
+    /// Largest position value per instrument, in whole quote units.
+    #[arg(long, default_value_t = 50_000)]
+    pub max_position_notional: u64,
+    /// Largest value of all working orders together, in whole quote units.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_open_notional: u64,
+    /// Price collar around the mid, in basis points.
+    #[arg(long, default_value_t = 50)]
+    pub collar_bps: i64,
+    /// New orders per second allowed (token bucket refill).
+    #[arg(long, default_value_t = 2_000)]
+    pub orders_per_sec: u32,
+    /// Simulator random seed (same seed, same market).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Simulator drops one depth update every N frames to exercise gap recovery (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub sim_gap_every: u64,
+    /// Trip the kill switch if the hot core sends no heartbeat for this long.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub watchdog: std::time::Duration,
+    /// Write the run summary as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Write one HdrHistogram `.hgrm` percentile file per hop into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub latency_out: Option<PathBuf>,
+    /// No live status line.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `--feed` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FeedArg {
+    /// The built-in simulator.
+    Sim,
+}
+
+/// `--topology` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TopologyArg {
+    /// One hot core runs every stage; one cold core persists and reports.
+    Fused,
+}
+
+/// `--persist` values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersistArg {
+    /// No persistence.
+    None,
+    /// A journal directory.
+    Journal(PathBuf),
+}
+
+fn parse_persist(s: &str) -> Result<PersistArg, String> {
+    match s.split_once(':') {
+        _ if s == "none" => Ok(PersistArg::None),
+        Some(("journal", dir)) if !dir.is_empty() => Ok(PersistArg::Journal(dir.into())),
+        Some(("postgres" | "postgresql", _)) => {
+            Err("PostgreSQL sinks arrive with issue 4; use `journal:DIR` and load it later".into())
+        }
+        _ => Err(format!("`{s}`: expected `journal:DIR` or `none`")),
+    }
+}
+
+/// Parses `250ms`, `10s`, `2m`, `1h`.
+///
+/// # Errors
+/// A message naming the accepted forms.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| format!("`{s}`: expected a number and a unit, like 500ms, 10s or 2m"))?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n.saturating_mul(1_000),
+        "m" => n.saturating_mul(60_000),
+        "h" => n.saturating_mul(3_600_000),
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)")),
+    };
+    if ms == 0 {
+        return Err(format!("`{s}`: must be longer than zero"));
+    }
+    Ok(std::time::Duration::from_millis(ms))
+}
+
+fn parse_core_pair(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("`{s}`: expected two CPU numbers `HOT,COLD`, like `1,0`");
+    let (hot, cold) = s.split_once(',').ok_or_else(bad)?;
+    let (hot, cold) = (hot.trim().parse().map_err(|_| bad())?, cold.trim().parse().map_err(|_| bad())?);
+    if hot == cold {
+        return Err(format!("`{s}`: the hot and cold cores must differ"));
+    }
+    Ok((hot, cold))
 }
 
 /// `engine decode` flags.

@@ -1,11 +1,21 @@
-//! `engine` owns the topology and the per-core loops: strategy, risk, OMS, router and
-//! venue gateways, plus the `engine` command line. Hot cores run its stages; it does
-//! no I/O on a hot core but the socket a stage exists for, reads no wall clock and
-//! holds no `unsafe`. Today it carries the command line and `engine tune` (the host
-//! audit); the pipeline stages land with issues 5-7.
+//! `engine` owns the topology and the per-core loops: the fused hot [`pipeline`]
+//! (feed decode, books, [`strategy`], [`risk`], [`oms`], venue gateway), the cold
+//! core's persistence and reporting, the built-in exchange [`sim`]ulator and the
+//! `engine` command line. Hot cores do no I/O but the socket a stage exists for,
+//! read time only from a [`clock::Clock`] and hold no `unsafe`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod cli;
+pub mod clock;
 pub mod decode;
+pub mod fixed;
+pub mod oms;
+pub mod order;
+pub mod pipeline;
+pub mod risk;
+pub mod run;
+pub mod run_cli;
+pub mod sim;
+pub mod strategy;
 pub mod tune;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use engine::cli::{Cli, Command, Tune};
+use engine::cli::{Cli, Command, JournalCmd, Tune};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -11,6 +11,9 @@ fn main() -> ExitCode {
         Command::Tune(Tune::Check(args)) => engine::tune::check(args).map_err(|e| e.to_string()),
         Command::Tune(Tune::Apply(args)) => engine::tune::apply(args).map_err(|e| e.to_string()),
         Command::Decode(args) => engine::decode::decode(args),
+        Command::Run(args) => engine::run_cli::run_command(args),
+        Command::Journal(JournalCmd::Inspect(args)) => engine::run_cli::journal_command(args, false),
+        Command::Journal(JournalCmd::Verify(args)) => engine::run_cli::journal_command(args, true),
     };
     match result {
         Ok(code) => code,

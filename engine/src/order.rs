@@ -1,0 +1,111 @@
+//! What strategies ask for and what venues answer: order intents and execution
+//! reports. Fixed-size `Copy` values, so they can cross rings between cores.
+
+use feeds::event::{InstrumentId, Price, Qty, Side};
+
+/// The engine's id for an order, unique within a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientId(pub u64);
+
+/// How an order executes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderType {
+    /// Rests at its price until filled or cancelled.
+    Limit,
+    /// Rests, but the venue rejects it if it would take liquidity.
+    PostOnly,
+    /// Fills what it can at its price at once; the rest is cancelled.
+    Ioc,
+}
+
+impl OrderType {
+    /// The code persisted for it.
+    pub fn code(self) -> i64 {
+        match self {
+            Self::Limit => 1,
+            Self::PostOnly => 2,
+            Self::Ioc => 3,
+        }
+    }
+}
+
+/// The persisted code of a side (1 buy, 2 sell).
+pub fn side_code(side: Side) -> i64 {
+    match side {
+        Side::Buy => 1,
+        Side::Sell => 2,
+    }
+}
+
+/// A new order a strategy wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewOrder {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Buy or sell.
+    pub side: Side,
+    /// Limit price.
+    pub price: Price,
+    /// Size.
+    pub qty: Qty,
+    /// Execution type.
+    pub order_type: OrderType,
+}
+
+/// A strategy's request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// Send a new order (already created in the OMS under `id`).
+    New {
+        /// Its client id.
+        id: ClientId,
+        /// The order.
+        order: NewOrder,
+    },
+    /// Cancel a working order.
+    Cancel(ClientId),
+}
+
+/// Maker or taker on a fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liquidity {
+    /// Our order was resting.
+    Maker,
+    /// Our order crossed.
+    Taker,
+}
+
+/// What a venue said about an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecKind {
+    /// Accepted and working.
+    Accepted,
+    /// Refused by the venue.
+    Rejected,
+    /// (Part of) the order executed.
+    Fill {
+        /// Execution price.
+        price: Price,
+        /// Executed size.
+        qty: Qty,
+        /// Maker or taker.
+        liquidity: Liquidity,
+        /// The venue's trade id (duplicates are ignored on it).
+        trade_id: u64,
+    },
+    /// Cancelled (on request, or the unfilled rest of an IOC).
+    Canceled,
+    /// A cancel request was refused (the order is already done).
+    CancelRejected,
+}
+
+/// An execution report for one order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecReport {
+    /// Which order.
+    pub client_id: ClientId,
+    /// What happened.
+    pub kind: ExecKind,
+    /// Venue time of the event.
+    pub ts: u64,
+}

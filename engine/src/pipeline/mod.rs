@@ -1,0 +1,518 @@
+//! The fused hot stage: feed decode → L2 books → strategy → risk → OMS → venue
+//! gateway, called directly on one core (no ring hop between them), stamping each
+//! hop into pre-sized histograms and handing every record to the cold core's ring.
+//! Nothing here allocates after construction, locks or does I/O.
+
+mod latency;
+mod sink;
+
+pub use latency::{Hop, Latencies, Percentiles, hgrm};
+pub use sink::{PersistGone, RecordSink};
+
+use feeds::{
+    DecodeError, Events,
+    binance::BinanceDecoder,
+    book::Book,
+    event::{Event, InstrumentId, Price, Trade, UnixNanos, Venue},
+    symbols::SymbolTable,
+};
+use persist::record::{BookTopFields, FillFields, OrderFields, PositionFields, RiskFields, TradeFields};
+
+use crate::{
+    clock::Clock,
+    fixed::Bounded,
+    oms::{Oms, OmsError, Order, OrderEvent},
+    order::{ExecKind, ExecReport, Intent, Liquidity, side_code},
+    risk::{Reject, Risk, RiskInputs, RiskLimits, TradingState},
+    sim::SimVenue,
+    strategy::{Ctx, Market, Strategy, StrategyConfig},
+};
+
+const VENUE: u16 = Venue::Binance as u16;
+/// Instruments one fused stage can carry (a bit each in the changed-books mask).
+pub const MAX_INSTRUMENTS: usize = 64;
+
+/// Why the stage stopped trading by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Halt {
+    /// The cold core stopped draining records.
+    #[error(transparent)]
+    PersistGone(#[from] PersistGone),
+    /// A venue filled more than we ordered.
+    #[error("kill switch: {0}")]
+    OverFill(OmsError),
+}
+
+/// Counters the live status and the final report show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    /// Frames received.
+    pub frames: u64,
+    /// Events decoded.
+    pub events: u64,
+    /// Frames that failed to decode (counted, skipped).
+    pub decode_errors: u64,
+    /// Sequence gaps detected (book invalidated until a snapshot).
+    pub gaps: u64,
+    /// Snapshots applied.
+    pub resyncs: u64,
+    /// Book updates refused (full depth, crossed).
+    pub book_errors: u64,
+    /// Orders handed to the venue gateway.
+    pub orders: u64,
+    /// Cancels sent.
+    pub cancels: u64,
+    /// Fills applied.
+    pub fills: u64,
+    /// Orders refused by pre-trade risk.
+    pub risk_rejects: u64,
+    /// Orders refused by the venue.
+    pub venue_rejects: u64,
+    /// Venue answers the OMS refused (unknown order, bad transition, duplicate fill).
+    pub oms_errors: u64,
+}
+
+/// What the fused stage is built from.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Venue symbols with their price and size scales; ids follow this order.
+    pub instruments: Vec<(String, u8, u8)>,
+    /// The strategy.
+    pub strategy: StrategyConfig,
+    /// Pre-trade limits.
+    pub limits: RiskLimits,
+    /// Live orders the OMS can hold.
+    pub order_capacity: usize,
+    /// Book depth per side.
+    pub book_depth: usize,
+}
+
+/// The fused hot stage.
+#[derive(Debug)]
+pub struct Pipeline {
+    decoder: BinanceDecoder,
+    events: Events,
+    books: Vec<Book>,
+    book_ts: Vec<u64>,
+    last_update: Vec<u64>,
+    needs_snapshot: u64,
+    last_trade: Vec<Option<Price>>,
+    last_top: Vec<[i64; 4]>,
+    strategy: Box<dyn Strategy>,
+    risk: Risk,
+    oms: Oms,
+    venue: SimVenue,
+    intents: Bounded<Intent>,
+    /// The intents being sent while the strategy may add new ones to `intents`.
+    sending: Bounded<Intent>,
+    reports: Bounded<ExecReport>,
+    sink: RecordSink,
+    latency: Latencies,
+    counters: Counters,
+    last_decode_error: Option<DecodeError>,
+    halt: Option<Halt>,
+}
+
+impl Pipeline {
+    /// Builds the stage, allocating everything it will ever use.
+    pub fn new(config: &PipelineConfig, sink: RecordSink, now: u64) -> Self {
+        let mut symbols = SymbolTable::new();
+        for (name, price_scale, qty_scale) in &config.instruments {
+            symbols.intern(name, *price_scale, *qty_scale);
+        }
+        let n = config.instruments.len().min(MAX_INSTRUMENTS);
+        Self {
+            decoder: BinanceDecoder::new(symbols),
+            events: Events::with_capacity(256),
+            books: vec![Book::with_depth(config.book_depth); n],
+            book_ts: vec![0; n],
+            last_update: vec![0; n],
+            needs_snapshot: if n == 64 { u64::MAX } else { (1u64 << n) - 1 },
+            last_trade: vec![None; n],
+            last_top: vec![[0; 4]; n],
+            strategy: crate::strategy::build(&config.strategy, n),
+            risk: Risk::new(config.limits, now),
+            oms: Oms::new(config.order_capacity, n),
+            venue: SimVenue::new(config.order_capacity),
+            intents: Bounded::with_capacity(64),
+            sending: Bounded::with_capacity(64),
+            reports: Bounded::with_capacity(4 * config.order_capacity.max(16)),
+            sink,
+            latency: Latencies::new(),
+            counters: Counters::default(),
+            last_decode_error: None,
+            halt: None,
+        }
+    }
+
+    /// Instruments whose book needs a snapshot (bit per id); the caller fetches them
+    /// and calls [`Pipeline::on_snapshot`].
+    pub fn snapshot_requests(&self) -> u64 {
+        self.needs_snapshot
+    }
+
+    /// Applies a snapshot (its `BookDelta` events) for one instrument.
+    pub fn on_snapshot(&mut self, instrument: InstrumentId, events: &Events, now: u64) {
+        let i = instrument.0 as usize;
+        let Some(book) = self.books.get_mut(i) else { return };
+        for e in events.as_slice() {
+            if let Event::BookDelta(d) = e
+                && d.instrument == instrument
+            {
+                if book.apply(d).is_err() {
+                    self.counters.book_errors += 1;
+                }
+                if d.is_last()
+                    && let Some(last) = self.last_update.get_mut(i)
+                {
+                    *last = d.last_seq;
+                }
+            }
+        }
+        if book.is_valid() {
+            self.needs_snapshot &= !(1u64 << i);
+            self.counters.resyncs += 1;
+            if let Some(ts) = self.book_ts.get_mut(i) {
+                *ts = now;
+            }
+        }
+    }
+
+    /// Processes one frame received at `ts_recv`.
+    pub fn on_frame(&mut self, frame: &[u8], ts_recv: u64, clock: &impl Clock) {
+        self.counters.frames += 1;
+        self.events.clear();
+        if let Err(e) = self.decoder.decode(frame, UnixNanos(ts_recv), &mut self.events) {
+            self.counters.decode_errors += 1;
+            self.last_decode_error = Some(e);
+            return;
+        }
+        let t_parse = clock.now_ns();
+        self.latency.record(Hop::Parse, t_parse.saturating_sub(ts_recv));
+        self.counters.events += self.events.len() as u64;
+
+        let mut changed = 0u64;
+        for n in 0..self.events.len() {
+            let Some(event) = self.events.as_slice().get(n).copied() else { break };
+            match event {
+                Event::BookDelta(d) => changed |= self.apply_delta(&d, ts_recv),
+                Event::Trade(t) => self.on_trade(&t, t_parse),
+                Event::Bbo(_) => {}
+            }
+        }
+        let t_book = clock.now_ns();
+        self.latency.record(Hop::Book, t_book.saturating_sub(t_parse));
+        self.handle_reports(t_book);
+        if changed == 0 && self.intents.is_empty() {
+            return;
+        }
+        let mut bits = changed;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            self.record_top(i, t_book);
+            let Some(book) = self.books.get(i) else { continue };
+            let market = Market {
+                instrument: InstrumentId(i as u32),
+                book,
+                last_trade: self.last_trade.get(i).copied().flatten(),
+            };
+            let mut ctx = Ctx::new(t_book, &mut self.oms, &mut self.intents);
+            self.strategy.on_book(&market, &mut ctx);
+        }
+        let t_strategy = clock.now_ns();
+        self.latency.record(Hop::Strategy, t_strategy.saturating_sub(t_book));
+        self.send_intents(ts_recv, clock);
+    }
+
+    fn apply_delta(&mut self, d: &feeds::event::BookDelta, ts_recv: u64) -> u64 {
+        let i = d.instrument.0 as usize;
+        let bit = 1u64 << i;
+        let (Some(book), Some(last)) = (self.books.get_mut(i), self.last_update.get_mut(i)) else { return 0 };
+        if self.needs_snapshot & bit != 0 {
+            return 0; // buffered by the venue protocol; dropped here until the snapshot lands
+        }
+        // Binance diff depth: each update's first id follows the previous update's last.
+        if d.first_seq <= *last {
+            return 0; // already covered by the snapshot
+        }
+        if d.first_seq != *last + 1 {
+            self.counters.gaps += 1;
+            book.invalidate();
+            self.needs_snapshot |= bit;
+            return 0;
+        }
+        if book.apply(d).is_err() {
+            self.counters.book_errors += 1;
+            self.needs_snapshot |= bit;
+            return 0;
+        }
+        if !d.is_last() {
+            return 0;
+        }
+        *last = d.last_seq;
+        if let Some(ts) = self.book_ts.get_mut(i) {
+            *ts = ts_recv;
+        }
+        if book.is_valid() { bit } else { 0 }
+    }
+
+    fn on_trade(&mut self, t: &Trade, now: u64) {
+        let i = t.instrument.0 as usize;
+        if let Some(last) = self.last_trade.get_mut(i) {
+            *last = Some(t.price);
+        }
+        let aggressor = match t.aggressor() {
+            None => 0,
+            Some(side) => side_code(side) as u16,
+        };
+        let fields = TradeFields {
+            aggressor,
+            ts_exchange: t.ts_exchange.0 as i64,
+            trade_id: t.trade_id as i64,
+            price: t.price.0,
+            qty: t.qty.0,
+        };
+        self.sink.market(fields, now, VENUE, t.instrument.0);
+        self.venue.on_trade(t, now, &mut self.reports);
+    }
+
+    fn record_top(&mut self, i: usize, now: u64) {
+        let (Some(book), Some(last)) = (self.books.get(i), self.last_top.get_mut(i)) else { return };
+        let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else { return };
+        let top = [bid.price.0, bid.qty.0, ask.price.0, ask.qty.0];
+        if *last == top {
+            return;
+        }
+        *last = top;
+        let update_id = self.last_update.get(i).copied().unwrap_or(0) as i64;
+        let fields = BookTopFields {
+            flags: 0,
+            ts_exchange: 0,
+            update_id,
+            bid: top[0],
+            bid_qty: top[1],
+            ask: top[2],
+            ask_qty: top[3],
+        };
+        self.sink.market(fields, now, VENUE, i as u32);
+    }
+
+    fn send_intents(&mut self, ts_recv: u64, clock: &impl Clock) {
+        // Strategy reactions to fills may add intents; a few rounds settle it.
+        for _ in 0..4 {
+            if self.intents.is_empty() {
+                return;
+            }
+            std::mem::swap(&mut self.intents, &mut self.sending);
+            let mut k = 0;
+            while let Some(intent) = self.sending.as_slice().get(k).copied() {
+                k += 1;
+                match intent {
+                    Intent::New { id, order } => {
+                        let t0 = clock.now_ns();
+                        let i = order.instrument.0 as usize;
+                        let Some(book) = self.books.get(i) else { continue };
+                        let inputs = RiskInputs {
+                            now: t0,
+                            book,
+                            book_ts: self.book_ts.get(i).copied().unwrap_or(0),
+                            position: self.oms.position(order.instrument),
+                            open_notional: self.oms.open_notional(),
+                        };
+                        let decision = self.risk.check(&order, &inputs);
+                        let t1 = clock.now_ns();
+                        self.latency.record(Hop::Risk, t1.saturating_sub(t0));
+                        let audit = RiskFields {
+                            reason: decision.reject.map_or(0, Reject::code),
+                            client_id: id.0 as i64,
+                            side: side_code(order.side),
+                            price: order.price.0,
+                            qty: order.qty.0,
+                            limit: decision.limit,
+                            observed: decision.observed,
+                        };
+                        self.must_record(audit, t1, order.instrument.0);
+                        if decision.reject.is_some() {
+                            self.counters.risk_rejects += 1;
+                            // The strategy hears of a risk rejection as a local reject.
+                            if let Some(order) = self.order_event(id, OrderEvent::Deny, t1) {
+                                let report = ExecReport { client_id: id, kind: ExecKind::Rejected, ts: t1 };
+                                let mut ctx = Ctx::new(t1, &mut self.oms, &mut self.intents);
+                                self.strategy.on_exec(&order, &report, &mut ctx);
+                            }
+                            continue;
+                        }
+                        self.order_event(id, OrderEvent::Send, t1);
+                        let Some(book) = self.books.get(i) else { continue };
+                        self.venue.submit(id, &order, book, t1, &mut self.reports);
+                        let t2 = clock.now_ns();
+                        self.latency.record(Hop::Route, t2.saturating_sub(t1));
+                        self.latency.record(Hop::TickToOrder, t2.saturating_sub(ts_recv));
+                        self.counters.orders += 1;
+                    }
+                    Intent::Cancel(id) => {
+                        let now = clock.now_ns();
+                        if self.order_event(id, OrderEvent::RequestCancel, now).is_some() {
+                            self.venue.cancel(id, now, &mut self.reports);
+                            self.counters.cancels += 1;
+                        }
+                    }
+                }
+            }
+            self.sending.clear();
+            self.handle_reports(clock.now_ns());
+        }
+    }
+
+    /// Applies an OMS event and persists the order's new state.
+    fn order_event(&mut self, id: crate::order::ClientId, event: OrderEvent, now: u64) -> Option<Order> {
+        match self.oms.apply(id, event) {
+            Ok(order) => {
+                self.persist_order(&order, now);
+                Some(order)
+            }
+            Err(_) => {
+                self.counters.oms_errors += 1;
+                None
+            }
+        }
+    }
+
+    fn persist_order(&mut self, order: &Order, now: u64) {
+        let fields = OrderFields {
+            state: order.state as u16,
+            client_id: order.id.0 as i64,
+            side: side_code(order.new.side),
+            price: order.new.price.0,
+            qty: order.new.qty.0,
+            filled: order.filled,
+            order_type: order.new.order_type.code(),
+        };
+        self.must_record(fields, now, order.new.instrument.0);
+    }
+
+    fn must_record(&mut self, fields: impl persist::Fields, now: u64, instrument: u32) {
+        if let Err(gone) = self.sink.must(fields, now, VENUE, instrument) {
+            self.trip(Halt::PersistGone(gone));
+        }
+    }
+
+    fn trip(&mut self, halt: Halt) {
+        self.risk.set_state(TradingState::Halted);
+        self.halt.get_or_insert(halt);
+    }
+
+    fn handle_reports(&mut self, now: u64) {
+        if self.reports.is_empty() {
+            return;
+        }
+        let mut reports = std::mem::replace(&mut self.reports, Bounded::with_capacity(0));
+        for report in reports.drain() {
+            let id = report.client_id;
+            let result = match report.kind {
+                ExecKind::Accepted => self.oms.apply(id, OrderEvent::Accept),
+                ExecKind::Rejected => {
+                    self.counters.venue_rejects += 1;
+                    self.oms.apply(id, OrderEvent::Reject)
+                }
+                ExecKind::Canceled => self.oms.apply(id, OrderEvent::Cancel),
+                ExecKind::CancelRejected => self.oms.apply(id, OrderEvent::CancelReject),
+                ExecKind::Fill { price, qty, liquidity, trade_id } => {
+                    self.oms.fill(id, price.0, qty.0, trade_id, liquidity).inspect(|order| {
+                        self.counters.fills += 1;
+                        self.persist_fill(order, price, qty.0, liquidity, trade_id, now);
+                    })
+                }
+            };
+            match result {
+                Ok(order) => {
+                    self.persist_order(&order, now);
+                    let mut ctx = Ctx::new(now, &mut self.oms, &mut self.intents);
+                    self.strategy.on_exec(&order, &report, &mut ctx);
+                }
+                Err(e @ OmsError::OverFill { .. }) => self.trip(Halt::OverFill(e)),
+                Err(_) => self.counters.oms_errors += 1,
+            }
+        }
+        self.reports = reports;
+    }
+
+    fn persist_fill(&mut self, order: &Order, price: Price, qty: i64, liquidity: Liquidity, trade_id: u64, now: u64) {
+        let instrument = order.new.instrument;
+        let fill = FillFields {
+            liquidity: if liquidity == Liquidity::Maker { 1 } else { 2 },
+            client_id: order.id.0 as i64,
+            venue_trade_id: trade_id as i64,
+            side: side_code(order.new.side),
+            price: price.0,
+            qty,
+            fee: 0,
+        };
+        self.must_record(fill, now, instrument.0);
+        let p = self.oms.position(instrument);
+        let mark = self
+            .books
+            .get(instrument.0 as usize)
+            .and_then(|b| Some((b.best_bid()?.price.0 + b.best_ask()?.price.0) / 2));
+        let mark = mark.unwrap_or(price.0);
+        let clamp = |v: i128| i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX });
+        let snapshot = PositionFields {
+            flags: 0,
+            net_qty: p.net,
+            avg_price: p.avg_price,
+            realised: clamp(p.realised),
+            unrealised: clamp(p.unrealised(mark)),
+            fees: 0,
+            mark,
+        };
+        self.must_record(snapshot, now, instrument.0);
+    }
+
+    /// Cancels every working order (shutdown with cancel-on-exit).
+    pub fn cancel_all(&mut self, now: u64) {
+        let ids: Vec<_> = self.oms.working().map(|o| o.id).collect();
+        for id in ids {
+            if !self.intents.push(Intent::Cancel(id)) {
+                self.counters.oms_errors += 1;
+            }
+        }
+        let clock = crate::clock::ReplayClock::starting_at(now);
+        self.send_intents(now, &clock);
+    }
+
+    /// Why the stage halted itself, if it did.
+    pub fn halt(&self) -> Option<Halt> {
+        self.halt
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// The latency histograms.
+    pub fn latency(&self) -> &Latencies {
+        &self.latency
+    }
+
+    /// The record sink (backlog, drops, stalls).
+    pub fn sink(&self) -> &RecordSink {
+        &self.sink
+    }
+
+    /// The OMS (positions, live orders).
+    pub fn oms(&self) -> &Oms {
+        &self.oms
+    }
+
+    /// The risk stage (counters by reason).
+    pub fn risk(&self) -> &Risk {
+        &self.risk
+    }
+
+    /// The last decode error, for the report.
+    pub fn last_decode_error(&self) -> Option<DecodeError> {
+        self.last_decode_error
+    }
+}

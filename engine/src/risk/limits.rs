@@ -1,0 +1,74 @@
+//! The limits risk checks against, already in the instrument's fixed-point units.
+
+/// Whether the engine may open risk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TradingState {
+    /// Orders pass if every check passes.
+    Active,
+    /// Only orders that shrink a position pass.
+    ReduceOnly,
+    /// Nothing passes (the kill switch tripped).
+    Halted,
+}
+
+/// Limits in fixed point: prices in ticks, sizes in lots, notionals in ticks × lots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RiskLimits {
+    /// Trading state at start.
+    pub state: TradingState,
+    /// Smallest order size.
+    pub min_qty: i64,
+    /// Largest order size.
+    pub max_qty: i64,
+    /// Prices must be multiples of this.
+    pub tick: i64,
+    /// Largest price × size of one order.
+    pub max_order_notional: i128,
+    /// Collar half-width around the mid, in basis points.
+    pub collar_bps: i64,
+    /// A book older than this is no reference.
+    pub max_reference_age_ns: u64,
+    /// Largest |position| × price after an order fills.
+    pub max_position_notional: i128,
+    /// Largest notional of all working orders together.
+    pub max_open_notional: i128,
+    /// New orders per second (token refill rate).
+    pub orders_per_sec: u32,
+    /// Orders that may go at once (bucket size).
+    pub order_burst: u32,
+    /// The same order again within this window is a duplicate.
+    pub duplicate_window_ns: u64,
+}
+
+/// Limits in whole quote-currency units, as a user writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuoteLimits {
+    /// Per-order notional.
+    pub order: u64,
+    /// Position notional.
+    pub position: u64,
+    /// Working-order notional.
+    pub open: u64,
+}
+
+impl RiskLimits {
+    /// Conservative defaults for an instrument with these scales, with notional
+    /// limits given in whole quote units.
+    pub fn with_quote_limits(price_scale: u8, qty_scale: u8, quote: QuoteLimits) -> Self {
+        let unit = 10i128.pow(u32::from(price_scale) + u32::from(qty_scale));
+        Self {
+            state: TradingState::Active,
+            min_qty: 1,
+            max_qty: i64::MAX,
+            tick: 1,
+            max_order_notional: i128::from(quote.order) * unit,
+            collar_bps: 50,
+            max_reference_age_ns: 1_000_000_000,
+            max_position_notional: i128::from(quote.position) * unit,
+            max_open_notional: i128::from(quote.open) * unit,
+            orders_per_sec: 2_000,
+            order_burst: 100,
+            duplicate_window_ns: 200_000,
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Pre-trade risk: every new order passes [`Risk::check`] on the hot core before it
+//! can leave. Each check is a few integer comparisons against limits scaled once at
+//! start-up; each rejection has a typed [`Reject`] reason that is counted and
+//! persisted. (Issue 6 adds stop-losses, correlation, self-trade and ratio limits.)
+
+mod limits;
+mod throttle;
+
+pub use limits::{QuoteLimits, RiskLimits, TradingState};
+pub use throttle::TokenBucket;
+
+use feeds::{
+    book::Book,
+    event::{Price, Side},
+};
+
+use crate::{oms::Position, order::NewOrder};
+
+/// Why risk refused an order. The code is persisted: never renumber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum Reject {
+    /// Trading is halted (kill switch).
+    Halted = 1,
+    /// Reduce-only, and this order would not reduce the position.
+    ReduceOnly = 2,
+    /// Size outside [min, max].
+    QtyOutOfRange = 3,
+    /// Price not a multiple of the tick.
+    OffTick = 4,
+    /// Price × size above the per-order maximum.
+    OrderNotional = 5,
+    /// No book to price against.
+    NoReference = 6,
+    /// The book has not updated for too long.
+    StaleReference = 7,
+    /// The feed marked the book invalid (gap, crossed, resyncing).
+    BookInvalid = 8,
+    /// Limit price outside the collar around the mid.
+    OutsideCollar = 9,
+    /// The resulting position would exceed its notional limit.
+    PositionLimit = 10,
+    /// Working orders' notional would exceed its limit.
+    OpenNotional = 11,
+    /// Too many new orders per second.
+    Throttled = 12,
+    /// The same order was just sent.
+    Duplicate = 13,
+}
+
+impl Reject {
+    /// Every reason, in code order.
+    pub const ALL: [Self; 13] = [
+        Self::Halted,
+        Self::ReduceOnly,
+        Self::QtyOutOfRange,
+        Self::OffTick,
+        Self::OrderNotional,
+        Self::NoReference,
+        Self::StaleReference,
+        Self::BookInvalid,
+        Self::OutsideCollar,
+        Self::PositionLimit,
+        Self::OpenNotional,
+        Self::Throttled,
+        Self::Duplicate,
+    ];
+
+    /// The persisted code.
+    pub fn code(self) -> u16 {
+        self as u16
+    }
+
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Halted => "halted",
+            Self::ReduceOnly => "reduce_only",
+            Self::QtyOutOfRange => "qty_out_of_range",
+            Self::OffTick => "off_tick",
+            Self::OrderNotional => "order_notional",
+            Self::NoReference => "no_reference",
+            Self::StaleReference => "stale_reference",
+            Self::BookInvalid => "book_invalid",
+            Self::OutsideCollar => "outside_collar",
+            Self::PositionLimit => "position_limit",
+            Self::OpenNotional => "open_notional",
+            Self::Throttled => "throttled",
+            Self::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// A decision with what was compared, for the audit record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// `None` accepted, else why not.
+    pub reject: Option<Reject>,
+    /// The limit compared against (0 if none).
+    pub limit: i64,
+    /// The value found.
+    pub observed: i64,
+}
+
+/// What risk needs to know about the market and our book for one order.
+#[derive(Debug, Clone, Copy)]
+pub struct RiskInputs<'a> {
+    /// Engine time now.
+    pub now: u64,
+    /// The instrument's book.
+    pub book: &'a Book,
+    /// When the book last changed.
+    pub book_ts: u64,
+    /// Our position in the instrument.
+    pub position: Position,
+    /// Notional of all working orders.
+    pub open_notional: i128,
+}
+
+const RECENT: usize = 8;
+
+/// The risk stage's state: limits, the throttle, recent orders and counters.
+#[derive(Debug)]
+pub struct Risk {
+    limits: RiskLimits,
+    bucket: TokenBucket,
+    recent: [(NewOrder, u64); RECENT],
+    recent_next: usize,
+    accepted: u64,
+    rejected: [u64; Reject::ALL.len() + 1],
+}
+
+fn clamp(v: i128) -> i64 {
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
+}
+
+impl Risk {
+    /// A risk stage with these limits, its throttle full.
+    pub fn new(limits: RiskLimits, now: u64) -> Self {
+        let bucket = TokenBucket::new(limits.orders_per_sec, limits.order_burst, now);
+        let blank = NewOrder {
+            instrument: feeds::event::InstrumentId(u32::MAX),
+            side: Side::Buy,
+            price: Price(0),
+            qty: feeds::event::Qty(0),
+            order_type: crate::order::OrderType::Limit,
+        };
+        Self { limits, bucket, recent: [(blank, 0); RECENT], recent_next: 0, accepted: 0, rejected: [0; 14] }
+    }
+
+    /// The trading state.
+    pub fn state(&self) -> TradingState {
+        self.limits.state
+    }
+
+    /// Changes the trading state (the kill switch sets `Halted`).
+    pub fn set_state(&mut self, state: TradingState) {
+        self.limits.state = state;
+    }
+
+    /// Checks one order. Accepting it consumes a throttle token and remembers it for
+    /// duplicate detection.
+    pub fn check(&mut self, order: &NewOrder, inputs: &RiskInputs<'_>) -> Decision {
+        let decision = self.evaluate(order, inputs);
+        match decision.reject {
+            None => {
+                self.accepted += 1;
+                if let Some(slot) = self.recent.get_mut(self.recent_next) {
+                    *slot = (*order, inputs.now);
+                }
+                self.recent_next = (self.recent_next + 1) % RECENT;
+            }
+            Some(r) => {
+                if let Some(c) = self.rejected.get_mut(usize::from(r.code())) {
+                    *c += 1;
+                }
+            }
+        }
+        decision
+    }
+
+    fn evaluate(&mut self, order: &NewOrder, inputs: &RiskInputs<'_>) -> Decision {
+        let l = &self.limits;
+        let reject = |reason, limit: i128, observed: i128| Decision {
+            reject: Some(reason),
+            limit: clamp(limit),
+            observed: clamp(observed),
+        };
+        let (price, qty) = (order.price.0, order.qty.0);
+        let signed = crate::oms::signed(order.side, qty);
+        let net = inputs.position.net;
+        match l.state {
+            TradingState::Halted => return reject(Reject::Halted, 0, 0),
+            TradingState::ReduceOnly if net == 0 || net.signum() == signed.signum() || qty > net.abs() => {
+                return reject(Reject::ReduceOnly, i128::from(net), i128::from(signed));
+            }
+            _ => {}
+        }
+        if qty < l.min_qty || qty > l.max_qty {
+            return reject(Reject::QtyOutOfRange, i128::from(l.max_qty), i128::from(qty));
+        }
+        if price <= 0 || price % l.tick != 0 {
+            return reject(Reject::OffTick, i128::from(l.tick), i128::from(price));
+        }
+        let notional = i128::from(price) * i128::from(qty);
+        if notional > l.max_order_notional {
+            return reject(Reject::OrderNotional, l.max_order_notional, notional);
+        }
+        let book = inputs.book;
+        let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else {
+            return reject(Reject::NoReference, 0, 0);
+        };
+        if !book.is_valid() {
+            return reject(Reject::BookInvalid, 0, 0);
+        }
+        let age = inputs.now.saturating_sub(inputs.book_ts);
+        if age > l.max_reference_age_ns {
+            return reject(Reject::StaleReference, i128::from(l.max_reference_age_ns), i128::from(age));
+        }
+        // |price - mid| / mid <= collar_bps / 10_000, in integers: mid2 = 2 × mid.
+        let mid2 = i128::from(bid.price.0) + i128::from(ask.price.0);
+        let off2 = (2 * i128::from(price) - mid2).abs();
+        if off2 * 10_000 > i128::from(l.collar_bps) * mid2 {
+            return reject(Reject::OutsideCollar, i128::from(l.collar_bps), off2 * 10_000 / mid2.max(1));
+        }
+        let after = i128::from(net) + i128::from(signed);
+        let position_notional = after.abs() * i128::from(price);
+        let reduces = after.abs() < i128::from(net).abs();
+        if !reduces && position_notional > l.max_position_notional {
+            return reject(Reject::PositionLimit, l.max_position_notional, position_notional);
+        }
+        let open = inputs.open_notional + notional;
+        if open > l.max_open_notional {
+            return reject(Reject::OpenNotional, l.max_open_notional, open);
+        }
+        let window = l.duplicate_window_ns;
+        if self.recent.iter().any(|(o, at)| o == order && inputs.now.saturating_sub(*at) < window) {
+            return reject(Reject::Duplicate, i128::from(window), 0);
+        }
+        if !self.bucket.try_take(inputs.now) {
+            return reject(Reject::Throttled, i128::from(self.limits.orders_per_sec), 0);
+        }
+        Decision { reject: None, limit: 0, observed: 0 }
+    }
+
+    /// Orders accepted.
+    pub fn accepted(&self) -> u64 {
+        self.accepted
+    }
+
+    /// Rejections of one reason.
+    pub fn rejected(&self, reason: Reject) -> u64 {
+        self.rejected.get(usize::from(reason.code())).copied().unwrap_or(0)
+    }
+
+    /// All rejections.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.iter().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+use feeds::{
+    book::Book,
+    event::{BookDelta, BookSide, InstrumentId, Level, Price, Qty, Side, UnixNanos, Venue},
+};
+
+use super::*;
+use crate::order::OrderType;
+
+fn book(bid: i64, ask: i64) -> Book {
+    let mut d = BookDelta::new(Venue::Binance, InstrumentId(0), (1, 1), UnixNanos(0), UnixNanos(0));
+    d.push(BookSide::Bid, Level { price: Price(bid), qty: Qty(10) });
+    d.push(BookSide::Ask, Level { price: Price(ask), qty: Qty(10) });
+    d.set_snapshot();
+    d.set_last();
+    let mut b = Book::with_depth(8);
+    b.apply(&d).unwrap();
+    b
+}
+
+fn limits() -> RiskLimits {
+    RiskLimits::with_quote_limits(0, 0, QuoteLimits { order: 10_000, position: 20_000, open: 30_000 })
+}
+
+fn order(side: Side, price: i64, qty: i64) -> NewOrder {
+    NewOrder { instrument: InstrumentId(0), side, price: Price(price), qty: Qty(qty), order_type: OrderType::Limit }
+}
+
+fn check(risk: &mut Risk, o: NewOrder, b: &Book, net: i64, now: u64) -> Option<Reject> {
+    let inputs = RiskInputs {
+        now,
+        book: b,
+        book_ts: 0,
+        position: Position { net, avg_price: 1000, realised: 0 },
+        open_notional: 0,
+    };
+    risk.check(&o, &inputs).reject
+}
+
+#[test]
+fn each_check_rejects_with_its_reason_and_counts_it() {
+    let b = book(999, 1001);
+    let mut r = Risk::new(limits(), 0);
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 5), &b, 0, 1), None);
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 0), &b, 0, 2), Some(Reject::QtyOutOfRange));
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 11), &b, 0, 3), Some(Reject::OrderNotional));
+    assert_eq!(check(&mut r, order(Side::Buy, 1006, 1), &b, 0, 4), Some(Reject::OutsideCollar));
+    assert_eq!(check(&mut r, order(Side::Buy, 994, 1), &b, 0, 5), Some(Reject::OutsideCollar));
+    assert_eq!(check(&mut r, order(Side::Buy, 1005, 1), &b, 0, 6), None, "50 bps is inside the collar");
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 5), &b, 16, 7), Some(Reject::PositionLimit));
+    assert_eq!(check(&mut r, order(Side::Sell, 1000, 5), &b, 16, 8), None, "reducing is always allowed");
+    assert_eq!(check(&mut r, order(Side::Sell, 1000, 5), &b, 16, 9), Some(Reject::Duplicate));
+    assert_eq!(check(&mut r, order(Side::Sell, 1000, 5), &b, 16, 300_000), None, "outside the window");
+    assert_eq!(r.rejected(Reject::OutsideCollar), 2);
+    assert_eq!((r.accepted(), r.rejected_total()), (4, 6));
+}
+
+#[test]
+fn a_bad_reference_rejects() {
+    let mut r = Risk::new(limits(), 0);
+    let mut b = book(999, 1001);
+    let stale =
+        RiskInputs { now: 2_000_000_000, book: &b, book_ts: 0, position: Position::default(), open_notional: 0 };
+    assert_eq!(r.check(&order(Side::Buy, 1000, 1), &stale).reject, Some(Reject::StaleReference));
+    b.invalidate();
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 1), &b, 0, 1), Some(Reject::BookInvalid));
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 1), &Book::with_depth(4), 0, 1), Some(Reject::NoReference));
+}
+
+#[test]
+fn open_notional_and_the_throttle_hold() {
+    let b = book(999, 1001);
+    let mut l = limits();
+    l.order_burst = 2;
+    l.orders_per_sec = 1;
+    let mut r = Risk::new(l, 0);
+    let inputs = RiskInputs { now: 1, book: &b, book_ts: 0, position: Position::default(), open_notional: 25_000 };
+    assert_eq!(r.check(&order(Side::Buy, 1000, 6), &inputs).reject, Some(Reject::OpenNotional));
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 1), &b, 0, 1), None);
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 2), &b, 0, 1), None);
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 3), &b, 0, 1), Some(Reject::Throttled));
+}
+
+#[test]
+fn trading_states_gate_everything_else() {
+    let b = book(999, 1001);
+    let mut r = Risk::new(limits(), 0);
+    r.set_state(TradingState::ReduceOnly);
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 1), &b, 0, 1), Some(Reject::ReduceOnly));
+    assert_eq!(check(&mut r, order(Side::Sell, 1000, 3), &b, 2, 1), Some(Reject::ReduceOnly), "would flip");
+    assert_eq!(check(&mut r, order(Side::Sell, 1000, 2), &b, 2, 1), None);
+    r.set_state(TradingState::Halted);
+    assert_eq!(check(&mut r, order(Side::Sell, 1000, 1), &b, 2, 500_000), Some(Reject::Halted));
+}

@@ -1,0 +1,114 @@
+//! The hot core's loop: busy-poll the feed, run the fused stage, fetch snapshots the
+//! stage asks for, and every so often publish a status (the watchdog's heartbeat)
+//! and look for a stop request. Talks to the cold core only through rings.
+
+use feeds::{Events, event::InstrumentId};
+use rings::spsc::{Consumer, Producer};
+
+use super::feed::SimFeed;
+use crate::{
+    clock::Clock,
+    pipeline::{Hop, Pipeline},
+};
+
+/// What the cold core may tell the hot core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Control {
+    /// Stop feeding, cancel working orders, return.
+    Stop = 1,
+}
+
+/// A heartbeat with the numbers the live status line shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Engine time.
+    pub ts: u64,
+    /// Events decoded so far.
+    pub events: u64,
+    /// Orders sent so far.
+    pub orders: u64,
+    /// Fills so far.
+    pub fills: u64,
+    /// Risk and venue rejects so far.
+    pub rejects: u64,
+    /// Gaps so far.
+    pub gaps: u64,
+    /// Records waiting in the persist ring.
+    pub backlog: usize,
+    /// Tick-to-order p50 so far (ns).
+    pub p50: u64,
+    /// Tick-to-order p99 so far (ns).
+    pub p99: u64,
+    /// Whether the stage halted itself (kill switch).
+    pub halted: bool,
+}
+
+/// How often (in loop turns) the loop looks at its control ring and the clock for
+/// a heartbeat: rare enough to cost nothing, often enough to stop within microseconds.
+const HOUSEKEEPING_EVERY: u32 = 256;
+const HEARTBEAT_NS: u64 = 100_000_000;
+
+fn status(p: &Pipeline, now: u64) -> Status {
+    let c = p.counters();
+    let (p50, p99) =
+        p.latency().get(Hop::TickToOrder).map_or((0, 0), |h| (h.value_at_quantile(0.5), h.value_at_quantile(0.99)));
+    Status {
+        ts: now,
+        events: c.events,
+        orders: c.orders,
+        fills: c.fills,
+        rejects: c.risk_rejects + c.venue_rejects,
+        gaps: c.gaps,
+        backlog: p.sink().backlog(),
+        p50,
+        p99,
+        halted: p.halt().is_some(),
+    }
+}
+
+/// Runs until told to stop, the stage halts itself, or `max_frames` frames.
+pub fn run(
+    pipeline: &mut Pipeline,
+    feed: &mut SimFeed,
+    clock: &impl Clock,
+    control: &mut Consumer<Control>,
+    heartbeat: &mut Producer<Status>,
+    max_frames: Option<u64>,
+) {
+    let mut snapshot = Events::with_capacity(64);
+    let mut turn: u32 = 0;
+    let mut last_beat = 0;
+    loop {
+        let now = clock.now_ns();
+        if let Some((frame, ts_recv)) = feed.poll(now) {
+            pipeline.on_frame(frame, ts_recv, clock);
+            let mut wanted = pipeline.snapshot_requests();
+            while wanted != 0 {
+                let i = wanted.trailing_zeros();
+                wanted &= wanted - 1;
+                snapshot.clear();
+                let id = InstrumentId(i);
+                if feed.snapshot(id, now, &mut snapshot) {
+                    pipeline.on_snapshot(id, &snapshot, clock.now_ns());
+                }
+            }
+        } else {
+            std::hint::spin_loop();
+        }
+        turn = turn.wrapping_add(1);
+        if !turn.is_multiple_of(HOUSEKEEPING_EVERY) {
+            continue;
+        }
+        let done = max_frames.is_some_and(|m| pipeline.counters().frames >= m);
+        if control.try_pop().is_ok() || pipeline.halt().is_some() || done {
+            break;
+        }
+        if now.saturating_sub(last_beat) >= HEARTBEAT_NS {
+            last_beat = now;
+            let _ = heartbeat.try_push(status(pipeline, now));
+        }
+    }
+    pipeline.cancel_all(clock.now_ns());
+    let _ = heartbeat.try_push(status(pipeline, clock.now_ns()));
+}

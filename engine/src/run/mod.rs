@@ -1,0 +1,366 @@
+//! `engine run`: one fused hot core (feed → books → strategy → risk → OMS → venue)
+//! and one cold core (journal, live status, watchdog, report), linked by rings.
+//!
+//! The cold core is the calling thread. It drains the hot core's record ring into
+//! the journal, prints a status line a second, watches the hot core's heartbeat,
+//! and on SIGINT/SIGTERM, `--duration` or `--frames` asks it to stop: the hot core
+//! cancels its working orders and returns, the ring is drained, the journal synced,
+//! and the report printed.
+
+mod feed;
+mod hot;
+mod report;
+
+use std::{path::PathBuf, time::Duration};
+
+pub use feed::SimFeed;
+pub use hot::{Control, Status};
+use persist::{
+    Record,
+    journal::{FsyncPolicy, Journal, JournalError, JournalOptions},
+};
+pub use report::{RunSummary, write_hgrms};
+use rings::spsc;
+
+use crate::{
+    clock::{Clock, LiveClock},
+    pipeline::{Latencies, Pipeline, PipelineConfig, RecordSink},
+    risk::Reject,
+    sim::{MarketSim, SimSymbol},
+};
+
+/// Where records go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersistTarget {
+    /// Nowhere (for measuring the cost of persistence).
+    None,
+    /// The local journal in this directory.
+    Journal(PathBuf, FsyncPolicy),
+}
+
+impl std::fmt::Display for PersistTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => write!(f, "none"),
+            Self::Journal(dir, _) => write!(f, "journal:{}", dir.display()),
+        }
+    }
+}
+
+/// Everything `engine run` needs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The hot stage.
+    pub pipeline: PipelineConfig,
+    /// Frames per second the simulator offers (0: as fast as the stage takes them).
+    pub rate: u64,
+    /// Stop after this long.
+    pub duration: Duration,
+    /// Stop after this many frames (for tests and replays).
+    pub max_frames: Option<u64>,
+    /// Where records go.
+    pub persist: PersistTarget,
+    /// (hot, cold) CPUs.
+    pub cores: (usize, usize),
+    /// SCHED_FIFO priority for the hot thread.
+    pub fifo: Option<u8>,
+    /// mlockall before starting.
+    pub mlock: bool,
+    /// Simulator seed.
+    pub seed: u64,
+    /// Simulator drops an update id every this many depth frames (0: never).
+    pub gap_every: u64,
+    /// The hot core must send a heartbeat at least this often.
+    pub watchdog: Duration,
+    /// Print a status line this often (None: quiet).
+    pub status_every: Option<Duration>,
+}
+
+/// Why a run could not start or did not end cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The topology needs more CPUs than this process may use.
+    #[error("topology `fused` needs {required} cores (1 hot + 1 cold); this process may use {available}")]
+    TooFewCores {
+        /// Cores needed.
+        required: usize,
+        /// Cores allowed.
+        available: String,
+    },
+    /// The journal could not be opened or written.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// A thread or the signal handler could not be set up.
+    #[error("{what}: {source}")]
+    Setup {
+        /// What failed.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The hot core could not be placed.
+    #[error("hot core placement: {0}")]
+    Placement(tuning::Error),
+    /// The hot stage panicked; records it had handed over were journaled.
+    #[error("the hot stage panicked ({0}); every record it handed over was journaled")]
+    StagePanicked(String),
+    /// The hot stage stopped sending heartbeats.
+    #[error("watchdog: the hot stage sent no heartbeat for {0:?}; kill switch tripped, records so far journaled")]
+    Stalled(Duration),
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The report.
+    pub summary: RunSummary,
+    /// Merged histograms, for `.hgrm` output.
+    pub latency: Latencies,
+}
+
+/// Scales and a starting price for the simulator's symbols.
+pub fn sim_symbol_spec(name: &str) -> (u8, u8, i64) {
+    match name {
+        "BTCUSDT" => (2, 5, 6_000_000),
+        "ETHUSDT" => (2, 4, 300_000),
+        "SOLUSDT" => (2, 3, 15_000),
+        _ => (2, 3, 10_000),
+    }
+}
+
+/// The CPUs the fused topology uses: (hot, cold) from the ones this process may use.
+///
+/// # Errors
+/// [`RunError::TooFewCores`] with fewer than two.
+pub fn default_cores() -> Result<(usize, usize), RunError> {
+    let allowed = tuning::allowed_cpus().map_err(RunError::Placement)?;
+    match allowed.as_slice() {
+        [cold, .., hot] => Ok((*hot, *cold)),
+        _ => Err(RunError::TooFewCores { required: 2, available: tuning::format_cpu_list(&allowed) }),
+    }
+}
+
+struct Cold {
+    journal: Option<Journal>,
+    batch: Vec<Record>,
+    journaled: u64,
+}
+
+impl Cold {
+    /// Moves what the ring holds into the journal; returns how many records.
+    fn drain(&mut self, ring: &mut spsc::Consumer<Record>) -> Result<usize, JournalError> {
+        self.batch.clear();
+        let chunk = ring.read_chunk(self.batch.capacity());
+        let (a, b) = chunk.as_slices();
+        self.batch.extend_from_slice(a);
+        self.batch.extend_from_slice(b);
+        let n = self.batch.len();
+        if n > 0
+            && let Some(j) = self.journal.as_mut()
+        {
+            j.append(&self.batch)?;
+        }
+        // Released only once journaled: a failed append leaves them in the ring.
+        chunk.commit(n);
+        self.journaled += n as u64;
+        Ok(n)
+    }
+}
+
+fn status_line(s: &Status, prev: &Status, capacity: usize) -> String {
+    let dt = (s.ts.saturating_sub(prev.ts)).max(1) as f64 / 1e9;
+    let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / dt;
+    format!(
+        "events {:>9.0}/s  orders {:>7.0}/s  fills {:>6}  rejects {:>6}  gaps {:>3}  persist ring {:>5.1}%  \
+         tick-to-order p50 {:>6} ns p99 {:>7} ns  kill switch {}",
+        rate(s.events, prev.events),
+        rate(s.orders, prev.orders),
+        s.fills,
+        s.rejects,
+        s.gaps,
+        s.backlog as f64 * 100.0 / capacity.max(1) as f64,
+        s.p50,
+        s.p99,
+        if s.halted { "TRIPPED" } else { "armed" }
+    )
+}
+
+const RECORD_RING: usize = 1 << 16;
+const DRAIN_EVERY_NS: u64 = 5_000_000;
+
+/// Runs the engine until the duration, a frame limit or a signal.
+///
+/// # Errors
+/// A [`RunError`]; a halt by the kill switch is not an error but a report with
+/// `halt` set.
+pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
+    let setup = |what| move |source| RunError::Setup { what, source };
+    let (hot_cpu, cold_cpu) = options.cores;
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+        .map_err(setup("installing SIGINT/SIGTERM handlers"))?;
+    let (journal, last_seq) = match &options.persist {
+        PersistTarget::None => (None, 0),
+        PersistTarget::Journal(dir, fsync) => {
+            let (journal, recovery) =
+                Journal::open(dir, JournalOptions { fsync: *fsync, ..JournalOptions::default() })?;
+            if let Some(torn) = &recovery.truncated {
+                eprintln!(
+                    "journal {}: truncated a torn tail of {} bytes at segment {} byte {} ({})",
+                    dir.display(),
+                    torn.bytes,
+                    torn.at.segment,
+                    torn.at.offset,
+                    torn.reason
+                );
+            }
+            (Some(journal), recovery.last_seq.get(&1).copied().unwrap_or(0))
+        }
+    };
+    if options.mlock
+        && let Err(e) = tuning::lock_memory()
+    {
+        eprintln!("warning: mlockall refused ({e}); running without locked memory");
+    }
+    let cap = |e: rings::CapacityError| RunError::Setup { what: "creating rings", source: std::io::Error::other(e) };
+    let (record_tx, mut record_rx) = spsc::channel::<Record>(RECORD_RING).map_err(cap)?;
+    let (mut control_tx, mut control_rx) = spsc::channel::<Control>(8).map_err(cap)?;
+    let (mut beat_tx, mut beat_rx) = spsc::channel::<Status>(64).map_err(cap)?;
+    let record_tx = (options.persist != PersistTarget::None).then_some(record_tx);
+
+    let config = options.pipeline.clone();
+    let (rate, seed, gap_every, max_frames) = (options.rate, options.seed, options.gap_every, options.max_frames);
+    let hot_options = tuning::HotThreadOptions { fifo_priority: options.fifo, ..Default::default() };
+    let handle = tuning::spawn_hot("hot-fused", hot_cpu, hot_options, move |start| {
+        let start = start?;
+        if let Some(w) = &start.warning {
+            eprintln!("warning: hot core setup: {w}; running without it");
+        }
+        let clock = LiveClock::new();
+        let sink = RecordSink::new(record_tx, 1, last_seq);
+        let mut pipeline = Pipeline::new(&config, sink, clock.now_ns());
+        let symbols = config
+            .instruments
+            .iter()
+            .enumerate()
+            .map(|(i, (name, ps, qs))| {
+                SimSymbol::new(name, feeds::event::InstrumentId(i as u32), (*ps, *qs), sim_symbol_spec(name).2)
+            })
+            .collect();
+        let market = MarketSim::new(symbols, seed).with_gap_every(gap_every);
+        let mut feed = SimFeed::new(market, rate, clock.now_ns() + 1_000_000);
+        hot::run(&mut pipeline, &mut feed, &clock, &mut control_rx, &mut beat_tx, max_frames);
+        Ok::<_, tuning::Error>(pipeline)
+    })
+    .map_err(setup("spawning the hot thread"))?;
+
+    if let Err(e) = tuning::pin_current_thread(cold_cpu) {
+        eprintln!("warning: cold core not pinned to CPU {cold_cpu}: {e}");
+    }
+    let clock = LiveClock::new();
+    let started = clock.now_ns();
+    let deadline = started + options.duration.as_nanos() as u64;
+    let mut cold = Cold { journal, batch: Vec::with_capacity(RECORD_RING), journaled: 0 };
+    let mut last_beat_at = started;
+    let mut last_status = Status { ts: started, ..Status::default() };
+    let mut printed = last_status;
+    let mut last_drain = started;
+    let mut next_print = started + options.status_every.map_or(u64::MAX / 2, |d| d.as_nanos() as u64);
+    let mut stop_sent = false;
+    let mut failure = None;
+    while !handle.is_finished() {
+        // Batches of a few milliseconds: fewer, larger writes and syncs keep the
+        // cold core's system calls (and their interrupts) rare.
+        let now = clock.now_ns();
+        let due = now.saturating_sub(last_drain) >= DRAIN_EVERY_NS || record_rx.len() >= RECORD_RING / 4;
+        let drained = if due {
+            last_drain = now;
+            cold.drain(&mut record_rx)?
+        } else {
+            0
+        };
+        while let Ok(s) = beat_rx.try_pop() {
+            last_status = s;
+            last_beat_at = clock.now_ns();
+        }
+        let now = clock.now_ns();
+        if !stop_sent && (now >= deadline || signals.pending().next().is_some()) {
+            stop_sent = control_tx.try_push(Control::Stop).is_ok();
+        }
+        if now.saturating_sub(last_beat_at) > options.watchdog.as_nanos() as u64 {
+            let _ = control_tx.try_push(Control::Stop);
+            // A stalled hot core gets a grace period to answer the stop; then we go.
+            if now.saturating_sub(last_beat_at) > 2 * options.watchdog.as_nanos() as u64 {
+                failure = Some(RunError::Stalled(options.watchdog));
+                break;
+            }
+        }
+        if let Some(every) = options.status_every
+            && now >= next_print
+        {
+            next_print = now + every.as_nanos() as u64;
+            if last_status.ts > printed.ts {
+                eprintln!("{}", status_line(&last_status, &printed, RECORD_RING));
+                printed = last_status;
+            }
+        }
+        if drained < RECORD_RING / 4 {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        if let Some(j) = cold.journal.as_mut() {
+            j.sync_if_due()?;
+        }
+    }
+    let finished = clock.now_ns();
+    if let Some(e) = failure {
+        while cold.drain(&mut record_rx)? > 0 {}
+        if let Some(j) = cold.journal.as_mut() {
+            j.sync()?;
+        }
+        return Err(e);
+    }
+    let joined = handle.join();
+    while cold.drain(&mut record_rx)? > 0 {}
+    if let Some(j) = cold.journal.as_mut() {
+        j.sync()?;
+    }
+    let pipeline = match joined {
+        Ok(Ok(p)) => p,
+        Ok(Err(placement)) => return Err(RunError::Placement(placement)),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic".into());
+            return Err(RunError::StagePanicked(msg));
+        }
+    };
+    Ok(outcome(&pipeline, options, cold.journaled, (finished - started) as f64 / 1e9))
+}
+
+fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> RunOutcome {
+    let mut latency = Latencies::new();
+    latency.merge(p.latency());
+    let c = p.counters();
+    let hops = RunSummary::hops_of(&latency);
+    let summary = RunSummary {
+        events: c.events,
+        orders: c.orders,
+        fills: c.fills,
+        rejects: c.risk_rejects + c.venue_rejects,
+        gaps: c.gaps,
+        tick_to_order_ns: hops.get("tick_to_order").copied().unwrap_or_default(),
+        hops,
+        topology: format!("fused: hot cpu {}, cold cpu {}", options.cores.0, options.cores.1),
+        persist: options.persist.to_string(),
+        counters: c,
+        risk_rejects: Reject::ALL.iter().map(|r| (r.name(), p.risk().rejected(*r))).filter(|(_, n)| *n > 0).collect(),
+        dropped_market_records: p.sink().dropped_market,
+        persist_stalls: p.sink().stalls,
+        journaled,
+        seconds,
+        offered_rate: options.rate,
+        halt: p.halt().map(|h| h.to_string()),
+    };
+    RunOutcome { summary, latency }
+}

@@ -1,0 +1,125 @@
+//! The end-of-run report: a per-hop percentile table for people and the
+//! `--json` summary for scripts, plus `.hgrm` files per hop.
+
+use std::{collections::BTreeMap, fmt::Write as _, path::Path};
+
+use serde::Serialize;
+
+use crate::pipeline::{Counters, Hop, Latencies, Percentiles, hgrm};
+
+/// What `engine run --json PATH` writes.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Events decoded.
+    pub events: u64,
+    /// Orders handed to the venue gateway.
+    pub orders: u64,
+    /// Fills applied.
+    pub fills: u64,
+    /// Risk plus venue rejections.
+    pub rejects: u64,
+    /// Sequence gaps detected.
+    pub gaps: u64,
+    /// Frame received → order handed to the venue gateway.
+    pub tick_to_order_ns: Percentiles,
+    /// Each hop.
+    pub hops: BTreeMap<&'static str, Percentiles>,
+    /// The topology that ran (e.g. `fused: hot cpu 1, cold cpu 0`).
+    pub topology: String,
+    /// Where records went (e.g. `journal:engine-journal`).
+    pub persist: String,
+    /// Every counter of the hot stage.
+    pub counters: Counters,
+    /// Risk rejections by reason.
+    pub risk_rejects: BTreeMap<&'static str, u64>,
+    /// Market records dropped because the persist ring was full.
+    pub dropped_market_records: u64,
+    /// Times an order record waited for room in the persist ring.
+    pub persist_stalls: u64,
+    /// Records journaled this run.
+    pub journaled: u64,
+    /// Wall time the feed ran (s).
+    pub seconds: f64,
+    /// Frames offered per second (0: unpaced).
+    pub offered_rate: u64,
+    /// Why the engine stopped itself, if it did.
+    pub halt: Option<String>,
+}
+
+impl RunSummary {
+    /// The hop percentiles from merged histograms.
+    pub fn hops_of(latency: &Latencies) -> BTreeMap<&'static str, Percentiles> {
+        Hop::ALL.iter().filter_map(|h| Some((h.name(), Percentiles::of(latency.get(*h)?)))).collect()
+    }
+
+    /// The human table.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<14} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+            "hop (ns)", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
+        );
+        for hop in Hop::ALL {
+            if let Some(p) = self.hops.get(hop.name()) {
+                let _ = writeln!(
+                    out,
+                    "{:<14} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+                    hop.name(),
+                    p.count,
+                    p.p50,
+                    p.p90,
+                    p.p99,
+                    p.p999,
+                    p.p9999,
+                    p.max
+                );
+            }
+        }
+        let c = &self.counters;
+        let _ = writeln!(
+            out,
+            "\nframes {} events {} ({:.0}/s) orders {} cancels {} fills {} risk rejects {} venue rejects {} \
+             gaps {} resyncs {} decode errors {} oms errors {}",
+            c.frames,
+            c.events,
+            c.events as f64 / self.seconds.max(1e-9),
+            c.orders,
+            c.cancels,
+            c.fills,
+            c.risk_rejects,
+            c.venue_rejects,
+            c.gaps,
+            c.resyncs,
+            c.decode_errors,
+            c.oms_errors
+        );
+        if !self.risk_rejects.is_empty() {
+            let reasons: Vec<String> = self.risk_rejects.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(out, "risk rejects by reason: {}", reasons.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "topology: {}; persist: {} ({} records, {} market records dropped, {} stalls)",
+            self.topology, self.persist, self.journaled, self.dropped_market_records, self.persist_stalls
+        );
+        if let Some(halt) = &self.halt {
+            let _ = writeln!(out, "HALTED: {halt}");
+        }
+        out
+    }
+}
+
+/// Writes one `.hgrm` per hop into `dir`.
+///
+/// # Errors
+/// The directory or a file cannot be written.
+pub fn write_hgrms(dir: &Path, latency: &Latencies) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for hop in Hop::ALL {
+        if let Some(h) = latency.get(hop) {
+            std::fs::write(dir.join(format!("{}.hgrm", hop.name())), hgrm(h))?;
+        }
+    }
+    Ok(())
+}

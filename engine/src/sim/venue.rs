@@ -1,0 +1,186 @@
+//! A simulated venue gateway: accepts, rejects, matches and cancels our orders
+//! against the simulated market. Marketable orders fill at the touch (up to its size);
+//! resting orders fill as maker when a market trade prints at or through their price.
+
+use feeds::{
+    book::Book,
+    event::{Price, Qty, Side, Trade},
+};
+
+use crate::{
+    fixed::Bounded,
+    order::{ClientId, ExecKind, ExecReport, Liquidity, NewOrder, OrderType},
+};
+
+#[derive(Debug, Clone, Copy)]
+struct Resting {
+    id: ClientId,
+    order: NewOrder,
+    remaining: i64,
+}
+
+/// The simulated venue.
+#[derive(Debug)]
+pub struct SimVenue {
+    resting: Vec<Resting>,
+    next_trade_id: u64,
+}
+
+impl SimVenue {
+    /// A venue that holds at most `capacity` resting orders of ours.
+    pub fn new(capacity: usize) -> Self {
+        Self { resting: Vec::with_capacity(capacity), next_trade_id: 1 }
+    }
+
+    fn report(out: &mut Bounded<ExecReport>, client_id: ClientId, kind: ExecKind, ts: u64) {
+        // The buffer is sized for the worst case of one call; a refusal here would
+        // be a sizing bug, and the reconciliation on the next cancel reports it.
+        let _ = out.push(ExecReport { client_id, kind, ts });
+    }
+
+    fn fill(
+        &mut self,
+        out: &mut Bounded<ExecReport>,
+        id: ClientId,
+        price: Price,
+        qty: i64,
+        liquidity: Liquidity,
+        ts: u64,
+    ) {
+        let trade_id = self.next_trade_id;
+        self.next_trade_id += 1;
+        Self::report(out, id, ExecKind::Fill { price, qty: Qty(qty), liquidity, trade_id }, ts);
+    }
+
+    /// A new order arrives (what a real gateway would write to its socket).
+    pub fn submit(&mut self, id: ClientId, order: &NewOrder, book: &Book, ts: u64, out: &mut Bounded<ExecReport>) {
+        let touch = match order.side {
+            Side::Buy => book.best_ask().filter(|a| a.price <= order.price),
+            Side::Sell => book.best_bid().filter(|b| b.price >= order.price),
+        };
+        if touch.is_some() && order.order_type == OrderType::PostOnly {
+            return Self::report(out, id, ExecKind::Rejected, ts);
+        }
+        if order.order_type != OrderType::Ioc && self.resting.len() == self.resting.capacity() {
+            return Self::report(out, id, ExecKind::Rejected, ts);
+        }
+        Self::report(out, id, ExecKind::Accepted, ts);
+        let mut remaining = order.qty.0;
+        if let Some(level) = touch {
+            let qty = remaining.min(level.qty.0);
+            self.fill(out, id, level.price, qty, Liquidity::Taker, ts);
+            remaining -= qty;
+        }
+        if remaining == 0 {
+            return;
+        }
+        if order.order_type == OrderType::Ioc {
+            Self::report(out, id, ExecKind::Canceled, ts);
+        } else {
+            self.resting.push(Resting { id, order: *order, remaining });
+        }
+    }
+
+    /// A cancel request.
+    pub fn cancel(&mut self, id: ClientId, ts: u64, out: &mut Bounded<ExecReport>) {
+        match self.resting.iter().position(|r| r.id == id) {
+            Some(i) => {
+                self.resting.swap_remove(i);
+                Self::report(out, id, ExecKind::Canceled, ts);
+            }
+            None => Self::report(out, id, ExecKind::CancelRejected, ts),
+        }
+    }
+
+    /// A market trade: resting orders at or through its price fill, up to its size.
+    pub fn on_trade(&mut self, trade: &Trade, ts: u64, out: &mut Bounded<ExecReport>) {
+        let mut left = trade.qty.0;
+        let mut i = 0;
+        while i < self.resting.len() && left > 0 {
+            let Some(r) = self.resting.get(i).copied() else { break };
+            let crosses = r.order.instrument == trade.instrument
+                && match r.order.side {
+                    Side::Buy => trade.price <= r.order.price,
+                    Side::Sell => trade.price >= r.order.price,
+                };
+            if !crosses {
+                i += 1;
+                continue;
+            }
+            let qty = r.remaining.min(left);
+            left -= qty;
+            self.fill(out, r.id, r.order.price, qty, Liquidity::Maker, ts);
+            if qty == r.remaining {
+                self.resting.swap_remove(i);
+            } else {
+                if let Some(slot) = self.resting.get_mut(i) {
+                    slot.remaining -= qty;
+                }
+                i += 1;
+            }
+        }
+    }
+
+    /// Resting orders.
+    pub fn resting(&self) -> usize {
+        self.resting.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use feeds::event::{BookDelta, BookSide, InstrumentId, Level, UnixNanos, Venue};
+
+    use super::*;
+
+    fn book() -> Book {
+        let mut d = BookDelta::new(Venue::Binance, InstrumentId(0), (1, 1), UnixNanos(0), UnixNanos(0));
+        d.push(BookSide::Bid, Level { price: Price(99), qty: Qty(5) });
+        d.push(BookSide::Ask, Level { price: Price(101), qty: Qty(5) });
+        d.set_snapshot();
+        d.set_last();
+        let mut b = Book::with_depth(4);
+        b.apply(&d).unwrap();
+        b
+    }
+
+    fn order(side: Side, price: i64, qty: i64, order_type: OrderType) -> NewOrder {
+        NewOrder { instrument: InstrumentId(0), side, price: Price(price), qty: Qty(qty), order_type }
+    }
+
+    fn kinds(out: &mut Bounded<ExecReport>) -> Vec<ExecKind> {
+        out.drain().map(|r| r.kind).collect()
+    }
+
+    #[test]
+    fn post_only_crossing_is_rejected_and_ioc_fills_the_touch_then_cancels() {
+        let (mut v, b, mut out) = (SimVenue::new(4), book(), Bounded::with_capacity(8));
+        v.submit(ClientId(1), &order(Side::Buy, 101, 1, OrderType::PostOnly), &b, 0, &mut out);
+        assert_eq!(kinds(&mut out), [ExecKind::Rejected]);
+        v.submit(ClientId(2), &order(Side::Buy, 102, 7, OrderType::Ioc), &b, 0, &mut out);
+        let k = kinds(&mut out);
+        assert_eq!(k.len(), 3);
+        assert!(matches!(k[1], ExecKind::Fill { price: Price(101), qty: Qty(5), liquidity: Liquidity::Taker, .. }));
+        assert_eq!(k[2], ExecKind::Canceled);
+        assert_eq!(v.resting(), 0);
+    }
+
+    #[test]
+    fn resting_orders_fill_as_maker_on_trades_through_them_and_cancel() {
+        let (mut v, b, mut out) = (SimVenue::new(4), book(), Bounded::with_capacity(8));
+        v.submit(ClientId(1), &order(Side::Buy, 98, 3, OrderType::Limit), &b, 0, &mut out);
+        v.submit(ClientId(2), &order(Side::Sell, 103, 3, OrderType::Limit), &b, 0, &mut out);
+        assert_eq!(kinds(&mut out), [ExecKind::Accepted, ExecKind::Accepted]);
+        let t = |price, qty| {
+            Trade::new(Venue::Binance, InstrumentId(0), 1, Price(price), Qty(qty), None, UnixNanos(0), UnixNanos(0))
+        };
+        v.on_trade(&t(99, 10), 0, &mut out);
+        assert!(out.is_empty(), "a trade above our bid does not fill it");
+        v.on_trade(&t(98, 2), 0, &mut out);
+        assert!(matches!(kinds(&mut out)[..], [ExecKind::Fill { qty: Qty(2), liquidity: Liquidity::Maker, .. }]));
+        v.cancel(ClientId(1), 0, &mut out);
+        v.cancel(ClientId(1), 0, &mut out);
+        assert_eq!(kinds(&mut out), [ExecKind::Canceled, ExecKind::CancelRejected]);
+        assert_eq!(v.resting(), 1);
+    }
+}

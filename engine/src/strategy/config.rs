@@ -1,0 +1,97 @@
+//! `--strategy NAME[:key=value,...]`: which strategy, with which parameters.
+
+use std::str::FromStr;
+
+use super::{MarketMakerParams, TakerParams};
+
+/// A strategy and its parameters, as given on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrategyConfig {
+    /// `mm` (market maker): keys `half_spread`, `size`, `skew`, `requote`, `max_inventory`, `backoff_us`.
+    MarketMaker(MarketMakerParams),
+    /// `taker`: keys `levels`, `threshold_pct`, `size`, `cooldown_us`, `max_inventory`.
+    Taker(TakerParams),
+}
+
+impl Default for StrategyConfig {
+    fn default() -> Self {
+        Self::MarketMaker(MarketMakerParams::default())
+    }
+}
+
+fn number<T: FromStr>(key: &str, value: &str) -> Result<T, String> {
+    value.parse().map_err(|_| format!("strategy parameter `{key}`: `{value}` is not a valid number"))
+}
+
+fn positive(key: &str, value: &str) -> Result<i64, String> {
+    let n: i64 = number(key, value)?;
+    if n > 0 { Ok(n) } else { Err(format!("strategy parameter `{key}` must be > 0, got {n}")) }
+}
+
+impl FromStr for StrategyConfig {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, params) = s.split_once(':').unwrap_or((s, ""));
+        let pairs = params
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').ok_or_else(|| format!("strategy parameter `{p}`: expected key=value")));
+        match name {
+            "mm" | "market-maker" => {
+                let mut p = MarketMakerParams::default();
+                for pair in pairs {
+                    let (k, v) = pair?;
+                    match k {
+                        "half_spread" => p.half_spread = number(k, v)?,
+                        "size" => p.size = positive(k, v)?,
+                        "skew" => p.skew = number(k, v)?,
+                        "requote" => p.requote = positive(k, v)?,
+                        "max_inventory" => p.max_inventory = positive(k, v)?,
+                        "backoff_us" => p.backoff_ns = number::<u64>(k, v)?.saturating_mul(1_000),
+                        _ => return Err(unknown(k, "half_spread, size, skew, requote, max_inventory, backoff_us")),
+                    }
+                }
+                Ok(Self::MarketMaker(p))
+            }
+            "taker" => {
+                let mut p = TakerParams::default();
+                for pair in pairs {
+                    let (k, v) = pair?;
+                    match k {
+                        "levels" => p.levels = positive(k, v)? as usize,
+                        "threshold_pct" => p.threshold_pct = number(k, v)?,
+                        "size" => p.size = positive(k, v)?,
+                        "cooldown_us" => p.cooldown_ns = number::<u64>(k, v)?.saturating_mul(1_000),
+                        "max_inventory" => p.max_inventory = positive(k, v)?,
+                        _ => return Err(unknown(k, "levels, threshold_pct, size, cooldown_us, max_inventory")),
+                    }
+                }
+                Ok(Self::Taker(p))
+            }
+            other => Err(format!("unknown strategy `{other}`: expected `mm` (market maker) or `taker`")),
+        }
+    }
+}
+
+fn unknown(key: &str, known: &str) -> String {
+    format!("unknown strategy parameter `{key}` (known: {known})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_parameters_parse_and_mistakes_are_named() {
+        assert_eq!("mm".parse(), Ok(StrategyConfig::default()));
+        let Ok(StrategyConfig::MarketMaker(p)) = "mm:half_spread=5,size=20".parse() else { panic!() };
+        assert_eq!((p.half_spread, p.size, p.requote), (5, 20, 2));
+        let Ok(StrategyConfig::Taker(t)) = "taker:cooldown_us=3".parse() else { panic!() };
+        assert_eq!(t.cooldown_ns, 3_000);
+        assert!("mm:size=0".parse::<StrategyConfig>().unwrap_err().contains("> 0"));
+        assert!("mm:spread=1".parse::<StrategyConfig>().unwrap_err().contains("known: half_spread"));
+        assert!("mm:size".parse::<StrategyConfig>().unwrap_err().contains("key=value"));
+        assert!("arb".parse::<StrategyConfig>().unwrap_err().contains("unknown strategy"));
+    }
+}
