@@ -138,6 +138,19 @@ pub struct RunArgs {
     /// No live status line.
     #[arg(long)]
     pub quiet: bool,
+    /// Fault injection for reliability tests: `panic-after=N` or `stall-after=N` frames.
+    #[arg(long, hide = true, value_parser = parse_fault)]
+    pub inject_fault: Option<crate::run::Faults>,
+}
+
+fn parse_fault(s: &str) -> Result<crate::run::Faults, String> {
+    let (kind, n) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected panic-after=N or stall-after=N"))?;
+    let n: u64 = n.parse().map_err(|_| format!("`{s}`: N must be a number of frames"))?;
+    match kind {
+        "panic-after" => Ok(crate::run::Faults { panic_after: Some(n), ..Default::default() }),
+        "stall-after" => Ok(crate::run::Faults { stall_after: Some(n), ..Default::default() }),
+        _ => Err(format!("`{s}`: expected panic-after=N or stall-after=N")),
+    }
 }
 
 /// `--feed` values.

@@ -48,7 +48,14 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     limits.collar_bps = args.collar_bps;
     limits.orders_per_sec = args.orders_per_sec;
     let cores = match args.cores {
-        Some(pair) => pair,
+        Some((hot, cold)) => {
+            let allowed = tuning::allowed_cpus().map_err(|e| e.to_string())?;
+            if let Some(cpu) = [hot, cold].into_iter().find(|c| !allowed.contains(c)) {
+                let list = tuning::format_cpu_list(&allowed);
+                return Err(format!("--cores: CPU {cpu} is not available to this process (it may use {list})"));
+            }
+            (hot, cold)
+        }
         None => default_cores().map_err(|e| e.to_string())?,
     };
     let persist = match &args.persist {
@@ -74,6 +81,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         gap_every: args.sim_gap_every,
         watchdog: args.watchdog,
         status_every: (!args.quiet).then_some(std::time::Duration::from_secs(1)),
+        faults: args.inject_fault.unwrap_or_default(),
     })
 }
 

@@ -67,6 +67,33 @@ fn status(p: &Pipeline, now: u64) -> Status {
     }
 }
 
+/// Faults the reliability tests inject into a running hot stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Panic after this many frames.
+    pub panic_after: Option<u64>,
+    /// Stop making progress (and heartbeats) after this many frames.
+    pub stall_after: Option<u64>,
+}
+
+/// One turn of the hot loop: the next due frame through the stage, then any
+/// snapshot the stage asked for. `false` if no frame was due.
+pub fn step(pipeline: &mut Pipeline, feed: &mut SimFeed, clock: &impl Clock, now: u64, snapshot: &mut Events) -> bool {
+    let Some((frame, ts_recv)) = feed.poll(now) else { return false };
+    pipeline.on_frame(frame, ts_recv, clock);
+    let mut wanted = pipeline.snapshot_requests();
+    while wanted != 0 {
+        let i = wanted.trailing_zeros();
+        wanted &= wanted - 1;
+        snapshot.clear();
+        let id = InstrumentId(i);
+        if feed.snapshot(id, now, snapshot) {
+            pipeline.on_snapshot(id, snapshot, clock.now_ns());
+        }
+    }
+    true
+}
+
 /// Runs until told to stop, the stage halts itself, or `max_frames` frames.
 pub fn run(
     pipeline: &mut Pipeline,
@@ -75,23 +102,16 @@ pub fn run(
     control: &mut Consumer<Control>,
     heartbeat: &mut Producer<Status>,
     max_frames: Option<u64>,
+    faults: Faults,
 ) {
     let mut snapshot = Events::with_capacity(64);
     let mut turn: u32 = 0;
     let mut last_beat = 0;
     loop {
         let now = clock.now_ns();
-        if let Some((frame, ts_recv)) = feed.poll(now) {
-            pipeline.on_frame(frame, ts_recv, clock);
-            let mut wanted = pipeline.snapshot_requests();
-            while wanted != 0 {
-                let i = wanted.trailing_zeros();
-                wanted &= wanted - 1;
-                snapshot.clear();
-                let id = InstrumentId(i);
-                if feed.snapshot(id, now, &mut snapshot) {
-                    pipeline.on_snapshot(id, &snapshot, clock.now_ns());
-                }
+        if step(pipeline, feed, clock, now, &mut snapshot) {
+            if max_frames.is_some_and(|m| pipeline.counters().frames >= m) {
+                break;
             }
         } else {
             std::hint::spin_loop();
@@ -100,8 +120,16 @@ pub fn run(
         if !turn.is_multiple_of(HOUSEKEEPING_EVERY) {
             continue;
         }
-        let done = max_frames.is_some_and(|m| pipeline.counters().frames >= m);
-        if control.try_pop().is_ok() || pipeline.halt().is_some() || done {
+        let frames = pipeline.counters().frames;
+        if faults.panic_after.is_some_and(|n| frames >= n) {
+            panic!("injected fault: hot stage panics after {frames} frames");
+        }
+        if faults.stall_after.is_some_and(|n| frames >= n) {
+            loop {
+                std::hint::spin_loop(); // injected fault: a stage stuck in a loop
+            }
+        }
+        if control.try_pop().is_ok() || pipeline.halt().is_some() {
             break;
         }
         if now.saturating_sub(last_beat) >= HEARTBEAT_NS {

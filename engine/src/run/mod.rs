@@ -14,7 +14,7 @@ mod report;
 use std::{path::PathBuf, time::Duration};
 
 pub use feed::SimFeed;
-pub use hot::{Control, Status};
+pub use hot::{Control, Faults, Status, step};
 use persist::{
     Record,
     journal::{FsyncPolicy, Journal, JournalError, JournalOptions},
@@ -74,13 +74,15 @@ pub struct RunOptions {
     pub watchdog: Duration,
     /// Print a status line this often (None: quiet).
     pub status_every: Option<Duration>,
+    /// Injected faults (reliability tests only).
+    pub faults: Faults,
 }
 
 /// Why a run could not start or did not end cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The topology needs more CPUs than this process may use.
-    #[error("topology `fused` needs {required} cores (1 hot + 1 cold); this process may use {available}")]
+    #[error("topology `fused` needs {required} cores (1 hot + 1 cold); this process may use CPUs `{available}`")]
     TooFewCores {
         /// Cores needed.
         required: usize,
@@ -105,7 +107,10 @@ pub enum RunError {
     #[error("the hot stage panicked ({0}); every record it handed over was journaled")]
     StagePanicked(String),
     /// The hot stage stopped sending heartbeats.
-    #[error("watchdog: the hot stage sent no heartbeat for {0:?}; kill switch tripped, records so far journaled")]
+    #[error(
+        "watchdog: the hot stage sent no heartbeat for {0:?}; engine stopped (the stalled stage could not cancel \
+         its working orders); every record it handed over was journaled"
+    )]
     Stalled(Duration),
 }
 
@@ -229,6 +234,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
 
     let config = options.pipeline.clone();
     let (rate, seed, gap_every, max_frames) = (options.rate, options.seed, options.gap_every, options.max_frames);
+    let faults = options.faults;
     let hot_options = tuning::HotThreadOptions { fifo_priority: options.fifo, ..Default::default() };
     let handle = tuning::spawn_hot("hot-fused", hot_cpu, hot_options, move |start| {
         let start = start?;
@@ -248,94 +254,103 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             .collect();
         let market = MarketSim::new(symbols, seed).with_gap_every(gap_every);
         let mut feed = SimFeed::new(market, rate, clock.now_ns() + 1_000_000);
-        hot::run(&mut pipeline, &mut feed, &clock, &mut control_rx, &mut beat_tx, max_frames);
+        hot::run(&mut pipeline, &mut feed, &clock, &mut control_rx, &mut beat_tx, max_frames, faults);
         Ok::<_, tuning::Error>(pipeline)
     })
     .map_err(setup("spawning the hot thread"))?;
 
-    if let Err(e) = tuning::pin_current_thread(cold_cpu) {
-        eprintln!("warning: cold core not pinned to CPU {cold_cpu}: {e}");
-    }
-    let clock = LiveClock::new();
-    let started = clock.now_ns();
-    let deadline = started + options.duration.as_nanos() as u64;
-    let mut cold = Cold { journal, batch: Vec::with_capacity(RECORD_RING), journaled: 0 };
-    let mut last_beat_at = started;
-    let mut last_status = Status { ts: started, ..Status::default() };
-    let mut printed = last_status;
-    let mut last_drain = started;
-    let mut next_print = started + options.status_every.map_or(u64::MAX / 2, |d| d.as_nanos() as u64);
-    let mut stop_sent = false;
-    let mut failure = None;
-    while !handle.is_finished() {
-        // Batches of a few milliseconds: fewer, larger writes and syncs keep the
-        // cold core's system calls (and their interrupts) rare.
-        let now = clock.now_ns();
-        let due = now.saturating_sub(last_drain) >= DRAIN_EVERY_NS || record_rx.len() >= RECORD_RING / 4;
-        let drained = if due {
-            last_drain = now;
-            cold.drain(&mut record_rx)?
-        } else {
-            0
-        };
-        while let Ok(s) = beat_rx.try_pop() {
-            last_status = s;
-            last_beat_at = clock.now_ns();
-        }
-        let now = clock.now_ns();
-        if !stop_sent && (now >= deadline || signals.pending().next().is_some()) {
-            stop_sent = control_tx.try_push(Control::Stop).is_ok();
-        }
-        if now.saturating_sub(last_beat_at) > options.watchdog.as_nanos() as u64 {
-            let _ = control_tx.try_push(Control::Stop);
-            // A stalled hot core gets a grace period to answer the stop; then we go.
-            if now.saturating_sub(last_beat_at) > 2 * options.watchdog.as_nanos() as u64 {
-                failure = Some(RunError::Stalled(options.watchdog));
-                break;
+    // The cold loop gets its own thread, so pinning it leaves the caller's affinity alone.
+    let options = options.clone();
+    let cold_thread = std::thread::Builder::new()
+        .name("cold".into())
+        .spawn(move || -> Result<RunOutcome, RunError> {
+            let options = &options;
+            if let Err(e) = tuning::pin_current_thread(cold_cpu) {
+                eprintln!("warning: cold core not pinned to CPU {cold_cpu}: {e}");
             }
-        }
-        if let Some(every) = options.status_every
-            && now >= next_print
-        {
-            next_print = now + every.as_nanos() as u64;
-            if last_status.ts > printed.ts {
-                eprintln!("{}", status_line(&last_status, &printed, RECORD_RING));
-                printed = last_status;
+            let clock = LiveClock::new();
+            let started = clock.now_ns();
+            let deadline = started + options.duration.as_nanos() as u64;
+            let mut cold = Cold { journal, batch: Vec::with_capacity(RECORD_RING), journaled: 0 };
+            let mut last_beat_at = started;
+            let mut last_status = Status { ts: started, ..Status::default() };
+            let mut printed = last_status;
+            let mut last_drain = started;
+            let mut next_print = started + options.status_every.map_or(u64::MAX / 2, |d| d.as_nanos() as u64);
+            let mut stop_sent = false;
+            let mut failure = None;
+            while !handle.is_finished() {
+                // Batches of a few milliseconds: fewer, larger writes and syncs keep the
+                // cold core's system calls (and their interrupts) rare.
+                let now = clock.now_ns();
+                let due = now.saturating_sub(last_drain) >= DRAIN_EVERY_NS || record_rx.len() >= RECORD_RING / 4;
+                let drained = if due {
+                    last_drain = now;
+                    cold.drain(&mut record_rx)?
+                } else {
+                    0
+                };
+                while let Ok(s) = beat_rx.try_pop() {
+                    last_status = s;
+                    last_beat_at = clock.now_ns();
+                }
+                let now = clock.now_ns();
+                if !stop_sent && (now >= deadline || signals.pending().next().is_some()) {
+                    stop_sent = control_tx.try_push(Control::Stop).is_ok();
+                }
+                if now.saturating_sub(last_beat_at) > options.watchdog.as_nanos() as u64 {
+                    let _ = control_tx.try_push(Control::Stop);
+                    // A stalled hot core gets a grace period to answer the stop; then we go.
+                    if now.saturating_sub(last_beat_at) > 2 * options.watchdog.as_nanos() as u64 {
+                        failure = Some(RunError::Stalled(options.watchdog));
+                        break;
+                    }
+                }
+                if let Some(every) = options.status_every
+                    && now >= next_print
+                {
+                    next_print = now + every.as_nanos() as u64;
+                    if last_status.ts > printed.ts {
+                        eprintln!("{}", status_line(&last_status, &printed, RECORD_RING));
+                        printed = last_status;
+                    }
+                }
+                if drained < RECORD_RING / 4 {
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+                if let Some(j) = cold.journal.as_mut() {
+                    j.sync_if_due()?;
+                }
             }
-        }
-        if drained < RECORD_RING / 4 {
-            std::thread::sleep(Duration::from_micros(500));
-        }
-        if let Some(j) = cold.journal.as_mut() {
-            j.sync_if_due()?;
-        }
-    }
-    let finished = clock.now_ns();
-    if let Some(e) = failure {
-        while cold.drain(&mut record_rx)? > 0 {}
-        if let Some(j) = cold.journal.as_mut() {
-            j.sync()?;
-        }
-        return Err(e);
-    }
-    let joined = handle.join();
-    while cold.drain(&mut record_rx)? > 0 {}
-    if let Some(j) = cold.journal.as_mut() {
-        j.sync()?;
-    }
-    let pipeline = match joined {
-        Ok(Ok(p)) => p,
-        Ok(Err(placement)) => return Err(RunError::Placement(placement)),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-string panic".into());
-            return Err(RunError::StagePanicked(msg));
-        }
-    };
-    Ok(outcome(&pipeline, options, cold.journaled, (finished - started) as f64 / 1e9))
+            let finished = clock.now_ns();
+            if let Some(e) = failure {
+                while cold.drain(&mut record_rx)? > 0 {}
+                if let Some(j) = cold.journal.as_mut() {
+                    j.sync()?;
+                }
+                return Err(e);
+            }
+            let joined = handle.join();
+            while cold.drain(&mut record_rx)? > 0 {}
+            if let Some(j) = cold.journal.as_mut() {
+                j.sync()?;
+            }
+            let pipeline = match joined {
+                Ok(Ok(p)) => p,
+                Ok(Err(placement)) => return Err(RunError::Placement(placement)),
+                Err(panic) => {
+                    let msg = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "non-string panic".into());
+                    return Err(RunError::StagePanicked(msg));
+                }
+            };
+            Ok(outcome(&pipeline, options, cold.journaled, (finished - started) as f64 / 1e9))
+        })
+        .map_err(setup("spawning the cold thread"))?;
+    cold_thread.join().unwrap_or_else(|_| Err(RunError::StagePanicked("the cold thread panicked".into())))
 }
 
 fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> RunOutcome {

@@ -1,0 +1,153 @@
+//! `engine run` and `engine journal` as an operator uses them: the JSON summary and
+//! `.hgrm` files, verify on a good and a corrupted journal, SIGINT for an orderly
+//! stop, injected panics and stalls, and clear errors for bad flags.
+
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+fn engine(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_engine")).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn journal_arg(dir: &Path) -> String {
+    format!("journal:{}", dir.join("journal").display())
+}
+
+#[test]
+fn a_run_writes_its_summary_and_histograms_and_its_journal_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let hgrm = dir.path().join("hgrm");
+    let persist = journal_arg(dir.path());
+    let (code, stdout, stderr) = engine(&[
+        "run",
+        "--quiet",
+        "--frames",
+        "60000",
+        "--rate",
+        "300000",
+        "--persist",
+        &persist,
+        "--json",
+        json.to_str().unwrap(),
+        "--latency-out",
+        hgrm.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("tick_to_order") && stdout.contains("p99.99"), "{stdout}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    for key in ["events", "orders", "fills", "rejects", "gaps", "tick_to_order_ns", "hops", "topology", "persist"] {
+        assert!(summary.get(key).is_some(), "summary lacks {key}: {summary}");
+    }
+    assert_eq!(summary["events"], 60_000);
+    let t2o = &summary["tick_to_order_ns"];
+    assert!(t2o["p50"].as_u64().unwrap() <= t2o["p99"].as_u64().unwrap());
+    for hop in ["parse", "book", "strategy", "risk", "route", "tick_to_order"] {
+        let text = std::fs::read_to_string(hgrm.join(format!("{hop}.hgrm"))).unwrap();
+        assert!(text.contains("#[Max"), "{hop}.hgrm: {text}");
+    }
+
+    let journal = dir.path().join("journal");
+    let (code, stdout, stderr) = engine(&["journal", "verify", journal.to_str().unwrap(), "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["sequences_intact"], true);
+    assert_eq!(report["records"].as_u64(), summary["journaled"].as_u64());
+
+    // Flip one byte early in the segment: corruption before good data, never skipped.
+    let segment = std::fs::read_dir(&journal).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[64 + 16 + 3] ^= 0xff;
+    std::fs::write(&segment, &bytes).unwrap();
+    let (code, _, stderr) = engine(&["journal", "verify", journal.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("corrupt at byte 64"), "{stderr}");
+    let (code, _, stderr) = engine(&["run", "--quiet", "--frames", "1000", "--persist", &persist]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("not a torn tail, so nothing was truncated"), "{stderr}");
+}
+
+#[test]
+fn sigint_stops_the_run_in_order_and_prints_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let persist = journal_arg(dir.path());
+    let child = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["run", "--quiet", "--duration", "10m", "--persist", &persist])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("tick_to_order"), "{stdout}");
+    let journal = dir.path().join("journal");
+    let (code, stdout, _) = engine(&["journal", "verify", journal.to_str().unwrap(), "--json"]);
+    assert_eq!(code, Some(0));
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(report["records"].as_u64().unwrap() > 1_000, "{report}");
+}
+
+#[test]
+fn a_panicking_or_stalled_stage_exits_4_with_everything_handed_over_journaled() {
+    for (fault, message) in [("panic-after=20000", "panicked"), ("stall-after=20000", "no heartbeat")] {
+        let dir = tempfile::tempdir().unwrap();
+        let persist = journal_arg(dir.path());
+        let (code, _, stderr) = engine(&[
+            "run",
+            "--quiet",
+            "--persist",
+            &persist,
+            "--rate",
+            "200000",
+            "--watchdog",
+            "300ms",
+            "--inject-fault",
+            fault,
+        ]);
+        assert_eq!(code, Some(4), "{fault}: {stderr}");
+        assert!(stderr.contains(message), "{fault}: {stderr}");
+        let journal = dir.path().join("journal");
+        let (code, stdout, _) = engine(&["journal", "verify", journal.to_str().unwrap(), "--json"]);
+        assert_eq!(code, Some(0), "{fault}: the journal verifies");
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert!(report["kinds"]["trade"].as_u64().unwrap() > 1_000, "{fault}: {report}");
+    }
+}
+
+#[test]
+fn bad_flags_are_named_with_what_would_be_accepted() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "--strategy", "arb"], "unknown strategy `arb`"),
+        (&["run", "--strategy", "mm:size=-3"], "`size` must be > 0"),
+        (&["run", "--duration", "0s"], "must be longer than zero"),
+        (&["run", "--duration", "10 parsecs"], "unknown unit ` parsecs`"),
+        (&["run", "--duration", "soon"], "expected a number and a unit"),
+        (&["run", "--cores", "1,1"], "must differ"),
+        (&["run", "--cores", "banana"], "expected two CPU numbers"),
+        (&["run", "--persist", "postgres://db"], "PostgreSQL sinks arrive with issue 4"),
+        (&["run", "--persist", "s3:bucket"], "expected `journal:DIR` or `none`"),
+        (&["run", "--symbols", "BTC-USD"], "is not a venue symbol"),
+        (&["run", "--fsync", "sometimes"], "expected `batch`, `none` or milliseconds"),
+        (&["run", "--sched-fifo", "0"], "0 is not in 1..=99"),
+        (&["run", "--feed", "carrier-pigeon"], "possible values: sim"),
+        (&["run", "--cores", "1,4000", "--frames", "10", "--persist", "none"], "CPU 4000"),
+        (&["journal", "inspect", "/nonexistent/journal"], "not a journal directory"),
+    ];
+    for (args, expected) in cases {
+        let (code, _, stderr) = engine(args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: expected `{expected}` in: {stderr}");
+    }
+}
