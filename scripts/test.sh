@@ -13,10 +13,17 @@ scripts/check.sh
 step "unit, integration, two-process and doc tests"
 cargo test --workspace --locked
 
-step "benchmark harnesses: their tests, and one-round smoke runs of ring-bench and parse-bench"
+step "benchmark harnesses: their tests, and one-round smoke runs of ring-bench, parse-bench and persist-cost"
 cargo test --benches --locked -p benches
 cargo run --release --locked -p benches --bin ring-bench -- --quick --rounds 1
 cargo run --release --locked -p benches --bin parse-bench -- --quick --rounds 1
+cargo run --release --locked -p benches --bin persist-cost -- --rounds 1 --seconds 1
+
+step "the README's main command, and its journal verified"
+smoke="$(mktemp -d)"
+trap 'rm -rf "$smoke"' EXIT
+cargo run --release --locked -p engine -- run --duration 3s --quiet --persist "journal:$smoke/journal"
+cargo run --release --locked -p engine -- journal verify "$smoke/journal"
 
 step "loom models of the ring protocol"
 scripts/loom.sh
