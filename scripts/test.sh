@@ -10,7 +10,13 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup
 step "format and lints"
 scripts/check.sh
 
-step "unit, integration, two-process and doc tests"
+step "a throwaway PostgreSQL cluster for the database tests (scripts/pg.sh)"
+eval "$(scripts/pg.sh start)"
+cleanup() { scripts/pg.sh stop; [[ -n "${smoke:-}" ]] && rm -rf "$smoke"; }
+trap cleanup EXIT
+echo "PostgreSQL on 127.0.0.1:$PGPORT in $ENGINE_PG_DIR"
+
+step "unit, integration, two-process, database and doc tests"
 cargo test --workspace --locked
 
 step "benchmark harnesses: their tests, and one-round smoke runs of ring-bench, parse-bench and persist-cost"
@@ -21,7 +27,6 @@ cargo run --release --locked -p benches --bin persist-cost -- --rounds 1 --secon
 
 step "the README's main command, and its journal verified"
 smoke="$(mktemp -d)"
-trap 'rm -rf "$smoke"' EXIT
 cargo run --release --locked -p engine -- run --duration 3s --quiet --persist "journal:$smoke/journal"
 cargo run --release --locked -p engine -- journal verify "$smoke/journal"
 

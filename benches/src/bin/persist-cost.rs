@@ -69,13 +69,20 @@ fn main() -> Result<(), String> {
             }
         }
     }
-    let column = |v: usize, k: usize| results.get(v).map(|r| r.iter().map(|x| x[k]).collect::<Vec<_>>()).unwrap_or_default();
+    let column =
+        |v: usize, k: usize| results.get(v).map(|r| r.iter().map(|x| x[k]).collect::<Vec<_>>()).unwrap_or_default();
     let ratio = |v: usize, k: usize| {
         let (on, off) = (column(v, k), column(0, k));
         median(on.iter().zip(&off).map(|(a, b)| a / b.max(1.0)).collect())
     };
-    println!("tick-to-order, median of {} rounds at {} frames/s (ratio: same round, / persistence off)", args.rounds, args.rate);
-    println!("{:<22} {:>8} {:>8} {:>9} {:>10} {:>10}", "variant", "p50 ns", "p99 ns", "p99.9 ns", "p99 ratio", "p99.9 ratio");
+    println!(
+        "tick-to-order, median of {} rounds at {} frames/s (ratio: same round, / persistence off)",
+        args.rounds, args.rate
+    );
+    println!(
+        "{:<22} {:>8} {:>8} {:>9} {:>10} {:>10}",
+        "variant", "p50 ns", "p99 ns", "p99.9 ns", "p99 ratio", "p99.9 ratio"
+    );
     let mut json = serde_json::Map::new();
     for (v, (name, _)) in variants.iter().enumerate() {
         let (p50, p99, p999) = (median(column(v, 0)), median(column(v, 1)), median(column(v, 2)));

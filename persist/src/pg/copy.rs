@@ -1,0 +1,156 @@
+//! PostgreSQL's binary COPY format, written straight into one reused buffer: no
+//! per-field `ToSql` dispatch, no per-row allocation. Each record kind maps to one
+//! table; [`encode`] appends a record as one row of its table.
+
+use crate::record::{Record, RecordKind};
+
+const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// Microseconds from the Unix epoch to PostgreSQL's epoch (2000-01-01 UTC).
+const PG_EPOCH_US: i64 = 946_684_800_000_000;
+
+/// One table's COPY stream being built.
+#[derive(Debug, Clone)]
+pub struct CopyBuf {
+    buf: Vec<u8>,
+    rows: usize,
+}
+
+impl Default for CopyBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CopyBuf {
+    /// An empty stream (header only).
+    pub fn new() -> Self {
+        let mut buf = Vec::with_capacity(1 << 16);
+        buf.extend_from_slice(HEADER);
+        Self { buf, rows: 0 }
+    }
+
+    /// Forgets the rows, keeping the capacity.
+    pub fn clear(&mut self) {
+        self.buf.truncate(HEADER.len());
+        self.rows = 0;
+    }
+
+    /// Rows written.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn row(&mut self, columns: i16) {
+        self.buf.extend_from_slice(&columns.to_be_bytes());
+        self.rows += 1;
+    }
+
+    fn i64(&mut self, v: i64) {
+        self.buf.extend_from_slice(&8i32.to_be_bytes());
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    fn i32(&mut self, v: i32) {
+        self.buf.extend_from_slice(&4i32.to_be_bytes());
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    fn i16(&mut self, v: i16) {
+        self.buf.extend_from_slice(&2i32.to_be_bytes());
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    /// A `timestamptz` from Unix nanoseconds (PostgreSQL keeps microseconds).
+    fn timestamp(&mut self, unix_ns: u64) {
+        self.i64((unix_ns / 1_000) as i64 - PG_EPOCH_US);
+    }
+
+    /// The finished stream: the rows and the trailer. Call [`CopyBuf::clear`] after.
+    pub fn finish(&mut self) -> &[u8] {
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        &self.buf
+    }
+}
+
+/// A record kind's table and its columns, in COPY order.
+pub fn table(kind: RecordKind) -> (&'static str, &'static str) {
+    match kind {
+        RecordKind::Trade => ("market_trades", "ts_exchange_ns, trade_id, price, qty, aggressor"),
+        RecordKind::BookTop => ("book_tops", "update_id, bid, bid_qty, ask, ask_qty"),
+        RecordKind::Order => ("order_events", "client_id, state, side, price, qty, filled, order_type"),
+        RecordKind::Fill => ("fills", "client_id, venue_trade_id, side, price, qty, fee, liquidity"),
+        RecordKind::Position => ("position_snapshots", "net_qty, avg_price, realised, unrealised, fees, mark"),
+        RecordKind::Risk => ("risk_events", "client_id, reason, side, price, qty, limit_value, observed"),
+    }
+}
+
+/// The `COPY ... FROM STDIN (FORMAT binary)` statement of a kind's table.
+pub fn copy_statement(kind: RecordKind) -> String {
+    let (table, columns) = table(kind);
+    format!("COPY {table} (ts, ts_ns, stream, seq, venue, instrument, {columns}) FROM STDIN (FORMAT binary)")
+}
+
+fn small(v: i64) -> i16 {
+    i16::try_from(v).unwrap_or(i16::MAX)
+}
+
+/// Appends `r` as one row of its kind's table.
+pub fn encode(r: &Record, kind: RecordKind, out: &mut CopyBuf) {
+    let f = r.fields;
+    let columns = match kind {
+        RecordKind::Trade | RecordKind::BookTop => 11,
+        RecordKind::Position => 12,
+        RecordKind::Order | RecordKind::Fill | RecordKind::Risk => 13,
+    };
+    out.row(columns);
+    out.timestamp(r.ts);
+    out.i64(r.ts as i64);
+    out.i16(r.stream as i16);
+    out.i64(r.seq as i64);
+    out.i16(r.venue as i16);
+    out.i32(r.instrument as i32);
+    match kind {
+        RecordKind::Trade => {
+            for v in &f[..4] {
+                out.i64(*v);
+            }
+            out.i16(r.code as i16);
+        }
+        RecordKind::BookTop => {
+            for v in &f[1..6] {
+                out.i64(*v);
+            }
+        }
+        RecordKind::Order => {
+            out.i64(f[0]);
+            out.i16(r.code as i16);
+            out.i16(small(f[1]));
+            out.i64(f[2]);
+            out.i64(f[3]);
+            out.i64(f[4]);
+            out.i16(small(f[5]));
+        }
+        RecordKind::Fill => {
+            out.i64(f[0]);
+            out.i64(f[1]);
+            out.i16(small(f[2]));
+            out.i64(f[3]);
+            out.i64(f[4]);
+            out.i64(f[5]);
+            out.i16(r.code as i16);
+        }
+        RecordKind::Position => {
+            for v in f {
+                out.i64(v);
+            }
+        }
+        RecordKind::Risk => {
+            out.i64(f[0]);
+            out.i16(r.code as i16);
+            out.i16(small(f[1]));
+            for v in &f[2..6] {
+                out.i64(*v);
+            }
+        }
+    }
+}

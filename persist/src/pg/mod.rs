@@ -1,0 +1,119 @@
+//! The PostgreSQL / TimescaleDB sink: schema migrations that detect TimescaleDB and
+//! fall back to native daily partitioning, a binary-COPY writer that encodes rows
+//! straight into a reused buffer, and exactly-once loading from the journal through
+//! per-stream sequence watermarks committed with the rows.
+
+pub mod copy;
+mod schema;
+mod sink;
+
+pub use schema::{Mode, migrate};
+pub use sink::{LoadReport, PgSink, load_journal};
+
+use crate::journal::JournalError;
+
+/// Why a database operation failed. No variant ever contains a password.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PgError {
+    /// The connection string could not be parsed.
+    #[error("bad PostgreSQL connection string: {0}")]
+    BadUrl(String),
+    /// The server could not be reached or refused us.
+    #[error("cannot connect to PostgreSQL at {target}: {reason}")]
+    Connect {
+        /// user@host:port/database, without the password.
+        target: String,
+        /// What the driver or the server said.
+        reason: String,
+    },
+    /// A statement failed.
+    #[error("PostgreSQL {what}: {reason}")]
+    Query {
+        /// What we were doing.
+        what: &'static str,
+        /// What the server said (message, detail, constraint).
+        reason: String,
+    },
+    /// The connection failed while COPY data was being sent.
+    #[error("PostgreSQL connection failed while sending COPY data: {source}")]
+    Send {
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Reading the journal failed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// The whole story of a driver error: the server's message, detail and constraint
+/// for a database error (the driver's own `Display` says only "db error"), else the
+/// error and its causes.
+pub fn render(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut text = format!("{}: {}", db.severity(), db.message());
+        if let Some(detail) = db.detail() {
+            text += &format!(" ({detail})");
+        }
+        if let Some(constraint) = db.constraint() {
+            text += &format!(" [constraint {constraint}]");
+        }
+        return text;
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text += &format!(": {c}");
+        cause = c.source();
+    }
+    text
+}
+
+pub(crate) fn query(what: &'static str) -> impl FnOnce(postgres::Error) -> PgError {
+    move |e| PgError::Query { what, reason: render(&e) }
+}
+
+/// Connection settings from a URL (`postgres://user:pass@host:port/db` or
+/// `key=value` pairs), or, without one, from the standard `PG*` variables
+/// (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`).
+///
+/// # Errors
+/// [`PgError::BadUrl`] when the string does not parse.
+pub fn config(url: Option<&str>) -> Result<postgres::Config, PgError> {
+    if let Some(url) = url {
+        return url.parse::<postgres::Config>().map_err(|e| PgError::BadUrl(e.to_string()));
+    }
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let mut c = postgres::Config::new();
+    c.host(&env("PGHOST").unwrap_or_else(|| "localhost".into()));
+    if let Some(port) = env("PGPORT") {
+        c.port(port.parse().map_err(|_| PgError::BadUrl(format!("PGPORT `{port}` is not a port number")))?);
+    }
+    let user = env("PGUSER").or_else(|| env("USER")).unwrap_or_else(|| "postgres".into());
+    c.user(&user);
+    if let Some(p) = env("PGPASSWORD") {
+        c.password(p);
+    }
+    c.dbname(&env("PGDATABASE").unwrap_or(user));
+    Ok(c)
+}
+
+/// `user@host:port/database` for messages: never the password.
+pub fn describe(c: &postgres::Config) -> String {
+    let host = match c.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = c.get_ports().first().copied().unwrap_or(5432);
+    format!("{}@{host}:{port}/{}", c.get_user().unwrap_or("?"), c.get_dbname().unwrap_or("?"))
+}
+
+/// Connects (without TLS: the database is expected on loopback or a private link).
+///
+/// # Errors
+/// [`PgError::BadUrl`] or [`PgError::Connect`] naming the target without the password.
+pub fn connect(url: Option<&str>) -> Result<postgres::Client, PgError> {
+    let c = config(url)?;
+    c.connect(postgres::NoTls).map_err(|e| PgError::Connect { target: describe(&c), reason: render(&e) })
+}

@@ -1,0 +1,75 @@
+//! Migrations: the SQL files under `persist/sql/`, applied once in one transaction,
+//! in TimescaleDB mode when the extension can be created and in native-partitioning
+//! mode otherwise. The mode is recorded and reported.
+
+use super::{PgError, query};
+
+const COMMON: &str = include_str!("../../sql/001_common.sql");
+const EVENTS: &str = include_str!("../../sql/002_events.sql");
+const NATIVE: &str = include_str!("../../sql/003_native.sql");
+const TIMESCALE: &str = include_str!("../../sql/003_timescale.sql");
+const SCHEMA_VERSION: i32 = 1;
+
+/// How time-series tables are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// TimescaleDB hypertables, compression and continuous aggregates.
+    Timescale,
+    /// Native range partitions by day, BRIN indexes, plain aggregate views.
+    Native,
+}
+
+impl Mode {
+    /// The name stored and reported.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Timescale => "timescaledb",
+            Self::Native => "native-partitioning",
+        }
+    }
+}
+
+/// Brings the schema up to date; returns the mode in use and whether it applied
+/// anything (false when the schema was already current).
+///
+/// # Errors
+/// A failed statement.
+pub fn migrate(client: &mut postgres::Client) -> Result<(Mode, bool), PgError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, mode text NOT NULL, \
+             applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .map_err(query("creating schema_migrations"))?;
+    let row = client
+        .query_opt("SELECT mode FROM schema_migrations WHERE version = $1", &[&SCHEMA_VERSION])
+        .map_err(query("reading schema_migrations"))?;
+    if let Some(row) = row {
+        let mode: String = row.get(0);
+        return Ok((if mode == Mode::Timescale.name() { Mode::Timescale } else { Mode::Native }, false));
+    }
+    let available = client
+        .query_one("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'", &[])
+        .map_err(query("looking for TimescaleDB"))?
+        .get::<_, i64>(0)
+        > 0;
+    // The extension can be packaged but not preloaded; then CREATE EXTENSION fails
+    // and native mode is the answer, not an error.
+    let mode = if available && client.batch_execute("CREATE EXTENSION IF NOT EXISTS timescaledb").is_ok() {
+        Mode::Timescale
+    } else {
+        Mode::Native
+    };
+    let (partition, storage) = match mode {
+        Mode::Timescale => ("", TIMESCALE),
+        Mode::Native => ("PARTITION BY RANGE (ts)", NATIVE),
+    };
+    let mut tx = client.transaction().map_err(query("starting the migration"))?;
+    tx.batch_execute(COMMON).map_err(query("creating common tables"))?;
+    tx.batch_execute(&EVENTS.replace("{PARTITION}", partition)).map_err(query("creating event tables"))?;
+    tx.batch_execute(storage).map_err(query("setting up time-series storage"))?;
+    tx.execute("INSERT INTO schema_migrations (version, mode) VALUES ($1, $2)", &[&SCHEMA_VERSION, &mode.name()])
+        .map_err(query("recording the migration"))?;
+    tx.commit().map_err(query("committing the migration"))?;
+    Ok((mode, true))
+}

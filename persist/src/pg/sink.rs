@@ -1,0 +1,210 @@
+//! Writing records: one transaction per batch holding one binary COPY per table, the
+//! current positions and the per-stream watermarks, so a batch is in the database
+//! completely or not at all and a record at or below its stream's watermark is
+//! never written twice.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+
+use postgres::Client;
+
+use super::{
+    Mode, PgError,
+    copy::{CopyBuf, copy_statement, encode, table},
+    query,
+};
+use crate::{
+    journal::JournalReader,
+    record::{Record, RecordKind},
+};
+
+const DAY_NS: u64 = 86_400_000_000_000;
+
+/// What a load did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Rows written now.
+    pub written: u64,
+    /// Records already in the database (at or below their stream's watermark).
+    pub already_there: u64,
+    /// Records of a kind this build cannot store (from a newer writer): counted, skipped.
+    pub unknown_kind: u64,
+    /// Transactions committed.
+    pub batches: u64,
+}
+
+/// The database sink.
+pub struct PgSink {
+    client: Client,
+    mode: Mode,
+    bufs: Vec<CopyBuf>,
+    watermarks: BTreeMap<u16, u64>,
+    days: HashSet<(usize, u64)>,
+    report: LoadReport,
+}
+
+impl std::fmt::Debug for PgSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSink").field("mode", &self.mode).field("watermarks", &self.watermarks).finish_non_exhaustive()
+    }
+}
+
+fn index(kind: RecordKind) -> usize {
+    kind as usize - 1
+}
+
+impl PgSink {
+    /// A sink over a migrated database; reads the watermarks.
+    ///
+    /// # Errors
+    /// The watermarks cannot be read.
+    pub fn open(mut client: Client, mode: Mode) -> Result<Self, PgError> {
+        let mut watermarks = BTreeMap::new();
+        for row in client
+            .query("SELECT stream, last_seq FROM stream_watermarks", &[])
+            .map_err(query("reading stream watermarks"))?
+        {
+            watermarks.insert(row.get::<_, i16>(0) as u16, row.get::<_, i64>(1) as u64);
+        }
+        let bufs = RecordKind::ALL.iter().map(|_| CopyBuf::new()).collect();
+        Ok(Self { client, mode, bufs, watermarks, days: HashSet::new(), report: LoadReport::default() })
+    }
+
+    /// The highest sequence stored for a stream (0: none).
+    pub fn watermark(&self, stream: u16) -> u64 {
+        self.watermarks.get(&stream).copied().unwrap_or(0)
+    }
+
+    /// Counters since opening.
+    pub fn report(&self) -> LoadReport {
+        self.report
+    }
+
+    /// The client, for queries of one's own.
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// Writes the records not yet stored, in one transaction. Returns rows written.
+    ///
+    /// # Errors
+    /// A failed statement: the transaction is rolled back and nothing of the batch
+    /// (rows or watermarks) is stored, so the same batch can simply be retried.
+    pub fn write_batch(&mut self, records: &[Record]) -> Result<u64, PgError> {
+        for b in &mut self.bufs {
+            b.clear();
+        }
+        let mut batch_max: BTreeMap<u16, u64> = BTreeMap::new();
+        let mut positions: BTreeMap<(u16, u32), Record> = BTreeMap::new();
+        let mut new_days = Vec::new();
+        let mut rows = 0u64;
+        for r in records {
+            let done = batch_max.get(&r.stream).copied().unwrap_or_else(|| self.watermark(r.stream));
+            if r.seq <= done {
+                self.report.already_there += 1;
+                continue;
+            }
+            batch_max.insert(r.stream, r.seq);
+            let Some(kind) = r.kind() else {
+                self.report.unknown_kind += 1;
+                continue;
+            };
+            if let Some(buf) = self.bufs.get_mut(index(kind)) {
+                encode(r, kind, buf);
+                rows += 1;
+            }
+            if kind == RecordKind::Position {
+                positions.insert((r.venue, r.instrument), *r);
+            }
+            let day = r.ts / DAY_NS;
+            if self.mode == Mode::Native && self.days.insert((index(kind), day)) {
+                new_days.push((kind, day));
+            }
+        }
+        if batch_max.is_empty() {
+            return Ok(0);
+        }
+        for (kind, day) in new_days {
+            let (name, _) = table(kind);
+            self.client
+                .execute(
+                    "SELECT engine_ensure_day_partition($1, to_timestamp(($2::bigint * 86400)::double precision))",
+                    &[&name, &(day as i64)],
+                )
+                .map_err(query("creating a daily partition"))?;
+        }
+        let mut tx = self.client.transaction().map_err(query("starting a batch"))?;
+        for kind in RecordKind::ALL {
+            let Some(buf) = self.bufs.get_mut(index(kind)) else { continue };
+            if buf.rows() == 0 {
+                continue;
+            }
+            let mut w = tx.copy_in(&copy_statement(kind)).map_err(query("starting COPY"))?;
+            w.write_all(buf.finish()).map_err(|source| PgError::Send { source })?;
+            w.finish().map_err(query("finishing COPY (a CHECK constraint or type mismatch?)"))?;
+        }
+        for ((venue, instrument), r) in &positions {
+            let f = r.fields;
+            tx.execute(
+                "INSERT INTO positions (venue, instrument, net_qty, avg_price, realised, unrealised, fees, mark, as_of_ns) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (venue, instrument) DO UPDATE SET \
+                 net_qty = EXCLUDED.net_qty, avg_price = EXCLUDED.avg_price, realised = EXCLUDED.realised, \
+                 unrealised = EXCLUDED.unrealised, fees = EXCLUDED.fees, mark = EXCLUDED.mark, \
+                 as_of_ns = EXCLUDED.as_of_ns WHERE positions.as_of_ns <= EXCLUDED.as_of_ns",
+                &[&(*venue as i16), &(*instrument as i32), &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &(r.ts as i64)],
+            )
+            .map_err(query("updating current positions"))?;
+        }
+        for (stream, seq) in &batch_max {
+            tx.execute(
+                "INSERT INTO stream_watermarks (stream, last_seq) VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE \
+                 SET last_seq = GREATEST(stream_watermarks.last_seq, EXCLUDED.last_seq), updated_at = now()",
+                &[&(*stream as i16), &(*seq as i64)],
+            )
+            .map_err(query("advancing stream watermarks"))?;
+        }
+        tx.commit().map_err(query("committing a batch"))?;
+        self.watermarks.extend(batch_max);
+        self.report.written += rows;
+        self.report.batches += 1;
+        Ok(rows)
+    }
+}
+
+/// Loads every journaled record the database does not hold yet, `batch` records per
+/// transaction. Safe to run again, or after a crash at any point: it resumes after
+/// each stream's watermark.
+///
+/// # Errors
+/// Journal corruption or a database failure (what was committed stays committed).
+pub fn load_journal(sink: &mut PgSink, reader: &JournalReader, batch: usize) -> Result<LoadReport, PgError> {
+    let before = sink.report();
+    let mut pending = Vec::with_capacity(batch.max(1));
+    let mut failure = None;
+    reader.scan(reader.start(), |_, r| {
+        if failure.is_some() || r.seq <= sink.watermark(r.stream) {
+            if failure.is_none() {
+                sink.report.already_there += 1;
+            }
+            return;
+        }
+        pending.push(*r);
+        if pending.len() >= batch.max(1) {
+            if let Err(e) = sink.write_batch(&pending) {
+                failure = Some(e);
+            }
+            pending.clear();
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    sink.write_batch(&pending)?;
+    let after = sink.report();
+    Ok(LoadReport {
+        written: after.written - before.written,
+        already_there: after.already_there - before.already_there,
+        unknown_kind: after.unknown_kind - before.unknown_kind,
+        batches: after.batches - before.batches,
+    })
+}

@@ -1,0 +1,174 @@
+//! The PostgreSQL sink against a real server: exact round trips of every record
+//! kind, native partitioning, idempotent batches, CHECK constraints, a loader killed
+//! with SIGKILL at random points, and connection errors that never show a password.
+
+mod pg_common;
+
+use std::process::Command;
+
+use persist::{
+    Fields, Origin, RecordKind,
+    journal::{FsyncPolicy, Journal, JournalOptions, JournalReader},
+    pg::{LoadReport, PgError, connect, load_journal},
+    record::{FillFields, TradeFields},
+};
+use pg_common::{fresh_database, records, sink, table_counts};
+
+const TS0: u64 = 1_795_000_000_123_456_789;
+
+#[test]
+fn every_kind_round_trips_exactly_into_daily_partitions() {
+    let url = fresh_database("pg_round_trip");
+    let mut s = sink(&url);
+    let batch = records(1, 50, TS0);
+    assert_eq!(s.write_batch(&batch).unwrap(), 300);
+    let c = s.client();
+    let trade = TradeFields::from_record(&batch[6]).unwrap();
+    let row = c
+        .query_one(
+            "SELECT ts_ns, ts_exchange_ns, trade_id, price, qty, aggressor, instrument, (extract(epoch FROM ts) * 1e6)::bigint \
+             FROM market_trades WHERE seq = $1",
+            &[&(batch[6].seq as i64)],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), batch[6].ts as i64);
+    assert_eq!(
+        (row.get::<_, i64>(1), row.get::<_, i64>(2), row.get::<_, i64>(3), row.get::<_, i64>(4)),
+        (trade.ts_exchange, trade.trade_id, trade.price, trade.qty)
+    );
+    assert_eq!((row.get::<_, i16>(5), row.get::<_, i32>(6)), (trade.aggressor as i16, 1));
+    assert_eq!(row.get::<_, i64>(7), (batch[6].ts / 1_000) as i64, "ts is the same instant in microseconds");
+    let fill = FillFields::from_record(&batch[9]).unwrap();
+    let row = c
+        .query_one(
+            "SELECT client_id, venue_trade_id, side, price, qty, fee, liquidity FROM fills WHERE seq = $1",
+            &[&(batch[9].seq as i64)],
+        )
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1), row.get::<_, i16>(2), row.get::<_, i64>(3)),
+        (fill.client_id, fill.venue_trade_id, fill.side as i16, fill.price)
+    );
+    assert_eq!(
+        (row.get::<_, i64>(4), row.get::<_, i64>(5), row.get::<_, i16>(6)),
+        (fill.qty, fill.fee, fill.liquidity as i16)
+    );
+    let row = c.query_one("SELECT realised, unrealised FROM position_snapshots WHERE seq = 5", &[]).unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (i64::MIN, i64::MAX), "extremes survive");
+    // Current positions: the latest snapshot per instrument.
+    let n: i64 = c.query_one("SELECT count(*) FROM positions", &[]).unwrap().get(0);
+    assert_eq!(n, 3);
+    // Native mode: rows landed in the day's partition, not the default one.
+    let day: i64 = c.query_one("SELECT count(*) FROM market_trades_p20261118", &[]).unwrap().get(0);
+    let default: i64 = c.query_one("SELECT count(*) FROM market_trades_default", &[]).unwrap().get(0);
+    assert_eq!((day, default), (50, 0));
+    let mode: String = c.query_one("SELECT mode FROM schema_migrations", &[]).unwrap().get(0);
+    assert_eq!(mode, "native-partitioning");
+    let (counts, _, distinct) = table_counts(&mut s);
+    assert!(counts.iter().all(|(_, n)| *n == 50), "{counts:?}");
+    assert_eq!(distinct, 300);
+}
+
+#[test]
+fn a_batch_written_twice_is_stored_once_and_migrations_run_once() {
+    let url = fresh_database("pg_idempotent");
+    let mut s = sink(&url);
+    let batch = records(1, 20, TS0);
+    assert_eq!(s.write_batch(&batch).unwrap(), 120);
+    assert_eq!(s.write_batch(&batch).unwrap(), 0);
+    assert_eq!(s.write_batch(&batch[60..]).unwrap(), 0);
+    let more = records(121, 5, TS0 + 1_000_000);
+    assert_eq!(s.write_batch(&[&batch[..], &more[..]].concat()).unwrap(), 30);
+    drop(s);
+    let mut s = sink(&url); // migrate again: a no-op
+    assert_eq!(s.watermark(1), 150);
+    let (_, sum, distinct) = table_counts(&mut s);
+    assert_eq!((sum, distinct), ((1..=150).sum::<i64>(), 150));
+}
+
+#[test]
+fn a_row_breaking_a_check_constraint_fails_the_whole_batch_and_moves_no_watermark() {
+    let url = fresh_database("pg_checks");
+    let mut s = sink(&url);
+    let mut batch = records(1, 3, TS0);
+    let bad = TradeFields { aggressor: 1, ts_exchange: 0, trade_id: 1, price: 100, qty: 0 };
+    batch.push(bad.into_record(Origin { stream: 1, seq: 19, ts: TS0, venue: 1, instrument: 0 }));
+    let err = s.write_batch(&batch).unwrap_err();
+    assert!(err.to_string().contains("market_trades_qty_check"), "{err}");
+    let mut s = sink(&url);
+    assert_eq!(s.watermark(1), 0);
+    let (counts, _, _) = table_counts(&mut s);
+    assert!(counts.iter().all(|(_, n)| *n == 0), "{counts:?}");
+}
+
+#[test]
+fn connection_errors_are_clear_and_never_show_the_password() {
+    pg_common::require_server();
+    let port = std::env::var("PGPORT").unwrap();
+    let url = format!("postgres://engine:hunter2-secret@127.0.0.1:{port}/engine");
+    let err = connect(Some(&url)).err().unwrap();
+    let text = err.to_string();
+    assert!(matches!(err, PgError::Connect { .. }), "{text}");
+    assert!(text.contains("password authentication failed"), "{text}");
+    assert!(text.contains("engine@127.0.0.1"), "{text}");
+    assert!(!text.contains("hunter2"), "the password leaked: {text}");
+    let err = connect(Some("postgres://engine:hunter2-secret@127.0.0.1:notaport/engine")).err().unwrap();
+    assert!(matches!(err, PgError::BadUrl(_)) && !err.to_string().contains("hunter2"), "{err}");
+    let err = connect(Some("postgres://engine:pw@127.0.0.1:1/engine")).err().unwrap();
+    assert!(err.to_string().contains("cannot connect to PostgreSQL at engine@127.0.0.1:1/engine"), "{err}");
+}
+
+const CHILD_URL: &str = "PG_LOADER_CHILD_URL";
+const CHILD_JOURNAL: &str = "PG_LOADER_CHILD_JOURNAL";
+
+/// The child half of the kill test: load the journal in small batches until done.
+#[test]
+fn child_loader() {
+    let (Some(url), Some(dir)) = (std::env::var_os(CHILD_URL), std::env::var_os(CHILD_JOURNAL)) else { return };
+    let mut s = sink(url.to_str().unwrap());
+    let reader = JournalReader::open(std::path::Path::new(&dir)).unwrap();
+    load_journal(&mut s, &reader, 997).unwrap();
+}
+
+#[test]
+fn a_loader_killed_at_random_points_resumes_to_exactly_once() {
+    let url = fresh_database("pg_kill");
+    let dir = tempfile::tempdir().unwrap();
+    let (mut journal, _) =
+        Journal::open(dir.path(), JournalOptions { fsync: FsyncPolicy::Never, ..Default::default() }).unwrap();
+    let all = records(1, 20_000, TS0);
+    for chunk in all.chunks(4_000) {
+        journal.append(chunk).unwrap();
+    }
+    drop(journal);
+    let _ = sink(&url); // migrate once, before racing children
+    let exe = std::env::current_exe().unwrap();
+    let mut kills = 0;
+    for round in 0..6u64 {
+        let mut child = Command::new(&exe)
+            .args(["--exact", "child_loader", "--test-threads=1"])
+            .env(CHILD_URL, &url)
+            .env(CHILD_JOURNAL, dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(150 + round * 97 % 200));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL, mid-transaction or between
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(kills > 0, "the loader finished before any kill: make the journal bigger");
+    let mut s = sink(&url);
+    let reader = JournalReader::open(dir.path()).unwrap();
+    let report: LoadReport = load_journal(&mut s, &reader, 5_000).unwrap();
+    assert_eq!(report.written + report.already_there, 120_000);
+    let (counts, sum, distinct) = table_counts(&mut s);
+    assert!(counts.iter().all(|(_, n)| *n == 20_000), "{counts:?}");
+    assert_eq!(distinct, 120_000, "no duplicates");
+    assert_eq!(sum, (1..=120_000i64).sum::<i64>(), "exactly the journal's records");
+    assert_eq!(s.watermark(1), 120_000);
+    assert_eq!(load_journal(&mut s, &reader, 5_000).unwrap().written, 0, "a second load writes nothing");
+    let _ = RecordKind::ALL;
+}
