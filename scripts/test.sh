@@ -11,8 +11,12 @@ step "format and lints"
 scripts/check.sh
 
 step "a throwaway PostgreSQL cluster for the database tests (scripts/pg.sh)"
-eval "$(scripts/pg.sh start)"
-cleanup() { scripts/pg.sh stop; [[ -n "${smoke:-}" ]] && rm -rf "$smoke"; }
+pg_env="$(scripts/pg.sh start)"
+eval "$pg_env"
+cleanup() {
+  scripts/pg.sh stop
+  if [[ -n "${smoke:-}" ]]; then rm -rf "$smoke"; fi
+}
 trap cleanup EXIT
 echo "PostgreSQL on 127.0.0.1:$PGPORT in $ENGINE_PG_DIR"
 
