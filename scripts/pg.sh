@@ -3,6 +3,8 @@
 #
 #   eval "$(scripts/pg.sh start)"   # prints export lines: PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE ENGINE_PG_DIR
 #   scripts/pg.sh stop              # stops the cluster in $ENGINE_PG_DIR and deletes it
+#   scripts/pg.sh down SECONDS      # fault injection: stop the server, wait, start it again
+#   scripts/pg.sh crash SECONDS     # fault injection: SIGKILL the postmaster, wait, start (crash recovery)
 #
 # The cluster listens on 127.0.0.1 only, on a free port, with scram-sha-256 password
 # auth (so tests can check what a wrong password does). If initdb is missing it
@@ -69,8 +71,26 @@ stop() {
   rm -rf "$dir"
 }
 
+restart_after() {
+  local how=$1 seconds=$2 dir=${ENGINE_PG_DIR:?ENGINE_PG_DIR is not set}
+  local pg_ctl; pg_ctl=$(find_bin pg_ctl)
+  if [[ $how == crash ]]; then
+    # The whole server dies at once, as in a machine crash: postmaster and backends.
+    local pid; pid=$(head -1 "$dir/data/postmaster.pid")
+    pkill -9 -P "$pid" || true
+    kill -9 "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  else
+    as_owner "$pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+  fi
+  sleep "$seconds"
+  as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  down) restart_after down "${2:-1}" ;;
+  crash) restart_after crash "${2:-1}" ;;
+  *) echo "usage: $0 start|stop|down SECONDS|crash SECONDS" >&2; exit 2 ;;
 esac

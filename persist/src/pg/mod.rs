@@ -5,10 +5,12 @@
 
 pub mod copy;
 mod schema;
+mod shipper;
 mod sink;
 
 pub use schema::{Mode, migrate};
-pub use sink::{LoadReport, PgSink, load_journal};
+pub use shipper::{ShipStatus, Shipper};
+pub use sink::{LoadReport, PgSink, load_journal, load_journal_from};
 
 use crate::journal::JournalError;
 

@@ -14,7 +14,7 @@ use super::{
     query,
 };
 use crate::{
-    journal::JournalReader,
+    journal::{JournalReader, Position},
     record::{Record, RecordKind},
 };
 
@@ -171,17 +171,23 @@ impl PgSink {
     }
 }
 
-/// Loads every journaled record the database does not hold yet, `batch` records per
-/// transaction. Safe to run again, or after a crash at any point: it resumes after
-/// each stream's watermark.
+/// Loads every journaled record from `from` on that the database does not hold yet,
+/// `batch` records per transaction, and returns where the journal ended (the next
+/// call's `from`). Safe to run again, or after a crash at any point: it resumes
+/// after each stream's watermark.
 ///
 /// # Errors
 /// Journal corruption or a database failure (what was committed stays committed).
-pub fn load_journal(sink: &mut PgSink, reader: &JournalReader, batch: usize) -> Result<LoadReport, PgError> {
+pub fn load_journal_from(
+    sink: &mut PgSink,
+    reader: &JournalReader,
+    from: Position,
+    batch: usize,
+) -> Result<(LoadReport, Position), PgError> {
     let before = sink.report();
     let mut pending = Vec::with_capacity(batch.max(1));
     let mut failure = None;
-    reader.scan(reader.start(), |_, r| {
+    let end = reader.scan(from, |_, r| {
         if failure.is_some() || r.seq <= sink.watermark(r.stream) {
             if failure.is_none() {
                 sink.report.already_there += 1;
@@ -201,10 +207,19 @@ pub fn load_journal(sink: &mut PgSink, reader: &JournalReader, batch: usize) -> 
     }
     sink.write_batch(&pending)?;
     let after = sink.report();
-    Ok(LoadReport {
+    let report = LoadReport {
         written: after.written - before.written,
         already_there: after.already_there - before.already_there,
         unknown_kind: after.unknown_kind - before.unknown_kind,
         batches: after.batches - before.batches,
-    })
+    };
+    Ok((report, end.end))
+}
+
+/// [`load_journal_from`] the start of the journal.
+///
+/// # Errors
+/// As [`load_journal_from`].
+pub fn load_journal(sink: &mut PgSink, reader: &JournalReader, batch: usize) -> Result<LoadReport, PgError> {
+    load_journal_from(sink, reader, reader.start(), batch).map(|(report, _)| report)
 }

@@ -1,0 +1,127 @@
+//! The cold core's database follower: it ships what the journal holds and the
+//! database does not, and rides out outages. The journal is always written first, so
+//! a database outage costs nothing but delay: while it lasts the shipper retries with
+//! exponential backoff (capped) and reports the outage, and when the database returns
+//! it backfills from the journal after each stream's watermark.
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use super::{PgError, PgSink, connect, load_journal_from, migrate};
+use crate::journal::{JournalReader, Position};
+
+/// What one [`Shipper::poll`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShipStatus {
+    /// Shipped this many rows (possibly 0: nothing new).
+    Shipped(u64),
+    /// The database is unavailable; the next attempt is later.
+    Down {
+        /// Since when.
+        since: Instant,
+        /// The last error (never contains the password).
+        error: String,
+    },
+    /// Backing off: no attempt this time.
+    Waiting,
+}
+
+/// Follows one journal directory into one database.
+#[derive(Debug)]
+pub struct Shipper {
+    url: Option<String>,
+    journal: PathBuf,
+    sink: Option<PgSink>,
+    from: Option<Position>,
+    backoff: Duration,
+    next_attempt: Option<Instant>,
+    down_since: Option<Instant>,
+    last_error: String,
+    /// Outages seen (a transition from up to down).
+    pub outages: u64,
+    /// Rows shipped in total.
+    pub shipped: u64,
+}
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const BATCH: usize = 50_000;
+
+impl Shipper {
+    /// A shipper for `journal` into the database at `url` (or the PG* variables).
+    /// Nothing connects until the first [`Shipper::poll`].
+    pub fn new(url: Option<String>, journal: PathBuf) -> Self {
+        Self {
+            url,
+            journal,
+            sink: None,
+            from: None,
+            backoff: MIN_BACKOFF,
+            next_attempt: None,
+            down_since: None,
+            last_error: String::new(),
+            outages: 0,
+            shipped: 0,
+        }
+    }
+
+    fn connect(&self) -> Result<PgSink, PgError> {
+        let mut client = connect(self.url.as_deref())?;
+        let (mode, _) = migrate(&mut client)?;
+        PgSink::open(client, mode)
+    }
+
+    /// Ships what is new, unless backing off after a failure.
+    pub fn poll(&mut self, now: Instant) -> ShipStatus {
+        if self.next_attempt.is_some_and(|at| now < at) {
+            return ShipStatus::Waiting;
+        }
+        match self.try_ship() {
+            Ok(rows) => {
+                self.shipped += rows;
+                self.down_since = None;
+                self.backoff = MIN_BACKOFF;
+                self.next_attempt = None;
+                ShipStatus::Shipped(rows)
+            }
+            Err(e) => {
+                // A broken connection is dropped; the next attempt reconnects and
+                // resumes from the database's own watermarks.
+                self.sink = None;
+                self.from = None;
+                if self.down_since.is_none() {
+                    self.outages += 1;
+                }
+                let since = *self.down_since.get_or_insert(now);
+                self.last_error = e.to_string();
+                self.next_attempt = Some(now + self.backoff);
+                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                ShipStatus::Down { since, error: self.last_error.clone() }
+            }
+        }
+    }
+
+    fn try_ship(&mut self) -> Result<u64, PgError> {
+        let reader = JournalReader::open(&self.journal)?;
+        if self.sink.is_none() {
+            self.sink = Some(self.connect()?);
+        }
+        let from = self.from.unwrap_or_else(|| reader.start());
+        let Some(sink) = self.sink.as_mut() else { return Ok(0) };
+        let (report, end) = load_journal_from(sink, &reader, from, BATCH)?;
+        self.from = Some(end);
+        Ok(report.written)
+    }
+
+    /// Whether the database is currently unreachable.
+    pub fn is_down(&self) -> bool {
+        self.down_since.is_some()
+    }
+
+    /// The last error seen.
+    pub fn last_error(&self) -> &str {
+        &self.last_error
+    }
+}
