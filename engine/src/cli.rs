@@ -45,6 +45,23 @@ pub enum JournalCmd {
     /// repeat. Exit 0 if intact (a torn tail is reported: the next open truncates it),
     /// 1 if sequences have holes or repeats, 2 if the journal is corrupt.
     Verify(JournalArgs),
+    /// Load the journal into PostgreSQL / TimescaleDB (migrating the schema first),
+    /// exactly once: records at or below each stream's stored watermark are skipped,
+    /// so it is safe to run again or after an interrupted load.
+    Load(LoadArgs),
+}
+
+/// `engine journal load` flags.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// The journal directory.
+    pub dir: PathBuf,
+    /// The database: a `postgres://` URL [default: the standard PG* variables].
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// Records per transaction.
+    #[arg(long, default_value_t = 50_000)]
+    pub batch: usize,
 }
 
 /// Which journal.
@@ -83,9 +100,16 @@ pub struct RunArgs {
     /// Stop after this many frames, even before --duration.
     #[arg(long)]
     pub frames: Option<u64>,
-    /// Where records go: `journal:DIR` (the embedded default) or `none`.
+    /// Where records go: `journal:DIR` (the embedded default), `none`, or a
+    /// `postgres://` URL (shorthand for the default journal plus `--db URL`).
     #[arg(long, default_value = "journal:engine-journal", value_parser = parse_persist)]
     pub persist: PersistArg,
+    /// Also ship the journal into PostgreSQL / TimescaleDB while running: a
+    /// `postgres://user:pass@host:port/db` URL, or `env` for the standard PG*
+    /// variables. The journal is written first; an unreachable database is reported
+    /// and retried, never waited for, and backfilled when it returns.
+    #[arg(long, value_name = "URL|env")]
+    pub db: Option<String>,
     /// Journal fsync policy: `batch` (every batch the cold core writes, about every
     /// 5 ms), `none`, or an interval like `10ms`. Records reach the OS page cache at once
     /// either way (a killed engine loses nothing); the policy bounds what a power
@@ -174,16 +198,16 @@ pub enum PersistArg {
     None,
     /// A journal directory.
     Journal(PathBuf),
+    /// The default journal, shipped to this database.
+    Postgres(String),
 }
 
 fn parse_persist(s: &str) -> Result<PersistArg, String> {
     match s.split_once(':') {
         _ if s == "none" => Ok(PersistArg::None),
         Some(("journal", dir)) if !dir.is_empty() => Ok(PersistArg::Journal(dir.into())),
-        Some(("postgres" | "postgresql", _)) => {
-            Err("PostgreSQL sinks arrive with issue 4; use `journal:DIR` and load it later".into())
-        }
-        _ => Err(format!("`{s}`: expected `journal:DIR` or `none`")),
+        Some(("postgres" | "postgresql", _)) => Ok(PersistArg::Postgres(s.to_owned())),
+        _ => Err(format!("`{s}`: expected `journal:DIR`, `none` or a postgres:// URL")),
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use persist::journal::{JournalReader, JournalSummary, summarize};
 
 use crate::{
-    cli::{JournalArgs, PersistArg, RunArgs},
+    cli::{JournalArgs, LoadArgs, PersistArg, RunArgs},
     pipeline::{MAX_INSTRUMENTS, PipelineConfig},
     risk::{QuoteLimits, RiskLimits},
     run::{PersistTarget, RunError, RunOptions, default_cores, run, sim_symbol_spec, write_hgrms},
@@ -58,9 +58,20 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         }
         None => default_cores().map_err(|e| e.to_string())?,
     };
-    let persist = match &args.persist {
-        PersistArg::None => PersistTarget::None,
-        PersistArg::Journal(dir) => PersistTarget::Journal(dir.clone(), args.fsync),
+    let (persist, url_db) = match &args.persist {
+        PersistArg::None => (PersistTarget::None, None),
+        PersistArg::Journal(dir) => (PersistTarget::Journal(dir.clone(), args.fsync), None),
+        PersistArg::Postgres(url) => (PersistTarget::Journal("engine-journal".into(), args.fsync), Some(url.clone())),
+    };
+    let database = match (url_db, args.db.as_deref()) {
+        (Some(_), Some(_)) => return Err("give the database once: --persist postgres://... or --db, not both".into()),
+        (Some(url), None) => Some(Some(url)),
+        (None, Some("env")) => Some(None),
+        (None, Some(url)) => {
+            persist::pg::config(Some(url)).map_err(|e| format!("--db: {e}"))?;
+            Some(Some(url.to_owned()))
+        }
+        (None, None) => None,
     };
     Ok(RunOptions {
         pipeline: PipelineConfig {
@@ -82,6 +93,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         watchdog: args.watchdog,
         status_every: (!args.quiet).then_some(std::time::Duration::from_secs(1)),
         faults: args.inject_fault.unwrap_or_default(),
+        database,
     })
 }
 
@@ -187,5 +199,26 @@ pub fn journal_command(args: &JournalArgs, verify: bool) -> Result<ExitCode, Str
     if verify {
         eprintln!("verify: every checksum and sequence intact");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `engine journal load`.
+///
+/// # Errors
+/// The journal or the database failed; what was committed stays committed.
+pub fn load_command(args: &LoadArgs) -> Result<ExitCode, String> {
+    if !args.dir.is_dir() {
+        return Err(format!("{}: not a journal directory", args.dir.display()));
+    }
+    let reader = JournalReader::open(&args.dir).map_err(|e| e.to_string())?;
+    let mut client = persist::pg::connect(args.db.as_deref()).map_err(|e| e.to_string())?;
+    let (mode, migrated) = persist::pg::migrate(&mut client).map_err(|e| e.to_string())?;
+    eprintln!("schema: {} ({})", mode.name(), if migrated { "migrated now" } else { "already current" });
+    let mut sink = persist::pg::PgSink::open(client, mode).map_err(|e| e.to_string())?;
+    let report = persist::pg::load_journal(&mut sink, &reader, args.batch.max(1)).map_err(|e| e.to_string())?;
+    println!(
+        "loaded {} rows in {} transaction(s); {} already in the database; {} of an unknown kind skipped",
+        report.written, report.batches, report.already_there, report.unknown_kind
+    );
     Ok(ExitCode::SUCCESS)
 }

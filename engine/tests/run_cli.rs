@@ -136,8 +136,10 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         (&["run", "--duration", "soon"], "expected a number and a unit"),
         (&["run", "--cores", "1,1"], "must differ"),
         (&["run", "--cores", "banana"], "expected two CPU numbers"),
-        (&["run", "--persist", "postgres://db"], "PostgreSQL sinks arrive with issue 4"),
-        (&["run", "--persist", "s3:bucket"], "expected `journal:DIR` or `none`"),
+        (&["run", "--persist", "s3:bucket"], "expected `journal:DIR`, `none` or a postgres:// URL"),
+        (&["run", "--db", "postgres://u:hunter2@h:notaport/d"], "--db: bad PostgreSQL connection string"),
+        (&["run", "--persist", "none", "--db", "env", "--frames", "10"], "needs --persist journal:DIR"),
+        (&["run", "--persist", "postgres://h/d", "--db", "env"], "not both"),
         (&["run", "--symbols", "BTC-USD"], "is not a venue symbol"),
         (&["run", "--fsync", "sometimes"], "expected `batch`, `none` or milliseconds"),
         (&["run", "--sched-fifo", "0"], "0 is not in 1..=99"),
@@ -150,4 +152,63 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         assert_eq!(code, Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: expected `{expected}` in: {stderr}");
     }
+}
+
+#[test]
+fn a_run_with_db_ships_exactly_its_journal_into_postgres() {
+    assert!(std::env::var_os("PGHOST").is_some(), "needs the test cluster: run scripts/test.sh");
+    let mut admin = persist::pg::connect(None).unwrap();
+    admin.batch_execute("DROP DATABASE IF EXISTS engine_run_db").unwrap();
+    admin.batch_execute("CREATE DATABASE engine_run_db").unwrap();
+    let var = |k: &str| std::env::var(k).unwrap();
+    let url =
+        format!("postgres://{}:{}@{}:{}/engine_run_db", var("PGUSER"), var("PGPASSWORD"), var("PGHOST"), var("PGPORT"));
+    let dir = tempfile::tempdir().unwrap();
+    let persist = journal_arg(dir.path());
+    let json = dir.path().join("run.json");
+    let (code, stdout, stderr) = engine(&[
+        "run",
+        "--quiet",
+        "--frames",
+        "80000",
+        "--rate",
+        "200000",
+        "--persist",
+        &persist,
+        "--db",
+        &url,
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("rows shipped"), "{stdout}");
+    assert!(!stdout.contains(&var("PGPASSWORD")) && !stderr.contains(&var("PGPASSWORD")));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(summary["db"]["behind_at_exit"], false, "{summary}");
+    assert_eq!(summary["db"]["shipped"], summary["journaled"], "{summary}");
+
+    let journal = dir.path().join("journal");
+    let (_, inspect, _) = engine(&["journal", "inspect", journal.to_str().unwrap(), "--json"]);
+    let kinds: serde_json::Value = serde_json::from_str::<serde_json::Value>(&inspect).unwrap()["kinds"].clone();
+    let mut db = persist::pg::connect(Some(&url)).unwrap();
+    for (kind, table) in [
+        ("trade", "market_trades"),
+        ("book_top", "book_tops"),
+        ("order", "order_events"),
+        ("fill", "fills"),
+        ("position", "position_snapshots"),
+        ("risk", "risk_events"),
+    ] {
+        let n: i64 = db.query_one(&format!("SELECT count(*) FROM {table}"), &[]).unwrap().get(0);
+        assert_eq!(n, kinds[kind].as_i64().unwrap_or(0), "{table}");
+    }
+    // A second load of the same journal adds nothing.
+    let (code, stdout, stderr) = engine(&["journal", "load", journal.to_str().unwrap(), "--db", &url]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("loaded 0 rows"), "{stdout}");
+    let wrong = format!("postgres://{}:wrong-pass-42@{}:{}/engine_run_db", var("PGUSER"), var("PGHOST"), var("PGPORT"));
+    let (code, _, stderr) = engine(&["journal", "load", journal.to_str().unwrap(), "--db", &wrong]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("password authentication failed"), "{stderr}");
+    assert!(!stderr.contains("wrong-pass-42"), "the password leaked: {stderr}");
 }

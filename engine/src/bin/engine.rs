@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Run(args) => engine::run_cli::run_command(args),
         Command::Journal(JournalCmd::Inspect(args)) => engine::run_cli::journal_command(args, false),
         Command::Journal(JournalCmd::Verify(args)) => engine::run_cli::journal_command(args, true),
+        Command::Journal(JournalCmd::Load(args)) => engine::run_cli::load_command(args),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@
 mod feed;
 mod hot;
 mod report;
+mod ship;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -21,6 +22,7 @@ use persist::{
 };
 pub use report::{RunSummary, write_hgrms};
 use rings::spsc;
+pub use ship::{ShipReport, ShipperThread};
 
 use crate::{
     clock::{Clock, LiveClock},
@@ -76,6 +78,9 @@ pub struct RunOptions {
     pub status_every: Option<Duration>,
     /// Injected faults (reliability tests only).
     pub faults: Faults,
+    /// Also ship the journal into PostgreSQL: `Some(None)` from the PG* variables,
+    /// `Some(Some(url))` from a URL.
+    pub database: Option<Option<String>>,
 }
 
 /// Why a run could not start or did not end cleanly.
@@ -103,6 +108,9 @@ pub enum RunError {
     /// The hot core could not be placed.
     #[error("hot core placement: {0}")]
     Placement(tuning::Error),
+    /// A database was asked for without the journal it is shipped from.
+    #[error("--db ships the journal into PostgreSQL, so it needs --persist journal:DIR, not none")]
+    DatabaseWithoutJournal,
     /// The hot stage panicked; records it had handed over were journaled.
     #[error("the hot stage panicked ({0}); every record it handed over was journaled")]
     StagePanicked(String),
@@ -221,6 +229,13 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             (Some(journal), recovery.last_seq.get(&1).copied().unwrap_or(0))
         }
     };
+    let shipper = match (&options.database, &options.persist) {
+        (None, _) => None,
+        (Some(url), PersistTarget::Journal(dir, _)) => {
+            Some(ShipperThread::spawn(url.clone(), dir.clone()).map_err(setup("spawning the database follower"))?)
+        }
+        (Some(_), PersistTarget::None) => return Err(RunError::DatabaseWithoutJournal),
+    };
     if options.mlock
         && let Err(e) = tuning::lock_memory()
     {
@@ -328,6 +343,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 if let Some(j) = cold.journal.as_mut() {
                     j.sync()?;
                 }
+                let _ = shipper.map(ShipperThread::finish);
                 return Err(e);
             }
             let joined = handle.join();
@@ -335,6 +351,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             if let Some(j) = cold.journal.as_mut() {
                 j.sync()?;
             }
+            let db = shipper.map(ShipperThread::finish);
             let pipeline = match joined {
                 Ok(Ok(p)) => p,
                 Ok(Err(placement)) => return Err(RunError::Placement(placement)),
@@ -347,7 +364,9 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                     return Err(RunError::StagePanicked(msg));
                 }
             };
-            Ok(outcome(&pipeline, options, cold.journaled, (finished - started) as f64 / 1e9))
+            let mut outcome = outcome(&pipeline, options, cold.journaled, (finished - started) as f64 / 1e9);
+            outcome.summary.db = db;
+            Ok(outcome)
         })
         .map_err(setup("spawning the cold thread"))?;
     cold_thread.join().unwrap_or_else(|_| Err(RunError::StagePanicked("the cold thread panicked".into())))
@@ -376,6 +395,7 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         seconds,
         offered_rate: options.rate,
         halt: p.halt().map(|h| h.to_string()),
+        db: None,
     };
     RunOutcome { summary, latency }
 }

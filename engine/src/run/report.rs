@@ -44,6 +44,8 @@ pub struct RunSummary {
     pub offered_rate: u64,
     /// Why the engine stopped itself, if it did.
     pub halt: Option<String>,
+    /// What the PostgreSQL follower did (with `--db`).
+    pub db: Option<super::ShipReport>,
 }
 
 impl RunSummary {
@@ -103,6 +105,22 @@ impl RunSummary {
             "topology: {}; persist: {} ({} records, {} market records dropped, {} stalls)",
             self.topology, self.persist, self.journaled, self.dropped_market_records, self.persist_stalls
         );
+        if let Some(db) = &self.db {
+            let _ = writeln!(
+                out,
+                "database: {} rows shipped, {} outage(s){}",
+                db.shipped,
+                db.outages,
+                if db.behind_at_exit {
+                    format!(
+                        "; STILL BEHIND ({}): the journal has everything, run `engine journal load` to backfill",
+                        db.last_error.as_deref().unwrap_or("unreachable")
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
         if let Some(halt) = &self.halt {
             let _ = writeln!(out, "HALTED: {halt}");
         }
