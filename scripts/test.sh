@@ -23,11 +23,12 @@ echo "PostgreSQL on 127.0.0.1:$PGPORT in $ENGINE_PG_DIR"
 step "unit, integration, two-process, database and doc tests"
 cargo test --workspace --locked
 
-step "benchmark harnesses: their tests, and one-round smoke runs of ring-bench, parse-bench and persist-cost"
+step "benchmark harnesses: their tests, and one-round smoke runs of ring-bench, parse-bench, persist-cost and ingest-bench"
 cargo test --benches --locked -p benches
 cargo run --release --locked -p benches --bin ring-bench -- --quick --rounds 1
 cargo run --release --locked -p benches --bin parse-bench -- --quick --rounds 1
 cargo run --release --locked -p benches --bin persist-cost -- --rounds 1 --seconds 1
+cargo run --release --locked -p benches --bin ingest-bench -- --quick --rounds 1
 
 step "the README's main command, and its journal verified"
 smoke="$(mktemp -d)"

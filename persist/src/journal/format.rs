@@ -84,16 +84,23 @@ impl SegmentHeader {
     }
 }
 
-/// Appends one batch frame (header and payload) to `out`.
-pub(crate) fn encode_batch(records: &[Record], out: &mut Vec<u8>) {
+/// The header of the batch frame holding `records` (the payload is the records'
+/// bytes as they are, written after it without a copy).
+pub(crate) fn batch_header(records: &[Record]) -> [u8; BATCH_HEADER_BYTES] {
     let payload: &[u8] = bytemuck::cast_slice(records);
     let mut header = [0u8; BATCH_HEADER_BYTES];
     header[0..4].copy_from_slice(&BATCH_MAGIC.to_le_bytes());
     header[4..8].copy_from_slice(&(records.len() as u32).to_le_bytes());
     let crc = crc32c::crc32c_append(crc32c::crc32c(&header), payload);
     header[8..12].copy_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(payload);
+    header
+}
+
+/// Appends one batch frame (header and payload) to `out`.
+#[cfg(test)]
+pub(crate) fn encode_batch(records: &[Record], out: &mut Vec<u8>) {
+    out.extend_from_slice(&batch_header(records));
+    out.extend_from_slice(bytemuck::cast_slice(records));
 }
 
 /// How a walk over a segment's batches stopped early.

@@ -1,7 +1,7 @@
 //! The embedded default sink: an append-only journal of [`Record`] batches.
 //!
 //! A journal is a directory of numbered segment files. Each append is one batch frame
-//! (header, CRC32C, raw records) written with one `write` call, so a crash can only
+//! (header, CRC32C, raw records) written with one `writev` call, so a crash can only
 //! ever leave the *last* batch incomplete: [`Journal::open`] finds that torn tail by its
 //! checksum, truncates it and reports how many bytes went. Damage anywhere else is
 //! corruption and stops the journal rather than being skipped. See [`format`] for the
@@ -23,7 +23,7 @@ use std::{
 
 pub use error::JournalError;
 use error::io_error;
-use format::{MAX_BATCH_RECORDS, SEGMENT_HEADER_BYTES, SegmentHeader, encode_batch};
+use format::{MAX_BATCH_RECORDS, SEGMENT_HEADER_BYTES, SegmentHeader, batch_header};
 pub use reader::{JournalReader, Position, ScanEnd, TornTail};
 use segments::{list_segments, segment_path};
 pub use summary::{JournalSummary, StreamSummary, summarize};
@@ -111,7 +111,6 @@ pub struct Journal {
     path: PathBuf,
     segment: u64,
     segment_len: u64,
-    frame: Vec<u8>,
     unsynced_since: Option<Instant>,
     stats: JournalStats,
 }
@@ -170,7 +169,6 @@ impl Journal {
             path,
             segment,
             segment_len: len,
-            frame: Vec::new(),
             unsynced_since: None,
             stats: JournalStats::default(),
         }
@@ -205,15 +203,15 @@ impl Journal {
     /// [`Journal::open`] truncates it as a torn tail, so it is not acknowledged.
     pub fn append(&mut self, records: &[Record]) -> Result<(), JournalError> {
         for batch in records.chunks(MAX_BATCH_RECORDS) {
-            self.frame.clear();
-            encode_batch(batch, &mut self.frame);
-            let frame_len = self.frame.len() as u64;
+            let header = batch_header(batch);
+            let payload: &[u8] = bytemuck::cast_slice(batch);
+            let frame_len = (header.len() + payload.len()) as u64;
             if self.segment_len > SEGMENT_HEADER_BYTES as u64
                 && self.segment_len + frame_len > self.options.segment_bytes
             {
                 self.rotate()?;
             }
-            self.file.write_all(&self.frame).map_err(io_error(&self.path))?;
+            write_all_vectored(&mut self.file, &header, payload).map_err(io_error(&self.path))?;
             self.segment_len += frame_len;
             self.stats.batches += 1;
             self.stats.records += batch.len() as u64;
@@ -280,6 +278,22 @@ impl Journal {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// One `writev` of header and payload (no copy of the payload into a frame buffer),
+/// continuing after a short write.
+fn write_all_vectored(file: &mut File, header: &[u8], payload: &[u8]) -> std::io::Result<()> {
+    let mut slices = [std::io::IoSlice::new(header), std::io::IoSlice::new(payload)];
+    let mut bufs = &mut slices[..];
+    while !bufs.is_empty() {
+        match file.write_vectored(bufs) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => std::io::IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[allow(clippy::disallowed_methods, reason = "fsync pacing on the cold core is wall-time, not replayed")]

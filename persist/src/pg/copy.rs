@@ -8,36 +8,50 @@ const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// Microseconds from the Unix epoch to PostgreSQL's epoch (2000-01-01 UTC).
 const PG_EPOCH_US: i64 = 946_684_800_000_000;
 
-/// One table's COPY stream being built.
-#[derive(Debug, Clone)]
+/// One table's COPY stream, built in a reused buffer and sent in chunks so the server
+/// works on the first rows while later ones are still being encoded.
+#[derive(Debug, Clone, Default)]
 pub struct CopyBuf {
     buf: Vec<u8>,
     rows: usize,
 }
 
-impl Default for CopyBuf {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl CopyBuf {
-    /// An empty stream (header only).
+    /// An empty buffer.
     pub fn new() -> Self {
-        let mut buf = Vec::with_capacity(1 << 16);
-        buf.extend_from_slice(HEADER);
-        Self { buf, rows: 0 }
+        Self { buf: Vec::with_capacity(CHUNK + 4096), rows: 0 }
     }
 
-    /// Forgets the rows, keeping the capacity.
-    pub fn clear(&mut self) {
-        self.buf.truncate(HEADER.len());
+    /// Starts a stream: the header.
+    pub fn begin(&mut self) {
+        self.buf.clear();
+        self.buf.extend_from_slice(HEADER);
         self.rows = 0;
     }
 
-    /// Rows written.
+    /// Rows encoded since [`CopyBuf::begin`].
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// Whether enough is buffered to be worth sending.
+    pub fn is_chunk_full(&self) -> bool {
+        self.buf.len() >= CHUNK
+    }
+
+    /// The bytes buffered so far (send them, then [`CopyBuf::sent`]).
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Forgets what was sent, keeping the capacity.
+    pub fn sent(&mut self) {
+        self.buf.clear();
+    }
+
+    /// Ends the stream: the trailer.
+    pub fn end(&mut self) {
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
     }
 
     fn row(&mut self, columns: i16) {
@@ -46,31 +60,34 @@ impl CopyBuf {
     }
 
     fn i64(&mut self, v: i64) {
-        self.buf.extend_from_slice(&8i32.to_be_bytes());
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        let mut field = [0u8; 12];
+        field[..4].copy_from_slice(&8i32.to_be_bytes());
+        field[4..].copy_from_slice(&v.to_be_bytes());
+        self.buf.extend_from_slice(&field);
     }
 
     fn i32(&mut self, v: i32) {
-        self.buf.extend_from_slice(&4i32.to_be_bytes());
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        let mut field = [0u8; 8];
+        field[..4].copy_from_slice(&4i32.to_be_bytes());
+        field[4..].copy_from_slice(&v.to_be_bytes());
+        self.buf.extend_from_slice(&field);
     }
 
     fn i16(&mut self, v: i16) {
-        self.buf.extend_from_slice(&2i32.to_be_bytes());
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        let mut field = [0u8; 6];
+        field[..4].copy_from_slice(&2i32.to_be_bytes());
+        field[4..].copy_from_slice(&v.to_be_bytes());
+        self.buf.extend_from_slice(&field);
     }
 
     /// A `timestamptz` from Unix nanoseconds (PostgreSQL keeps microseconds).
     fn timestamp(&mut self, unix_ns: u64) {
         self.i64((unix_ns / 1_000) as i64 - PG_EPOCH_US);
     }
-
-    /// The finished stream: the rows and the trailer. Call [`CopyBuf::clear`] after.
-    pub fn finish(&mut self) -> &[u8] {
-        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
-        &self.buf
-    }
 }
+
+/// Bytes buffered before a chunk is sent.
+const CHUNK: usize = 256 * 1024;
 
 /// A record kind's table and its columns, in COPY order.
 pub fn table(kind: RecordKind) -> (&'static str, &'static str) {

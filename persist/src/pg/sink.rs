@@ -37,7 +37,8 @@ pub struct LoadReport {
 pub struct PgSink {
     client: Client,
     mode: Mode,
-    bufs: Vec<CopyBuf>,
+    buf: CopyBuf,
+    picked: Vec<(u8, u32)>,
     watermarks: BTreeMap<u16, u64>,
     days: HashSet<(usize, u64)>,
     report: LoadReport,
@@ -66,8 +67,15 @@ impl PgSink {
         {
             watermarks.insert(row.get::<_, i16>(0) as u16, row.get::<_, i64>(1) as u64);
         }
-        let bufs = RecordKind::ALL.iter().map(|_| CopyBuf::new()).collect();
-        Ok(Self { client, mode, bufs, watermarks, days: HashSet::new(), report: LoadReport::default() })
+        Ok(Self {
+            client,
+            mode,
+            buf: CopyBuf::new(),
+            picked: Vec::new(),
+            watermarks,
+            days: HashSet::new(),
+            report: LoadReport::default(),
+        })
     }
 
     /// The highest sequence stored for a stream (0: none).
@@ -91,14 +99,12 @@ impl PgSink {
     /// A failed statement: the transaction is rolled back and nothing of the batch
     /// (rows or watermarks) is stored, so the same batch can simply be retried.
     pub fn write_batch(&mut self, records: &[Record]) -> Result<u64, PgError> {
-        for b in &mut self.bufs {
-            b.clear();
-        }
         let mut batch_max: BTreeMap<u16, u64> = BTreeMap::new();
         let mut positions: BTreeMap<(u16, u32), Record> = BTreeMap::new();
         let mut new_days = Vec::new();
-        let mut rows = 0u64;
-        for r in records {
+        let mut per_kind = [0usize; RecordKind::ALL.len()];
+        self.picked.clear();
+        for (i, r) in records.iter().enumerate() {
             let done = batch_max.get(&r.stream).copied().unwrap_or_else(|| self.watermark(r.stream));
             if r.seq <= done {
                 self.report.already_there += 1;
@@ -109,9 +115,9 @@ impl PgSink {
                 self.report.unknown_kind += 1;
                 continue;
             };
-            if let Some(buf) = self.bufs.get_mut(index(kind)) {
-                encode(r, kind, buf);
-                rows += 1;
+            self.picked.push((kind as u8, i as u32));
+            if let Some(n) = per_kind.get_mut(index(kind)) {
+                *n += 1;
             }
             if kind == RecordKind::Position {
                 positions.insert((r.venue, r.instrument), *r);
@@ -135,14 +141,30 @@ impl PgSink {
         }
         let mut tx = self.client.transaction().map_err(query("starting a batch"))?;
         for kind in RecordKind::ALL {
-            let Some(buf) = self.bufs.get_mut(index(kind)) else { continue };
-            if buf.rows() == 0 {
+            if per_kind.get(index(kind)).copied().unwrap_or(0) == 0 {
                 continue;
             }
             let mut w = tx.copy_in(&copy_statement(kind)).map_err(query("starting COPY"))?;
-            w.write_all(buf.finish()).map_err(|source| PgError::Send { source })?;
+            let buf = &mut self.buf;
+            buf.begin();
+            for (k, i) in &self.picked {
+                if *k != kind as u8 {
+                    continue;
+                }
+                if let Some(r) = records.get(*i as usize) {
+                    encode(r, kind, buf);
+                }
+                if buf.is_chunk_full() {
+                    w.write_all(buf.pending()).map_err(|source| PgError::Send { source })?;
+                    buf.sent();
+                }
+            }
+            buf.end();
+            w.write_all(buf.pending()).map_err(|source| PgError::Send { source })?;
+            buf.sent();
             w.finish().map_err(query("finishing COPY (a CHECK constraint or type mismatch?)"))?;
         }
+        let rows = self.picked.len() as u64;
         for ((venue, instrument), r) in &positions {
             let f = r.fields;
             tx.execute(

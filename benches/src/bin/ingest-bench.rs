@@ -1,0 +1,333 @@
+//! How fast records reach PostgreSQL, and how fast the journal writes, each against
+//! its peer in the same run.
+//!
+//! Database: the same trade rows loaded into the partitioned `market_trades` table by
+//! `ours` (the production writer: binary COPY encoded straight into a reused buffer,
+//! watermarks committed with each batch), `text_copy` (COPY in text format) and
+//! `generic_binary_copy` (the driver's `BinaryCopyInWriter`, one `ToSql` per field).
+//! Rows/s is wall time; client µs/row is this process's CPU time (the server is
+//! another process). Journal: `Journal::append` with an fsync per batch against a raw
+//! `write` + `fdatasync` of the same bytes, per batch size.
+//!
+//! `cargo run --release -p benches --bin ingest-bench -- [--quick] [--rounds N] [--json PATH]`
+//! starts and removes its own throwaway PostgreSQL (scripts/pg.sh).
+
+#![allow(clippy::disallowed_methods, reason = "a benchmark measures wall time")]
+
+use std::{
+    collections::BTreeMap,
+    io::Write,
+    process::Command,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use clap::Parser;
+use persist::{
+    Fields, Origin, Record,
+    journal::{FsyncPolicy, Journal, JournalOptions},
+    pg::{PgSink, connect, migrate},
+    record::TradeFields,
+};
+use postgres::{binary_copy::BinaryCopyInWriter, types::Type};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Fewer rows and bytes: a smoke run.
+    #[arg(long)]
+    quick: bool,
+    /// Interleaved rounds; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Write results as JSON here.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+/// A throwaway cluster, removed on drop.
+struct Cluster {
+    env: Vec<(String, String)>,
+}
+
+impl Cluster {
+    fn start() -> Result<Self, String> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
+        let out = Command::new(script).arg("start").output().map_err(|e| format!("{script}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("pg.sh start failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let env: Vec<(String, String)> = text
+            .trim()
+            .trim_start_matches("export ")
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .collect();
+        Ok(Self { env })
+    }
+
+    fn var(&self, key: &str) -> String {
+        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "postgres://{}:{}@{}:{}/{}",
+            self.var("PGUSER"),
+            self.var("PGPASSWORD"),
+            self.var("PGHOST"),
+            self.var("PGPORT"),
+            self.var("PGDATABASE")
+        )
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
+        let _ = Command::new(script).arg("stop").env("ENGINE_PG_DIR", self.var("ENGINE_PG_DIR")).status();
+    }
+}
+
+fn cpu_now() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
+        .map(|t| Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32))
+        .unwrap_or_default()
+}
+
+fn trades(n: u64) -> Vec<Record> {
+    let ts0 = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    (1..=n)
+        .map(|seq| {
+            let f = TradeFields {
+                aggressor: (seq % 3) as u16,
+                ts_exchange: (ts0 + seq * 1_000) as i64 - 7,
+                trade_id: seq as i64,
+                price: 6_000_000 + (seq % 997) as i64,
+                qty: 1 + (seq % 5_000) as i64,
+            };
+            f.into_record(Origin { stream: 1, seq, ts: ts0 + seq * 1_000, venue: 1, instrument: (seq % 4) as u32 })
+        })
+        .collect()
+}
+
+const BATCH: usize = 100_000;
+const COLUMNS: &str = "ts, ts_ns, stream, seq, venue, instrument, ts_exchange_ns, trade_id, price, qty, aggressor";
+
+fn reset(client: &mut postgres::Client) -> Result<(), postgres::Error> {
+    client.batch_execute("TRUNCATE market_trades; TRUNCATE stream_watermarks; CHECKPOINT")
+}
+
+fn open_sink(url: &str) -> Result<PgSink, String> {
+    let mut client = connect(Some(url)).map_err(|e| e.to_string())?;
+    let (mode, _) = migrate(&mut client).map_err(|e| e.to_string())?;
+    PgSink::open(client, mode).map_err(|e| e.to_string())
+}
+
+fn ours(sink: &mut PgSink, rows: &[Record]) -> Result<(), String> {
+    for chunk in rows.chunks(BATCH) {
+        sink.write_batch(chunk).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn text_copy(client: &mut postgres::Client, rows: &[Record]) -> Result<(), String> {
+    let mut line = Vec::with_capacity(BATCH * 120);
+    for chunk in rows.chunks(BATCH) {
+        line.clear();
+        for r in chunk {
+            let f = TradeFields::from_record(r).unwrap_or_default();
+            let micros = r.ts / 1_000;
+            let _ = writeln!(
+                line,
+                "{}.{:06}+00\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                format_args!("{}", PgTime(micros / 1_000_000)),
+                micros % 1_000_000,
+                r.ts,
+                r.stream,
+                r.seq,
+                r.venue,
+                r.instrument,
+                f.ts_exchange,
+                f.trade_id,
+                f.price,
+                f.qty,
+                f.aggressor
+            );
+        }
+        let mut tx = client.transaction().map_err(|e| e.to_string())?;
+        let mut w = tx.copy_in(&format!("COPY market_trades ({COLUMNS}) FROM STDIN")).map_err(|e| e.to_string())?;
+        w.write_all(&line).map_err(|e| e.to_string())?;
+        w.finish().map_err(|e| persist::pg::render(&e))?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC), the civil-from-days algorithm.
+struct PgTime(u64);
+
+impl std::fmt::Display for PgTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (days, secs) = ((self.0 / 86_400) as i64, self.0 % 86_400);
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        write!(f, "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3_600, secs / 60 % 60, secs % 60)
+    }
+}
+
+fn generic_binary_copy(client: &mut postgres::Client, rows: &[Record]) -> Result<(), String> {
+    let types = [
+        Type::TIMESTAMPTZ,
+        Type::INT8,
+        Type::INT2,
+        Type::INT8,
+        Type::INT2,
+        Type::INT4,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::INT2,
+    ];
+    for chunk in rows.chunks(BATCH) {
+        let mut tx = client.transaction().map_err(|e| e.to_string())?;
+        let sink = tx
+            .copy_in(&format!("COPY market_trades ({COLUMNS}) FROM STDIN (FORMAT binary)"))
+            .map_err(|e| e.to_string())?;
+        let mut w = BinaryCopyInWriter::new(sink, &types);
+        for r in chunk {
+            let f = TradeFields::from_record(r).unwrap_or_default();
+            let ts = UNIX_EPOCH + Duration::from_nanos(r.ts / 1_000 * 1_000);
+            let (ts_ns, stream, seq, venue, instrument) =
+                (r.ts as i64, r.stream as i16, r.seq as i64, r.venue as i16, r.instrument as i32);
+            let aggressor = f.aggressor as i16;
+            w.write(&[
+                &ts,
+                &ts_ns,
+                &stream,
+                &seq,
+                &venue,
+                &instrument,
+                &f.ts_exchange,
+                &f.trade_id,
+                &f.price,
+                &f.qty,
+                &aggressor,
+            ])
+            .map_err(|e| e.to_string())?;
+        }
+        w.finish().map_err(|e| persist::pg::render(&e))?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn journal_rates(bytes_total: usize, batch_bytes: usize) -> Result<(f64, f64), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let per_batch = (batch_bytes / persist::RECORD_BYTES).max(1);
+    let batch = trades(per_batch as u64);
+    let batches = (bytes_total / batch_bytes).max(4);
+    let options = JournalOptions { fsync: FsyncPolicy::EveryBatch, segment_bytes: 1 << 30 };
+    let (mut journal, _) = Journal::open(&dir.path().join("j"), options).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    for _ in 0..batches {
+        journal.append(&batch).map_err(|e| e.to_string())?;
+    }
+    let ours = (batches * per_batch * persist::RECORD_BYTES) as f64 / t.elapsed().as_secs_f64() / 1e6;
+    let raw_bytes: &[u8] = bytemuck::cast_slice(&batch);
+    let mut file = std::fs::File::create(dir.path().join("raw")).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    for _ in 0..batches {
+        file.write_all(raw_bytes).map_err(|e| e.to_string())?;
+        file.sync_data().map_err(|e| e.to_string())?;
+    }
+    let raw = (batches * raw_bytes.len()) as f64 / t.elapsed().as_secs_f64() / 1e6;
+    Ok((ours, raw))
+}
+
+type Method = fn(Option<&mut PgSink>, &mut postgres::Client, &[Record]) -> Result<(), String>;
+
+fn main() -> Result<(), String> {
+    let args = Args::parse();
+    let n: u64 = if args.quick { 200_000 } else { 2_000_000 };
+    let cluster = Cluster::start()?;
+    let url = cluster.url();
+    let mut client = connect(Some(&url)).map_err(|e| e.to_string())?;
+    let (mode, _) = migrate(&mut client).map_err(|e| e.to_string())?;
+    eprintln!("PostgreSQL schema mode: {}", mode.name());
+    let rows = trades(n);
+    let methods: [(&str, Method); 3] = [
+        ("ours", |sink, _, rows| sink.ok_or_else(|| "no sink".to_owned()).and_then(|s| ours(s, rows))),
+        ("text_copy", |_, c, rows| text_copy(c, rows)),
+        ("generic_binary_copy", |_, c, rows| generic_binary_copy(c, rows)),
+    ];
+    let mut results: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for round in 0..args.rounds {
+        // Rotate the order each round so no method always runs first after the reset.
+        let mut order = methods;
+        order.rotate_left(round % methods.len());
+        for (name, method) in order {
+            reset(&mut client).map_err(|e| persist::pg::render(&e))?;
+            // Connecting (SCRAM authentication) is not part of ingest: done before the clock.
+            let mut sink = if name == "ours" { Some(open_sink(&url)?) } else { None };
+            let (wall, cpu) = (Instant::now(), cpu_now());
+            method(sink.as_mut(), &mut client, &rows)?;
+            let (wall, cpu) = (wall.elapsed().as_secs_f64(), (cpu_now() - cpu).as_secs_f64());
+            let stored: i64 =
+                client.query_one("SELECT count(*) FROM market_trades", &[]).map_err(|e| e.to_string())?.get(0);
+            if stored as u64 != n {
+                return Err(format!("{name}: {stored} rows stored, {n} sent"));
+            }
+            let (rows_s, us_row) = (n as f64 / wall, cpu * 1e6 / n as f64);
+            eprintln!("round {round} {name:<20} {rows_s:>12.0} rows/s {us_row:>8.3} client µs/row");
+            results.entry(name).or_default().push((rows_s, us_row));
+        }
+    }
+    let peer = median(results.get("text_copy").map(|v| v.iter().map(|r| r.0).collect()).unwrap_or_default());
+    println!("{n} trade rows into the partitioned market_trades, median of {} rounds", args.rounds);
+    println!("{:<20} {:>12} {:>16} {:>12}", "method", "rows/s", "client µs/row", "vs text");
+    let mut methods_json = serde_json::Map::new();
+    for (name, _) in methods {
+        let r = results.get(name).cloned().unwrap_or_default();
+        let rows_s = median(r.iter().map(|x| x.0).collect());
+        let us = median(r.iter().map(|x| x.1).collect());
+        println!("{name:<20} {rows_s:>12.0} {us:>16.3} {:>11.2}x", rows_s / peer);
+        methods_json.insert(name.into(), serde_json::json!({"rows_s": rows_s, "client_us_per_row": us}));
+    }
+    drop(client);
+    drop(cluster);
+
+    let total = if args.quick { 16 << 20 } else { 128 << 20 };
+    println!("\njournal append (fsync every batch) vs raw write + fdatasync, {} MiB per size", total >> 20);
+    println!("{:>10} {:>12} {:>12} {:>8}", "batch", "ours MB/s", "raw MB/s", "ratio");
+    let mut journal_json = serde_json::Map::new();
+    for batch in [4 << 10, 64 << 10, 1 << 20, 4 << 20] {
+        let mut pairs = Vec::new();
+        for _ in 0..args.rounds {
+            pairs.push(journal_rates(total.max(batch * 4), batch)?);
+        }
+        let ours = median(pairs.iter().map(|p| p.0).collect());
+        let raw = median(pairs.iter().map(|p| p.1).collect());
+        let ratio = median(pairs.iter().map(|p| p.0 / p.1).collect());
+        println!("{batch:>10} {ours:>12.1} {raw:>12.1} {ratio:>8.2}");
+        journal_json.insert(batch.to_string(), serde_json::json!({"ours_mb_s": ours, "raw_write_fdatasync_mb_s": raw}));
+    }
+    if let Some(path) = args.json {
+        let v = serde_json::json!({"methods": methods_json, "journal": journal_json, "schema_mode": mode.name()});
+        std::fs::write(&path, serde_json::to_string_pretty(&v).map_err(|e| e.to_string())? + "\n")
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
