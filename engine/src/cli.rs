@@ -29,7 +29,8 @@ pub enum Command {
     /// at the end, per-hop and tick-to-order latency percentiles. Stops on
     /// --duration, --frames, SIGINT or SIGTERM (working orders are cancelled first).
     /// Exit 0 on a clean stop, 2 on bad flags or set-up errors, 3 if the kill switch
-    /// halted trading, 4 if the hot stage panicked or stalled.
+    /// halted trading, 4 if the hot stage panicked or stalled, 5 if the journal failed
+    /// (disk full, I/O error) and the engine stopped itself.
     Run(Box<RunArgs>),
     /// Inspect or verify a journal directory.
     #[command(subcommand)]

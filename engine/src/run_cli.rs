@@ -109,6 +109,10 @@ pub fn run_command(args: &RunArgs) -> Result<ExitCode, String> {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(4));
         }
+        Err(e @ RunError::JournalFailed { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(5));
+        }
         Err(e) => return Err(e.to_string()),
     };
     print!("{}", outcome.summary.table());

@@ -212,3 +212,35 @@ fn a_run_with_db_ships_exactly_its_journal_into_postgres() {
     assert!(stderr.contains("password authentication failed"), "{stderr}");
     assert!(!stderr.contains("wrong-pass-42"), "the password leaked: {stderr}");
 }
+
+#[test]
+fn a_full_disk_stops_the_engine_counts_what_was_not_journaled_and_corrupts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    // A size-limited file: past 512 KiB every write fails with EFBIG, as on a full disk.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 512; exec {} run --quiet --rate 200000 --duration 30s --persist journal:{}",
+        env!("CARGO_BIN_EXE_engine"),
+        journal.display()
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("journal failed during the run"), "{stderr}");
+    assert!(stderr.contains("File too large"), "{stderr}");
+    assert!(stderr.contains("handed over after the failure were not"), "{stderr}");
+    // What was written is intact: at most a torn tail, which the next open truncates.
+    let (code, stdout, stderr) = engine(&["journal", "verify", journal.to_str().unwrap(), "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["sequences_intact"], true);
+    assert!(report["records"].as_u64().unwrap() > 1_000, "{report}");
+    let persist = format!("journal:{}", journal.display());
+    let (code, _, stderr) = engine(&["run", "--quiet", "--frames", "2000", "--persist", &persist]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stdout, _) = engine(&["journal", "verify", journal.to_str().unwrap(), "--json"]);
+    assert_eq!(code, Some(0));
+    let after: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(after["torn_tail"], serde_json::Value::Null, "{after}");
+    assert_eq!(after["sequences_intact"], true, "numbering resumes after the last journaled record");
+}

@@ -94,9 +94,27 @@ pub enum RunError {
         /// Cores allowed.
         available: String,
     },
-    /// The journal could not be opened or written.
+    /// The journal could not be opened.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The journal failed during the run (disk full, I/O error): trading was
+    /// stopped and working orders cancelled; the records handed over after the
+    /// failure could not be journaled and are counted here, never dropped silently.
+    #[error(
+        "journal failed during the run: {error}; the engine stopped trading and cancelled its orders. \
+         {journaled} records were journaled; {lost} handed over after the failure were not ({detail}). \
+         The segment's torn tail, if any, is truncated on the next open."
+    )]
+    JournalFailed {
+        /// What failed.
+        error: JournalError,
+        /// Records safely journaled.
+        journaled: u64,
+        /// Records that could not be journaled.
+        lost: u64,
+        /// Those per kind.
+        detail: String,
+    },
     /// A thread or the signal handler could not be set up.
     #[error("{what}: {source}")]
     Setup {
@@ -157,26 +175,75 @@ struct Cold {
     journal: Option<Journal>,
     batch: Vec<Record>,
     journaled: u64,
+    /// The first journal failure; from then on nothing more can be journaled.
+    failed: Option<JournalError>,
+    /// Records handed over after the journal failed, per kind code (0: unknown).
+    lost: [u64; 7],
 }
 
 impl Cold {
-    /// Moves what the ring holds into the journal; returns how many records.
-    fn drain(&mut self, ring: &mut spsc::Consumer<Record>) -> Result<usize, JournalError> {
+    /// Moves what the ring holds into the journal; returns how many records it took.
+    /// Once the journal has failed, records are still taken (the hot core must never
+    /// block on a dead disk) but counted per kind as not journaled.
+    fn drain(&mut self, ring: &mut spsc::Consumer<Record>) -> usize {
         self.batch.clear();
         let chunk = ring.read_chunk(self.batch.capacity());
         let (a, b) = chunk.as_slices();
         self.batch.extend_from_slice(a);
         self.batch.extend_from_slice(b);
         let n = self.batch.len();
-        if n > 0
+        chunk.commit(n);
+        if n == 0 {
+            return 0;
+        }
+        if self.failed.is_none()
             && let Some(j) = self.journal.as_mut()
         {
-            j.append(&self.batch)?;
+            match j.append(&self.batch) {
+                Ok(()) => {
+                    self.journaled += n as u64;
+                    return n;
+                }
+                Err(e) => self.failed = Some(e),
+            }
+        } else if self.journal.is_none() {
+            return n; // --persist none
         }
-        // Released only once journaled: a failed append leaves them in the ring.
-        chunk.commit(n);
-        self.journaled += n as u64;
-        Ok(n)
+        for r in &self.batch {
+            if let Some(c) = self.lost.get_mut(usize::from(r.kind_code()).min(6)) {
+                *c += 1;
+            }
+        }
+        n
+    }
+
+    fn sync(&mut self, only_if_due: bool) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Some(j) = self.journal.as_mut() {
+            let result = if only_if_due { j.sync_if_due() } else { j.sync() };
+            if let Err(e) = result {
+                self.failed = Some(e);
+            }
+        }
+    }
+
+    /// The journal failure as a run error, with what could not be journaled.
+    fn failure(&mut self) -> Option<RunError> {
+        let error = self.failed.take()?;
+        let lost: Vec<String> = self
+            .lost
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(code, n)| {
+                let kind = persist::RecordKind::from_code(code as u16).map_or("unknown", persist::RecordKind::name);
+                format!("{n} {kind}")
+            })
+            .collect();
+        let total = self.lost.iter().sum();
+        Some(RunError::JournalFailed { error, journaled: self.journaled, lost: total, detail: lost.join(", ") })
     }
 }
 
@@ -286,7 +353,8 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             let clock = LiveClock::new();
             let started = clock.now_ns();
             let deadline = started + options.duration.as_nanos() as u64;
-            let mut cold = Cold { journal, batch: Vec::with_capacity(RECORD_RING), journaled: 0 };
+            let mut cold =
+                Cold { journal, batch: Vec::with_capacity(RECORD_RING), journaled: 0, failed: None, lost: [0; 7] };
             let mut last_beat_at = started;
             let mut last_status = Status { ts: started, ..Status::default() };
             let mut printed = last_status;
@@ -301,10 +369,15 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 let due = now.saturating_sub(last_drain) >= DRAIN_EVERY_NS || record_rx.len() >= RECORD_RING / 4;
                 let drained = if due {
                     last_drain = now;
-                    cold.drain(&mut record_rx)?
+                    cold.drain(&mut record_rx)
                 } else {
                     0
                 };
+                if cold.failed.is_some() && !stop_sent {
+                    // A journal that cannot write: stop opening risk, cancel, end the run.
+                    eprintln!("error: journal write failed; stopping the engine");
+                    stop_sent = control_tx.try_push(Control::Stop).is_ok();
+                }
                 while let Ok(s) = beat_rx.try_pop() {
                     last_status = s;
                     last_beat_at = clock.now_ns();
@@ -333,23 +406,21 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 if drained < RECORD_RING / 4 {
                     std::thread::sleep(Duration::from_micros(500));
                 }
-                if let Some(j) = cold.journal.as_mut() {
-                    j.sync_if_due()?;
-                }
+                cold.sync(true);
             }
             let finished = clock.now_ns();
             if let Some(e) = failure {
-                while cold.drain(&mut record_rx)? > 0 {}
-                if let Some(j) = cold.journal.as_mut() {
-                    j.sync()?;
-                }
+                while cold.drain(&mut record_rx) > 0 {}
+                cold.sync(false);
                 let _ = shipper.map(ShipperThread::finish);
-                return Err(e);
+                return Err(cold.failure().unwrap_or(e));
             }
             let joined = handle.join();
-            while cold.drain(&mut record_rx)? > 0 {}
-            if let Some(j) = cold.journal.as_mut() {
-                j.sync()?;
+            while cold.drain(&mut record_rx) > 0 {}
+            cold.sync(false);
+            if let Some(e) = cold.failure() {
+                let _ = shipper.map(ShipperThread::finish);
+                return Err(e);
             }
             let db = shipper.map(ShipperThread::finish);
             let pipeline = match joined {
