@@ -73,7 +73,13 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         }
         (None, None) => None,
     };
+    let feed = match &args.feed {
+        crate::cli::FeedArg::Sim => crate::run::FeedSource::Sim,
+        crate::cli::FeedArg::Replay(path) => crate::run::FeedSource::Replay(path.clone()),
+    };
     Ok(RunOptions {
+        feed,
+        record: args.record.clone(),
         pipeline: PipelineConfig {
             instruments,
             strategy: args.strategy,
@@ -95,6 +101,16 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         faults: args.inject_fault.unwrap_or_default(),
         database,
     })
+}
+
+/// `engine replay FILE [run flags]`.
+///
+/// # Errors
+/// As [`run_command`].
+pub fn replay_command(args: &crate::cli::ReplayArgs) -> Result<ExitCode, String> {
+    let mut run = args.run.clone();
+    run.feed = crate::cli::FeedArg::Replay(args.capture.clone());
+    run_command(&run)
 }
 
 /// `engine run`.

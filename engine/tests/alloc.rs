@@ -72,7 +72,7 @@ fn a_million_frames_after_warm_up_allocate_nothing() {
     let config = options(&args).unwrap().pipeline;
     let (tx, mut rx) = rings::spsc::channel::<Record>(1 << 16).unwrap();
     let clock = LiveClock::new();
-    let mut pipeline = Pipeline::new(&config, RecordSink::new(Some(tx), 1, 0), clock.now_ns());
+    let mut pipeline = Pipeline::new(&config, RecordSink::new(Some(tx), 1, 0));
     let symbols = config
         .instruments
         .iter()

@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Command::Tune(Tune::Apply(args)) => engine::tune::apply(args).map_err(|e| e.to_string()),
         Command::Decode(args) => engine::decode::decode(args),
         Command::Run(args) => engine::run_cli::run_command(args),
+        Command::Replay(args) => engine::run_cli::replay_command(args),
         Command::Journal(JournalCmd::Inspect(args)) => engine::run_cli::journal_command(args, false),
         Command::Journal(JournalCmd::Verify(args)) => engine::run_cli::journal_command(args, true),
         Command::Journal(JournalCmd::Load(args)) => engine::run_cli::load_command(args),

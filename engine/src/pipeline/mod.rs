@@ -111,11 +111,13 @@ pub struct Pipeline {
     counters: Counters,
     last_decode_error: Option<DecodeError>,
     halt: Option<Halt>,
+    last_event: u64,
 }
 
 impl Pipeline {
-    /// Builds the stage, allocating everything it will ever use.
-    pub fn new(config: &PipelineConfig, sink: RecordSink, now: u64) -> Self {
+    /// Builds the stage, allocating everything it will ever use. Its clock starts
+    /// at the first event it sees (event time), so live runs and replays agree.
+    pub fn new(config: &PipelineConfig, sink: RecordSink) -> Self {
         let mut symbols = SymbolTable::new();
         for (name, price_scale, qty_scale) in &config.instruments {
             symbols.intern(name, *price_scale, *qty_scale);
@@ -131,7 +133,7 @@ impl Pipeline {
             last_trade: vec![None; n],
             last_top: vec![[0; 4]; n],
             strategy: crate::strategy::build(&config.strategy, n),
-            risk: Risk::new(config.limits, now),
+            risk: Risk::new(config.limits, 0),
             oms: Oms::new(config.order_capacity, n),
             venue: SimVenue::new(config.order_capacity),
             intents: Bounded::with_capacity(64),
@@ -142,6 +144,7 @@ impl Pipeline {
             counters: Counters::default(),
             last_decode_error: None,
             halt: None,
+            last_event: 0,
         }
     }
 
@@ -179,8 +182,14 @@ impl Pipeline {
     }
 
     /// Processes one frame received at `ts_recv`.
-    pub fn on_frame(&mut self, frame: &[u8], ts_recv: u64, clock: &impl Clock) {
+    ///
+    /// Decisions use event time: `ts_recv` is "now" for the strategy, risk, the OMS and
+    /// every record, so a replay of the same frames makes the same decisions. Latency
+    /// is measured on `clock` from `arrived` (in a live run the frame's due time; in a
+    /// replay, when the replay feed handed it over).
+    pub fn on_frame(&mut self, frame: &[u8], ts_recv: u64, arrived: u64, clock: &impl Clock) {
         self.counters.frames += 1;
+        self.last_event = self.last_event.max(ts_recv);
         self.events.clear();
         if let Err(e) = self.decoder.decode(frame, UnixNanos(ts_recv), &mut self.events) {
             self.counters.decode_errors += 1;
@@ -188,7 +197,7 @@ impl Pipeline {
             return;
         }
         let t_parse = clock.now_ns();
-        self.latency.record(Hop::Parse, t_parse.saturating_sub(ts_recv));
+        self.latency.record(Hop::Parse, t_parse.saturating_sub(arrived));
         self.counters.events += self.events.len() as u64;
 
         let mut changed = 0u64;
@@ -196,13 +205,13 @@ impl Pipeline {
             let Some(event) = self.events.as_slice().get(n).copied() else { break };
             match event {
                 Event::BookDelta(d) => changed |= self.apply_delta(&d, ts_recv),
-                Event::Trade(t) => self.on_trade(&t, t_parse),
+                Event::Trade(t) => self.on_trade(&t, ts_recv),
                 Event::Bbo(_) => {}
             }
         }
         let t_book = clock.now_ns();
         self.latency.record(Hop::Book, t_book.saturating_sub(t_parse));
-        self.handle_reports(t_book);
+        self.handle_reports(ts_recv);
         if changed == 0 && self.intents.is_empty() {
             return;
         }
@@ -210,19 +219,19 @@ impl Pipeline {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            self.record_top(i, t_book);
+            self.record_top(i, ts_recv);
             let Some(book) = self.books.get(i) else { continue };
             let market = Market {
                 instrument: InstrumentId(i as u32),
                 book,
                 last_trade: self.last_trade.get(i).copied().flatten(),
             };
-            let mut ctx = Ctx::new(t_book, &mut self.oms, &mut self.intents);
+            let mut ctx = Ctx::new(ts_recv, &mut self.oms, &mut self.intents);
             self.strategy.on_book(&market, &mut ctx);
         }
         let t_strategy = clock.now_ns();
         self.latency.record(Hop::Strategy, t_strategy.saturating_sub(t_book));
-        self.send_intents(ts_recv, clock);
+        self.send_intents(ts_recv, arrived, clock);
     }
 
     fn apply_delta(&mut self, d: &feeds::event::BookDelta, ts_recv: u64) -> u64 {
@@ -298,7 +307,7 @@ impl Pipeline {
         self.sink.market(fields, now, VENUE, i as u32);
     }
 
-    fn send_intents(&mut self, ts_recv: u64, clock: &impl Clock) {
+    fn send_intents(&mut self, now: u64, arrived: u64, clock: &impl Clock) {
         // Strategy reactions to fills may add intents; a few rounds settle it.
         for _ in 0..4 {
             if self.intents.is_empty() {
@@ -314,7 +323,7 @@ impl Pipeline {
                         let i = order.instrument.0 as usize;
                         let Some(book) = self.books.get(i) else { continue };
                         let inputs = RiskInputs {
-                            now: t0,
+                            now,
                             book,
                             book_ts: self.book_ts.get(i).copied().unwrap_or(0),
                             position: self.oms.position(order.instrument),
@@ -332,27 +341,26 @@ impl Pipeline {
                             limit: decision.limit,
                             observed: decision.observed,
                         };
-                        self.must_record(audit, t1, order.instrument.0);
+                        self.must_record(audit, now, order.instrument.0);
                         if decision.reject.is_some() {
                             self.counters.risk_rejects += 1;
                             // The strategy hears of a risk rejection as a local reject.
-                            if let Some(order) = self.order_event(id, OrderEvent::Deny, t1) {
-                                let report = ExecReport { client_id: id, kind: ExecKind::Rejected, ts: t1 };
-                                let mut ctx = Ctx::new(t1, &mut self.oms, &mut self.intents);
+                            if let Some(order) = self.order_event(id, OrderEvent::Deny, now) {
+                                let report = ExecReport { client_id: id, kind: ExecKind::Rejected, ts: now };
+                                let mut ctx = Ctx::new(now, &mut self.oms, &mut self.intents);
                                 self.strategy.on_exec(&order, &report, &mut ctx);
                             }
                             continue;
                         }
-                        self.order_event(id, OrderEvent::Send, t1);
+                        self.order_event(id, OrderEvent::Send, now);
                         let Some(book) = self.books.get(i) else { continue };
-                        self.venue.submit(id, &order, book, t1, &mut self.reports);
+                        self.venue.submit(id, &order, book, now, &mut self.reports);
                         let t2 = clock.now_ns();
                         self.latency.record(Hop::Route, t2.saturating_sub(t1));
-                        self.latency.record(Hop::TickToOrder, t2.saturating_sub(ts_recv));
+                        self.latency.record(Hop::TickToOrder, t2.saturating_sub(arrived));
                         self.counters.orders += 1;
                     }
                     Intent::Cancel(id) => {
-                        let now = clock.now_ns();
                         if self.order_event(id, OrderEvent::RequestCancel, now).is_some() {
                             self.venue.cancel(id, now, &mut self.reports);
                             self.counters.cancels += 1;
@@ -361,7 +369,7 @@ impl Pipeline {
                 }
             }
             self.sending.clear();
-            self.handle_reports(clock.now_ns());
+            self.handle_reports(now);
         }
     }
 
@@ -478,7 +486,12 @@ impl Pipeline {
             }
         }
         let clock = crate::clock::ReplayClock::starting_at(now);
-        self.send_intents(now, &clock);
+        self.send_intents(now, now, &clock);
+    }
+
+    /// The latest event time seen (engine time for shutdown actions).
+    pub fn last_event_time(&self) -> u64 {
+        self.last_event
     }
 
     /// Why the stage halted itself, if it did.

@@ -1,10 +1,29 @@
-//! The simulator as a feed: frames paced at an offered rate (or as fast as the stage
-//! takes them), each stamped with the time it was *due*, so a stall in the engine
-//! shows up as latency instead of silently lowering the offered load.
+//! Where the hot core's frames come from: the simulator paced at an offered rate, a
+//! capture replayed as fast as the core takes it, or either of them recorded into a
+//! capture as it goes.
 
-use feeds::{Events, event::InstrumentId};
+use std::{fs::File, io::BufWriter, path::Path};
+
+use feeds::{
+    Events,
+    capture::{CaptureReader, CaptureWriter, Item, snapshot_events},
+    event::InstrumentId,
+};
 
 use crate::sim::MarketSim;
+
+/// A source of frames for the hot loop.
+pub trait Feed {
+    /// The next frame if one is due at `now`: its bytes, its receive (event) time,
+    /// and the instant latency is measured from.
+    fn poll(&mut self, now: u64) -> Option<(&[u8], u64, u64)>;
+    /// A book snapshot for `instrument`, as its `BookDelta` events; `false` if none.
+    fn snapshot(&mut self, instrument: InstrumentId, now: u64, out: &mut Events) -> bool;
+    /// Whether the source has ended (a replay at its end).
+    fn is_done(&self) -> bool {
+        false
+    }
+}
 
 /// A paced simulated feed.
 #[derive(Debug)]
@@ -21,13 +40,15 @@ impl SimFeed {
         let interval_ns = 1_000_000_000u64.checked_div(rate).map_or(0, |ns| ns.max(1));
         Self { market, interval_ns, next_due: start, ready: false }
     }
+}
 
-    /// The next frame and the time it arrived, if one is due at `now`. The frame is
-    /// generated ahead of its due time, so generating it is not counted as latency
-    /// unless the engine is already behind.
-    pub fn poll(&mut self, now: u64) -> Option<(&[u8], u64)> {
+impl Feed for SimFeed {
+    /// Each frame is generated ahead of its due time and stamped with that time, so
+    /// generating it is not latency unless the engine is already behind, and a stall
+    /// shows up as latency instead of silently lowering the offered load.
+    fn poll(&mut self, now: u64) -> Option<(&[u8], u64, u64)> {
         if self.interval_ns == 0 {
-            return Some((self.market.next_frame(now), now));
+            return Some((self.market.next_frame(now), now, now));
         }
         if !self.ready {
             self.market.next_frame(self.next_due);
@@ -39,11 +60,146 @@ impl SimFeed {
         let due = self.next_due;
         self.next_due += self.interval_ns;
         self.ready = false;
-        Some((self.market.current_frame(), due))
+        Some((self.market.current_frame(), due, due))
     }
 
-    /// The current book of `instrument` as snapshot events.
-    pub fn snapshot(&self, instrument: InstrumentId, now: u64, out: &mut Events) -> bool {
+    fn snapshot(&mut self, instrument: InstrumentId, now: u64, out: &mut Events) -> bool {
         self.market.snapshot(instrument, now, out)
+    }
+}
+
+/// A capture replayed as fast as the hot core takes it.
+#[derive(Debug)]
+pub struct ReplayFeed {
+    bytes: Vec<u8>,
+    at: usize,
+    done: bool,
+    /// Snapshots in the capture that the replay did not ask for (the replay is not
+    /// running the recorded configuration).
+    pub unrequested_snapshots: u64,
+    /// Why the replay ended early, if it did.
+    pub error: Option<String>,
+}
+
+impl ReplayFeed {
+    /// Loads a capture file.
+    ///
+    /// # Errors
+    /// The file cannot be read or is not a capture.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let at = CaptureReader::new(&bytes).map_err(|e| format!("{}: {e}", path.display()))?.position();
+        Ok(Self { bytes, at, done: false, unrequested_snapshots: 0, error: None })
+    }
+}
+
+impl Feed for ReplayFeed {
+    fn poll(&mut self, now: u64) -> Option<(&[u8], u64, u64)> {
+        loop {
+            let mut reader = CaptureReader::resume(&self.bytes, self.at);
+            match reader.next_item() {
+                None => {
+                    self.done = true;
+                    return None;
+                }
+                Some(Err(e)) => {
+                    self.error = Some(e.to_string());
+                    self.done = true;
+                    return None;
+                }
+                Some(Ok(Item::Snapshot { .. })) => {
+                    self.unrequested_snapshots += 1;
+                    self.at = reader.position();
+                }
+                Some(Ok(Item::Frame { ts_recv, .. })) => {
+                    let start = self.at;
+                    self.at = reader.position();
+                    let bytes = self.bytes.get(start + 13..self.at)?;
+                    return Some((bytes, ts_recv, now));
+                }
+            }
+        }
+    }
+
+    fn snapshot(&mut self, instrument: InstrumentId, _now: u64, out: &mut Events) -> bool {
+        let mut reader = CaptureReader::resume(&self.bytes, self.at);
+        if let Some(Ok(Item::Snapshot { instrument: i, raw, .. })) = reader.next_item()
+            && i == instrument
+        {
+            self.at = reader.position();
+            return snapshot_events(raw, out);
+        }
+        false
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+/// Any feed, with every frame and snapshot written to a capture file as it passes.
+/// Recording is a buffered file write on the hot core: use it to capture, not to
+/// measure latency.
+#[derive(Debug)]
+pub struct Recording<F> {
+    inner: F,
+    out: CaptureWriter<BufWriter<File>>,
+    /// The first write error (recording stops; the run goes on).
+    pub error: Option<String>,
+}
+
+impl<F: Feed> Recording<F> {
+    /// Records `inner` into a new file at `path`.
+    ///
+    /// # Errors
+    /// The file cannot be created.
+    pub fn new(inner: F, path: &Path) -> Result<Self, String> {
+        let file = File::create(path).map_err(|e| format!("--record {}: {e}", path.display()))?;
+        let out = CaptureWriter::new(BufWriter::with_capacity(1 << 20, file)).map_err(|e| e.to_string())?;
+        Ok(Self { inner, out, error: None })
+    }
+
+    /// The feed being recorded.
+    pub fn inner(&self) -> &F {
+        &self.inner
+    }
+
+    /// Flushes the capture.
+    ///
+    /// # Errors
+    /// The flush failed, or an earlier write did.
+    pub fn finish(self) -> Result<(), String> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.out.finish().map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+impl<F: Feed> Feed for Recording<F> {
+    fn poll(&mut self, now: u64) -> Option<(&[u8], u64, u64)> {
+        let (frame, ts, arrived) = self.inner.poll(now)?;
+        if self.error.is_none()
+            && let Err(e) = self.out.frame(ts, frame)
+        {
+            self.error = Some(format!("recording stopped: {e}"));
+        }
+        Some((frame, ts, arrived))
+    }
+
+    fn snapshot(&mut self, instrument: InstrumentId, now: u64, out: &mut Events) -> bool {
+        // The hot loop hands over an empty buffer: what is in it after is the snapshot.
+        let ok = self.inner.snapshot(instrument, now, out);
+        if ok
+            && self.error.is_none()
+            && let Err(e) = self.out.snapshot(now, instrument, out)
+        {
+            self.error = Some(format!("recording stopped: {e}"));
+        }
+        ok
+    }
+
+    fn is_done(&self) -> bool {
+        self.inner.is_done()
     }
 }

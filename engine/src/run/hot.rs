@@ -5,7 +5,7 @@
 use feeds::{Events, event::InstrumentId};
 use rings::spsc::{Consumer, Producer};
 
-use super::feed::SimFeed;
+use super::feed::Feed;
 use crate::{
     clock::Clock,
     pipeline::{Hop, Pipeline},
@@ -78,26 +78,33 @@ pub struct Faults {
 
 /// One turn of the hot loop: the next due frame through the stage, then any
 /// snapshot the stage asked for. `false` if no frame was due.
-pub fn step(pipeline: &mut Pipeline, feed: &mut SimFeed, clock: &impl Clock, now: u64, snapshot: &mut Events) -> bool {
-    let Some((frame, ts_recv)) = feed.poll(now) else { return false };
-    pipeline.on_frame(frame, ts_recv, clock);
+pub fn step<F: Feed>(
+    pipeline: &mut Pipeline,
+    feed: &mut F,
+    clock: &impl Clock,
+    now: u64,
+    snapshot: &mut Events,
+) -> bool {
+    let Some((frame, ts_recv, arrived)) = feed.poll(now) else { return false };
+    pipeline.on_frame(frame, ts_recv, arrived, clock);
     let mut wanted = pipeline.snapshot_requests();
     while wanted != 0 {
         let i = wanted.trailing_zeros();
         wanted &= wanted - 1;
         snapshot.clear();
         let id = InstrumentId(i);
-        if feed.snapshot(id, now, snapshot) {
-            pipeline.on_snapshot(id, snapshot, clock.now_ns());
+        // Event time, as for every decision: a replay applies it at the same moment.
+        if feed.snapshot(id, ts_recv, snapshot) {
+            pipeline.on_snapshot(id, snapshot, ts_recv);
         }
     }
     true
 }
 
 /// Runs until told to stop, the stage halts itself, or `max_frames` frames.
-pub fn run(
+pub fn run<F: Feed>(
     pipeline: &mut Pipeline,
-    feed: &mut SimFeed,
+    feed: &mut F,
     clock: &impl Clock,
     control: &mut Consumer<Control>,
     heartbeat: &mut Producer<Status>,
@@ -129,7 +136,7 @@ pub fn run(
                 std::hint::spin_loop(); // injected fault: a stage stuck in a loop
             }
         }
-        if control.try_pop().is_ok() || pipeline.halt().is_some() {
+        if control.try_pop().is_ok() || pipeline.halt().is_some() || feed.is_done() {
             break;
         }
         if now.saturating_sub(last_beat) >= HEARTBEAT_NS {
@@ -137,6 +144,6 @@ pub fn run(
             let _ = heartbeat.try_push(status(pipeline, now));
         }
     }
-    pipeline.cancel_all(clock.now_ns());
+    pipeline.cancel_all(pipeline.last_event_time());
     let _ = heartbeat.try_push(status(pipeline, clock.now_ns()));
 }

@@ -14,7 +14,7 @@ mod ship;
 
 use std::{path::PathBuf, time::Duration};
 
-pub use feed::SimFeed;
+pub use feed::{Feed, Recording, ReplayFeed, SimFeed};
 pub use hot::{Control, Faults, Status, step};
 use persist::{
     Record,
@@ -49,9 +49,22 @@ impl std::fmt::Display for PersistTarget {
     }
 }
 
+/// Where frames come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedSource {
+    /// The built-in simulator, paced at `RunOptions::rate`.
+    Sim,
+    /// A capture, replayed as fast as the hot core takes it.
+    Replay(PathBuf),
+}
+
 /// Everything `engine run` needs.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Where frames come from.
+    pub feed: FeedSource,
+    /// Record every frame and snapshot into this capture file.
+    pub record: Option<PathBuf>,
     /// The hot stage.
     pub pipeline: PipelineConfig,
     /// Frames per second the simulator offers (0: as fast as the stage takes them).
@@ -129,6 +142,9 @@ pub enum RunError {
     /// A database was asked for without the journal it is shipped from.
     #[error("--db ships the journal into PostgreSQL, so it needs --persist journal:DIR, not none")]
     DatabaseWithoutJournal,
+    /// The capture to replay could not be read.
+    #[error("replay: {0}")]
+    Capture(String),
     /// The hot stage panicked; records it had handed over were journaled.
     #[error("the hot stage panicked ({0}); every record it handed over was journaled")]
     StagePanicked(String),
@@ -147,6 +163,61 @@ pub struct RunOutcome {
     pub summary: RunSummary,
     /// Merged histograms, for `.hgrm` output.
     pub latency: Latencies,
+}
+
+/// The hot loop's rings and limits, for any feed.
+struct HotIo {
+    control: spsc::Consumer<Control>,
+    heartbeat: spsc::Producer<Status>,
+    max_frames: Option<u64>,
+    faults: Faults,
+}
+
+impl HotIo {
+    /// Runs the hot loop on `feed`; returns a warning about the feed, if any.
+    fn run<F: Feed + FeedReport>(&mut self, p: &mut Pipeline, feed: &mut F, clock: &LiveClock) -> Option<String> {
+        hot::run(p, feed, clock, &mut self.control, &mut self.heartbeat, self.max_frames, self.faults);
+        feed.warning()
+    }
+}
+
+/// What a feed has to say after a run.
+trait FeedReport {
+    fn warning(&self) -> Option<String> {
+        None
+    }
+}
+
+impl FeedReport for SimFeed {}
+
+impl FeedReport for ReplayFeed {
+    fn warning(&self) -> Option<String> {
+        match (&self.error, self.unrequested_snapshots) {
+            (Some(e), _) => Some(format!("replay ended early: {e}")),
+            (None, 0) => None,
+            (None, n) => Some(format!(
+                "replay skipped {n} snapshot(s) it did not ask for: this run's configuration differs from the recording's"
+            )),
+        }
+    }
+}
+
+impl<F: Feed + FeedReport> FeedReport for Recording<F> {
+    fn warning(&self) -> Option<String> {
+        self.error.clone().or_else(|| self.inner().warning())
+    }
+}
+
+fn sim_market(config: &PipelineConfig, seed: u64, gap_every: u64) -> MarketSim {
+    let symbols = config
+        .instruments
+        .iter()
+        .enumerate()
+        .map(|(i, (name, ps, qs))| {
+            SimSymbol::new(name, feeds::event::InstrumentId(i as u32), (*ps, *qs), sim_symbol_spec(name).2)
+        })
+        .collect();
+    MarketSim::new(symbols, seed).with_gap_every(gap_every)
 }
 
 /// Scales and a starting price for the simulator's symbols.
@@ -310,13 +381,18 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     }
     let cap = |e: rings::CapacityError| RunError::Setup { what: "creating rings", source: std::io::Error::other(e) };
     let (record_tx, mut record_rx) = spsc::channel::<Record>(RECORD_RING).map_err(cap)?;
-    let (mut control_tx, mut control_rx) = spsc::channel::<Control>(8).map_err(cap)?;
-    let (mut beat_tx, mut beat_rx) = spsc::channel::<Status>(64).map_err(cap)?;
+    let (mut control_tx, control_rx) = spsc::channel::<Control>(8).map_err(cap)?;
+    let (beat_tx, mut beat_rx) = spsc::channel::<Status>(64).map_err(cap)?;
     let record_tx = (options.persist != PersistTarget::None).then_some(record_tx);
 
     let config = options.pipeline.clone();
     let (rate, seed, gap_every, max_frames) = (options.rate, options.seed, options.gap_every, options.max_frames);
     let faults = options.faults;
+    let replay = match &options.feed {
+        FeedSource::Sim => None,
+        FeedSource::Replay(path) => Some(ReplayFeed::open(path).map_err(RunError::Capture)?),
+    };
+    let record = options.record.clone();
     let hot_options = tuning::HotThreadOptions { fifo_priority: options.fifo, ..Default::default() };
     let handle = tuning::spawn_hot("hot-fused", hot_cpu, hot_options, move |start| {
         let start = start?;
@@ -325,18 +401,24 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         }
         let clock = LiveClock::new();
         let sink = RecordSink::new(record_tx, 1, last_seq);
-        let mut pipeline = Pipeline::new(&config, sink, clock.now_ns());
-        let symbols = config
-            .instruments
-            .iter()
-            .enumerate()
-            .map(|(i, (name, ps, qs))| {
-                SimSymbol::new(name, feeds::event::InstrumentId(i as u32), (*ps, *qs), sim_symbol_spec(name).2)
-            })
-            .collect();
-        let market = MarketSim::new(symbols, seed).with_gap_every(gap_every);
-        let mut feed = SimFeed::new(market, rate, clock.now_ns() + 1_000_000);
-        hot::run(&mut pipeline, &mut feed, &clock, &mut control_rx, &mut beat_tx, max_frames, faults);
+        let mut pipeline = Pipeline::new(&config, sink);
+        let mut io = HotIo { control: control_rx, heartbeat: beat_tx, max_frames, faults };
+        let sim = || SimFeed::new(sim_market(&config, seed, gap_every), rate, clock.now_ns() + 1_000_000);
+        let warning = match (replay, record) {
+            (None, None) => io.run(&mut pipeline, &mut sim(), &clock),
+            (Some(mut feed), None) => io.run(&mut pipeline, &mut feed, &clock),
+            (None, Some(path)) => match Recording::new(sim(), &path) {
+                Ok(mut feed) => io.run(&mut pipeline, &mut feed, &clock).or(feed.finish().err()),
+                Err(e) => Some(e),
+            },
+            (Some(replay), Some(path)) => match Recording::new(replay, &path) {
+                Ok(mut feed) => io.run(&mut pipeline, &mut feed, &clock).or(feed.finish().err()),
+                Err(e) => Some(e),
+            },
+        };
+        if let Some(w) = warning {
+            eprintln!("warning: {w}");
+        }
         Ok::<_, tuning::Error>(pipeline)
     })
     .map_err(setup("spawning the hot thread"))?;
