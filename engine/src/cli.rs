@@ -143,6 +143,10 @@ pub struct RunArgs {
     /// mlockall the process before starting (warns if refused).
     #[arg(long)]
     pub mlock: bool,
+    /// Refuse to start if the host audit (`engine tune check`) fails any check for
+    /// the hot core. Without it the audit's summary is printed as a warning.
+    #[arg(long)]
+    pub require_tuned_host: bool,
     /// Largest price × size of one order, in whole quote units.
     #[arg(long, default_value_t = 10_000)]
     pub max_order_notional: u64,

@@ -119,6 +119,7 @@ pub fn replay_command(args: &crate::cli::ReplayArgs) -> Result<ExitCode, String>
 /// Bad flags or a run that could not start.
 pub fn run_command(args: &RunArgs) -> Result<ExitCode, String> {
     let options = options(args)?;
+    host_audit(&options, args.require_tuned_host, args.quiet)?;
     let outcome = match run(&options) {
         Ok(o) => o,
         Err(e @ (RunError::StagePanicked(_) | RunError::Stalled(_))) => {
@@ -241,4 +242,29 @@ pub fn load_command(args: &LoadArgs) -> Result<ExitCode, String> {
         report.written, report.batches, report.already_there, report.unknown_kind
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The host audit for the hot core, before anything starts: a one-line summary, or a
+/// refusal with `--require-tuned-host`.
+fn host_audit(options: &RunOptions, required: bool, quiet: bool) -> Result<(), String> {
+    use tuning::audit::{self, AuditOptions, Host, Status};
+    let hot = options.cores.0;
+    let audit_options = AuditOptions { hot_cores: vec![hot], sched_fifo: options.fifo.is_some(), irq_sample: None };
+    let findings = audit::audit(&Host::at(std::path::Path::new("/")), &audit_options);
+    let named =
+        |status: Status| -> Vec<&str> { findings.iter().filter(|f| f.status == status).map(|f| f.check).collect() };
+    let (fails, warns) = (named(Status::Fail), named(Status::Warn));
+    let summary = format!(
+        "host audit for hot CPU {hot}: {} fail{}, {} warn; `engine tune check --cores {hot}` explains each",
+        fails.len(),
+        if fails.is_empty() { String::new() } else { format!(" ({})", fails.join(", ")) },
+        warns.len()
+    );
+    if required && !fails.is_empty() {
+        return Err(format!("--require-tuned-host: {summary}"));
+    }
+    if !quiet && (!fails.is_empty() || !warns.is_empty()) {
+        eprintln!("warning: {summary}");
+    }
+    Ok(())
 }

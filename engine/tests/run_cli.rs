@@ -48,6 +48,8 @@ fn a_run_writes_its_summary_and_histograms_and_its_journal_verifies() {
         assert!(summary.get(key).is_some(), "summary lacks {key}: {summary}");
     }
     assert_eq!(summary["events"], 60_000);
+    assert!(summary["hot_thread"]["cpu"].is_u64(), "{summary}");
+    assert_eq!(summary["hot_thread"]["name"], "hot-fused");
     let t2o = &summary["tick_to_order_ns"];
     assert!(t2o["p50"].as_u64().unwrap() <= t2o["p99"].as_u64().unwrap());
     for hop in ["parse", "book", "strategy", "risk", "route", "tick_to_order"] {
@@ -244,4 +246,20 @@ fn a_full_disk_stops_the_engine_counts_what_was_not_journaled_and_corrupts_nothi
     let after: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(after["torn_tail"], serde_json::Value::Null, "{after}");
     assert_eq!(after["sequences_intact"], true, "numbering resumes after the last journaled record");
+}
+
+#[test]
+fn require_tuned_host_refuses_exactly_when_the_audit_fails_for_the_hot_core() {
+    let (_, json, _) = engine(&["tune", "check", "--json", "--irq-sample-ms", "0", "--cores", "1"]);
+    let findings: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let fails = findings.as_array().unwrap().iter().filter(|f| f["status"] == "fail").count();
+    let (code, _, stderr) =
+        engine(&["run", "--quiet", "--frames", "1000", "--persist", "none", "--cores", "1,0", "--require-tuned-host"]);
+    if fails > 0 {
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("--require-tuned-host: host audit for hot CPU 1"), "{stderr}");
+        assert!(stderr.contains(&format!("{fails} fail")), "{stderr}");
+    } else {
+        assert_eq!(code, Some(0), "{stderr}");
+    }
 }

@@ -31,6 +31,22 @@ use crate::{
     sim::{MarketSim, SimSymbol},
 };
 
+/// How the hot thread ran, from the kernel's view (`/proc/thread-self/status`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HotThreadSummary {
+    /// Thread name.
+    pub name: String,
+    /// The CPU it was pinned to.
+    pub cpu: usize,
+    /// Whether it ran SCHED_FIFO.
+    pub sched_fifo: bool,
+    /// Times the kernel took the CPU away during the run (preemptions: each one a
+    /// latency spike on a busy-polling core; 0 on an isolated core).
+    pub involuntary_switches: u64,
+    /// Times it gave the CPU up itself (should be 0: it never blocks).
+    pub voluntary_switches: u64,
+}
+
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PersistTarget {
@@ -396,6 +412,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let hot_options = tuning::HotThreadOptions { fifo_priority: options.fifo, ..Default::default() };
     let handle = tuning::spawn_hot("hot-fused", hot_cpu, hot_options, move |start| {
         let start = start?;
+        let at_start = start.report.clone();
         if let Some(w) = &start.warning {
             eprintln!("warning: hot core setup: {w}; running without it");
         }
@@ -419,7 +436,15 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         if let Some(w) = warning {
             eprintln!("warning: {w}");
         }
-        Ok::<_, tuning::Error>(pipeline)
+        let at_end = tuning::ThreadReport::current().unwrap_or_else(|| at_start.clone());
+        let thread = HotThreadSummary {
+            name: "hot-fused".into(),
+            cpu: hot_cpu,
+            sched_fifo: start.fifo,
+            involuntary_switches: at_end.involuntary_switches.saturating_sub(at_start.involuntary_switches),
+            voluntary_switches: at_end.voluntary_switches.saturating_sub(at_start.voluntary_switches),
+        };
+        Ok::<_, tuning::Error>((pipeline, thread))
     })
     .map_err(setup("spawning the hot thread"))?;
 
@@ -505,7 +530,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 return Err(e);
             }
             let db = shipper.map(ShipperThread::finish);
-            let pipeline = match joined {
+            let (pipeline, thread) = match joined {
                 Ok(Ok(p)) => p,
                 Ok(Err(placement)) => return Err(RunError::Placement(placement)),
                 Err(panic) => {
@@ -519,6 +544,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             };
             let mut outcome = outcome(&pipeline, options, cold.journaled, (finished - started) as f64 / 1e9);
             outcome.summary.db = db;
+            outcome.summary.hot_thread = Some(thread);
             Ok(outcome)
         })
         .map_err(setup("spawning the cold thread"))?;
@@ -549,6 +575,7 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         offered_rate: options.rate,
         halt: p.halt().map(|h| h.to_string()),
         db: None,
+        hot_thread: None,
     };
     RunOutcome { summary, latency }
 }

@@ -46,6 +46,8 @@ pub struct RunSummary {
     pub halt: Option<String>,
     /// What the PostgreSQL follower did (with `--db`).
     pub db: Option<super::ShipReport>,
+    /// How the hot thread ran.
+    pub hot_thread: Option<super::HotThreadSummary>,
 }
 
 impl RunSummary {
@@ -105,6 +107,17 @@ impl RunSummary {
             "topology: {}; persist: {} ({} records, {} market records dropped, {} stalls)",
             self.topology, self.persist, self.journaled, self.dropped_market_records, self.persist_stalls
         );
+        if let Some(t) = &self.hot_thread {
+            let _ = writeln!(
+                out,
+                "hot thread {} on CPU {} ({}): {} involuntary and {} voluntary context switches during the run",
+                t.name,
+                t.cpu,
+                if t.sched_fifo { "SCHED_FIFO" } else { "SCHED_OTHER" },
+                t.involuntary_switches,
+                t.voluntary_switches
+            );
+        }
         if let Some(db) = &self.db {
             let _ = writeln!(
                 out,
