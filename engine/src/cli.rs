@@ -40,6 +40,9 @@ pub enum Command {
     /// Inspect or verify a journal directory.
     #[command(subcommand)]
     Journal(JournalCmd),
+    /// Benchmarks of the whole engine.
+    #[command(subcommand)]
+    Bench(BenchCmd),
 }
 
 /// `engine journal ...`
@@ -55,6 +58,36 @@ pub enum JournalCmd {
     /// exactly once: records at or below each stream's stored watermark are skipped,
     /// so it is safe to run again or after an interrupted load.
     Load(LoadArgs),
+}
+
+/// `engine bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// The latency lab: the full pipeline from the simulator at fixed offered rates,
+    /// tick-to-order measured from each frame's intended arrival (no coordinated
+    /// omission). Prints a table; writes JSON, one `.hgrm` per rate and an SVG plot.
+    E2e(Box<E2eArgs>),
+}
+
+/// `engine bench e2e` flags.
+#[derive(Debug, Clone, Args)]
+pub struct E2eArgs {
+    /// Offered rates, frames per second.
+    #[arg(long, value_delimiter = ',', default_value = "100000,500000,1000000")]
+    pub rates: Vec<u64>,
+    /// Seconds per rate.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Write the percentile plot (SVG) here. (`--json PATH` writes the results.)
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Write one `.hgrm` per rate into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub hgrm_dir: Option<PathBuf>,
+    /// Everything `engine run` takes (its --rate and --duration are set per rate;
+    /// its --json writes this benchmark's results).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `engine journal load` flags.

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod decode;

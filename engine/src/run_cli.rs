@@ -268,3 +268,28 @@ fn host_audit(options: &RunOptions, required: bool, quiet: bool) -> Result<(), S
     }
     Ok(())
 }
+
+/// `engine bench e2e`.
+///
+/// # Errors
+/// Bad flags, a failed run, or an output that cannot be written.
+pub fn bench_e2e_command(args: &crate::cli::E2eArgs) -> Result<ExitCode, String> {
+    if args.rates.is_empty() || args.rates.contains(&0) {
+        return Err("--rates: give one or more offered rates above 0".into());
+    }
+    let base = options(&args.run)?;
+    let results = crate::bench::e2e(&base, &args.rates, args.seconds.max(1)).map_err(|e| e.to_string())?;
+    print!("{}", crate::bench::table(&results));
+    if let Some(path) = &args.run.json {
+        let rows: Vec<_> = results.iter().map(|(r, _)| r).collect();
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "results": rows })).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n").map_err(|e| format!("--json {}: {e}", path.display()))?;
+    }
+    if let Some(dir) = &args.hgrm_dir {
+        crate::bench::write_hgrms(dir, &results).map_err(|e| format!("--hgrm-dir {}: {e}", dir.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        std::fs::write(path, crate::bench::svg(&results)).map_err(|e| format!("--plot {}: {e}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

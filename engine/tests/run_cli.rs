@@ -263,3 +263,42 @@ fn require_tuned_host_refuses_exactly_when_the_audit_fails_for_the_hot_core() {
         assert_eq!(code, Some(0), "{stderr}");
     }
 }
+
+#[test]
+fn the_latency_lab_writes_results_histograms_and_a_plot_per_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, plot, hgrm) = (dir.path().join("e2e.json"), dir.path().join("e2e.svg"), dir.path().join("hgrm"));
+    let (code, stdout, stderr) = engine(&[
+        "bench",
+        "e2e",
+        "--rates",
+        "50000,200000",
+        "--seconds",
+        "1",
+        "--persist",
+        "none",
+        "--quiet",
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        plot.to_str().unwrap(),
+        "--hgrm-dir",
+        hgrm.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("fused") && stdout.contains("200000"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[1]["offered_rate"], 200_000);
+    assert!(results[1]["achieved_rate"].as_f64().unwrap() > 150_000.0, "{v}");
+    assert!(results[0]["tick_to_order_ns"]["count"].as_u64().unwrap() > 0);
+    for rate in ["50000", "200000"] {
+        assert!(hgrm.join(format!("fused-{rate}-tick_to_order.hgrm")).exists());
+    }
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+    let (code, _, stderr) = engine(&["bench", "e2e", "--rates", "0"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--rates"), "{stderr}");
+}

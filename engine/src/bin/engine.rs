@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use engine::cli::{Cli, Command, JournalCmd, Tune};
+use engine::cli::{BenchCmd, Cli, Command, JournalCmd, Tune};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => engine::decode::decode(args),
         Command::Run(args) => engine::run_cli::run_command(args),
         Command::Replay(args) => engine::run_cli::replay_command(args),
+        Command::Bench(BenchCmd::E2e(args)) => engine::run_cli::bench_e2e_command(args),
         Command::Journal(JournalCmd::Inspect(args)) => engine::run_cli::journal_command(args, false),
         Command::Journal(JournalCmd::Verify(args)) => engine::run_cli::journal_command(args, true),
         Command::Journal(JournalCmd::Load(args)) => engine::run_cli::load_command(args),
