@@ -43,6 +43,12 @@ impl SymbolTable {
         self.entries.iter().find(|(s, _)| **s == *venue_symbol).map(|(_, i)| *i)
     }
 
+    /// The instrument for a symbol in any letter case (combined-stream names are
+    /// lower case), without allocating.
+    pub fn lookup_ignore_case(&self, venue_symbol: &[u8]) -> Option<Instrument> {
+        self.entries.iter().find(|(s, _)| s.eq_ignore_ascii_case(venue_symbol)).map(|(_, i)| *i)
+    }
+
     /// How many instruments are interned.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -263,3 +263,32 @@ fn a_repeated_field_is_refused_not_silently_overwritten() {
         assert_eq!(error(frame).kind, DecodeErrorKind::UnknownMessage, "{frame}");
     }
 }
+
+/// Binance's "Partial Book Depth Streams" payload, inside the combined-stream wrapper
+/// (the stream name carries the symbol, in lower case): one snapshot update.
+#[test]
+fn partial_depth_in_a_combined_stream_is_a_snapshot() {
+    let mut symbols = SymbolTable::new();
+    symbols.intern("BNBBTC", 8, 8);
+    let decoder = BinanceDecoder::new(symbols);
+    let mut out = Events::with_capacity(16);
+    let frame =
+        br#"{"stream":"bnbbtc@depth5","data":{"lastUpdateId":160,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}}"#;
+    assert_eq!(decoder.decode(frame, UnixNanos(3), &mut out), Ok(1));
+    let Event::BookDelta(d) = out.as_slice()[0] else { panic!("{:?}", out.as_slice()) };
+    assert!(d.is_snapshot() && d.is_last());
+    assert_eq!((d.first_seq, d.last_seq), (160, 160));
+    let levels: Vec<_> = d.levels().map(|(side, l)| (side, l.price.0, l.qty.0)).collect();
+    assert_eq!(levels, [(BookSide::Bid, 240_000, 1_000_000_000), (BookSide::Ask, 260_000, 10_000_000_000)]);
+
+    // Without the wrapper the payload names no symbol.
+    out.clear();
+    let raw = br#"{"lastUpdateId":160,"bids":[["0.0024","10"]],"asks":[]}"#;
+    let err = decoder.decode(raw, UnixNanos(3), &mut out).unwrap_err();
+    assert_eq!(err.kind, DecodeErrorKind::MissingField { field: "s" });
+    // A snapshot missing a side is refused, not half-applied.
+    let half = br#"{"stream":"bnbbtc@depth5","data":{"lastUpdateId":161,"bids":[["0.0024","10"]]}}"#;
+    let err = decoder.decode(half, UnixNanos(3), &mut out).unwrap_err();
+    assert_eq!(err.kind, DecodeErrorKind::MissingField { field: "asks" });
+    assert!(out.is_empty());
+}

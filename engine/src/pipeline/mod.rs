@@ -238,14 +238,38 @@ impl Pipeline {
         let i = d.instrument.0 as usize;
         let bit = 1u64 << i;
         let (Some(book), Some(last)) = (self.books.get_mut(i), self.last_update.get_mut(i)) else { return 0 };
+        if d.is_snapshot() {
+            // In-stream snapshots (a WebSocket feed's partial depth) resync the book.
+            if book.apply(d).is_err() {
+                self.counters.book_errors += 1;
+                return 0;
+            }
+            if !d.is_last() {
+                return 0;
+            }
+            *last = d.last_seq;
+            if let Some(ts) = self.book_ts.get_mut(i) {
+                *ts = ts_recv;
+            }
+            if !book.is_valid() {
+                return 0;
+            }
+            if self.needs_snapshot & bit != 0 {
+                self.needs_snapshot &= !bit;
+                self.counters.resyncs += 1;
+            }
+            return bit;
+        }
         if self.needs_snapshot & bit != 0 {
-            return 0; // buffered by the venue protocol; dropped here until the snapshot lands
+            return 0; // dropped until a snapshot lands
         }
-        // Binance diff depth: each update's first id follows the previous update's last.
-        if d.first_seq <= *last {
-            return 0; // already covered by the snapshot
+        // Binance diff depth: drop what the book already has (u <= last); the next
+        // update must cover last + 1 (U <= last + 1), which after a snapshot may mean
+        // overlapping it, and in a continuing stream means U == last + 1.
+        if d.last_seq <= *last {
+            return 0;
         }
-        if d.first_seq != *last + 1 {
+        if d.first_seq > *last + 1 {
             self.counters.gaps += 1;
             book.invalidate();
             self.needs_snapshot |= bit;
@@ -264,6 +288,15 @@ impl Pipeline {
             *ts = ts_recv;
         }
         if book.is_valid() { bit } else { 0 }
+    }
+
+    /// Marks every book invalid until its next snapshot (the feed disconnected).
+    pub fn invalidate_books(&mut self) {
+        for book in &mut self.books {
+            book.invalidate();
+        }
+        let n = self.books.len();
+        self.needs_snapshot = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
     }
 
     fn on_trade(&mut self, t: &Trade, now: u64) {
