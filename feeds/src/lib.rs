@@ -17,6 +17,7 @@ mod error;
 pub mod event;
 mod json;
 pub mod symbols;
+pub mod ws;
 
 pub use buffer::Events;
 pub use error::{DecodeError, DecodeErrorKind};

@@ -1,0 +1,320 @@
+//! A WebSocket client for the feed core: after a blocking handshake at start-up it
+//! reads a non-blocking socket into one fixed buffer and hands out each message as a
+//! slice of it, so receiving allocates nothing. It answers pings itself, reports a
+//! close or a dropped connection as an error, and refuses what it cannot handle
+//! (masked server frames, fragmented messages, messages larger than its buffer)
+//! with a clear error rather than guessing.
+//!
+//! Plain `ws://` only: TLS (`wss://`, as every exchange requires) belongs in front of
+//! it for now (a local TLS terminator); doing TLS on the hot core is a measured
+//! decision still to make.
+
+use std::{
+    io::{Read, Write},
+    net::{TcpStream, ToSocketAddrs},
+    time::Duration,
+};
+
+/// Why the connection failed or ended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WsError {
+    /// The URL is not a `ws://host[:port][/path]` URL.
+    #[error("{0}")]
+    Url(String),
+    /// TCP connect failed.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// host:port.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The server did not accept the upgrade.
+    #[error("WebSocket handshake with {addr} failed: {reason}")]
+    Handshake {
+        /// host:port.
+        addr: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server closed the connection with a close frame.
+    #[error("the server closed the WebSocket (code {code:?})")]
+    Closed {
+        /// The close code, if any.
+        code: Option<u16>,
+    },
+    /// The TCP connection ended without a close frame.
+    #[error("the connection was dropped")]
+    Disconnected,
+    /// A frame this client does not handle.
+    #[error("WebSocket protocol: {0}")]
+    Protocol(&'static str),
+    /// A message larger than the receive buffer.
+    #[error("a {len}-byte message does not fit the {capacity}-byte receive buffer")]
+    TooLarge {
+        /// The message's length.
+        len: u64,
+        /// The buffer's size.
+        capacity: usize,
+    },
+    /// A socket error.
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A connected client.
+#[derive(Debug)]
+pub struct WsClient {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Bytes of the message last handed out, dropped at the next poll.
+    consumed: usize,
+}
+
+enum Frame {
+    Complete { header: usize, len: usize, opcode: u8, fin: bool },
+    Incomplete { total: Option<u64> },
+}
+
+fn parse_frame(b: &[u8]) -> Result<Frame, WsError> {
+    let (Some(&b0), Some(&b1)) = (b.first(), b.get(1)) else { return Ok(Frame::Incomplete { total: None }) };
+    if b0 & 0x70 != 0 {
+        return Err(WsError::Protocol("reserved bits set (no extension was negotiated)"));
+    }
+    if b1 & 0x80 != 0 {
+        return Err(WsError::Protocol("masked frame from the server"));
+    }
+    let (header, len) = match b1 & 0x7f {
+        126 => match b.get(2..4) {
+            Some(l) => {
+                let mut a = [0u8; 2];
+                a.copy_from_slice(l);
+                (4, u64::from(u16::from_be_bytes(a)))
+            }
+            None => return Ok(Frame::Incomplete { total: None }),
+        },
+        127 => match b.get(2..10) {
+            Some(l) => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(l);
+                (10, u64::from_be_bytes(a))
+            }
+            None => return Ok(Frame::Incomplete { total: None }),
+        },
+        n => (2, u64::from(n)),
+    };
+    let total = header as u64 + len;
+    if (b.len() as u64) < total {
+        return Ok(Frame::Incomplete { total: Some(total) });
+    }
+    Ok(Frame::Complete { header, len: len as usize, opcode: b0 & 0x0f, fin: b0 & 0x80 != 0 })
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            let c =
+                if i <= chunk.len() { T.get((n >> (18 - 6 * i) & 63) as usize).copied().unwrap_or(b'=') } else { b'=' };
+            out.push(char::from(c));
+        }
+    }
+    out
+}
+
+/// `(host, port, path)` of a `ws://` URL.
+fn parse_url(url: &str) -> Result<(String, u16, String), WsError> {
+    if url.starts_with("wss://") {
+        return Err(WsError::Url(format!(
+            "`{url}`: TLS (wss://) is not supported by the feed core yet; put a local TLS terminator in front and use ws://"
+        )));
+    }
+    let rest =
+        url.strip_prefix("ws://").ok_or_else(|| WsError::Url(format!("`{url}`: expected ws://host[:port][/path]")))?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().map_err(|_| WsError::Url(format!("`{url}`: bad port `{p}`")))?),
+        None => (authority, 80),
+    };
+    if host.is_empty() {
+        return Err(WsError::Url(format!("`{url}`: no host")));
+    }
+    Ok((host.to_owned(), port, if path.is_empty() { "/".to_owned() } else { path.to_owned() }))
+}
+
+impl WsClient {
+    /// Connects and upgrades (blocking, each step within `timeout`), then switches
+    /// the socket to non-blocking with `TCP_NODELAY`. `buffer` bounds the largest
+    /// message.
+    ///
+    /// # Errors
+    /// A bad URL, a refused connection, or a refused upgrade.
+    pub fn connect(url: &str, timeout: Duration, buffer: usize) -> Result<Self, WsError> {
+        let (host, port, path) = parse_url(url)?;
+        let addr = format!("{host}:{port}");
+        let connect_error = |source| WsError::Connect { addr: addr.clone(), source };
+        let target = addr.to_socket_addrs().map_err(connect_error)?.next().ok_or_else(|| {
+            connect_error(std::io::Error::new(std::io::ErrorKind::NotFound, "the name resolves to no address"))
+        })?;
+        let mut stream = TcpStream::connect_timeout(&target, timeout).map_err(connect_error)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        let nonce = std::process::id().to_le_bytes().into_iter().chain(target.port().to_le_bytes());
+        let key = base64(&nonce.chain(*b"engine-ws!").take(16).collect::<Vec<u8>>());
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes())?;
+        // Byte by byte, so no frame that follows the response is swallowed.
+        let mut response = Vec::new();
+        let mut byte = [0u8; 1];
+        while !response.ends_with(b"\r\n\r\n") {
+            if response.len() > 16 * 1024 {
+                return Err(WsError::Handshake { addr, reason: "response headers over 16 KiB".into() });
+            }
+            match stream.read(&mut byte) {
+                Ok(0) => {
+                    return Err(WsError::Handshake { addr, reason: "connection closed during the handshake".into() });
+                }
+                Ok(_) => response.push(byte[0]),
+                Err(e) => return Err(WsError::Handshake { addr, reason: e.to_string() }),
+            }
+        }
+        let text = String::from_utf8_lossy(&response);
+        let status = text.lines().next().unwrap_or_default().to_owned();
+        if !status.starts_with("HTTP/1.1 101") {
+            return Err(WsError::Handshake { addr, reason: format!("server answered `{status}`") });
+        }
+        let expected = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let accepted = text.lines().any(|l| {
+            l.split_once(':')
+                .is_some_and(|(k, v)| k.eq_ignore_ascii_case("sec-websocket-accept") && v.trim() == expected)
+        });
+        if !accepted {
+            return Err(WsError::Handshake { addr, reason: "missing or wrong Sec-WebSocket-Accept".into() });
+        }
+        stream.set_nonblocking(true)?;
+        stream.set_nodelay(true)?;
+        Ok(Self { stream, buf: vec![0; buffer.max(1024)], start: 0, end: 0, consumed: 0 })
+    }
+
+    /// The next complete text or binary message, `None` if none has arrived yet.
+    ///
+    /// # Errors
+    /// A close frame, a dropped connection, a socket error or a frame this client
+    /// refuses; the client is then unusable (reconnect).
+    pub fn poll(&mut self) -> Result<Option<&[u8]>, WsError> {
+        self.start += std::mem::take(&mut self.consumed);
+        loop {
+            let frame = parse_frame(self.buf.get(self.start..self.end).unwrap_or_default())?;
+            match frame {
+                Frame::Complete { header, len, opcode, fin } => {
+                    let (body, next) = (self.start + header, self.start + header + len);
+                    match opcode {
+                        0x1 | 0x2 if fin => {
+                            self.consumed = header + len;
+                            return Ok(self.buf.get(body..next));
+                        }
+                        0x0..=0x2 => return Err(WsError::Protocol("fragmented messages are not supported")),
+                        0x8 => {
+                            let code = self
+                                .buf
+                                .get(body..body + 2)
+                                .and_then(|c| <[u8; 2]>::try_from(c).ok())
+                                .map(u16::from_be_bytes);
+                            let _ = self.send_control(0x8, &code.unwrap_or(1000).to_be_bytes());
+                            return Err(WsError::Closed { code });
+                        }
+                        0x9 => {
+                            let mut payload = [0u8; 125];
+                            let n = len.min(125);
+                            for (d, b) in payload.iter_mut().zip(self.buf.get(body..body + n).unwrap_or_default()) {
+                                *d = *b;
+                            }
+                            self.start = next;
+                            self.send_control(0xA, payload.get(..n).unwrap_or_default())?;
+                        }
+                        0xA => self.start = next,
+                        _ => return Err(WsError::Protocol("unknown opcode")),
+                    }
+                }
+                Frame::Incomplete { total } => {
+                    if let Some(total) = total
+                        && total > self.buf.len() as u64
+                    {
+                        return Err(WsError::TooLarge { len: total, capacity: self.buf.len() });
+                    }
+                    if self.start == self.end {
+                        (self.start, self.end) = (0, 0);
+                    } else if self.end == self.buf.len()
+                        || total.is_some_and(|t| self.start as u64 + t > self.buf.len() as u64)
+                    {
+                        self.buf.copy_within(self.start..self.end, 0);
+                        self.end -= self.start;
+                        self.start = 0;
+                    }
+                    let Some(room) = self.buf.get_mut(self.end..) else { return Ok(None) };
+                    match self.stream.read(room) {
+                        Ok(0) => return Err(WsError::Disconnected),
+                        Ok(n) => self.end += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(WsError::Io(e)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a masked control frame (clients must mask), waiting out a full socket.
+    fn send_control(&mut self, opcode: u8, payload: &[u8]) -> Result<(), WsError> {
+        let mask = [0x5a, 0xc3, 0x17, 0x8e];
+        let mut frame = [0u8; 2 + 4 + 125];
+        let n = payload.len().min(125);
+        frame[0] = 0x80 | opcode;
+        frame[1] = 0x80 | n as u8;
+        frame[2..6].copy_from_slice(&mask);
+        for ((slot, b), m) in frame.iter_mut().skip(6).zip(payload.iter().take(n)).zip(mask.iter().cycle()) {
+            *slot = b ^ m;
+        }
+        let mut out = frame.get(..6 + n).unwrap_or_default();
+        while !out.is_empty() {
+            match self.stream.write(out) {
+                Ok(0) => return Err(WsError::Disconnected),
+                Ok(k) => out = out.get(k..).unwrap_or_default(),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(WsError::Io(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_wss_is_refused_with_a_reason() {
+        assert_eq!(parse_url("ws://127.0.0.1:9443/ws").unwrap(), ("127.0.0.1".into(), 9443, "/ws".into()));
+        assert_eq!(parse_url("ws://example.com").unwrap(), ("example.com".into(), 80, "/".into()));
+        assert!(parse_url("wss://stream.binance.com:9443/ws").unwrap_err().to_string().contains("TLS"));
+        assert!(parse_url("http://x").unwrap_err().to_string().contains("expected ws://"));
+        assert!(parse_url("ws://x:port").unwrap_err().to_string().contains("bad port"));
+    }
+
+    #[test]
+    fn base64_matches_the_rfc_examples() {
+        assert_eq!(base64(b"the sample nonce"), "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+    }
+}

@@ -1,0 +1,188 @@
+//! The feed core's WebSocket client against a real WebSocket server (tungstenite) on
+//! loopback: every length encoding, pings answered, close codes, frames split across
+//! reads, refusals with reasons, and zero allocations per message after warm-up.
+
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    cell::Cell,
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use feeds::ws::{WsClient, WsError};
+use tungstenite::{Message, protocol::CloseFrame, protocol::frame::coding::CloseCode};
+
+struct Counting;
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+// SAFETY: forwards to the system allocator unchanged; it only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = COUNTING.try_with(|on| on.get().then(|| ALLOCS.try_with(|n| n.set(n.get() + 1))));
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// A one-connection tungstenite server running `serve`, and its URL.
+fn server(serve: impl FnOnce(tungstenite::WebSocket<TcpStream>) + Send + 'static) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/stream", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        serve(tungstenite::accept(stream).unwrap());
+    });
+    (url, handle)
+}
+
+fn next(client: &mut WsClient) -> Result<Vec<u8>, WsError> {
+    for _ in 0..20_000 {
+        if let Some(m) = client.poll()? {
+            return Ok(m.to_vec());
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    panic!("no message within 2 s");
+}
+
+#[test]
+fn every_length_encoding_arrives_intact_pings_are_answered_and_close_is_reported() {
+    let sizes = [0usize, 1, 125, 126, 65_535, 65_536, 200_000];
+    let (url, server) = server(move |mut ws| {
+        for (i, n) in sizes.iter().enumerate() {
+            let body: String = (0..*n).map(|k| char::from(b'a' + ((k + i) % 26) as u8)).collect();
+            ws.send(Message::text(body)).unwrap();
+        }
+        ws.send(Message::Ping(b"are you there".to_vec().into())).unwrap();
+        ws.send(Message::binary(vec![1u8, 2, 3])).unwrap();
+        // The client's pong must come back before anything else it sends.
+        loop {
+            match ws.read().unwrap() {
+                Message::Pong(p) => {
+                    assert_eq!(&p[..], b"are you there");
+                    break;
+                }
+                other => panic!("expected a pong, got {other:?}"),
+            }
+        }
+        ws.close(Some(CloseFrame { code: CloseCode::Away, reason: "bye".into() })).unwrap();
+        while ws.read().is_ok() {}
+    });
+    let mut client = WsClient::connect(&url, Duration::from_secs(2), 256 * 1024).unwrap();
+    for (i, n) in sizes.iter().enumerate() {
+        let m = next(&mut client).unwrap();
+        assert_eq!(m.len(), *n);
+        assert!(m.iter().enumerate().all(|(k, b)| *b == b'a' + ((k + i) % 26) as u8), "message {i} corrupted");
+    }
+    assert_eq!(next(&mut client).unwrap(), [1, 2, 3]);
+    let err = next(&mut client).unwrap_err();
+    assert!(matches!(err, WsError::Closed { code: Some(1001) }), "{err}");
+    server.join().unwrap();
+}
+
+#[test]
+fn frames_split_across_reads_are_reassembled() {
+    let (url, server) = server(|mut ws: tungstenite::WebSocket<TcpStream>| {
+        // One 300-byte text frame, written a few bytes at a time.
+        let mut frame = vec![0x81u8, 126, 0x01, 0x2c];
+        frame.extend(std::iter::repeat_n(b'x', 300));
+        for piece in frame.chunks(7) {
+            ws.get_mut().write_all(piece).unwrap();
+            ws.get_mut().flush().unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    let mut client = WsClient::connect(&url, Duration::from_secs(2), 4096).unwrap();
+    assert_eq!(next(&mut client).unwrap(), vec![b'x'; 300]);
+    server.join().unwrap();
+}
+
+#[test]
+fn what_the_client_cannot_handle_is_refused_with_a_reason() {
+    let (url, big) = server(|mut ws| {
+        ws.send(Message::text("y".repeat(5_000))).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    let mut client = WsClient::connect(&url, Duration::from_secs(2), 4096).unwrap();
+    let err = next(&mut client).unwrap_err();
+    assert!(matches!(err, WsError::TooLarge { len: 5_004, capacity: 4096 }), "{err}");
+    big.join().unwrap();
+
+    let (url, fragmented) = server(|mut ws: tungstenite::WebSocket<TcpStream>| {
+        ws.get_mut().write_all(&[0x01, 3, b'a', b'b', b'c']).unwrap(); // text, FIN clear
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    let mut client = WsClient::connect(&url, Duration::from_secs(2), 4096).unwrap();
+    assert!(matches!(next(&mut client).unwrap_err(), WsError::Protocol(m) if m.contains("fragmented")));
+    fragmented.join().unwrap();
+
+    let (url, dropped) = server(drop);
+    let mut client = WsClient::connect(&url, Duration::from_secs(2), 4096).unwrap();
+    dropped.join().unwrap();
+    assert!(matches!(next(&mut client).unwrap_err(), WsError::Disconnected));
+}
+
+#[test]
+fn refused_connections_and_upgrades_name_the_server() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let err = WsClient::connect(&format!("ws://{addr}/"), Duration::from_secs(1), 4096).unwrap_err();
+    assert!(matches!(err, WsError::Connect { .. }) && err.to_string().contains(&addr.to_string()), "{err}");
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let http = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut req = [0u8; 1024];
+        let _ = s.read(&mut req).unwrap();
+        s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").unwrap();
+    });
+    let err = WsClient::connect(&format!("ws://{addr}/nope"), Duration::from_secs(1), 4096).unwrap_err();
+    assert!(err.to_string().contains("HTTP/1.1 404 Not Found"), "{err}");
+    http.join().unwrap();
+}
+
+#[test]
+fn receiving_allocates_nothing_after_warm_up() {
+    let (url, server) = server(|mut ws| {
+        for i in 0..20_000u32 {
+            ws.write(Message::text(format!("{{\"e\":\"trade\",\"t\":{i},\"p\":\"100.{:02}\"}}", i % 100))).unwrap();
+            if i % 100 == 0 {
+                ws.send(Message::Ping(vec![1].into())).unwrap();
+            }
+        }
+        ws.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    let mut client = WsClient::connect(&url, Duration::from_secs(2), 64 * 1024).unwrap();
+    let mut seen = 0u32;
+    let mut total = 0usize;
+    while seen < 20_000 {
+        if seen == 1_000 {
+            COUNTING.with(|c| c.set(true));
+        }
+        match client.poll().unwrap() {
+            Some(m) => {
+                total += m.len();
+                seen += 1;
+            }
+            None => std::hint::spin_loop(),
+        }
+    }
+    COUNTING.with(|c| c.set(false));
+    assert!(total > 20_000 * 20);
+    assert_eq!(ALLOCS.with(Cell::get), 0, "allocations while receiving");
+    server.join().unwrap();
+}
