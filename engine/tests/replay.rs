@@ -58,7 +58,7 @@ fn a_damaged_or_foreign_capture_is_a_clear_error() {
     let (code, _, stderr) = engine(&["replay", bad.to_str().unwrap(), "--persist", "none", "--quiet"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("not a capture file"), "{stderr}");
-    let (code, _, stderr) = engine(&["replay", "/nonexistent.cap", "--quiet"]);
+    let (code, _, stderr) = engine(&["replay", "/nonexistent.cap", "--quiet", "--persist", "none"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("/nonexistent.cap"), "{stderr}");
 

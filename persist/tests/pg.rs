@@ -95,6 +95,7 @@ fn a_row_breaking_a_check_constraint_fails_the_whole_batch_and_moves_no_watermar
     batch.push(bad.into_record(Origin { stream: 1, seq: 19, ts: TS0, venue: 1, instrument: 0 }));
     let err = s.write_batch(&batch).unwrap_err();
     assert!(err.to_string().contains("market_trades_qty_check"), "{err}");
+    assert!(err.is_permanent() && err.to_string().contains("SQLSTATE 23514"), "{err}");
     let mut s = sink(&url);
     assert_eq!(s.watermark(1), 0);
     let (counts, _, _) = table_counts(&mut s);
@@ -171,4 +172,25 @@ fn a_loader_killed_at_random_points_resumes_to_exactly_once() {
     assert_eq!(s.watermark(1), 120_000);
     assert_eq!(load_journal(&mut s, &reader, 5_000).unwrap().written, 0, "a second load writes nothing");
     let _ = RecordKind::ALL;
+}
+
+#[test]
+fn the_shipper_never_gets_ahead_of_what_the_journal_has_synced() {
+    use persist::pg::{ShipStatus, Shipper};
+    let url = fresh_database("pg_durable");
+    let dir = tempfile::tempdir().unwrap();
+    let every_hour = FsyncPolicy::Interval(std::time::Duration::from_secs(3_600));
+    let (mut journal, _) =
+        Journal::open(dir.path(), JournalOptions { fsync: every_hour, ..Default::default() }).unwrap();
+    let mut shipper = Shipper::new(Some(url.clone()), dir.path().to_path_buf());
+    #[allow(clippy::disallowed_methods, reason = "the shipper's backoff clock")]
+    let now = std::time::Instant::now;
+    journal.append(&records(1, 100, TS0)).unwrap();
+    assert_eq!(shipper.poll(now(), Some(journal.durable_position())), ShipStatus::Shipped(0), "not synced yet");
+    journal.sync().unwrap();
+    assert_eq!(shipper.poll(now(), Some(journal.durable_position())), ShipStatus::Shipped(600));
+    journal.append(&records(601, 10, TS0)).unwrap();
+    assert_eq!(shipper.poll(now(), Some(journal.durable_position())), ShipStatus::Shipped(0));
+    journal.sync().unwrap();
+    assert_eq!(shipper.poll(now(), Some(journal.durable_position())), ShipStatus::Shipped(60));
 }

@@ -42,7 +42,7 @@ fn outages_are_ridden_out_and_backfilled_exactly_once() {
         journal.append(&batch).unwrap();
     };
     append(&mut journal, 2_000);
-    assert_eq!(shipper.poll(Instant::now()), ShipStatus::Shipped(12_000));
+    assert_eq!(shipper.poll(Instant::now(), Some(journal.durable_position())), ShipStatus::Shipped(12_000));
 
     for kind in ["down", "crash"] {
         let outage = fault(kind);
@@ -51,7 +51,7 @@ fn outages_are_ridden_out_and_backfilled_exactly_once() {
         // Keep journaling and polling through the outage, as the cold core does.
         while !outage.is_finished() || started.elapsed() < Duration::from_secs(1) {
             append(&mut journal, 50);
-            if let ShipStatus::Down { error, .. } = shipper.poll(Instant::now()) {
+            if let ShipStatus::Down { error, .. } = shipper.poll(Instant::now(), Some(journal.durable_position())) {
                 saw_down = true;
                 assert!(!error.contains(&std::env::var("PGPASSWORD").unwrap()), "password in {error}");
             }
@@ -61,13 +61,15 @@ fn outages_are_ridden_out_and_backfilled_exactly_once() {
         assert!(saw_down, "{kind}: the outage was never noticed");
         // Back up: retry until the backlog is in (backoff is at most 5 s).
         let deadline = Instant::now() + Duration::from_secs(30);
-        while shipper.is_down() || matches!(shipper.poll(Instant::now()), ShipStatus::Waiting) {
+        while shipper.is_down()
+            || matches!(shipper.poll(Instant::now(), Some(journal.durable_position())), ShipStatus::Waiting)
+        {
             assert!(Instant::now() < deadline, "{kind}: never recovered: {}", shipper.last_error());
             std::thread::sleep(Duration::from_millis(50));
-            let _ = shipper.poll(Instant::now());
+            let _ = shipper.poll(Instant::now(), Some(journal.durable_position()));
         }
     }
-    assert_eq!(shipper.poll(Instant::now()), ShipStatus::Shipped(0));
+    assert_eq!(shipper.poll(Instant::now(), Some(journal.durable_position())), ShipStatus::Shipped(0));
     assert_eq!(shipper.outages, 2);
     let total = seq - 1;
     let mut s = sink(&url);

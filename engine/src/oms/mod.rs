@@ -25,8 +25,8 @@ pub struct Order {
     pub before_cancel: OrderState,
     /// Executed size so far.
     pub filled: i64,
-    /// Last venue trade id applied (duplicate fills repeat it).
-    pub last_trade_id: u64,
+    /// The last few venue trade ids applied (a duplicate fill repeats one).
+    pub recent_trade_ids: [u64; 4],
 }
 
 impl Order {
@@ -134,7 +134,7 @@ impl Oms {
             state: OrderState::Initialized,
             before_cancel: OrderState::Initialized,
             filled: 0,
-            last_trade_id: 0,
+            recent_trade_ids: [0; 4],
         };
         self.open_notional += order.open_notional();
         slot.order = Some(order);
@@ -181,17 +181,18 @@ impl Oms {
             self.counters.unknown_orders += 1;
             return Err(OmsError::UnknownOrder(id));
         };
-        if trade_id != 0 && trade_id == order.last_trade_id {
+        if trade_id != 0 && order.recent_trade_ids.contains(&trade_id) {
             self.counters.duplicate_fills += 1;
             return Err(OmsError::DuplicateFill { id, trade_id });
         }
-        if qty <= 0 || order.filled + qty > order.new.qty.0 {
+        let Some(total) = order.filled.checked_add(qty).filter(|t| qty > 0 && *t <= order.new.qty.0) else {
             return Err(OmsError::OverFill { id, filled: order.filled, qty, ordered: order.new.qty.0 });
-        }
-        let event = if order.filled + qty == order.new.qty.0 { OrderEvent::FullFill } else { OrderEvent::PartialFill };
+        };
+        let event = if total == order.new.qty.0 { OrderEvent::FullFill } else { OrderEvent::PartialFill };
         let result = self.transition(id, event, |o| {
-            o.filled += qty;
-            o.last_trade_id = trade_id;
+            o.filled = total;
+            o.recent_trade_ids.rotate_right(1);
+            o.recent_trade_ids[0] = trade_id;
         });
         let order = self.count_error(result)?;
         if let Some(p) = self.positions.get_mut(order.new.instrument.0 as usize) {
@@ -298,14 +299,18 @@ mod tests {
         assert_eq!(oms.open_notional(), 200);
         assert!(matches!(oms.fill(id, 99, 1, 7, Liquidity::Maker), Err(OmsError::DuplicateFill { .. })));
         assert!(matches!(oms.fill(id, 99, 3, 8, Liquidity::Maker), Err(OmsError::OverFill { .. })));
-        assert_eq!(oms.fill(id, 101, 2, 9, Liquidity::Maker).unwrap().state, OrderState::Filled);
-        assert_eq!(oms.position(InstrumentId(0)), Position { net: 3, avg_price: 100, realised: 0 });
+        assert!(matches!(oms.fill(id, 99, i64::MAX, 8, Liquidity::Maker), Err(OmsError::OverFill { .. })));
+        assert_eq!(oms.fill(id, 101, 1, 9, Liquidity::Maker).unwrap().state, OrderState::PartiallyFilled);
+        assert!(matches!(oms.fill(id, 99, 1, 7, Liquidity::Maker), Err(OmsError::DuplicateFill { .. })), "7, 9, 7");
+        assert_eq!(oms.fill(id, 101, 1, 10, Liquidity::Maker).unwrap().state, OrderState::Filled);
+        let p = oms.position(InstrumentId(0));
+        assert_eq!((p.net, p.avg_price, p.realised), (3, 100, 0));
         assert_eq!(oms.open_notional(), 0);
         assert_eq!(oms.live(), 0);
         assert!(oms.get(id).is_none(), "a finished order leaves the slab");
         assert!(matches!(oms.apply(id, OrderEvent::Cancel), Err(OmsError::UnknownOrder(_))));
         let c = oms.counters();
-        assert_eq!((c.fills, c.duplicate_fills, c.unknown_orders), (2, 1, 1));
+        assert_eq!((c.fills, c.duplicate_fills, c.unknown_orders), (3, 2, 1));
     }
 
     #[test]

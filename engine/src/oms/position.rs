@@ -9,10 +9,13 @@ use feeds::event::Side;
 pub struct Position {
     /// Signed size: positive long, negative short.
     pub net: i64,
-    /// Average entry price of the open position (0 when flat).
+    /// Average entry price of the open position (0 when flat), truncated for display;
+    /// P&L uses the exact cost basis.
     pub avg_price: i64,
     /// Realised P&L.
     pub realised: i128,
+    /// Exact cost of the open position (Σ price × size), so averaging never drifts.
+    cost: i128,
 }
 
 impl Position {
@@ -22,28 +25,34 @@ impl Position {
             Side::Buy => qty,
             Side::Sell => -qty,
         };
+        let (price, qty_wide) = (i128::from(price), i128::from(qty));
         if self.net == 0 || self.net.signum() == signed.signum() {
-            let open = i128::from(self.net.abs());
-            let total = open + i128::from(qty);
-            let cost = i128::from(self.avg_price) * open + i128::from(price) * i128::from(qty);
-            self.avg_price = i64::try_from(cost / total.max(1)).unwrap_or(self.avg_price);
+            self.cost += price * qty_wide;
             self.net += signed;
-            return;
+        } else {
+            let open = i128::from(self.net.abs());
+            let closed = open.min(qty_wide);
+            // The closed part's share of the cost: exact when the position closes fully.
+            let closed_cost = self.cost * closed / open;
+            let direction = i128::from(self.net.signum());
+            self.realised += (price * closed - closed_cost) * direction;
+            self.cost -= closed_cost;
+            self.net += signed;
+            if self.net.signum() == signed.signum() && self.net != 0 {
+                // Flipped: the rest opened at this price.
+                self.cost = price * i128::from(self.net.abs());
+            }
         }
-        let closed = self.net.abs().min(qty);
-        let direction = i128::from(self.net.signum());
-        self.realised += (i128::from(price) - i128::from(self.avg_price)) * i128::from(closed) * direction;
-        self.net += signed;
         if self.net == 0 {
-            self.avg_price = 0;
-        } else if self.net.signum() == signed.signum() {
-            self.avg_price = price; // flipped: the rest opened at this price
+            self.cost = 0;
         }
+        let open = i128::from(self.net.abs()).max(1);
+        self.avg_price = i64::try_from(self.cost / open).unwrap_or(i64::MAX);
     }
 
     /// Unrealised P&L at `mark`.
     pub fn unrealised(&self, mark: i64) -> i128 {
-        (i128::from(mark) - i128::from(self.avg_price)) * i128::from(self.net)
+        i128::from(mark) * i128::from(self.net) - self.cost * i128::from(self.net.signum())
     }
 }
 
@@ -64,5 +73,19 @@ mod tests {
         assert_eq!(p.unrealised(80), 30);
         p.apply_fill(Side::Buy, 95, 3);
         assert_eq!((p.net, p.avg_price, p.realised), (0, 0, -13 - 15));
+    }
+
+    #[test]
+    fn averaging_does_not_drift_on_uneven_prices() {
+        let mut p = Position::default();
+        p.apply_fill(Side::Buy, 100, 1);
+        p.apply_fill(Side::Buy, 101, 1);
+        assert_eq!(p.avg_price, 100, "shown truncated");
+        p.apply_fill(Side::Sell, 101, 2);
+        assert_eq!((p.net, p.realised), (0, 1), "but realised exactly: 2 x 101 - (100 + 101)");
+        let mut short = Position::default();
+        short.apply_fill(Side::Sell, 10, 3);
+        short.apply_fill(Side::Sell, 11, 3);
+        assert_eq!(short.unrealised(9), (10 + 10 + 10 + 11 + 11 + 11) - 6 * 9);
     }
 }

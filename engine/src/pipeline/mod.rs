@@ -126,7 +126,9 @@ impl Pipeline {
         Self {
             decoder: BinanceDecoder::new(symbols),
             events: Events::with_capacity(256),
-            books: vec![Book::with_depth(config.book_depth); n],
+            // One by one: a cloned Book would lose its reserved capacity and grow,
+            // allocating, on the hot path.
+            books: (0..n).map(|_| Book::with_depth(config.book_depth)).collect(),
             book_ts: vec![0; n],
             last_update: vec![0; n],
             needs_snapshot: if n == 64 { u64::MAX } else { (1u64 << n) - 1 },
@@ -375,6 +377,11 @@ impl Pipeline {
                             observed: decision.observed,
                         };
                         self.must_record(audit, now, order.instrument.0);
+                        if self.halt.is_some() {
+                            // Its records can no longer be kept: it must not leave.
+                            self.order_event(id, OrderEvent::Deny, now);
+                            continue;
+                        }
                         if decision.reject.is_some() {
                             self.counters.risk_rejects += 1;
                             // The strategy hears of a risk rejection as a local reject.
@@ -510,16 +517,18 @@ impl Pipeline {
         self.must_record(snapshot, now, instrument.0);
     }
 
-    /// Cancels every working order (shutdown with cancel-on-exit).
+    /// Cancels every working order (shutdown with cancel-on-exit), in as many
+    /// rounds as the intent buffer needs.
     pub fn cancel_all(&mut self, now: u64) {
-        let ids: Vec<_> = self.oms.working().map(|o| o.id).collect();
-        for id in ids {
-            if !self.intents.push(Intent::Cancel(id)) {
-                self.counters.oms_errors += 1;
-            }
-        }
         let clock = crate::clock::ReplayClock::starting_at(now);
-        self.send_intents(now, now, &clock);
+        let ids: Vec<_> =
+            self.oms.working().filter(|o| o.state != crate::oms::OrderState::PendingCancel).map(|o| o.id).collect();
+        for chunk in ids.chunks(32) {
+            for id in chunk {
+                let _ = self.intents.push(Intent::Cancel(*id));
+            }
+            self.send_intents(now, now, &clock);
+        }
     }
 
     /// The latest event time seen (engine time for shutdown actions).

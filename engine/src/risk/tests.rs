@@ -25,14 +25,16 @@ fn order(side: Side, price: i64, qty: i64) -> NewOrder {
     NewOrder { instrument: InstrumentId(0), side, price: Price(price), qty: Qty(qty), order_type: OrderType::Limit }
 }
 
+fn position(net: i64) -> Position {
+    let mut p = Position::default();
+    if net != 0 {
+        p.apply_fill(if net > 0 { Side::Buy } else { Side::Sell }, 1000, net.abs());
+    }
+    p
+}
+
 fn check(risk: &mut Risk, o: NewOrder, b: &Book, net: i64, now: u64) -> Option<Reject> {
-    let inputs = RiskInputs {
-        now,
-        book: b,
-        book_ts: 0,
-        position: Position { net, avg_price: 1000, realised: 0 },
-        open_notional: 0,
-    };
+    let inputs = RiskInputs { now, book: b, book_ts: 0, position: position(net), open_notional: 0 };
     risk.check(&o, &inputs).reject
 }
 

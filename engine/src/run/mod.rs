@@ -167,7 +167,7 @@ pub enum RunError {
     /// The hot stage stopped sending heartbeats.
     #[error(
         "watchdog: the hot stage sent no heartbeat for {0:?}; engine stopped (the stalled stage could not cancel \
-         its working orders); every record it handed over was journaled"
+         its working orders); every record it handed over before the engine gave up on it was journaled"
     )]
     Stalled(Duration),
 }
@@ -334,6 +334,23 @@ impl Cold {
     }
 }
 
+/// Tells the database follower how far the journal is durable, when that moved.
+fn publish_durable(
+    shipper: &mut Option<ShipperThread>,
+    cold: &Cold,
+    published: &mut Option<persist::journal::Position>,
+) {
+    if let (Some(s), Some(j)) = (shipper.as_mut(), cold.journal.as_ref())
+        && cold.failed.is_none()
+    {
+        let p = j.durable_position();
+        if *published != Some(p) {
+            s.durable(p);
+            *published = Some(p);
+        }
+    }
+}
+
 fn status_line(s: &Status, prev: &Status, capacity: usize) -> String {
     let dt = (s.ts.saturating_sub(prev.ts)).max(1) as f64 / 1e9;
     let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / dt;
@@ -365,6 +382,10 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let (hot_cpu, cold_cpu) = options.cores;
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
         .map_err(setup("installing SIGINT/SIGTERM handlers"))?;
+    let replay = match &options.feed {
+        FeedSource::Sim => None,
+        FeedSource::Replay(path) => Some(ReplayFeed::open(path).map_err(RunError::Capture)?),
+    };
     let (journal, last_seq) = match &options.persist {
         PersistTarget::None => (None, 0),
         PersistTarget::Journal(dir, fsync) => {
@@ -383,7 +404,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             (Some(journal), recovery.last_seq.get(&1).copied().unwrap_or(0))
         }
     };
-    let shipper = match (&options.database, &options.persist) {
+    let mut shipper = match (&options.database, &options.persist) {
         (None, _) => None,
         (Some(url), PersistTarget::Journal(dir, _)) => {
             Some(ShipperThread::spawn(url.clone(), dir.clone()).map_err(setup("spawning the database follower"))?)
@@ -404,10 +425,6 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let config = options.pipeline.clone();
     let (rate, seed, gap_every, max_frames) = (options.rate, options.seed, options.gap_every, options.max_frames);
     let faults = options.faults;
-    let replay = match &options.feed {
-        FeedSource::Sim => None,
-        FeedSource::Replay(path) => Some(ReplayFeed::open(path).map_err(RunError::Capture)?),
-    };
     let record = options.record.clone();
     let hot_options = tuning::HotThreadOptions { fifo_priority: options.fifo, ..Default::default() };
     let handle = tuning::spawn_hot("hot-fused", hot_cpu, hot_options, move |start| {
@@ -468,6 +485,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             let mut last_drain = started;
             let mut next_print = started + options.status_every.map_or(u64::MAX / 2, |d| d.as_nanos() as u64);
             let mut stop_sent = false;
+            let mut published = None;
             let mut failure = None;
             while !handle.is_finished() {
                 // Batches of a few milliseconds: fewer, larger writes and syncs keep the
@@ -514,17 +532,28 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                     std::thread::sleep(Duration::from_micros(500));
                 }
                 cold.sync(true);
+                publish_durable(&mut shipper, &cold, &mut published);
             }
             let finished = clock.now_ns();
             if let Some(e) = failure {
+                // Give a preempted (not dead) hot core a last chance to hand over its
+                // stop-time records, still draining, before giving up on it.
+                let give_up = clock.now_ns() + options.watchdog.as_nanos() as u64;
+                while !handle.is_finished() && clock.now_ns() < give_up {
+                    if cold.drain(&mut record_rx) == 0 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
                 while cold.drain(&mut record_rx) > 0 {}
                 cold.sync(false);
+                publish_durable(&mut shipper, &cold, &mut published);
                 let _ = shipper.map(ShipperThread::finish);
                 return Err(cold.failure().unwrap_or(e));
             }
             let joined = handle.join();
             while cold.drain(&mut record_rx) > 0 {}
             cold.sync(false);
+            publish_durable(&mut shipper, &cold, &mut published);
             if let Some(e) = cold.failure() {
                 let _ = shipper.map(ShipperThread::finish);
                 return Err(e);

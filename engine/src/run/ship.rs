@@ -4,7 +4,10 @@
 
 use std::{path::PathBuf, thread::JoinHandle, time::Duration};
 
-use persist::pg::{ShipStatus, Shipper};
+use persist::{
+    journal::Position,
+    pg::{ShipStatus, Shipper},
+};
 use rings::spsc::{self, Producer};
 
 /// What the follower did, for the run's report.
@@ -25,6 +28,7 @@ pub struct ShipReport {
 #[derive(Debug)]
 pub struct ShipperThread {
     stop: Producer<u8>,
+    durable: Producer<Position>,
     handle: JoinHandle<ShipReport>,
 }
 
@@ -43,6 +47,10 @@ fn note(status: &ShipStatus, was_down: &mut bool, shipper: &Shipper) {
             eprintln!("database down: {error}; journaling continues, retrying with backoff");
             *was_down = true;
         }
+        ShipStatus::Failed { error } if !*was_down => {
+            eprintln!("database shipping stopped: {error}; not retried (fix it, then `engine journal load`)");
+            *was_down = true;
+        }
         ShipStatus::Shipped(n) if *was_down => {
             eprintln!("database back: backfilled {n} rows from the journal ({} shipped in all)", shipper.shipped);
             *was_down = false;
@@ -58,20 +66,33 @@ impl ShipperThread {
     /// The thread cannot be spawned.
     pub fn spawn(url: Option<String>, journal: PathBuf) -> std::io::Result<Self> {
         let (stop, mut stopped) = spsc::channel::<u8>(2).map_err(std::io::Error::other)?;
+        let (durable, mut durable_rx) = spsc::channel::<Position>(64).map_err(std::io::Error::other)?;
         let handle = std::thread::Builder::new().name("db-ship".into()).spawn(move || {
             let mut shipper = Shipper::new(url, journal);
             let mut was_down = false;
+            // Only what the journal has made durable is shipped: the database must
+            // never hold a record a power cut could take from the journal.
+            let mut until = None;
+            let latest = |rx: &mut spsc::Consumer<Position>, until: &mut Option<Position>| {
+                while let Ok(p) = rx.try_pop() {
+                    *until = Some(p);
+                }
+            };
             while stopped.try_pop().is_err() && !stopped.is_abandoned() {
-                let status = shipper.poll(now());
-                note(&status, &mut was_down, &shipper);
+                latest(&mut durable_rx, &mut until);
+                if until.is_some() {
+                    let status = shipper.poll(now(), until);
+                    note(&status, &mut was_down, &shipper);
+                }
                 std::thread::sleep(POLL);
             }
-            // Final pass: everything journaled so far, retrying for a while if down.
+            latest(&mut durable_rx, &mut until);
+            // Final pass: everything durable, retrying for a while if down.
             let deadline = now() + FINAL_GRACE;
-            loop {
-                let status = shipper.poll(now());
+            while until.is_some() {
+                let status = shipper.poll(now(), until);
                 note(&status, &mut was_down, &shipper);
-                if matches!(status, ShipStatus::Shipped(_)) || now() >= deadline {
+                if matches!(status, ShipStatus::Shipped(_) | ShipStatus::Failed { .. }) || now() >= deadline {
                     break;
                 }
                 std::thread::sleep(POLL);
@@ -83,7 +104,12 @@ impl ShipperThread {
                 last_error: Some(shipper.last_error().to_owned()).filter(|e| !e.is_empty()),
             }
         })?;
-        Ok(Self { stop, handle })
+        Ok(Self { stop, durable, handle })
+    }
+
+    /// Tells the follower how far the journal is durable.
+    pub fn durable(&mut self, position: Position) {
+        let _ = self.durable.try_push(position);
     }
 
     /// Ships what is left and returns the report. Call after the journal's final sync.

@@ -34,6 +34,15 @@ pub enum JournalError {
         /// What is wrong.
         reason: String,
     },
+    /// An earlier write or sync failed, so the file may end in a partial frame;
+    /// reopening the journal truncates it and goes on.
+    #[error("journal {path} refuses writes after an earlier failure ({reason}); reopen it to recover")]
+    Poisoned {
+        /// The segment.
+        path: PathBuf,
+        /// The first failure.
+        reason: String,
+    },
     /// A read position that is not the start of a batch in this journal.
     #[error("no batch starts at segment {segment} byte {offset}")]
     BadPosition {

@@ -4,13 +4,20 @@
 //! ```text
 //! segment header: magic "ENGJRNL\0" | format u32 | schema u32 | record size u32 | 0u32
 //!                 | segment index u64 | created ns u64 | 20 zero bytes | crc32c(0..60) u32
-//! batch header:   magic u32 | count u32 | crc32c(header with crc = 0, then payload) u32 | 0u32
+//! batch header:   magic u32 | count u32 | crc32c(payload) u32 | crc32c(header bytes 0..12) u32
+//! ```
+//!
+//! The header has its own checksum so a damaged count is never believed: without
+//! it, a count flipped upwards would make a good batch look like one cut short by a
+//! crash, and recovery would truncate everything after it.
+//!
+//! ```text
 //! ```
 
 use crate::record::{RECORD_BYTES, Record};
 
 pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"ENGJRNL\0";
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// Bumped when [`Record`]'s meaning changes; readers refuse other versions.
 pub const SCHEMA_VERSION: u32 = 1;
 pub(crate) const SEGMENT_HEADER_BYTES: usize = 64;
@@ -91,8 +98,9 @@ pub(crate) fn batch_header(records: &[Record]) -> [u8; BATCH_HEADER_BYTES] {
     let mut header = [0u8; BATCH_HEADER_BYTES];
     header[0..4].copy_from_slice(&BATCH_MAGIC.to_le_bytes());
     header[4..8].copy_from_slice(&(records.len() as u32).to_le_bytes());
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&header), payload);
-    header[8..12].copy_from_slice(&crc.to_le_bytes());
+    header[8..12].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    let own = crc32c::crc32c(&header[..12]);
+    header[12..16].copy_from_slice(&own.to_le_bytes());
     header
 }
 
@@ -156,6 +164,9 @@ pub(crate) fn walk_batches<'a>(
             }
             return Some(Damage::Corrupt { offset, reason: "bad batch magic".into() });
         }
+        if crc32c::crc32c(header.get(..12).unwrap_or_default()) != u32_at(header, 12) {
+            return Some(Damage::Corrupt { offset, reason: "batch header checksum mismatch".into() });
+        }
         let count = u32_at(header, 4) as usize;
         if count == 0 || count > MAX_BATCH_RECORDS {
             return Some(Damage::Corrupt { offset, reason: format!("impossible batch record count {count}") });
@@ -165,10 +176,7 @@ pub(crate) fn walk_batches<'a>(
             return Some(torn(format!("batch of {count} records cut short at {rest} bytes")));
         };
         if offset >= from {
-            let mut zeroed = [0u8; BATCH_HEADER_BYTES];
-            zeroed[..8].copy_from_slice(&header[..8]);
-            let crc = crc32c::crc32c_append(crc32c::crc32c(&zeroed), payload);
-            if crc != u32_at(header, 8) {
+            if crc32c::crc32c(payload) != u32_at(header, 8) {
                 let reason = "batch checksum mismatch".to_string();
                 return Some(if end == len { torn(reason) } else { Damage::Corrupt { offset, reason } });
             }
@@ -251,6 +259,16 @@ mod tests {
         let (seqs, damage) = walk(&tail);
         assert_eq!(seqs, [1, 2, 3]);
         assert!(matches!(damage, Some(Damage::TornTail { .. })));
+    }
+
+    #[test]
+    fn a_damaged_count_is_corruption_not_a_torn_tail() {
+        let mut bytes = segment(&[records(3), records(2), records(4)]);
+        let second = SEGMENT_HEADER_BYTES + BATCH_HEADER_BYTES + 3 * RECORD_BYTES;
+        bytes[second + 5] ^= 0x01; // count 2 -> 258: would run past the end of the file
+        let (seqs, damage) = walk(&bytes);
+        assert_eq!(seqs, [1, 2, 3]);
+        assert!(matches!(damage, Some(Damage::Corrupt { offset, .. }) if offset == second as u64), "{damage:?}");
     }
 
     #[test]

@@ -1,10 +1,15 @@
 //! The embedded default sink: an append-only journal of [`Record`] batches.
 //!
 //! A journal is a directory of numbered segment files. Each append is one batch frame
-//! (header, CRC32C, raw records) written with one `writev` call, so a crash can only
-//! ever leave the *last* batch incomplete: [`Journal::open`] finds that torn tail by its
-//! checksum, truncates it and reports how many bytes went. Damage anywhere else is
-//! corruption and stops the journal rather than being skipped. See [`format`] for the
+//! (header, CRC32C, raw records) written with one `writev` call, so a process crash can
+//! only ever leave the *last* batch incomplete: [`Journal::open`] finds that torn tail
+//! by its checksums, truncates it and reports how many bytes went. Damage anywhere else
+//! is corruption and stops the journal rather than being skipped.
+//!
+//! A power cut is different: with [`FsyncPolicy::EveryBatch`] only the last batch can
+//! be lost; with an interval or no fsync, several unsynced batches are at the mercy of
+//! the disk's write-back order, and damage followed by intact batches is refused as
+//! corruption (nothing is truncated automatically; an operator decides). See [`format`] for the
 //! bytes and the README for why plain `write` + `fdatasync` is the write method.
 
 mod error;
@@ -113,6 +118,11 @@ pub struct Journal {
     segment_len: u64,
     unsynced_since: Option<Instant>,
     stats: JournalStats,
+    /// Everything before this is on stable storage (per the fsync policy).
+    durable: Position,
+    /// Set by a failed write or sync: the file may end in a partial frame, so
+    /// nothing more may be appended behind it (reopen to truncate and go on).
+    poisoned: Option<String>,
 }
 
 impl Journal {
@@ -139,8 +149,10 @@ impl Journal {
             let file = OpenOptions::new().read(true).write(true).open(&path).map_err(io_error(&path))?;
             if end.torn_tail.is_some() {
                 file.set_len(end.end.offset).map_err(io_error(&path))?;
-                file.sync_all().map_err(io_error(&path))?;
             }
+            // What a previous run wrote under a lax fsync policy becomes durable now,
+            // so the durable position starts at the end.
+            file.sync_all().map_err(io_error(&path))?;
             Self::with_file(dir, options, file, path, end.end.segment, end.end.offset)
         };
         journal.seek_end()?;
@@ -171,6 +183,8 @@ impl Journal {
             segment_len: len,
             unsynced_since: None,
             stats: JournalStats::default(),
+            durable: Position { segment, offset: len },
+            poisoned: None,
         }
     }
 
@@ -202,6 +216,17 @@ impl Journal {
     /// The write or sync failed. The batch may be partly on disk; the next
     /// [`Journal::open`] truncates it as a torn tail, so it is not acknowledged.
     pub fn append(&mut self, records: &[Record]) -> Result<(), JournalError> {
+        if let Some(reason) = &self.poisoned {
+            return Err(JournalError::Poisoned { path: self.path.clone(), reason: reason.clone() });
+        }
+        let result = self.append_batches(records);
+        if let Err(e) = &result {
+            self.poisoned = Some(e.to_string());
+        }
+        result
+    }
+
+    fn append_batches(&mut self, records: &[Record]) -> Result<(), JournalError> {
         for batch in records.chunks(MAX_BATCH_RECORDS) {
             let header = batch_header(batch);
             let payload: &[u8] = bytemuck::cast_slice(batch);
@@ -243,17 +268,36 @@ impl Journal {
     /// # Errors
     /// The sync failed.
     pub fn sync(&mut self) -> Result<(), JournalError> {
-        if self.unsynced_since.take().is_some() {
-            self.file.sync_data().map_err(io_error(&self.path))?;
+        if let Some(reason) = &self.poisoned {
+            return Err(JournalError::Poisoned { path: self.path.clone(), reason: reason.clone() });
+        }
+        if self.unsynced_since.is_some() {
+            if let Err(e) = self.file.sync_data() {
+                // After a failed fsync the kernel may have dropped the dirty pages:
+                // nothing written since the last good sync can be trusted.
+                let e = io_error(&self.path)(e);
+                self.poisoned = Some(e.to_string());
+                return Err(e);
+            }
+            self.unsynced_since = None;
             self.stats.syncs += 1;
         }
+        self.durable = self.position();
         Ok(())
+    }
+
+    /// Everything before this position is on stable storage as far as the fsync
+    /// policy promises (with [`FsyncPolicy::Never`], everything written). A follower
+    /// that must never get ahead of what survives a power cut reads only up to it.
+    pub fn durable_position(&self) -> Position {
+        if self.options.fsync == FsyncPolicy::Never { self.position() } else { self.durable }
     }
 
     fn rotate(&mut self) -> Result<(), JournalError> {
         if self.options.fsync != FsyncPolicy::Never {
             self.sync()?;
         }
+        let synced = self.options.fsync != FsyncPolicy::Never;
         let next = Self::create_segment(&self.dir, self.options, self.segment + 1)?;
         self.file = next.file;
         self.path = next.path;
@@ -261,6 +305,10 @@ impl Journal {
         self.segment_len = next.segment_len;
         self.stats.segments_started += 1;
         self.stats.bytes += SEGMENT_HEADER_BYTES as u64;
+        if synced {
+            // The old segment is synced and the new one is empty: durable up to here.
+            self.durable = self.position();
+        }
         Ok(())
     }
 

@@ -89,11 +89,32 @@ impl JournalReader {
     /// # Errors
     /// I/O failure, a foreign or mismatched segment header, `from` not at a batch
     /// start, or corruption anywhere but a torn final batch of the last segment.
-    pub fn scan(&self, from: Position, mut visit: impl FnMut(Position, &Record)) -> Result<ScanEnd, JournalError> {
+    pub fn scan(&self, from: Position, visit: impl FnMut(Position, &Record)) -> Result<ScanEnd, JournalError> {
+        self.scan_until(from, None, visit)
+    }
+
+    /// [`JournalReader::scan`], stopping before the batch at or after `until` (a
+    /// follower that must not read past what is durable passes the journal's
+    /// [`crate::journal::Journal::durable_position`]).
+    ///
+    /// # Errors
+    /// As [`JournalReader::scan`].
+    pub fn scan_until(
+        &self,
+        from: Position,
+        until: Option<Position>,
+        mut visit: impl FnMut(Position, &Record),
+    ) -> Result<ScanEnd, JournalError> {
         let mut end = from;
         let last = self.segments.last().map(|(i, _)| *i);
-        for (index, path) in self.segments.iter().filter(|(i, _)| *i >= from.segment) {
+        let stop = until.unwrap_or(Position { segment: u64::MAX, offset: u64::MAX });
+        for (index, path) in self.segments.iter().filter(|(i, _)| *i >= from.segment && *i <= stop.segment) {
             let bytes = std::fs::read(path).map_err(io_error(path))?;
+            if Some(*index) == last && bytes.len() < SEGMENT_HEADER_BYTES {
+                // A segment being created right now (its header not yet written), or
+                // one a crash left empty; the writer removes the latter on open.
+                break;
+            }
             let header = SegmentHeader::decode(&bytes)
                 .map_err(|reason| JournalError::BadSegment { path: path.clone(), reason })?;
             if header.index != *index {
@@ -104,7 +125,13 @@ impl JournalReader {
             let mut first = true;
             let mut misplaced = false;
             end = Position { segment: *index, offset: start };
+            let limit = if *index == stop.segment { stop.offset } else { u64::MAX };
+            let mut limited = false;
             let damage = walk_batches(&bytes, start, |batch| {
+                if batch.offset >= limit {
+                    limited = true;
+                    return false;
+                }
                 if first && batch.offset != start {
                     misplaced = true;
                     return false;
@@ -122,11 +149,13 @@ impl JournalReader {
                 None => None,
             };
             let nothing_there = first && start != bytes.len() as u64 && damage_at != Some(start);
-            if misplaced || (nothing_there && start != SEGMENT_HEADER_BYTES as u64) {
+            if misplaced || (nothing_there && !limited && start != SEGMENT_HEADER_BYTES as u64) {
                 return Err(JournalError::BadPosition { segment: from.segment, offset: from.offset });
             }
             match damage {
                 None => {}
+                // At or past the limit the writer may still be mid-batch: not ours to judge.
+                Some(_) if limited || damage_at.is_some_and(|at| at >= limit) => {}
                 Some(Damage::TornTail { offset, bytes, reason }) if Some(*index) == last => {
                     let at = Position { segment: *index, offset };
                     return Ok(ScanEnd { end, torn_tail: Some(TornTail { at, bytes, reason }) });

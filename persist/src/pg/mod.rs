@@ -60,6 +60,7 @@ pub fn render(e: &postgres::Error) -> String {
         if let Some(constraint) = db.constraint() {
             text += &format!(" [constraint {constraint}]");
         }
+        text += &format!(" (SQLSTATE {})", db.code().code());
         return text;
     }
     let mut text = e.to_string();
@@ -69,6 +70,20 @@ pub fn render(e: &postgres::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+impl PgError {
+    /// Whether retrying cannot help: the data or the schema is wrong (SQLSTATE
+    /// classes 22, 23, 42) or the journal is unreadable. Connection trouble is not.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Query { reason, .. } => {
+                ["SQLSTATE 22", "SQLSTATE 23", "SQLSTATE 42"].iter().any(|c| reason.contains(c))
+            }
+            Self::Journal(_) | Self::BadUrl(_) => true,
+            Self::Connect { .. } | Self::Send { .. } => false,
+        }
+    }
 }
 
 pub(crate) fn query(what: &'static str) -> impl FnOnce(postgres::Error) -> PgError {

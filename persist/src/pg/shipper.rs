@@ -26,6 +26,12 @@ pub enum ShipStatus {
     },
     /// Backing off: no attempt this time.
     Waiting,
+    /// A failure retrying cannot fix (bad data, schema, an unreadable journal):
+    /// shipping stopped; the journal still has everything.
+    Failed {
+        /// What failed.
+        error: String,
+    },
 }
 
 /// Follows one journal directory into one database.
@@ -39,6 +45,7 @@ pub struct Shipper {
     next_attempt: Option<Instant>,
     down_since: Option<Instant>,
     last_error: String,
+    failed: bool,
     /// Outages seen (a transition from up to down).
     pub outages: u64,
     /// Rows shipped in total.
@@ -62,6 +69,7 @@ impl Shipper {
             next_attempt: None,
             down_since: None,
             last_error: String::new(),
+            failed: false,
             outages: 0,
             shipped: 0,
         }
@@ -73,18 +81,28 @@ impl Shipper {
         PgSink::open(client, mode)
     }
 
-    /// Ships what is new, unless backing off after a failure.
-    pub fn poll(&mut self, now: Instant) -> ShipStatus {
+    /// Ships what is new up to `until` (the journal's durable position; `None`: all
+    /// of it), unless backing off after a failure.
+    pub fn poll(&mut self, now: Instant, until: Option<Position>) -> ShipStatus {
+        if self.failed {
+            return ShipStatus::Failed { error: self.last_error.clone() };
+        }
         if self.next_attempt.is_some_and(|at| now < at) {
             return ShipStatus::Waiting;
         }
-        match self.try_ship() {
+        match self.try_ship(until) {
             Ok(rows) => {
                 self.shipped += rows;
                 self.down_since = None;
                 self.backoff = MIN_BACKOFF;
                 self.next_attempt = None;
                 ShipStatus::Shipped(rows)
+            }
+            Err(e) if e.is_permanent() => {
+                self.failed = true;
+                self.sink = None;
+                self.last_error = e.to_string();
+                ShipStatus::Failed { error: self.last_error.clone() }
             }
             Err(e) => {
                 // A broken connection is dropped; the next attempt reconnects and
@@ -103,21 +121,21 @@ impl Shipper {
         }
     }
 
-    fn try_ship(&mut self) -> Result<u64, PgError> {
+    fn try_ship(&mut self, until: Option<Position>) -> Result<u64, PgError> {
         let reader = JournalReader::open(&self.journal)?;
         if self.sink.is_none() {
             self.sink = Some(self.connect()?);
         }
         let from = self.from.unwrap_or_else(|| reader.start());
         let Some(sink) = self.sink.as_mut() else { return Ok(0) };
-        let (report, end) = load_journal_from(sink, &reader, from, BATCH)?;
+        let (report, end) = load_journal_from(sink, &reader, (from, until), BATCH)?;
         self.from = Some(end);
         Ok(report.written)
     }
 
-    /// Whether the database is currently unreachable.
+    /// Whether the database is currently unreachable, or shipping has failed.
     pub fn is_down(&self) -> bool {
-        self.down_since.is_some()
+        self.down_since.is_some() || self.failed
     }
 
     /// The last error seen.

@@ -99,13 +99,33 @@ impl PgSink {
     /// A failed statement: the transaction is rolled back and nothing of the batch
     /// (rows or watermarks) is stored, so the same batch can simply be retried.
     pub fn write_batch(&mut self, records: &[Record]) -> Result<u64, PgError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.client.transaction().map_err(query("starting a batch"))?;
+        // One writer at a time per database, and the watermarks as they are now, in
+        // this transaction: a second loader (the engine's follower and an `engine
+        // journal load`, say) waits here and then skips what the first stored.
+        tx.execute("SELECT pg_advisory_xact_lock(7346221)", &[]).map_err(query("taking the writer lock"))?;
+        for row in tx
+            .query("SELECT stream, last_seq FROM stream_watermarks", &[])
+            .map_err(query("reading stream watermarks"))?
+        {
+            let stream = row.get::<_, i16>(0) as u16;
+            let seq = row.get::<_, i64>(1) as u64;
+            let known = self.watermarks.entry(stream).or_insert(0);
+            *known = (*known).max(seq);
+        }
         let mut batch_max: BTreeMap<u16, u64> = BTreeMap::new();
         let mut positions: BTreeMap<(u16, u32), Record> = BTreeMap::new();
         let mut new_days = Vec::new();
         let mut per_kind = [0usize; RecordKind::ALL.len()];
         self.picked.clear();
         for (i, r) in records.iter().enumerate() {
-            let done = batch_max.get(&r.stream).copied().unwrap_or_else(|| self.watermark(r.stream));
+            let done = batch_max
+                .get(&r.stream)
+                .copied()
+                .unwrap_or_else(|| self.watermarks.get(&r.stream).copied().unwrap_or(0));
             if r.seq <= done {
                 self.report.already_there += 1;
                 continue;
@@ -123,23 +143,22 @@ impl PgSink {
                 positions.insert((r.venue, r.instrument), *r);
             }
             let day = r.ts / DAY_NS;
-            if self.mode == Mode::Native && self.days.insert((index(kind), day)) {
+            if self.mode == Mode::Native && !self.days.contains(&(index(kind), day)) && !new_days.contains(&(kind, day))
+            {
                 new_days.push((kind, day));
             }
         }
         if batch_max.is_empty() {
             return Ok(0);
         }
-        for (kind, day) in new_days {
-            let (name, _) = table(kind);
-            self.client
-                .execute(
-                    "SELECT engine_ensure_day_partition($1, to_timestamp(($2::bigint * 86400)::double precision))",
-                    &[&name, &(day as i64)],
-                )
-                .map_err(query("creating a daily partition"))?;
+        for (kind, day) in &new_days {
+            let (name, _) = table(*kind);
+            tx.execute(
+                "SELECT engine_ensure_day_partition($1, to_timestamp(($2::bigint * 86400)::double precision))",
+                &[&name, &(*day as i64)],
+            )
+            .map_err(query("creating a daily partition"))?;
         }
-        let mut tx = self.client.transaction().map_err(query("starting a batch"))?;
         for kind in RecordKind::ALL {
             if per_kind.get(index(kind)).copied().unwrap_or(0) == 0 {
                 continue;
@@ -187,15 +206,16 @@ impl PgSink {
         }
         tx.commit().map_err(query("committing a batch"))?;
         self.watermarks.extend(batch_max);
+        self.days.extend(new_days.into_iter().map(|(kind, day)| (index(kind), day)));
         self.report.written += rows;
         self.report.batches += 1;
         Ok(rows)
     }
 }
 
-/// Loads every journaled record from `from` on that the database does not hold yet,
-/// `batch` records per transaction, and returns where the journal ended (the next
-/// call's `from`). Safe to run again, or after a crash at any point: it resumes
+/// Loads every journaled record from `from` (up to `until`, if given) that the
+/// database does not hold yet, `batch` records per transaction, and returns where it
+/// stopped (the next call's `from`). Safe to run again, or after a crash at any point: it resumes
 /// after each stream's watermark.
 ///
 /// # Errors
@@ -203,13 +223,13 @@ impl PgSink {
 pub fn load_journal_from(
     sink: &mut PgSink,
     reader: &JournalReader,
-    from: Position,
+    (from, until): (Position, Option<Position>),
     batch: usize,
 ) -> Result<(LoadReport, Position), PgError> {
     let before = sink.report();
     let mut pending = Vec::with_capacity(batch.max(1));
     let mut failure = None;
-    let end = reader.scan(from, |_, r| {
+    let end = reader.scan_until(from, until, |_, r| {
         if failure.is_some() || r.seq <= sink.watermark(r.stream) {
             if failure.is_none() {
                 sink.report.already_there += 1;
@@ -243,5 +263,5 @@ pub fn load_journal_from(
 /// # Errors
 /// As [`load_journal_from`].
 pub fn load_journal(sink: &mut PgSink, reader: &JournalReader, batch: usize) -> Result<LoadReport, PgError> {
-    load_journal_from(sink, reader, reader.start(), batch).map(|(report, _)| report)
+    load_journal_from(sink, reader, (reader.start(), None), batch).map(|(report, _)| report)
 }
