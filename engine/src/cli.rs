@@ -43,6 +43,11 @@ pub enum Command {
     /// Benchmarks of the whole engine.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Run the exchange simulator on its own: Binance-format market data over
+    /// WebSocket on 127.0.0.1 (a partial-depth snapshot per symbol first, then depth
+    /// updates and trades at --rate, a fresh snapshot every --snapshot-every). Prints
+    /// `listening on ws://127.0.0.1:PORT/` first; runs until killed.
+    Sim(SimArgs),
 }
 
 /// `engine journal ...`
@@ -58,6 +63,29 @@ pub enum JournalCmd {
     /// exactly once: records at or below each stream's stored watermark are skipped,
     /// so it is safe to run again or after an interrupted load.
     Load(LoadArgs),
+}
+
+/// `engine sim` flags.
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// TCP port on 127.0.0.1 (0: any free port, printed on the first line).
+    #[arg(long, default_value_t = 9001)]
+    pub port: u16,
+    /// Frames per second per connection.
+    #[arg(long, default_value_t = 100_000)]
+    pub rate: u64,
+    /// Comma-separated symbols.
+    #[arg(long, value_delimiter = ',', default_value = "BTCUSDT")]
+    pub symbols: Vec<String>,
+    /// Random seed (same seed, same market).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Drop one depth update id every N frames (0: never), to exercise gap recovery.
+    #[arg(long, default_value_t = 0)]
+    pub gap_every: u64,
+    /// How often to send fresh snapshots.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub snapshot_every: std::time::Duration,
 }
 
 /// `engine bench ...`
@@ -119,8 +147,9 @@ pub struct RunArgs {
     /// Market data source. `sim`: the built-in simulator, emitting Binance spot
     /// frames in-process at --rate. `replay:PATH`: a capture made with --record,
     /// replayed as fast as the hot core takes it (the same decisions every time:
-    /// strategy, risk and OMS run on the recorded event times). WebSocket feeds
-    /// arrive with issue 3.
+    /// strategy, risk and OMS run on the recorded event times). `ws://host:port/path`:
+    /// a Binance-format WebSocket stream read on the hot core (`engine sim` serves
+    /// one; TLS needs a local terminator for now).
     #[arg(long, default_value = "sim", value_parser = parse_feed)]
     pub feed: FeedArg,
     /// Record every frame and book snapshot into this capture file (for `engine
@@ -235,16 +264,19 @@ pub enum FeedArg {
     Sim,
     /// A capture file.
     Replay(PathBuf),
+    /// A WebSocket URL.
+    Ws(String),
 }
 
 fn parse_feed(s: &str) -> Result<FeedArg, String> {
     match s.split_once(':') {
         _ if s == "sim" => Ok(FeedArg::Sim),
         Some(("replay", path)) if !path.is_empty() => Ok(FeedArg::Replay(path.into())),
-        Some(("ws" | "wss", _)) => {
-            Err(format!("`{s}`: WebSocket feeds arrive with issue 3; use `sim` or `replay:PATH`"))
-        }
-        _ => Err(format!("`{s}`: expected `sim` or `replay:PATH`")),
+        Some(("ws", _)) => Ok(FeedArg::Ws(s.to_owned())),
+        Some(("wss", _)) => Err(format!(
+            "`{s}`: TLS is not supported by the feed core yet; put a local TLS terminator in front and use ws://"
+        )),
+        _ => Err(format!("`{s}`: expected `sim`, `replay:PATH` or `ws://host:port/path`")),
     }
 }
 

@@ -18,5 +18,6 @@ pub mod risk;
 pub mod run;
 pub mod run_cli;
 pub mod sim;
+pub mod simserver;
 pub mod strategy;
 pub mod tune;

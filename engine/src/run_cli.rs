@@ -76,6 +76,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     let feed = match &args.feed {
         crate::cli::FeedArg::Sim => crate::run::FeedSource::Sim,
         crate::cli::FeedArg::Replay(path) => crate::run::FeedSource::Replay(path.clone()),
+        crate::cli::FeedArg::Ws(url) => crate::run::FeedSource::Ws(url.clone()),
     };
     Ok(RunOptions {
         feed,

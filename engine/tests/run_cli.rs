@@ -145,8 +145,9 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         (&["run", "--symbols", "BTC-USD"], "is not a venue symbol"),
         (&["run", "--fsync", "sometimes"], "expected `batch`, `none` or milliseconds"),
         (&["run", "--sched-fifo", "0"], "0 is not in 1..=99"),
-        (&["run", "--feed", "carrier-pigeon"], "expected `sim` or `replay:PATH`"),
-        (&["run", "--feed", "wss://stream.binance.com:9443/ws"], "WebSocket feeds arrive with issue 3"),
+        (&["run", "--feed", "carrier-pigeon"], "expected `sim`, `replay:PATH` or `ws://host:port/path`"),
+        (&["run", "--feed", "wss://stream.binance.com:9443/ws"], "TLS is not supported by the feed core yet"),
+        (&["run", "--feed", "ws://127.0.0.1:1/", "--persist", "none"], "feed: cannot connect to 127.0.0.1:1"),
         (&["run", "--cores", "1,4000", "--frames", "10", "--persist", "none"], "CPU 4000"),
         (&["journal", "inspect", "/nonexistent/journal"], "not a journal directory"),
     ];

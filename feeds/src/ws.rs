@@ -72,6 +72,8 @@ pub struct WsClient {
     end: usize,
     /// Bytes of the message last handed out, dropped at the next poll.
     consumed: usize,
+    /// Where the message last handed out lies in `buf`.
+    message: (usize, usize),
 }
 
 enum Frame {
@@ -201,7 +203,7 @@ impl WsClient {
         }
         stream.set_nonblocking(true)?;
         stream.set_nodelay(true)?;
-        Ok(Self { stream, buf: vec![0; buffer.max(1024)], start: 0, end: 0, consumed: 0 })
+        Ok(Self { stream, buf: vec![0; buffer.max(1024)], start: 0, end: 0, consumed: 0, message: (0, 0) })
     }
 
     /// The next complete text or binary message, `None` if none has arrived yet.
@@ -210,6 +212,20 @@ impl WsClient {
     /// A close frame, a dropped connection, a socket error or a frame this client
     /// refuses; the client is then unusable (reconnect).
     pub fn poll(&mut self) -> Result<Option<&[u8]>, WsError> {
+        Ok(if self.advance()? { Some(self.message()) } else { None })
+    }
+
+    /// The message the last successful [`WsClient::advance`] found.
+    pub fn message(&self) -> &[u8] {
+        self.buf.get(self.message.0..self.message.1).unwrap_or_default()
+    }
+
+    /// Moves to the next complete text or binary message (then read it with
+    /// [`WsClient::message`]); `false` if none has arrived yet.
+    ///
+    /// # Errors
+    /// As [`WsClient::poll`].
+    pub fn advance(&mut self) -> Result<bool, WsError> {
         self.start += std::mem::take(&mut self.consumed);
         loop {
             let frame = parse_frame(self.buf.get(self.start..self.end).unwrap_or_default())?;
@@ -219,7 +235,8 @@ impl WsClient {
                     match opcode {
                         0x1 | 0x2 if fin => {
                             self.consumed = header + len;
-                            return Ok(self.buf.get(body..next));
+                            self.message = (body, next);
+                            return Ok(true);
                         }
                         0x0..=0x2 => return Err(WsError::Protocol("fragmented messages are not supported")),
                         0x8 => {
@@ -259,11 +276,11 @@ impl WsClient {
                         self.end -= self.start;
                         self.start = 0;
                     }
-                    let Some(room) = self.buf.get_mut(self.end..) else { return Ok(None) };
+                    let Some(room) = self.buf.get_mut(self.end..) else { return Ok(false) };
                     match self.stream.read(room) {
                         Ok(0) => return Err(WsError::Disconnected),
                         Ok(n) => self.end += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                         Err(e) => return Err(WsError::Io(e)),
                     }

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Run(args) => engine::run_cli::run_command(args),
         Command::Replay(args) => engine::run_cli::replay_command(args),
         Command::Bench(BenchCmd::E2e(args)) => engine::run_cli::bench_e2e_command(args),
+        Command::Sim(args) => engine::simserver::run(args),
         Command::Journal(JournalCmd::Inspect(args)) => engine::run_cli::journal_command(args, false),
         Command::Journal(JournalCmd::Verify(args)) => engine::run_cli::journal_command(args, true),
         Command::Journal(JournalCmd::Load(args)) => engine::run_cli::load_command(args),

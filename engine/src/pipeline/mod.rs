@@ -70,6 +70,8 @@ pub struct Counters {
     pub venue_rejects: u64,
     /// Venue answers the OMS refused (unknown order, bad transition, duplicate fill).
     pub oms_errors: u64,
+    /// Feed connections lost (books invalid until resynced).
+    pub disconnects: u64,
 }
 
 /// What the fused stage is built from.
@@ -290,6 +292,12 @@ impl Pipeline {
             *ts = ts_recv;
         }
         if book.is_valid() { bit } else { 0 }
+    }
+
+    /// The feed connection dropped: every book is stale until its next snapshot.
+    pub fn on_disconnect(&mut self) {
+        self.counters.disconnects += 1;
+        self.invalidate_books();
     }
 
     /// Marks every book invalid until its next snapshot (the feed disconnected).

@@ -10,6 +10,8 @@ use feeds::{
     event::InstrumentId,
 };
 
+use feeds::ws::WsClient;
+
 use crate::sim::MarketSim;
 
 /// A source of frames for the hot loop.
@@ -21,6 +23,10 @@ pub trait Feed {
     fn snapshot(&mut self, instrument: InstrumentId, now: u64, out: &mut Events) -> bool;
     /// Whether the source has ended (a replay at its end).
     fn is_done(&self) -> bool {
+        false
+    }
+    /// Whether the connection dropped since the last call (books are then stale).
+    fn take_disconnect(&mut self) -> bool {
         false
     }
 }
@@ -201,5 +207,97 @@ impl<F: Feed> Feed for Recording<F> {
 
     fn is_done(&self) -> bool {
         self.inner.is_done()
+    }
+
+    fn take_disconnect(&mut self) -> bool {
+        self.inner.take_disconnect()
+    }
+}
+
+/// A venue WebSocket (or `engine sim`) read on the hot core. Book snapshots arrive
+/// in the stream (Binance partial depth in the combined-stream wrapper); a dropped
+/// connection is reported once and retried with backoff (100 ms doubling to 5 s).
+#[derive(Debug)]
+pub struct WsFeed {
+    url: String,
+    client: Option<WsClient>,
+    retry_at: u64,
+    backoff_ns: u64,
+    dropped: bool,
+    /// Connections lost.
+    pub disconnects: u64,
+    /// The last connection error.
+    pub last_error: Option<String>,
+}
+
+const WS_BUFFER: usize = 1 << 20;
+const MIN_BACKOFF_NS: u64 = 100_000_000;
+const MAX_BACKOFF_NS: u64 = 5_000_000_000;
+
+impl WsFeed {
+    /// Connects now (start-up: an unreachable feed is an error, not a silent wait).
+    ///
+    /// # Errors
+    /// The URL is bad or the server refuses.
+    pub fn connect(url: &str) -> Result<Self, String> {
+        let client = WsClient::connect(url, std::time::Duration::from_secs(2), WS_BUFFER).map_err(|e| e.to_string())?;
+        Ok(Self {
+            url: url.to_owned(),
+            client: Some(client),
+            retry_at: 0,
+            backoff_ns: MIN_BACKOFF_NS,
+            dropped: false,
+            disconnects: 0,
+            last_error: None,
+        })
+    }
+
+    fn lost(&mut self, now: u64, error: String) {
+        self.client = None;
+        self.dropped = true;
+        self.disconnects += 1;
+        self.last_error = Some(error);
+        self.retry_at = now + self.backoff_ns;
+    }
+}
+
+impl Feed for WsFeed {
+    fn poll(&mut self, now: u64) -> Option<(&[u8], u64, u64)> {
+        if self.client.is_none() {
+            if now < self.retry_at {
+                return None;
+            }
+            // Reconnecting blocks this core for up to the connect timeout: the feed
+            // is down anyway, and nothing else on it can act without market data.
+            match WsClient::connect(&self.url, std::time::Duration::from_secs(1), WS_BUFFER) {
+                Ok(c) => {
+                    self.client = Some(c);
+                    self.backoff_ns = MIN_BACKOFF_NS;
+                }
+                Err(e) => {
+                    self.last_error = Some(e.to_string());
+                    self.retry_at = now + self.backoff_ns;
+                    self.backoff_ns = (self.backoff_ns * 2).min(MAX_BACKOFF_NS);
+                    return None;
+                }
+            }
+        }
+        let ready = self.client.as_mut().map(WsClient::advance)?;
+        match ready {
+            Ok(true) => self.client.as_ref().map(|c| (c.message(), now, now)),
+            Ok(false) => None,
+            Err(e) => {
+                self.lost(now, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn snapshot(&mut self, _instrument: InstrumentId, _now: u64, _out: &mut Events) -> bool {
+        false // they come in the stream
+    }
+
+    fn take_disconnect(&mut self) -> bool {
+        std::mem::take(&mut self.dropped)
     }
 }

@@ -85,7 +85,12 @@ pub fn step<F: Feed>(
     now: u64,
     snapshot: &mut Events,
 ) -> bool {
-    let Some((frame, ts_recv, arrived)) = feed.poll(now) else { return false };
+    let Some((frame, ts_recv, arrived)) = feed.poll(now) else {
+        if feed.take_disconnect() {
+            pipeline.on_disconnect();
+        }
+        return false;
+    };
     pipeline.on_frame(frame, ts_recv, arrived, clock);
     let mut wanted = pipeline.snapshot_requests();
     while wanted != 0 {

@@ -14,7 +14,7 @@ mod ship;
 
 use std::{path::PathBuf, time::Duration};
 
-pub use feed::{Feed, Recording, ReplayFeed, SimFeed};
+pub use feed::{Feed, Recording, ReplayFeed, SimFeed, WsFeed};
 pub use hot::{Control, Faults, Status, step};
 use persist::{
     Record,
@@ -72,6 +72,15 @@ pub enum FeedSource {
     Sim,
     /// A capture, replayed as fast as the hot core takes it.
     Replay(PathBuf),
+    /// A WebSocket URL (`ws://`): a venue's stream or `engine sim`.
+    Ws(String),
+}
+
+/// The opened source, moved into the hot thread.
+enum Source {
+    Sim,
+    Replay(ReplayFeed),
+    Ws(WsFeed),
 }
 
 /// Everything `engine run` needs.
@@ -161,6 +170,9 @@ pub enum RunError {
     /// The capture to replay could not be read.
     #[error("replay: {0}")]
     Capture(String),
+    /// The feed could not be reached at start-up.
+    #[error("feed: {0}")]
+    Feed(String),
     /// The hot stage panicked; records it had handed over were journaled.
     #[error("the hot stage panicked ({0}); every record it handed over was journaled")]
     StagePanicked(String),
@@ -205,6 +217,35 @@ trait FeedReport {
 }
 
 impl FeedReport for SimFeed {}
+
+impl FeedReport for WsFeed {
+    fn warning(&self) -> Option<String> {
+        (self.disconnects > 0).then(|| {
+            format!(
+                "the feed connection dropped {} time(s); last error: {}",
+                self.disconnects,
+                self.last_error.as_deref().unwrap_or("?")
+            )
+        })
+    }
+}
+
+/// Runs the hot loop on `feed`, recorded into `record` if given.
+fn drive<F: Feed + FeedReport>(
+    io: &mut HotIo,
+    p: &mut Pipeline,
+    mut feed: F,
+    record: Option<PathBuf>,
+    clock: &LiveClock,
+) -> Option<String> {
+    match record {
+        None => io.run(p, &mut feed, clock),
+        Some(path) => match Recording::new(feed, &path) {
+            Ok(mut recording) => io.run(p, &mut recording, clock).or(recording.finish().err()),
+            Err(e) => Some(e),
+        },
+    }
+}
 
 impl FeedReport for ReplayFeed {
     fn warning(&self) -> Option<String> {
@@ -382,9 +423,10 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let (hot_cpu, cold_cpu) = options.cores;
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
         .map_err(setup("installing SIGINT/SIGTERM handlers"))?;
-    let replay = match &options.feed {
-        FeedSource::Sim => None,
-        FeedSource::Replay(path) => Some(ReplayFeed::open(path).map_err(RunError::Capture)?),
+    let source = match &options.feed {
+        FeedSource::Sim => Source::Sim,
+        FeedSource::Replay(path) => Source::Replay(ReplayFeed::open(path).map_err(RunError::Capture)?),
+        FeedSource::Ws(url) => Source::Ws(WsFeed::connect(url).map_err(RunError::Feed)?),
     };
     let (journal, last_seq) = match &options.persist {
         PersistTarget::None => (None, 0),
@@ -438,17 +480,10 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         let mut pipeline = Pipeline::new(&config, sink);
         let mut io = HotIo { control: control_rx, heartbeat: beat_tx, max_frames, faults };
         let sim = || SimFeed::new(sim_market(&config, seed, gap_every), rate, clock.now_ns() + 1_000_000);
-        let warning = match (replay, record) {
-            (None, None) => io.run(&mut pipeline, &mut sim(), &clock),
-            (Some(mut feed), None) => io.run(&mut pipeline, &mut feed, &clock),
-            (None, Some(path)) => match Recording::new(sim(), &path) {
-                Ok(mut feed) => io.run(&mut pipeline, &mut feed, &clock).or(feed.finish().err()),
-                Err(e) => Some(e),
-            },
-            (Some(replay), Some(path)) => match Recording::new(replay, &path) {
-                Ok(mut feed) => io.run(&mut pipeline, &mut feed, &clock).or(feed.finish().err()),
-                Err(e) => Some(e),
-            },
+        let warning = match source {
+            Source::Sim => drive(&mut io, &mut pipeline, sim(), record, &clock),
+            Source::Replay(feed) => drive(&mut io, &mut pipeline, feed, record, &clock),
+            Source::Ws(feed) => drive(&mut io, &mut pipeline, feed, record, &clock),
         };
         if let Some(w) = warning {
             eprintln!("warning: {w}");

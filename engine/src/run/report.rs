@@ -84,7 +84,7 @@ impl RunSummary {
         let _ = writeln!(
             out,
             "\nframes {} events {} ({:.0}/s) orders {} cancels {} fills {} risk rejects {} venue rejects {} \
-             gaps {} resyncs {} decode errors {} oms errors {}",
+             gaps {} resyncs {} disconnects {} decode errors {} oms errors {}",
             c.frames,
             c.events,
             c.events as f64 / self.seconds.max(1e-9),
@@ -95,6 +95,7 @@ impl RunSummary {
             c.venue_rejects,
             c.gaps,
             c.resyncs,
+            c.disconnects,
             c.decode_errors,
             c.oms_errors
         );

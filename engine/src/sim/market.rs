@@ -120,6 +120,27 @@ impl MarketSim {
         d
     }
 
+    /// The current book of `instrument` as a Binance partial book depth message in
+    /// the combined-stream wrapper (`{"stream":"btcusdt@depth20","data":{...}}`): how
+    /// a WebSocket client gets its snapshots from `engine sim`.
+    pub fn snapshot_frame(&mut self, instrument: InstrumentId) -> &[u8] {
+        self.frame.clear();
+        let Some(s) = self.symbols.iter().find(|s| s.instrument == instrument) else { return &self.frame };
+        let _ = write!(
+            self.frame,
+            r#"{{"stream":"{}@depth{SIM_DEPTH}","data":{{"lastUpdateId":{},"bids":["#,
+            s.name.to_ascii_lowercase(),
+            s.update_id
+        );
+        let bids: Vec<(i64, i64)> = (0..SIM_DEPTH).map(|i| (s.best_bid - i as i64, s.bids[i])).collect();
+        let asks: Vec<(i64, i64)> = (0..SIM_DEPTH).map(|i| (s.best_bid + 1 + i as i64, s.asks[i])).collect();
+        write_levels(&mut self.frame, &bids, s.price_scale, s.qty_scale);
+        self.frame.extend_from_slice(br#"],"asks":["#);
+        write_levels(&mut self.frame, &asks, s.price_scale, s.qty_scale);
+        self.frame.extend_from_slice(b"]}}");
+        &self.frame
+    }
+
     /// The frame [`MarketSim::next_frame`] last made.
     pub fn current_frame(&self) -> &[u8] {
         &self.frame
