@@ -198,6 +198,10 @@ pub struct RunArgs {
     /// CPUs as `HOT,COLD` [default: the last allowed CPU hot, the first cold].
     #[arg(long, value_name = "HOT,COLD", value_parser = parse_core_pair)]
     pub cores: Option<(usize, usize)>,
+    /// Allow the hot stage on CPU 0 (which takes housekeeping work and most
+    /// interrupts, so it is refused by default).
+    #[arg(long)]
+    pub force_cpu0: bool,
     /// Run the hot thread SCHED_FIFO at this priority (1-99); a host that forbids it
     /// gets a warning and the default policy.
     #[arg(long, value_name = "PRIO", value_parser = clap::value_parser!(u8).range(1..=99))]

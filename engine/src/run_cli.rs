@@ -54,6 +54,8 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
                 let list = tuning::format_cpu_list(&allowed);
                 return Err(format!("--cores: CPU {cpu} is not available to this process (it may use {list})"));
             }
+            // The same rules as every hot stage placement: CPU 0 only when forced.
+            tuning::place(&["hot-fused"], &[hot], &allowed, args.force_cpu0).map_err(|e| format!("--cores: {e}"))?;
             (hot, cold)
         }
         None => default_cores().map_err(|e| e.to_string())?,

@@ -137,6 +137,7 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         (&["run", "--duration", "10 parsecs"], "unknown unit ` parsecs`"),
         (&["run", "--duration", "soon"], "expected a number and a unit"),
         (&["run", "--cores", "1,1"], "must differ"),
+        (&["run", "--cores", "0,1", "--persist", "none"], "CPU 0 takes housekeeping work"),
         (&["run", "--cores", "banana"], "expected two CPU numbers"),
         (&["run", "--persist", "s3:bucket"], "expected `journal:DIR`, `none` or a postgres:// URL"),
         (&["run", "--db", "postgres://u:hunter2@h:notaport/d"], "--db: bad PostgreSQL connection string"),
