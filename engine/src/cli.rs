@@ -228,6 +228,25 @@ pub struct RunArgs {
     /// New orders per second allowed (token bucket refill).
     #[arg(long, default_value_t = 2_000)]
     pub orders_per_sec: u32,
+    /// Kill switch: trip when realised + unrealised P&L falls below minus this, in
+    /// quote units, decimals allowed (0: off).
+    #[arg(long, default_value = "5000")]
+    pub max_daily_loss: String,
+    /// Starting equity in quote units (decimals allowed), for the drawdown check.
+    #[arg(long, default_value = "100000")]
+    pub equity: String,
+    /// Kill switch: trip when equity falls this many percent below its high-water
+    /// mark (0: off).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_drawdown_pct: u8,
+    /// Kill switch: trip on more venue rejects and hard risk rejects than this in one
+    /// second (throttled and duplicate orders do not count; 0: off).
+    #[arg(long, default_value_t = 200)]
+    pub max_rejects_per_sec: u32,
+    /// Kill switch: trip when a book stays invalid (unrecovered gap, feed down) this
+    /// long (0: never).
+    #[arg(long, default_value = "5s", value_parser = parse_duration_or_zero)]
+    pub max_book_invalid: std::time::Duration,
     /// Simulator random seed (same seed, same market).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -340,6 +359,10 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         return Err(format!("`{s}`: must be longer than zero"));
     }
     Ok(std::time::Duration::from_millis(ms))
+}
+
+fn parse_duration_or_zero(s: &str) -> Result<std::time::Duration, String> {
+    if s == "0" { Ok(std::time::Duration::ZERO) } else { parse_duration(s) }
 }
 
 fn parse_core_pair(s: &str) -> Result<(usize, usize), String> {

@@ -47,6 +47,20 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     );
     limits.collar_bps = args.collar_bps;
     limits.orders_per_sec = args.orders_per_sec;
+    // P&L is in price ticks x size lots: amounts parse exactly at that scale.
+    let amount =
+        |flag: &str, text: &str| {
+            feeds::decimal::parse_fixed(text.as_bytes(), ps + qs).ok().filter(|v| *v >= 0).map(i128::from).ok_or_else(
+                || format!("{flag} `{text}`: expected a non-negative amount with at most {} decimals", ps + qs),
+            )
+        };
+    let kill = crate::risk::KillLimits {
+        max_daily_loss: amount("--max-daily-loss", &args.max_daily_loss)?,
+        equity: amount("--equity", &args.equity)?,
+        max_drawdown_pct: i128::from(args.max_drawdown_pct),
+        max_rejects_per_sec: args.max_rejects_per_sec,
+        max_book_invalid_ns: args.max_book_invalid.as_nanos() as u64,
+    };
     let cores = match args.cores {
         Some((hot, cold)) => {
             let allowed = tuning::allowed_cpus().map_err(|e| e.to_string())?;
@@ -87,6 +101,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             instruments,
             strategy: args.strategy,
             limits,
+            kill,
             order_capacity: 4096,
             book_depth: 256,
         },

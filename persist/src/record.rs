@@ -253,7 +253,8 @@ fields!(
 );
 
 fields!(
-    /// A pre-trade risk decision. `code`: 0 accepted, else the engine's reject reason code.
+    /// A pre-trade risk decision. `code`: 0 accepted, 1-99 the reject reason, 100+ a
+    /// kill-switch trip (the engine's `TripReason`).
     RiskFields, Risk, code: reason,
     [
         /// Client order id.

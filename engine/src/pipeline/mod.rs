@@ -23,7 +23,7 @@ use crate::{
     fixed::Bounded,
     oms::{Oms, OmsError, Order, OrderEvent},
     order::{ExecKind, ExecReport, Intent, Liquidity, side_code},
-    risk::{Reject, Risk, RiskInputs, RiskLimits, TradingState},
+    risk::{KillLimits, KillSwitch, Reject, Risk, RiskInputs, RiskLimits, TradingState, Trip, TripReason},
     sim::SimVenue,
     strategy::{Ctx, Market, Strategy, StrategyConfig},
 };
@@ -32,15 +32,26 @@ const VENUE: u16 = Venue::Binance as u16;
 /// Instruments one fused stage can carry (a bit each in the changed-books mask).
 pub const MAX_INSTRUMENTS: usize = 64;
 
-/// Why the stage stopped trading by itself.
+/// Why the stage stopped trading by itself. Sticky: nothing re-arms it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Halt {
-    /// The cold core stopped draining records.
+    /// The cold core stopped draining records: the engine must stop.
     #[error(transparent)]
     PersistGone(#[from] PersistGone),
     /// A venue filled more than we ordered.
     #[error("kill switch: {0}")]
     OverFill(OmsError),
+    /// A kill-switch condition: trading halted, working orders cancelled, the engine
+    /// keeps running (books, status) until stopped.
+    #[error("kill switch: {} (limit {}, observed {})", .0.reason.name(), .0.limit, .0.observed)]
+    KillSwitch(Trip),
+}
+
+impl Halt {
+    /// Whether the engine must stop (rather than run on, halted).
+    pub fn must_stop(&self) -> bool {
+        matches!(self, Self::PersistGone(_))
+    }
 }
 
 /// Counters the live status and the final report show.
@@ -83,6 +94,8 @@ pub struct PipelineConfig {
     pub strategy: StrategyConfig,
     /// Pre-trade limits.
     pub limits: RiskLimits,
+    /// Kill-switch trip limits.
+    pub kill: KillLimits,
     /// Live orders the OMS can hold.
     pub order_capacity: usize,
     /// Book depth per side.
@@ -114,6 +127,11 @@ pub struct Pipeline {
     last_decode_error: Option<DecodeError>,
     halt: Option<Halt>,
     last_event: u64,
+    kill: KillSwitch,
+    /// When each instrument's book became invalid (0: valid).
+    invalid_since: Vec<u64>,
+    /// A trip happened mid-frame: cancel everything once the frame is done.
+    cancel_pending: bool,
 }
 
 impl Pipeline {
@@ -149,6 +167,9 @@ impl Pipeline {
             last_decode_error: None,
             halt: None,
             last_event: 0,
+            kill: KillSwitch::new(config.kill),
+            invalid_since: vec![0; n],
+            cancel_pending: false,
         }
     }
 
@@ -178,6 +199,9 @@ impl Pipeline {
         }
         if book.is_valid() {
             self.needs_snapshot &= !(1u64 << i);
+            if let Some(since) = self.invalid_since.get_mut(i) {
+                *since = 0;
+            }
             self.counters.resyncs += 1;
             if let Some(ts) = self.book_ts.get_mut(i) {
                 *ts = now;
@@ -194,6 +218,7 @@ impl Pipeline {
     pub fn on_frame(&mut self, frame: &[u8], ts_recv: u64, arrived: u64, clock: &impl Clock) {
         self.counters.frames += 1;
         self.last_event = self.last_event.max(ts_recv);
+        let fills_before = self.counters.fills;
         self.events.clear();
         if let Err(e) = self.decoder.decode(frame, UnixNanos(ts_recv), &mut self.events) {
             self.counters.decode_errors += 1;
@@ -216,26 +241,31 @@ impl Pipeline {
         let t_book = clock.now_ns();
         self.latency.record(Hop::Book, t_book.saturating_sub(t_parse));
         self.handle_reports(ts_recv);
-        if changed == 0 && self.intents.is_empty() {
-            return;
+        if changed != 0 || !self.intents.is_empty() {
+            let mut bits = changed;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                self.record_top(i, ts_recv);
+                let Some(book) = self.books.get(i) else { continue };
+                let market = Market {
+                    instrument: InstrumentId(i as u32),
+                    book,
+                    last_trade: self.last_trade.get(i).copied().flatten(),
+                };
+                let mut ctx = Ctx::new(ts_recv, &mut self.oms, &mut self.intents);
+                self.strategy.on_book(&market, &mut ctx);
+            }
+            let t_strategy = clock.now_ns();
+            self.latency.record(Hop::Strategy, t_strategy.saturating_sub(t_book));
+            self.send_intents(ts_recv, arrived, clock);
         }
-        let mut bits = changed;
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            self.record_top(i, ts_recv);
-            let Some(book) = self.books.get(i) else { continue };
-            let market = Market {
-                instrument: InstrumentId(i as u32),
-                book,
-                last_trade: self.last_trade.get(i).copied().flatten(),
-            };
-            let mut ctx = Ctx::new(ts_recv, &mut self.oms, &mut self.intents);
-            self.strategy.on_book(&market, &mut ctx);
+        // Kill-switch conditions, on event time so replays trip where the run did.
+        if changed != 0 || self.counters.fills != fills_before {
+            self.check_pnl();
         }
-        let t_strategy = clock.now_ns();
-        self.latency.record(Hop::Strategy, t_strategy.saturating_sub(t_book));
-        self.send_intents(ts_recv, arrived, clock);
+        self.check_stale(ts_recv);
+        self.finish_trip(ts_recv);
     }
 
     fn apply_delta(&mut self, d: &feeds::event::BookDelta, ts_recv: u64) -> u64 {
@@ -261,6 +291,9 @@ impl Pipeline {
             if self.needs_snapshot & bit != 0 {
                 self.needs_snapshot &= !bit;
                 self.counters.resyncs += 1;
+            }
+            if let Some(since) = self.invalid_since.get_mut(i) {
+                *since = 0;
             }
             return bit;
         }
@@ -385,13 +418,18 @@ impl Pipeline {
                             observed: decision.observed,
                         };
                         self.must_record(audit, now, order.instrument.0);
-                        if self.halt.is_some() {
+                        if self.halt.is_some_and(|h| h.must_stop()) {
                             // Its records can no longer be kept: it must not leave.
                             self.order_event(id, OrderEvent::Deny, now);
                             continue;
                         }
-                        if decision.reject.is_some() {
+                        if let Some(reject) = decision.reject {
                             self.counters.risk_rejects += 1;
+                            // Self-inflicted pacing (throttle, duplicates, the halt
+                            // itself) is not a reject storm; everything else counts.
+                            if !matches!(reject, Reject::Throttled | Reject::Duplicate | Reject::Halted) {
+                                self.count_reject(now);
+                            }
                             // The strategy hears of a risk rejection as a local reject.
                             if let Some(order) = self.order_event(id, OrderEvent::Deny, now) {
                                 let report = ExecReport { client_id: id, kind: ExecKind::Rejected, ts: now };
@@ -456,7 +494,90 @@ impl Pipeline {
 
     fn trip(&mut self, halt: Halt) {
         self.risk.set_state(TradingState::Halted);
-        self.halt.get_or_insert(halt);
+        if self.halt.is_some() {
+            return;
+        }
+        self.halt = Some(halt);
+        self.cancel_pending = true;
+        let trip = match halt {
+            Halt::KillSwitch(t) => t,
+            Halt::OverFill(_) => Trip { reason: TripReason::OverFill, limit: 0, observed: 0 },
+            Halt::PersistGone(_) => return, // nothing can be recorded any more
+        };
+        // The trip itself is a risk event, for the audit trail.
+        let record = RiskFields {
+            reason: trip.reason as u16,
+            client_id: 0,
+            side: 0,
+            price: 0,
+            qty: 0,
+            limit: trip.limit,
+            observed: trip.observed,
+        };
+        let now = self.last_event;
+        self.must_record(record, now, 0);
+    }
+
+    /// Trips the kill switch by hand (SIGUSR1): trading halts, orders are cancelled.
+    pub fn kill_switch(&mut self, reason: TripReason, now: u64) {
+        self.trip(Halt::KillSwitch(Trip { reason, limit: 0, observed: 0 }));
+        self.finish_trip(now);
+    }
+
+    fn finish_trip(&mut self, now: u64) {
+        if std::mem::take(&mut self.cancel_pending) {
+            self.cancel_all(now);
+        }
+    }
+
+    /// Time-based checks between frames (a live feed that went quiet): a book left
+    /// invalid too long trips the kill switch.
+    pub fn on_tick(&mut self, now: u64) {
+        self.check_stale(now);
+        self.finish_trip(now);
+    }
+
+    fn check_stale(&mut self, now: u64) {
+        if self.needs_snapshot == 0 || self.halt.is_some() {
+            return;
+        }
+        let mut oldest = u64::MAX;
+        for (i, since) in self.invalid_since.iter_mut().enumerate() {
+            if self.needs_snapshot & (1u64 << i) != 0 {
+                if *since == 0 {
+                    *since = now;
+                }
+                oldest = oldest.min(*since);
+            }
+        }
+        if let Some(t) = self.kill.on_invalid_book(now, oldest) {
+            self.trip(Halt::KillSwitch(t));
+        }
+    }
+
+    fn check_pnl(&mut self) {
+        if self.halt.is_some() {
+            return;
+        }
+        let mut pnl = 0i128;
+        for (i, book) in self.books.iter().enumerate() {
+            let p = self.oms.position(InstrumentId(i as u32));
+            pnl += p.realised;
+            if p.net != 0
+                && let (Some(b), Some(a)) = (book.best_bid(), book.best_ask())
+            {
+                pnl += p.unrealised((b.price.0 + a.price.0) / 2);
+            }
+        }
+        if let Some(t) = self.kill.on_pnl(pnl) {
+            self.trip(Halt::KillSwitch(t));
+        }
+    }
+
+    fn count_reject(&mut self, now: u64) {
+        if let Some(t) = self.kill.on_reject(now) {
+            self.trip(Halt::KillSwitch(t));
+        }
     }
 
     fn handle_reports(&mut self, now: u64) {
@@ -470,6 +591,7 @@ impl Pipeline {
                 ExecKind::Accepted => self.oms.apply(id, OrderEvent::Accept),
                 ExecKind::Rejected => {
                     self.counters.venue_rejects += 1;
+                    self.count_reject(now);
                     self.oms.apply(id, OrderEvent::Reject)
                 }
                 ExecKind::Canceled => self.oms.apply(id, OrderEvent::Cancel),

@@ -3,9 +3,11 @@
 //! start-up; each rejection has a typed [`Reject`] reason that is counted and
 //! persisted. (Issue 6 adds stop-losses, correlation, self-trade and ratio limits.)
 
+mod kill;
 mod limits;
 mod throttle;
 
+pub use kill::{KillLimits, KillSwitch, Trip, TripReason};
 pub use limits::{QuoteLimits, RiskLimits, TradingState};
 pub use throttle::TokenBucket;
 

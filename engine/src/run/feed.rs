@@ -29,6 +29,11 @@ pub trait Feed {
     fn take_disconnect(&mut self) -> bool {
         false
     }
+    /// Whether wall time is event time (a live feed), so checks may run between
+    /// frames; a replay's time moves only with its frames.
+    fn is_live(&self) -> bool {
+        true
+    }
 }
 
 /// A paced simulated feed.
@@ -141,6 +146,10 @@ impl Feed for ReplayFeed {
     fn is_done(&self) -> bool {
         self.done
     }
+
+    fn is_live(&self) -> bool {
+        false
+    }
 }
 
 /// Any feed, with every frame and snapshot written to a capture file as it passes.
@@ -211,6 +220,10 @@ impl<F: Feed> Feed for Recording<F> {
 
     fn take_disconnect(&mut self) -> bool {
         self.inner.take_disconnect()
+    }
+
+    fn is_live(&self) -> bool {
+        self.inner.is_live()
     }
 }
 

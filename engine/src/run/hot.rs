@@ -17,6 +17,8 @@ use crate::{
 pub enum Control {
     /// Stop feeding, cancel working orders, return.
     Stop = 1,
+    /// Trip the kill switch by hand: halt trading, cancel, run on.
+    Kill = 2,
 }
 
 /// A heartbeat with the numbers the live status line shows.
@@ -42,6 +44,8 @@ pub struct Status {
     pub p99: u64,
     /// Whether the stage halted itself (kill switch).
     pub halted: bool,
+    /// Why, as a kill-switch reason code (0: not halted or no code).
+    pub halt_code: u16,
 }
 
 /// How often (in loop turns) the loop looks at its control ring and the clock for
@@ -64,6 +68,10 @@ fn status(p: &Pipeline, now: u64) -> Status {
         p50,
         p99,
         halted: p.halt().is_some(),
+        halt_code: match p.halt() {
+            Some(crate::pipeline::Halt::KillSwitch(t)) => t.reason as u16,
+            _ => 0,
+        },
     }
 }
 
@@ -141,8 +149,16 @@ pub fn run<F: Feed>(
                 std::hint::spin_loop(); // injected fault: a stage stuck in a loop
             }
         }
-        if control.try_pop().is_ok() || pipeline.halt().is_some() || feed.is_done() {
+        match control.try_pop() {
+            Ok(Control::Stop) => break,
+            Ok(Control::Kill) => pipeline.kill_switch(crate::risk::TripReason::Manual, pipeline.last_event_time()),
+            Err(_) => {}
+        }
+        if pipeline.halt().is_some_and(|h| h.must_stop()) || feed.is_done() {
             break;
+        }
+        if feed.is_live() {
+            pipeline.on_tick(now);
         }
         if now.saturating_sub(last_beat) >= HEARTBEAT_NS {
             last_beat = now;

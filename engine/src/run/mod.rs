@@ -406,7 +406,11 @@ fn status_line(s: &Status, prev: &Status, capacity: usize) -> String {
         s.backlog as f64 * 100.0 / capacity.max(1) as f64,
         s.p50,
         s.p99,
-        if s.halted { "TRIPPED" } else { "armed" }
+        match (s.halted, crate::risk::TripReason::from_code(s.halt_code)) {
+            (false, _) => "armed".to_owned(),
+            (true, Some(r)) => format!("TRIPPED ({})", r.name()),
+            (true, None) => "TRIPPED".to_owned(),
+        }
     )
 }
 
@@ -421,8 +425,12 @@ const DRAIN_EVERY_NS: u64 = 5_000_000;
 pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let setup = |what| move |source| RunError::Setup { what, source };
     let (hot_cpu, cold_cpu) = options.cores;
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
-        .map_err(setup("installing SIGINT/SIGTERM handlers"))?;
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGUSR1,
+    ])
+    .map_err(setup("installing SIGINT/SIGTERM/SIGUSR1 handlers"))?;
     let source = match &options.feed {
         FeedSource::Sim => Source::Sim,
         FeedSource::Replay(path) => Source::Replay(ReplayFeed::open(path).map_err(RunError::Capture)?),
@@ -543,7 +551,16 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                     last_beat_at = clock.now_ns();
                 }
                 let now = clock.now_ns();
-                if !stop_sent && (now >= deadline || signals.pending().next().is_some()) {
+                let mut stop_asked = now >= deadline;
+                for signal in signals.pending() {
+                    if signal == signal_hook::consts::SIGUSR1 {
+                        eprintln!("SIGUSR1: tripping the kill switch (trading halts; the engine runs on)");
+                        let _ = control_tx.try_push(Control::Kill);
+                    } else {
+                        stop_asked = true;
+                    }
+                }
+                if !stop_sent && stop_asked {
                     stop_sent = control_tx.try_push(Control::Stop).is_ok();
                 }
                 if now.saturating_sub(last_beat_at) > options.watchdog.as_nanos() as u64 {
