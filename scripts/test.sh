@@ -23,12 +23,13 @@ echo "PostgreSQL on 127.0.0.1:$PGPORT in $ENGINE_PG_DIR"
 step "unit, integration, two-process, database and doc tests"
 cargo test --workspace --locked
 
-step "benchmark harnesses: their tests, and one-round smoke runs of ring-bench, parse-bench, persist-cost and ingest-bench"
+step "benchmark harnesses: their tests, and one-round smoke runs of ring-bench, parse-bench, persist-cost, ingest-bench and risk-bench"
 cargo test --benches --locked -p benches
 cargo run --release --locked -p benches --bin ring-bench -- --quick --rounds 1
 cargo run --release --locked -p benches --bin parse-bench -- --quick --rounds 1
 cargo run --release --locked -p benches --bin persist-cost -- --rounds 1 --seconds 1
 cargo run --release --locked -p benches --bin ingest-bench -- --quick --rounds 1
+cargo run --release --locked -p benches --bin risk-bench -- --quick
 
 step "the README's main command, and its journal verified"
 smoke="$(mktemp -d)"
