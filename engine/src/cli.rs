@@ -247,6 +247,12 @@ pub struct RunArgs {
     /// long (0: never).
     #[arg(long, default_value = "5s", value_parser = parse_duration_or_zero)]
     pub max_book_invalid: std::time::Duration,
+    /// The simulated venue's maker fee in basis points (negative: a rebate).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub maker_fee_bps: i64,
+    /// The simulated venue's taker fee in basis points.
+    #[arg(long, default_value_t = 4, allow_negative_numbers = true)]
+    pub taker_fee_bps: i64,
     /// Simulator random seed (same seed, same market).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

@@ -92,6 +92,8 @@ pub enum ExecKind {
         liquidity: Liquidity,
         /// The venue's trade id (duplicates are ignored on it).
         trade_id: u64,
+        /// Commission in price ticks × size lots (negative: a rebate).
+        fee: i64,
     },
     /// Cancelled (on request, or the unfilled rest of an IOC).
     Canceled,

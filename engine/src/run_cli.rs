@@ -23,6 +23,9 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     if let Some(bad) = args.symbols.iter().find(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric())) {
         return Err(format!("--symbols: `{bad}` is not a venue symbol (letters and digits, like BTCUSDT)"));
     }
+    if [args.maker_fee_bps, args.taker_fee_bps].iter().any(|b| !(-100..=100).contains(b)) {
+        return Err("--maker-fee-bps/--taker-fee-bps: expected -100 to 100 basis points".into());
+    }
     if !(1..=10_000).contains(&args.collar_bps) {
         return Err(format!("--collar-bps {}: must be 1 to 10000", args.collar_bps));
     }
@@ -102,6 +105,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             strategy: args.strategy,
             limits,
             kill,
+            fees: crate::sim::FeeSchedule { maker_bps: args.maker_fee_bps, taker_bps: args.taker_fee_bps },
             order_capacity: 4096,
             book_depth: 256,
         },

@@ -5,7 +5,7 @@
 
 use engine::{
     oms::{Oms, OmsError, OrderEvent},
-    order::{ClientId, Liquidity, NewOrder, OrderType},
+    order::{ClientId, NewOrder, OrderType},
 };
 use feeds::event::{InstrumentId, Price, Qty, Side};
 use proptest::prelude::*;
@@ -42,6 +42,7 @@ proptest! {
         let mut oms = Oms::new(8, 1);
         let mut ids: Vec<(ClientId, NewOrder)> = Vec::new();
         let mut position = 0i64;
+        let mut fills = 0i64;
         let mut finished: Vec<ClientId> = Vec::new();
         for op in ops {
             match op {
@@ -75,11 +76,12 @@ proptest! {
                 Op::Fill { order, qty, trade_id } => {
                     let Some((id, new)) = ids.get(order % ids.len().max(1)).copied() else { continue };
                     let before = oms.get(id).copied();
-                    match oms.fill(id, new.price.0, qty, trade_id, Liquidity::Maker) {
+                    match oms.fill(id, new.price.0, qty, trade_id, 1) {
                         Ok(after) => {
                             let b = before.expect("a fill applied to a live order");
                             prop_assert_eq!(after.filled, b.filled + qty);
                             position += if new.side == Side::Buy { qty } else { -qty };
+                            fills += 1;
                             if after.state.is_terminal() {
                                 finished.push(id);
                             }
@@ -105,6 +107,7 @@ proptest! {
             }
             prop_assert_eq!(oms.open_notional(), open);
             prop_assert_eq!(oms.position(InstrumentId(0)).net, position);
+            prop_assert_eq!(oms.position(InstrumentId(0)).fees, i128::from(fills), "a fee per accepted fill");
             for id in &finished {
                 prop_assert!(oms.get(*id).is_none(), "finished orders leave the slab");
             }

@@ -62,7 +62,9 @@ fn check_journal(dir: &std::path::Path, summary: &engine::run::RunSummary) {
                 let f = FillFields::from_record(r).unwrap();
                 assert!(last_state.contains_key(&f.client_id), "a fill for an order never persisted");
                 let side = if f.side == 1 { Side::Buy } else { Side::Sell };
-                positions.entry(r.instrument).or_default().apply_fill(side, f.price, f.qty);
+                let p = positions.entry(r.instrument).or_default();
+                p.apply_fill(side, f.price, f.qty);
+                p.add_fee(f.fee);
                 fill_count += 1;
             }
             Some(RecordKind::Position) => {
@@ -83,6 +85,7 @@ fn check_journal(dir: &std::path::Path, summary: &engine::run::RunSummary) {
         let p = positions[instrument];
         assert_eq!((snapshot.net_qty, snapshot.avg_price), (p.net, p.avg_price), "instrument {instrument}");
         assert_eq!(i128::from(snapshot.realised), p.realised, "instrument {instrument}");
+        assert_eq!(i128::from(snapshot.fees), p.fees, "instrument {instrument}: fees are the sum of the fills' fees");
     }
 }
 
@@ -106,6 +109,10 @@ fn every_order_and_fill_is_journaled_and_positions_add_up() {
             strategy,
             "--sim-gap-every",
             "5000",
+            "--maker-fee-bps",
+            "-1",
+            "--taker-fee-bps",
+            "7",
         ]);
         let outcome = run(&options(&args).unwrap()).unwrap();
         let s = &outcome.summary;

@@ -10,7 +10,7 @@ pub use state::{OrderEvent, OrderState, TransitionError, next_state};
 
 use feeds::event::{InstrumentId, Side};
 
-use crate::order::{ClientId, Liquidity, NewOrder};
+use crate::order::{ClientId, NewOrder};
 
 /// One order as the OMS sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,14 +169,7 @@ impl Oms {
     /// # Errors
     /// Unknown order, duplicate fill (ignored), over-fill (nothing applied: the
     /// caller must trip the kill switch) or a refused transition.
-    pub fn fill(
-        &mut self,
-        id: ClientId,
-        price: i64,
-        qty: i64,
-        trade_id: u64,
-        _liquidity: Liquidity,
-    ) -> Result<Order, OmsError> {
+    pub fn fill(&mut self, id: ClientId, price: i64, qty: i64, trade_id: u64, fee: i64) -> Result<Order, OmsError> {
         let Some(order) = self.get(id).copied() else {
             self.counters.unknown_orders += 1;
             return Err(OmsError::UnknownOrder(id));
@@ -197,6 +190,7 @@ impl Oms {
         let order = self.count_error(result)?;
         if let Some(p) = self.positions.get_mut(order.new.instrument.0 as usize) {
             p.apply_fill(order.new.side, price, qty);
+            p.add_fee(fee);
         }
         self.counters.fills += 1;
         Ok(order)
@@ -295,14 +289,14 @@ mod tests {
         oms.apply(id, OrderEvent::Send).unwrap();
         assert_eq!(oms.open_notional(), 300);
         oms.apply(id, OrderEvent::Accept).unwrap();
-        assert_eq!(oms.fill(id, 99, 1, 7, Liquidity::Maker).unwrap().state, OrderState::PartiallyFilled);
+        assert_eq!(oms.fill(id, 99, 1, 7, 0).unwrap().state, OrderState::PartiallyFilled);
         assert_eq!(oms.open_notional(), 200);
-        assert!(matches!(oms.fill(id, 99, 1, 7, Liquidity::Maker), Err(OmsError::DuplicateFill { .. })));
-        assert!(matches!(oms.fill(id, 99, 3, 8, Liquidity::Maker), Err(OmsError::OverFill { .. })));
-        assert!(matches!(oms.fill(id, 99, i64::MAX, 8, Liquidity::Maker), Err(OmsError::OverFill { .. })));
-        assert_eq!(oms.fill(id, 101, 1, 9, Liquidity::Maker).unwrap().state, OrderState::PartiallyFilled);
-        assert!(matches!(oms.fill(id, 99, 1, 7, Liquidity::Maker), Err(OmsError::DuplicateFill { .. })), "7, 9, 7");
-        assert_eq!(oms.fill(id, 101, 1, 10, Liquidity::Maker).unwrap().state, OrderState::Filled);
+        assert!(matches!(oms.fill(id, 99, 1, 7, 0), Err(OmsError::DuplicateFill { .. })));
+        assert!(matches!(oms.fill(id, 99, 3, 8, 0), Err(OmsError::OverFill { .. })));
+        assert!(matches!(oms.fill(id, 99, i64::MAX, 8, 0), Err(OmsError::OverFill { .. })));
+        assert_eq!(oms.fill(id, 101, 1, 9, 0).unwrap().state, OrderState::PartiallyFilled);
+        assert!(matches!(oms.fill(id, 99, 1, 7, 0), Err(OmsError::DuplicateFill { .. })), "7, 9, 7");
+        assert_eq!(oms.fill(id, 101, 1, 10, 0).unwrap().state, OrderState::Filled);
         let p = oms.position(InstrumentId(0));
         assert_eq!((p.net, p.avg_price, p.realised), (3, 100, 0));
         assert_eq!(oms.open_notional(), 0);

@@ -12,8 +12,10 @@ pub struct Position {
     /// Average entry price of the open position (0 when flat), truncated for display;
     /// P&L uses the exact cost basis.
     pub avg_price: i64,
-    /// Realised P&L.
+    /// Realised P&L, before fees.
     pub realised: i128,
+    /// Fees paid (negative: rebates received).
+    pub fees: i128,
     /// Exact cost of the open position (Σ price × size), so averaging never drifts.
     cost: i128,
 }
@@ -48,6 +50,11 @@ impl Position {
         }
         let open = i128::from(self.net.abs()).max(1);
         self.avg_price = i64::try_from(self.cost / open).unwrap_or(i64::MAX);
+    }
+
+    /// Books a fee (a rebate if negative).
+    pub fn add_fee(&mut self, fee: i64) {
+        self.fees += i128::from(fee);
     }
 
     /// Unrealised P&L at `mark`.

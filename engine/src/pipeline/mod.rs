@@ -96,6 +96,8 @@ pub struct PipelineConfig {
     pub limits: RiskLimits,
     /// Kill-switch trip limits.
     pub kill: KillLimits,
+    /// The simulated venue's fees.
+    pub fees: crate::sim::FeeSchedule,
     /// Live orders the OMS can hold.
     pub order_capacity: usize,
     /// Book depth per side.
@@ -157,7 +159,7 @@ impl Pipeline {
             strategy: crate::strategy::build(&config.strategy, n),
             risk: Risk::new(config.limits, 0),
             oms: Oms::new(config.order_capacity, n),
-            venue: SimVenue::new(config.order_capacity),
+            venue: SimVenue::new(config.order_capacity, config.fees),
             intents: Bounded::with_capacity(64),
             sending: Bounded::with_capacity(64),
             reports: Bounded::with_capacity(4 * config.order_capacity.max(16)),
@@ -562,7 +564,7 @@ impl Pipeline {
         let mut pnl = 0i128;
         for (i, book) in self.books.iter().enumerate() {
             let p = self.oms.position(InstrumentId(i as u32));
-            pnl += p.realised;
+            pnl += p.realised - p.fees;
             if p.net != 0
                 && let (Some(b), Some(a)) = (book.best_bid(), book.best_ask())
             {
@@ -596,10 +598,10 @@ impl Pipeline {
                 }
                 ExecKind::Canceled => self.oms.apply(id, OrderEvent::Cancel),
                 ExecKind::CancelRejected => self.oms.apply(id, OrderEvent::CancelReject),
-                ExecKind::Fill { price, qty, liquidity, trade_id } => {
-                    self.oms.fill(id, price.0, qty.0, trade_id, liquidity).inspect(|order| {
+                ExecKind::Fill { price, qty, liquidity, trade_id, fee } => {
+                    self.oms.fill(id, price.0, qty.0, trade_id, fee).inspect(|order| {
                         self.counters.fills += 1;
-                        self.persist_fill(order, price, qty.0, liquidity, trade_id, now);
+                        self.persist_fill(order, (price, qty.0, fee), liquidity, trade_id, now);
                     })
                 }
             };
@@ -616,7 +618,14 @@ impl Pipeline {
         self.reports = reports;
     }
 
-    fn persist_fill(&mut self, order: &Order, price: Price, qty: i64, liquidity: Liquidity, trade_id: u64, now: u64) {
+    fn persist_fill(
+        &mut self,
+        order: &Order,
+        (price, qty, fee): (Price, i64, i64),
+        liquidity: Liquidity,
+        trade_id: u64,
+        now: u64,
+    ) {
         let instrument = order.new.instrument;
         let fill = FillFields {
             liquidity: if liquidity == Liquidity::Maker { 1 } else { 2 },
@@ -625,7 +634,7 @@ impl Pipeline {
             side: side_code(order.new.side),
             price: price.0,
             qty,
-            fee: 0,
+            fee,
         };
         self.must_record(fill, now, instrument.0);
         let p = self.oms.position(instrument);
@@ -641,7 +650,7 @@ impl Pipeline {
             avg_price: p.avg_price,
             realised: clamp(p.realised),
             unrealised: clamp(p.unrealised(mark)),
-            fees: 0,
+            fees: clamp(p.fees),
             mark,
         };
         self.must_record(snapshot, now, instrument.0);

@@ -24,12 +24,34 @@ struct Resting {
 pub struct SimVenue {
     resting: Vec<Resting>,
     next_trade_id: u64,
+    fees: FeeSchedule,
+}
+
+/// What the venue charges, in basis points of the notional (negative: a rebate).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeeSchedule {
+    /// On fills of resting orders.
+    pub maker_bps: i64,
+    /// On fills that take liquidity.
+    pub taker_bps: i64,
+}
+
+impl FeeSchedule {
+    /// The fee on `qty` at `price`, truncated toward zero, in price ticks × lots.
+    pub fn fee(&self, liquidity: Liquidity, price: i64, qty: i64) -> i64 {
+        let bps = match liquidity {
+            Liquidity::Maker => self.maker_bps,
+            Liquidity::Taker => self.taker_bps,
+        };
+        let fee = i128::from(price) * i128::from(qty) * i128::from(bps) / 10_000;
+        i64::try_from(fee).unwrap_or(if fee < 0 { i64::MIN } else { i64::MAX })
+    }
 }
 
 impl SimVenue {
     /// A venue that holds at most `capacity` resting orders of ours.
-    pub fn new(capacity: usize) -> Self {
-        Self { resting: Vec::with_capacity(capacity), next_trade_id: 1 }
+    pub fn new(capacity: usize, fees: FeeSchedule) -> Self {
+        Self { resting: Vec::with_capacity(capacity), next_trade_id: 1, fees }
     }
 
     fn report(out: &mut Bounded<ExecReport>, client_id: ClientId, kind: ExecKind, ts: u64) {
@@ -49,7 +71,8 @@ impl SimVenue {
     ) {
         let trade_id = self.next_trade_id;
         self.next_trade_id += 1;
-        Self::report(out, id, ExecKind::Fill { price, qty: Qty(qty), liquidity, trade_id }, ts);
+        let fee = self.fees.fee(liquidity, price.0, qty);
+        Self::report(out, id, ExecKind::Fill { price, qty: Qty(qty), liquidity, trade_id, fee }, ts);
     }
 
     /// A new order arrives (what a real gateway would write to its socket).
@@ -154,20 +177,27 @@ mod tests {
 
     #[test]
     fn post_only_crossing_is_rejected_and_ioc_fills_the_touch_then_cancels() {
-        let (mut v, b, mut out) = (SimVenue::new(4), book(), Bounded::with_capacity(8));
+        let fees = FeeSchedule { maker_bps: -1, taker_bps: 5 };
+        let (mut v, b, mut out) = (SimVenue::new(4, fees), book(), Bounded::with_capacity(8));
         v.submit(ClientId(1), &order(Side::Buy, 101, 1, OrderType::PostOnly), &b, 0, &mut out);
         assert_eq!(kinds(&mut out), [ExecKind::Rejected]);
         v.submit(ClientId(2), &order(Side::Buy, 102, 7, OrderType::Ioc), &b, 0, &mut out);
         let k = kinds(&mut out);
         assert_eq!(k.len(), 3);
-        assert!(matches!(k[1], ExecKind::Fill { price: Price(101), qty: Qty(5), liquidity: Liquidity::Taker, .. }));
+        // 101 x 5 x 5 bps = 0.2525, truncated to 0 ticks x lots; a big fill pays.
+        assert!(matches!(
+            k[1],
+            ExecKind::Fill { price: Price(101), qty: Qty(5), liquidity: Liquidity::Taker, fee: 0, .. }
+        ));
+        assert_eq!(fees.fee(Liquidity::Taker, 100_000, 300), 15_000);
+        assert_eq!(fees.fee(Liquidity::Maker, 100_000, 300), -3_000, "a maker rebate");
         assert_eq!(k[2], ExecKind::Canceled);
         assert_eq!(v.resting(), 0);
     }
 
     #[test]
     fn resting_orders_fill_as_maker_on_trades_through_them_and_cancel() {
-        let (mut v, b, mut out) = (SimVenue::new(4), book(), Bounded::with_capacity(8));
+        let (mut v, b, mut out) = (SimVenue::new(4, FeeSchedule::default()), book(), Bounded::with_capacity(8));
         v.submit(ClientId(1), &order(Side::Buy, 98, 3, OrderType::Limit), &b, 0, &mut out);
         v.submit(ClientId(2), &order(Side::Sell, 103, 3, OrderType::Limit), &b, 0, &mut out);
         assert_eq!(kinds(&mut out), [ExecKind::Accepted, ExecKind::Accepted]);
