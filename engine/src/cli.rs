@@ -391,11 +391,15 @@ pub struct DecodeArgs {
     pub file: PathBuf,
 }
 
-/// Venues `engine decode` reads (more arrive with issue 3).
+/// Venues `engine decode` reads (Coinbase, Kraken and OKX arrive with issue 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum VenueArg {
-    /// Binance spot: trade, aggTrade, bookTicker, depthUpdate (raw or combined stream).
+    /// Binance spot: trade, aggTrade, bookTicker, depthUpdate (raw or combined
+    /// stream), partial depth (combined stream).
     Binance,
+    /// Bybit v5 public: orderbook.{depth}.{symbol} (snapshot, delta) and
+    /// publicTrade.{symbol}.
+    Bybit,
 }
 
 /// `engine tune ...`

@@ -13,8 +13,10 @@ use serde_json::{Value, json};
 
 use crate::cli::{DecodeArgs, VenueArg};
 
-/// Binance quotes every price and size with 8 decimal places.
+/// Binance quotes every price and size with 8 decimal places; Bybit's are at the
+/// instrument's precision, never finer than 8.
 const BINANCE_SCALE: u8 = 8;
+const BYBIT_SCALE: u8 = 8;
 
 /// The symbol a Binance frame names (`s`, or `data.s` in the combined stream), so the
 /// tool can intern symbols on first sight. Cold path: allocation is fine here.
@@ -24,6 +26,37 @@ fn binance_symbol(line: &str) -> Option<String> {
     inner.get("s")?.as_str().map(str::to_owned)
 }
 
+/// The symbol a Bybit v5 frame's topic names (`orderbook.50.BTCUSDT` → `BTCUSDT`).
+fn bybit_symbol(line: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(line).ok()?;
+    value.get("topic")?.as_str()?.rsplit('.').next().map(str::to_owned)
+}
+
+/// Finds the symbol a raw line names, to intern it on first sight.
+type SymbolOf = fn(&str) -> Option<String>;
+
+/// One decoder per venue, chosen by `--venue`.
+enum Decoder {
+    Binance(BinanceDecoder),
+    Bybit(feeds::bybit::BybitDecoder),
+}
+
+impl Decoder {
+    fn new(venue: VenueArg, symbols: SymbolTable) -> Self {
+        match venue {
+            VenueArg::Binance => Self::Binance(BinanceDecoder::new(symbols)),
+            VenueArg::Bybit => Self::Bybit(feeds::bybit::BybitDecoder::new(symbols)),
+        }
+    }
+
+    fn decode(&self, frame: &[u8], ts: UnixNanos, out: &mut Events) -> Result<usize, feeds::DecodeError> {
+        match self {
+            Self::Binance(d) => d.decode(frame, ts, out),
+            Self::Bybit(d) => d.decode(frame, ts, out),
+        }
+    }
+}
+
 fn side(side: BookSide) -> &'static str {
     match side {
         BookSide::Bid => "bid",
@@ -31,8 +64,8 @@ fn side(side: BookSide) -> &'static str {
     }
 }
 
-fn event_json(event: &Event, symbols: &SymbolTable, venue: &str) -> Value {
-    let px = |v: i64| format_fixed(v, BINANCE_SCALE);
+fn event_json(event: &Event, symbols: &SymbolTable, venue: &str, scale: u8) -> Value {
+    let px = |v: i64| format_fixed(v, scale);
     match event {
         Event::Trade(t) => json!({
             "kind": "trade",
@@ -74,9 +107,12 @@ fn event_json(event: &Event, symbols: &SymbolTable, venue: &str) -> Value {
 /// # Errors
 /// I/O errors reading or writing.
 pub fn run(venue: VenueArg, input: impl BufRead, mut output: impl Write) -> std::io::Result<bool> {
-    let VenueArg::Binance = venue;
+    let (name, scale, symbol_of): (&str, u8, SymbolOf) = match venue {
+        VenueArg::Binance => ("binance", BINANCE_SCALE, binance_symbol),
+        VenueArg::Bybit => ("bybit", BYBIT_SCALE, bybit_symbol),
+    };
     let mut symbols = SymbolTable::new();
-    let mut decoder = BinanceDecoder::new(symbols.clone());
+    let mut decoder = Decoder::new(venue, symbols.clone());
     let mut events = Events::with_capacity(256);
     let mut all_ok = true;
     for (index, line) in input.lines().enumerate() {
@@ -84,18 +120,18 @@ pub fn run(venue: VenueArg, input: impl BufRead, mut output: impl Write) -> std:
         if line.trim().is_empty() {
             continue;
         }
-        if let Some(symbol) = binance_symbol(&line) {
+        if let Some(symbol) = symbol_of(&line) {
             let known = symbols.len();
-            symbols.intern(&symbol, BINANCE_SCALE, BINANCE_SCALE);
+            symbols.intern(&symbol, scale, scale);
             if symbols.len() != known {
-                decoder = BinanceDecoder::new(symbols.clone()); // only when a symbol is new
+                decoder = Decoder::new(venue, symbols.clone()); // only when a symbol is new
             }
         }
         events.clear();
         match decoder.decode(line.as_bytes(), UnixNanos(0), &mut events) {
             Ok(_) => {
                 for event in events.as_slice() {
-                    writeln!(output, "{}", event_json(event, &symbols, "binance"))?;
+                    writeln!(output, "{}", event_json(event, &symbols, name, scale))?;
                 }
             }
             Err(e) => {

@@ -44,3 +44,27 @@ fn a_missing_file_or_unknown_venue_is_a_clear_error() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("invalid value 'nyse'"), "{stderr}");
 }
+
+#[test]
+fn bybit_frames_decode_and_an_ack_line_fails_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bybit.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1672304484978,"data":{"s":"BTCUSDT","b":[["16493.50","0.006"]],"a":[["16611.00","0.029"]],"u":18521288,"seq":7961638724},"cts":1672304484976}"#,
+            "\n",
+            r#"{"success":true,"ret_msg":"","conn_id":"x","req_id":"","op":"subscribe"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let (code, stdout, _) = engine(&["decode", "--venue", "bybit", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["venue"], "bybit");
+    assert_eq!(lines[0]["symbol"], "BTCUSDT");
+    assert_eq!(lines[0]["levels"][0]["price"], "16493.50000000");
+    assert_eq!(lines[0]["first_seq"], 18521288);
+    assert_eq!(lines[1]["line"], 2);
+}

@@ -11,6 +11,7 @@
 pub mod binance;
 pub mod book;
 mod buffer;
+pub mod bybit;
 pub mod capture;
 pub mod decimal;
 mod error;

@@ -63,3 +63,21 @@ fn ten_thousand_mixed_frames_allocate_nothing_after_warm_up() {
     assert_eq!(decoded, 8_000, "the NaN frame fails, the others decode");
     assert_eq!(after - before, 0, "allocations on the decode path");
 }
+
+#[test]
+fn bybit_frames_allocate_nothing() {
+    let mut symbols = SymbolTable::new();
+    symbols.intern("BTCUSDT", 2, 3);
+    let decoder = feeds::bybit::BybitDecoder::new(symbols);
+    let mut out = Events::with_capacity(64);
+    let frames = [
+        r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1687940967466,"data":{"s":"BTCUSDT","b":[["30247.20","30.028"],["30240.00","0"]],"a":[["30248.70","0"],["30249.30","0.892"]],"u":177400507,"seq":66544703342},"cts":1687940967464}"#,
+        r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1672304486868,"data":[{"T":1672304486865,"s":"BTCUSDT","S":"Buy","v":"0.001","p":"16578.50","L":"PlusTick","i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false}]}"#,
+    ];
+    let before = ALLOCS.with(Cell::get);
+    for i in 0..10_000 {
+        out.clear();
+        decoder.decode(frames[i % 2].as_bytes(), UnixNanos(0), &mut out).unwrap();
+    }
+    assert_eq!(ALLOCS.with(Cell::get) - before, 0, "allocations on the Bybit decode path");
+}
