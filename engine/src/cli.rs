@@ -391,7 +391,7 @@ pub struct DecodeArgs {
     pub file: PathBuf,
 }
 
-/// Venues `engine decode` reads (Coinbase, Kraken and OKX arrive with issue 3).
+/// Venues `engine decode` reads (Coinbase and Kraken arrive with issue 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum VenueArg {
     /// Binance spot: trade, aggTrade, bookTicker, depthUpdate (raw or combined
@@ -400,6 +400,8 @@ pub enum VenueArg {
     /// Bybit v5 public: orderbook.{depth}.{symbol} (snapshot, delta) and
     /// publicTrade.{symbol}.
     Bybit,
+    /// OKX v5 public: books channels (snapshot, update) and trades.
+    Okx,
 }
 
 /// `engine tune ...`

@@ -17,6 +17,7 @@ use crate::cli::{DecodeArgs, VenueArg};
 /// instrument's precision, never finer than 8.
 const BINANCE_SCALE: u8 = 8;
 const BYBIT_SCALE: u8 = 8;
+const OKX_SCALE: u8 = 8;
 
 /// The symbol a Binance frame names (`s`, or `data.s` in the combined stream), so the
 /// tool can intern symbols on first sight. Cold path: allocation is fine here.
@@ -32,6 +33,12 @@ fn bybit_symbol(line: &str) -> Option<String> {
     value.get("topic")?.as_str()?.rsplit('.').next().map(str::to_owned)
 }
 
+/// The instrument an OKX v5 frame's `arg.instId` names (`BTC-USDT`).
+fn okx_symbol(line: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(line).ok()?;
+    value.get("arg")?.get("instId")?.as_str().map(str::to_owned)
+}
+
 /// Finds the symbol a raw line names, to intern it on first sight.
 type SymbolOf = fn(&str) -> Option<String>;
 
@@ -39,6 +46,7 @@ type SymbolOf = fn(&str) -> Option<String>;
 enum Decoder {
     Binance(BinanceDecoder),
     Bybit(feeds::bybit::BybitDecoder),
+    Okx(feeds::okx::OkxDecoder),
 }
 
 impl Decoder {
@@ -46,6 +54,7 @@ impl Decoder {
         match venue {
             VenueArg::Binance => Self::Binance(BinanceDecoder::new(symbols)),
             VenueArg::Bybit => Self::Bybit(feeds::bybit::BybitDecoder::new(symbols)),
+            VenueArg::Okx => Self::Okx(feeds::okx::OkxDecoder::new(symbols)),
         }
     }
 
@@ -53,6 +62,7 @@ impl Decoder {
         match self {
             Self::Binance(d) => d.decode(frame, ts, out),
             Self::Bybit(d) => d.decode(frame, ts, out),
+            Self::Okx(d) => d.decode(frame, ts, out),
         }
     }
 }
@@ -110,6 +120,7 @@ pub fn run(venue: VenueArg, input: impl BufRead, mut output: impl Write) -> std:
     let (name, scale, symbol_of): (&str, u8, SymbolOf) = match venue {
         VenueArg::Binance => ("binance", BINANCE_SCALE, binance_symbol),
         VenueArg::Bybit => ("bybit", BYBIT_SCALE, bybit_symbol),
+        VenueArg::Okx => ("okx", OKX_SCALE, okx_symbol),
     };
     let mut symbols = SymbolTable::new();
     let mut decoder = Decoder::new(venue, symbols.clone());

@@ -68,3 +68,20 @@ fn bybit_frames_decode_and_an_ack_line_fails_by_name() {
     assert_eq!(lines[0]["first_seq"], 18521288);
     assert_eq!(lines[1]["line"], 2);
 }
+
+#[test]
+fn okx_frames_decode_with_their_sequence_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("okx.jsonl");
+    std::fs::write(
+        &file,
+        r#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["8476.98","0","0","0"]],"bids":[],"ts":"1597026383086","checksum":1,"prevSeqId":123456,"seqId":123470}]}"#,
+    )
+    .unwrap();
+    let (code, stdout, _) = engine(&["decode", "--venue", "okx", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let event: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!((event["venue"].as_str(), event["symbol"].as_str()), (Some("okx"), Some("BTC-USDT")));
+    assert_eq!((event["first_seq"].as_u64(), event["last_seq"].as_u64()), (Some(123456), Some(123470)));
+    assert_eq!(event["levels"][0]["size"], "0.00000000");
+}

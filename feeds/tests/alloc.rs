@@ -81,3 +81,21 @@ fn bybit_frames_allocate_nothing() {
     }
     assert_eq!(ALLOCS.with(Cell::get) - before, 0, "allocations on the Bybit decode path");
 }
+
+#[test]
+fn okx_frames_allocate_nothing() {
+    let mut symbols = SymbolTable::new();
+    symbols.intern("BTC-USDT", 2, 8);
+    let decoder = feeds::okx::OkxDecoder::new(symbols);
+    let mut out = Events::with_capacity(64);
+    let frames = [
+        r#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["8476.98","0","0","0"]],"bids":[["8476.97","256","0","12"]],"ts":"1597026383086","checksum":1,"prevSeqId":123456,"seqId":123470}]}"#,
+        r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"130639474","px":"42219.9","sz":"0.12060306","side":"buy","ts":"1630048897897","count":"3"}]}"#,
+    ];
+    let before = ALLOCS.with(Cell::get);
+    for i in 0..10_000 {
+        out.clear();
+        decoder.decode(frames[i % 2].as_bytes(), UnixNanos(0), &mut out).unwrap();
+    }
+    assert_eq!(ALLOCS.with(Cell::get) - before, 0, "allocations on the OKX decode path");
+}

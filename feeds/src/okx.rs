@@ -1,0 +1,279 @@
+//! OKX v5 public market data: the order book channels (`books`, `books5`,
+//! `books50-l2-tbt`, `books-l2-tbt`, `bbo-tbt`) and `trades`.
+//!
+//! Field names follow OKX's v5 WebSocket documentation: an envelope
+//! `{"arg":{"channel","instId"},"action","data":[...]}`; a book entry is
+//! `{"asks":[[px,sz,"0",orders]],"bids":[...],"ts","checksum","prevSeqId","seqId"}`
+//! with 4-string levels (the third is a deprecated field, always `"0"`) and size
+//! `"0"` deleting a level; a trade is `{"instId","tradeId","px","sz","side","ts",
+//! "count"}`. Times and trade ids are *strings*. OKX chains book messages by
+//! identity, not arithmetic: each carries `prevSeqId` (−1 on a snapshot) and `seqId`,
+//! and a message continues the book when its `prevSeqId` equals the last `seqId`.
+//! Decoded, `first_seq` holds `prevSeqId` (0 for −1) and `last_seq` holds `seqId`, so a
+//! sequencer checks `first_seq == previous last_seq`. The CRC32 `checksum` is read
+//! but not verified here (a sequencer with the book's original text must do it).
+
+use crate::buffer::Events;
+use crate::error::{DecodeError, DecodeErrorKind};
+use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
+use crate::json::Scanner;
+use crate::symbols::{Instrument, SymbolTable};
+
+/// Decodes OKX v5 public frames into events.
+#[derive(Debug, Clone)]
+pub struct OkxDecoder {
+    symbols: SymbolTable,
+}
+
+fn error(at: usize, kind: DecodeErrorKind) -> DecodeError {
+    DecodeError { offset: u32::try_from(at).unwrap_or(u32::MAX), kind }
+}
+
+fn missing(field: &'static str) -> DecodeError {
+    error(0, DecodeErrorKind::MissingField { field })
+}
+
+fn decimal(s: &mut Scanner<'_>, scale: u8, field: &'static str, positive: bool) -> Result<i64, DecodeError> {
+    let at = s.pos();
+    let v = s.fixed(scale)?.map_err(|e| error(at, DecodeErrorKind::BadDecimal { field, error: e }))?;
+    match v {
+        v if v < 0 => Err(error(at, DecodeErrorKind::Negative { field })),
+        0 if positive => Err(error(at, DecodeErrorKind::NotPositive { field })),
+        v => Ok(v),
+    }
+}
+
+/// A signed integer sent as a JSON number (`-1` for a snapshot's `prevSeqId`).
+fn signed(s: &mut Scanner<'_>, field: &'static str) -> Result<i64, DecodeError> {
+    let at = s.pos();
+    let text = s.scalar()?;
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let bad = || error(at, DecodeErrorKind::BadField { field, expected: "integer" });
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    let n = digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+    Ok(if negative { -n } else { n })
+}
+
+fn ms_to_ns(ms: u64, field: &'static str) -> Result<UnixNanos, DecodeError> {
+    ms.checked_mul(1_000_000)
+        .map(UnixNanos)
+        .ok_or(error(0, DecodeErrorKind::BadField { field, expected: "ms timestamp" }))
+}
+
+impl OkxDecoder {
+    /// A decoder for the instruments in `symbols` (OKX instrument ids, e.g. `BTC-USDT`).
+    pub fn new(symbols: SymbolTable) -> Self {
+        Self { symbols }
+    }
+
+    /// Decodes one frame received at `ts_recv`, appending its events to `out`;
+    /// returns how many it added.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] for malformed JSON, a missing or invalid field, an unknown
+    /// instrument or channel (subscription events included), or a full `out`; `out`
+    /// is then left as it was.
+    pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
+        let before = out.len();
+        let result = self.decode_frame(frame, ts_recv, out, before);
+        if result.is_err() {
+            out.truncate(before);
+        }
+        result.map(|()| out.len() - before)
+    }
+
+    fn decode_frame(
+        &self,
+        frame: &[u8],
+        ts_recv: UnixNanos,
+        out: &mut Events,
+        before: usize,
+    ) -> Result<(), DecodeError> {
+        let mut s = Scanner::new(frame);
+        let (mut channel, mut inst, mut action, mut data) = (None, None, None, None);
+        s.object(|s, key| {
+            s.ws();
+            let at = s.pos();
+            match key {
+                b"arg" => s.object(|s, key| {
+                    s.ws();
+                    let at = s.pos();
+                    match key {
+                        b"channel" => channel = Some(s.string()?),
+                        b"instId" => inst = Some(self.instrument(s.string()?, at)?),
+                        _ => s.skip()?,
+                    }
+                    Ok(())
+                })?,
+                b"action" => action = Some(s.string()?),
+                b"data" => {
+                    data = Some(at);
+                    s.skip()?;
+                }
+                _ => s.skip()?,
+            }
+            Ok(())
+        })?;
+        s.end()?;
+        let channel = channel.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;
+        s.seek(data.ok_or(missing("data"))?);
+        if channel == b"trades" || channel == b"trades-all" {
+            self.trades(&mut s, ts_recv, out)
+        } else if channel.starts_with(b"books") || channel == b"bbo-tbt" {
+            let inst = inst.ok_or(missing("instId"))?;
+            // bbo-tbt and books5 send whole books and no action: each is a snapshot.
+            let snapshot = !matches!(action, Some(b"update"));
+            self.books(&mut s, inst, snapshot, ts_recv, out, before)
+        } else {
+            Err(error(0, DecodeErrorKind::UnknownMessage))
+        }
+    }
+
+    fn instrument(&self, id: &[u8], at: usize) -> Result<Instrument, DecodeError> {
+        self.symbols.lookup(id).ok_or(error(at, DecodeErrorKind::UnknownSymbol))
+    }
+
+    fn books(
+        &self,
+        s: &mut Scanner<'_>,
+        inst: Instrument,
+        snapshot: bool,
+        ts_recv: UnixNanos,
+        out: &mut Events,
+        before: usize,
+    ) -> Result<(), DecodeError> {
+        s.array(|s| {
+            let start = out.len();
+            let (mut asks, mut bids, mut ts, mut prev, mut seq) = (None, None, None, None, None);
+            s.object(|s, key| {
+                s.ws();
+                let at = s.pos();
+                match key {
+                    b"asks" => {
+                        asks = Some(at);
+                        s.skip()?;
+                    }
+                    b"bids" => {
+                        bids = Some(at);
+                        s.skip()?;
+                    }
+                    b"ts" => ts = Some(s.u64("ts")?),
+                    b"prevSeqId" => prev = Some(signed(s, "prevSeqId")?),
+                    b"seqId" => seq = Some(signed(s, "seqId")?),
+                    _ => s.skip()?,
+                }
+                Ok(())
+            })?;
+            let end = s.pos();
+            let ts = ms_to_ns(ts.ok_or(missing("ts"))?, "ts")?;
+            // bbo-tbt and books5 carry no sequence: 0 marks "none".
+            let (first, last) = (prev.unwrap_or(0).max(0) as u64, seq.unwrap_or(0).max(0) as u64);
+            let fresh = || BookDelta::new(Venue::Okx, inst.id, (first, last), ts, ts_recv);
+            let mut delta = fresh();
+            for (side, at, field) in [(BookSide::Bid, bids, "bids"), (BookSide::Ask, asks, "asks")] {
+                s.seek(at.ok_or(missing(field))?);
+                s.array(|s| {
+                    s.expect(b'[', "'['")?;
+                    s.ws();
+                    let price = decimal(s, inst.price_scale, field, true)?;
+                    s.expect(b',', "','")?;
+                    s.ws();
+                    let qty = decimal(s, inst.qty_scale, field, false)?;
+                    while s.peek() == Some(b',') {
+                        s.expect(b',', "','")?;
+                        s.skip()?; // the deprecated "0" and the order count
+                    }
+                    s.expect(b']', "']'")?;
+                    let level = Level { price: Price(price), qty: Qty(qty) };
+                    if !delta.push(side, level) {
+                        if !out.push(Event::BookDelta(delta)) {
+                            return Err(error(s.pos(), DecodeErrorKind::BufferFull));
+                        }
+                        delta = fresh();
+                        delta.push(side, level);
+                    }
+                    Ok(())
+                })?;
+            }
+            if !out.push(Event::BookDelta(delta)) {
+                return Err(error(end, DecodeErrorKind::BufferFull));
+            }
+            let deltas = out.tail_mut(start);
+            let count = deltas.len();
+            for (i, event) in deltas.iter_mut().enumerate() {
+                if let Event::BookDelta(d) = event {
+                    if snapshot {
+                        d.set_snapshot();
+                    }
+                    if i + 1 == count {
+                        d.set_last();
+                    }
+                }
+            }
+            s.seek(end);
+            Ok(())
+        })?;
+        if out.len() == before { Err(error(0, DecodeErrorKind::MissingField { field: "data" })) } else { Ok(()) }
+    }
+
+    fn trades(&self, s: &mut Scanner<'_>, ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
+        s.array(|s| {
+            let start = s.pos();
+            let (mut inst, mut id, mut side, mut ts, mut px, mut sz) = (None, None, None, None, None, None);
+            s.object(|s, key| {
+                s.ws();
+                let at = s.pos();
+                match key {
+                    b"instId" => inst = Some(self.instrument(s.string()?, at)?),
+                    b"tradeId" => id = Some(s.u64("tradeId")?),
+                    b"side" => {
+                        side = Some(match s.string()? {
+                            b"buy" => Side::Buy,
+                            b"sell" => Side::Sell,
+                            _ => {
+                                return Err(error(
+                                    at,
+                                    DecodeErrorKind::BadField { field: "side", expected: "buy or sell" },
+                                ));
+                            }
+                        });
+                    }
+                    b"ts" => ts = Some(s.u64("ts")?),
+                    b"px" => {
+                        px = Some(at);
+                        s.skip()?;
+                    }
+                    b"sz" => {
+                        sz = Some(at);
+                        s.skip()?;
+                    }
+                    _ => s.skip()?,
+                }
+                Ok(())
+            })?;
+            let end = s.pos();
+            let inst = inst.ok_or(missing("instId"))?;
+            s.seek(px.ok_or(missing("px"))?);
+            let price = decimal(s, inst.price_scale, "px", true)?;
+            s.seek(sz.ok_or(missing("sz"))?);
+            let qty = decimal(s, inst.qty_scale, "sz", true)?;
+            s.seek(end);
+            let trade = Trade::new(
+                Venue::Okx,
+                inst.id,
+                id.ok_or(missing("tradeId"))?,
+                Price(price),
+                Qty(qty),
+                Some(side.ok_or(missing("side"))?),
+                ms_to_ns(ts.ok_or(missing("ts"))?, "ts")?,
+                ts_recv,
+            );
+            if out.push(Event::Trade(trade)) { Ok(()) } else { Err(error(start, DecodeErrorKind::BufferFull)) }
+        })
+    }
+}

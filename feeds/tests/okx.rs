@@ -1,0 +1,81 @@
+//! OKX v5 public messages from the examples in OKX's v5 WebSocket documentation
+//! (books snapshot, trades), the sequence chain, and each bad-input class.
+
+use feeds::event::{BookSide, Event, Side, UnixNanos, Venue};
+use feeds::okx::OkxDecoder;
+use feeds::symbols::SymbolTable;
+use feeds::{DecodeError, DecodeErrorKind, Events};
+
+fn decode(frame: &str) -> Result<Vec<Event>, DecodeError> {
+    let mut symbols = SymbolTable::new();
+    symbols.intern("BTC-USDT", 2, 8);
+    let mut out = Events::with_capacity(16);
+    OkxDecoder::new(symbols).decode(frame.as_bytes(), UnixNanos(5), &mut out)?;
+    Ok(out.as_slice().to_vec())
+}
+
+#[test]
+fn a_books_snapshot_from_the_docs() {
+    let events = decode(
+        r#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["8476.98","415","0","13"],["8477","7","0","2"],["8477.34","85","0","1"],["8477.56","1","0","1"],["8505.84","8","0","1"],["8506.37","85","0","1"],["8506.49","2","0","1"],["8506.96","100","0","2"]],"bids":[["8476.97","256","0","12"],["8475.55","101","0","1"],["8475.54","100","0","1"],["8475.3","1","0","1"],["8447.32","6","0","1"],["8447.02","246","0","1"],["8446.83","24","0","1"],["8446","95","0","3"]],"ts":"1597026383085","checksum":-855196043,"prevSeqId":-1,"seqId":123456}]}"#,
+    )
+    .unwrap();
+    assert_eq!(events.len(), 2, "16 levels in two bounded events");
+    let deltas: Vec<_> = events.iter().map(|e| if let Event::BookDelta(d) = e { *d } else { panic!() }).collect();
+    assert!(deltas.iter().all(|d| d.is_snapshot() && d.venue == Venue::Okx as u16));
+    assert!(!deltas[0].is_last() && deltas[1].is_last());
+    assert_eq!((deltas[0].first_seq, deltas[0].last_seq), (0, 123456), "prevSeqId -1 becomes 0");
+    assert_eq!(deltas[0].ts_exchange.0, 1_597_026_383_085_000_000);
+    let levels: Vec<_> = deltas.iter().flat_map(|d| d.levels().collect::<Vec<_>>()).collect();
+    assert_eq!((levels[0].0, levels[0].1.price.0, levels[0].1.qty.0), (BookSide::Bid, 847_697, 25_600_000_000));
+    assert_eq!((levels[8].0, levels[8].1.price.0, levels[8].1.qty.0), (BookSide::Ask, 847_698, 41_500_000_000));
+    assert_eq!(levels[9].1.price.0, 847_700, "\"8477\" has no decimals");
+}
+
+#[test]
+fn an_update_carries_its_chain_and_deletes() {
+    let events = decode(
+        r#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["8476.98","0","0","0"]],"bids":[],"ts":"1597026383086","checksum":1,"prevSeqId":123456,"seqId":123470}]}"#,
+    )
+    .unwrap();
+    let [Event::BookDelta(d)] = events[..] else { panic!("{events:?}") };
+    assert!(!d.is_snapshot() && d.is_last());
+    assert_eq!((d.first_seq, d.last_seq), (123456, 123470), "continues when first_seq == the last seqId");
+    assert_eq!(d.levels().next().map(|(s, l)| (s, l.qty.0)), Some((BookSide::Ask, 0)));
+}
+
+#[test]
+fn trades_from_the_docs() {
+    let events = decode(
+        r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"130639474","px":"42219.9","sz":"0.12060306","side":"buy","ts":"1630048897897","count":"3","source":"0","seqId":1234}]}"#,
+    )
+    .unwrap();
+    let [Event::Trade(t)] = events[..] else { panic!("{events:?}") };
+    assert_eq!((t.trade_id, t.price.0, t.qty.0), (130_639_474, 4_221_990, 12_060_306));
+    assert_eq!((t.aggressor(), t.ts_exchange.0, t.ts_recv.0), (Some(Side::Buy), 1_630_048_897_897_000_000, 5));
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let kind = |f: &str| decode(f).unwrap_err().kind;
+    assert_eq!(
+        kind(r#"{"event":"subscribe","arg":{"channel":"trades","instId":"BTC-USDT"},"connId":"a4d3ae55"}"#),
+        DecodeErrorKind::MissingField { field: "data" }
+    );
+    assert_eq!(kind(r#"{"event":"subscribe","connId":"a4d3ae55"}"#), DecodeErrorKind::UnknownMessage);
+    assert_eq!(kind(r#"{"arg":{"channel":"trades","instId":"ETH-USDT"},"data":[]}"#), DecodeErrorKind::UnknownSymbol);
+    let trade = |px: &str, sz: &str, side: &str, ts: &str| {
+        format!(
+            r#"{{"arg":{{"channel":"trades","instId":"BTC-USDT"}},"data":[{{"instId":"BTC-USDT","tradeId":"1","px":"{px}","sz":"{sz}","side":"{side}","ts":"{ts}"}}]}}"#
+        )
+    };
+    assert!(matches!(kind(&trade("NaN", "1", "buy", "1")), DecodeErrorKind::BadDecimal { field: "px", .. }));
+    assert_eq!(kind(&trade("1", "0", "buy", "1")), DecodeErrorKind::NotPositive { field: "sz" });
+    assert_eq!(
+        kind(&trade("1", "1", "hold", "1")),
+        DecodeErrorKind::BadField { field: "side", expected: "buy or sell" }
+    );
+    assert!(matches!(kind(&trade("1", "1", "buy", "soon")), DecodeErrorKind::BadField { field: "ts", .. }));
+    let book = r#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"ts":"1","prevSeqId":1,"seqId":2}]}"#;
+    assert_eq!(kind(book), DecodeErrorKind::MissingField { field: "bids" });
+}
