@@ -391,7 +391,7 @@ pub struct DecodeArgs {
     pub file: PathBuf,
 }
 
-/// Venues `engine decode` reads (Coinbase and Kraken arrive with issue 3).
+/// Venues `engine decode` reads (Coinbase arrives with issue 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum VenueArg {
     /// Binance spot: trade, aggTrade, bookTicker, depthUpdate (raw or combined
@@ -402,6 +402,8 @@ pub enum VenueArg {
     Bybit,
     /// OKX v5 public: books channels (snapshot, update) and trades.
     Okx,
+    /// Kraken WebSocket v2: book (snapshot, update) and trade.
+    Kraken,
 }
 
 /// `engine tune ...`

@@ -18,6 +18,8 @@ use crate::cli::{DecodeArgs, VenueArg};
 const BINANCE_SCALE: u8 = 8;
 const BYBIT_SCALE: u8 = 8;
 const OKX_SCALE: u8 = 8;
+/// Kraken's numbers carry up to 8 decimals for sizes and 10 for some prices.
+const KRAKEN_SCALE: u8 = 10;
 
 /// The symbol a Binance frame names (`s`, or `data.s` in the combined stream), so the
 /// tool can intern symbols on first sight. Cold path: allocation is fine here.
@@ -39,6 +41,12 @@ fn okx_symbol(line: &str) -> Option<String> {
     value.get("arg")?.get("instId")?.as_str().map(str::to_owned)
 }
 
+/// The symbol a Kraken v2 frame's first data entry names (`BTC/USD`).
+fn kraken_symbol(line: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(line).ok()?;
+    value.get("data")?.get(0)?.get("symbol")?.as_str().map(str::to_owned)
+}
+
 /// Finds the symbol a raw line names, to intern it on first sight.
 type SymbolOf = fn(&str) -> Option<String>;
 
@@ -47,6 +55,7 @@ enum Decoder {
     Binance(BinanceDecoder),
     Bybit(feeds::bybit::BybitDecoder),
     Okx(feeds::okx::OkxDecoder),
+    Kraken(feeds::kraken::KrakenDecoder),
 }
 
 impl Decoder {
@@ -55,6 +64,7 @@ impl Decoder {
             VenueArg::Binance => Self::Binance(BinanceDecoder::new(symbols)),
             VenueArg::Bybit => Self::Bybit(feeds::bybit::BybitDecoder::new(symbols)),
             VenueArg::Okx => Self::Okx(feeds::okx::OkxDecoder::new(symbols)),
+            VenueArg::Kraken => Self::Kraken(feeds::kraken::KrakenDecoder::new(symbols)),
         }
     }
 
@@ -63,6 +73,7 @@ impl Decoder {
             Self::Binance(d) => d.decode(frame, ts, out),
             Self::Bybit(d) => d.decode(frame, ts, out),
             Self::Okx(d) => d.decode(frame, ts, out),
+            Self::Kraken(d) => d.decode(frame, ts, out),
         }
     }
 }
@@ -121,6 +132,7 @@ pub fn run(venue: VenueArg, input: impl BufRead, mut output: impl Write) -> std:
         VenueArg::Binance => ("binance", BINANCE_SCALE, binance_symbol),
         VenueArg::Bybit => ("bybit", BYBIT_SCALE, bybit_symbol),
         VenueArg::Okx => ("okx", OKX_SCALE, okx_symbol),
+        VenueArg::Kraken => ("kraken", KRAKEN_SCALE, kraken_symbol),
     };
     let mut symbols = SymbolTable::new();
     let mut decoder = Decoder::new(venue, symbols.clone());

@@ -17,6 +17,7 @@ pub mod decimal;
 mod error;
 pub mod event;
 mod json;
+pub mod kraken;
 pub mod okx;
 pub mod symbols;
 pub mod ws;

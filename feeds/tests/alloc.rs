@@ -99,3 +99,21 @@ fn okx_frames_allocate_nothing() {
     }
     assert_eq!(ALLOCS.with(Cell::get) - before, 0, "allocations on the OKX decode path");
 }
+
+#[test]
+fn kraken_frames_allocate_nothing() {
+    let mut symbols = SymbolTable::new();
+    symbols.intern("MATIC/USD", 4, 8);
+    let decoder = feeds::kraken::KrakenDecoder::new(symbols);
+    let mut out = Events::with_capacity(64);
+    let frames = [
+        r#"{"channel":"book","type":"update","data":[{"symbol":"MATIC/USD","bids":[{"price":0.5657,"qty":1098.3947558}],"asks":[],"checksum":2114181697,"timestamp":"2023-10-06T17:35:55.440295Z"}]}"#,
+        r#"{"channel":"trade","type":"update","data":[{"symbol":"MATIC/USD","side":"sell","price":0.5117,"qty":40.0,"ord_type":"market","trade_id":4665906,"timestamp":"2023-09-25T07:49:37.708706Z"}]}"#,
+    ];
+    let before = ALLOCS.with(Cell::get);
+    for i in 0..10_000 {
+        out.clear();
+        decoder.decode(frames[i % 2].as_bytes(), UnixNanos(0), &mut out).unwrap();
+    }
+    assert_eq!(ALLOCS.with(Cell::get) - before, 0, "allocations on the Kraken decode path");
+}

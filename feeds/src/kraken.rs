@@ -1,0 +1,291 @@
+//! Kraken WebSocket v2 public market data: `book` (snapshot and update) and `trade`.
+//!
+//! Field names follow Kraken's v2 documentation: `{"channel","type","data":[...]}`;
+//! a book entry is `{"symbol","bids":[{"price","qty"}],"asks":[...],"checksum",
+//! "timestamp"}` with qty 0 deleting a level; a trade is `{"symbol","side","price",
+//! "qty","ord_type","trade_id","timestamp"}`. Unlike the other venues, prices and sizes
+//! are JSON *numbers* written at full precision (`0.10000000`): they are converted
+//! from the token's text, exactly, never through a float. Timestamps are RFC 3339
+//! (`2023-10-06T17:35:55.440295Z`). The book has no sequence number (`first_seq` and
+//! `last_seq` are 0): its integrity check is the CRC32 `checksum` of the top ten
+//! levels, which needs the whole book and is a sequencer's job (not done yet).
+
+use crate::buffer::Events;
+use crate::error::{DecodeError, DecodeErrorKind};
+use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
+use crate::json::Scanner;
+use crate::symbols::{Instrument, SymbolTable};
+
+/// Decodes Kraken v2 public frames into events.
+#[derive(Debug, Clone)]
+pub struct KrakenDecoder {
+    symbols: SymbolTable,
+}
+
+fn error(at: usize, kind: DecodeErrorKind) -> DecodeError {
+    DecodeError { offset: u32::try_from(at).unwrap_or(u32::MAX), kind }
+}
+
+fn missing(field: &'static str) -> DecodeError {
+    error(0, DecodeErrorKind::MissingField { field })
+}
+
+fn decimal(s: &mut Scanner<'_>, scale: u8, field: &'static str, positive: bool) -> Result<i64, DecodeError> {
+    let at = s.pos();
+    let v = s.fixed(scale)?.map_err(|e| error(at, DecodeErrorKind::BadDecimal { field, error: e }))?;
+    match v {
+        v if v < 0 => Err(error(at, DecodeErrorKind::Negative { field })),
+        0 if positive => Err(error(at, DecodeErrorKind::NotPositive { field })),
+        v => Ok(v),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` to nanoseconds since the epoch (UTC only).
+pub fn rfc3339_ns(text: &[u8]) -> Option<u64> {
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if !separators.iter().all(|(i, c)| text.get(*i) == Some(c)) || text.last() != Some(&b'Z') {
+        return None;
+    }
+    let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hh, mm, ss) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let mut nanos = 0i64;
+    let body = text.get(19..text.len() - 1)?;
+    if let Some(fraction) = body.strip_prefix(b".") {
+        if fraction.is_empty() || fraction.len() > 9 || !fraction.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let value = fraction.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+        nanos = value * 10i64.pow(9 - fraction.len() as u32);
+    } else if !body.is_empty() {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hh * 3_600 + mm * 60 + ss;
+    u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(nanos as u64)
+}
+
+fn timestamp(s: &mut Scanner<'_>) -> Result<UnixNanos, DecodeError> {
+    let at = s.pos();
+    let text = s.string()?;
+    rfc3339_ns(text)
+        .map(UnixNanos)
+        .ok_or(error(at, DecodeErrorKind::BadField { field: "timestamp", expected: "RFC 3339 UTC time" }))
+}
+
+impl KrakenDecoder {
+    /// A decoder for the instruments in `symbols` (Kraken v2 symbols, e.g. `BTC/USD`).
+    pub fn new(symbols: SymbolTable) -> Self {
+        Self { symbols }
+    }
+
+    /// Decodes one frame received at `ts_recv`, appending its events to `out`;
+    /// returns how many it added.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] for malformed JSON, a missing or invalid field, an unknown
+    /// symbol or channel (heartbeats and status messages included), or a full `out`;
+    /// `out` is then left as it was.
+    pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
+        let before = out.len();
+        let result = self.decode_frame(frame, ts_recv, out);
+        if result.is_err() {
+            out.truncate(before);
+        }
+        result.map(|()| out.len() - before)
+    }
+
+    fn decode_frame(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
+        let mut s = Scanner::new(frame);
+        let (mut channel, mut kind, mut data) = (None, None, None);
+        s.object(|s, key| {
+            s.ws();
+            let at = s.pos();
+            match key {
+                b"channel" => channel = Some(s.string()?),
+                b"type" => kind = Some(s.string()?),
+                b"data" => {
+                    data = Some(at);
+                    s.skip()?;
+                }
+                _ => s.skip()?,
+            }
+            Ok(())
+        })?;
+        s.end()?;
+        let channel = channel.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;
+        let data = data.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;
+        s.seek(data);
+        match channel {
+            b"book" => self.book(&mut s, kind == Some(&b"snapshot"[..]), ts_recv, out),
+            b"trade" => self.trades(&mut s, ts_recv, out),
+            _ => Err(error(0, DecodeErrorKind::UnknownMessage)),
+        }
+    }
+
+    fn instrument(&self, symbol: &[u8], at: usize) -> Result<Instrument, DecodeError> {
+        self.symbols.lookup(symbol).ok_or(error(at, DecodeErrorKind::UnknownSymbol))
+    }
+
+    fn book(
+        &self,
+        s: &mut Scanner<'_>,
+        snapshot: bool,
+        ts_recv: UnixNanos,
+        out: &mut Events,
+    ) -> Result<(), DecodeError> {
+        s.array(|s| {
+            let start = out.len();
+            let (mut inst, mut bids, mut asks, mut ts) = (None, None, None, UnixNanos(0));
+            s.object(|s, key| {
+                s.ws();
+                let at = s.pos();
+                match key {
+                    b"symbol" => inst = Some(self.instrument(s.string()?, at)?),
+                    b"bids" => {
+                        bids = Some(at);
+                        s.skip()?;
+                    }
+                    b"asks" => {
+                        asks = Some(at);
+                        s.skip()?;
+                    }
+                    b"timestamp" => ts = timestamp(s)?,
+                    _ => s.skip()?,
+                }
+                Ok(())
+            })?;
+            let end = s.pos();
+            let inst = inst.ok_or(missing("symbol"))?;
+            let fresh = || BookDelta::new(Venue::Kraken, inst.id, (0, 0), ts, ts_recv);
+            let mut delta = fresh();
+            for (side, at, field) in [(BookSide::Bid, bids, "bids"), (BookSide::Ask, asks, "asks")] {
+                s.seek(at.ok_or(missing(field))?);
+                s.array(|s| {
+                    let (mut price, mut qty) = (None, None);
+                    s.object(|s, key| {
+                        s.ws();
+                        match key {
+                            b"price" => price = Some(decimal(s, inst.price_scale, "price", true)?),
+                            b"qty" => qty = Some(decimal(s, inst.qty_scale, "qty", false)?),
+                            _ => s.skip()?,
+                        }
+                        Ok(())
+                    })?;
+                    let level =
+                        Level { price: Price(price.ok_or(missing("price"))?), qty: Qty(qty.ok_or(missing("qty"))?) };
+                    if !delta.push(side, level) {
+                        if !out.push(Event::BookDelta(delta)) {
+                            return Err(error(s.pos(), DecodeErrorKind::BufferFull));
+                        }
+                        delta = fresh();
+                        delta.push(side, level);
+                    }
+                    Ok(())
+                })?;
+            }
+            if !out.push(Event::BookDelta(delta)) {
+                return Err(error(end, DecodeErrorKind::BufferFull));
+            }
+            let deltas = out.tail_mut(start);
+            let count = deltas.len();
+            for (i, event) in deltas.iter_mut().enumerate() {
+                if let Event::BookDelta(d) = event {
+                    if snapshot {
+                        d.set_snapshot();
+                    }
+                    if i + 1 == count {
+                        d.set_last();
+                    }
+                }
+            }
+            s.seek(end);
+            Ok(())
+        })
+    }
+
+    fn trades(&self, s: &mut Scanner<'_>, ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
+        s.array(|s| {
+            let start = s.pos();
+            let (mut inst, mut side, mut id, mut ts, mut price_at, mut qty_at) = (None, None, None, None, None, None);
+            s.object(|s, key| {
+                s.ws();
+                let at = s.pos();
+                match key {
+                    b"symbol" => inst = Some(self.instrument(s.string()?, at)?),
+                    b"side" => {
+                        side = Some(match s.string()? {
+                            b"buy" => Side::Buy,
+                            b"sell" => Side::Sell,
+                            _ => {
+                                return Err(error(
+                                    at,
+                                    DecodeErrorKind::BadField { field: "side", expected: "buy or sell" },
+                                ));
+                            }
+                        });
+                    }
+                    b"trade_id" => id = Some(s.u64("trade_id")?),
+                    b"timestamp" => ts = Some(timestamp(s)?),
+                    b"price" => {
+                        price_at = Some(at);
+                        s.skip()?;
+                    }
+                    b"qty" => {
+                        qty_at = Some(at);
+                        s.skip()?;
+                    }
+                    _ => s.skip()?,
+                }
+                Ok(())
+            })?;
+            let end = s.pos();
+            let inst = inst.ok_or(missing("symbol"))?;
+            s.seek(price_at.ok_or(missing("price"))?);
+            let price = decimal(s, inst.price_scale, "price", true)?;
+            s.seek(qty_at.ok_or(missing("qty"))?);
+            let qty = decimal(s, inst.qty_scale, "qty", true)?;
+            s.seek(end);
+            let trade = Trade::new(
+                Venue::Kraken,
+                inst.id,
+                id.ok_or(missing("trade_id"))?,
+                Price(price),
+                Qty(qty),
+                Some(side.ok_or(missing("side"))?),
+                ts.ok_or(missing("timestamp"))?,
+                ts_recv,
+            );
+            if out.push(Event::Trade(trade)) { Ok(()) } else { Err(error(start, DecodeErrorKind::BufferFull)) }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times_convert_exactly() {
+        assert_eq!(rfc3339_ns(b"1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_ns(b"2023-10-06T17:35:55.440295Z"), Some(1_696_613_755_440_295_000));
+        assert_eq!(rfc3339_ns(b"2000-02-29T00:00:00.5Z"), Some(951_782_400_500_000_000));
+        for bad in
+            [&b"2023-10-06 17:35:55Z"[..], b"2023-13-06T17:35:55Z", b"2023-10-06T17:35:55", b"2023-10-06T17:35:55.Z"]
+        {
+            assert_eq!(rfc3339_ns(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+}

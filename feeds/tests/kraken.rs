@@ -1,0 +1,75 @@
+//! Kraken v2 public messages from the examples in Kraken's v2 WebSocket
+//! documentation (book snapshot and update, trade), with prices and sizes as JSON
+//! numbers converted exactly, and each bad-input class.
+
+use feeds::event::{BookSide, Event, Side, UnixNanos, Venue};
+use feeds::kraken::KrakenDecoder;
+use feeds::symbols::SymbolTable;
+use feeds::{DecodeError, DecodeErrorKind, Events};
+
+fn decode(frame: &str) -> Result<Vec<Event>, DecodeError> {
+    let mut symbols = SymbolTable::new();
+    symbols.intern("MATIC/USD", 4, 8);
+    let mut out = Events::with_capacity(16);
+    KrakenDecoder::new(symbols).decode(frame.as_bytes(), UnixNanos(3), &mut out)?;
+    Ok(out.as_slice().to_vec())
+}
+
+#[test]
+fn a_book_snapshot_and_update_from_the_docs() {
+    let events = decode(
+        r#"{"channel":"book","type":"snapshot","data":[{"symbol":"MATIC/USD","bids":[{"price":0.5666,"qty":4831.75496356},{"price":0.5665,"qty":6658.22734739}],"asks":[{"price":0.5668,"qty":4410.79769741},{"price":0.5669,"qty":4655.40412487}],"checksum":2439117997}]}"#,
+    )
+    .unwrap();
+    let [Event::BookDelta(d)] = events[..] else { panic!("{events:?}") };
+    assert!(d.is_snapshot() && d.is_last() && d.venue == Venue::Kraken as u16);
+    assert_eq!((d.first_seq, d.last_seq), (0, 0), "Kraken books carry no sequence");
+    let levels: Vec<_> = d.levels().map(|(s, l)| (s, l.price.0, l.qty.0)).collect();
+    assert_eq!(levels[0], (BookSide::Bid, 5_666, 483_175_496_356), "JSON numbers converted exactly");
+    assert_eq!(levels[3], (BookSide::Ask, 5_669, 465_540_412_487));
+
+    let events = decode(
+        r#"{"channel":"book","type":"update","data":[{"symbol":"MATIC/USD","bids":[{"price":0.5657,"qty":1098.3947558}],"asks":[{"price":0.5668,"qty":0.00000000}],"checksum":2114181697,"timestamp":"2023-10-06T17:35:55.440295Z"}]}"#,
+    )
+    .unwrap();
+    let [Event::BookDelta(d)] = events[..] else { panic!("{events:?}") };
+    assert!(!d.is_snapshot());
+    assert_eq!(d.ts_exchange.0, 1_696_613_755_440_295_000);
+    assert_eq!(d.levels().nth(1).map(|(s, l)| (s, l.qty.0)), Some((BookSide::Ask, 0)), "qty 0 deletes");
+}
+
+#[test]
+fn a_trade_from_the_docs() {
+    let events = decode(
+        r#"{"channel":"trade","type":"update","data":[{"symbol":"MATIC/USD","side":"sell","price":0.5117,"qty":40.0,"ord_type":"market","trade_id":4665906,"timestamp":"2023-09-25T07:49:37.708706Z"}]}"#,
+    )
+    .unwrap();
+    let [Event::Trade(t)] = events[..] else { panic!("{events:?}") };
+    assert_eq!((t.trade_id, t.price.0, t.qty.0, t.aggressor()), (4_665_906, 5_117, 4_000_000_000, Some(Side::Sell)));
+    assert_eq!(t.ts_exchange.0, 1_695_628_177_708_706_000);
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let kind = |f: &str| decode(f).unwrap_err().kind;
+    assert_eq!(kind(r#"{"channel":"heartbeat"}"#), DecodeErrorKind::UnknownMessage);
+    assert_eq!(
+        kind(r#"{"channel":"status","type":"update","data":[{"system":"online"}]}"#),
+        DecodeErrorKind::UnknownMessage
+    );
+    let trade = |price: &str, ts: &str| {
+        format!(
+            r#"{{"channel":"trade","type":"update","data":[{{"symbol":"MATIC/USD","side":"buy","price":{price},"qty":1,"trade_id":1,"timestamp":"{ts}"}}]}}"#
+        )
+    };
+    assert!(matches!(
+        kind(&trade("0.51171", "2023-09-25T07:49:37Z")),
+        DecodeErrorKind::BadDecimal { field: "price", .. }
+    ));
+    assert_eq!(kind(&trade("-0.5", "2023-09-25T07:49:37Z")), DecodeErrorKind::Negative { field: "price" });
+    assert!(matches!(kind(&trade("0.5", "yesterday")), DecodeErrorKind::BadField { field: "timestamp", .. }));
+    assert_eq!(
+        kind(r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[],"asks":[]}]}"#),
+        DecodeErrorKind::UnknownSymbol
+    );
+}
