@@ -391,7 +391,7 @@ pub struct DecodeArgs {
     pub file: PathBuf,
 }
 
-/// Venues `engine decode` reads (Coinbase arrives with issue 3).
+/// Venues `engine decode` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum VenueArg {
     /// Binance spot: trade, aggTrade, bookTicker, depthUpdate (raw or combined
@@ -404,6 +404,8 @@ pub enum VenueArg {
     Okx,
     /// Kraken WebSocket v2: book (snapshot, update) and trade.
     Kraken,
+    /// Coinbase Exchange: ticker, match, level2 snapshot and l2update.
+    Coinbase,
 }
 
 /// `engine tune ...`

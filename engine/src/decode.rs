@@ -20,6 +20,7 @@ const BYBIT_SCALE: u8 = 8;
 const OKX_SCALE: u8 = 8;
 /// Kraken's numbers carry up to 8 decimals for sizes and 10 for some prices.
 const KRAKEN_SCALE: u8 = 10;
+const COINBASE_SCALE: u8 = 8;
 
 /// The symbol a Binance frame names (`s`, or `data.s` in the combined stream), so the
 /// tool can intern symbols on first sight. Cold path: allocation is fine here.
@@ -47,6 +48,12 @@ fn kraken_symbol(line: &str) -> Option<String> {
     value.get("data")?.get(0)?.get("symbol")?.as_str().map(str::to_owned)
 }
 
+/// The product a Coinbase frame names (`product_id`).
+fn coinbase_symbol(line: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(line).ok()?;
+    value.get("product_id")?.as_str().map(str::to_owned)
+}
+
 /// Finds the symbol a raw line names, to intern it on first sight.
 type SymbolOf = fn(&str) -> Option<String>;
 
@@ -56,6 +63,7 @@ enum Decoder {
     Bybit(feeds::bybit::BybitDecoder),
     Okx(feeds::okx::OkxDecoder),
     Kraken(feeds::kraken::KrakenDecoder),
+    Coinbase(feeds::coinbase::CoinbaseDecoder),
 }
 
 impl Decoder {
@@ -65,6 +73,7 @@ impl Decoder {
             VenueArg::Bybit => Self::Bybit(feeds::bybit::BybitDecoder::new(symbols)),
             VenueArg::Okx => Self::Okx(feeds::okx::OkxDecoder::new(symbols)),
             VenueArg::Kraken => Self::Kraken(feeds::kraken::KrakenDecoder::new(symbols)),
+            VenueArg::Coinbase => Self::Coinbase(feeds::coinbase::CoinbaseDecoder::new(symbols)),
         }
     }
 
@@ -74,6 +83,7 @@ impl Decoder {
             Self::Bybit(d) => d.decode(frame, ts, out),
             Self::Okx(d) => d.decode(frame, ts, out),
             Self::Kraken(d) => d.decode(frame, ts, out),
+            Self::Coinbase(d) => d.decode(frame, ts, out),
         }
     }
 }
@@ -133,6 +143,7 @@ pub fn run(venue: VenueArg, input: impl BufRead, mut output: impl Write) -> std:
         VenueArg::Bybit => ("bybit", BYBIT_SCALE, bybit_symbol),
         VenueArg::Okx => ("okx", OKX_SCALE, okx_symbol),
         VenueArg::Kraken => ("kraken", KRAKEN_SCALE, kraken_symbol),
+        VenueArg::Coinbase => ("coinbase", COINBASE_SCALE, coinbase_symbol),
     };
     let mut symbols = SymbolTable::new();
     let mut decoder = Decoder::new(venue, symbols.clone());

@@ -13,6 +13,7 @@ pub mod book;
 mod buffer;
 pub mod bybit;
 pub mod capture;
+pub mod coinbase;
 pub mod decimal;
 mod error;
 pub mod event;
@@ -20,6 +21,7 @@ mod json;
 pub mod kraken;
 pub mod okx;
 pub mod symbols;
+pub mod time;
 pub mod ws;
 
 pub use buffer::Events;

@@ -117,3 +117,22 @@ fn kraken_frames_allocate_nothing() {
     }
     assert_eq!(ALLOCS.with(Cell::get) - before, 0, "allocations on the Kraken decode path");
 }
+
+#[test]
+fn coinbase_frames_allocate_nothing() {
+    let mut symbols = SymbolTable::new();
+    symbols.intern("BTC-USD", 2, 8);
+    let decoder = feeds::coinbase::CoinbaseDecoder::new(symbols);
+    let mut out = Events::with_capacity(64);
+    let frames = [
+        r#"{"type":"l2update","product_id":"BTC-USD","time":"2019-08-14T20:42:27.265Z","changes":[["buy","10101.80000000","0.162567"]]}"#,
+        r#"{"type":"match","trade_id":10,"sequence":50,"time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"5.23512","price":"400.23","side":"sell"}"#,
+        r#"{"type":"ticker","sequence":3,"product_id":"BTC-USD","best_bid":"1285.04","best_bid_size":"0.46688654","best_ask":"1285.27","best_ask_size":"1.56637040","time":"2022-10-19T23:28:22.061769Z"}"#,
+    ];
+    let before = ALLOCS.with(Cell::get);
+    for i in 0..9_000 {
+        out.clear();
+        decoder.decode(frames[i % 3].as_bytes(), UnixNanos(0), &mut out).unwrap();
+    }
+    assert_eq!(ALLOCS.with(Cell::get) - before, 0, "allocations on the Coinbase decode path");
+}

@@ -1,0 +1,275 @@
+//! Coinbase Exchange WebSocket feed: `ticker`, `match` (and `last_match`), and the
+//! `level2` channel's `snapshot` and `l2update`.
+//!
+//! Field names follow Coinbase Exchange's WebSocket documentation: every message has
+//! `type` and `product_id`; prices and sizes are strings; times are RFC 3339. A
+//! `ticker` becomes a best bid/offer (its `sequence` as the update id). A `match` is a
+//! trade whose `side` is the *maker's* order side, so the taker (the aggressor) is the
+//! other side. `snapshot` replaces the book; `l2update` carries `changes` as
+//! `[side, price, size]` with side `buy`/`sell` and size `"0"` deleting the level. The
+//! level2 channel has no sequence (it is the guaranteed-delivery channel): its
+//! deltas carry sequence 0.
+
+use crate::buffer::Events;
+use crate::error::{DecodeError, DecodeErrorKind};
+use crate::event::{Bbo, BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
+use crate::json::Scanner;
+use crate::symbols::{Instrument, SymbolTable};
+use crate::time::rfc3339_ns;
+
+/// Decodes Coinbase Exchange frames into events.
+#[derive(Debug, Clone)]
+pub struct CoinbaseDecoder {
+    symbols: SymbolTable,
+}
+
+fn error(at: usize, kind: DecodeErrorKind) -> DecodeError {
+    DecodeError { offset: u32::try_from(at).unwrap_or(u32::MAX), kind }
+}
+
+fn missing(field: &'static str) -> DecodeError {
+    error(0, DecodeErrorKind::MissingField { field })
+}
+
+/// Everything one message said; decimals are converted once the product is known.
+#[derive(Debug, Default)]
+struct Message<'f> {
+    kind: Option<&'f [u8]>,
+    inst: Option<Instrument>,
+    sequence: Option<u64>,
+    trade_id: Option<u64>,
+    time: Option<UnixNanos>,
+    side: Option<(Side, usize)>,
+    price: Option<usize>,
+    size: Option<usize>,
+    best_bid: Option<usize>,
+    best_bid_size: Option<usize>,
+    best_ask: Option<usize>,
+    best_ask_size: Option<usize>,
+    bids: Option<usize>,
+    asks: Option<usize>,
+    changes: Option<usize>,
+}
+
+impl CoinbaseDecoder {
+    /// A decoder for the products in `symbols` (Coinbase product ids, e.g. `BTC-USD`).
+    pub fn new(symbols: SymbolTable) -> Self {
+        Self { symbols }
+    }
+
+    /// Decodes one frame received at `ts_recv`, appending its events to `out`;
+    /// returns how many it added.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] for malformed JSON, a missing or invalid field, an unknown
+    /// product or message type (`subscriptions`, `heartbeat`, `error` included), or a
+    /// full `out`; `out` is then left as it was.
+    pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
+        let before = out.len();
+        let result = self.decode_frame(frame, ts_recv, out, before);
+        if result.is_err() {
+            out.truncate(before);
+        }
+        result.map(|()| out.len() - before)
+    }
+
+    fn decode_frame(
+        &self,
+        frame: &[u8],
+        ts_recv: UnixNanos,
+        out: &mut Events,
+        before: usize,
+    ) -> Result<(), DecodeError> {
+        let mut s = Scanner::new(frame);
+        let mut m = Message::default();
+        s.object(|s, key| {
+            s.ws();
+            let at = s.pos();
+            let mark = |slot: &mut Option<usize>, s: &mut Scanner<'_>| {
+                *slot = Some(at);
+                s.skip()
+            };
+            match key {
+                b"type" => m.kind = Some(s.string()?),
+                b"product_id" => {
+                    let id = s.string()?;
+                    m.inst = Some(self.symbols.lookup(id).ok_or(error(at, DecodeErrorKind::UnknownSymbol))?);
+                }
+                b"sequence" => m.sequence = Some(s.u64("sequence")?),
+                b"trade_id" => m.trade_id = Some(s.u64("trade_id")?),
+                b"time" => {
+                    let text = s.string()?;
+                    let bad = error(at, DecodeErrorKind::BadField { field: "time", expected: "RFC 3339 UTC time" });
+                    m.time = Some(UnixNanos(rfc3339_ns(text).ok_or(bad)?));
+                }
+                b"side" => {
+                    let side = match s.string()? {
+                        b"buy" => Side::Buy,
+                        b"sell" => Side::Sell,
+                        _ => {
+                            return Err(error(at, DecodeErrorKind::BadField { field: "side", expected: "buy or sell" }));
+                        }
+                    };
+                    m.side = Some((side, at));
+                }
+                b"price" => mark(&mut m.price, s)?,
+                b"size" | b"last_size" => mark(&mut m.size, s)?,
+                b"best_bid" => mark(&mut m.best_bid, s)?,
+                b"best_bid_size" => mark(&mut m.best_bid_size, s)?,
+                b"best_ask" => mark(&mut m.best_ask, s)?,
+                b"best_ask_size" => mark(&mut m.best_ask_size, s)?,
+                b"bids" => mark(&mut m.bids, s)?,
+                b"asks" => mark(&mut m.asks, s)?,
+                b"changes" => mark(&mut m.changes, s)?,
+                _ => s.skip()?,
+            }
+            Ok(())
+        })?;
+        s.end()?;
+        let kind = m.kind.ok_or(missing("type"))?;
+        if !matches!(kind, b"ticker" | b"match" | b"last_match" | b"snapshot" | b"l2update") {
+            return Err(error(0, DecodeErrorKind::UnknownMessage));
+        }
+        let inst = m.inst.ok_or(missing("product_id"))?;
+        let mut decimal =
+            |at: Option<usize>, field: &'static str, scale: u8, positive: bool| -> Result<i64, DecodeError> {
+                let at = at.ok_or(missing(field))?;
+                s.seek(at);
+                let v = s.fixed(scale)?.map_err(|e| error(at, DecodeErrorKind::BadDecimal { field, error: e }))?;
+                match v {
+                    v if v < 0 => Err(error(at, DecodeErrorKind::Negative { field })),
+                    0 if positive => Err(error(at, DecodeErrorKind::NotPositive { field })),
+                    v => Ok(v),
+                }
+            };
+        let time = || m.time.ok_or(missing("time"));
+        match kind {
+            b"ticker" => {
+                let bid = (
+                    Price(decimal(m.best_bid, "best_bid", inst.price_scale, true)?),
+                    Qty(decimal(m.best_bid_size, "best_bid_size", inst.qty_scale, false)?),
+                );
+                let ask = (
+                    Price(decimal(m.best_ask, "best_ask", inst.price_scale, true)?),
+                    Qty(decimal(m.best_ask_size, "best_ask_size", inst.qty_scale, false)?),
+                );
+                let bbo = Bbo::new(
+                    Venue::Coinbase,
+                    inst.id,
+                    m.sequence.ok_or(missing("sequence"))?,
+                    bid,
+                    ask,
+                    time()?,
+                    ts_recv,
+                );
+                push(out, Event::Bbo(bbo))
+            }
+            b"match" | b"last_match" => {
+                let price = Price(decimal(m.price, "price", inst.price_scale, true)?);
+                let qty = Qty(decimal(m.size, "size", inst.qty_scale, true)?);
+                // `side` is the maker's: the taker took the other side.
+                let taker = match m.side.ok_or(missing("side"))?.0 {
+                    Side::Buy => Side::Sell,
+                    Side::Sell => Side::Buy,
+                };
+                let id = m.trade_id.ok_or(missing("trade_id"))?;
+                let trade = Trade::new(Venue::Coinbase, inst.id, id, price, qty, Some(taker), time()?, ts_recv);
+                push(out, Event::Trade(trade))
+            }
+            _ => self.book(&mut s, &m, inst, kind == b"snapshot", ts_recv, out, before),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "the frame's parts, passed once")]
+    fn book(
+        &self,
+        s: &mut Scanner<'_>,
+        m: &Message<'_>,
+        inst: Instrument,
+        snapshot: bool,
+        ts_recv: UnixNanos,
+        out: &mut Events,
+        before: usize,
+    ) -> Result<(), DecodeError> {
+        let ts = m.time.unwrap_or_default();
+        let fresh = || BookDelta::new(Venue::Coinbase, inst.id, (0, 0), ts, ts_recv);
+        let mut delta = fresh();
+        let add = |delta: &mut BookDelta, out: &mut Events, side, level, at| {
+            if !delta.push(side, level) {
+                if !out.push(Event::BookDelta(*delta)) {
+                    return Err(error(at, DecodeErrorKind::BufferFull));
+                }
+                *delta = fresh();
+                delta.push(side, level);
+            }
+            Ok(())
+        };
+        let pair = |s: &mut Scanner<'_>| -> Result<Level, DecodeError> {
+            s.ws();
+            let at = s.pos();
+            let price = s
+                .fixed(inst.price_scale)?
+                .map_err(|e| error(at, DecodeErrorKind::BadDecimal { field: "price", error: e }))?;
+            s.expect(b',', "','")?;
+            s.ws();
+            let at_size = s.pos();
+            let size = s
+                .fixed(inst.qty_scale)?
+                .map_err(|e| error(at_size, DecodeErrorKind::BadDecimal { field: "size", error: e }))?;
+            if price <= 0 {
+                return Err(error(at, DecodeErrorKind::NotPositive { field: "price" }));
+            }
+            if size < 0 {
+                return Err(error(at_size, DecodeErrorKind::Negative { field: "size" }));
+            }
+            Ok(Level { price: Price(price), qty: Qty(size) })
+        };
+        if snapshot {
+            for (side, at, field) in [(BookSide::Bid, m.bids, "bids"), (BookSide::Ask, m.asks, "asks")] {
+                s.seek(at.ok_or(missing(field))?);
+                s.array(|s| {
+                    s.expect(b'[', "'['")?;
+                    let level = pair(s)?;
+                    s.expect(b']', "']'")?;
+                    add(&mut delta, out, side, level, s.pos())
+                })?;
+            }
+        } else {
+            s.seek(m.changes.ok_or(missing("changes"))?);
+            s.array(|s| {
+                s.expect(b'[', "'['")?;
+                s.ws();
+                let at = s.pos();
+                let side = match s.string()? {
+                    b"buy" => BookSide::Bid,
+                    b"sell" => BookSide::Ask,
+                    _ => {
+                        return Err(error(at, DecodeErrorKind::BadField { field: "changes", expected: "buy or sell" }));
+                    }
+                };
+                s.expect(b',', "','")?;
+                let level = pair(s)?;
+                s.expect(b']', "']'")?;
+                add(&mut delta, out, side, level, s.pos())
+            })?;
+        }
+        push(out, Event::BookDelta(delta))?;
+        let deltas = out.tail_mut(before);
+        let count = deltas.len();
+        for (i, event) in deltas.iter_mut().enumerate() {
+            if let Event::BookDelta(d) = event {
+                if snapshot {
+                    d.set_snapshot();
+                }
+                if i + 1 == count {
+                    d.set_last();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn push(out: &mut Events, event: Event) -> Result<(), DecodeError> {
+    if out.push(event) { Ok(()) } else { Err(error(0, DecodeErrorKind::BufferFull)) }
+}
