@@ -107,7 +107,10 @@ impl CoinbaseDecoder {
                         b"buy" => Side::Buy,
                         b"sell" => Side::Sell,
                         _ => {
-                            return Err(error(at, DecodeErrorKind::BadField { field: "side", expected: "buy or sell" }));
+                            return Err(error(
+                                at,
+                                DecodeErrorKind::BadField { field: "side", expected: "buy or sell" },
+                            ));
                         }
                     };
                     m.side = Some((side, at));
