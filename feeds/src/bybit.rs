@@ -13,9 +13,10 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
+use crate::venue::{Update, decimal, error, missing, side};
 
 /// Decodes Bybit v5 public frames into events.
 #[derive(Debug, Clone)]
@@ -23,29 +24,10 @@ pub struct BybitDecoder {
     symbols: SymbolTable,
 }
 
-fn error(at: usize, kind: DecodeErrorKind) -> DecodeError {
-    DecodeError { offset: u32::try_from(at).unwrap_or(u32::MAX), kind }
-}
-
-fn missing(field: &'static str) -> DecodeError {
-    error(0, DecodeErrorKind::MissingField { field })
-}
-
 fn ms_to_ns(ms: u64, at: usize, field: &'static str) -> Result<UnixNanos, DecodeError> {
     ms.checked_mul(1_000_000)
         .map(UnixNanos)
         .ok_or(error(at, DecodeErrorKind::BadField { field, expected: "millisecond timestamp" }))
-}
-
-/// A decimal at `scale`, with the venue's sign rule: > 0 when `positive`, else >= 0.
-fn decimal(s: &mut Scanner<'_>, scale: u8, field: &'static str, positive: bool) -> Result<i64, DecodeError> {
-    let at = s.pos();
-    let v = s.fixed(scale)?.map_err(|e| error(at, DecodeErrorKind::BadDecimal { field, error: e }))?;
-    match v {
-        v if v < 0 => Err(error(at, DecodeErrorKind::Negative { field })),
-        0 if positive => Err(error(at, DecodeErrorKind::NotPositive { field })),
-        v => Ok(v),
-    }
 }
 
 fn trade_id(text: &[u8]) -> u64 {
@@ -164,9 +146,9 @@ impl BybitDecoder {
         let update = update.ok_or(missing("u"))?;
         let time = env.cts.or(env.ts).ok_or(missing("ts"))?;
         let ts = ms_to_ns(time.0, time.1, "cts")?;
-        let before = out.len();
-        let fresh = || BookDelta::new(Venue::Bybit, inst.id, (update, update), ts, ts_recv);
-        let mut delta = fresh();
+        // A restarted service resends the whole book with u = 1.
+        let replaces = snapshot || update == 1;
+        let mut book = Update::new(BookDelta::new(Venue::Bybit, inst.id, (update, update), ts, ts_recv), out);
         for (side, at, field) in [(BookSide::Bid, bids, "b"), (BookSide::Ask, asks, "a")] {
             s.seek(at.ok_or(missing(field))?);
             s.array(|s| {
@@ -177,40 +159,15 @@ impl BybitDecoder {
                 s.ws();
                 let qty = decimal(s, inst.qty_scale, field, false)?;
                 s.expect(b']', "']'")?;
-                let level = Level { price: Price(price), qty: Qty(qty) };
-                if !delta.push(side, level) {
-                    if !out.push(Event::BookDelta(delta)) {
-                        return Err(error(s.pos(), DecodeErrorKind::BufferFull));
-                    }
-                    delta = fresh();
-                    delta.push(side, level);
-                }
-                Ok(())
+                book.level(out, side, Level { price: Price(price), qty: Qty(qty) }, s.pos())
             })?;
         }
-        if !out.push(Event::BookDelta(delta)) {
-            return Err(error(0, DecodeErrorKind::BufferFull));
-        }
-        // A restarted service resends the whole book with u = 1.
-        let replaces = snapshot || update == 1;
-        let deltas = out.tail_mut(before);
-        let count = deltas.len();
-        for (i, event) in deltas.iter_mut().enumerate() {
-            if let Event::BookDelta(d) = event {
-                if replaces {
-                    d.set_snapshot();
-                }
-                if i + 1 == count {
-                    d.set_last();
-                }
-            }
-        }
-        Ok(())
+        book.finish(out, replaces)
     }
 
     fn trades(&self, s: &mut Scanner<'_>, ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
         s.array(|s| {
-            let (mut inst, mut time, mut side, mut id, mut price_at, mut size_at) =
+            let (mut inst, mut time, mut taker, mut id, mut price_at, mut size_at) =
                 (None, None, None, None, None, None);
             let start = s.pos();
             s.object(|s, key| {
@@ -219,18 +176,7 @@ impl BybitDecoder {
                 match key {
                     b"s" => inst = Some(self.instrument(s.string()?, at)?),
                     b"T" => time = Some((s.u64("T")?, at)),
-                    b"S" => {
-                        side = Some(match s.string()? {
-                            b"Buy" => Side::Buy,
-                            b"Sell" => Side::Sell,
-                            _ => {
-                                return Err(error(
-                                    at,
-                                    DecodeErrorKind::BadField { field: "S", expected: "Buy or Sell" },
-                                ));
-                            }
-                        });
-                    }
+                    b"S" => taker = Some(side(s.string()?, b"Buy", b"Sell", at, "S", "Buy or Sell")?),
                     b"i" => id = Some(trade_id(s.string()?)),
                     b"p" => {
                         price_at = Some(at);
@@ -258,7 +204,7 @@ impl BybitDecoder {
                 id.ok_or(missing("i"))?,
                 Price(price),
                 Qty(qty),
-                Some(side.ok_or(missing("S"))?),
+                Some(taker.ok_or(missing("S"))?),
                 ms_to_ns(t, t_at, "T")?,
                 ts_recv,
             );

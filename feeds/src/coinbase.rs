@@ -16,19 +16,12 @@ use crate::event::{Bbo, BookDelta, BookSide, Event, Level, Price, Qty, Side, Tra
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
 use crate::time::rfc3339_ns;
+use crate::venue::{Update, error, missing, side};
 
 /// Decodes Coinbase Exchange frames into events.
 #[derive(Debug, Clone)]
 pub struct CoinbaseDecoder {
     symbols: SymbolTable,
-}
-
-fn error(at: usize, kind: DecodeErrorKind) -> DecodeError {
-    DecodeError { offset: u32::try_from(at).unwrap_or(u32::MAX), kind }
-}
-
-fn missing(field: &'static str) -> DecodeError {
-    error(0, DecodeErrorKind::MissingField { field })
 }
 
 /// Everything one message said; decimals are converted once the product is known.
@@ -66,20 +59,14 @@ impl CoinbaseDecoder {
     /// full `out`; `out` is then left as it was.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         let before = out.len();
-        let result = self.decode_frame(frame, ts_recv, out, before);
+        let result = self.decode_frame(frame, ts_recv, out);
         if result.is_err() {
             out.truncate(before);
         }
         result.map(|()| out.len() - before)
     }
 
-    fn decode_frame(
-        &self,
-        frame: &[u8],
-        ts_recv: UnixNanos,
-        out: &mut Events,
-        before: usize,
-    ) -> Result<(), DecodeError> {
+    fn decode_frame(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
         let mut s = Scanner::new(frame);
         let mut m = Message::default();
         s.object(|s, key| {
@@ -102,19 +89,7 @@ impl CoinbaseDecoder {
                     let bad = error(at, DecodeErrorKind::BadField { field: "time", expected: "RFC 3339 UTC time" });
                     m.time = Some(UnixNanos(rfc3339_ns(text).ok_or(bad)?));
                 }
-                b"side" => {
-                    let side = match s.string()? {
-                        b"buy" => Side::Buy,
-                        b"sell" => Side::Sell,
-                        _ => {
-                            return Err(error(
-                                at,
-                                DecodeErrorKind::BadField { field: "side", expected: "buy or sell" },
-                            ));
-                        }
-                    };
-                    m.side = Some((side, at));
-                }
+                b"side" => m.side = Some((side(s.string()?, b"buy", b"sell", at, "side", "buy or sell")?, at)),
                 b"price" => mark(&mut m.price, s)?,
                 b"size" | b"last_size" => mark(&mut m.size, s)?,
                 b"best_bid" => mark(&mut m.best_bid, s)?,
@@ -179,7 +154,7 @@ impl CoinbaseDecoder {
                 let trade = Trade::new(Venue::Coinbase, inst.id, id, price, qty, Some(taker), time()?, ts_recv);
                 push(out, Event::Trade(trade))
             }
-            _ => self.book(&mut s, &m, inst, kind == b"snapshot", ts_recv, out, before),
+            _ => self.book(&mut s, &m, inst, kind == b"snapshot", ts_recv, out),
         }
     }
 
@@ -192,21 +167,9 @@ impl CoinbaseDecoder {
         snapshot: bool,
         ts_recv: UnixNanos,
         out: &mut Events,
-        before: usize,
     ) -> Result<(), DecodeError> {
         let ts = m.time.unwrap_or_default();
-        let fresh = || BookDelta::new(Venue::Coinbase, inst.id, (0, 0), ts, ts_recv);
-        let mut delta = fresh();
-        let add = |delta: &mut BookDelta, out: &mut Events, side, level, at| {
-            if !delta.push(side, level) {
-                if !out.push(Event::BookDelta(*delta)) {
-                    return Err(error(at, DecodeErrorKind::BufferFull));
-                }
-                *delta = fresh();
-                delta.push(side, level);
-            }
-            Ok(())
-        };
+        let mut book = Update::new(BookDelta::new(Venue::Coinbase, inst.id, (0, 0), ts, ts_recv), out);
         let pair = |s: &mut Scanner<'_>| -> Result<Level, DecodeError> {
             s.ws();
             let at = s.pos();
@@ -234,7 +197,7 @@ impl CoinbaseDecoder {
                     s.expect(b'[', "'['")?;
                     let level = pair(s)?;
                     s.expect(b']', "']'")?;
-                    add(&mut delta, out, side, level, s.pos())
+                    book.level(out, side, level, s.pos())
                 })?;
             }
         } else {
@@ -253,23 +216,10 @@ impl CoinbaseDecoder {
                 s.expect(b',', "','")?;
                 let level = pair(s)?;
                 s.expect(b']', "']'")?;
-                add(&mut delta, out, side, level, s.pos())
+                book.level(out, side, level, s.pos())
             })?;
         }
-        push(out, Event::BookDelta(delta))?;
-        let deltas = out.tail_mut(before);
-        let count = deltas.len();
-        for (i, event) in deltas.iter_mut().enumerate() {
-            if let Event::BookDelta(d) = event {
-                if snapshot {
-                    d.set_snapshot();
-                }
-                if i + 1 == count {
-                    d.set_last();
-                }
-            }
-        }
-        Ok(())
+        book.finish(out, snapshot)
     }
 }
 

@@ -12,33 +12,16 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
 use crate::time::rfc3339_ns;
+use crate::venue::{Update, decimal, error, missing, side};
 
 /// Decodes Kraken v2 public frames into events.
 #[derive(Debug, Clone)]
 pub struct KrakenDecoder {
     symbols: SymbolTable,
-}
-
-fn error(at: usize, kind: DecodeErrorKind) -> DecodeError {
-    DecodeError { offset: u32::try_from(at).unwrap_or(u32::MAX), kind }
-}
-
-fn missing(field: &'static str) -> DecodeError {
-    error(0, DecodeErrorKind::MissingField { field })
-}
-
-fn decimal(s: &mut Scanner<'_>, scale: u8, field: &'static str, positive: bool) -> Result<i64, DecodeError> {
-    let at = s.pos();
-    let v = s.fixed(scale)?.map_err(|e| error(at, DecodeErrorKind::BadDecimal { field, error: e }))?;
-    match v {
-        v if v < 0 => Err(error(at, DecodeErrorKind::Negative { field })),
-        0 if positive => Err(error(at, DecodeErrorKind::NotPositive { field })),
-        v => Ok(v),
-    }
 }
 
 fn timestamp(s: &mut Scanner<'_>) -> Result<UnixNanos, DecodeError> {
@@ -111,7 +94,6 @@ impl KrakenDecoder {
         out: &mut Events,
     ) -> Result<(), DecodeError> {
         s.array(|s| {
-            let start = out.len();
             let (mut inst, mut bids, mut asks, mut ts) = (None, None, None, UnixNanos(0));
             s.object(|s, key| {
                 s.ws();
@@ -133,8 +115,7 @@ impl KrakenDecoder {
             })?;
             let end = s.pos();
             let inst = inst.ok_or(missing("symbol"))?;
-            let fresh = || BookDelta::new(Venue::Kraken, inst.id, (0, 0), ts, ts_recv);
-            let mut delta = fresh();
+            let mut book = Update::new(BookDelta::new(Venue::Kraken, inst.id, (0, 0), ts, ts_recv), out);
             for (side, at, field) in [(BookSide::Bid, bids, "bids"), (BookSide::Ask, asks, "asks")] {
                 s.seek(at.ok_or(missing(field))?);
                 s.array(|s| {
@@ -150,31 +131,10 @@ impl KrakenDecoder {
                     })?;
                     let level =
                         Level { price: Price(price.ok_or(missing("price"))?), qty: Qty(qty.ok_or(missing("qty"))?) };
-                    if !delta.push(side, level) {
-                        if !out.push(Event::BookDelta(delta)) {
-                            return Err(error(s.pos(), DecodeErrorKind::BufferFull));
-                        }
-                        delta = fresh();
-                        delta.push(side, level);
-                    }
-                    Ok(())
+                    book.level(out, side, level, s.pos())
                 })?;
             }
-            if !out.push(Event::BookDelta(delta)) {
-                return Err(error(end, DecodeErrorKind::BufferFull));
-            }
-            let deltas = out.tail_mut(start);
-            let count = deltas.len();
-            for (i, event) in deltas.iter_mut().enumerate() {
-                if let Event::BookDelta(d) = event {
-                    if snapshot {
-                        d.set_snapshot();
-                    }
-                    if i + 1 == count {
-                        d.set_last();
-                    }
-                }
-            }
+            book.finish(out, snapshot)?;
             s.seek(end);
             Ok(())
         })
@@ -183,24 +143,13 @@ impl KrakenDecoder {
     fn trades(&self, s: &mut Scanner<'_>, ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
         s.array(|s| {
             let start = s.pos();
-            let (mut inst, mut side, mut id, mut ts, mut price_at, mut qty_at) = (None, None, None, None, None, None);
+            let (mut inst, mut taker, mut id, mut ts, mut price_at, mut qty_at) = (None, None, None, None, None, None);
             s.object(|s, key| {
                 s.ws();
                 let at = s.pos();
                 match key {
                     b"symbol" => inst = Some(self.instrument(s.string()?, at)?),
-                    b"side" => {
-                        side = Some(match s.string()? {
-                            b"buy" => Side::Buy,
-                            b"sell" => Side::Sell,
-                            _ => {
-                                return Err(error(
-                                    at,
-                                    DecodeErrorKind::BadField { field: "side", expected: "buy or sell" },
-                                ));
-                            }
-                        });
-                    }
+                    b"side" => taker = Some(side(s.string()?, b"buy", b"sell", at, "side", "buy or sell")?),
                     b"trade_id" => id = Some(s.u64("trade_id")?),
                     b"timestamp" => ts = Some(timestamp(s)?),
                     b"price" => {
@@ -228,7 +177,7 @@ impl KrakenDecoder {
                 id.ok_or(missing("trade_id"))?,
                 Price(price),
                 Qty(qty),
-                Some(side.ok_or(missing("side"))?),
+                Some(taker.ok_or(missing("side"))?),
                 ts.ok_or(missing("timestamp"))?,
                 ts_recv,
             );

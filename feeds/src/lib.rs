@@ -22,6 +22,7 @@ pub mod kraken;
 pub mod okx;
 pub mod symbols;
 pub mod time;
+mod venue;
 pub mod ws;
 
 pub use buffer::Events;

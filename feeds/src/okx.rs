@@ -15,32 +15,15 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
+use crate::venue::{Update, decimal, error, missing, side};
 
 /// Decodes OKX v5 public frames into events.
 #[derive(Debug, Clone)]
 pub struct OkxDecoder {
     symbols: SymbolTable,
-}
-
-fn error(at: usize, kind: DecodeErrorKind) -> DecodeError {
-    DecodeError { offset: u32::try_from(at).unwrap_or(u32::MAX), kind }
-}
-
-fn missing(field: &'static str) -> DecodeError {
-    error(0, DecodeErrorKind::MissingField { field })
-}
-
-fn decimal(s: &mut Scanner<'_>, scale: u8, field: &'static str, positive: bool) -> Result<i64, DecodeError> {
-    let at = s.pos();
-    let v = s.fixed(scale)?.map_err(|e| error(at, DecodeErrorKind::BadDecimal { field, error: e }))?;
-    match v {
-        v if v < 0 => Err(error(at, DecodeErrorKind::Negative { field })),
-        0 if positive => Err(error(at, DecodeErrorKind::NotPositive { field })),
-        v => Ok(v),
-    }
 }
 
 /// A signed integer sent as a JSON number (`-1` for a snapshot's `prevSeqId`).
@@ -148,7 +131,6 @@ impl OkxDecoder {
         before: usize,
     ) -> Result<(), DecodeError> {
         s.array(|s| {
-            let start = out.len();
             let (mut asks, mut bids, mut ts, mut prev, mut seq) = (None, None, None, None, None);
             s.object(|s, key| {
                 s.ws();
@@ -173,8 +155,7 @@ impl OkxDecoder {
             let ts = ms_to_ns(ts.ok_or(missing("ts"))?, "ts")?;
             // bbo-tbt and books5 carry no sequence: 0 marks "none".
             let (first, last) = (prev.unwrap_or(0).max(0) as u64, seq.unwrap_or(0).max(0) as u64);
-            let fresh = || BookDelta::new(Venue::Okx, inst.id, (first, last), ts, ts_recv);
-            let mut delta = fresh();
+            let mut book = Update::new(BookDelta::new(Venue::Okx, inst.id, (first, last), ts, ts_recv), out);
             for (side, at, field) in [(BookSide::Bid, bids, "bids"), (BookSide::Ask, asks, "asks")] {
                 s.seek(at.ok_or(missing(field))?);
                 s.array(|s| {
@@ -189,32 +170,10 @@ impl OkxDecoder {
                         s.skip()?; // the deprecated "0" and the order count
                     }
                     s.expect(b']', "']'")?;
-                    let level = Level { price: Price(price), qty: Qty(qty) };
-                    if !delta.push(side, level) {
-                        if !out.push(Event::BookDelta(delta)) {
-                            return Err(error(s.pos(), DecodeErrorKind::BufferFull));
-                        }
-                        delta = fresh();
-                        delta.push(side, level);
-                    }
-                    Ok(())
+                    book.level(out, side, Level { price: Price(price), qty: Qty(qty) }, s.pos())
                 })?;
             }
-            if !out.push(Event::BookDelta(delta)) {
-                return Err(error(end, DecodeErrorKind::BufferFull));
-            }
-            let deltas = out.tail_mut(start);
-            let count = deltas.len();
-            for (i, event) in deltas.iter_mut().enumerate() {
-                if let Event::BookDelta(d) = event {
-                    if snapshot {
-                        d.set_snapshot();
-                    }
-                    if i + 1 == count {
-                        d.set_last();
-                    }
-                }
-            }
+            book.finish(out, snapshot)?;
             s.seek(end);
             Ok(())
         })?;
@@ -224,25 +183,14 @@ impl OkxDecoder {
     fn trades(&self, s: &mut Scanner<'_>, ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
         s.array(|s| {
             let start = s.pos();
-            let (mut inst, mut id, mut side, mut ts, mut px, mut sz) = (None, None, None, None, None, None);
+            let (mut inst, mut id, mut taker, mut ts, mut px, mut sz) = (None, None, None, None, None, None);
             s.object(|s, key| {
                 s.ws();
                 let at = s.pos();
                 match key {
                     b"instId" => inst = Some(self.instrument(s.string()?, at)?),
                     b"tradeId" => id = Some(s.u64("tradeId")?),
-                    b"side" => {
-                        side = Some(match s.string()? {
-                            b"buy" => Side::Buy,
-                            b"sell" => Side::Sell,
-                            _ => {
-                                return Err(error(
-                                    at,
-                                    DecodeErrorKind::BadField { field: "side", expected: "buy or sell" },
-                                ));
-                            }
-                        });
-                    }
+                    b"side" => taker = Some(side(s.string()?, b"buy", b"sell", at, "side", "buy or sell")?),
                     b"ts" => ts = Some(s.u64("ts")?),
                     b"px" => {
                         px = Some(at);
@@ -269,7 +217,7 @@ impl OkxDecoder {
                 id.ok_or(missing("tradeId"))?,
                 Price(price),
                 Qty(qty),
-                Some(side.ok_or(missing("side"))?),
+                Some(taker.ok_or(missing("side"))?),
                 ms_to_ns(ts.ok_or(missing("ts"))?, "ts")?,
                 ts_recv,
             );

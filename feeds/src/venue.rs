@@ -1,0 +1,98 @@
+//! What every venue decoder shares: error constructors, signed-checked decimals, and
+//! building a book update as bounded `BookDelta`s with its flags set at the end.
+
+use crate::buffer::Events;
+use crate::error::{DecodeError, DecodeErrorKind};
+use crate::event::{BookDelta, BookSide, Event, Level};
+use crate::json::Scanner;
+
+/// An error at byte `at`.
+pub(crate) fn error(at: usize, kind: DecodeErrorKind) -> DecodeError {
+    DecodeError { offset: u32::try_from(at).unwrap_or(u32::MAX), kind }
+}
+
+/// A field the message lacks altogether (offset 0: the message).
+pub(crate) fn missing(field: &'static str) -> DecodeError {
+    error(0, DecodeErrorKind::MissingField { field })
+}
+
+/// A decimal at `scale`, with the venue's sign rule: > 0 when `positive`, else >= 0.
+pub(crate) fn decimal(s: &mut Scanner<'_>, scale: u8, field: &'static str, positive: bool) -> Result<i64, DecodeError> {
+    let at = s.pos();
+    let v = s.fixed(scale)?.map_err(|e| error(at, DecodeErrorKind::BadDecimal { field, error: e }))?;
+    match v {
+        v if v < 0 => Err(error(at, DecodeErrorKind::Negative { field })),
+        0 if positive => Err(error(at, DecodeErrorKind::NotPositive { field })),
+        v => Ok(v),
+    }
+}
+
+/// `buy`/`sell` (any venue's spelling passed in) to a side, or a typed error.
+pub(crate) fn side(
+    text: &[u8],
+    buy: &[u8],
+    sell: &[u8],
+    at: usize,
+    field: &'static str,
+    expected: &'static str,
+) -> Result<crate::event::Side, DecodeError> {
+    match text {
+        t if t == buy => Ok(crate::event::Side::Buy),
+        t if t == sell => Ok(crate::event::Side::Sell),
+        _ => Err(error(at, DecodeErrorKind::BadField { field, expected })),
+    }
+}
+
+/// One book update being written into `out` as bounded deltas.
+pub(crate) struct Update {
+    template: BookDelta,
+    delta: BookDelta,
+    start: usize,
+}
+
+impl Update {
+    /// Starts an update whose deltas are copies of `template` (instrument, sequence,
+    /// times), appended to `out` from its current end.
+    pub(crate) fn new(template: BookDelta, out: &Events) -> Self {
+        Self { template, delta: template, start: out.len() }
+    }
+
+    /// Adds a level, closing the current delta into `out` when it is full.
+    pub(crate) fn level(
+        &mut self,
+        out: &mut Events,
+        side: BookSide,
+        level: Level,
+        at: usize,
+    ) -> Result<(), DecodeError> {
+        if !self.delta.push(side, level) {
+            if !out.push(Event::BookDelta(self.delta)) {
+                return Err(error(at, DecodeErrorKind::BufferFull));
+            }
+            self.delta = self.template;
+            self.delta.push(side, level);
+        }
+        Ok(())
+    }
+
+    /// Closes the update: the last delta goes out, every delta of the update is marked
+    /// a snapshot if it is one, and the last is marked last.
+    pub(crate) fn finish(self, out: &mut Events, snapshot: bool) -> Result<(), DecodeError> {
+        if !out.push(Event::BookDelta(self.delta)) {
+            return Err(error(0, DecodeErrorKind::BufferFull));
+        }
+        let deltas = out.tail_mut(self.start);
+        let count = deltas.len();
+        for (i, event) in deltas.iter_mut().enumerate() {
+            if let Event::BookDelta(d) = event {
+                if snapshot {
+                    d.set_snapshot();
+                }
+                if i + 1 == count {
+                    d.set_last();
+                }
+            }
+        }
+        Ok(())
+    }
+}
