@@ -4,7 +4,8 @@
 //! Database: the same trade rows loaded into the partitioned `market_trades` table by
 //! `ours` (the production writer: binary COPY encoded straight into a reused buffer,
 //! watermarks committed with each batch), `text_copy` (COPY in text format) and
-//! `generic_binary_copy` (the driver's `BinaryCopyInWriter`, one `ToSql` per field).
+//! `generic_binary_copy` (the driver's `BinaryCopyInWriter`, one `ToSql` per field);
+//! `ours_unix_socket` is the production writer over the cluster's Unix socket.
 //! Rows/s is wall time; client µs/row is this process's CPU time (the server is
 //! another process). Journal: `Journal::append` with an fsync per batch against a raw
 //! `write` + `fdatasync` of the same bytes, per batch size.
@@ -67,6 +68,18 @@ impl Cluster {
 
     fn var(&self, key: &str) -> String {
         self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+
+    /// The same database over the cluster's Unix socket (no TCP stack).
+    fn unix_url(&self) -> String {
+        format!(
+            "host={} port={} user={} password={} dbname={}",
+            self.var("ENGINE_PG_DIR"),
+            self.var("PGPORT"),
+            self.var("PGUSER"),
+            self.var("PGPASSWORD"),
+            self.var("PGDATABASE")
+        )
     }
 
     fn url(&self) -> String {
@@ -234,27 +247,39 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-fn journal_rates(bytes_total: usize, batch_bytes: usize) -> Result<(f64, f64), String> {
+/// Journal appends and raw writes of the same batches, MB/s each. `raw_first` swaps
+/// the order, so neither always runs on a disk the other just warmed (or tired).
+fn journal_rates(bytes_total: usize, batch_bytes: usize, raw_first: bool) -> Result<(f64, f64), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let per_batch = (batch_bytes / persist::RECORD_BYTES).max(1);
     let batch = trades(per_batch as u64);
     let batches = (bytes_total / batch_bytes).max(4);
-    let options = JournalOptions { fsync: FsyncPolicy::EveryBatch, segment_bytes: 1 << 30 };
-    let (mut journal, _) = Journal::open(&dir.path().join("j"), options).map_err(|e| e.to_string())?;
-    let t = Instant::now();
-    for _ in 0..batches {
-        journal.append(&batch).map_err(|e| e.to_string())?;
+    let ours = || -> Result<f64, String> {
+        let options = JournalOptions { fsync: FsyncPolicy::EveryBatch, segment_bytes: 1 << 30 };
+        let (mut journal, _) = Journal::open(&dir.path().join("j"), options).map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        for _ in 0..batches {
+            journal.append(&batch).map_err(|e| e.to_string())?;
+        }
+        Ok((batches * per_batch * persist::RECORD_BYTES) as f64 / t.elapsed().as_secs_f64() / 1e6)
+    };
+    let raw = || -> Result<f64, String> {
+        let raw_bytes: &[u8] = bytemuck::cast_slice(&batch);
+        let mut file = std::fs::File::create(dir.path().join("raw")).map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        for _ in 0..batches {
+            file.write_all(raw_bytes).map_err(|e| e.to_string())?;
+            file.sync_data().map_err(|e| e.to_string())?;
+        }
+        Ok((batches * raw_bytes.len()) as f64 / t.elapsed().as_secs_f64() / 1e6)
+    };
+    if raw_first {
+        let r = raw()?;
+        Ok((ours()?, r))
+    } else {
+        let o = ours()?;
+        Ok((o, raw()?))
     }
-    let ours = (batches * per_batch * persist::RECORD_BYTES) as f64 / t.elapsed().as_secs_f64() / 1e6;
-    let raw_bytes: &[u8] = bytemuck::cast_slice(&batch);
-    let mut file = std::fs::File::create(dir.path().join("raw")).map_err(|e| e.to_string())?;
-    let t = Instant::now();
-    for _ in 0..batches {
-        file.write_all(raw_bytes).map_err(|e| e.to_string())?;
-        file.sync_data().map_err(|e| e.to_string())?;
-    }
-    let raw = (batches * raw_bytes.len()) as f64 / t.elapsed().as_secs_f64() / 1e6;
-    Ok((ours, raw))
 }
 
 type Method = fn(Option<&mut PgSink>, &mut postgres::Client, &[Record]) -> Result<(), String>;
@@ -264,12 +289,14 @@ fn main() -> Result<(), String> {
     let n: u64 = if args.quick { 200_000 } else { 2_000_000 };
     let cluster = Cluster::start()?;
     let url = cluster.url();
+    let unix_url = cluster.unix_url();
     let mut client = connect(Some(&url)).map_err(|e| e.to_string())?;
     let (mode, _) = migrate(&mut client).map_err(|e| e.to_string())?;
     eprintln!("PostgreSQL schema mode: {}", mode.name());
     let rows = trades(n);
-    let methods: [(&str, Method); 3] = [
+    let methods: [(&str, Method); 4] = [
         ("ours", |sink, _, rows| sink.ok_or_else(|| "no sink".to_owned()).and_then(|s| ours(s, rows))),
+        ("ours_unix_socket", |sink, _, rows| sink.ok_or_else(|| "no sink".to_owned()).and_then(|s| ours(s, rows))),
         ("text_copy", |_, c, rows| text_copy(c, rows)),
         ("generic_binary_copy", |_, c, rows| generic_binary_copy(c, rows)),
     ];
@@ -281,7 +308,11 @@ fn main() -> Result<(), String> {
         for (name, method) in order {
             reset(&mut client).map_err(|e| persist::pg::render(&e))?;
             // Connecting (SCRAM authentication) is not part of ingest: done before the clock.
-            let mut sink = if name == "ours" { Some(open_sink(&url)?) } else { None };
+            let mut sink = match name {
+                "ours" => Some(open_sink(&url)?),
+                "ours_unix_socket" => Some(open_sink(&unix_url)?),
+                _ => None,
+            };
             let (wall, cpu) = (Instant::now(), cpu_now());
             method(sink.as_mut(), &mut client, &rows)?;
             let (wall, cpu) = (wall.elapsed().as_secs_f64(), (cpu_now() - cpu).as_secs_f64());
@@ -315,8 +346,8 @@ fn main() -> Result<(), String> {
     let mut journal_json = serde_json::Map::new();
     for batch in [4 << 10, 64 << 10, 1 << 20, 4 << 20] {
         let mut pairs = Vec::new();
-        for _ in 0..args.rounds {
-            pairs.push(journal_rates(total.max(batch * 4), batch)?);
+        for round in 0..args.rounds.max(2) {
+            pairs.push(journal_rates(total.max(batch * 4), batch, round % 2 == 1)?);
         }
         let ours = median(pairs.iter().map(|p| p.0).collect());
         let raw = median(pairs.iter().map(|p| p.1).collect());
