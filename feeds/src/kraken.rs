@@ -46,12 +46,7 @@ impl KrakenDecoder {
     /// symbol or channel (heartbeats and status messages included), or a full `out`;
     /// `out` is then left as it was.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
-        let before = out.len();
-        let result = self.decode_frame(frame, ts_recv, out);
-        if result.is_err() {
-            out.truncate(before);
-        }
-        result.map(|()| out.len() - before)
+        crate::venue::all_or_nothing(out, |out, _| self.decode_frame(frame, ts_recv, out))
     }
 
     fn decode_frame(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {

@@ -62,12 +62,7 @@ impl OkxDecoder {
     /// instrument or channel (subscription events included), or a full `out`; `out`
     /// is then left as it was.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
-        let before = out.len();
-        let result = self.decode_frame(frame, ts_recv, out, before);
-        if result.is_err() {
-            out.truncate(before);
-        }
-        result.map(|()| out.len() - before)
+        crate::venue::all_or_nothing(out, |out, before| self.decode_frame(frame, ts_recv, out, before))
     }
 
     fn decode_frame(

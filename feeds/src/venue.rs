@@ -6,6 +6,21 @@ use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{BookDelta, BookSide, Event, Level};
 use crate::json::Scanner;
 
+/// Runs one frame's decoding into `out`, which the frame changes all or not at all:
+/// on an error, everything `decode` appended is taken back. Returns how many events
+/// the frame added. `decode` gets the length `out` had before.
+pub(crate) fn all_or_nothing(
+    out: &mut Events,
+    decode: impl FnOnce(&mut Events, usize) -> Result<(), DecodeError>,
+) -> Result<usize, DecodeError> {
+    let before = out.len();
+    let result = decode(out, before);
+    if result.is_err() {
+        out.truncate(before);
+    }
+    result.map(|()| out.len() - before)
+}
+
 /// An error at byte `at`.
 pub(crate) fn error(at: usize, kind: DecodeErrorKind) -> DecodeError {
     DecodeError { offset: u32::try_from(at).unwrap_or(u32::MAX), kind }
