@@ -209,6 +209,12 @@ pub struct RunArgs {
     /// mlockall the process before starting (warns if refused).
     #[arg(long)]
     pub mlock: bool,
+    /// Put the hot core's record ring (5 MiB) on 2 MiB transparent huge pages. The
+    /// ring is always built and prefaulted on the hot core's own thread, so its pages
+    /// sit on that core's NUMA node; the report says where they landed and how much
+    /// the host really gave as huge pages (none where THP is `never`).
+    #[arg(long)]
+    pub huge_pages: bool,
     /// Refuse to start if the host audit (`engine tune check`) fails any check for
     /// the hot core. Without it the audit's summary is printed as a warning.
     #[arg(long)]

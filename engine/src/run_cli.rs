@@ -116,6 +116,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         cores,
         fifo: args.sched_fifo,
         mlock: args.mlock,
+        huge_pages: args.huge_pages,
         seed: args.seed,
         gap_every: args.sim_gap_every,
         watchdog: args.watchdog,

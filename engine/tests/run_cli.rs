@@ -304,3 +304,38 @@ fn the_latency_lab_writes_results_histograms_and_a_plot_per_rate() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("--rates"), "{stderr}");
 }
+
+/// The record ring is built on the hot thread and the report says where the kernel
+/// put it. Whether huge pages come depends on the host's THP setting, read here too.
+#[test]
+fn the_record_ring_lands_on_the_hot_cores_node_and_on_huge_pages_when_the_host_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let args = ["run", "--quiet", "--frames", "20000", "--persist", "none", "--huge-pages", "--json"];
+    let (code, stdout, stderr) = engine(&[&args[..], &[json.to_str().unwrap()]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("record ring: 5.0 MiB, built and prefaulted on the hot thread"), "{stdout}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let ring = &summary["ring_memory"];
+    assert_eq!(ring["ring_bytes"], 65536 * 80, "{ring}");
+    assert_eq!(ring["huge_pages_requested"], true);
+    let placement = &ring["placement"];
+    assert!(placement["mapping_bytes"].as_u64().unwrap() >= 65536 * 80, "{ring}");
+    if let Some(hot_node) = ring["hot_cpu_node"].as_u64() {
+        let nodes: Vec<u64> = placement["bytes_per_node"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|pair| pair[1].as_u64() > Some(0))
+            .map(|pair| pair[0].as_u64().unwrap())
+            .collect();
+        assert_eq!(nodes, vec![hot_node], "first touch on the hot thread puts the ring on its node: {ring}");
+    }
+    let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    let huge = placement["huge_page_bytes"].as_u64().unwrap();
+    if thp.contains("[always]") || thp.contains("[madvise]") {
+        assert!(huge >= 2 << 20, "THP is on ({thp}) yet the ring got no huge pages: {ring}");
+    } else {
+        assert!(stderr.contains("no huge pages"), "THP off must be reported: {stderr}");
+    }
+}

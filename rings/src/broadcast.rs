@@ -19,7 +19,7 @@
 //! ```
 
 use crate::error::CapacityError;
-use crate::heap::{HeapRing, checked_capacity};
+use crate::heap::{HeapRing, Memory, checked_capacity};
 use crate::owner::{Owner, Role};
 use crate::ring::{Reader, Writer};
 pub use crate::side::{Consumer, Producer};
@@ -36,7 +36,7 @@ pub fn channel<T: Copy + Send + Sync>(
         return Err(CapacityError::NoSubscribers);
     }
     let capacity = checked_capacity::<T>(capacity)?;
-    let ring = HeapRing::<T>::allocate(capacity, subscribers);
+    let ring = HeapRing::<T>::allocate(capacity, subscribers, Memory::Heap)?;
     let raw = ring.raw();
     // SAFETY: the ring was just made and this is its only writer.
     let writer = unsafe { Writer::new(raw) };

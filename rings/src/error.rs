@@ -49,6 +49,14 @@ pub enum CapacityError {
         /// The largest number supported.
         max: usize,
     },
+    /// The anonymous mapping for a huge-page ring was refused by the kernel.
+    #[error("could not map {bytes} bytes for a huge-page ring: {}", std::io::Error::from_raw_os_error(*.errno))]
+    MapFailed {
+        /// The mapping's size.
+        bytes: usize,
+        /// The OS error number.
+        errno: i32,
+    },
 }
 
 #[cfg(test)]

@@ -76,6 +76,12 @@ impl<T> RawRing<T> {
         }
     }
 
+    /// The addresses of the slot array (for placement reports, never dereferenced).
+    pub(crate) fn slot_memory(&self) -> core::ops::Range<usize> {
+        let start = self.slots.as_ptr() as usize;
+        start..start + self.capacity() * size_of::<T>()
+    }
+
     #[inline(always)] // reason: a field read on every push/pop
     pub(crate) fn capacity(&self) -> usize {
         (self.mask + 1) as usize

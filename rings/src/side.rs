@@ -128,6 +128,12 @@ impl<T> Producer<T> {
         self.writer.raw().capacity()
     }
 
+    /// The address range of the ring's slots, to look up where the kernel placed
+    /// them (NUMA node, huge pages) in `/proc/self/numa_maps` and `smaps`.
+    pub fn slot_memory(&self) -> core::ops::Range<usize> {
+        self.writer.raw().slot_memory()
+    }
+
     /// Whether the consumers are still there. Cold: for shared memory it reads `/proc`.
     pub fn peer_status(&self) -> PeerStatus {
         self.owner.peer_status()
@@ -330,6 +336,12 @@ impl<T> Consumer<T> {
     /// How many items the ring holds at most (a power of two).
     pub fn capacity(&self) -> usize {
         self.reader.raw().capacity()
+    }
+
+    /// The address range of the ring's slots, to look up where the kernel placed
+    /// them (NUMA node, huge pages) in `/proc/self/numa_maps` and `smaps`.
+    pub fn slot_memory(&self) -> core::ops::Range<usize> {
+        self.reader.raw().slot_memory()
     }
 
     /// Whether the producer is still there. Cold: for shared memory it reads `/proc`.

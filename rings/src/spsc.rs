@@ -30,6 +30,7 @@
 //! ```
 
 use crate::error::CapacityError;
+pub use crate::heap::Memory;
 use crate::heap::{HeapRing, checked_capacity};
 use crate::owner::{Owner, Role};
 use crate::ring::{Reader, Writer};
@@ -41,8 +42,26 @@ pub use crate::side::{Consumer, Producer, ReadChunk, WriteChunk};
 /// [`CapacityError::Zero`] for a zero capacity, [`CapacityError::TooLarge`] when the
 /// rounded-up size does not fit in memory.
 pub fn channel<T: Send>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), CapacityError> {
+    channel_with(capacity, Memory::Heap)
+}
+
+/// [`channel`] with its slots in the given [`Memory`] (e.g. huge pages).
+///
+/// # Errors
+/// As [`channel`], and [`CapacityError::MapFailed`] when the kernel refuses the
+/// huge-page mapping.
+///
+/// # Examples
+/// ```
+/// use rings::spsc::{Memory, channel_with};
+/// let (mut tx, mut rx) = channel_with::<u64>(1 << 16, Memory::HugePages).unwrap();
+/// assert_eq!(tx.slot_memory().len(), (1 << 16) * 8);
+/// tx.try_push(7).unwrap();
+/// assert_eq!(rx.try_pop(), Ok(7));
+/// ```
+pub fn channel_with<T: Send>(capacity: usize, memory: Memory) -> Result<(Producer<T>, Consumer<T>), CapacityError> {
     let capacity = checked_capacity::<T>(capacity)?;
-    let ring = HeapRing::<T>::allocate(capacity, 1);
+    let ring = HeapRing::<T>::allocate(capacity, 1, memory)?;
     let raw = ring.raw();
     // SAFETY: the ring was just made: this is its only writer.
     let writer = unsafe { Writer::new(raw) };

@@ -173,3 +173,19 @@ fn a_dropped_subscriber_stops_holding_the_producer_back() {
     drop(fast);
     assert!(p.is_abandoned(), "now nobody reads");
 }
+
+#[test]
+fn slot_memory_spans_the_slots_on_both_sides() {
+    for_each_kind(|k| {
+        let (p, c, _keep) = (k.make)(64);
+        let span = p.slot_memory();
+        assert_eq!(span.len(), 64 * size_of::<u64>(), "{}", k.name);
+        if k.name.starts_with("shm") {
+            // Each side maps the file itself: same size, its own addresses.
+            assert_eq!(c.slot_memory().len(), span.len(), "{}", k.name);
+        } else {
+            assert_eq!(c.slot_memory(), span, "{}", k.name);
+        }
+        assert_eq!(span.start % 128, 0, "{}: slots start on their own cache-line pair", k.name);
+    });
+}

@@ -10,12 +10,14 @@ pub mod audit;
 mod cpulist;
 mod error;
 mod hot;
+mod memory;
 mod placement;
 mod realtime;
 
 pub use cpulist::{format_cpu_list, parse_cpu_list};
 pub use error::Error;
 pub use hot::{HotThreadOptions, HotThreadStart, enter_hot_thread, spawn_hot};
+pub use memory::{MemoryPlacement, node_of_cpu, numa_nodes};
 pub use placement::{Placement, PlacementError, ThreadReport, place};
 pub use realtime::{is_fifo, lock_memory, set_fifo, unlock_memory};
 

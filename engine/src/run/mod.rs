@@ -47,6 +47,62 @@ pub struct HotThreadSummary {
     pub voluntary_switches: u64,
 }
 
+/// Where the kernel put the hot core's record ring (built and prefaulted on the hot
+/// thread, so first-touch placement puts it on the hot core's node).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RingMemory {
+    /// The ring's slot bytes.
+    pub ring_bytes: u64,
+    /// Whether huge pages were asked for (`--huge-pages`).
+    pub huge_pages_requested: bool,
+    /// Where the kernel placed the mapping holding the ring (None: `/proc` unreadable).
+    pub placement: Option<tuning::MemoryPlacement>,
+    /// The hot CPU's NUMA node (None: the host reports no nodes).
+    pub hot_cpu_node: Option<usize>,
+}
+
+impl RingMemory {
+    /// What is wrong with the placement, for a warning.
+    pub fn problem(&self) -> Option<String> {
+        let placement = self.placement.as_ref()?;
+        let nodes = placement.nodes();
+        if let Some(hot) = self.hot_cpu_node
+            && nodes.iter().any(|n| *n != hot)
+        {
+            return Some(format!("the record ring has pages on NUMA node(s) {nodes:?}, the hot CPU is on node {hot}"));
+        }
+        (self.huge_pages_requested && placement.huge_page_bytes == 0).then(|| {
+            "--huge-pages: the host gave the record ring no huge pages \
+             (see /sys/kernel/mm/transparent_hugepage/enabled; `engine tune check`)"
+                .to_owned()
+        })
+    }
+}
+
+/// Builds the hot core's record ring on the calling (hot) thread, so its pages are
+/// first touched, hence placed, on that core's node.
+fn record_ring(
+    huge_pages: bool,
+    hot_cpu: usize,
+) -> Result<(spsc::Producer<Record>, spsc::Consumer<Record>, RingMemory), rings::CapacityError> {
+    let memory = if huge_pages { spsc::Memory::HugePages } else { spsc::Memory::Heap };
+    let (tx, rx) = match spsc::channel_with::<Record>(RECORD_RING, memory) {
+        Err(e) if huge_pages => {
+            eprintln!("warning: --huge-pages: {e}; the record ring uses ordinary pages");
+            spsc::channel::<Record>(RECORD_RING)?
+        }
+        other => other?,
+    };
+    let span = tx.slot_memory();
+    let ring = RingMemory {
+        ring_bytes: span.len() as u64,
+        huge_pages_requested: huge_pages,
+        placement: tuning::MemoryPlacement::of(&span),
+        hot_cpu_node: tuning::node_of_cpu(&tuning::audit::Host::live(), hot_cpu),
+    };
+    Ok((tx, rx, ring))
+}
+
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PersistTarget {
@@ -106,6 +162,8 @@ pub struct RunOptions {
     pub fifo: Option<u8>,
     /// mlockall before starting.
     pub mlock: bool,
+    /// Put the record ring on transparent huge pages.
+    pub huge_pages: bool,
     /// Simulator seed.
     pub seed: u64,
     /// Simulator drops an update id every this many depth frames (0: never).
@@ -467,10 +525,11 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         eprintln!("warning: mlockall refused ({e}); running without locked memory");
     }
     let cap = |e: rings::CapacityError| RunError::Setup { what: "creating rings", source: std::io::Error::other(e) };
-    let (record_tx, mut record_rx) = spsc::channel::<Record>(RECORD_RING).map_err(cap)?;
     let (mut control_tx, control_rx) = spsc::channel::<Control>(8).map_err(cap)?;
     let (beat_tx, mut beat_rx) = spsc::channel::<Status>(64).map_err(cap)?;
-    let record_tx = (options.persist != PersistTarget::None).then_some(record_tx);
+    // The record ring is built on the hot thread; its consumer comes back here.
+    let (ring_back, ring_here) = std::sync::mpsc::sync_channel(1);
+    let (huge_pages, persist_none) = (options.huge_pages, options.persist == PersistTarget::None);
 
     let config = options.pipeline.clone();
     let (rate, seed, gap_every, max_frames) = (options.rate, options.seed, options.gap_every, options.max_frames);
@@ -478,11 +537,15 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let record = options.record.clone();
     let hot_options = tuning::HotThreadOptions { fifo_priority: options.fifo, ..Default::default() };
     let handle = tuning::spawn_hot("hot-fused", hot_cpu, hot_options, move |start| {
-        let start = start?;
+        let start = start.map_err(RunError::Placement)?;
         let at_start = start.report.clone();
         if let Some(w) = &start.warning {
             eprintln!("warning: hot core setup: {w}; running without it");
         }
+        let (record_tx, record_rx, ring_memory) = record_ring(huge_pages, hot_cpu).map_err(cap)?;
+        let record_tx = (!persist_none).then_some(record_tx);
+        // The receiver lives until the cold thread has it; it cannot be gone here.
+        let _ = ring_back.send((record_rx, ring_memory));
         let clock = LiveClock::new();
         let sink = RecordSink::new(record_tx, 1, last_seq);
         let mut pipeline = Pipeline::new(&config, sink);
@@ -504,9 +567,23 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             involuntary_switches: at_end.involuntary_switches.saturating_sub(at_start.involuntary_switches),
             voluntary_switches: at_end.voluntary_switches.saturating_sub(at_start.voluntary_switches),
         };
-        Ok::<_, tuning::Error>((pipeline, thread))
+        Ok::<_, RunError>((pipeline, thread))
     })
     .map_err(setup("spawning the hot thread"))?;
+    let (mut record_rx, ring_memory) = match ring_here.recv() {
+        Ok(ring) => ring,
+        // The hot thread ended before building its ring: report why.
+        Err(_) => {
+            return Err(match handle.join() {
+                Ok(Err(e)) => e,
+                Ok(Ok(_)) => RunError::StagePanicked("the hot stage ended before starting".into()),
+                Err(_) => RunError::StagePanicked("the hot stage panicked while starting".into()),
+            });
+        }
+    };
+    if let Some(problem) = ring_memory.problem() {
+        eprintln!("warning: {problem}");
+    }
 
     // The cold loop gets its own thread, so pinning it leaves the caller's affinity alone.
     let options = options.clone();
@@ -613,7 +690,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             let db = shipper.map(ShipperThread::finish);
             let (pipeline, thread) = match joined {
                 Ok(Ok(p)) => p,
-                Ok(Err(placement)) => return Err(RunError::Placement(placement)),
+                Ok(Err(e)) => return Err(e),
                 Err(panic) => {
                     let msg = panic
                         .downcast_ref::<&str>()
@@ -626,6 +703,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             let mut outcome = outcome(&pipeline, options, cold.journaled, (finished - started) as f64 / 1e9);
             outcome.summary.db = db;
             outcome.summary.hot_thread = Some(thread);
+            outcome.summary.ring_memory = Some(ring_memory);
             Ok(outcome)
         })
         .map_err(setup("spawning the cold thread"))?;
@@ -657,6 +735,7 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         halt: p.halt().map(|h| h.to_string()),
         db: None,
         hot_thread: None,
+        ring_memory: None,
     };
     RunOutcome { summary, latency }
 }

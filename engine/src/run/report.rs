@@ -48,6 +48,8 @@ pub struct RunSummary {
     pub db: Option<super::ShipReport>,
     /// How the hot thread ran.
     pub hot_thread: Option<super::HotThreadSummary>,
+    /// Where the hot core's record ring landed.
+    pub ring_memory: Option<super::RingMemory>,
 }
 
 impl RunSummary {
@@ -119,6 +121,9 @@ impl RunSummary {
                 t.voluntary_switches
             );
         }
+        if let Some(ring) = &self.ring_memory {
+            let _ = writeln!(out, "record ring: {}", ring_line(ring));
+        }
         if let Some(db) = &self.db {
             let _ = writeln!(
                 out,
@@ -140,6 +145,30 @@ impl RunSummary {
         }
         out
     }
+}
+
+fn ring_line(ring: &super::RingMemory) -> String {
+    let mib = |b: u64| b as f64 / f64::from(1 << 20);
+    let mut line = format!("{:.1} MiB, built and prefaulted on the hot thread", mib(ring.ring_bytes));
+    match &ring.placement {
+        None => line.push_str("; placement unknown (/proc/self/smaps unreadable)"),
+        Some(p) => {
+            let nodes: Vec<String> =
+                p.bytes_per_node.iter().map(|(n, bytes)| format!("{:.1} MiB on node {n}", mib(*bytes))).collect();
+            let _ = write!(
+                line,
+                "; its mapping ({:.1} MiB) has {} and {:.1} MiB on huge pages{}",
+                mib(p.mapping_bytes),
+                if nodes.is_empty() { "no NUMA information".to_owned() } else { nodes.join(", ") },
+                mib(p.huge_page_bytes),
+                if ring.huge_pages_requested { " (--huge-pages)" } else { "" }
+            );
+        }
+    }
+    if let Some(node) = ring.hot_cpu_node {
+        let _ = write!(line, "; hot CPU on node {node}");
+    }
+    line
 }
 
 /// Writes one `.hgrm` per hop into `dir`.

@@ -29,6 +29,11 @@ fn spsc(cap: usize) -> Pair {
     (p, c, Box::new(()))
 }
 
+fn spsc_huge_pages(cap: usize) -> Pair {
+    let (p, c) = rings::spsc::channel_with(cap, rings::spsc::Memory::HugePages).unwrap();
+    (p, c, Box::new(()))
+}
+
 fn broadcast1(cap: usize) -> Pair {
     let (p, mut subs) = rings::broadcast::channel(cap, 1).unwrap();
     (p, subs.remove(0), Box::new(()))
@@ -48,10 +53,11 @@ fn shm_broadcast1(cap: usize) -> Pair {
     (p, c, Box::new(()))
 }
 
-/// Every ring kind that runs in this environment (Miri cannot map files).
+/// Every ring kind that runs in this environment (Miri cannot map memory).
 pub fn kinds() -> Vec<Kind> {
     let mut kinds = vec![Kind { name: "spsc", make: spsc }, Kind { name: "broadcast1", make: broadcast1 }];
     if !cfg!(miri) {
+        kinds.push(Kind { name: "spsc_huge_pages", make: spsc_huge_pages });
         kinds.push(Kind { name: "shm_spsc", make: shm_spsc });
         kinds.push(Kind { name: "shm_broadcast1", make: shm_broadcast1 });
     }

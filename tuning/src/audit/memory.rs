@@ -2,7 +2,7 @@
 
 use super::kernel::Knob;
 use super::{AuditOptions, Finding, Host, Remedy, Status, unreadable};
-use crate::{format_cpu_list, parse_cpu_list};
+use crate::format_cpu_list;
 
 const THP: Knob = Knob {
     check: "transparent_hugepages",
@@ -95,15 +95,8 @@ fn swap(host: &Host) -> Finding {
 
 fn numa(host: &Host, o: &AuditOptions) -> Finding {
     const WHY: &str = "a ring between cores on two NUMA nodes crosses the interconnect on every cache line";
-    let nodes: Vec<(String, Vec<usize>)> = host
-        .list("/sys/devices/system/node")
-        .into_iter()
-        .filter(|n| n.starts_with("node") && n[4..].bytes().all(|b| b.is_ascii_digit()))
-        .filter_map(|n| {
-            let cpus = parse_cpu_list(&host.read(&format!("/sys/devices/system/node/{n}/cpulist"))?).ok()?;
-            Some((n, cpus))
-        })
-        .collect();
+    let nodes: Vec<(String, Vec<usize>)> =
+        crate::memory::numa_nodes(host).into_iter().map(|(id, cpus)| (format!("node{id}"), cpus)).collect();
     if nodes.is_empty() {
         return unreadable("numa", "/sys/devices/system/node/node*/cpulist", "hot cores on one node", WHY);
     }
