@@ -1,5 +1,6 @@
-//! `engine bench e2e`: the latency lab. Drives the full fused pipeline from the
-//! simulator at fixed offered rates and records tick-to-order from each frame's
+//! `engine bench e2e`: the latency lab. Drives the full pipeline from the simulator at
+//! fixed offered rates, in each topology (fused and pipelined, alternating within
+//! each rate so drift hits both), and records tick-to-order from each frame's
 //! *intended* arrival time (its due time), so a stall delays every frame queued
 //! behind it in the numbers too, not just the one that stalled (no coordinated
 //! omission). Writes one `.hgrm` per rate, a JSON summary and an SVG percentile plot.
@@ -17,8 +18,8 @@ use crate::{
 /// One offered rate's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct RateResult {
-    /// Topology.
-    pub topology: &'static str,
+    /// Topology (`pipelined-shared`: the cold core shares the feed core's CPU).
+    pub topology: String,
     /// Frames offered per second.
     pub offered_rate: u64,
     /// Frames actually processed per second.
@@ -31,44 +32,65 @@ pub struct RateResult {
     pub parse_ns: Percentiles,
 }
 
-/// Runs every rate in turn with `base` options; returns results and histograms.
+/// Runs every rate with each `(label, options)` in turn; returns results and histograms.
 ///
 /// # Errors
 /// A run that failed.
-pub fn e2e(base: &RunOptions, rates: &[u64], seconds: u64) -> Result<Vec<(RateResult, Histogram<u64>)>, RunError> {
+pub fn e2e(
+    topologies: &[(String, RunOptions)],
+    rates: &[u64],
+    seconds: u64,
+) -> Result<Vec<(RateResult, Histogram<u64>)>, RunError> {
     let mut out = Vec::new();
-    for &rate in rates {
+    for (round, &rate) in rates.iter().enumerate() {
+        // Alternate which topology goes first, so slow drift of the host is shared.
+        let order: Vec<&(String, RunOptions)> =
+            if round % 2 == 0 { topologies.iter().collect() } else { topologies.iter().rev().collect() };
+        for (label, base) in order {
+            out.extend(one(label, base, rate, seconds)?);
+        }
+    }
+    out.sort_by(|(a, _), (b, _)| (a.offered_rate, &a.topology).cmp(&(b.offered_rate, &b.topology)));
+    Ok(out)
+}
+
+fn one(
+    label: &str,
+    base: &RunOptions,
+    rate: u64,
+    seconds: u64,
+) -> Result<Option<(RateResult, Histogram<u64>)>, RunError> {
+    {
         let mut o = base.clone();
         o.rate = rate;
         o.duration = Duration::from_secs(seconds);
         o.status_every = None;
         let outcome = run(&o)?;
         let s = &outcome.summary;
-        let Some(t2o) = outcome.latency.get(Hop::TickToOrder).cloned() else { continue };
+        let Some(t2o) = outcome.latency.get(Hop::TickToOrder).cloned() else { return Ok(None) };
         let result = RateResult {
-            topology: "fused",
+            topology: label.to_owned(),
             offered_rate: rate,
             achieved_rate: s.counters.frames as f64 / s.seconds.max(1e-9),
             orders: s.orders,
             tick_to_order_ns: s.tick_to_order_ns,
             parse_ns: s.hops.get("parse").copied().unwrap_or_default(),
         };
-        out.push((result, t2o));
+        Ok(Some((result, t2o)))
     }
-    Ok(out)
 }
 
 /// The human table.
 pub fn table(results: &[(RateResult, Histogram<u64>)]) -> String {
     let mut t = format!(
-        "{:<8} {:>10} {:>12} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}\n",
+        "{:<16} {:>10} {:>12} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}\n",
         "topology", "offered/s", "achieved/s", "orders", "p50 ns", "p99 ns", "p99.9 ns", "p99.99", "max ns"
     );
     for (r, _) in results {
         let p = r.tick_to_order_ns;
         let _ = writeln!(
             t,
-            "{:<8} {:>10} {:>12.0} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}",
+            "{:<16} {:>10} {:>12.0} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}",
             r.topology, r.offered_rate, r.achieved_rate, r.orders, p.p50, p.p99, p.p999, p.p9999, p.max
         );
     }
@@ -117,13 +139,16 @@ pub fn svg(results: &[(RateResult, Histogram<u64>)]) -> String {
     let _ = writeln!(
         s,
         "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">percentile</text>\
-         <text x=\"{}\" y=\"14\" text-anchor=\"middle\">tick-to-order latency by percentile (fused topology)</text>",
+         <text x=\"{}\" y=\"14\" text-anchor=\"middle\">tick-to-order latency by percentile, per topology and offered rate</text>",
         W / 2.0,
         H - 12.0,
         W / 2.0
     );
     for (i, (r, h)) in results.iter().enumerate() {
-        let color = colors[i % colors.len()];
+        // One colour per offered rate (results are sorted by rate).
+        let rate_index = results[..i].windows(2).filter(|w| w[0].0.offered_rate != w[1].0.offered_rate).count()
+            + usize::from(i > 0 && results[i - 1].0.offered_rate != r.offered_rate);
+        let color = colors[rate_index % colors.len()];
         let mut points = String::new();
         for v in h.iter_quantiles(5) {
             let q = v.quantile_iterated_to();
@@ -132,7 +157,10 @@ pub fn svg(results: &[(RateResult, Histogram<u64>)]) -> String {
             }
             let _ = write!(points, "{:.1},{:.1} ", x(1.0 / (1.0 - q)), y(v.value_iterated_to() as f64));
         }
-        let _ = writeln!(s, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{points}\"/>");
+        // Pipelined runs dashed, so a topology pair at one rate shares a colour.
+        let dash = if r.topology.starts_with("pipelined") { " stroke-dasharray=\"6 4\"" } else { "" };
+        let _ =
+            writeln!(s, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{dash} points=\"{points}\"/>");
         let _ = writeln!(
             s,
             "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{} {}/s</text>",

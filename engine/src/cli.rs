@@ -103,9 +103,14 @@ pub struct E2eArgs {
     /// Offered rates, frames per second.
     #[arg(long, value_delimiter = ',', default_value = "100000,500000,1000000")]
     pub rates: Vec<u64>,
-    /// Seconds per rate.
+    /// Seconds per rate and topology.
     #[arg(long, default_value_t = 5)]
     pub seconds: u64,
+    /// Topologies to compare at each rate, on their default cores. On a host with
+    /// fewer than 3 CPUs `pipelined` runs as `pipelined-shared`: the cold core on the
+    /// feed core's CPU (CPU 0), whose journal and status work then preempts the feed.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "fused,pipelined")]
+    pub topologies: Vec<TopologyArg>,
     /// Write the percentile plot (SVG) here. (`--json PATH` writes the results.)
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
@@ -192,12 +197,15 @@ pub struct RunArgs {
     /// cut can take. See the README for what each costs the hot core here.
     #[arg(long, default_value = "100ms")]
     pub fsync: persist::journal::FsyncPolicy,
-    /// Topology. `fused`: every hot stage on one core, called directly.
+    /// Topology: `fused` (every hot stage on one core, called directly) or
+    /// `pipelined` (feed core → ring → trading core).
     #[arg(long, value_enum, default_value = "fused")]
     pub topology: TopologyArg,
-    /// CPUs as `HOT,COLD` [default: the last allowed CPU hot, the first cold].
-    #[arg(long, value_name = "HOT,COLD", value_parser = parse_core_pair)]
-    pub cores: Option<(usize, usize)>,
+    /// CPUs: `HOT,COLD` for `fused`, `FEED,TRADE,COLD` for `pipelined` [default: the
+    /// last allowed CPUs hot, the first cold]. Hot cores must differ; pipelined on a
+    /// 2-CPU host may put the cold core on the feed core's CPU (with a warning).
+    #[arg(long, value_name = "CPUS", value_parser = parse_core_list)]
+    pub cores: Option<CoreList>,
     /// Allow the hot stage on CPU 0 (which takes housekeeping work and most
     /// interrupts, so it is refused by default).
     #[arg(long)]
@@ -330,6 +338,9 @@ pub struct ReplayArgs {
 pub enum TopologyArg {
     /// One hot core runs every stage; one cold core persists and reports.
     Fused,
+    /// A feed core reads and decodes, a trading core runs books, strategy, risk, OMS and
+    /// venue, linked by an SPSC ring; one cold core persists and reports. Not for replays.
+    Pipelined,
 }
 
 /// `--persist` values.
@@ -377,14 +388,18 @@ fn parse_duration_or_zero(s: &str) -> Result<std::time::Duration, String> {
     if s == "0" { Ok(std::time::Duration::ZERO) } else { parse_duration(s) }
 }
 
-fn parse_core_pair(s: &str) -> Result<(usize, usize), String> {
-    let bad = || format!("`{s}`: expected two CPU numbers `HOT,COLD`, like `1,0`");
-    let (hot, cold) = s.split_once(',').ok_or_else(bad)?;
-    let (hot, cold) = (hot.trim().parse().map_err(|_| bad())?, cold.trim().parse().map_err(|_| bad())?);
-    if hot == cold {
-        return Err(format!("`{s}`: the hot and cold cores must differ"));
+/// `--cores`: two or three CPU numbers, in topology order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreList(pub Vec<usize>);
+
+fn parse_core_list(s: &str) -> Result<CoreList, String> {
+    let cpus: Result<Vec<usize>, _> = s.split(',').map(|c| c.trim().parse::<usize>()).collect();
+    match cpus {
+        Ok(cpus) if (2..=3).contains(&cpus.len()) => Ok(CoreList(cpus)),
+        _ => {
+            Err(format!("`{s}`: expected CPU numbers `HOT,COLD` (fused) or `FEED,TRADE,COLD` (pipelined), like `1,0`"))
+        }
     }
-    Ok((hot, cold))
 }
 
 /// `engine decode` flags.

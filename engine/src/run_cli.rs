@@ -9,7 +9,10 @@ use crate::{
     cli::{JournalArgs, LoadArgs, PersistArg, RunArgs},
     pipeline::{MAX_INSTRUMENTS, PipelineConfig},
     risk::{QuoteLimits, RiskLimits},
-    run::{PersistTarget, RunError, RunOptions, default_cores, run, sim_symbol_spec, write_hgrms},
+    run::{
+        PersistTarget, RunError, RunOptions, Topology, default_cores, default_pipelined_cores, run, sim_symbol_spec,
+        write_hgrms,
+    },
 };
 
 /// Builds run options from flags.
@@ -64,19 +67,10 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         max_rejects_per_sec: args.max_rejects_per_sec,
         max_book_invalid_ns: args.max_book_invalid.as_nanos() as u64,
     };
-    let cores = match args.cores {
-        Some((hot, cold)) => {
-            let allowed = tuning::allowed_cpus().map_err(|e| e.to_string())?;
-            if let Some(cpu) = [hot, cold].into_iter().find(|c| !allowed.contains(c)) {
-                let list = tuning::format_cpu_list(&allowed);
-                return Err(format!("--cores: CPU {cpu} is not available to this process (it may use {list})"));
-            }
-            // The same rules as every hot stage placement: CPU 0 only when forced.
-            tuning::place(&["hot-fused"], &[hot], &allowed, args.force_cpu0).map_err(|e| format!("--cores: {e}"))?;
-            (hot, cold)
-        }
-        None => default_cores().map_err(|e| e.to_string())?,
-    };
+    if args.topology == crate::cli::TopologyArg::Pipelined && matches!(args.feed, crate::cli::FeedArg::Replay(_)) {
+        return Err(RunError::ReplayPipelined.to_string());
+    }
+    let (topology, cores) = cores(args)?;
     let (persist, url_db) = match &args.persist {
         PersistArg::None => (PersistTarget::None, None),
         PersistArg::Journal(dir) => (PersistTarget::Journal(dir.clone(), args.fsync), None),
@@ -114,6 +108,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         max_frames: args.frames,
         persist,
         cores,
+        topology,
         fifo: args.sched_fifo,
         mlock: args.mlock,
         huge_pages: args.huge_pages,
@@ -124,6 +119,57 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         faults: args.inject_fault.unwrap_or_default(),
         database,
     })
+}
+
+/// The topology and its CPUs from `--topology` and `--cores`, checked against the
+/// CPUs this process may use.
+fn cores(args: &crate::cli::RunArgs) -> Result<(Topology, (usize, usize)), String> {
+    use crate::cli::{CoreList, TopologyArg};
+    let allowed = tuning::allowed_cpus().map_err(|e| e.to_string())?;
+    if let Some(CoreList(cpus)) = &args.cores
+        && let Some(cpu) = cpus.iter().find(|c| !allowed.contains(c))
+    {
+        let list = tuning::format_cpu_list(&allowed);
+        return Err(format!("--cores: CPU {cpu} is not available to this process (it may use {list})"));
+    }
+    // The same rules as every hot stage placement: CPU 0 only when forced.
+    let place = |stages: &[&str], hot: &[usize]| {
+        tuning::place(stages, hot, &allowed, args.force_cpu0).map(|_| ()).map_err(|e| format!("--cores: {e}"))
+    };
+    match (args.topology, args.cores.as_ref().map(|c| c.0.as_slice())) {
+        (TopologyArg::Fused, None) => Ok((Topology::Fused, default_cores().map_err(|e| e.to_string())?)),
+        (TopologyArg::Fused, Some(&[hot, cold])) => {
+            if hot == cold {
+                return Err(format!("--cores {hot},{cold}: the hot and cold cores must differ"));
+            }
+            place(&["hot-fused"], &[hot])?;
+            Ok((Topology::Fused, (hot, cold)))
+        }
+        (TopologyArg::Pipelined, None) => {
+            let (feed_cpu, trade, cold) = default_pipelined_cores().map_err(|e| e.to_string())?;
+            place(&["hot-feed", "hot-trade"], &[feed_cpu, trade])?;
+            Ok((Topology::Pipelined { feed_cpu }, (trade, cold)))
+        }
+        (TopologyArg::Pipelined, Some(&[feed_cpu, trade, cold])) => {
+            place(&["hot-feed", "hot-trade"], &[feed_cpu, trade])?;
+            if cold == trade {
+                return Err(format!("--cores: the cold core cannot share the trading core's CPU {trade}"));
+            }
+            if cold == feed_cpu {
+                eprintln!(
+                    "warning: the cold core shares CPU {cold} with the feed core: journal writes and status \
+                     will preempt the feed stage (a lab setup for hosts with fewer than 3 CPUs)"
+                );
+            }
+            Ok((Topology::Pipelined { feed_cpu }, (trade, cold)))
+        }
+        (TopologyArg::Fused, Some(cpus)) => {
+            Err(format!("--cores: the fused topology takes `HOT,COLD`, got {} CPUs", cpus.len()))
+        }
+        (TopologyArg::Pipelined, Some(cpus)) => {
+            Err(format!("--cores: the pipelined topology takes `FEED,TRADE,COLD`, got {} CPUs", cpus.len()))
+        }
+    }
 }
 
 /// `engine replay FILE [run flags]`.
@@ -301,7 +347,34 @@ pub fn bench_e2e_command(args: &crate::cli::E2eArgs) -> Result<ExitCode, String>
         return Err("--rates: give one or more offered rates above 0".into());
     }
     let base = options(&args.run)?;
-    let results = crate::bench::e2e(&base, &args.rates, args.seconds.max(1)).map_err(|e| e.to_string())?;
+    let mut topologies = Vec::new();
+    for topology in &args.topologies {
+        topologies.push(match topology {
+            crate::cli::TopologyArg::Fused => {
+                let cores = default_cores().map_err(|e| e.to_string())?;
+                ("fused".to_owned(), RunOptions { topology: Topology::Fused, cores, ..base.clone() })
+            }
+            crate::cli::TopologyArg::Pipelined => match default_pipelined_cores() {
+                Ok((feed_cpu, trade, cold)) => (
+                    "pipelined".to_owned(),
+                    RunOptions { topology: Topology::Pipelined { feed_cpu }, cores: (trade, cold), ..base.clone() },
+                ),
+                Err(RunError::TooFewCores { .. }) => {
+                    let (trade, cold) = default_cores().map_err(|e| e.to_string())?;
+                    (
+                        "pipelined-shared".to_owned(),
+                        RunOptions {
+                            topology: Topology::Pipelined { feed_cpu: cold },
+                            cores: (trade, cold),
+                            ..base.clone()
+                        },
+                    )
+                }
+                Err(e) => return Err(e.to_string()),
+            },
+        });
+    }
+    let results = crate::bench::e2e(&topologies, &args.rates, args.seconds.max(1)).map_err(|e| e.to_string())?;
     print!("{}", crate::bench::table(&results));
     if let Some(path) = &args.run.json {
         let rows: Vec<_> = results.iter().map(|(r, _)| r).collect();

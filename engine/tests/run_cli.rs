@@ -138,7 +138,14 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         (&["run", "--duration", "soon"], "expected a number and a unit"),
         (&["run", "--cores", "1,1"], "must differ"),
         (&["run", "--cores", "0,1", "--persist", "none"], "CPU 0 takes housekeeping work"),
-        (&["run", "--cores", "banana"], "expected two CPU numbers"),
+        (&["run", "--cores", "banana"], "expected CPU numbers `HOT,COLD` (fused) or `FEED,TRADE,COLD`"),
+        (&["run", "--cores", "1,0,0"], "the fused topology takes `HOT,COLD`, got 3 CPUs"),
+        (&["run", "--topology", "pipelined", "--cores", "1,0"], "the pipelined topology takes `FEED,TRADE,COLD`"),
+        (&["run", "--topology", "pipelined", "--cores", "1,1,0", "--force-cpu0"], "CPU 1 is listed twice"),
+        (&["run", "--topology", "pipelined", "--cores", "0,1,1", "--force-cpu0"], "cannot share the trading core"),
+        (&["run", "--topology", "pipelined", "--cores", "0,1,0"], "CPU 0 takes housekeeping work"),
+        (&["run", "--topology", "pipelined", "--feed", "replay:x.cap"], "a replay runs fused"),
+        (&["run", "--topology", "ring"], "possible values: fused, pipelined"),
         (&["run", "--persist", "s3:bucket"], "expected `journal:DIR`, `none` or a postgres:// URL"),
         (&["run", "--db", "postgres://u:hunter2@h:notaport/d"], "--db: bad PostgreSQL connection string"),
         (&["run", "--persist", "none", "--db", "env", "--frames", "10"], "needs --persist journal:DIR"),
@@ -288,18 +295,24 @@ fn the_latency_lab_writes_results_histograms_and_a_plot_per_rate() {
         hgrm.to_str().unwrap(),
     ]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.contains("fused") && stdout.contains("200000"), "{stdout}");
+    assert!(stdout.contains("fused") && stdout.contains("pipelined") && stdout.contains("200000"), "{stdout}");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let results = v["results"].as_array().unwrap();
-    assert_eq!(results.len(), 2);
-    assert_eq!(results[1]["offered_rate"], 200_000);
-    assert!(results[1]["achieved_rate"].as_f64().unwrap() > 150_000.0, "{v}");
-    assert!(results[0]["tick_to_order_ns"]["count"].as_u64().unwrap() > 0);
-    for rate in ["50000", "200000"] {
-        assert!(hgrm.join(format!("fused-{rate}-tick_to_order.hgrm")).exists());
+    // Both topologies at each rate, sorted by rate; pipelined shares a CPU on 2-CPU hosts.
+    let piped = if tuning::allowed_cpus().unwrap().len() >= 3 { "pipelined" } else { "pipelined-shared" };
+    let rows: Vec<(u64, &str)> =
+        results.iter().map(|r| (r["offered_rate"].as_u64().unwrap(), r["topology"].as_str().unwrap())).collect();
+    assert_eq!(rows, vec![(50_000, "fused"), (50_000, piped), (200_000, "fused"), (200_000, piped)], "{v}");
+    for r in results {
+        assert!(r["achieved_rate"].as_f64().unwrap() > 0.75 * r["offered_rate"].as_f64().unwrap(), "{v}");
+        assert!(r["tick_to_order_ns"]["count"].as_u64().unwrap() > 0, "{v}");
+    }
+    for name in ["fused-50000", "fused-200000", &format!("{piped}-50000"), &format!("{piped}-200000")] {
+        assert!(hgrm.join(format!("{name}-tick_to_order.hgrm")).exists(), "{name}");
     }
     let svg = std::fs::read_to_string(&plot).unwrap();
-    assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+    assert_eq!(svg.matches("<polyline").count(), 4, "{svg}");
+    assert_eq!(svg.matches("stroke-dasharray").count(), 2, "pipelined lines are dashed: {svg}");
     let (code, _, stderr) = engine(&["bench", "e2e", "--rates", "0"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("--rates"), "{stderr}");
@@ -338,4 +351,39 @@ fn the_record_ring_lands_on_the_hot_cores_node_and_on_huge_pages_when_the_host_a
     } else {
         assert!(stderr.contains("no huge pages"), "THP off must be reported: {stderr}");
     }
+}
+
+/// The pipelined topology end to end: feed core → ring → trading core, the journal
+/// written by the cold core, every hop measured. On a 2-CPU host the cold core shares
+/// the feed core's CPU, which the engine warns about.
+#[test]
+fn a_pipelined_run_journals_everything_and_measures_the_ring_hop() {
+    let allowed = tuning::allowed_cpus().unwrap();
+    let (first, last) = (allowed[0], allowed[allowed.len() - 1]);
+    let cores = if allowed.len() >= 3 {
+        format!("{},{last},{first}", allowed[allowed.len() - 2])
+    } else {
+        format!("{first},{last},{first}")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let persist = journal_arg(dir.path());
+    let args = ["run", "--quiet", "--topology", "pipelined", "--cores", &cores, "--force-cpu0", "--frames", "60000"];
+    let (code, stdout, stderr) =
+        engine(&[&args[..], &["--rate", "200000", "--persist", &persist, "--json", json.to_str().unwrap()]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    if allowed.len() < 3 {
+        assert!(stderr.contains("shares CPU"), "sharing a core must be warned about: {stderr}");
+    }
+    assert!(stdout.contains("hot thread hot-feed") && stdout.contains("hot thread hot-trade"), "{stdout}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(summary["topology"].as_str().unwrap().starts_with("pipelined: feed cpu"), "{summary}");
+    assert_eq!(summary["events"], 60_000);
+    assert!(summary["orders"].as_u64().unwrap() > 100, "{summary}");
+    assert_eq!(summary["hops"]["ring"]["count"], 60_000, "every frame crossed the ring: {summary}");
+    assert_eq!(summary["feed_thread"]["name"], "hot-feed");
+    let (code, out, _) = engine(&["journal", "verify", dir.path().join("journal").to_str().unwrap(), "--json"]);
+    assert_eq!(code, Some(0), "{out}");
+    let verify: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(verify["records"], summary["journaled"], "{verify} vs {summary}");
 }

@@ -11,6 +11,9 @@ use hdrhistogram::Histogram;
 pub enum Hop {
     /// Frame received → events decoded.
     Parse,
+    /// Events decoded on the feed core → taken off the ring by the trading core
+    /// (pipelined topology only).
+    Ring,
     /// Events decoded → books updated.
     Book,
     /// Book updated → strategy's intents out.
@@ -25,12 +28,14 @@ pub enum Hop {
 
 impl Hop {
     /// Every hop, in pipeline order.
-    pub const ALL: [Self; 6] = [Self::Parse, Self::Book, Self::Strategy, Self::Risk, Self::Route, Self::TickToOrder];
+    pub const ALL: [Self; 7] =
+        [Self::Parse, Self::Ring, Self::Book, Self::Strategy, Self::Risk, Self::Route, Self::TickToOrder];
 
     /// The name in reports and `.hgrm` file names.
     pub fn name(self) -> &'static str {
         match self {
             Self::Parse => "parse",
+            Self::Ring => "ring",
             Self::Book => "book",
             Self::Strategy => "strategy",
             Self::Risk => "risk",
@@ -73,9 +78,9 @@ impl Latencies {
         }
     }
 
-    /// The histogram of a hop.
+    /// The histogram of a hop, if it has samples (a fused run has no ring hop).
     pub fn get(&self, hop: Hop) -> Option<&Histogram<u64>> {
-        self.hists.get(hop as usize)
+        self.hists.get(hop as usize).filter(|h| !h.is_empty())
     }
 
     /// Adds another stage's samples (cold core only: may allocate).

@@ -104,6 +104,15 @@ pub struct PipelineConfig {
     pub book_depth: usize,
 }
 
+/// A decoder for `config`'s instruments, ids in their order.
+pub fn decoder(config: &PipelineConfig) -> BinanceDecoder {
+    let mut symbols = SymbolTable::new();
+    for (name, price_scale, qty_scale) in &config.instruments {
+        symbols.intern(name, *price_scale, *qty_scale);
+    }
+    BinanceDecoder::new(symbols)
+}
+
 /// The fused hot stage.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -140,13 +149,9 @@ impl Pipeline {
     /// Builds the stage, allocating everything it will ever use. Its clock starts
     /// at the first event it sees (event time), so live runs and replays agree.
     pub fn new(config: &PipelineConfig, sink: RecordSink) -> Self {
-        let mut symbols = SymbolTable::new();
-        for (name, price_scale, qty_scale) in &config.instruments {
-            symbols.intern(name, *price_scale, *qty_scale);
-        }
         let n = config.instruments.len().min(MAX_INSTRUMENTS);
         Self {
-            decoder: BinanceDecoder::new(symbols),
+            decoder: decoder(config),
             events: Events::with_capacity(256),
             // One by one: a cloned Book would lose its reserved capacity and grow,
             // allocating, on the hot path.
@@ -218,17 +223,47 @@ impl Pipeline {
     /// is measured on `clock` from `arrived` (in a live run the frame's due time; in a
     /// replay, when the replay feed handed it over).
     pub fn on_frame(&mut self, frame: &[u8], ts_recv: u64, arrived: u64, clock: &impl Clock) {
-        self.counters.frames += 1;
-        self.last_event = self.last_event.max(ts_recv);
-        let fills_before = self.counters.fills;
         self.events.clear();
         if let Err(e) = self.decoder.decode(frame, UnixNanos(ts_recv), &mut self.events) {
-            self.counters.decode_errors += 1;
-            self.last_decode_error = Some(e);
+            self.on_decode_error(ts_recv, Some(e));
             return;
         }
         let t_parse = clock.now_ns();
         self.latency.record(Hop::Parse, t_parse.saturating_sub(arrived));
+        self.run_events(ts_recv, arrived, t_parse, clock);
+    }
+
+    /// A frame that failed to decode (on this stage, or on a feed stage upstream).
+    pub fn on_decode_error(&mut self, ts_recv: u64, error: Option<DecodeError>) {
+        self.counters.frames += 1;
+        self.last_event = self.last_event.max(ts_recv);
+        self.counters.decode_errors += 1;
+        if error.is_some() {
+            self.last_decode_error = error;
+        }
+    }
+
+    /// The buffer a feed stage on another core fills with one frame's decoded events
+    /// before [`Pipeline::on_decoded`].
+    pub fn decoded_events(&mut self) -> &mut Events {
+        &mut self.events
+    }
+
+    /// Processes a frame a feed stage on another core decoded into
+    /// [`Pipeline::decoded_events`]: `arrived` and `parsed` are that core's stamps (one
+    /// shared clock), `popped` when this core took the events off the ring.
+    pub fn on_decoded(&mut self, ts_recv: u64, arrived: u64, parsed: u64, popped: u64, clock: &impl Clock) {
+        self.latency.record(Hop::Parse, parsed.saturating_sub(arrived));
+        self.latency.record(Hop::Ring, popped.saturating_sub(parsed));
+        self.run_events(ts_recv, arrived, popped, clock);
+    }
+
+    /// Books, strategy, risk and routing for the events in `self.events`; `t_parse`
+    /// is when they became available to this core.
+    fn run_events(&mut self, ts_recv: u64, arrived: u64, t_parse: u64, clock: &impl Clock) {
+        self.counters.frames += 1;
+        self.last_event = self.last_event.max(ts_recv);
+        let fills_before = self.counters.fills;
         self.counters.events += self.events.len() as u64;
 
         let mut changed = 0u64;

@@ -114,6 +114,35 @@ pub fn step<F: Feed>(
     true
 }
 
+/// Where a hot loop's frames come from: a feed read and decoded on this core (fused),
+/// or events a feed core decoded and put on a ring (pipelined).
+pub trait Input {
+    /// One turn: process what is due at `now`; `false` if nothing was.
+    fn turn(&mut self, pipeline: &mut Pipeline, now: u64, clock: &impl Clock) -> bool;
+    /// Whether the input has ended.
+    fn is_done(&self) -> bool;
+    /// Whether wall time is event time (see [`Feed::is_live`]).
+    fn is_live(&self) -> bool;
+}
+
+/// A feed read on the hot core itself, with the buffer snapshots are fetched into.
+struct FusedInput<'a, F> {
+    feed: &'a mut F,
+    snapshot: Events,
+}
+
+impl<F: Feed> Input for FusedInput<'_, F> {
+    fn turn(&mut self, pipeline: &mut Pipeline, now: u64, clock: &impl Clock) -> bool {
+        step(pipeline, self.feed, clock, now, &mut self.snapshot)
+    }
+    fn is_done(&self) -> bool {
+        self.feed.is_done()
+    }
+    fn is_live(&self) -> bool {
+        self.feed.is_live()
+    }
+}
+
 /// Runs until told to stop, the stage halts itself, or `max_frames` frames.
 pub fn run<F: Feed>(
     pipeline: &mut Pipeline,
@@ -124,12 +153,26 @@ pub fn run<F: Feed>(
     max_frames: Option<u64>,
     faults: Faults,
 ) {
-    let mut snapshot = Events::with_capacity(64);
+    let mut input = FusedInput { feed, snapshot: Events::with_capacity(64) };
+    run_input(pipeline, &mut input, clock, control, heartbeat, max_frames, faults);
+}
+
+/// The hot loop on any [`Input`]: busy-polls it, and every few hundred turns looks at
+/// the control ring, injected faults, the clock-driven checks and the heartbeat.
+pub fn run_input(
+    pipeline: &mut Pipeline,
+    input: &mut impl Input,
+    clock: &impl Clock,
+    control: &mut Consumer<Control>,
+    heartbeat: &mut Producer<Status>,
+    max_frames: Option<u64>,
+    faults: Faults,
+) {
     let mut turn: u32 = 0;
     let mut last_beat = 0;
     loop {
         let now = clock.now_ns();
-        if step(pipeline, feed, clock, now, &mut snapshot) {
+        if input.turn(pipeline, now, clock) {
             if max_frames.is_some_and(|m| pipeline.counters().frames >= m) {
                 break;
             }
@@ -154,10 +197,10 @@ pub fn run<F: Feed>(
             Ok(Control::Kill) => pipeline.kill_switch(crate::risk::TripReason::Manual, pipeline.last_event_time()),
             Err(_) => {}
         }
-        if pipeline.halt().is_some_and(|h| h.must_stop()) || feed.is_done() {
+        if pipeline.halt().is_some_and(|h| h.must_stop()) || input.is_done() {
             break;
         }
-        if feed.is_live() {
+        if input.is_live() {
             pipeline.on_tick(now);
         }
         if now.saturating_sub(last_beat) >= HEARTBEAT_NS {

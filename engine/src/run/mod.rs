@@ -9,20 +9,24 @@
 
 mod feed;
 mod hot;
+mod pipelined;
 mod report;
 mod ship;
+mod source;
 
 use std::{path::PathBuf, time::Duration};
 
 pub use feed::{Feed, Recording, ReplayFeed, SimFeed, WsFeed};
-pub use hot::{Control, Faults, Status, step};
+pub use hot::{Control, Faults, Input, Status, step};
 use persist::{
     Record,
     journal::{FsyncPolicy, Journal, JournalError, JournalOptions},
 };
+pub use pipelined::{FEED_RING, FeedMsg, FeedStage, FeedStageReport, RingInput};
 pub use report::{RunSummary, write_hgrms};
 use rings::spsc;
 pub use ship::{ShipReport, ShipperThread};
+use source::{FeedCore, Fused, HotIo, Source, drive_source};
 
 use crate::{
     clock::{Clock, LiveClock},
@@ -103,6 +107,58 @@ fn record_ring(
     Ok((tx, rx, ring))
 }
 
+/// Which stages run on which cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// One hot core runs every stage, calling each other directly.
+    Fused,
+    /// A feed core reads and decodes (on `feed_cpu`) and hands events over a ring to
+    /// the trading core (books, strategy, risk, OMS, venue).
+    Pipelined {
+        /// The feed core's CPU.
+        feed_cpu: usize,
+    },
+}
+
+/// Builds the simulator on the thread that reads it.
+type SimFactory = Box<dyn FnOnce() -> SimFeed + Send>;
+
+/// What the trading core reads.
+enum HotInput {
+    /// The feed itself (fused), with the capture to record into.
+    Feed(Source, Option<PathBuf>, SimFactory),
+    /// The feed core's ring (pipelined).
+    Ring(Box<RingInput>),
+}
+
+/// A hot thread's context switches, from its start to its end.
+struct HotThreadWatch {
+    name: &'static str,
+    cpu: usize,
+    fifo: bool,
+    at_start: tuning::ThreadReport,
+}
+
+impl HotThreadWatch {
+    fn start(name: &'static str, cpu: usize, start: &tuning::HotThreadStart) -> Self {
+        if let Some(w) = &start.warning {
+            eprintln!("warning: {name} setup: {w}; running without it");
+        }
+        Self { name, cpu, fifo: start.fifo, at_start: start.report.clone() }
+    }
+
+    fn finish(self) -> HotThreadSummary {
+        let at_end = tuning::ThreadReport::current().unwrap_or_else(|| self.at_start.clone());
+        HotThreadSummary {
+            name: self.name.into(),
+            cpu: self.cpu,
+            sched_fifo: self.fifo,
+            involuntary_switches: at_end.involuntary_switches.saturating_sub(self.at_start.involuntary_switches),
+            voluntary_switches: at_end.voluntary_switches.saturating_sub(self.at_start.voluntary_switches),
+        }
+    }
+}
+
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PersistTarget {
@@ -132,13 +188,6 @@ pub enum FeedSource {
     Ws(String),
 }
 
-/// The opened source, moved into the hot thread.
-enum Source {
-    Sim,
-    Replay(ReplayFeed),
-    Ws(WsFeed),
-}
-
 /// Everything `engine run` needs.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -156,8 +205,10 @@ pub struct RunOptions {
     pub max_frames: Option<u64>,
     /// Where records go.
     pub persist: PersistTarget,
-    /// (hot, cold) CPUs.
+    /// (hot, cold) CPUs: the hot one runs the fused stage or, pipelined, the trading core.
     pub cores: (usize, usize),
+    /// Fused or pipelined.
+    pub topology: Topology,
     /// SCHED_FIFO priority for the hot thread.
     pub fifo: Option<u8>,
     /// mlockall before starting.
@@ -183,12 +234,18 @@ pub struct RunOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The topology needs more CPUs than this process may use.
-    #[error("topology `fused` needs {required} cores (1 hot + 1 cold); this process may use CPUs `{available}`")]
+    #[error("topology `{topology}` needs {required} cores ({layout}); this process may use CPUs `{available}`{hint}")]
     TooFewCores {
+        /// The topology.
+        topology: &'static str,
         /// Cores needed.
         required: usize,
+        /// What they are for.
+        layout: &'static str,
         /// Cores allowed.
         available: String,
+        /// What to do instead.
+        hint: &'static str,
     },
     /// The journal could not be opened.
     #[error(transparent)]
@@ -222,6 +279,12 @@ pub enum RunError {
     /// The hot core could not be placed.
     #[error("hot core placement: {0}")]
     Placement(tuning::Error),
+    /// A replay asked for the pipelined topology.
+    #[error(
+        "a replay runs fused (--topology fused): its determinism rests on each frame's snapshots being fetched \
+         before the next frame, which only one core can promise"
+    )]
+    ReplayPipelined,
     /// A database was asked for without the journal it is shipped from.
     #[error("--db ships the journal into PostgreSQL, so it needs --persist journal:DIR, not none")]
     DatabaseWithoutJournal,
@@ -249,78 +312,6 @@ pub struct RunOutcome {
     pub summary: RunSummary,
     /// Merged histograms, for `.hgrm` output.
     pub latency: Latencies,
-}
-
-/// The hot loop's rings and limits, for any feed.
-struct HotIo {
-    control: spsc::Consumer<Control>,
-    heartbeat: spsc::Producer<Status>,
-    max_frames: Option<u64>,
-    faults: Faults,
-}
-
-impl HotIo {
-    /// Runs the hot loop on `feed`; returns a warning about the feed, if any.
-    fn run<F: Feed + FeedReport>(&mut self, p: &mut Pipeline, feed: &mut F, clock: &LiveClock) -> Option<String> {
-        hot::run(p, feed, clock, &mut self.control, &mut self.heartbeat, self.max_frames, self.faults);
-        feed.warning()
-    }
-}
-
-/// What a feed has to say after a run.
-trait FeedReport {
-    fn warning(&self) -> Option<String> {
-        None
-    }
-}
-
-impl FeedReport for SimFeed {}
-
-impl FeedReport for WsFeed {
-    fn warning(&self) -> Option<String> {
-        (self.disconnects > 0).then(|| {
-            format!(
-                "the feed connection dropped {} time(s); last error: {}",
-                self.disconnects,
-                self.last_error.as_deref().unwrap_or("?")
-            )
-        })
-    }
-}
-
-/// Runs the hot loop on `feed`, recorded into `record` if given.
-fn drive<F: Feed + FeedReport>(
-    io: &mut HotIo,
-    p: &mut Pipeline,
-    mut feed: F,
-    record: Option<PathBuf>,
-    clock: &LiveClock,
-) -> Option<String> {
-    match record {
-        None => io.run(p, &mut feed, clock),
-        Some(path) => match Recording::new(feed, &path) {
-            Ok(mut recording) => io.run(p, &mut recording, clock).or(recording.finish().err()),
-            Err(e) => Some(e),
-        },
-    }
-}
-
-impl FeedReport for ReplayFeed {
-    fn warning(&self) -> Option<String> {
-        match (&self.error, self.unrequested_snapshots) {
-            (Some(e), _) => Some(format!("replay ended early: {e}")),
-            (None, 0) => None,
-            (None, n) => Some(format!(
-                "replay skipped {n} snapshot(s) it did not ask for: this run's configuration differs from the recording's"
-            )),
-        }
-    }
-}
-
-impl<F: Feed + FeedReport> FeedReport for Recording<F> {
-    fn warning(&self) -> Option<String> {
-        self.error.clone().or_else(|| self.inner().warning())
-    }
 }
 
 fn sim_market(config: &PipelineConfig, seed: u64, gap_every: u64) -> MarketSim {
@@ -353,7 +344,32 @@ pub fn default_cores() -> Result<(usize, usize), RunError> {
     let allowed = tuning::allowed_cpus().map_err(RunError::Placement)?;
     match allowed.as_slice() {
         [cold, .., hot] => Ok((*hot, *cold)),
-        _ => Err(RunError::TooFewCores { required: 2, available: tuning::format_cpu_list(&allowed) }),
+        _ => Err(RunError::TooFewCores {
+            topology: "fused",
+            required: 2,
+            layout: "1 hot + 1 cold",
+            available: tuning::format_cpu_list(&allowed),
+            hint: "",
+        }),
+    }
+}
+
+/// The CPUs the pipelined topology uses: (feed, trading, cold), the hot ones last.
+///
+/// # Errors
+/// [`RunError::TooFewCores`] with fewer than three.
+pub fn default_pipelined_cores() -> Result<(usize, usize, usize), RunError> {
+    let allowed = tuning::allowed_cpus().map_err(RunError::Placement)?;
+    match allowed.as_slice() {
+        [cold, .., feed, trade] if allowed.len() >= 3 => Ok((*feed, *trade, *cold)),
+        _ => Err(RunError::TooFewCores {
+            topology: "pipelined",
+            required: 3,
+            layout: "feed + trading + cold",
+            available: tuning::format_cpu_list(&allowed),
+            hint: "; on a small host give --cores FEED,TRADE,COLD with the cold core sharing the feed core \
+                   (e.g. 0,1,0 --force-cpu0), a lab setup in which journal writes preempt the feed stage",
+        }),
     }
 }
 
@@ -536,38 +552,64 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let faults = options.faults;
     let record = options.record.clone();
     let hot_options = tuning::HotThreadOptions { fifo_priority: options.fifo, ..Default::default() };
-    let handle = tuning::spawn_hot("hot-fused", hot_cpu, hot_options, move |start| {
-        let start = start.map_err(RunError::Placement)?;
-        let at_start = start.report.clone();
-        if let Some(w) = &start.warning {
-            eprintln!("warning: hot core setup: {w}; running without it");
+    // One clock for every thread: the ring hop is measured across cores.
+    let clock = LiveClock::new();
+    let sim: SimFactory = {
+        let (config, clock) = (config.clone(), clock.clone());
+        Box::new(move || SimFeed::new(sim_market(&config, seed, gap_every), rate, clock.now_ns() + 1_000_000))
+    };
+    let (input, mut feed_core) = match options.topology {
+        Topology::Fused => (HotInput::Feed(source, record, sim), None),
+        Topology::Pipelined { feed_cpu } => {
+            if matches!(source, Source::Replay(_)) {
+                return Err(RunError::ReplayPipelined);
+            }
+            let (feed_tx, feed_rx) = spsc::channel::<FeedMsg>(FEED_RING).map_err(cap)?;
+            let (request_tx, request_rx) = spsc::channel::<u64>(16).map_err(cap)?;
+            let (feed_beat_tx, feed_beat_rx) = spsc::channel::<u64>(64).map_err(cap)?;
+            let stage = FeedStage::new(crate::pipeline::decoder(&config), feed_tx, request_rx, feed_beat_tx);
+            let clock = clock.clone();
+            let feed = tuning::spawn_hot("hot-feed", feed_cpu, hot_options, move |start| {
+                let start = start.map_err(RunError::Placement)?;
+                let mut stage = stage;
+                let mut core = FeedCore { stage: &mut stage, clock: &clock, report: FeedStageReport::default() };
+                let thread = HotThreadWatch::start("hot-feed", feed_cpu, &start);
+                if let Some(w) = drive_source(&mut core, source, sim, record) {
+                    eprintln!("warning: {w}");
+                }
+                Ok::<_, RunError>((core.report, thread.finish()))
+            })
+            .map_err(setup("spawning the feed thread"))?;
+            (HotInput::Ring(Box::new(RingInput::new(feed_rx, request_tx))), Some((feed, feed_beat_rx)))
         }
+    };
+    let stage_name = if feed_core.is_some() { "hot-trade" } else { "hot-fused" };
+    let hot_clock = clock.clone();
+    let handle = tuning::spawn_hot(stage_name, hot_cpu, hot_options, move |start| {
+        let start = start.map_err(RunError::Placement)?;
+        let thread = HotThreadWatch::start(stage_name, hot_cpu, &start);
         let (record_tx, record_rx, ring_memory) = record_ring(huge_pages, hot_cpu).map_err(cap)?;
         let record_tx = (!persist_none).then_some(record_tx);
         // The receiver lives until the cold thread has it; it cannot be gone here.
         let _ = ring_back.send((record_rx, ring_memory));
-        let clock = LiveClock::new();
+        let clock = hot_clock;
         let sink = RecordSink::new(record_tx, 1, last_seq);
         let mut pipeline = Pipeline::new(&config, sink);
         let mut io = HotIo { control: control_rx, heartbeat: beat_tx, max_frames, faults };
-        let sim = || SimFeed::new(sim_market(&config, seed, gap_every), rate, clock.now_ns() + 1_000_000);
-        let warning = match source {
-            Source::Sim => drive(&mut io, &mut pipeline, sim(), record, &clock),
-            Source::Replay(feed) => drive(&mut io, &mut pipeline, feed, record, &clock),
-            Source::Ws(feed) => drive(&mut io, &mut pipeline, feed, record, &clock),
+        let warning = match input {
+            HotInput::Feed(source, record, sim) => {
+                drive_source(&mut Fused { io: &mut io, pipeline: &mut pipeline, clock: &clock }, source, sim, record)
+            }
+            HotInput::Ring(mut ring) => {
+                let HotIo { control, heartbeat, .. } = &mut io;
+                hot::run_input(&mut pipeline, &mut *ring, &clock, control, heartbeat, max_frames, faults);
+                None
+            }
         };
         if let Some(w) = warning {
             eprintln!("warning: {w}");
         }
-        let at_end = tuning::ThreadReport::current().unwrap_or_else(|| at_start.clone());
-        let thread = HotThreadSummary {
-            name: "hot-fused".into(),
-            cpu: hot_cpu,
-            sched_fifo: start.fifo,
-            involuntary_switches: at_end.involuntary_switches.saturating_sub(at_start.involuntary_switches),
-            voluntary_switches: at_end.voluntary_switches.saturating_sub(at_start.voluntary_switches),
-        };
-        Ok::<_, RunError>((pipeline, thread))
+        Ok::<_, RunError>((pipeline, thread.finish()))
     })
     .map_err(setup("spawning the hot thread"))?;
     let (mut record_rx, ring_memory) = match ring_here.recv() {
@@ -600,6 +642,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             let mut cold =
                 Cold { journal, batch: Vec::with_capacity(RECORD_RING), journaled: 0, failed: None, lost: [0; 7] };
             let mut last_beat_at = started;
+            let mut last_feed_beat_at = started;
             let mut last_status = Status { ts: started, ..Status::default() };
             let mut printed = last_status;
             let mut last_drain = started;
@@ -626,6 +669,13 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 while let Ok(s) = beat_rx.try_pop() {
                     last_status = s;
                     last_beat_at = clock.now_ns();
+                }
+                // Pipelined: the watchdog watches the older of the two hot cores' beats.
+                if let Some((_, feed_beat)) = feed_core.as_mut() {
+                    while feed_beat.try_pop().is_ok() {
+                        last_feed_beat_at = clock.now_ns();
+                    }
+                    last_beat_at = last_beat_at.min(last_feed_beat_at);
                 }
                 let now = clock.now_ns();
                 let mut stop_asked = now >= deadline;
@@ -688,26 +738,34 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 return Err(e);
             }
             let db = shipper.map(ShipperThread::finish);
-            let (pipeline, thread) = match joined {
-                Ok(Ok(p)) => p,
-                Ok(Err(e)) => return Err(e),
-                Err(panic) => {
-                    let msg = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "non-string panic".into());
-                    return Err(RunError::StagePanicked(msg));
-                }
+            let (pipeline, thread) = joined.map_err(|p| RunError::StagePanicked(panic_message(&*p)))??;
+            // The feed core stops once the trading core has let go of its ring.
+            let feed = match feed_core.map(|(h, _)| h.join()) {
+                None => None,
+                Some(Ok(Ok(feed))) => Some(feed),
+                Some(Ok(Err(e))) => return Err(e),
+                Some(Err(p)) => return Err(RunError::StagePanicked(format!("feed core: {}", panic_message(&*p)))),
             };
             let mut outcome = outcome(&pipeline, options, cold.journaled, (finished - started) as f64 / 1e9);
             outcome.summary.db = db;
             outcome.summary.hot_thread = Some(thread);
+            if let Some((report, thread)) = feed {
+                outcome.summary.feed_thread = Some(thread);
+                outcome.summary.feed_ring_full = Some(report.ring_full);
+            }
             outcome.summary.ring_memory = Some(ring_memory);
             Ok(outcome)
         })
         .map_err(setup("spawning the cold thread"))?;
     cold_thread.join().unwrap_or_else(|_| Err(RunError::StagePanicked("the cold thread panicked".into())))
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".into())
 }
 
 fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> RunOutcome {
@@ -723,7 +781,12 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         gaps: c.gaps,
         tick_to_order_ns: hops.get("tick_to_order").copied().unwrap_or_default(),
         hops,
-        topology: format!("fused: hot cpu {}, cold cpu {}", options.cores.0, options.cores.1),
+        topology: match options.topology {
+            Topology::Fused => format!("fused: hot cpu {}, cold cpu {}", options.cores.0, options.cores.1),
+            Topology::Pipelined { feed_cpu } => {
+                format!("pipelined: feed cpu {feed_cpu}, trading cpu {}, cold cpu {}", options.cores.0, options.cores.1)
+            }
+        },
         persist: options.persist.to_string(),
         counters: c,
         risk_rejects: Reject::ALL.iter().map(|r| (r.name(), p.risk().rejected(*r))).filter(|(_, n)| *n > 0).collect(),
@@ -735,6 +798,8 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         halt: p.halt().map(|h| h.to_string()),
         db: None,
         hot_thread: None,
+        feed_thread: None,
+        feed_ring_full: None,
         ring_memory: None,
     };
     RunOutcome { summary, latency }

@@ -48,6 +48,11 @@ pub struct RunSummary {
     pub db: Option<super::ShipReport>,
     /// How the hot thread ran.
     pub hot_thread: Option<super::HotThreadSummary>,
+    /// How the feed core ran (pipelined).
+    pub feed_thread: Option<super::HotThreadSummary>,
+    /// Times the feed core found its ring to the trading core full and waited
+    /// (pipelined).
+    pub feed_ring_full: Option<u64>,
     /// Where the hot core's record ring landed.
     pub ring_memory: Option<super::RingMemory>,
 }
@@ -110,7 +115,7 @@ impl RunSummary {
             "topology: {}; persist: {} ({} records, {} market records dropped, {} stalls)",
             self.topology, self.persist, self.journaled, self.dropped_market_records, self.persist_stalls
         );
-        if let Some(t) = &self.hot_thread {
+        for t in self.feed_thread.iter().chain(&self.hot_thread) {
             let _ = writeln!(
                 out,
                 "hot thread {} on CPU {} ({}): {} involuntary and {} voluntary context switches during the run",
@@ -120,6 +125,9 @@ impl RunSummary {
                 t.involuntary_switches,
                 t.voluntary_switches
             );
+        }
+        if let Some(n) = self.feed_ring_full {
+            let _ = writeln!(out, "feed ring: full {n} time(s), the feed core waited for the trading core");
         }
         if let Some(ring) = &self.ring_memory {
             let _ = writeln!(out, "record ring: {}", ring_line(ring));
