@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand};
 
 /// A thread-per-core trading engine for latency-tuned Linux hosts.
 #[derive(Debug, Parser)]
-#[command(name = "engine", version, about, propagate_version = true)]
+// A flag given twice takes its last value: --config settings come first, so the
+// command line overrides them.
+#[command(name = "engine", version, about, propagate_version = true, args_override_self = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -162,8 +164,13 @@ pub struct RunArgs {
     /// are not latency runs.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Settings from a TOML file: each key is one of these flags without the dashes
+    /// (`rate = 200000`, `symbols = ["BTCUSDT", "ETHUSDT"]`, `mlock = true`). Flags on
+    /// the command line override the file.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
     /// Comma-separated venue symbols to trade (at most 64).
-    #[arg(long, value_delimiter = ',', default_value = "BTCUSDT")]
+    #[arg(long, value_delimiter = ',', default_value = "BTCUSDT", action = clap::ArgAction::Set)]
     pub symbols: Vec<String>,
     /// Frames per second the simulator offers; 0 offers them as fast as the hot core
     /// takes them (a throughput run). Latency is measured from each frame's due time,
@@ -228,19 +235,19 @@ pub struct RunArgs {
     #[arg(long)]
     pub require_tuned_host: bool,
     /// Largest price × size of one order, in whole quote units.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_order_notional: u64,
     /// Largest position value per instrument, in whole quote units.
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_position_notional: u64,
     /// Largest value of all working orders together, in whole quote units.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_open_notional: u64,
     /// Price collar around the mid, in basis points.
     #[arg(long, default_value_t = 50)]
     pub collar_bps: i64,
     /// New orders per second allowed (token bucket refill).
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub orders_per_sec: u32,
     /// Kill switch: trip when realised + unrealised P&L falls below minus this, in
     /// quote units, decimals allowed (0: off).

@@ -146,6 +146,8 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         (&["run", "--topology", "pipelined", "--cores", "0,1,0"], "CPU 0 takes housekeeping work"),
         (&["run", "--topology", "pipelined", "--feed", "replay:x.cap"], "a replay runs fused"),
         (&["run", "--topology", "ring"], "possible values: fused, pipelined"),
+        (&["run", "--orders-per-sec", "0"], "0 is not in 1..="),
+        (&["run", "--max-order-notional", "0"], "0 is not in 1.."),
         (&["run", "--persist", "s3:bucket"], "expected `journal:DIR`, `none` or a postgres:// URL"),
         (&["run", "--db", "postgres://u:hunter2@h:notaport/d"], "--db: bad PostgreSQL connection string"),
         (&["run", "--persist", "none", "--db", "env", "--frames", "10"], "needs --persist journal:DIR"),
@@ -386,4 +388,46 @@ fn a_pipelined_run_journals_everything_and_measures_the_ring_hop() {
     assert_eq!(code, Some(0), "{out}");
     let verify: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(verify["records"], summary["journaled"], "{verify} vs {summary}");
+}
+
+/// `--config FILE.toml`: the file's settings apply, the command line overrides them,
+/// a switch may appear in both, and a bad file is refused before anything starts.
+#[test]
+fn a_config_file_sets_flags_and_the_command_line_overrides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("engine.toml");
+    let json = dir.path().join("run.json");
+    std::fs::write(
+        &config,
+        "# a desk's defaults\nframes = 20000\nrate = 50_000\npersist = \"none\"\nquiet = true\n\
+         symbols = [\"BTCUSDT\", \"ETHUSDT\"]\nmax_order_notional = 20000\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let (code, _, stderr) =
+        engine(&["run", "--config", config, "--rate", "80000", "--quiet", "--json", json.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(summary["offered_rate"], 80_000, "the command line wins: {summary}");
+    assert_eq!(summary["events"], 20_000, "the file's frames apply: {summary}");
+    assert_eq!(summary["persist"], "none");
+
+    let bad = dir.path().join("bad.toml");
+    for (text, expected) in [
+        ("collar_bps = \"wide\"\n", "invalid value 'wide' for '--collar-bps"),
+        ("max-drawdown-pct = 300\n", "300 is not in 0..=100"),
+        ("sched-fifo = 0\n", "0 is not in 1..=99"),
+        ("cores = \"9999,0\"\n", "CPU 9999 is not available"),
+        ("rate = 1\nrate = 2\n", "invalid TOML"),
+        ("colar_bps = 5\n", "unknown setting `colar_bps`"),
+    ] {
+        std::fs::write(&bad, text).unwrap();
+        let (code, stdout, stderr) = engine(&["run", "--config", bad.to_str().unwrap(), "--frames", "10"]);
+        assert_eq!(code, Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(expected), "{text}: expected `{expected}` in {stderr}");
+        assert!(stdout.is_empty(), "nothing starts on a bad config: {stdout}");
+    }
+    let (code, _, stderr) = engine(&["run", "--config", "/nonexistent/engine.toml"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--config /nonexistent/engine.toml: cannot read it"), "{stderr}");
 }

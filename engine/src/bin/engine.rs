@@ -6,7 +6,14 @@ use clap::Parser;
 use engine::cli::{BenchCmd, Cli, Command, JournalCmd, Tune};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv = match engine::config::expand(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(argv);
     let result = match &cli.command {
         Command::Tune(Tune::Check(args)) => engine::tune::check(args).map_err(|e| e.to_string()),
         Command::Tune(Tune::Apply(args)) => engine::tune::apply(args).map_err(|e| e.to_string()),
