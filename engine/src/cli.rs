@@ -292,18 +292,38 @@ pub struct RunArgs {
     /// No live status line.
     #[arg(long)]
     pub quiet: bool,
-    /// Fault injection for reliability tests: `panic-after=N` or `stall-after=N` frames.
+    /// The venue's circuit breaker opens after this many consecutive venue rejects
+    /// (0: not on a streak). While open, new orders are refused locally
+    /// (`venue_circuit_open`) instead of being sent into a failing venue.
+    #[arg(long, default_value_t = 5)]
+    pub breaker_failures: u32,
+    /// ... or when this percentage of the orders sent in a second fail, once at least
+    /// 20 were sent (0: not on a rate).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub breaker_failure_rate_pct: u32,
+    /// How long the breaker stays open before letting probe orders through.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub breaker_cooldown: std::time::Duration,
+    /// Probe orders let through after the cool-down; the first accepted one closes the
+    /// breaker, a rejected one re-opens it.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub breaker_probes: u32,
+    /// Fault injection for reliability tests: `panic-after=N` or `stall-after=N`
+    /// frames, or `venue-rejects-after=N` orders.
     #[arg(long, hide = true, value_parser = parse_fault)]
     pub inject_fault: Option<crate::run::Faults>,
 }
 
 fn parse_fault(s: &str) -> Result<crate::run::Faults, String> {
-    let (kind, n) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected panic-after=N or stall-after=N"))?;
-    let n: u64 = n.parse().map_err(|_| format!("`{s}`: N must be a number of frames"))?;
+    const EXPECTED: &str = "expected panic-after=N, stall-after=N (frames) or venue-rejects-after=N (orders)";
+    let (kind, n) = s.split_once('=').ok_or_else(|| format!("`{s}`: {EXPECTED}"))?;
+    let n: u64 = n.parse().map_err(|_| format!("`{s}`: N must be a number"))?;
+    let none = crate::run::Faults::default();
     match kind {
-        "panic-after" => Ok(crate::run::Faults { panic_after: Some(n), ..Default::default() }),
-        "stall-after" => Ok(crate::run::Faults { stall_after: Some(n), ..Default::default() }),
-        _ => Err(format!("`{s}`: expected panic-after=N or stall-after=N")),
+        "panic-after" => Ok(crate::run::Faults { panic_after: Some(n), ..none }),
+        "stall-after" => Ok(crate::run::Faults { stall_after: Some(n), ..none }),
+        "venue-rejects-after" => Ok(crate::run::Faults { venue_rejects_after: Some(n), ..none }),
+        _ => Err(format!("`{s}`: {EXPECTED}")),
     }
 }
 

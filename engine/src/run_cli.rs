@@ -102,6 +102,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             fees: crate::sim::FeeSchedule { maker_bps: args.maker_fee_bps, taker_bps: args.taker_fee_bps },
             order_capacity: 4096,
             book_depth: 256,
+            breaker: breaker_config(args),
         },
         rate: args.rate,
         duration: args.duration,
@@ -117,8 +118,35 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         watchdog: args.watchdog,
         status_every: (!args.quiet).then_some(std::time::Duration::from_secs(1)),
         faults: args.inject_fault.unwrap_or_default(),
+        reload: Some(reload_breaker_settings),
         database,
     })
+}
+
+/// SIGHUP: the venue breaker's settings as the process's own command line (and its
+/// `--config` file, read again) now give them.
+fn reload_breaker_settings() -> Result<crate::risk::BreakerConfig, String> {
+    let argv = crate::config::expand(std::env::args_os().collect())?;
+    let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(argv).map_err(|e| e.to_string())?;
+    let args = match &cli.command {
+        crate::cli::Command::Run(args) => args.as_ref(),
+        crate::cli::Command::Replay(r) => &r.run,
+        crate::cli::Command::Bench(crate::cli::BenchCmd::E2e(e)) => &e.run,
+        _ => return Err("not a run".into()),
+    };
+    // Not `options`: its CPU checks would run on the (pinned) cold thread.
+    Ok(breaker_config(args))
+}
+
+fn breaker_config(args: &RunArgs) -> crate::risk::BreakerConfig {
+    crate::risk::BreakerConfig {
+        consecutive_failures: args.breaker_failures,
+        failure_rate_pct: args.breaker_failure_rate_pct,
+        min_calls: 20,
+        window_ns: 1_000_000_000,
+        cool_down_ns: args.breaker_cooldown.as_nanos() as u64,
+        probes: args.breaker_probes,
+    }
 }
 
 /// The topology and its CPUs from `--topology` and `--cores`, checked against the

@@ -111,3 +111,89 @@ fn sigusr1_trips_it_by_hand() {
     assert!(s["halt"].as_str().unwrap().starts_with("kill switch: manual"), "{s}");
     check_journal(&journal, TripReason::Manual);
 }
+
+/// A venue that starts rejecting every order (a rejects storm). The circuit breaker
+/// opens after its streak and refuses orders locally: the venue sees a handful of
+/// rejects, each refusal is audited as `venue_circuit_open`, and after every cool-down
+/// one probe is let through (and rejected, so it re-opens).
+#[test]
+fn a_rejects_storm_opens_the_venue_circuit_breaker() {
+    let dir = tempfile::tempdir().unwrap();
+    let persist = format!("journal:{}", dir.path().display());
+    let args = ["--duration", "2s", "--persist", &persist, "--inject-fault", "venue-rejects-after=200"];
+    let (code, s, stderr) = run(&[&args[..], &["--breaker-failures", "4", "--breaker-cooldown", "400ms"]].concat());
+    assert_eq!(code, Some(0), "the breaker kept the reject rate under the kill switch's: {stderr}");
+    let opened = s["venue_breaker"]["times_opened"].as_u64().unwrap();
+    // Opened by the streak, then re-opened by one failed probe per 400 ms cool-down.
+    assert!((2..=6).contains(&opened), "{s}");
+    let venue_rejects = s["counters"]["venue_rejects"].as_u64().unwrap();
+    // 4 to open it and one failed probe per re-opening; orders of one batch are all
+    // sent before their reports come back (as with a real venue), so the streak can
+    // overshoot by the batch.
+    assert!((3 + opened..=3 + opened + 4).contains(&venue_rejects), "{s}");
+    let refused = s["risk_rejects"]["venue_circuit_open"].as_u64().unwrap();
+    assert!(refused > 100, "the strategy kept trying, the breaker refused locally: {s}");
+    let (records, _) = JournalReader::open(dir.path()).unwrap().read_all().unwrap();
+    let audited = records
+        .iter()
+        .filter(|r| r.kind() == Some(RecordKind::Risk) && r.code == engine::risk::Reject::VenueCircuitOpen.code())
+        .count();
+    assert_eq!(audited as u64, refused, "every refusal is in the journal");
+}
+
+/// The same storm with the breaker switched off: the reject rate trips the kill switch.
+#[test]
+fn a_rejects_storm_without_a_breaker_trips_the_kill_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let persist = format!("journal:{}", dir.path().display());
+    let (code, s, stderr) = run(&[
+        "--duration",
+        "3s",
+        "--persist",
+        &persist,
+        "--inject-fault",
+        "venue-rejects-after=200",
+        "--breaker-failures",
+        "0",
+        "--breaker-failure-rate-pct",
+        "0",
+        "--max-rejects-per-sec",
+        "100",
+    ]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(s["halt"].as_str().unwrap().starts_with("kill switch: reject_rate"), "{s}");
+    assert_eq!(s["venue_breaker"]["times_opened"], 0);
+    check_journal(dir.path(), TripReason::RejectRate);
+}
+
+/// SIGHUP re-reads the `--config` file and reconfigures the running venue breaker:
+/// the storm starts with the breaker off (the venue takes every reject); after the
+/// reload it opens.
+#[test]
+fn sighup_reloads_the_venue_breaker_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, config) = (dir.path().join("run.json"), dir.path().join("engine.toml"));
+    std::fs::write(&config, "breaker_failures = 0\nbreaker_failure_rate_pct = 0\n").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["run", "--quiet", "--duration", "3s", "--persist", "none", "--json", json.to_str().unwrap()])
+        .args(["--config", config.to_str().unwrap(), "--max-rejects-per-sec", "0"])
+        .args(["--inject-fault", "venue-rejects-after=100"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_200));
+    std::fs::write(&config, "breaker_failures = 3\nbreaker_failure_rate_pct = 0\nbreaker_cooldown = \"10s\"\n")
+        .unwrap();
+    assert!(Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("SIGHUP: venue circuit breaker reloaded"), "{stderr}");
+    assert!(stderr.contains("consecutive_failures: 3") && stderr.contains("cool_down_ns: 10000000000"), "{stderr}");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(s["venue_breaker"]["times_opened"], 1, "opened once after the reload, then cooling down: {s}");
+    assert_eq!(s["venue_breaker"]["state"], "Open");
+    assert!(s["counters"]["venue_rejects"].as_u64().unwrap() > 100, "before the reload the venue took them: {s}");
+    assert!(s["risk_rejects"]["venue_circuit_open"].as_u64().unwrap() > 100, "after it, refused locally: {s}");
+}

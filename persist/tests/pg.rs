@@ -86,6 +86,46 @@ fn a_batch_written_twice_is_stored_once_and_migrations_run_once() {
     assert_eq!((sum, distinct), ((1..=150).sum::<i64>(), 150));
 }
 
+/// A database made by schema version 1 (reason codes 0-13 only) is brought to version
+/// 2 on the next start, once, keeping its rows.
+#[test]
+fn a_version_1_database_is_migrated_forward_once() {
+    let url = fresh_database("pg_upgrade");
+    let mut s = sink(&url);
+    assert_eq!(s.write_batch(&records(1, 5, TS0)).unwrap(), 30);
+    // Turn it back into what version 1 made.
+    s.client()
+        .batch_execute(
+            "ALTER TABLE risk_events DROP CONSTRAINT risk_events_reason_check; \
+             ALTER TABLE risk_events ADD CONSTRAINT risk_events_reason_check \
+               CHECK (reason BETWEEN 0 AND 13 OR reason BETWEEN 100 AND 199); \
+             UPDATE schema_migrations SET version = 1",
+        )
+        .unwrap();
+    drop(s);
+    let mut c = connect(Some(&url)).unwrap();
+    assert_eq!(persist::pg::migrate(&mut c).unwrap(), (persist::pg::Mode::Native, true), "upgraded");
+    assert_eq!(persist::pg::migrate(&mut c).unwrap(), (persist::pg::Mode::Native, false), "once");
+    let versions: Vec<i32> = c
+        .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, vec![1, 2]);
+    let check: String = c
+        .query_one(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'risk_events_reason_check' \
+                    AND conrelid = 'risk_events'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(check.contains("199") && !check.contains("13"), "{check}");
+    let mut s = sink(&url);
+    assert_eq!(s.watermark(1), 30, "rows kept");
+}
+
 #[test]
 fn a_row_breaking_a_check_constraint_fails_the_whole_batch_and_moves_no_watermark() {
     let url = fresh_database("pg_checks");

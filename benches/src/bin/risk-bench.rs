@@ -128,6 +128,9 @@ fn main() -> Result<(), String> {
     let naive =
         Naive { limits: symbols.iter().map(|s| (s.clone(), limits)).collect(), state: Mutex::new(HashMap::new()) };
     let mut ours = Risk::new(limits, 0);
+    // Ours also asks a (closed) venue circuit breaker, as the engine does; the naive
+    // baseline has no breaker.
+    let breaker = engine::risk::CircuitBreaker::new(&engine::risk::BreakerConfig::default());
     let position = Position::default();
     let mut hist_ours = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
     let mut hist_naive = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
@@ -144,7 +147,14 @@ fn main() -> Result<(), String> {
             let mut accepted = 0u32;
             for (i, o) in batch {
                 now += 1_000_000; // 1 ms apart: no duplicates unless the same order repeats
-                let inputs = RiskInputs { now, book: &books[*i], book_ts: now, position, open_notional: 0 };
+                let inputs = RiskInputs {
+                    now,
+                    book: &books[*i],
+                    book_ts: now,
+                    position,
+                    open_notional: 0,
+                    breaker: Some(&breaker),
+                };
                 let ok = if run_ours {
                     ours.check(o, &inputs).reject.is_none()
                 } else {
@@ -170,6 +180,7 @@ fn main() -> Result<(), String> {
                 book_ts: now + 10_000_000_000,
                 position,
                 open_notional: 0,
+                breaker: Some(&breaker),
             };
             let a = ours.check(o, &inputs).reject.is_none();
             let n = naive.check(&symbols[*i], o, &inputs).is_none();

@@ -23,7 +23,10 @@ use crate::{
     fixed::Bounded,
     oms::{Oms, OmsError, Order, OrderEvent},
     order::{ExecKind, ExecReport, Intent, Liquidity, side_code},
-    risk::{KillLimits, KillSwitch, Reject, Risk, RiskInputs, RiskLimits, TradingState, Trip, TripReason},
+    risk::{
+        BreakerConfig, CircuitBreaker, KillLimits, KillSwitch, Reject, Risk, RiskInputs, RiskLimits, TradingState,
+        Trip, TripReason,
+    },
     sim::SimVenue,
     strategy::{Ctx, Market, Strategy, StrategyConfig},
 };
@@ -102,6 +105,8 @@ pub struct PipelineConfig {
     pub order_capacity: usize,
     /// Book depth per side.
     pub book_depth: usize,
+    /// The venue's circuit breaker.
+    pub breaker: BreakerConfig,
 }
 
 /// A decoder for `config`'s instruments, ids in their order.
@@ -128,6 +133,8 @@ pub struct Pipeline {
     risk: Risk,
     oms: Oms,
     venue: SimVenue,
+    /// Shared (its state is atomics): the cold core reconfigures it on SIGHUP.
+    breaker: std::sync::Arc<CircuitBreaker>,
     intents: Bounded<Intent>,
     /// The intents being sent while the strategy may add new ones to `intents`.
     sending: Bounded<Intent>,
@@ -165,6 +172,7 @@ impl Pipeline {
             risk: Risk::new(config.limits, 0),
             oms: Oms::new(config.order_capacity, n),
             venue: SimVenue::new(config.order_capacity, config.fees),
+            breaker: std::sync::Arc::new(CircuitBreaker::new(&config.breaker)),
             intents: Bounded::with_capacity(64),
             sending: Bounded::with_capacity(64),
             reports: Bounded::with_capacity(4 * config.order_capacity.max(16)),
@@ -441,6 +449,7 @@ impl Pipeline {
                             book_ts: self.book_ts.get(i).copied().unwrap_or(0),
                             position: self.oms.position(order.instrument),
                             open_notional: self.oms.open_notional(),
+                            breaker: Some(&self.breaker),
                         };
                         let decision = self.risk.check(&order, &inputs);
                         let t1 = clock.now_ns();
@@ -464,7 +473,10 @@ impl Pipeline {
                             self.counters.risk_rejects += 1;
                             // Self-inflicted pacing (throttle, duplicates, the halt
                             // itself) is not a reject storm; everything else counts.
-                            if !matches!(reject, Reject::Throttled | Reject::Duplicate | Reject::Halted) {
+                            if !matches!(
+                                reject,
+                                Reject::Throttled | Reject::Duplicate | Reject::Halted | Reject::VenueCircuitOpen
+                            ) {
                                 self.count_reject(now);
                             }
                             // The strategy hears of a risk rejection as a local reject.
@@ -625,8 +637,12 @@ impl Pipeline {
         for report in reports.drain() {
             let id = report.client_id;
             let result = match report.kind {
-                ExecKind::Accepted => self.oms.apply(id, OrderEvent::Accept),
+                ExecKind::Accepted => {
+                    self.breaker.record_success();
+                    self.oms.apply(id, OrderEvent::Accept)
+                }
                 ExecKind::Rejected => {
+                    self.breaker.record_failure(now);
                     self.counters.venue_rejects += 1;
                     self.count_reject(now);
                     self.oms.apply(id, OrderEvent::Reject)
@@ -713,6 +729,17 @@ impl Pipeline {
     /// Why the stage halted itself, if it did.
     pub fn halt(&self) -> Option<Halt> {
         self.halt
+    }
+
+    /// The venue's circuit breaker, shared: other threads may read its state and
+    /// replace its configuration.
+    pub fn breaker(&self) -> &std::sync::Arc<CircuitBreaker> {
+        &self.breaker
+    }
+
+    /// Reliability tests: the simulated venue rejects every order after `orders`.
+    pub fn inject_venue_rejects(&mut self, orders: u64) {
+        self.venue.reject_after(orders);
     }
 
     /// Counters so far.

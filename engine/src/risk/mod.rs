@@ -3,10 +3,12 @@
 //! start-up; each rejection has a typed [`Reject`] reason that is counted and
 //! persisted. (Issue 6 adds stop-losses, correlation, self-trade and ratio limits.)
 
+mod breaker;
 mod kill;
 mod limits;
 mod throttle;
 
+pub use breaker::{BreakerConfig, BreakerState, Call, CircuitBreaker};
 pub use kill::{KillLimits, KillSwitch, Trip, TripReason};
 pub use limits::{QuoteLimits, RiskLimits, TradingState};
 pub use throttle::TokenBucket;
@@ -48,11 +50,13 @@ pub enum Reject {
     Throttled = 12,
     /// The same order was just sent.
     Duplicate = 13,
+    /// The venue's circuit breaker is open (or its half-open probes are taken).
+    VenueCircuitOpen = 14,
 }
 
 impl Reject {
     /// Every reason, in code order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Halted,
         Self::ReduceOnly,
         Self::QtyOutOfRange,
@@ -66,6 +70,7 @@ impl Reject {
         Self::OpenNotional,
         Self::Throttled,
         Self::Duplicate,
+        Self::VenueCircuitOpen,
     ];
 
     /// The persisted code.
@@ -89,6 +94,7 @@ impl Reject {
             Self::OpenNotional => "open_notional",
             Self::Throttled => "throttled",
             Self::Duplicate => "duplicate",
+            Self::VenueCircuitOpen => "venue_circuit_open",
         }
     }
 }
@@ -117,6 +123,9 @@ pub struct RiskInputs<'a> {
     pub position: Position,
     /// Notional of all working orders.
     pub open_notional: i128,
+    /// The venue's circuit breaker, consulted last: an admitted order takes a
+    /// half-open probe token, so it must then really be sent.
+    pub breaker: Option<&'a CircuitBreaker>,
 }
 
 const RECENT: usize = 8;
@@ -147,7 +156,14 @@ impl Risk {
             qty: feeds::event::Qty(0),
             order_type: crate::order::OrderType::Limit,
         };
-        Self { limits, bucket, recent: [(blank, 0); RECENT], recent_next: 0, accepted: 0, rejected: [0; 14] }
+        Self {
+            limits,
+            bucket,
+            recent: [(blank, 0); RECENT],
+            recent_next: 0,
+            accepted: 0,
+            rejected: [0; Reject::ALL.len() + 1],
+        }
     }
 
     /// The trading state.
@@ -241,6 +257,11 @@ impl Risk {
         }
         if !self.bucket.try_take(inputs.now) {
             return reject(Reject::Throttled, i128::from(self.limits.orders_per_sec), 0);
+        }
+        if let Some(breaker) = inputs.breaker
+            && let Err(state) = breaker.try_admit(inputs.now)
+        {
+            return reject(Reject::VenueCircuitOpen, 0, state as i128);
         }
         Decision { reject: None, limit: 0, observed: 0 }
     }

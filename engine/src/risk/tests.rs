@@ -34,7 +34,7 @@ fn position(net: i64) -> Position {
 }
 
 fn check(risk: &mut Risk, o: NewOrder, b: &Book, net: i64, now: u64) -> Option<Reject> {
-    let inputs = RiskInputs { now, book: b, book_ts: 0, position: position(net), open_notional: 0 };
+    let inputs = RiskInputs { now, book: b, book_ts: 0, position: position(net), open_notional: 0, breaker: None };
     risk.check(&o, &inputs).reject
 }
 
@@ -60,8 +60,14 @@ fn each_check_rejects_with_its_reason_and_counts_it() {
 fn a_bad_reference_rejects() {
     let mut r = Risk::new(limits(), 0);
     let mut b = book(999, 1001);
-    let stale =
-        RiskInputs { now: 2_000_000_000, book: &b, book_ts: 0, position: Position::default(), open_notional: 0 };
+    let stale = RiskInputs {
+        now: 2_000_000_000,
+        book: &b,
+        book_ts: 0,
+        position: Position::default(),
+        open_notional: 0,
+        breaker: None,
+    };
     assert_eq!(r.check(&order(Side::Buy, 1000, 1), &stale).reject, Some(Reject::StaleReference));
     b.invalidate();
     assert_eq!(check(&mut r, order(Side::Buy, 1000, 1), &b, 0, 1), Some(Reject::BookInvalid));
@@ -75,7 +81,14 @@ fn open_notional_and_the_throttle_hold() {
     l.order_burst = 2;
     l.orders_per_sec = 1;
     let mut r = Risk::new(l, 0);
-    let inputs = RiskInputs { now: 1, book: &b, book_ts: 0, position: Position::default(), open_notional: 25_000 };
+    let inputs = RiskInputs {
+        now: 1,
+        book: &b,
+        book_ts: 0,
+        position: Position::default(),
+        open_notional: 25_000,
+        breaker: None,
+    };
     assert_eq!(r.check(&order(Side::Buy, 1000, 6), &inputs).reject, Some(Reject::OpenNotional));
     assert_eq!(check(&mut r, order(Side::Buy, 1000, 1), &b, 0, 1), None);
     assert_eq!(check(&mut r, order(Side::Buy, 1000, 2), &b, 0, 1), None);
@@ -92,4 +105,30 @@ fn trading_states_gate_everything_else() {
     assert_eq!(check(&mut r, order(Side::Sell, 1000, 2), &b, 2, 1), None);
     r.set_state(TradingState::Halted);
     assert_eq!(check(&mut r, order(Side::Sell, 1000, 1), &b, 2, 500_000), Some(Reject::Halted));
+}
+
+#[test]
+fn an_open_venue_breaker_rejects_last_and_a_refused_order_takes_no_probe() {
+    let b = book(999, 1001);
+    let mut r = Risk::new(limits(), 0);
+    let config = BreakerConfig { consecutive_failures: 1, cool_down_ns: 1_000, probes: 1, ..Default::default() };
+    let breaker = CircuitBreaker::new(&config);
+    breaker.record_failure(0);
+    let check = |r: &mut Risk, o: NewOrder, now: u64| {
+        let inputs =
+            RiskInputs { now, book: &b, book_ts: 0, position: position(0), open_notional: 0, breaker: Some(&breaker) };
+        r.check(&o, &inputs)
+    };
+    let d = check(&mut r, order(Side::Buy, 1000, 5), 500);
+    assert_eq!((d.reject, d.observed), (Some(Reject::VenueCircuitOpen), BreakerState::Open as i64));
+    // After the cool-down: an order risk refuses anyway must not use up the probe...
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 11), 2_000).reject, Some(Reject::OrderNotional));
+    assert_eq!(breaker.state(), BreakerState::Open);
+    // ... so the next good order is the probe, and the one after it waits for its outcome.
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 5), 2_001).reject, None);
+    assert_eq!(breaker.state(), BreakerState::HalfOpen);
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 4), 2_002).reject, Some(Reject::VenueCircuitOpen));
+    breaker.record_success();
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 3), 2_003).reject, None, "the probe's ack closed it");
+    assert_eq!(r.rejected(Reject::VenueCircuitOpen), 2);
 }

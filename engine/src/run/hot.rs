@@ -82,6 +82,8 @@ pub struct Faults {
     pub panic_after: Option<u64>,
     /// Stop making progress (and heartbeats) after this many frames.
     pub stall_after: Option<u64>,
+    /// The simulated venue rejects every order after this many.
+    pub venue_rejects_after: Option<u64>,
 }
 
 /// One turn of the hot loop: the next due frame through the stage, then any

@@ -225,6 +225,8 @@ pub struct RunOptions {
     pub status_every: Option<Duration>,
     /// Injected faults (reliability tests only).
     pub faults: Faults,
+    /// Re-reads the breaker settings (flags and `--config` file) on SIGHUP.
+    pub reload: Option<fn() -> Result<crate::risk::BreakerConfig, String>>,
     /// Also ship the journal into PostgreSQL: `Some(None)` from the PG* variables,
     /// `Some(Some(url))` from a URL.
     pub database: Option<Option<String>>,
@@ -503,8 +505,9 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGUSR1,
+        signal_hook::consts::SIGHUP,
     ])
-    .map_err(setup("installing SIGINT/SIGTERM/SIGUSR1 handlers"))?;
+    .map_err(setup("installing SIGINT/SIGTERM/SIGUSR1/SIGHUP handlers"))?;
     let source = match &options.feed {
         FeedSource::Sim => Source::Sim,
         FeedSource::Replay(path) => Source::Replay(ReplayFeed::open(path).map_err(RunError::Capture)?),
@@ -590,11 +593,14 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         let thread = HotThreadWatch::start(stage_name, hot_cpu, &start);
         let (record_tx, record_rx, ring_memory) = record_ring(huge_pages, hot_cpu).map_err(cap)?;
         let record_tx = (!persist_none).then_some(record_tx);
-        // The receiver lives until the cold thread has it; it cannot be gone here.
-        let _ = ring_back.send((record_rx, ring_memory));
         let clock = hot_clock;
         let sink = RecordSink::new(record_tx, 1, last_seq);
         let mut pipeline = Pipeline::new(&config, sink);
+        // The receiver lives until the cold thread has it; it cannot be gone here.
+        let _ = ring_back.send((record_rx, ring_memory, pipeline.breaker().clone()));
+        if let Some(orders) = faults.venue_rejects_after {
+            pipeline.inject_venue_rejects(orders);
+        }
         let mut io = HotIo { control: control_rx, heartbeat: beat_tx, max_frames, faults };
         let warning = match input {
             HotInput::Feed(source, record, sim) => {
@@ -612,7 +618,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         Ok::<_, RunError>((pipeline, thread.finish()))
     })
     .map_err(setup("spawning the hot thread"))?;
-    let (mut record_rx, ring_memory) = match ring_here.recv() {
+    let (mut record_rx, ring_memory, breaker) = match ring_here.recv() {
         Ok(ring) => ring,
         // The hot thread ended before building its ring: report why.
         Err(_) => {
@@ -680,7 +686,9 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 let now = clock.now_ns();
                 let mut stop_asked = now >= deadline;
                 for signal in signals.pending() {
-                    if signal == signal_hook::consts::SIGUSR1 {
+                    if signal == signal_hook::consts::SIGHUP {
+                        reload_breaker(options.reload, &breaker);
+                    } else if signal == signal_hook::consts::SIGUSR1 {
                         eprintln!("SIGUSR1: tripping the kill switch (trading halts; the engine runs on)");
                         let _ = control_tx.try_push(Control::Kill);
                     } else {
@@ -760,6 +768,23 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     cold_thread.join().unwrap_or_else(|_| Err(RunError::StagePanicked("the cold thread panicked".into())))
 }
 
+/// SIGHUP: the venue breaker's new settings, applied while it runs.
+fn reload_breaker(
+    reload: Option<fn() -> Result<crate::risk::BreakerConfig, String>>,
+    breaker: &crate::risk::CircuitBreaker,
+) {
+    match reload.map(|read| read()) {
+        None => eprintln!("SIGHUP: nothing to reload (no settings source)"),
+        Some(Err(e)) => eprintln!("SIGHUP: kept the current settings: {e}"),
+        Some(Ok(config)) => {
+            breaker.reconfigure(&config);
+            eprintln!(
+                "SIGHUP: venue circuit breaker reloaded: {config:?}; other settings take effect on the next start"
+            );
+        }
+    }
+}
+
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
@@ -797,6 +822,7 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         offered_rate: options.rate,
         halt: p.halt().map(|h| h.to_string()),
         db: None,
+        venue_breaker: report::VenueBreaker { state: p.breaker().state(), times_opened: p.breaker().times_opened() },
         hot_thread: None,
         feed_thread: None,
         feed_ring_full: None,

@@ -46,6 +46,8 @@ pub struct RunSummary {
     pub halt: Option<String>,
     /// What the PostgreSQL follower did (with `--db`).
     pub db: Option<super::ShipReport>,
+    /// The venue's circuit breaker at the end of the run.
+    pub venue_breaker: VenueBreaker,
     /// How the hot thread ran.
     pub hot_thread: Option<super::HotThreadSummary>,
     /// How the feed core ran (pipelined).
@@ -55,6 +57,15 @@ pub struct RunSummary {
     pub feed_ring_full: Option<u64>,
     /// Where the hot core's record ring landed.
     pub ring_memory: Option<super::RingMemory>,
+}
+
+/// The venue circuit breaker in the summary.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct VenueBreaker {
+    /// Its state when the run ended.
+    pub state: crate::risk::BreakerState,
+    /// Times it opened during the run.
+    pub times_opened: u64,
 }
 
 impl RunSummary {
@@ -146,6 +157,13 @@ impl RunSummary {
                 } else {
                     String::new()
                 }
+            );
+        }
+        if self.venue_breaker.times_opened > 0 {
+            let _ = writeln!(
+                out,
+                "venue circuit breaker: opened {} time(s), {:?} at the end",
+                self.venue_breaker.times_opened, self.venue_breaker.state
             );
         }
         if let Some(halt) = &self.halt {

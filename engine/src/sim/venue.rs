@@ -25,6 +25,9 @@ pub struct SimVenue {
     resting: Vec<Resting>,
     next_trade_id: u64,
     fees: FeeSchedule,
+    submitted: u64,
+    /// Reliability tests: reject every order after this many.
+    reject_after: u64,
 }
 
 /// What the venue charges, in basis points of the notional (negative: a rebate).
@@ -51,7 +54,13 @@ impl FeeSchedule {
 impl SimVenue {
     /// A venue that holds at most `capacity` resting orders of ours.
     pub fn new(capacity: usize, fees: FeeSchedule) -> Self {
-        Self { resting: Vec::with_capacity(capacity), next_trade_id: 1, fees }
+        Self { resting: Vec::with_capacity(capacity), next_trade_id: 1, fees, submitted: 0, reject_after: u64::MAX }
+    }
+
+    /// Reliability tests: from the `orders`-th order on, reject every new order (a
+    /// venue in trouble: a rejects storm).
+    pub fn reject_after(&mut self, orders: u64) {
+        self.reject_after = orders;
     }
 
     fn report(out: &mut Bounded<ExecReport>, client_id: ClientId, kind: ExecKind, ts: u64) {
@@ -77,6 +86,10 @@ impl SimVenue {
 
     /// A new order arrives (what a real gateway would write to its socket).
     pub fn submit(&mut self, id: ClientId, order: &NewOrder, book: &Book, ts: u64, out: &mut Bounded<ExecReport>) {
+        self.submitted += 1;
+        if self.submitted > self.reject_after {
+            return Self::report(out, id, ExecKind::Rejected, ts);
+        }
         let touch = match order.side {
             Side::Buy => book.best_ask().filter(|a| a.price <= order.price),
             Side::Sell => book.best_bid().filter(|b| b.price >= order.price),

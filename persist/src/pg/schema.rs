@@ -1,6 +1,7 @@
-//! Migrations: the SQL files under `persist/sql/`, applied once in one transaction,
-//! in TimescaleDB mode when the extension can be created and in native-partitioning
-//! mode otherwise. The mode is recorded and reported.
+//! Migrations: the SQL files under `persist/sql/`, each version applied once in one
+//! transaction, in TimescaleDB mode when the extension can be created and in
+//! native-partitioning mode otherwise. The mode is recorded and reported. A database
+//! made by an older engine is brought forward step by step.
 
 use super::{PgError, query};
 
@@ -8,7 +9,8 @@ const COMMON: &str = include_str!("../../sql/001_common.sql");
 const EVENTS: &str = include_str!("../../sql/002_events.sql");
 const NATIVE: &str = include_str!("../../sql/003_native.sql");
 const TIMESCALE: &str = include_str!("../../sql/003_timescale.sql");
-const SCHEMA_VERSION: i32 = 1;
+const REASON_CODES: &str = include_str!("../../sql/004_reason_codes.sql");
+const SCHEMA_VERSION: i32 = 2;
 
 /// How time-series tables are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,11 +44,19 @@ pub fn migrate(client: &mut postgres::Client) -> Result<(Mode, bool), PgError> {
         )
         .map_err(query("creating schema_migrations"))?;
     let row = client
-        .query_opt("SELECT mode FROM schema_migrations WHERE version = $1", &[&SCHEMA_VERSION])
+        .query_opt("SELECT version, mode FROM schema_migrations ORDER BY version DESC LIMIT 1", &[])
         .map_err(query("reading schema_migrations"))?;
     if let Some(row) = row {
-        let mode: String = row.get(0);
-        return Ok((if mode == Mode::Timescale.name() { Mode::Timescale } else { Mode::Native }, false));
+        let (version, mode): (i32, String) = (row.get(0), row.get(1));
+        let mode = if mode == Mode::Timescale.name() { Mode::Timescale } else { Mode::Native };
+        if version >= SCHEMA_VERSION {
+            return Ok((mode, false));
+        }
+        let mut tx = client.transaction().map_err(query("starting the migration"))?;
+        tx.batch_execute(REASON_CODES).map_err(query("widening risk reason codes (version 2)"))?;
+        record(&mut tx, mode)?;
+        tx.commit().map_err(query("committing the migration"))?;
+        return Ok((mode, true));
     }
     let available = client
         .query_one("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'", &[])
@@ -68,8 +78,14 @@ pub fn migrate(client: &mut postgres::Client) -> Result<(Mode, bool), PgError> {
     tx.batch_execute(COMMON).map_err(query("creating common tables"))?;
     tx.batch_execute(&EVENTS.replace("{PARTITION}", partition)).map_err(query("creating event tables"))?;
     tx.batch_execute(storage).map_err(query("setting up time-series storage"))?;
-    tx.execute("INSERT INTO schema_migrations (version, mode) VALUES ($1, $2)", &[&SCHEMA_VERSION, &mode.name()])
-        .map_err(query("recording the migration"))?;
+    tx.batch_execute(REASON_CODES).map_err(query("widening risk reason codes (version 2)"))?;
+    record(&mut tx, mode)?;
     tx.commit().map_err(query("committing the migration"))?;
     Ok((mode, true))
+}
+
+fn record(tx: &mut postgres::Transaction<'_>, mode: Mode) -> Result<(), PgError> {
+    tx.execute("INSERT INTO schema_migrations (version, mode) VALUES ($1, $2)", &[&SCHEMA_VERSION, &mode.name()])
+        .map_err(query("recording the migration"))?;
+    Ok(())
 }
