@@ -122,7 +122,7 @@ fn a_version_1_database_is_migrated_forward_once() {
         .unwrap()
         .get(0);
     assert!(check.contains("199") && !check.contains("13"), "{check}");
-    let mut s = sink(&url);
+    let s = sink(&url);
     assert_eq!(s.watermark(1), 30, "rows kept");
 }
 
