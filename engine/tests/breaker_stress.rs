@@ -1,6 +1,8 @@
 //! The circuit breaker's half-open token accounting under contention: however many
 //! threads ask at once, exactly the configured number of probes get through.
 
+#![allow(clippy::disallowed_types, reason = "a test's counter, not a modelled protocol")]
+
 use std::sync::{Barrier, atomic::AtomicUsize, atomic::Ordering};
 
 use engine::risk::{BreakerConfig, BreakerState, CircuitBreaker};
@@ -8,7 +10,6 @@ use engine::risk::{BreakerConfig, BreakerState, CircuitBreaker};
 const MS: u64 = 1_000_000;
 
 #[test]
-#[allow(clippy::disallowed_types, reason = "a test counter, not a modelled protocol")]
 fn exactly_the_configured_probes_are_admitted_under_contention() {
     let threads = 8;
     for probes in [1u32, 3, 7] {

@@ -11,6 +11,11 @@
 //! Every call holds a [`Call`] guard; a guard dropped without [`Call::success`] counts
 //! as a failure, so an early return (`?`) is never lost.
 
+#![allow(
+    clippy::disallowed_types,
+    reason = "the atomics come from rings::sync (loom's under --cfg loom); the lint sees through the re-export"
+)]
+
 use rings::sync::{AtomicU32, AtomicU64, Ordering};
 
 /// The breaker's state.
