@@ -243,6 +243,21 @@ pub struct RunArgs {
     /// Largest value of all working orders together, in whole quote units.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_open_notional: u64,
+    /// Largest gross exposure (sum of |position| × mid over every instrument), in
+    /// whole quote units. Fills that take it over trip the kill switch.
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_gross_notional: u64,
+    /// Largest net exposure (|sum of position × mid|), in whole quote units.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_net_notional: u64,
+    /// A position's value may be at most this many basis points of current equity
+    /// (starting --equity plus P&L); the tighter of this and --max-position-notional
+    /// applies (0: off).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub max_position_equity_bps: u32,
+    /// Comma-separated symbols (from --symbols) no order may be sent for.
+    #[arg(long, value_delimiter = ',', action = clap::ArgAction::Set)]
+    pub restricted: Vec<String>,
     /// Price collar around the mid, in basis points.
     #[arg(long, default_value_t = 50)]
     pub collar_bps: i64,

@@ -49,8 +49,18 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             order: args.max_order_notional,
             position: args.max_position_notional,
             open: args.max_open_notional,
+            gross: args.max_gross_notional,
+            net: args.max_net_notional,
         },
     );
+    limits.position_equity_bps = args.max_position_equity_bps;
+    for symbol in &args.restricted {
+        let id = instruments
+            .iter()
+            .position(|(name, _, _)| name == symbol)
+            .ok_or_else(|| format!("--restricted {symbol}: not one of --symbols {}", args.symbols.join(",")))?;
+        limits.restricted |= 1u64 << id;
+    }
     limits.collar_bps = args.collar_bps;
     limits.orders_per_sec = args.orders_per_sec;
     // P&L is in price ticks x size lots: amounts parse exactly at that scale.

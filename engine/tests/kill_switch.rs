@@ -61,6 +61,9 @@ fn a_drawdown_trips_halts_and_cancels_and_the_engine_runs_on() {
         "0.0001",
         "--max-drawdown-pct",
         "1",
+        // With almost no equity, 2% of it allows no position at all.
+        "--max-position-equity-bps",
+        "0",
     ]);
     assert_eq!(code, Some(3), "{stderr}");
     assert!(s["halt"].as_str().unwrap().starts_with("kill switch: drawdown"), "{s}");

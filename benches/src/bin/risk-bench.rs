@@ -18,7 +18,7 @@ use clap::Parser;
 use engine::{
     oms::Position,
     order::{NewOrder, OrderType},
-    risk::{QuoteLimits, Risk, RiskInputs, RiskLimits},
+    risk::{Exposure, OwnTop, QuoteLimits, Risk, RiskInputs, RiskLimits},
 };
 use feeds::{
     book::Book,
@@ -103,8 +103,11 @@ impl Naive {
 fn main() -> Result<(), String> {
     let args = Args::parse();
     let batches: usize = if args.quick { 20_000 } else { 200_000 };
-    let mut limits =
-        RiskLimits::with_quote_limits(2, 5, QuoteLimits { order: 10_000, position: 50_000, open: 100_000 });
+    let mut limits = RiskLimits::with_quote_limits(
+        2,
+        5,
+        QuoteLimits { order: 10_000, position: 50_000, open: 100_000, gross: 200_000, net: 100_000 },
+    );
     limits.orders_per_sec = u32::MAX; // measure the checks, not the throttle's verdict
     limits.order_burst = u32::MAX;
     let books: Vec<Book> = (0..INSTRUMENTS).map(|i| book(6_000_000 + 1_000 * i as i64)).collect();
@@ -153,6 +156,8 @@ fn main() -> Result<(), String> {
                     book_ts: now,
                     position,
                     open_notional: 0,
+                    own: OwnTop::default(),
+                    exposure: Exposure { equity: 1 << 100, ..Exposure::default() },
                     breaker: Some(&breaker),
                 };
                 let ok = if run_ours {
@@ -180,6 +185,8 @@ fn main() -> Result<(), String> {
                 book_ts: now + 10_000_000_000,
                 position,
                 open_notional: 0,
+                own: OwnTop::default(),
+                exposure: Exposure { equity: 1 << 100, ..Exposure::default() },
                 breaker: Some(&breaker),
             };
             let a = ours.check(o, &inputs).reject.is_none();

@@ -88,6 +88,15 @@ pub struct OmsCounters {
     pub fills: u64,
 }
 
+/// Our own best working prices in one instrument.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnTop {
+    /// Highest working buy price.
+    pub best_bid: Option<i64>,
+    /// Lowest working sell price.
+    pub best_ask: Option<i64>,
+}
+
 const SLOT_BITS: u32 = 24;
 
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +110,8 @@ struct Slot {
 pub struct Oms {
     slots: Vec<Slot>,
     free: Vec<u32>,
+    /// Working orders, for self-trade checks (short: a strategy works a few orders).
+    working_ids: Vec<ClientId>,
     positions: Vec<Position>,
     open_notional: i128,
     counters: OmsCounters,
@@ -113,6 +124,7 @@ impl Oms {
         Self {
             slots: vec![Slot { generation: 0, order: None }; capacity],
             free: (0..capacity as u32).rev().collect(),
+            working_ids: Vec::with_capacity(capacity),
             positions: vec![Position::default(); instruments],
             open_notional: 0,
             counters: OmsCounters::default(),
@@ -205,6 +217,7 @@ impl Oms {
         let Some(order) = self.get_mut(id) else { return Err(OmsError::UnknownOrder(id)) };
         let next = next_state(order.state, event, order.before_cancel)?;
         let before = order.open_notional();
+        let was_working = order.state.is_working();
         if next == OrderState::PendingCancel {
             order.before_cancel = order.state;
         }
@@ -212,6 +225,12 @@ impl Oms {
         change(order);
         let after = *order;
         self.open_notional += after.open_notional() - before;
+        match (was_working, after.state.is_working()) {
+            // Never over capacity: at most one entry per live order.
+            (false, true) => self.working_ids.push(id),
+            (true, false) => self.working_ids.retain(|w| *w != id),
+            _ => {}
+        }
         if next.is_terminal() {
             let index = (id.0 & ((1 << SLOT_BITS) - 1)) as u32;
             if let Some(slot) = self.slots.get_mut(index as usize) {
@@ -244,6 +263,23 @@ impl Oms {
     /// Live orders.
     pub fn live(&self) -> usize {
         self.slots.len() - self.free.len()
+    }
+
+    /// The highest price we bid and the lowest we offer in `instrument` among working
+    /// orders: an order crossing either would trade with ourselves.
+    pub fn own_top(&self, instrument: InstrumentId) -> OwnTop {
+        let mut top = OwnTop::default();
+        for order in self.working_ids.iter().filter_map(|id| self.get(*id)) {
+            if order.new.instrument != instrument {
+                continue;
+            }
+            let price = order.new.price.0;
+            match order.new.side {
+                Side::Buy => top.best_bid = Some(top.best_bid.map_or(price, |b: i64| b.max(price))),
+                Side::Sell => top.best_ask = Some(top.best_ask.map_or(price, |a: i64| a.min(price))),
+            }
+        }
+        top
     }
 
     /// Ids of working orders (for cancel-all at shutdown).

@@ -24,8 +24,8 @@ use crate::{
     oms::{Oms, OmsError, Order, OrderEvent},
     order::{ExecKind, ExecReport, Intent, Liquidity, side_code},
     risk::{
-        BreakerConfig, CircuitBreaker, KillLimits, KillSwitch, Reject, Risk, RiskInputs, RiskLimits, TradingState,
-        Trip, TripReason,
+        BreakerConfig, CircuitBreaker, Exposure, KillLimits, KillSwitch, Reject, Risk, RiskInputs, RiskLimits,
+        TradingState, Trip, TripReason,
     },
     sim::SimVenue,
     strategy::{Ctx, Market, Strategy, StrategyConfig},
@@ -150,6 +150,10 @@ pub struct Pipeline {
     invalid_since: Vec<u64>,
     /// A trip happened mid-frame: cancel everything once the frame is done.
     cancel_pending: bool,
+    /// Exposure and equity as of the last mark to market.
+    exposure: Exposure,
+    /// Each instrument's mid as of the last mark (0: no book).
+    marks: Vec<i64>,
 }
 
 impl Pipeline {
@@ -185,6 +189,8 @@ impl Pipeline {
             kill: KillSwitch::new(config.kill),
             invalid_since: vec![0; n],
             cancel_pending: false,
+            exposure: Exposure { equity: config.kill.equity, ..Exposure::default() },
+            marks: vec![0; n],
         }
     }
 
@@ -307,7 +313,7 @@ impl Pipeline {
         }
         // Kill-switch conditions, on event time so replays trip where the run did.
         if changed != 0 || self.counters.fills != fills_before {
-            self.check_pnl();
+            self.check_pnl(self.counters.fills != fills_before);
         }
         self.check_stale(ts_recv);
         self.finish_trip(ts_recv);
@@ -449,6 +455,8 @@ impl Pipeline {
                             book_ts: self.book_ts.get(i).copied().unwrap_or(0),
                             position: self.oms.position(order.instrument),
                             open_notional: self.oms.open_notional(),
+                            own: self.oms.own_top(order.instrument),
+                            exposure: Exposure { mark: self.marks.get(i).copied().unwrap_or(0), ..self.exposure },
                             breaker: Some(&self.breaker),
                         };
                         let decision = self.risk.check(&order, &inputs);
@@ -604,21 +612,33 @@ impl Pipeline {
         }
     }
 
-    fn check_pnl(&mut self) {
-        if self.halt.is_some() {
-            return;
-        }
-        let mut pnl = 0i128;
+    /// Marks every position to its mid: P&L for the kill switch, and the exposure and
+    /// equity the next orders are checked against.
+    fn check_pnl(&mut self, fills_moved: bool) {
+        let (mut pnl, mut gross, mut net) = (0i128, 0i128, 0i128);
         for (i, book) in self.books.iter().enumerate() {
             let p = self.oms.position(InstrumentId(i as u32));
             pnl += p.realised - p.fees;
-            if p.net != 0
-                && let (Some(b), Some(a)) = (book.best_bid(), book.best_ask())
-            {
-                pnl += p.unrealised((b.price.0 + a.price.0) / 2);
+            let mark = match (book.best_bid(), book.best_ask()) {
+                (Some(b), Some(a)) => (b.price.0 + a.price.0) / 2,
+                _ => 0,
+            };
+            if let Some(m) = self.marks.get_mut(i) {
+                *m = mark;
+            }
+            if p.net != 0 && mark > 0 {
+                pnl += p.unrealised(mark);
+                gross += i128::from(p.net).abs() * i128::from(mark);
+                net += i128::from(p.net) * i128::from(mark);
             }
         }
+        self.exposure = Exposure { gross, net, equity: self.kill.equity(pnl), mark: 0 };
+        if self.halt.is_some() {
+            return;
+        }
         if let Some(t) = self.kill.on_pnl(pnl) {
+            self.trip(Halt::KillSwitch(t));
+        } else if fills_moved && let Some(t) = self.kill.on_exposure(gross, self.risk.limits().max_gross_notional) {
             self.trip(Halt::KillSwitch(t));
         }
     }

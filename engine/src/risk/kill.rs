@@ -17,14 +17,24 @@ pub enum TripReason {
     StaleFeed = 104,
     /// A venue filled more than we ordered.
     OverFill = 105,
+    /// Fills took gross exposure over its limit.
+    ExposureBreach = 106,
 }
 
 impl TripReason {
     /// The reason stored under `code`.
     pub fn from_code(code: u16) -> Option<Self> {
-        [Self::Manual, Self::DailyLoss, Self::Drawdown, Self::RejectRate, Self::StaleFeed, Self::OverFill]
-            .into_iter()
-            .find(|r| *r as u16 == code)
+        [
+            Self::Manual,
+            Self::DailyLoss,
+            Self::Drawdown,
+            Self::RejectRate,
+            Self::StaleFeed,
+            Self::OverFill,
+            Self::ExposureBreach,
+        ]
+        .into_iter()
+        .find(|r| *r as u16 == code)
     }
 
     /// A short name for reports.
@@ -36,6 +46,7 @@ impl TripReason {
             Self::RejectRate => "reject_rate",
             Self::StaleFeed => "stale_feed",
             Self::OverFill => "over_fill",
+            Self::ExposureBreach => "exposure_breach",
         }
     }
 }
@@ -100,6 +111,21 @@ impl KillSwitch {
             }
         }
         None
+    }
+
+    /// Starting equity plus `pnl`.
+    pub fn equity(&self, pnl: i128) -> i128 {
+        self.limits.equity + pnl
+    }
+
+    /// After fills moved the book's gross exposure: a breach of `limit` trips (fills
+    /// can take it over a limit that every order passed, e.g. several fills at once).
+    pub fn on_exposure(&self, gross: i128, limit: i128) -> Option<Trip> {
+        (limit > 0 && gross > limit).then_some(Trip {
+            reason: TripReason::ExposureBreach,
+            limit: clamp(limit),
+            observed: clamp(gross),
+        })
     }
 
     /// After a reject that counts toward the rate (venue rejects, hard risk rejects).

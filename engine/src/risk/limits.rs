@@ -38,6 +38,14 @@ pub struct RiskLimits {
     pub order_burst: u32,
     /// The same order again within this window is a duplicate.
     pub duplicate_window_ns: u64,
+    /// Instruments no order may be sent for (bit per instrument id).
+    pub restricted: u64,
+    /// A position's value at most this many basis points of current equity (0: off).
+    pub position_equity_bps: u32,
+    /// Largest sum of |position| × mark over every instrument.
+    pub max_gross_notional: i128,
+    /// Largest |sum of position × mark| over every instrument.
+    pub max_net_notional: i128,
 }
 
 /// Limits in whole quote-currency units, as a user writes them.
@@ -49,6 +57,10 @@ pub struct QuoteLimits {
     pub position: u64,
     /// Working-order notional.
     pub open: u64,
+    /// Gross exposure over every instrument.
+    pub gross: u64,
+    /// Net exposure over every instrument.
+    pub net: u64,
 }
 
 impl RiskLimits {
@@ -69,6 +81,10 @@ impl RiskLimits {
             orders_per_sec: 2_000,
             order_burst: 100,
             duplicate_window_ns: 200_000,
+            restricted: 0,
+            position_equity_bps: 200,
+            max_gross_notional: i128::from(quote.gross) * unit,
+            max_net_notional: i128::from(quote.net) * unit,
         }
     }
 }

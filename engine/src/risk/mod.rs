@@ -8,6 +8,7 @@ mod kill;
 mod limits;
 mod throttle;
 
+pub use crate::oms::OwnTop;
 pub use breaker::{BreakerConfig, BreakerState, Call, CircuitBreaker};
 pub use kill::{KillLimits, KillSwitch, Trip, TripReason};
 pub use limits::{QuoteLimits, RiskLimits, TradingState};
@@ -19,6 +20,19 @@ use feeds::{
 };
 
 use crate::{oms::Position, order::NewOrder};
+
+/// The whole book's exposure and equity, in price ticks × lots, marked at the mid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exposure {
+    /// Sum of |position| × mark.
+    pub gross: i128,
+    /// Sum of position × mark (signed).
+    pub net: i128,
+    /// Starting equity plus realised and unrealised P&L, net of fees.
+    pub equity: i128,
+    /// The traded instrument's mark (its mid), 0 if unknown.
+    pub mark: i64,
+}
 
 /// Why risk refused an order. The code is persisted: never renumber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,11 +66,19 @@ pub enum Reject {
     Duplicate = 13,
     /// The venue's circuit breaker is open (or its half-open probes are taken).
     VenueCircuitOpen = 14,
+    /// The instrument is on the restricted list.
+    Restricted = 15,
+    /// The order would trade with one of our own working orders.
+    SelfTrade = 16,
+    /// Gross exposure over every instrument would exceed its limit.
+    GrossExposure = 17,
+    /// Net exposure over every instrument would exceed its limit.
+    NetExposure = 18,
 }
 
 impl Reject {
     /// Every reason, in code order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 18] = [
         Self::Halted,
         Self::ReduceOnly,
         Self::QtyOutOfRange,
@@ -71,6 +93,10 @@ impl Reject {
         Self::Throttled,
         Self::Duplicate,
         Self::VenueCircuitOpen,
+        Self::Restricted,
+        Self::SelfTrade,
+        Self::GrossExposure,
+        Self::NetExposure,
     ];
 
     /// The persisted code.
@@ -95,6 +121,10 @@ impl Reject {
             Self::Throttled => "throttled",
             Self::Duplicate => "duplicate",
             Self::VenueCircuitOpen => "venue_circuit_open",
+            Self::Restricted => "restricted",
+            Self::SelfTrade => "self_trade",
+            Self::GrossExposure => "gross_exposure",
+            Self::NetExposure => "net_exposure",
         }
     }
 }
@@ -123,6 +153,10 @@ pub struct RiskInputs<'a> {
     pub position: Position,
     /// Notional of all working orders.
     pub open_notional: i128,
+    /// Our own best working prices in the instrument (self-trade prevention).
+    pub own: OwnTop,
+    /// Exposure and equity over every instrument, marked at the mid.
+    pub exposure: Exposure,
     /// The venue's circuit breaker, consulted last: an admitted order takes a
     /// half-open probe token, so it must then really be sent.
     pub breaker: Option<&'a CircuitBreaker>,
@@ -214,6 +248,9 @@ impl Risk {
             }
             _ => {}
         }
+        if l.restricted & (1u64 << (order.instrument.0 & 63)) != 0 {
+            return reject(Reject::Restricted, 0, i128::from(order.instrument.0));
+        }
         if qty < l.min_qty || qty > l.max_qty {
             return reject(Reject::QtyOutOfRange, i128::from(l.max_qty), i128::from(qty));
         }
@@ -241,11 +278,44 @@ impl Risk {
         if off2 * 10_000 > i128::from(l.collar_bps) * mid2 {
             return reject(Reject::OutsideCollar, i128::from(l.collar_bps), off2 * 10_000 / mid2.max(1));
         }
+        let own = inputs.own;
+        let crosses_own = match order.side {
+            Side::Buy => own.best_ask.is_some_and(|a| price >= a),
+            Side::Sell => own.best_bid.is_some_and(|b| price <= b),
+        };
+        if crosses_own {
+            let resting = match order.side {
+                Side::Buy => own.best_ask,
+                Side::Sell => own.best_bid,
+            };
+            return reject(Reject::SelfTrade, i128::from(resting.unwrap_or(0)), i128::from(price));
+        }
         let after = i128::from(net) + i128::from(signed);
         let position_notional = after.abs() * i128::from(price);
         let reduces = after.abs() < i128::from(net).abs();
-        if !reduces && position_notional > l.max_position_notional {
-            return reject(Reject::PositionLimit, l.max_position_notional, position_notional);
+        if !reduces {
+            if position_notional > l.max_position_notional {
+                return reject(Reject::PositionLimit, l.max_position_notional, position_notional);
+            }
+            // A fraction of current equity, compared without dividing (i128 division
+            // is a library call, slower than the rest of the checks together).
+            let bps = i128::from(l.position_equity_bps);
+            let equity = inputs.exposure.equity.max(0);
+            if bps > 0 && position_notional * 10_000 > equity * bps {
+                return reject(Reject::PositionLimit, equity * bps / 10_000, position_notional);
+            }
+            // Exposure after the order, the instrument marked at its mid (the order's
+            // price if there is none).
+            let e = inputs.exposure;
+            let mark = i128::from(if e.mark > 0 { e.mark } else { price });
+            let gross = e.gross - i128::from(net).abs() * mark + after.abs() * mark;
+            if gross > l.max_gross_notional {
+                return reject(Reject::GrossExposure, l.max_gross_notional, gross);
+            }
+            let net_after = e.net + i128::from(signed) * mark;
+            if net_after.abs() > e.net.abs() && net_after.abs() > l.max_net_notional {
+                return reject(Reject::NetExposure, l.max_net_notional, net_after.abs());
+            }
         }
         let open = inputs.open_notional + notional;
         if open > l.max_open_notional {
@@ -264,6 +334,11 @@ impl Risk {
             return reject(Reject::VenueCircuitOpen, 0, state as i128);
         }
         Decision { reject: None, limit: 0, observed: 0 }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &RiskLimits {
+        &self.limits
     }
 
     /// Orders accepted.

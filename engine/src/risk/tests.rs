@@ -18,7 +18,11 @@ fn book(bid: i64, ask: i64) -> Book {
 }
 
 fn limits() -> RiskLimits {
-    RiskLimits::with_quote_limits(0, 0, QuoteLimits { order: 10_000, position: 20_000, open: 30_000 })
+    RiskLimits::with_quote_limits(
+        0,
+        0,
+        QuoteLimits { order: 10_000, position: 20_000, open: 30_000, gross: 40_000, net: 30_000 },
+    )
 }
 
 fn order(side: Side, price: i64, qty: i64) -> NewOrder {
@@ -34,8 +38,7 @@ fn position(net: i64) -> Position {
 }
 
 fn check(risk: &mut Risk, o: NewOrder, b: &Book, net: i64, now: u64) -> Option<Reject> {
-    let inputs = RiskInputs { now, book: b, book_ts: 0, position: position(net), open_notional: 0, breaker: None };
-    risk.check(&o, &inputs).reject
+    risk.check(&o, &RiskInputs { now, ..inputs_with(b, net, OwnTop::default(), RICH) }).reject
 }
 
 #[test]
@@ -66,6 +69,8 @@ fn a_bad_reference_rejects() {
         book_ts: 0,
         position: Position::default(),
         open_notional: 0,
+        own: OwnTop::default(),
+        exposure: RICH,
         breaker: None,
     };
     assert_eq!(r.check(&order(Side::Buy, 1000, 1), &stale).reject, Some(Reject::StaleReference));
@@ -87,6 +92,8 @@ fn open_notional_and_the_throttle_hold() {
         book_ts: 0,
         position: Position::default(),
         open_notional: 25_000,
+        own: OwnTop::default(),
+        exposure: RICH,
         breaker: None,
     };
     assert_eq!(r.check(&order(Side::Buy, 1000, 6), &inputs).reject, Some(Reject::OpenNotional));
@@ -115,8 +122,16 @@ fn an_open_venue_breaker_rejects_last_and_a_refused_order_takes_no_probe() {
     let breaker = CircuitBreaker::new(&config);
     breaker.record_failure(0);
     let check = |r: &mut Risk, o: NewOrder, now: u64| {
-        let inputs =
-            RiskInputs { now, book: &b, book_ts: 0, position: position(0), open_notional: 0, breaker: Some(&breaker) };
+        let inputs = RiskInputs {
+            now,
+            book: &b,
+            book_ts: 0,
+            position: position(0),
+            open_notional: 0,
+            own: OwnTop::default(),
+            exposure: Exposure { equity: 1 << 100, ..Exposure::default() },
+            breaker: Some(&breaker),
+        };
         r.check(&o, &inputs)
     };
     let d = check(&mut r, order(Side::Buy, 1000, 5), 500);
@@ -131,4 +146,82 @@ fn an_open_venue_breaker_rejects_last_and_a_refused_order_takes_no_probe() {
     breaker.record_success();
     assert_eq!(check(&mut r, order(Side::Buy, 1000, 3), 2_003).reject, None, "the probe's ack closed it");
     assert_eq!(r.rejected(Reject::VenueCircuitOpen), 2);
+}
+
+fn inputs_with<'a>(b: &'a Book, net: i64, own: OwnTop, exposure: Exposure) -> RiskInputs<'a> {
+    RiskInputs { now: 1, book: b, book_ts: 0, position: position(net), open_notional: 0, own, exposure, breaker: None }
+}
+
+const RICH: Exposure = Exposure { gross: 0, net: 0, equity: 1 << 100, mark: 1000 };
+
+#[test]
+fn a_restricted_instrument_is_refused_whatever_the_order() {
+    let b = book(999, 1001);
+    let mut r = Risk::new(RiskLimits { restricted: 1, ..limits() }, 0);
+    let d = r.check(&order(Side::Sell, 1000, 1), &inputs_with(&b, 5, OwnTop::default(), RICH));
+    assert_eq!(d.reject, Some(Reject::Restricted), "even a reducing order");
+    let mut r = Risk::new(RiskLimits { restricted: 1 << 1, ..limits() }, 0);
+    assert_eq!(r.check(&order(Side::Buy, 1000, 1), &inputs_with(&b, 0, OwnTop::default(), RICH)).reject, None);
+}
+
+#[test]
+fn an_order_crossing_our_own_resting_order_is_a_self_trade() {
+    let b = book(995, 1005);
+    let own = OwnTop { best_bid: Some(998), best_ask: Some(1002) };
+    let mut r = Risk::new(limits(), 0);
+    let mut at = |side, price| r.check(&order(side, price, 1), &inputs_with(&b, 0, own, RICH));
+    assert_eq!(at(Side::Buy, 1002).reject, Some(Reject::SelfTrade), "buying at our own offer");
+    assert_eq!(at(Side::Buy, 1001).reject, None, "one tick below it");
+    let d = at(Side::Sell, 998);
+    assert_eq!((d.reject, d.limit, d.observed), (Some(Reject::SelfTrade), 998, 998));
+    assert_eq!(at(Side::Sell, 999).reject, None);
+}
+
+#[test]
+fn the_position_limit_is_the_tighter_of_notional_and_a_fraction_of_equity() {
+    let b = book(999, 1001);
+    let mut r = Risk::new(limits(), 0); // 20,000 notional, 200 bps of equity
+    // Equity 500,000: 2% is 10,000, tighter than 20,000: 10 lots at 1,000 pass, 11 do not.
+    let e = Exposure { equity: 500_000, ..RICH };
+    assert_eq!(r.check(&order(Side::Buy, 1000, 10), &inputs_with(&b, 0, OwnTop::default(), e)).reject, None);
+    let d = r.check(&order(Side::Buy, 1000, 1), &inputs_with(&b, 10, OwnTop::default(), e));
+    assert_eq!((d.reject, d.limit), (Some(Reject::PositionLimit), 10_000));
+    // Equity fallen to 100,000: the same position is now over 2%; reducing still passes.
+    let e = Exposure { equity: 100_000, ..RICH };
+    assert_eq!(r.check(&order(Side::Sell, 1000, 1), &inputs_with(&b, 10, OwnTop::default(), e)).reject, None);
+    let mut off = Risk::new(RiskLimits { position_equity_bps: 0, ..limits() }, 0);
+    assert_eq!(off.check(&order(Side::Buy, 1000, 3), &inputs_with(&b, 0, OwnTop::default(), e)).reject, None);
+}
+
+#[test]
+fn gross_and_net_exposure_count_every_instrument_at_its_mark() {
+    let b = book(999, 1001);
+    let mut r = Risk::new(limits(), 0); // gross 40,000, net 30,000
+    // Other instruments: 35,000 long. Buying 5 more lots at mark 1,000 is 40,000: at the limit.
+    let e = Exposure { gross: 35_000, net: 35_000, ..RICH };
+    let e = Exposure { net: 25_000, ..e }; // net below its limit, so gross decides
+    assert_eq!(r.check(&order(Side::Buy, 1000, 5), &inputs_with(&b, 0, OwnTop::default(), e)).reject, None);
+    let d = r.check(&order(Side::Buy, 1000, 6), &inputs_with(&b, 0, OwnTop::default(), e));
+    assert_eq!((d.reject, d.limit, d.observed), (Some(Reject::GrossExposure), 40_000, 41_000));
+    // Net: 25,000 long elsewhere; 6 lots more is 31,000 net > 30,000.
+    let e = Exposure { gross: 25_000, net: 25_000, ..RICH };
+    let d = r.check(&order(Side::Buy, 1000, 6), &inputs_with(&b, 0, OwnTop::default(), e));
+    assert_eq!((d.reject, d.observed), (Some(Reject::NetExposure), 31_000));
+    // A short that offsets the long elsewhere lowers net, and 6 lots is within gross.
+    assert_eq!(r.check(&order(Side::Sell, 1000, 6), &inputs_with(&b, 0, OwnTop::default(), e)).reject, None);
+}
+
+#[test]
+fn fills_past_the_gross_limit_trip_the_kill_switch() {
+    let k = KillSwitch::new(KillLimits {
+        max_daily_loss: 0,
+        equity: 0,
+        max_drawdown_pct: 0,
+        max_rejects_per_sec: 0,
+        max_book_invalid_ns: 0,
+    });
+    assert_eq!(k.on_exposure(40_000, 40_000), None);
+    let t = k.on_exposure(40_001, 40_000).unwrap();
+    assert_eq!((t.reason, t.limit, t.observed), (TripReason::ExposureBreach, 40_000, 40_001));
+    assert_eq!(k.on_exposure(1 << 60, 0), None, "0 is off");
 }
