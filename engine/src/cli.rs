@@ -39,6 +39,14 @@ pub enum Command {
     /// same flags and defaults (add --persist none to measure without the journal).
     /// Two replays of one capture make the same orders and fills.
     Replay(Box<ReplayArgs>),
+    /// Trip a running engine's kill switch by hand: trading halts, working orders are
+    /// cancelled, the engine runs on until stopped. Sends SIGUSR1 to PID, or writes
+    /// `kill` into the engine's --control file.
+    Kill(KillArgs),
+    /// Re-arm a running engine's tripped kill switch through its --control file.
+    /// `standard` resumes reduce-only (positions may only shrink), `aggressive`
+    /// resumes normal trading. Audited; a condition still breached trips it again.
+    Rearm(RearmArgs),
     /// Inspect or verify a journal directory.
     #[command(subcommand)]
     Journal(JournalCmd),
@@ -50,6 +58,37 @@ pub enum Command {
     /// updates and trades at --rate, a fresh snapshot every --snapshot-every). Prints
     /// `listening on ws://127.0.0.1:PORT/` first; runs until killed.
     Sim(SimArgs),
+}
+
+/// `engine kill` flags.
+#[derive(Debug, Clone, Args)]
+pub struct KillArgs {
+    /// The engine's process id.
+    #[arg(required_unless_present = "control", conflicts_with = "control")]
+    pub pid: Option<i32>,
+    /// The engine's --control file, instead of a process id.
+    #[arg(long, value_name = "FILE")]
+    pub control: Option<PathBuf>,
+}
+
+/// `engine rearm` flags.
+#[derive(Debug, Clone, Args)]
+pub struct RearmArgs {
+    /// The engine's --control file.
+    #[arg(long, value_name = "FILE")]
+    pub control: PathBuf,
+    /// `standard` (reduce-only) or `aggressive` (normal trading).
+    #[arg(long, value_enum, default_value = "standard")]
+    pub plan: PlanArg,
+}
+
+/// Re-arm plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanArg {
+    /// Resume reduce-only.
+    Standard,
+    /// Resume normal trading.
+    Aggressive,
 }
 
 /// `engine journal ...`
@@ -307,6 +346,16 @@ pub struct RunArgs {
     /// No live status line.
     #[arg(long)]
     pub quiet: bool,
+    /// When the kill switch trips: after cancelling working orders, close every
+    /// position with an IOC at the touch (checked as reduce-only; one attempt, so a
+    /// thin touch may leave part of a position open, which the report shows).
+    #[arg(long)]
+    pub flatten_on_trip: bool,
+    /// A control file for operator commands while running: write `kill`, `rearm
+    /// standard`, `rearm aggressive` or `stop` into it (or use `engine kill --control`
+    /// and `engine rearm`); it is read within 100 ms and deleted.
+    #[arg(long, value_name = "FILE")]
+    pub control: Option<PathBuf>,
     /// The venue's circuit breaker opens after this many consecutive venue rejects
     /// (0: not on a streak). While open, new orders are refused locally
     /// (`venue_circuit_open`) instead of being sent into a failing venue.

@@ -113,6 +113,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             order_capacity: 4096,
             book_depth: 256,
             breaker: breaker_config(args),
+            flatten_on_trip: args.flatten_on_trip,
         },
         rate: args.rate,
         duration: args.duration,
@@ -129,6 +130,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         status_every: (!args.quiet).then_some(std::time::Duration::from_secs(1)),
         faults: args.inject_fault.unwrap_or_default(),
         reload: Some(reload_breaker_settings),
+        control: args.control.clone(),
         database,
     })
 }
@@ -425,5 +427,54 @@ pub fn bench_e2e_command(args: &crate::cli::E2eArgs) -> Result<ExitCode, String>
     if let Some(path) = &args.plot {
         std::fs::write(path, crate::bench::svg(&results)).map_err(|e| format!("--plot {}: {e}", path.display()))?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `engine kill (PID | --control FILE)`.
+///
+/// # Errors
+/// No such process, not an engine, a refused signal, or an unwritable control file.
+pub fn kill_command(args: &crate::cli::KillArgs) -> Result<ExitCode, String> {
+    use crate::run::control::{Command, send};
+    if let Some(path) = &args.control {
+        send(path, Command::Kill)?;
+        println!("wrote `kill` to {}: the engine trips its kill switch within 100 ms", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let pid = args.pid.ok_or("give a PID or --control FILE")?;
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map_err(|e| format!("process {pid}: {e}"))?
+        .trim()
+        .to_owned();
+    if comm != "engine" {
+        return Err(format!("process {pid} is `{comm}`, not an engine: no signal sent"));
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGUSR1)
+        .map_err(|e| format!("signalling process {pid}: {e}"))?;
+    println!("sent SIGUSR1 to engine {pid}: its kill switch trips, working orders are cancelled");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `engine rearm --control FILE [--plan standard|aggressive]`.
+///
+/// # Errors
+/// The control file cannot be written.
+pub fn rearm_command(args: &crate::cli::RearmArgs) -> Result<ExitCode, String> {
+    use crate::{
+        cli::PlanArg,
+        risk::RearmPlan,
+        run::control::{Command, send},
+    };
+    let plan = match args.plan {
+        PlanArg::Standard => RearmPlan::Standard,
+        PlanArg::Aggressive => RearmPlan::Aggressive,
+    };
+    send(&args.control, Command::Rearm(plan))?;
+    println!(
+        "wrote `rearm {}` to {}: the engine re-arms within 100 ms if its kill switch tripped \
+         (the run's report counts refused re-arms)",
+        plan.name(),
+        args.control.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -200,3 +200,132 @@ fn sighup_reloads_the_venue_breaker_from_the_config_file() {
     assert!(s["counters"]["venue_rejects"].as_u64().unwrap() > 100, "before the reload the venue took them: {s}");
     assert!(s["risk_rejects"]["venue_circuit_open"].as_u64().unwrap() > 100, "after it, refused locally: {s}");
 }
+
+fn engine(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_engine")).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// An operator trips the kill switch through the control file (`engine kill
+/// --control`), then re-arms it with the standard plan (`engine rearm`): trading
+/// resumes reduce-only, both steps are journaled in order, and a re-arm with nothing
+/// tripped is refused and counted.
+#[test]
+fn the_control_file_kills_and_a_standard_rearm_resumes_reduce_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, journal, control) = (dir.path().join("run.json"), dir.path().join("journal"), dir.path().join("ctl"));
+    let control_arg = control.to_str().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["run", "--quiet", "--duration", "4s", "--json", json.to_str().unwrap()])
+        .args(["--persist", &format!("journal:{}", journal.display()), "--control", control_arg])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let (code, out, err) = engine(&["rearm", "--control", control_arg]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("wrote `rearm standard`"), "{out}");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(!control.exists(), "the engine took the command");
+    let (code, _, err) = engine(&["kill", "--control", control_arg]);
+    assert_eq!(code, Some(0), "{err}");
+    std::thread::sleep(Duration::from_millis(700));
+    let (code, _, err) = engine(&["rearm", "--control", control_arg, "--plan", "standard"]);
+    assert_eq!(code, Some(0), "{err}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "re-armed, so the run ends armed: {stderr}");
+    assert!(stderr.contains("control file") && stderr.contains(": kill"), "{stderr}");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!((s["counters"]["rearms"].as_u64(), s["counters"]["rearms_refused"].as_u64()), (Some(1), Some(1)), "{s}");
+    assert!(s["halt"].is_null(), "{s}");
+    assert!(s["risk_rejects"]["reduce_only"].as_u64().unwrap() > 0, "reduce-only after the re-arm: {s}");
+
+    let (records, _) = JournalReader::open(&journal).unwrap().read_all().unwrap();
+    let risk: Vec<_> = records.iter().filter(|r| r.kind() == Some(RecordKind::Risk)).collect();
+    let trip = risk.iter().position(|r| r.code == TripReason::Manual as u16).expect("the trip is journaled");
+    let rearm = risk.iter().position(|r| r.code == engine::risk::RearmPlan::Standard as u16).expect("so is the re-arm");
+    assert!(trip < rearm);
+    // Between the trip and the re-arm nothing was accepted; after it, only reducing orders.
+    assert!(risk[trip + 1..rearm].iter().all(|r| r.code != 0), "an order accepted while halted");
+    let reduce_only = engine::risk::Reject::ReduceOnly.code();
+    assert!(risk[rearm + 1..].iter().any(|r| r.code == reduce_only), "no reduce-only rejection after the re-arm");
+}
+
+#[test]
+fn engine_kill_refuses_a_process_that_is_not_an_engine() {
+    let (code, _, err) = engine(&["kill", &std::process::id().to_string()]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not an engine: no signal sent"), "{err}");
+    let (code, _, err) = engine(&["kill", "999999999"]);
+    assert_eq!(code, Some(2), "{err}");
+    let (code, _, err) = engine(&["rearm", "--control", "/nonexistent/dir/ctl"]);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+/// `engine kill PID` against a running engine: the same as SIGUSR1.
+#[test]
+fn engine_kill_by_pid_trips_a_running_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["run", "--quiet", "--duration", "2s", "--persist", "none", "--json", json.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let (code, out, err) = engine(&["kill", &child.id().to_string()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("sent SIGUSR1"), "{out}");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(s["halt"].as_str().unwrap().starts_with("kill switch: manual"), "{s}");
+}
+
+/// `--flatten-on-trip`: after the trip's cancels, every open position is closed with
+/// an IOC at the touch, checked as reduce-only though trading is halted.
+#[test]
+fn flatten_on_trip_closes_positions_after_cancelling() {
+    use persist::record::PositionFields;
+    let dir = tempfile::tempdir().unwrap();
+    let (json, journal) = (dir.path().join("run.json"), dir.path().join("journal"));
+    let child = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["run", "--quiet", "--duration", "2s", "--json", json.to_str().unwrap(), "--flatten-on-trip"])
+        .args(["--persist", &format!("journal:{}", journal.display()), "--strategy", "taker:threshold_pct=30"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_200));
+    assert!(Command::new("kill").args(["-USR1", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let (records, _) = JournalReader::open(&journal).unwrap().read_all().unwrap();
+    let trip = records
+        .iter()
+        .find(|r| r.kind() == Some(RecordKind::Risk) && r.code == TripReason::Manual as u16)
+        .expect("the trip is journaled");
+    let net_at = |before_seq: u64| {
+        records
+            .iter()
+            .rev()
+            .find(|r| r.kind() == Some(RecordKind::Position) && r.seq < before_seq)
+            .map_or(0i64, |r| PositionFields::from_record(r).unwrap().net_qty)
+    };
+    let (before, after) = (net_at(trip.seq), net_at(u64::MAX));
+    assert_ne!(before, 0, "the taker held a position when the switch tripped: {s}");
+    assert!(s["counters"]["flatten_orders"].as_u64().unwrap() >= 1, "{s}");
+    assert!(after.abs() < before.abs(), "flattening shrank the position: {before} -> {after}: {s}");
+    // Nothing but the flattening IOCs left after the trip, each reducing.
+    let accepted_after =
+        records.iter().filter(|r| r.seq > trip.seq && r.kind() == Some(RecordKind::Risk) && r.code == 0).count() as u64;
+    assert_eq!(accepted_after, s["counters"]["flatten_orders"].as_u64().unwrap(), "{s}");
+}

@@ -22,6 +22,8 @@ fn main() -> ExitCode {
         Command::Replay(args) => engine::run_cli::replay_command(args),
         Command::Bench(BenchCmd::E2e(args)) => engine::run_cli::bench_e2e_command(args),
         Command::Sim(args) => engine::simserver::run(args),
+        Command::Kill(args) => engine::run_cli::kill_command(args),
+        Command::Rearm(args) => engine::run_cli::rearm_command(args),
         Command::Journal(JournalCmd::Inspect(args)) => engine::run_cli::journal_command(args, false),
         Command::Journal(JournalCmd::Verify(args)) => engine::run_cli::journal_command(args, true),
         Command::Journal(JournalCmd::Load(args)) => engine::run_cli::load_command(args),

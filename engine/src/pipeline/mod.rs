@@ -24,8 +24,8 @@ use crate::{
     oms::{Oms, OmsError, Order, OrderEvent},
     order::{ExecKind, ExecReport, Intent, Liquidity, side_code},
     risk::{
-        BreakerConfig, CircuitBreaker, Exposure, KillLimits, KillSwitch, Reject, Risk, RiskInputs, RiskLimits,
-        TradingState, Trip, TripReason,
+        BreakerConfig, CircuitBreaker, Exposure, KillLimits, KillSwitch, RearmPlan, Reject, Risk, RiskInputs,
+        RiskLimits, TradingState, Trip, TripReason,
     },
     sim::SimVenue,
     strategy::{Ctx, Market, Strategy, StrategyConfig},
@@ -35,7 +35,21 @@ const VENUE: u16 = Venue::Binance as u16;
 /// Instruments one fused stage can carry (a bit each in the changed-books mask).
 pub const MAX_INSTRUMENTS: usize = 64;
 
-/// Why the stage stopped trading by itself. Sticky: nothing re-arms it.
+/// Why re-arming was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RearmError {
+    /// The kill switch has not tripped.
+    #[error("the kill switch is armed: nothing to re-arm")]
+    NotTripped,
+    /// Records can no longer be kept: the engine is stopping.
+    #[error("persistence is gone: the engine must stop")]
+    PersistGone,
+    /// A venue over-filled us: positions must be reconciled first.
+    #[error("an over-fill halted trading: reconcile positions with the venue and restart")]
+    OverFill,
+}
+
+/// Why the stage stopped trading by itself. Sticky: only an operator re-arms it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Halt {
     /// The cold core stopped draining records: the engine must stop.
@@ -86,6 +100,12 @@ pub struct Counters {
     pub oms_errors: u64,
     /// Feed connections lost (books invalid until resynced).
     pub disconnects: u64,
+    /// Operator re-arms of the kill switch.
+    pub rearms: u64,
+    /// Re-arm requests refused (nothing tripped, or a halt that cannot be cleared).
+    pub rearms_refused: u64,
+    /// Orders sent to flatten positions after a trip.
+    pub flatten_orders: u64,
 }
 
 /// What the fused stage is built from.
@@ -107,6 +127,9 @@ pub struct PipelineConfig {
     pub book_depth: usize,
     /// The venue's circuit breaker.
     pub breaker: BreakerConfig,
+    /// On a kill-switch trip, after cancelling, close every position with IOC orders
+    /// at the touch (reduce-only).
+    pub flatten_on_trip: bool,
 }
 
 /// A decoder for `config`'s instruments, ids in their order.
@@ -154,6 +177,9 @@ pub struct Pipeline {
     exposure: Exposure,
     /// Each instrument's mid as of the last mark (0: no book).
     marks: Vec<i64>,
+    flatten_on_trip: bool,
+    /// Sending the flattening orders: risk checks them as reduce-only though halted.
+    flattening: bool,
 }
 
 impl Pipeline {
@@ -191,6 +217,8 @@ impl Pipeline {
             cancel_pending: false,
             exposure: Exposure { equity: config.kill.equity, ..Exposure::default() },
             marks: vec![0; n],
+            flatten_on_trip: config.flatten_on_trip,
+            flattening: false,
         }
     }
 
@@ -459,7 +487,11 @@ impl Pipeline {
                             exposure: Exposure { mark: self.marks.get(i).copied().unwrap_or(0), ..self.exposure },
                             breaker: Some(&self.breaker),
                         };
-                        let decision = self.risk.check(&order, &inputs);
+                        let decision = if self.flattening {
+                            self.risk.check_flatten(&order, &inputs)
+                        } else {
+                            self.risk.check(&order, &inputs)
+                        };
                         let t1 = clock.now_ns();
                         self.latency.record(Hop::Risk, t1.saturating_sub(t0));
                         let audit = RiskFields {
@@ -479,11 +511,16 @@ impl Pipeline {
                         }
                         if let Some(reject) = decision.reject {
                             self.counters.risk_rejects += 1;
-                            // Self-inflicted pacing (throttle, duplicates, the halt
-                            // itself) is not a reject storm; everything else counts.
+                            // Self-inflicted pacing (throttle, duplicates, the halt or
+                            // reduce-only state, an open breaker) is not a reject
+                            // storm; everything else counts.
                             if !matches!(
                                 reject,
-                                Reject::Throttled | Reject::Duplicate | Reject::Halted | Reject::VenueCircuitOpen
+                                Reject::Throttled
+                                    | Reject::Duplicate
+                                    | Reject::Halted
+                                    | Reject::ReduceOnly
+                                    | Reject::VenueCircuitOpen
                             ) {
                                 self.count_reject(now);
                             }
@@ -581,9 +618,50 @@ impl Pipeline {
         self.finish_trip(now);
     }
 
+    /// An operator re-arms a tripped kill switch: trading resumes reduce-only
+    /// (`Standard`) or normally (`Aggressive`), audited as a risk event. Conditions
+    /// still breached trip it again at once.
+    ///
+    /// # Errors
+    /// Nothing to re-arm, or a halt that re-arming cannot clear.
+    pub fn rearm(&mut self, plan: RearmPlan, now: u64) -> Result<TradingState, RearmError> {
+        match self.halt {
+            None => return Err(RearmError::NotTripped),
+            Some(Halt::PersistGone(_)) => return Err(RearmError::PersistGone),
+            Some(Halt::OverFill(_)) => return Err(RearmError::OverFill),
+            Some(Halt::KillSwitch(_)) => {}
+        }
+        self.halt = None;
+        self.kill.reset_windows();
+        let state = match plan {
+            RearmPlan::Standard => TradingState::ReduceOnly,
+            RearmPlan::Aggressive => TradingState::Active,
+        };
+        self.risk.set_state(state);
+        self.counters.rearms += 1;
+        let record = RiskFields { reason: plan as u16, client_id: 0, side: 0, price: 0, qty: 0, limit: 0, observed: 0 };
+        self.must_record(record, now, 0);
+        // Re-check at once: a drawdown or a dead feed that is still there trips again.
+        self.check_pnl(true);
+        self.check_stale(now);
+        self.finish_trip(now);
+        Ok(state)
+    }
+
+    /// [`Pipeline::rearm`] from the control ring: a refusal is counted (the hot core
+    /// does no I/O; the report shows it).
+    pub fn rearm_or_count(&mut self, plan: RearmPlan, now: u64) {
+        if self.rearm(plan, now).is_err() {
+            self.counters.rearms_refused += 1;
+        }
+    }
+
     fn finish_trip(&mut self, now: u64) {
         if std::mem::take(&mut self.cancel_pending) {
             self.cancel_all(now);
+            if self.flatten_on_trip && matches!(self.halt, Some(Halt::KillSwitch(_))) {
+                self.flatten(now);
+            }
         }
     }
 
@@ -731,14 +809,55 @@ impl Pipeline {
     /// rounds as the intent buffer needs.
     pub fn cancel_all(&mut self, now: u64) {
         let clock = crate::clock::ReplayClock::starting_at(now);
-        let ids: Vec<_> =
-            self.oms.working().filter(|o| o.state != crate::oms::OrderState::PendingCancel).map(|o| o.id).collect();
-        for chunk in ids.chunks(32) {
-            for id in chunk {
+        // In batches from a fixed array: a trip happens on the hot path, which must
+        // not allocate. Bounded, in case cancels are refused and orders stay working.
+        for _ in 0..=self.oms.live() / 32 + 1 {
+            let mut batch = [crate::order::ClientId(0); 32];
+            let mut n = 0;
+            for order in self.oms.working().filter(|o| o.state != crate::oms::OrderState::PendingCancel) {
+                let Some(slot) = batch.get_mut(n) else { break };
+                *slot = order.id;
+                n += 1;
+            }
+            if n == 0 {
+                break;
+            }
+            for id in batch.iter().take(n) {
                 let _ = self.intents.push(Intent::Cancel(*id));
             }
             self.send_intents(now, now, &clock);
         }
+    }
+
+    /// Closes every position with an IOC at the touch, checked as reduce-only.
+    fn flatten(&mut self, now: u64) {
+        let clock = crate::clock::ReplayClock::starting_at(now);
+        for i in 0..self.books.len() {
+            let instrument = InstrumentId(i as u32);
+            let net = self.oms.position(instrument).net;
+            let Some(book) = self.books.get(i) else { continue };
+            let (side, touch) = if net > 0 {
+                (feeds::event::Side::Sell, book.best_bid())
+            } else if net < 0 {
+                (feeds::event::Side::Buy, book.best_ask())
+            } else {
+                continue;
+            };
+            let Some(touch) = touch else { continue };
+            let order = crate::order::NewOrder {
+                instrument,
+                side,
+                price: touch.price,
+                qty: feeds::event::Qty(net.abs()),
+                order_type: crate::order::OrderType::Ioc,
+            };
+            if Ctx::new(now, &mut self.oms, &mut self.intents).submit(order).is_some() {
+                self.counters.flatten_orders += 1;
+            }
+        }
+        self.flattening = true;
+        self.send_intents(now, now, &clock);
+        self.flattening = false;
     }
 
     /// The latest event time seen (engine time for shutdown actions).

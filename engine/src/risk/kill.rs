@@ -51,6 +51,27 @@ impl TripReason {
     }
 }
 
+/// How an operator re-arms a tripped kill switch. Never automatic; each re-arm is a
+/// persisted risk event with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u16)]
+pub enum RearmPlan {
+    /// Trade again, reduce-only: positions may shrink, none may grow.
+    Standard = 150,
+    /// Trade again normally.
+    Aggressive = 151,
+}
+
+impl RearmPlan {
+    /// A short name for reports and the control file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Aggressive => "aggressive",
+        }
+    }
+}
+
 /// A trip: the reason, the limit and what was observed (persisted for audit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trip {
@@ -126,6 +147,12 @@ impl KillSwitch {
             limit: clamp(limit),
             observed: clamp(gross),
         })
+    }
+
+    /// Forgets the reject window (on re-arm: the storm that tripped it is over).
+    pub fn reset_windows(&mut self) {
+        self.window_start = 0;
+        self.window_rejects = 0;
     }
 
     /// After a reject that counts toward the rate (venue rejects, hard risk rejects).

@@ -10,7 +10,7 @@ mod throttle;
 
 pub use crate::oms::OwnTop;
 pub use breaker::{BreakerConfig, BreakerState, Call, CircuitBreaker};
-pub use kill::{KillLimits, KillSwitch, Trip, TripReason};
+pub use kill::{KillLimits, KillSwitch, RearmPlan, Trip, TripReason};
 pub use limits::{QuoteLimits, RiskLimits, TradingState};
 pub use throttle::TokenBucket;
 
@@ -213,7 +213,11 @@ impl Risk {
     /// Checks one order. Accepting it consumes a throttle token and remembers it for
     /// duplicate detection.
     pub fn check(&mut self, order: &NewOrder, inputs: &RiskInputs<'_>) -> Decision {
-        let decision = self.evaluate(order, inputs);
+        self.decide(order, inputs, true)
+    }
+
+    fn decide(&mut self, order: &NewOrder, inputs: &RiskInputs<'_>, pacing: bool) -> Decision {
+        let decision = self.evaluate(order, inputs, pacing);
         match decision.reject {
             None => {
                 self.accepted += 1;
@@ -231,7 +235,7 @@ impl Risk {
         decision
     }
 
-    fn evaluate(&mut self, order: &NewOrder, inputs: &RiskInputs<'_>) -> Decision {
+    fn evaluate(&mut self, order: &NewOrder, inputs: &RiskInputs<'_>, pacing: bool) -> Decision {
         let l = &self.limits;
         let reject = |reason, limit: i128, observed: i128| Decision {
             reject: Some(reason),
@@ -322,10 +326,10 @@ impl Risk {
             return reject(Reject::OpenNotional, l.max_open_notional, open);
         }
         let window = l.duplicate_window_ns;
-        if self.recent.iter().any(|(o, at)| o == order && inputs.now.saturating_sub(*at) < window) {
+        if pacing && self.recent.iter().any(|(o, at)| o == order && inputs.now.saturating_sub(*at) < window) {
             return reject(Reject::Duplicate, i128::from(window), 0);
         }
-        if !self.bucket.try_take(inputs.now) {
+        if pacing && !self.bucket.try_take(inputs.now) {
             return reject(Reject::Throttled, i128::from(self.limits.orders_per_sec), 0);
         }
         if let Some(breaker) = inputs.breaker
@@ -334,6 +338,17 @@ impl Risk {
             return reject(Reject::VenueCircuitOpen, 0, state as i128);
         }
         Decision { reject: None, limit: 0, observed: 0 }
+    }
+
+    /// Checks an order that flattens a position after a trip: as if trading were
+    /// reduce-only (the engine stays halted), and exempt from the duplicate window
+    /// and the throttle, which pace a strategy, not a one-off emergency close.
+    pub fn check_flatten(&mut self, order: &NewOrder, inputs: &RiskInputs<'_>) -> Decision {
+        let kept = self.limits.state;
+        self.limits.state = TradingState::ReduceOnly;
+        let decision = self.decide(order, inputs, false);
+        self.limits.state = kept;
+        decision
     }
 
     /// The limits in force.

@@ -225,3 +225,22 @@ fn fills_past_the_gross_limit_trip_the_kill_switch() {
     assert_eq!((t.reason, t.limit, t.observed), (TripReason::ExposureBreach, 40_000, 40_001));
     assert_eq!(k.on_exposure(1 << 60, 0), None, "0 is off");
 }
+
+#[test]
+fn a_flattening_order_is_checked_reduce_only_without_pacing_while_halted() {
+    let b = book(999, 1001);
+    let mut l = limits();
+    l.order_burst = 1;
+    l.orders_per_sec = 1;
+    let mut r = Risk::new(l, 0);
+    assert_eq!(r.check(&order(Side::Sell, 999, 5), &inputs_with(&b, 5, OwnTop::default(), RICH)).reject, None);
+    r.set_state(TradingState::Halted);
+    let close = order(Side::Sell, 999, 5);
+    let inputs = inputs_with(&b, 5, OwnTop::default(), RICH);
+    assert_eq!(r.check(&close, &inputs).reject, Some(Reject::Halted));
+    // The same order again, the bucket empty: neither a duplicate nor throttled.
+    assert_eq!(r.check_flatten(&close, &inputs).reject, None);
+    let grow = order(Side::Buy, 1001, 1);
+    assert_eq!(r.check_flatten(&grow, &inputs).reject, Some(Reject::ReduceOnly));
+    assert_eq!(r.check(&close, &inputs).reject, Some(Reject::Halted), "still halted afterwards");
+}

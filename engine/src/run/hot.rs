@@ -13,12 +13,13 @@ use crate::{
 
 /// What the cold core may tell the hot core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
 pub enum Control {
     /// Stop feeding, cancel working orders, return.
-    Stop = 1,
+    Stop,
     /// Trip the kill switch by hand: halt trading, cancel, run on.
-    Kill = 2,
+    Kill,
+    /// Re-arm a tripped kill switch with this plan.
+    Rearm(crate::risk::RearmPlan),
 }
 
 /// A heartbeat with the numbers the live status line shows.
@@ -197,6 +198,7 @@ pub fn run_input(
         match control.try_pop() {
             Ok(Control::Stop) => break,
             Ok(Control::Kill) => pipeline.kill_switch(crate::risk::TripReason::Manual, pipeline.last_event_time()),
+            Ok(Control::Rearm(plan)) => pipeline.rearm_or_count(plan, pipeline.last_event_time()),
             Err(_) => {}
         }
         if pipeline.halt().is_some_and(|h| h.must_stop()) || input.is_done() {

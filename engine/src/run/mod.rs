@@ -7,6 +7,7 @@
 //! cancels its working orders and returns, the ring is drained, the journal synced,
 //! and the report printed.
 
+pub mod control;
 mod feed;
 mod hot;
 mod pipelined;
@@ -225,6 +226,8 @@ pub struct RunOptions {
     pub status_every: Option<Duration>,
     /// Injected faults (reliability tests only).
     pub faults: Faults,
+    /// A control file the cold core polls for operator commands.
+    pub control: Option<PathBuf>,
     /// Re-reads the breaker settings (flags and `--config` file) on SIGHUP.
     pub reload: Option<fn() -> Result<crate::risk::BreakerConfig, String>>,
     /// Also ship the journal into PostgreSQL: `Some(None)` from the PG* variables,
@@ -491,6 +494,8 @@ fn status_line(s: &Status, prev: &Status, capacity: usize) -> String {
 }
 
 const RECORD_RING: usize = 1 << 16;
+/// How often the cold core looks for a control file.
+const CONTROL_POLL_NS: u64 = 100_000_000;
 const DRAIN_EVERY_NS: u64 = 5_000_000;
 
 /// Runs the engine until the duration, a frame limit or a signal.
@@ -649,6 +654,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 Cold { journal, batch: Vec::with_capacity(RECORD_RING), journaled: 0, failed: None, lost: [0; 7] };
             let mut last_beat_at = started;
             let mut last_feed_beat_at = started;
+            let mut next_control_poll = started;
             let mut last_status = Status { ts: started, ..Status::default() };
             let mut printed = last_status;
             let mut last_drain = started;
@@ -693,6 +699,27 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                         let _ = control_tx.try_push(Control::Kill);
                     } else {
                         stop_asked = true;
+                    }
+                }
+                if let Some(path) = &options.control
+                    && now >= next_control_poll
+                {
+                    next_control_poll = now + CONTROL_POLL_NS;
+                    match control::take(path) {
+                        Ok(None) => {}
+                        Ok(Some(command)) => {
+                            eprintln!("control file {}: {}", path.display(), command.text());
+                            match command {
+                                control::Command::Kill => {
+                                    let _ = control_tx.try_push(Control::Kill);
+                                }
+                                control::Command::Rearm(plan) => {
+                                    let _ = control_tx.try_push(Control::Rearm(plan));
+                                }
+                                control::Command::Stop => stop_asked = true,
+                            }
+                        }
+                        Err(e) => eprintln!("control file {}: {e}", path.display()),
                     }
                 }
                 if !stop_sent && stop_asked {

@@ -117,6 +117,9 @@ impl RunSummary {
             c.decode_errors,
             c.oms_errors
         );
+        if c.rearms + c.rearms_refused > 0 {
+            let _ = writeln!(out, "kill switch re-armed {} time(s), {} re-arm(s) refused", c.rearms, c.rearms_refused);
+        }
         if !self.risk_rejects.is_empty() {
             let reasons: Vec<String> = self.risk_rejects.iter().map(|(k, v)| format!("{k} {v}")).collect();
             let _ = writeln!(out, "risk rejects by reason: {}", reasons.join(", "));
