@@ -294,6 +294,25 @@ pub struct RunArgs {
     /// applies (0: off).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub max_position_equity_bps: u32,
+    /// New orders per second for any one instrument (token bucket).
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub instrument_orders_per_sec: u32,
+    /// Cancels per second to the venue (token bucket). A cancel over the rate waits
+    /// for a token; it is never dropped.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cancels_per_sec: u32,
+    /// Order-to-trade ratio: messages (new orders + cancels) per fill at most, over a
+    /// sliding 10 s window once it holds 500 messages (0: off).
+    #[arg(long, default_value_t = 100)]
+    pub max_order_to_trade: u64,
+    /// Cancel-to-new ratio: cancels per 100 new orders at most, over the same window
+    /// (0: off).
+    #[arg(long, default_value_t = 0)]
+    pub max_cancel_to_new_pct: u64,
+    /// Kill switch: trip on more messages (orders + cancels) than this in one second
+    /// (0: off).
+    #[arg(long, default_value_t = 10_000)]
+    pub max_messages_per_sec: u32,
     /// Comma-separated symbols (from --symbols) no order may be sent for.
     #[arg(long, value_delimiter = ',', action = clap::ArgAction::Set)]
     pub restricted: Vec<String>,

@@ -54,6 +54,10 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         },
     );
     limits.position_equity_bps = args.max_position_equity_bps;
+    limits.instrument_orders_per_sec = args.instrument_orders_per_sec;
+    limits.cancels_per_sec = args.cancels_per_sec;
+    limits.ratios.max_order_to_trade = args.max_order_to_trade;
+    limits.ratios.max_cancel_to_new_pct = args.max_cancel_to_new_pct;
     for symbol in &args.restricted {
         let id = instruments
             .iter()
@@ -76,6 +80,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         max_drawdown_pct: i128::from(args.max_drawdown_pct),
         max_rejects_per_sec: args.max_rejects_per_sec,
         max_book_invalid_ns: args.max_book_invalid.as_nanos() as u64,
+        max_messages_per_sec: args.max_messages_per_sec,
     };
     if args.topology == crate::cli::TopologyArg::Pipelined && matches!(args.feed, crate::cli::FeedArg::Replay(_)) {
         return Err(RunError::ReplayPipelined.to_string());

@@ -329,3 +329,36 @@ fn flatten_on_trip_closes_positions_after_cancelling() {
         records.iter().filter(|r| r.seq > trip.seq && r.kind() == Some(RecordKind::Risk) && r.code == 0).count() as u64;
     assert_eq!(accepted_after, s["counters"]["flatten_orders"].as_u64().unwrap(), "{s}");
 }
+
+/// More messages per second than allowed trips the kill switch (`message_rate`).
+#[test]
+fn a_message_rate_breach_trips_the_kill_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let persist = format!("journal:{}", dir.path().display());
+    let (code, s, stderr) = run(&["--duration", "2s", "--persist", &persist, "--max-messages-per-sec", "50"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(s["halt"].as_str().unwrap().starts_with("kill switch: message_rate (limit 50, observed 51)"), "{s}");
+    check_journal(dir.path(), TripReason::MessageRate);
+}
+
+/// A cancel over the cancel rate waits for a token; it is never dropped, so no order
+/// is left working that its strategy forgot (the journal's last word on every order
+/// is terminal once the run ends).
+#[test]
+fn throttled_cancels_are_deferred_never_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    let persist = format!("journal:{}", journal.display());
+    let (code, s, stderr) = run(&["--duration", "2s", "--persist", &persist, "--cancels-per-sec", "20"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(s["counters"]["cancels_deferred"].as_u64().unwrap() > 100, "{s}");
+    let (records, _) = JournalReader::open(&journal).unwrap().read_all().unwrap();
+    let mut last = std::collections::HashMap::new();
+    for r in records.iter().filter(|r| r.kind() == Some(RecordKind::Order)) {
+        last.insert(r.fields[0], r.code);
+    }
+    let terminal =
+        [OrderState::Filled, OrderState::Canceled, OrderState::Rejected, OrderState::Denied].map(|s| s as u16);
+    let working = last.values().filter(|s| !terminal.contains(s)).count();
+    assert_eq!(working, 0, "orders left working: {s}");
+}

@@ -106,6 +106,8 @@ pub struct Counters {
     pub rearms_refused: u64,
     /// Orders sent to flatten positions after a trip.
     pub flatten_orders: u64,
+    /// Cancels the cancel throttle held back (sent later, never dropped).
+    pub cancels_deferred: u64,
 }
 
 /// What the fused stage is built from.
@@ -178,8 +180,14 @@ pub struct Pipeline {
     /// Each instrument's mid as of the last mark (0: no book).
     marks: Vec<i64>,
     flatten_on_trip: bool,
-    /// Sending the flattening orders: risk checks them as reduce-only though halted.
-    flattening: bool,
+    /// Sending emergency messages (cancel-all, flattening after a trip): cancels skip
+    /// the throttle, orders are checked reduce-only though halted.
+    emergency: bool,
+    /// Cancels the throttle held back, sent as tokens come (never dropped: a dropped
+    /// cancel would leave an order working that its strategy has forgotten).
+    deferred_cancels: Bounded<crate::order::ClientId>,
+    /// The spare buffer `deferred_cancels` swaps with while retrying.
+    retrying: Bounded<crate::order::ClientId>,
 }
 
 impl Pipeline {
@@ -218,7 +226,9 @@ impl Pipeline {
             exposure: Exposure { equity: config.kill.equity, ..Exposure::default() },
             marks: vec![0; n],
             flatten_on_trip: config.flatten_on_trip,
-            flattening: false,
+            emergency: false,
+            deferred_cancels: Bounded::with_capacity(config.order_capacity.max(16)),
+            retrying: Bounded::with_capacity(config.order_capacity.max(16)),
         }
     }
 
@@ -319,6 +329,7 @@ impl Pipeline {
         }
         let t_book = clock.now_ns();
         self.latency.record(Hop::Book, t_book.saturating_sub(t_parse));
+        self.retry_deferred_cancels(ts_recv);
         self.handle_reports(ts_recv);
         if changed != 0 || !self.intents.is_empty() {
             let mut bits = changed;
@@ -487,7 +498,7 @@ impl Pipeline {
                             exposure: Exposure { mark: self.marks.get(i).copied().unwrap_or(0), ..self.exposure },
                             breaker: Some(&self.breaker),
                         };
-                        let decision = if self.flattening {
+                        let decision = if self.emergency {
                             self.risk.check_flatten(&order, &inputs)
                         } else {
                             self.risk.check(&order, &inputs)
@@ -511,12 +522,15 @@ impl Pipeline {
                         }
                         if let Some(reject) = decision.reject {
                             self.counters.risk_rejects += 1;
-                            // Self-inflicted pacing (throttle, duplicates, the halt or
-                            // reduce-only state, an open breaker) is not a reject
-                            // storm; everything else counts.
+                            // Self-inflicted pacing (throttles, ratios, duplicates, the
+                            // halt or reduce-only state, an open breaker) is not a
+                            // reject storm; everything else counts.
                             if !matches!(
                                 reject,
                                 Reject::Throttled
+                                    | Reject::InstrumentThrottled
+                                    | Reject::OrderToTrade
+                                    | Reject::CancelToNew
                                     | Reject::Duplicate
                                     | Reject::Halted
                                     | Reject::ReduceOnly
@@ -539,12 +553,20 @@ impl Pipeline {
                         self.latency.record(Hop::Route, t2.saturating_sub(t1));
                         self.latency.record(Hop::TickToOrder, t2.saturating_sub(arrived));
                         self.counters.orders += 1;
+                        self.count_message(now);
                     }
                     Intent::Cancel(id) => {
-                        if self.order_event(id, OrderEvent::RequestCancel, now).is_some() {
-                            self.venue.cancel(id, now, &mut self.reports);
-                            self.counters.cancels += 1;
+                        if self.emergency {
+                            self.risk.on_emergency_cancel(now);
+                        } else if !self.risk.allow_cancel(now) {
+                            self.counters.cancels_deferred += 1;
+                            if self.deferred_cancels.push(id) {
+                                continue;
+                            }
+                            // No room to wait: send it anyway rather than orphan it.
+                            self.risk.on_emergency_cancel(now);
                         }
+                        self.send_cancel(id, now);
                     }
                 }
             }
@@ -554,6 +576,44 @@ impl Pipeline {
     }
 
     /// Applies an OMS event and persists the order's new state.
+    fn send_cancel(&mut self, id: crate::order::ClientId, now: u64) {
+        if self.order_event(id, OrderEvent::RequestCancel, now).is_some() {
+            self.venue.cancel(id, now, &mut self.reports);
+            self.counters.cancels += 1;
+            self.count_message(now);
+        }
+    }
+
+    /// Sends the cancels the throttle held back, as far as tokens allow, oldest first.
+    fn retry_deferred_cancels(&mut self, now: u64) {
+        if self.deferred_cancels.is_empty() {
+            return;
+        }
+        std::mem::swap(&mut self.deferred_cancels, &mut self.retrying);
+        let mut k = 0;
+        while let Some(id) = self.retrying.as_slice().get(k).copied() {
+            k += 1;
+            // Filled or cancelled meanwhile: nothing left to cancel.
+            if !self.oms.get(id).is_some_and(|o| o.state.is_working()) {
+                continue;
+            }
+            if self.risk.allow_cancel(now) {
+                self.send_cancel(id, now);
+            } else {
+                let _ = self.deferred_cancels.push(id); // it came from there: room is certain
+            }
+        }
+        self.retrying.clear();
+        self.handle_reports(now);
+    }
+
+    /// One more message (order or cancel) to the venue: the message-rate trip.
+    fn count_message(&mut self, now: u64) {
+        if let Some(t) = self.kill.on_message(now) {
+            self.trip(Halt::KillSwitch(t));
+        }
+    }
+
     fn order_event(&mut self, id: crate::order::ClientId, event: OrderEvent, now: u64) -> Option<Order> {
         match self.oms.apply(id, event) {
             Ok(order) => {
@@ -668,6 +728,7 @@ impl Pipeline {
     /// Time-based checks between frames (a live feed that went quiet): a book left
     /// invalid too long trips the kill switch.
     pub fn on_tick(&mut self, now: u64) {
+        self.retry_deferred_cancels(now);
         self.check_stale(now);
         self.finish_trip(now);
     }
@@ -748,6 +809,7 @@ impl Pipeline {
                 ExecKind::Canceled => self.oms.apply(id, OrderEvent::Cancel),
                 ExecKind::CancelRejected => self.oms.apply(id, OrderEvent::CancelReject),
                 ExecKind::Fill { price, qty, liquidity, trade_id, fee } => {
+                    self.risk.on_fill(now);
                     self.oms.fill(id, price.0, qty.0, trade_id, fee).inspect(|order| {
                         self.counters.fills += 1;
                         self.persist_fill(order, (price, qty.0, fee), liquidity, trade_id, now);
@@ -809,6 +871,9 @@ impl Pipeline {
     /// rounds as the intent buffer needs.
     pub fn cancel_all(&mut self, now: u64) {
         let clock = crate::clock::ReplayClock::starting_at(now);
+        // Everything working goes now, deferred cancels included, past the throttle.
+        self.deferred_cancels.clear();
+        self.emergency = true;
         // In batches from a fixed array: a trip happens on the hot path, which must
         // not allocate. Bounded, in case cancels are refused and orders stay working.
         for _ in 0..=self.oms.live() / 32 + 1 {
@@ -827,6 +892,7 @@ impl Pipeline {
             }
             self.send_intents(now, now, &clock);
         }
+        self.emergency = false;
     }
 
     /// Closes every position with an IOC at the touch, checked as reduce-only.
@@ -855,9 +921,9 @@ impl Pipeline {
                 self.counters.flatten_orders += 1;
             }
         }
-        self.flattening = true;
+        self.emergency = true;
         self.send_intents(now, now, &clock);
-        self.flattening = false;
+        self.emergency = false;
     }
 
     /// The latest event time seen (engine time for shutdown actions).

@@ -19,6 +19,8 @@ pub enum TripReason {
     OverFill = 105,
     /// Fills took gross exposure over its limit.
     ExposureBreach = 106,
+    /// More messages (orders + cancels) per second than allowed.
+    MessageRate = 107,
 }
 
 impl TripReason {
@@ -32,6 +34,7 @@ impl TripReason {
             Self::StaleFeed,
             Self::OverFill,
             Self::ExposureBreach,
+            Self::MessageRate,
         ]
         .into_iter()
         .find(|r| *r as u16 == code)
@@ -47,6 +50,7 @@ impl TripReason {
             Self::StaleFeed => "stale_feed",
             Self::OverFill => "over_fill",
             Self::ExposureBreach => "exposure_breach",
+            Self::MessageRate => "message_rate",
         }
     }
 }
@@ -96,6 +100,8 @@ pub struct KillLimits {
     pub max_rejects_per_sec: u32,
     /// Trip when a book has been invalid this long (ns).
     pub max_book_invalid_ns: u64,
+    /// Trip on more messages (orders + cancels) than this within one second.
+    pub max_messages_per_sec: u32,
 }
 
 /// The watcher.
@@ -105,6 +111,8 @@ pub struct KillSwitch {
     high_water: i128,
     window_start: u64,
     window_rejects: u32,
+    message_window_start: u64,
+    window_messages: u32,
 }
 
 fn clamp(v: i128) -> i64 {
@@ -114,7 +122,14 @@ fn clamp(v: i128) -> i64 {
 impl KillSwitch {
     /// A watcher with these limits.
     pub fn new(limits: KillLimits) -> Self {
-        Self { limits, high_water: limits.equity, window_start: 0, window_rejects: 0 }
+        Self {
+            limits,
+            high_water: limits.equity,
+            window_start: 0,
+            window_rejects: 0,
+            message_window_start: 0,
+            window_messages: 0,
+        }
     }
 
     /// After P&L changed: total realised + unrealised across instruments.
@@ -149,10 +164,28 @@ impl KillSwitch {
         })
     }
 
-    /// Forgets the reject window (on re-arm: the storm that tripped it is over).
+    /// Forgets the reject and message windows (on re-arm: the storm that tripped it
+    /// is over).
     pub fn reset_windows(&mut self) {
         self.window_start = 0;
         self.window_rejects = 0;
+        self.message_window_start = 0;
+        self.window_messages = 0;
+    }
+
+    /// After a message (order or cancel) went to the venue.
+    pub fn on_message(&mut self, now: u64) -> Option<Trip> {
+        if now.saturating_sub(self.message_window_start) >= 1_000_000_000 {
+            self.message_window_start = now;
+            self.window_messages = 0;
+        }
+        self.window_messages += 1;
+        let max = self.limits.max_messages_per_sec;
+        (max > 0 && self.window_messages > max).then_some(Trip {
+            reason: TripReason::MessageRate,
+            limit: i64::from(max),
+            observed: i64::from(self.window_messages),
+        })
     }
 
     /// After a reject that counts toward the rate (venue rejects, hard risk rejects).
@@ -192,7 +225,20 @@ mod tests {
             max_drawdown_pct: 15,
             max_rejects_per_sec: 3,
             max_book_invalid_ns: 500,
+            max_messages_per_sec: 4,
         }
+    }
+
+    #[test]
+    fn a_message_burst_over_the_rate_trips_and_a_new_second_starts_over() {
+        let mut k = KillSwitch::new(limits());
+        for t in 0..4 {
+            assert_eq!(k.on_message(t), None);
+        }
+        let trip = k.on_message(4).unwrap();
+        assert_eq!((trip.reason, trip.limit, trip.observed), (TripReason::MessageRate, 4, 5));
+        assert_eq!(k.on_message(1_000_000_004), None, "a new second");
+        assert_eq!(KillSwitch::new(KillLimits { max_messages_per_sec: 0, ..limits() }).on_message(0), None);
     }
 
     #[test]

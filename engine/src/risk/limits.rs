@@ -46,6 +46,12 @@ pub struct RiskLimits {
     pub max_gross_notional: i128,
     /// Largest |sum of position × mark| over every instrument.
     pub max_net_notional: i128,
+    /// New orders per second for any one instrument (token refill rate).
+    pub instrument_orders_per_sec: u32,
+    /// Cancels per second to the venue (token refill rate).
+    pub cancels_per_sec: u32,
+    /// Order-to-trade and cancel-to-new ratio limits.
+    pub ratios: super::RatioLimits,
 }
 
 /// Limits in whole quote-currency units, as a user writes them.
@@ -85,6 +91,9 @@ impl RiskLimits {
             position_equity_bps: 200,
             max_gross_notional: i128::from(quote.gross) * unit,
             max_net_notional: i128::from(quote.net) * unit,
+            instrument_orders_per_sec: 2_000,
+            cancels_per_sec: 2_000,
+            ratios: super::RatioLimits::default(),
         }
     }
 }

@@ -6,12 +6,14 @@
 mod breaker;
 mod kill;
 mod limits;
+mod ratios;
 mod throttle;
 
 pub use crate::oms::OwnTop;
 pub use breaker::{BreakerConfig, BreakerState, Call, CircuitBreaker};
 pub use kill::{KillLimits, KillSwitch, RearmPlan, Trip, TripReason};
 pub use limits::{QuoteLimits, RiskLimits, TradingState};
+pub use ratios::{MessageWindow, RatioBreach, RatioLimits};
 pub use throttle::TokenBucket;
 
 use feeds::{
@@ -74,11 +76,17 @@ pub enum Reject {
     GrossExposure = 17,
     /// Net exposure over every instrument would exceed its limit.
     NetExposure = 18,
+    /// Too many messages per fill over the ratio window.
+    OrderToTrade = 19,
+    /// Too many cancels per new order over the ratio window.
+    CancelToNew = 20,
+    /// Too many new orders per second for this instrument.
+    InstrumentThrottled = 21,
 }
 
 impl Reject {
     /// Every reason, in code order.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 21] = [
         Self::Halted,
         Self::ReduceOnly,
         Self::QtyOutOfRange,
@@ -97,6 +105,9 @@ impl Reject {
         Self::SelfTrade,
         Self::GrossExposure,
         Self::NetExposure,
+        Self::OrderToTrade,
+        Self::CancelToNew,
+        Self::InstrumentThrottled,
     ];
 
     /// The persisted code.
@@ -125,6 +136,9 @@ impl Reject {
             Self::SelfTrade => "self_trade",
             Self::GrossExposure => "gross_exposure",
             Self::NetExposure => "net_exposure",
+            Self::OrderToTrade => "order_to_trade",
+            Self::CancelToNew => "cancel_to_new",
+            Self::InstrumentThrottled => "instrument_throttled",
         }
     }
 }
@@ -169,6 +183,11 @@ const RECENT: usize = 8;
 pub struct Risk {
     limits: RiskLimits,
     bucket: TokenBucket,
+    /// New orders per instrument (index = instrument id, up to 64).
+    instrument_buckets: [TokenBucket; 64],
+    cancel_bucket: TokenBucket,
+    window: MessageWindow,
+    cancels_throttled: u64,
     recent: [(NewOrder, u64); RECENT],
     recent_next: usize,
     accepted: u64,
@@ -183,6 +202,8 @@ impl Risk {
     /// A risk stage with these limits, its throttle full.
     pub fn new(limits: RiskLimits, now: u64) -> Self {
         let bucket = TokenBucket::new(limits.orders_per_sec, limits.order_burst, now);
+        let per_instrument = TokenBucket::new(limits.instrument_orders_per_sec, limits.order_burst, now);
+        let cancel_bucket = TokenBucket::new(limits.cancels_per_sec, limits.order_burst, now);
         let blank = NewOrder {
             instrument: feeds::event::InstrumentId(u32::MAX),
             side: Side::Buy,
@@ -193,6 +214,10 @@ impl Risk {
         Self {
             limits,
             bucket,
+            instrument_buckets: [per_instrument; 64],
+            cancel_bucket,
+            window: MessageWindow::new(limits.ratios),
+            cancels_throttled: 0,
             recent: [(blank, 0); RECENT],
             recent_next: 0,
             accepted: 0,
@@ -221,6 +246,7 @@ impl Risk {
         match decision.reject {
             None => {
                 self.accepted += 1;
+                self.window.on_new(inputs.now);
                 if let Some(slot) = self.recent.get_mut(self.recent_next) {
                     *slot = (*order, inputs.now);
                 }
@@ -329,8 +355,25 @@ impl Risk {
         if pacing && self.recent.iter().any(|(o, at)| o == order && inputs.now.saturating_sub(*at) < window) {
             return reject(Reject::Duplicate, i128::from(window), 0);
         }
-        if pacing && !self.bucket.try_take(inputs.now) {
-            return reject(Reject::Throttled, i128::from(self.limits.orders_per_sec), 0);
+        if pacing {
+            match self.window.check_new(inputs.now) {
+                Some(RatioBreach::OrderToTrade(limit, seen)) => {
+                    return reject(Reject::OrderToTrade, i128::from(limit), i128::from(seen));
+                }
+                Some(RatioBreach::CancelToNew(limit, seen)) => {
+                    return reject(Reject::CancelToNew, i128::from(limit), i128::from(seen));
+                }
+                None => {}
+            }
+            if !self.bucket.try_take(inputs.now) {
+                return reject(Reject::Throttled, i128::from(self.limits.orders_per_sec), 0);
+            }
+            let per_instrument = self.limits.instrument_orders_per_sec;
+            if let Some(bucket) = self.instrument_buckets.get_mut(order.instrument.0 as usize)
+                && !bucket.try_take(inputs.now)
+            {
+                return reject(Reject::InstrumentThrottled, i128::from(per_instrument), 0);
+            }
         }
         if let Some(breaker) = inputs.breaker
             && let Err(state) = breaker.try_admit(inputs.now)
@@ -349,6 +392,34 @@ impl Risk {
         let decision = self.decide(order, inputs, false);
         self.limits.state = kept;
         decision
+    }
+
+    /// Whether a cancel may go now (the venue's cancel rate); counted for the
+    /// cancel-to-new ratio when it may, as throttled when not.
+    pub fn allow_cancel(&mut self, now: u64) -> bool {
+        if self.cancel_bucket.try_take(now) {
+            self.window.on_cancel(now);
+            true
+        } else {
+            self.cancels_throttled += 1;
+            false
+        }
+    }
+
+    /// A cancel that bypasses the throttle (cancel-all on a trip, at shutdown), still
+    /// counted for the ratios.
+    pub fn on_emergency_cancel(&mut self, now: u64) {
+        self.window.on_cancel(now);
+    }
+
+    /// A fill came back (for the order-to-trade ratio).
+    pub fn on_fill(&mut self, now: u64) {
+        self.window.on_fill(now);
+    }
+
+    /// Cancels held back by the cancel throttle.
+    pub fn cancels_throttled(&self) -> u64 {
+        self.cancels_throttled
     }
 
     /// The limits in force.

@@ -219,6 +219,7 @@ fn fills_past_the_gross_limit_trip_the_kill_switch() {
         max_drawdown_pct: 0,
         max_rejects_per_sec: 0,
         max_book_invalid_ns: 0,
+        max_messages_per_sec: 0,
     });
     assert_eq!(k.on_exposure(40_000, 40_000), None);
     let t = k.on_exposure(40_001, 40_000).unwrap();
@@ -243,4 +244,24 @@ fn a_flattening_order_is_checked_reduce_only_without_pacing_while_halted() {
     let grow = order(Side::Buy, 1001, 1);
     assert_eq!(r.check_flatten(&grow, &inputs).reject, Some(Reject::ReduceOnly));
     assert_eq!(r.check(&close, &inputs).reject, Some(Reject::Halted), "still halted afterwards");
+}
+
+#[test]
+fn each_instrument_has_its_own_order_rate_and_cancels_have_theirs() {
+    let b = book(999, 1001);
+    let mut l = limits();
+    (l.order_burst, l.orders_per_sec, l.instrument_orders_per_sec, l.cancels_per_sec) = (3, 1_000, 1, 1);
+    let mut r = Risk::new(l, 0);
+    let inputs = |now| RiskInputs { now, ..inputs_with(&b, 0, OwnTop::default(), RICH) };
+    for (k, qty) in [1, 2, 3].into_iter().enumerate() {
+        assert_eq!(r.check(&order(Side::Buy, 1000, qty), &inputs(k as u64 * 1_000_000)).reject, None, "the burst");
+    }
+    let d = r.check(&order(Side::Buy, 1000, 4), &inputs(10_000_000));
+    assert_eq!((d.reject, d.limit), (Some(Reject::InstrumentThrottled), 1), "1 a second for this instrument");
+    let other = NewOrder { instrument: InstrumentId(1), ..order(Side::Buy, 1000, 4) };
+    assert_eq!(r.check(&other, &inputs(11_000_000)).reject, None, "another instrument has its own bucket");
+    assert!((0..3).all(|_| r.allow_cancel(20)), "the cancel burst");
+    assert!(!r.allow_cancel(21), "then 1 a second");
+    assert_eq!(r.cancels_throttled(), 1);
+    assert!(r.allow_cancel(1_000_000_021));
 }
