@@ -38,7 +38,11 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, String> {
     let flags = flags_of(command, &table).map_err(file)?;
     // The file on its own first, so a bad value is blamed on the file.
     let alone: Vec<OsString> = argv.iter().take(1 + command.len()).cloned().chain(flags.iter().cloned()).collect();
-    if let Err(e) = <Cli as clap::Parser>::try_parse_from(&alone) {
+    // (`replay`'s capture is a positional argument of the command line, not of the
+    // file: its absence here is not the file's fault.)
+    if let Err(e) = <Cli as clap::Parser>::try_parse_from(&alone)
+        && e.kind() != clap::error::ErrorKind::MissingRequiredArgument
+    {
         return Err(file(e.render().to_string().trim().trim_start_matches("error: ").to_owned()));
     }
     let mut out: Vec<OsString> = argv.iter().take(1 + command.len()).cloned().collect();
@@ -131,6 +135,15 @@ mod tests {
         let expected = ["engine", "run", "--mlock", "--rate", "5000", "--symbols", "BTCUSDT,ETHUSDT", "--config"];
         assert_eq!(out[..expected.len()], args(&expected)[..]);
         assert_eq!(out[expected.len() + 1..], args(&["--rate", "7"])[..]);
+    }
+
+    #[test]
+    fn replay_takes_a_config_beside_its_capture() {
+        let (_dir, path) = config("persist = \"none\"\n");
+        let out = expand(args(&["engine", "replay", "run.cap", "--config", &path])).unwrap();
+        assert_eq!(out[..4], args(&["engine", "replay", "--persist", "none"])[..]);
+        let cli = <Cli as clap::Parser>::try_parse_from(out).unwrap();
+        assert!(matches!(cli.command, crate::cli::Command::Replay(_)));
     }
 
     #[test]

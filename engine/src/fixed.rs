@@ -37,6 +37,20 @@ impl<T> Bounded<T> {
         self.items.drain(..)
     }
 
+    /// Removes the first item equal to `item` (order not kept); whether there was one.
+    pub fn remove(&mut self, item: &T) -> bool
+    where
+        T: PartialEq,
+    {
+        match self.items.iter().position(|i| i == item) {
+            Some(at) => {
+                self.items.swap_remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// How many items it holds.
     pub fn len(&self) -> usize {
         self.items.len()
@@ -59,5 +73,7 @@ mod tests {
         assert!(!b.push(3));
         assert_eq!(b.drain().collect::<Vec<_>>(), [1, 2]);
         assert!(b.is_empty() && b.push(4));
+        assert!(b.push(5) && b.remove(&4) && !b.remove(&4));
+        assert_eq!(b.as_slice(), [5]);
     }
 }

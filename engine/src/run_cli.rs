@@ -236,7 +236,7 @@ pub fn run_command(args: &RunArgs) -> Result<ExitCode, String> {
     host_audit(&options, args.require_tuned_host, args.quiet)?;
     let outcome = match run(&options) {
         Ok(o) => o,
-        Err(e @ (RunError::StagePanicked(_) | RunError::Stalled(_))) => {
+        Err(e @ (RunError::StagePanicked(_) | RunError::Stalled(_) | RunError::FeedStalled(_))) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(4));
         }

@@ -126,6 +126,19 @@ fn a_version_1_database_is_migrated_forward_once() {
     assert_eq!(s.watermark(1), 30, "rows kept");
 }
 
+/// Engines starting together against one fresh database: the migration runs once,
+/// the others wait for it and find the schema current.
+#[test]
+fn concurrent_migrations_apply_once() {
+    let url = fresh_database("pg_concurrent_migrate");
+    let applied: Vec<bool> = std::thread::scope(|s| {
+        let runs: Vec<_> =
+            (0..4).map(|_| s.spawn(|| persist::pg::migrate(&mut connect(Some(&url)).unwrap()).unwrap().1)).collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(applied.iter().filter(|a| **a).count(), 1, "{applied:?}");
+}
+
 #[test]
 fn a_row_breaking_a_check_constraint_fails_the_whole_batch_and_moves_no_watermark() {
     let url = fresh_database("pg_checks");

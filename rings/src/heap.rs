@@ -88,13 +88,22 @@ impl<T> HeapRing<T> {
         let (ptr, memory) = match memory {
             #[cfg(not(loom))]
             Memory::HugePages => {
-                let bytes = layout.size().div_ceil(HUGE_PAGE) * HUGE_PAGE;
+                // Whole huge pages, plus one of slack to start the slots on a 2 MiB
+                // boundary (an unaligned start would leave its first and last partial
+                // huge pages on small ones).
+                let bytes = layout.size().div_ceil(HUGE_PAGE) * HUGE_PAGE + HUGE_PAGE;
                 let map_failed =
                     |e: std::io::Error| CapacityError::MapFailed { bytes, errno: e.raw_os_error().unwrap_or(0) };
                 let mut map = memmap2::MmapMut::map_anon(bytes).map_err(map_failed)?;
                 // Advice before the first touch, so the faults below take huge pages.
                 map.advise(memmap2::Advice::HugePage).map_err(map_failed)?;
-                (map.as_mut_ptr(), SlotMemory::Mapped(map))
+                let base = map.as_mut_ptr();
+                let offset = base.align_offset(HUGE_PAGE);
+                debug_assert!(offset < HUGE_PAGE && offset + layout.size() <= bytes);
+                // SAFETY: `offset < HUGE_PAGE` and the map is `HUGE_PAGE` longer than the
+                // rounded slot bytes, so `base + offset` and the `layout.size()` bytes
+                // after it stay inside the mapping.
+                (unsafe { base.add(offset) }, SlotMemory::Mapped(map))
             }
             _ => {
                 // SAFETY: the layout has a non-zero size (capacity > 0, size_of::<T>() > 0).
@@ -103,9 +112,10 @@ impl<T> HeapRing<T> {
         };
         let Some(slots) = NonNull::new(ptr.cast::<MaybeUninit<T>>()) else { std::alloc::handle_alloc_error(layout) };
         // SAFETY: `ptr` is valid for `layout.size()` bytes (an allocation of `layout`,
-        // or a mapping at least that long), nothing else refers to it yet, and any
-        // bytes are a valid `MaybeUninit<T>`. Writing them faults every page in here
-        // rather than on the hot core's first lap.
+        // or a 2 MiB-aligned place in a mapping at least that long, so aligned to
+        // `layout.align()` <= 2 MiB too), nothing else refers to it yet, and any bytes
+        // are a valid `MaybeUninit<T>`. Writing them faults every page in here rather
+        // than on the hot core's first lap.
         unsafe { ptr.write_bytes(0, layout.size()) };
         Ok(Arc::new(Self {
             tail: CachePadded::new(AtomicU64::new(0)),

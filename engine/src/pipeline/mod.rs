@@ -21,7 +21,7 @@ use persist::record::{BookTopFields, FillFields, OrderFields, PositionFields, Ri
 use crate::{
     clock::Clock,
     fixed::Bounded,
-    oms::{Oms, OmsError, Order, OrderEvent},
+    oms::{Oms, OmsError, Order, OrderEvent, OrderState},
     order::{ExecKind, ExecReport, Intent, Liquidity, side_code},
     risk::{
         BreakerConfig, CircuitBreaker, Exposure, KillLimits, KillSwitch, RearmPlan, Reject, Risk, RiskInputs,
@@ -188,6 +188,12 @@ pub struct Pipeline {
     deferred_cancels: Bounded<crate::order::ClientId>,
     /// The spare buffer `deferred_cancels` swaps with while retrying.
     retrying: Bounded<crate::order::ClientId>,
+    /// Orders `flatten` made, the only ones checked as a flatten.
+    flatten_ids: Bounded<crate::order::ClientId>,
+    /// Orders the breaker admitted as half-open probes, awaiting their venue answer.
+    probe_ids: Bounded<crate::order::ClientId>,
+    /// Fills moved positions since the last mark to market.
+    exposure_stale: bool,
 }
 
 impl Pipeline {
@@ -229,6 +235,9 @@ impl Pipeline {
             emergency: false,
             deferred_cancels: Bounded::with_capacity(config.order_capacity.max(16)),
             retrying: Bounded::with_capacity(config.order_capacity.max(16)),
+            flatten_ids: Bounded::with_capacity(MAX_INSTRUMENTS),
+            probe_ids: Bounded::with_capacity(64),
+            exposure_stale: false,
         }
     }
 
@@ -487,6 +496,11 @@ impl Pipeline {
                     Intent::New { id, order } => {
                         let t0 = clock.now_ns();
                         let i = order.instrument.0 as usize;
+                        if self.exposure_stale {
+                            // Fills since the last mark moved positions: re-mark, so
+                            // gross and net exposure count them.
+                            self.mark_to_market();
+                        }
                         let Some(book) = self.books.get(i) else { continue };
                         let inputs = RiskInputs {
                             now,
@@ -498,7 +512,9 @@ impl Pipeline {
                             exposure: Exposure { mark: self.marks.get(i).copied().unwrap_or(0), ..self.exposure },
                             breaker: Some(&self.breaker),
                         };
-                        let decision = if self.emergency {
+                        // Only the orders `flatten` made are checked as a flatten;
+                        // a strategy's order is checked as usual, halt included.
+                        let decision = if self.emergency && self.flatten_ids.remove(&id) {
                             self.risk.check_flatten(&order, &inputs)
                         } else {
                             self.risk.check(&order, &inputs)
@@ -517,6 +533,11 @@ impl Pipeline {
                         self.must_record(audit, now, order.instrument.0);
                         if self.halt.is_some_and(|h| h.must_stop()) {
                             // Its records can no longer be kept: it must not leave.
+                            if decision.reject.is_none() {
+                                // An admitted order that never leaves: the breaker
+                                // must not wait for its outcome.
+                                self.breaker.record_failure(decision.probe, now);
+                            }
                             self.order_event(id, OrderEvent::Deny, now);
                             continue;
                         }
@@ -547,6 +568,9 @@ impl Pipeline {
                             continue;
                         }
                         self.order_event(id, OrderEvent::Send, now);
+                        if decision.probe && !self.probe_ids.push(id) {
+                            self.breaker.record_failure(true, now); // cannot track it: failed
+                        }
                         let Some(book) = self.books.get(i) else { continue };
                         self.venue.submit(id, &order, book, now, &mut self.reports);
                         let t2 = clock.now_ns();
@@ -559,6 +583,11 @@ impl Pipeline {
                         if self.emergency {
                             self.risk.on_emergency_cancel(now);
                         } else if !self.risk.allow_cancel(now) {
+                            // Already cancelling, or already waiting: nothing to add.
+                            let cancelling = self.oms.get(id).is_some_and(|o| o.state == OrderState::PendingCancel);
+                            if cancelling || self.deferred_cancels.as_slice().contains(&id) {
+                                continue;
+                            }
                             self.counters.cancels_deferred += 1;
                             if self.deferred_cancels.push(id) {
                                 continue;
@@ -594,7 +623,7 @@ impl Pipeline {
         while let Some(id) = self.retrying.as_slice().get(k).copied() {
             k += 1;
             // Filled or cancelled meanwhile: nothing left to cancel.
-            if !self.oms.get(id).is_some_and(|o| o.state.is_working()) {
+            if !self.oms.get(id).is_some_and(|o| o.state.is_working() && o.state != OrderState::PendingCancel) {
                 continue;
             }
             if self.risk.allow_cancel(now) {
@@ -751,9 +780,9 @@ impl Pipeline {
         }
     }
 
-    /// Marks every position to its mid: P&L for the kill switch, and the exposure and
-    /// equity the next orders are checked against.
-    fn check_pnl(&mut self, fills_moved: bool) {
+    /// Marks every position to its mid: the exposure and equity the next orders are
+    /// checked against. Returns total P&L (realised + unrealised, net of fees).
+    fn mark_to_market(&mut self) -> i128 {
         let (mut pnl, mut gross, mut net) = (0i128, 0i128, 0i128);
         for (i, book) in self.books.iter().enumerate() {
             let p = self.oms.position(InstrumentId(i as u32));
@@ -772,12 +801,26 @@ impl Pipeline {
             }
         }
         self.exposure = Exposure { gross, net, equity: self.kill.equity(pnl), mark: 0 };
+        self.exposure_stale = false;
+        pnl
+    }
+
+    /// Marks to market, then the P&L trips and, after fills, the exposure trip.
+    fn check_pnl(&mut self, fills_moved: bool) {
+        let pnl = self.mark_to_market();
         if self.halt.is_some() {
             return;
         }
         if let Some(t) = self.kill.on_pnl(pnl) {
             self.trip(Halt::KillSwitch(t));
-        } else if fills_moved && let Some(t) = self.kill.on_exposure(gross, self.risk.limits().max_gross_notional) {
+            return;
+        }
+        // Reduce-only after a re-arm can only shrink positions: tripping again on an
+        // exposure still over its limit would stop the very orders that lower it.
+        if fills_moved
+            && self.risk.limits().state == TradingState::Active
+            && let Some(t) = self.kill.on_exposure(self.exposure.gross, self.risk.limits().max_gross_notional)
+        {
             self.trip(Halt::KillSwitch(t));
         }
     }
@@ -797,11 +840,13 @@ impl Pipeline {
             let id = report.client_id;
             let result = match report.kind {
                 ExecKind::Accepted => {
-                    self.breaker.record_success();
+                    let probe = self.probe_ids.remove(&id);
+                    self.breaker.record_success(probe);
                     self.oms.apply(id, OrderEvent::Accept)
                 }
                 ExecKind::Rejected => {
-                    self.breaker.record_failure(now);
+                    let probe = self.probe_ids.remove(&id);
+                    self.breaker.record_failure(probe, now);
                     self.counters.venue_rejects += 1;
                     self.count_reject(now);
                     self.oms.apply(id, OrderEvent::Reject)
@@ -810,6 +855,7 @@ impl Pipeline {
                 ExecKind::CancelRejected => self.oms.apply(id, OrderEvent::CancelReject),
                 ExecKind::Fill { price, qty, liquidity, trade_id, fee } => {
                     self.risk.on_fill(now);
+                    self.exposure_stale = true;
                     self.oms.fill(id, price.0, qty.0, trade_id, fee).inspect(|order| {
                         self.counters.fills += 1;
                         self.persist_fill(order, (price, qty.0, fee), liquidity, trade_id, now);
@@ -917,13 +963,15 @@ impl Pipeline {
                 qty: feeds::event::Qty(net.abs()),
                 order_type: crate::order::OrderType::Ioc,
             };
-            if Ctx::new(now, &mut self.oms, &mut self.intents).submit(order).is_some() {
+            if let Some(id) = Ctx::new(now, &mut self.oms, &mut self.intents).submit(order) {
+                let _ = self.flatten_ids.push(id); // one per instrument: room is certain
                 self.counters.flatten_orders += 1;
             }
         }
         self.emergency = true;
         self.send_intents(now, now, &clock);
         self.emergency = false;
+        self.flatten_ids.clear();
     }
 
     /// The latest event time seen (engine time for shutdown actions).

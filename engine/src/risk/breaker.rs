@@ -59,20 +59,40 @@ impl Default for BreakerConfig {
     }
 }
 
-/// The state word: the state in the low byte, HalfOpen's remaining probe tokens above.
+/// The state word: the state in the low byte, HalfOpen's remaining probe tokens in
+/// the next 24 bits, and a generation in the high 32 that every opening bumps, so a
+/// thread that read an older Open cannot move a freshly re-opened breaker on (ABA).
 const CLOSED: u64 = 0;
 const OPEN: u64 = 1;
 const HALF_OPEN: u64 = 2;
+const TOKENS_MAX: u64 = (1 << 24) - 1;
 
-fn word(state: u64, tokens: u64) -> u64 {
-    state | tokens << 8
+fn word(state: u64, tokens: u64, generation: u64) -> u64 {
+    state | tokens.min(TOKENS_MAX) << 8 | generation << 32
+}
+
+fn state_of(word: u64) -> u64 {
+    word & 0xff
+}
+
+fn tokens_of(word: u64) -> u64 {
+    (word >> 8) & TOKENS_MAX
+}
+
+fn generation_of(word: u64) -> u64 {
+    word >> 32
 }
 
 /// A venue's circuit breaker. Share it by reference (or `Arc`) between threads.
 #[derive(Debug, Default)]
 pub struct CircuitBreaker {
     state: AtomicU64,
+    /// Only ever moves forward (`fetch_max`), so a late writer cannot shorten a
+    /// cool-down.
     opened_at: AtomicU64,
+    /// When the breaker last went HalfOpen: probes without an outcome by then plus a
+    /// cool-down count as failed, so a lost answer cannot hold it HalfOpen forever.
+    half_open_at: AtomicU64,
     consecutive: AtomicU32,
     window_start: AtomicU64,
     calls: AtomicU32,
@@ -106,20 +126,20 @@ impl Call<'_> {
     /// The call succeeded.
     pub fn success(mut self) {
         self.done = true;
-        self.breaker.on_success(self.probe);
+        self.breaker.record_success(self.probe);
     }
 
     /// The call failed (reject, timeout, disconnect) at `now`.
     pub fn failure(mut self, now: u64) {
         self.done = true;
-        self.breaker.on_failure(self.probe, now);
+        self.breaker.record_failure(self.probe, now);
     }
 }
 
 impl Drop for Call<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.breaker.on_failure(self.probe, self.now);
+            self.breaker.record_failure(self.probe, self.now);
         }
     }
 }
@@ -141,7 +161,7 @@ impl CircuitBreaker {
         self.min_calls.store(config.min_calls, Ordering::Relaxed);
         self.window_ns.store(config.window_ns, Ordering::Relaxed);
         self.cool_down_ns.store(config.cool_down_ns, Ordering::Relaxed);
-        self.probes.store(config.probes.max(1), Ordering::Relaxed);
+        self.probes.store(config.probes.clamp(1, TOKENS_MAX as u32), Ordering::Relaxed);
     }
 
     /// The current configuration.
@@ -159,7 +179,7 @@ impl CircuitBreaker {
     /// The state as of now (Open past its cool-down still reads Open until a call
     /// moves it on).
     pub fn state(&self) -> BreakerState {
-        match self.state.load(Ordering::Acquire) & 0xff {
+        match state_of(self.state.load(Ordering::Acquire)) {
             OPEN => BreakerState::Open,
             HALF_OPEN => BreakerState::HalfOpen,
             _ => BreakerState::Closed,
@@ -177,44 +197,45 @@ impl CircuitBreaker {
     /// [`BreakerState::Open`] during the cool-down, [`BreakerState::HalfOpen`] when
     /// every probe token is taken.
     pub fn try_call(&self, now: u64) -> Result<Call<'_>, BreakerState> {
-        let probe = self.admit(now)?;
+        let probe = self.try_admit(now)?;
         Ok(Call { breaker: self, probe, now, done: false })
     }
 
-    /// Admits a call whose outcome arrives later, as a venue report: record it with
-    /// [`CircuitBreaker::record_success`] or [`CircuitBreaker::record_failure`].
+    /// Admits a call whose outcome arrives later, as a venue report; `Ok(true)` for a
+    /// HalfOpen probe. Record the outcome with [`CircuitBreaker::record_success`] or
+    /// [`CircuitBreaker::record_failure`], passing that flag back.
     ///
     /// # Errors
     /// As [`CircuitBreaker::try_call`].
-    pub fn try_admit(&self, now: u64) -> Result<(), BreakerState> {
-        self.admit(now).map(|_| ())
-    }
-
-    /// Takes a pass: `Ok(true)` for a HalfOpen probe token.
-    fn admit(&self, now: u64) -> Result<bool, BreakerState> {
+    pub fn try_admit(&self, now: u64) -> Result<bool, BreakerState> {
         let mut current = self.state.load(Ordering::Acquire);
         loop {
-            let next = match current & 0xff {
+            let generation = generation_of(current);
+            let cool_down = self.cool_down_ns.load(Ordering::Relaxed);
+            let next = match state_of(current) {
                 CLOSED => return Ok(false),
                 OPEN => {
-                    let cool_down = self.cool_down_ns.load(Ordering::Relaxed);
                     if now.saturating_sub(self.opened_at.load(Ordering::Acquire)) < cool_down {
                         return Err(BreakerState::Open);
                     }
                     // Whoever moves it to HalfOpen takes the first token.
+                    self.half_open_at.fetch_max(now, Ordering::AcqRel);
                     let tokens = u64::from(self.probes.load(Ordering::Relaxed).max(1));
-                    word(HALF_OPEN, tokens - 1)
+                    word(HALF_OPEN, tokens - 1, generation)
                 }
+                _ if tokens_of(current) > 0 => word(HALF_OPEN, tokens_of(current) - 1, generation),
                 _ => {
-                    let tokens = current >> 8;
-                    if tokens == 0 {
-                        return Err(BreakerState::HalfOpen);
+                    // Every probe is out. Unanswered for a whole cool-down: failed.
+                    if now.saturating_sub(self.half_open_at.load(Ordering::Acquire)) >= cool_down {
+                        self.open(current, now);
+                        return Err(BreakerState::Open);
                     }
-                    word(HALF_OPEN, tokens - 1)
+                    return Err(BreakerState::HalfOpen);
                 }
             };
             // SYNC: AcqRel so the winner sees `opened_at` and the counters as the
-            // thread that opened the breaker left them.
+            // thread that opened the breaker left them; the generation in the word
+            // makes a stale Open fail this CAS.
             match self.state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return Ok(true),
                 Err(seen) => current = seen,
@@ -222,37 +243,58 @@ impl CircuitBreaker {
         }
     }
 
-    /// A call admitted with [`CircuitBreaker::try_admit`] succeeded; in HalfOpen
-    /// that closes the breaker.
-    pub fn record_success(&self) {
-        let half_open = self.state.load(Ordering::Acquire) & 0xff == HALF_OPEN;
-        self.on_success(half_open);
-    }
-
-    /// A call admitted with [`CircuitBreaker::try_admit`] failed (or a failure that
-    /// went through no call: a disconnect, a timeout noticed later) at `now`; in
-    /// HalfOpen that re-opens the breaker.
-    pub fn record_failure(&self, now: u64) {
-        let half_open = self.state.load(Ordering::Acquire) & 0xff == HALF_OPEN;
-        self.on_failure(half_open, now);
-    }
-
-    fn on_success(&self, probe: bool) {
-        self.consecutive.store(0, Ordering::Relaxed);
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        if probe {
-            let current = self.state.load(Ordering::Acquire);
-            if current & 0xff == HALF_OPEN
-                && self.state.compare_exchange(current, word(CLOSED, 0), Ordering::AcqRel, Ordering::Acquire).is_ok()
-            {
-                self.calls.store(0, Ordering::Relaxed);
-                self.failures.store(0, Ordering::Relaxed);
+    /// Moves the breaker from the state in `seen` to Open at `now`, retrying while
+    /// that state holds; counts the opening if this thread made it.
+    fn open(&self, seen: u64, now: u64) {
+        // Forward only: a late, stale `now` cannot shorten the cool-down.
+        self.opened_at.fetch_max(now, Ordering::AcqRel);
+        let from = state_of(seen);
+        let mut current = seen;
+        while state_of(current) == from {
+            let next = word(OPEN, 0, generation_of(current).wrapping_add(1));
+            // SYNC: Release publishes `opened_at` to the thread that later moves the
+            // breaker out of Open.
+            match self.state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    self.opened.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Err(now_seen) => current = now_seen,
             }
         }
     }
 
-    fn on_failure(&self, probe: bool, now: u64) {
-        let streak = self.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
+    /// A call succeeded; `probe` as [`CircuitBreaker::try_admit`] returned it. A
+    /// probe's success closes a HalfOpen breaker.
+    pub fn record_success(&self, probe: bool) {
+        self.consecutive.store(0, Ordering::Relaxed);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if !probe {
+            return;
+        }
+        let mut current = self.state.load(Ordering::Acquire);
+        while state_of(current) == HALF_OPEN {
+            match self.state.compare_exchange_weak(
+                current,
+                word(CLOSED, 0, generation_of(current)),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.calls.store(0, Ordering::Relaxed);
+                    self.failures.store(0, Ordering::Relaxed);
+                    return;
+                }
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    /// A call failed at `now` (or a failure that went through no call: a disconnect,
+    /// a timeout noticed later, with `probe` false). A probe's failure re-opens a
+    /// HalfOpen breaker; enough failures open a Closed one.
+    pub fn record_failure(&self, probe: bool, now: u64) {
+        let streak = self.consecutive.fetch_add(1, Ordering::Relaxed).saturating_add(1);
         let window = self.window_ns.load(Ordering::Relaxed);
         let start = self.window_start.load(Ordering::Relaxed);
         if now.saturating_sub(start) >= window
@@ -262,10 +304,10 @@ impl CircuitBreaker {
             self.calls.store(0, Ordering::Relaxed);
             self.failures.store(0, Ordering::Relaxed);
         }
-        let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        let calls = self.calls.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed).saturating_add(1);
         let current = self.state.load(Ordering::Acquire);
-        let trip = match current & 0xff {
+        let trip = match state_of(current) {
             CLOSED => {
                 let limit = self.consecutive_failures.load(Ordering::Relaxed);
                 let rate = self.failure_rate_pct.load(Ordering::Relaxed);
@@ -278,12 +320,7 @@ impl CircuitBreaker {
             _ => false,
         };
         if trip {
-            self.opened_at.store(now, Ordering::Release);
-            // SYNC: Release publishes `opened_at` to the thread that later moves the
-            // breaker out of Open.
-            if self.state.compare_exchange(current, word(OPEN, 0), Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                self.opened.fetch_add(1, Ordering::Relaxed);
-            }
+            self.open(current, now);
         }
     }
 }
@@ -389,6 +426,35 @@ mod tests {
             assert!(attempt(t).is_err());
         }
         assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn an_unanswered_probe_counts_as_failed_after_a_cool_down() {
+        let b = CircuitBreaker::new(&BreakerConfig { probes: 1, ..config() });
+        for _ in 0..3 {
+            b.try_call(0).unwrap().failure(0);
+        }
+        assert_eq!(b.try_admit(100 * MS), Ok(true), "the probe goes out; its answer never comes");
+        assert_eq!(b.try_admit(150 * MS), Err(BreakerState::HalfOpen));
+        assert_eq!(b.try_admit(200 * MS), Err(BreakerState::Open), "a cool-down later the probe has failed");
+        assert_eq!(b.times_opened(), 2);
+        assert_eq!(b.try_admit(250 * MS), Err(BreakerState::Open));
+        assert_eq!(b.try_admit(300 * MS), Ok(true), "and the next cool-down brings a new probe");
+    }
+
+    #[test]
+    fn only_a_probes_outcome_moves_a_half_open_breaker() {
+        let b = CircuitBreaker::new(&config());
+        for _ in 0..3 {
+            b.try_call(0).unwrap().failure(0);
+        }
+        assert_eq!(b.try_admit(100 * MS), Ok(true));
+        // Answers for orders sent before it opened arrive now: they are not the probe.
+        b.record_success(false);
+        b.record_failure(false, 100 * MS);
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        b.record_success(true);
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     #[test]

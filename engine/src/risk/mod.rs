@@ -152,6 +152,9 @@ pub struct Decision {
     pub limit: i64,
     /// The value found.
     pub observed: i64,
+    /// The venue's breaker admitted the order as a half-open probe: its outcome must
+    /// be recorded as the probe's.
+    pub probe: bool,
 }
 
 /// What risk needs to know about the market and our book for one order.
@@ -267,6 +270,7 @@ impl Risk {
             reject: Some(reason),
             limit: clamp(limit),
             observed: clamp(observed),
+            probe: false,
         };
         let (price, qty) = (order.price.0, order.qty.0);
         let signed = crate::oms::signed(order.side, qty);
@@ -278,7 +282,9 @@ impl Risk {
             }
             _ => {}
         }
-        if l.restricted & (1u64 << (order.instrument.0 & 63)) != 0 {
+        // Restricted: no new exposure; an order that only shrinks a position may go.
+        let shrinks = net != 0 && net.signum() != signed.signum() && qty <= net.abs();
+        if l.restricted & (1u64 << (order.instrument.0 & 63)) != 0 && !shrinks {
             return reject(Reject::Restricted, 0, i128::from(order.instrument.0));
         }
         if qty < l.min_qty || qty > l.max_qty {
@@ -375,12 +381,12 @@ impl Risk {
                 return reject(Reject::InstrumentThrottled, i128::from(per_instrument), 0);
             }
         }
-        if let Some(breaker) = inputs.breaker
-            && let Err(state) = breaker.try_admit(inputs.now)
-        {
-            return reject(Reject::VenueCircuitOpen, 0, state as i128);
-        }
-        Decision { reject: None, limit: 0, observed: 0 }
+        let probe = match inputs.breaker.map(|b| b.try_admit(inputs.now)) {
+            Some(Err(state)) => return reject(Reject::VenueCircuitOpen, 0, state as i128),
+            Some(Ok(probe)) => probe,
+            None => false,
+        };
+        Decision { reject: None, limit: 0, observed: 0, probe }
     }
 
     /// Checks an order that flattens a position after a trip: as if trading were

@@ -83,35 +83,36 @@ impl MessageWindow {
     }
 
     /// The window's counts, each scaled by the window length (the previous window
-    /// weighted by the share the sliding window still covers).
-    fn scaled(&self, now: u64) -> Counts {
-        let w = self.limits.window_ns.max(1);
-        let keep = w - now.saturating_sub(self.start).min(w);
-        let mix = |p: u64, c: u64| p.saturating_mul(keep).saturating_add(c.saturating_mul(w));
-        Counts {
-            new: mix(self.previous.new, self.current.new),
-            cancels: mix(self.previous.cancels, self.current.cancels),
-            fills: mix(self.previous.fills, self.current.fills),
-        }
+    /// weighted by the share the sliding window still covers), in u128: no overflow.
+    fn scaled(&self, now: u64) -> [u128; 3] {
+        let w = u128::from(self.limits.window_ns.max(1));
+        let keep = w - u128::from(now.saturating_sub(self.start)).min(w);
+        let mix = |p: u64, c: u64| u128::from(p) * keep + u128::from(c) * w;
+        [
+            mix(self.previous.new, self.current.new),
+            mix(self.previous.cancels, self.current.cancels),
+            mix(self.previous.fills, self.current.fills),
+        ]
     }
 
     /// Whether one more new order would break a ratio.
     pub fn check_new(&mut self, now: u64) -> Option<RatioBreach> {
         self.roll(now);
         let l = self.limits;
-        let w = l.window_ns.max(1);
-        let c = self.scaled(now);
-        let messages = c.new.saturating_add(c.cancels).saturating_add(w); // with this order
-        if messages < l.min_messages.saturating_mul(w) {
+        let w = u128::from(l.window_ns.max(1));
+        let [new, cancels, fills] = self.scaled(now);
+        let new = new + w; // with this order
+        let messages = new + cancels;
+        if messages < u128::from(l.min_messages) * w {
             return None;
         }
-        let fills = c.fills.max(w); // at least one fill's worth
-        if l.max_order_to_trade > 0 && messages > l.max_order_to_trade.saturating_mul(fills) {
-            return Some(RatioBreach::OrderToTrade(l.max_order_to_trade, messages / fills));
+        let fills = fills.max(w); // at least one fill's worth
+        let narrow = |v: u128| u64::try_from(v).unwrap_or(u64::MAX);
+        if l.max_order_to_trade > 0 && messages > u128::from(l.max_order_to_trade) * fills {
+            return Some(RatioBreach::OrderToTrade(l.max_order_to_trade, narrow(messages / fills)));
         }
-        let new = c.new.saturating_add(w);
-        if l.max_cancel_to_new_pct > 0 && c.cancels.saturating_mul(100) > l.max_cancel_to_new_pct.saturating_mul(new) {
-            return Some(RatioBreach::CancelToNew(l.max_cancel_to_new_pct, c.cancels * 100 / new));
+        if l.max_cancel_to_new_pct > 0 && cancels * 100 > u128::from(l.max_cancel_to_new_pct) * new {
+            return Some(RatioBreach::CancelToNew(l.max_cancel_to_new_pct, narrow(cancels * 100 / new)));
         }
         None
     }

@@ -120,7 +120,7 @@ fn an_open_venue_breaker_rejects_last_and_a_refused_order_takes_no_probe() {
     let mut r = Risk::new(limits(), 0);
     let config = BreakerConfig { consecutive_failures: 1, cool_down_ns: 1_000, probes: 1, ..Default::default() };
     let breaker = CircuitBreaker::new(&config);
-    breaker.record_failure(0);
+    breaker.record_failure(false, 0);
     let check = |r: &mut Risk, o: NewOrder, now: u64| {
         let inputs = RiskInputs {
             now,
@@ -143,7 +143,7 @@ fn an_open_venue_breaker_rejects_last_and_a_refused_order_takes_no_probe() {
     assert_eq!(check(&mut r, order(Side::Buy, 1000, 5), 2_001).reject, None);
     assert_eq!(breaker.state(), BreakerState::HalfOpen);
     assert_eq!(check(&mut r, order(Side::Buy, 1000, 4), 2_002).reject, Some(Reject::VenueCircuitOpen));
-    breaker.record_success();
+    breaker.record_success(true);
     assert_eq!(check(&mut r, order(Side::Buy, 1000, 3), 2_003).reject, None, "the probe's ack closed it");
     assert_eq!(r.rejected(Reject::VenueCircuitOpen), 2);
 }
@@ -155,11 +155,15 @@ fn inputs_with<'a>(b: &'a Book, net: i64, own: OwnTop, exposure: Exposure) -> Ri
 const RICH: Exposure = Exposure { gross: 0, net: 0, equity: 1 << 100, mark: 1000 };
 
 #[test]
-fn a_restricted_instrument_is_refused_whatever_the_order() {
+fn a_restricted_instrument_takes_no_new_exposure() {
     let b = book(999, 1001);
     let mut r = Risk::new(RiskLimits { restricted: 1, ..limits() }, 0);
-    let d = r.check(&order(Side::Sell, 1000, 1), &inputs_with(&b, 5, OwnTop::default(), RICH));
-    assert_eq!(d.reject, Some(Reject::Restricted), "even a reducing order");
+    let d = r.check(&order(Side::Buy, 1000, 1), &inputs_with(&b, 5, OwnTop::default(), RICH));
+    assert_eq!(d.reject, Some(Reject::Restricted), "no new exposure");
+    let d = r.check(&order(Side::Sell, 999, 5), &inputs_with(&b, 5, OwnTop::default(), RICH));
+    assert_eq!(d.reject, None, "shrinking a position may go");
+    let d = r.check(&order(Side::Sell, 999, 6), &inputs_with(&b, 5, OwnTop::default(), RICH));
+    assert_eq!(d.reject, Some(Reject::Restricted), "flipping it is new exposure");
     let mut r = Risk::new(RiskLimits { restricted: 1 << 1, ..limits() }, 0);
     assert_eq!(r.check(&order(Side::Buy, 1000, 1), &inputs_with(&b, 0, OwnTop::default(), RICH)).reject, None);
 }

@@ -302,6 +302,12 @@ pub enum RunError {
     /// The hot stage panicked; records it had handed over were journaled.
     #[error("the hot stage panicked ({0}); every record it handed over was journaled")]
     StagePanicked(String),
+    /// The pipelined feed core stopped sending heartbeats.
+    #[error(
+        "watchdog: the feed core sent no heartbeat for {0:?}; the trading core cancelled its working orders and \
+         stopped; every record it handed over was journaled"
+    )]
+    FeedStalled(Duration),
     /// The hot stage stopped sending heartbeats.
     #[error(
         "watchdog: the hot stage sent no heartbeat for {0:?}; engine stopped (the stalled stage could not cancel \
@@ -774,12 +780,27 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             }
             let db = shipper.map(ShipperThread::finish);
             let (pipeline, thread) = joined.map_err(|p| RunError::StagePanicked(panic_message(&*p)))??;
-            // The feed core stops once the trading core has let go of its ring.
-            let feed = match feed_core.map(|(h, _)| h.join()) {
+            // The feed core stops once the trading core has let go of its ring; one
+            // that does not within the watchdog's time is stuck (and was the reason
+            // the watchdog stopped the run): never wait on it forever.
+            let feed = match feed_core {
                 None => None,
-                Some(Ok(Ok(feed))) => Some(feed),
-                Some(Ok(Err(e))) => return Err(e),
-                Some(Err(p)) => return Err(RunError::StagePanicked(format!("feed core: {}", panic_message(&*p)))),
+                Some((h, _)) => {
+                    let give_up = clock.now_ns() + options.watchdog.as_nanos() as u64;
+                    while !h.is_finished() && clock.now_ns() < give_up {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    if !h.is_finished() {
+                        return Err(RunError::FeedStalled(options.watchdog));
+                    }
+                    match h.join() {
+                        Ok(Ok(feed)) => Some(feed),
+                        Ok(Err(e)) => return Err(e),
+                        Err(p) => {
+                            return Err(RunError::StagePanicked(format!("feed core: {}", panic_message(&*p))));
+                        }
+                    }
+                }
             };
             let mut outcome = outcome(&pipeline, options, cold.journaled, (finished - started) as f64 / 1e9);
             outcome.summary.db = db;

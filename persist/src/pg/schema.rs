@@ -37,6 +37,22 @@ impl Mode {
 /// # Errors
 /// A failed statement.
 pub fn migrate(client: &mut postgres::Client) -> Result<(Mode, bool), PgError> {
+    // Engines starting together against one database take turns: each reads the
+    // version only once it holds the lock, so a step is never applied twice.
+    client.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).map_err(query("locking migrations"))?;
+    let result = migrate_locked(client);
+    let unlocked = client
+        .batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+        .map_err(query("unlocking migrations"));
+    let done = result?;
+    unlocked?;
+    Ok(done)
+}
+
+/// The advisory lock key migrations hold (any fixed number no one else uses).
+const MIGRATION_LOCK: i64 = 0x656e_6769_6e65; // "engine"
+
+fn migrate_locked(client: &mut postgres::Client) -> Result<(Mode, bool), PgError> {
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, mode text NOT NULL, \
