@@ -216,9 +216,10 @@ pub struct RunArgs {
     /// so a stall cannot hide behind a lower offered rate.
     #[arg(long, default_value_t = 100_000)]
     pub rate: u64,
-    /// Strategy and parameters: `mm[:half_spread=1,size=100,skew=1,requote=2,max_inventory=1000,backoff_us=1000]`
-    /// or `taker[:levels=5,threshold_pct=60,size=100,cooldown_us=1000,max_inventory=1000]`
-    /// (sizes in lots, prices in ticks).
+    /// Strategy and parameters:
+    /// `mm[:half_spread=1,size=100,skew=1,requote=2,max_inventory=1000,backoff_us=1000,stop_bps=100]`
+    /// or `taker[:levels=5,threshold_pct=60,size=100,cooldown_us=1000,max_inventory=1000,stop_bps=100]`
+    /// (sizes in lots, prices in ticks; `stop_bps`: each order's protective stop).
     #[arg(long, default_value = "mm")]
     pub strategy: crate::strategy::StrategyConfig,
     /// Stop after this long (e.g. `500ms`, `10s`, `2m`).
@@ -313,6 +314,12 @@ pub struct RunArgs {
     /// (0: off).
     #[arg(long, default_value_t = 10_000)]
     pub max_messages_per_sec: u32,
+    /// Mandatory stop-loss: an order that opens or grows a position must carry a stop
+    /// on its losing side at most this many basis points from its price (0: stops are
+    /// not required). The engine tracks each position's stop and closes the position
+    /// with an IOC when the touch crosses it.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub max_stop_distance_bps: u32,
     /// Comma-separated symbols (from --symbols) no order may be sent for.
     #[arg(long, value_delimiter = ',', action = clap::ArgAction::Set)]
     pub restricted: Vec<String>,

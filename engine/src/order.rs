@@ -50,6 +50,21 @@ pub struct NewOrder {
     pub qty: Qty,
     /// Execution type.
     pub order_type: OrderType,
+    /// The protective stop on the losing side (`Price(0)`: none). Risk requires one on
+    /// an order that opens or grows a position; the engine enforces it afterwards.
+    pub stop: Price,
+}
+
+impl NewOrder {
+    /// The stop `bps` basis points from `price` on the losing side of `side` (below a
+    /// buy, above a sell), at least one tick away.
+    pub fn stop_at_bps(side: Side, price: Price, bps: i64) -> Price {
+        let distance = (price.0.saturating_mul(bps) / 10_000).max(1);
+        match side {
+            Side::Buy => Price(price.0.saturating_sub(distance)),
+            Side::Sell => Price(price.0.saturating_add(distance)),
+        }
+    }
 }
 
 /// A strategy's request.

@@ -54,6 +54,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         },
     );
     limits.position_equity_bps = args.max_position_equity_bps;
+    limits.max_stop_distance_bps = args.max_stop_distance_bps;
     limits.instrument_orders_per_sec = args.instrument_orders_per_sec;
     limits.cancels_per_sec = args.cancels_per_sec;
     limits.ratios.max_order_to_trade = args.max_order_to_trade;

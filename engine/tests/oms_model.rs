@@ -53,6 +53,7 @@ proptest! {
                         price: Price(price),
                         qty: Qty(qty),
                         order_type: OrderType::Limit,
+                        stop: Price(0),
                     };
                     match oms.create(order) {
                         Ok(id) => ids.push((id, order)),

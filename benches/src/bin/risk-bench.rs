@@ -124,6 +124,8 @@ fn main() -> Result<(), String> {
                 price: Price(mid + offset),
                 qty: Qty(1 + (k as i64 * 37) % 400),
                 order_type: OrderType::Limit,
+                // Every order carries a stop 1% away: the stop check runs on all.
+                stop: NewOrder::stop_at_bps(if k % 2 == 0 { Side::Buy } else { Side::Sell }, Price(mid + offset), 100),
             };
             (i, order)
         })

@@ -282,6 +282,11 @@ impl Oms {
         top
     }
 
+    /// Working orders in `instrument` (a short scan of the working index).
+    pub fn working_in(&self, instrument: InstrumentId) -> impl Iterator<Item = &Order> {
+        self.working_ids.iter().filter_map(|id| self.get(*id)).filter(move |o| o.new.instrument == instrument)
+    }
+
     /// Ids of working orders (for cancel-all at shutdown).
     pub fn working(&self) -> impl Iterator<Item = &Order> {
         self.slots.iter().filter_map(|s| s.order.as_ref()).filter(|o| o.state.is_working())
@@ -314,6 +319,7 @@ mod tests {
             price: Price(100),
             qty: Qty(qty),
             order_type: OrderType::Limit,
+            stop: Price(0),
         }
     }
 

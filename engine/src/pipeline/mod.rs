@@ -32,6 +32,8 @@ use crate::{
 };
 
 const VENUE: u16 = Venue::Binance as u16;
+/// The risk-event code of a stop-out (beside the trips' 100+ codes).
+pub const STOP_OUT: u16 = 160;
 /// Instruments one fused stage can carry (a bit each in the changed-books mask).
 pub const MAX_INSTRUMENTS: usize = 64;
 
@@ -108,6 +110,8 @@ pub struct Counters {
     pub flatten_orders: u64,
     /// Cancels the cancel throttle held back (sent later, never dropped).
     pub cancels_deferred: u64,
+    /// Positions closed because the touch crossed their stop.
+    pub stop_outs: u64,
 }
 
 /// What the fused stage is built from.
@@ -194,6 +198,8 @@ pub struct Pipeline {
     probe_ids: Bounded<crate::order::ClientId>,
     /// Fills moved positions since the last mark to market.
     exposure_stale: bool,
+    /// Each position's protective stop price (0: none).
+    stops: Vec<i64>,
 }
 
 impl Pipeline {
@@ -238,6 +244,7 @@ impl Pipeline {
             flatten_ids: Bounded::with_capacity(MAX_INSTRUMENTS),
             probe_ids: Bounded::with_capacity(64),
             exposure_stale: false,
+            stops: vec![0; n],
         }
     }
 
@@ -358,6 +365,13 @@ impl Pipeline {
             let t_strategy = clock.now_ns();
             self.latency.record(Hop::Strategy, t_strategy.saturating_sub(t_book));
             self.send_intents(ts_recv, arrived, clock);
+        }
+        // Stops: a position whose stop the touch has crossed is closed now.
+        let mut bits = changed;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            self.enforce_stop(i, ts_recv);
         }
         // Kill-switch conditions, on event time so replays trip where the run did.
         if changed != 0 || self.counters.fills != fills_before {
@@ -857,6 +871,7 @@ impl Pipeline {
                     self.risk.on_fill(now);
                     self.exposure_stale = true;
                     self.oms.fill(id, price.0, qty.0, trade_id, fee).inspect(|order| {
+                        self.track_stop(order, qty.0);
                         self.counters.fills += 1;
                         self.persist_fill(order, (price, qty.0, fee), liquidity, trade_id, now);
                     })
@@ -943,35 +958,121 @@ impl Pipeline {
 
     /// Closes every position with an IOC at the touch, checked as reduce-only.
     fn flatten(&mut self, now: u64) {
-        let clock = crate::clock::ReplayClock::starting_at(now);
         for i in 0..self.books.len() {
-            let instrument = InstrumentId(i as u32);
-            let net = self.oms.position(instrument).net;
-            let Some(book) = self.books.get(i) else { continue };
-            let (side, touch) = if net > 0 {
-                (feeds::event::Side::Sell, book.best_bid())
-            } else if net < 0 {
-                (feeds::event::Side::Buy, book.best_ask())
-            } else {
-                continue;
-            };
-            let Some(touch) = touch else { continue };
-            let order = crate::order::NewOrder {
-                instrument,
-                side,
-                price: touch.price,
-                qty: feeds::event::Qty(net.abs()),
-                order_type: crate::order::OrderType::Ioc,
-            };
-            if let Some(id) = Ctx::new(now, &mut self.oms, &mut self.intents).submit(order) {
-                let _ = self.flatten_ids.push(id); // one per instrument: room is certain
+            if self.queue_close(i, now) {
                 self.counters.flatten_orders += 1;
             }
         }
+        self.send_closes(now);
+    }
+
+    /// Queues an IOC at the touch closing instrument `i`'s position; `false` if flat or
+    /// there is no touch to close against.
+    fn queue_close(&mut self, i: usize, now: u64) -> bool {
+        let instrument = InstrumentId(i as u32);
+        let net = self.oms.position(instrument).net;
+        let Some(book) = self.books.get(i) else { return false };
+        let (side, touch) = match net.signum() {
+            1 => (feeds::event::Side::Sell, book.best_bid()),
+            -1 => (feeds::event::Side::Buy, book.best_ask()),
+            _ => return false,
+        };
+        let Some(touch) = touch else { return false };
+        let order = crate::order::NewOrder {
+            instrument,
+            side,
+            price: touch.price,
+            qty: feeds::event::Qty(net.abs()),
+            order_type: crate::order::OrderType::Ioc,
+            stop: Price(0), // it closes a position: no stop needed
+        };
+        match Ctx::new(now, &mut self.oms, &mut self.intents).submit(order) {
+            // At most one close per instrument at a time: room is certain.
+            Some(id) => self.flatten_ids.push(id),
+            None => false,
+        }
+    }
+
+    /// Sends the queued closes, checked as closes (reduce-only, no pacing).
+    fn send_closes(&mut self, now: u64) {
+        let clock = crate::clock::ReplayClock::starting_at(now);
         self.emergency = true;
         self.send_intents(now, now, &clock);
         self.emergency = false;
         self.flatten_ids.clear();
+    }
+
+    /// The protective stop of instrument `i`'s position after a fill of `order`:
+    /// the opening order's stop, tightened by every order that grows the position,
+    /// gone when the position is flat.
+    fn track_stop(&mut self, order: &Order, qty: i64) {
+        let i = order.new.instrument.0 as usize;
+        let after = self.oms.position(order.new.instrument).net;
+        let before = after - crate::oms::signed(order.new.side, qty);
+        let Some(stop) = self.stops.get_mut(i) else { return };
+        let new = order.new.stop.0;
+        if after == 0 {
+            *stop = 0;
+        } else if before == 0 || before.signum() != after.signum() {
+            *stop = new;
+        } else if after.abs() > before.abs() && new > 0 {
+            // Growing: keep the tighter of the two (higher under a long, lower above a short).
+            *stop = if *stop == 0 {
+                new
+            } else if after > 0 {
+                (*stop).max(new)
+            } else {
+                (*stop).min(new)
+            };
+        }
+    }
+
+    /// Closes instrument `i`'s position if the touch has crossed its stop.
+    fn enforce_stop(&mut self, i: usize, now: u64) {
+        let stop = self.stops.get(i).copied().unwrap_or(0);
+        let net = self.oms.position(InstrumentId(i as u32)).net;
+        let Some(book) = self.books.get(i) else { return };
+        if stop == 0 || net == 0 || !book.is_valid() {
+            return;
+        }
+        let touch = if net > 0 { book.best_bid() } else { book.best_ask() };
+        let Some(touch) = touch else { return };
+        let crossed = if net > 0 { touch.price.0 <= stop } else { touch.price.0 >= stop };
+        if !crossed {
+            return;
+        }
+        // The stop-out is audited like a trip (code 160: the closing side and size, limit
+        // = the stop, observed = the touch that crossed it).
+        let close = if net > 0 { feeds::event::Side::Sell } else { feeds::event::Side::Buy };
+        let record = RiskFields {
+            reason: STOP_OUT,
+            client_id: 0,
+            side: side_code(close),
+            price: touch.price.0,
+            qty: net.abs(),
+            limit: stop,
+            observed: touch.price.0,
+        };
+        self.must_record(record, now, i as u32);
+        // First the instrument's working orders, so the close cannot trade with one of
+        // ours (self-trade prevention would refuse it while they stand); the next book
+        // update tries again if a cancel is still pending.
+        let instrument = InstrumentId(i as u32);
+        let mut cancels = [crate::order::ClientId(0); 32];
+        let mut n = 0;
+        for order in self.oms.working_in(instrument).filter(|o| o.state != OrderState::PendingCancel) {
+            let Some(slot) = cancels.get_mut(n) else { break };
+            *slot = order.id;
+            n += 1;
+        }
+        for id in cancels.iter().take(n) {
+            let _ = self.intents.push(Intent::Cancel(*id));
+        }
+        self.send_closes(now);
+        if self.queue_close(i, now) {
+            self.counters.stop_outs += 1;
+            self.send_closes(now);
+        }
     }
 
     /// The latest event time seen (engine time for shutdown actions).

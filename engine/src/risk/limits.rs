@@ -52,6 +52,9 @@ pub struct RiskLimits {
     pub cancels_per_sec: u32,
     /// Order-to-trade and cancel-to-new ratio limits.
     pub ratios: super::RatioLimits,
+    /// An order that opens or grows a position must carry a stop at most this many
+    /// basis points from its price, on its losing side (0: stops not required).
+    pub max_stop_distance_bps: u32,
 }
 
 /// Limits in whole quote-currency units, as a user writes them.
@@ -94,6 +97,7 @@ impl RiskLimits {
             instrument_orders_per_sec: 2_000,
             cancels_per_sec: 2_000,
             ratios: super::RatioLimits::default(),
+            max_stop_distance_bps: 200,
         }
     }
 }

@@ -82,11 +82,15 @@ pub enum Reject {
     CancelToNew = 20,
     /// Too many new orders per second for this instrument.
     InstrumentThrottled = 21,
+    /// An order that opens or grows a position carries no stop.
+    MissingStop = 22,
+    /// The stop is on the winning side, or farther than allowed.
+    BadStop = 23,
 }
 
 impl Reject {
     /// Every reason, in code order.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 23] = [
         Self::Halted,
         Self::ReduceOnly,
         Self::QtyOutOfRange,
@@ -108,6 +112,8 @@ impl Reject {
         Self::OrderToTrade,
         Self::CancelToNew,
         Self::InstrumentThrottled,
+        Self::MissingStop,
+        Self::BadStop,
     ];
 
     /// The persisted code.
@@ -139,6 +145,8 @@ impl Reject {
             Self::OrderToTrade => "order_to_trade",
             Self::CancelToNew => "cancel_to_new",
             Self::InstrumentThrottled => "instrument_throttled",
+            Self::MissingStop => "missing_stop",
+            Self::BadStop => "bad_stop",
         }
     }
 }
@@ -213,6 +221,7 @@ impl Risk {
             price: Price(0),
             qty: feeds::event::Qty(0),
             order_type: crate::order::OrderType::Limit,
+            stop: Price(0),
         };
         Self {
             limits,
@@ -330,6 +339,22 @@ impl Risk {
         let position_notional = after.abs() * i128::from(price);
         let reduces = after.abs() < i128::from(net).abs();
         if !reduces {
+            // Mandatory stop: on the losing side, within the distance (compared by
+            // multiplication: distance / price <= bps / 10,000).
+            if l.max_stop_distance_bps > 0 {
+                let stop = order.stop.0;
+                if stop <= 0 {
+                    return reject(Reject::MissingStop, i128::from(l.max_stop_distance_bps), 0);
+                }
+                let distance = match order.side {
+                    Side::Buy => i128::from(price) - i128::from(stop),
+                    Side::Sell => i128::from(stop) - i128::from(price),
+                };
+                if distance <= 0 || distance * 10_000 > i128::from(l.max_stop_distance_bps) * i128::from(price) {
+                    let bps = distance * 10_000 / i128::from(price.max(1));
+                    return reject(Reject::BadStop, i128::from(l.max_stop_distance_bps), bps);
+                }
+            }
             if position_notional > l.max_position_notional {
                 return reject(Reject::PositionLimit, l.max_position_notional, position_notional);
             }

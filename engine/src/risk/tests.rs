@@ -25,8 +25,16 @@ fn limits() -> RiskLimits {
     )
 }
 
+/// An order with a stop 1% away on its losing side (within the default 2%).
 fn order(side: Side, price: i64, qty: i64) -> NewOrder {
-    NewOrder { instrument: InstrumentId(0), side, price: Price(price), qty: Qty(qty), order_type: OrderType::Limit }
+    NewOrder {
+        instrument: InstrumentId(0),
+        side,
+        price: Price(price),
+        qty: Qty(qty),
+        order_type: OrderType::Limit,
+        stop: NewOrder::stop_at_bps(side, Price(price), 100),
+    }
 }
 
 fn position(net: i64) -> Position {
@@ -268,4 +276,26 @@ fn each_instrument_has_its_own_order_rate_and_cancels_have_theirs() {
     assert!(!r.allow_cancel(21), "then 1 a second");
     assert_eq!(r.cancels_throttled(), 1);
     assert!(r.allow_cancel(1_000_000_021));
+}
+
+#[test]
+fn an_order_that_grows_a_position_needs_a_stop_on_its_losing_side_within_the_distance() {
+    let b = book(999, 1001);
+    let mut r = Risk::new(RiskLimits { max_stop_distance_bps: 200, ..limits() }, 0); // 2%: 20 at 1,000
+    let with_stop = |side, stop| NewOrder { stop: Price(stop), ..order(side, 1000, 1) };
+    let mut check = |o: NewOrder, net: i64, now: u64| {
+        r.check(&o, &RiskInputs { now, ..inputs_with(&b, net, OwnTop::default(), RICH) })
+    };
+    assert_eq!(check(with_stop(Side::Buy, 0), 0, 1).reject, Some(Reject::MissingStop));
+    assert_eq!(check(with_stop(Side::Buy, 980), 0, 2).reject, None, "20 below: exactly 2%");
+    let d = check(with_stop(Side::Buy, 979), 0, 3);
+    assert_eq!((d.reject, d.limit, d.observed), (Some(Reject::BadStop), 200, 210));
+    assert_eq!(check(with_stop(Side::Buy, 1001), 0, 4).reject, Some(Reject::BadStop), "above a buy: no protection");
+    assert_eq!(check(with_stop(Side::Sell, 1020), 0, 5).reject, None);
+    assert_eq!(check(with_stop(Side::Sell, 990), 0, 6).reject, Some(Reject::BadStop), "below a sell");
+    assert_eq!(check(with_stop(Side::Sell, 0), 5, 7).reject, None, "reducing a long needs no stop");
+    assert_eq!(check(with_stop(Side::Buy, 0), 5, 8).reject, Some(Reject::MissingStop), "growing it does");
+    let mut off = Risk::new(RiskLimits { max_stop_distance_bps: 0, ..limits() }, 0);
+    let o = with_stop(Side::Buy, 0);
+    assert_eq!(off.check(&o, &inputs_with(&b, 0, OwnTop::default(), RICH)).reject, None, "0: not required");
 }

@@ -181,7 +181,7 @@ mod tests {
     }
 
     fn order(side: Side, price: i64, qty: i64, order_type: OrderType) -> NewOrder {
-        NewOrder { instrument: InstrumentId(0), side, price: Price(price), qty: Qty(qty), order_type }
+        NewOrder { instrument: InstrumentId(0), side, price: Price(price), qty: Qty(qty), order_type, stop: Price(0) }
     }
 
     fn kinds(out: &mut Bounded<ExecReport>) -> Vec<ExecKind> {

@@ -7,9 +7,9 @@ use super::{MarketMakerParams, TakerParams};
 /// A strategy and its parameters, as given on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StrategyConfig {
-    /// `mm` (market maker): keys `half_spread`, `size`, `skew`, `requote`, `max_inventory`, `backoff_us`.
+    /// `mm` (market maker): keys `half_spread`, `size`, `skew`, `requote`, `max_inventory`, `backoff_us`, `stop_bps`.
     MarketMaker(MarketMakerParams),
-    /// `taker`: keys `levels`, `threshold_pct`, `size`, `cooldown_us`, `max_inventory`.
+    /// `taker`: keys `levels`, `threshold_pct`, `size`, `cooldown_us`, `max_inventory`, `stop_bps`.
     Taker(TakerParams),
 }
 
@@ -49,7 +49,13 @@ impl FromStr for StrategyConfig {
                         "requote" => p.requote = positive(k, v)?,
                         "max_inventory" => p.max_inventory = positive(k, v)?,
                         "backoff_us" => p.backoff_ns = number::<u64>(k, v)?.saturating_mul(1_000),
-                        _ => return Err(unknown(k, "half_spread, size, skew, requote, max_inventory, backoff_us")),
+                        "stop_bps" => p.stop_bps = positive(k, v)?,
+                        _ => {
+                            return Err(unknown(
+                                k,
+                                "half_spread, size, skew, requote, max_inventory, backoff_us, stop_bps",
+                            ));
+                        }
                     }
                 }
                 Ok(Self::MarketMaker(p))
@@ -64,7 +70,13 @@ impl FromStr for StrategyConfig {
                         "size" => p.size = positive(k, v)?,
                         "cooldown_us" => p.cooldown_ns = number::<u64>(k, v)?.saturating_mul(1_000),
                         "max_inventory" => p.max_inventory = positive(k, v)?,
-                        _ => return Err(unknown(k, "levels, threshold_pct, size, cooldown_us, max_inventory")),
+                        "stop_bps" => p.stop_bps = positive(k, v)?,
+                        _ => {
+                            return Err(unknown(
+                                k,
+                                "levels, threshold_pct, size, cooldown_us, max_inventory, stop_bps",
+                            ));
+                        }
                     }
                 }
                 Ok(Self::Taker(p))

@@ -24,11 +24,21 @@ pub struct MarketMakerParams {
     pub max_inventory: i64,
     /// After a reject (risk or venue), wait this long before quoting that instrument again.
     pub backoff_ns: u64,
+    /// Each quote's protective stop, this many basis points on its losing side.
+    pub stop_bps: i64,
 }
 
 impl Default for MarketMakerParams {
     fn default() -> Self {
-        Self { half_spread: 1, size: 100, skew: 1, requote: 2, max_inventory: 1_000, backoff_ns: 1_000_000 }
+        Self {
+            half_spread: 1,
+            size: 100,
+            skew: 1,
+            requote: 2,
+            max_inventory: 1_000,
+            backoff_ns: 1_000_000,
+            stop_bps: 100,
+        }
     }
 }
 
@@ -102,8 +112,16 @@ impl Strategy for MarketMaker {
             None => (None, None),
         };
         let instrument = market.instrument;
-        let order =
-            |side| move |price| NewOrder { instrument, side, price, qty: Qty(p.size), order_type: OrderType::PostOnly };
+        let order = |side| {
+            move |price| NewOrder {
+                instrument,
+                side,
+                price,
+                qty: Qty(p.size),
+                order_type: OrderType::PostOnly,
+                stop: NewOrder::stop_at_bps(side, price, p.stop_bps),
+            }
+        };
         Self::requote(ctx, &mut q.bid, bid, order(Side::Buy), p.requote);
         Self::requote(ctx, &mut q.ask, ask, order(Side::Sell), p.requote);
     }

@@ -22,11 +22,13 @@ pub struct TakerParams {
     pub cooldown_ns: u64,
     /// Never grow the inventory past this (lots).
     pub max_inventory: i64,
+    /// Each order's protective stop, this many basis points on its losing side.
+    pub stop_bps: i64,
 }
 
 impl Default for TakerParams {
     fn default() -> Self {
-        Self { levels: 5, threshold_pct: 60, size: 100, cooldown_ns: 1_000_000, max_inventory: 1_000 }
+        Self { levels: 5, threshold_pct: 60, size: 100, cooldown_ns: 1_000_000, max_inventory: 1_000, stop_bps: 100 }
     }
 }
 
@@ -76,8 +78,14 @@ impl Strategy for Taker {
         if (s.inventory + signed(side, p.size)).abs() > p.max_inventory {
             return;
         }
-        let order =
-            NewOrder { instrument: market.instrument, side, price, qty: Qty(p.size), order_type: OrderType::Ioc };
+        let order = NewOrder {
+            instrument: market.instrument,
+            side,
+            price,
+            qty: Qty(p.size),
+            order_type: OrderType::Ioc,
+            stop: NewOrder::stop_at_bps(side, price, p.stop_bps),
+        };
         if ctx.submit(order).is_some() {
             s.last_order_ns = ctx.now;
         }
