@@ -320,6 +320,14 @@ pub struct RunArgs {
     /// with an IOC when the touch crosses it.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub max_stop_distance_bps: u32,
+    /// Instruments whose returns correlate at least this much (|ρ|, 0 to 1; the cold
+    /// core estimates ρ from 100 ms mids over 30 s) count as one exposure.
+    #[arg(long, default_value = "0.7", value_parser = parse_correlation)]
+    pub correlation_cap: i32,
+    /// The largest exposure of an instrument together with the positions correlated
+    /// with it, in whole quote units [default: --max-position-notional].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_correlated_notional: Option<u64>,
     /// Comma-separated symbols (from --symbols) no order may be sent for.
     #[arg(long, value_delimiter = ',', action = clap::ArgAction::Set)]
     pub restricted: Vec<String>,
@@ -503,6 +511,15 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 fn parse_duration_or_zero(s: &str) -> Result<std::time::Duration, String> {
     if s == "0" { Ok(std::time::Duration::ZERO) } else { parse_duration(s) }
+}
+
+/// A correlation cap from 0 to 1, as ρ × 10,000.
+fn parse_correlation(s: &str) -> Result<i32, String> {
+    feeds::decimal::parse_fixed(s.as_bytes(), 4)
+        .ok()
+        .filter(|v| (0..=10_000).contains(v))
+        .map(|v| v as i32)
+        .ok_or_else(|| format!("`{s}`: expected a correlation from 0 to 1 with at most 4 decimals, like 0.7"))
 }
 
 /// `--cores`: two or three CPU numbers, in topology order.

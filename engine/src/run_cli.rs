@@ -55,6 +55,10 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     );
     limits.position_equity_bps = args.max_position_equity_bps;
     limits.max_stop_distance_bps = args.max_stop_distance_bps;
+    limits.correlation_cap = args.correlation_cap;
+    if let Some(quote) = args.max_correlated_notional {
+        limits.max_correlated_notional = i128::from(quote) * 10i128.pow(u32::from(ps) + u32::from(qs));
+    }
     limits.instrument_orders_per_sec = args.instrument_orders_per_sec;
     limits.cancels_per_sec = args.cancels_per_sec;
     limits.ratios.max_order_to_trade = args.max_order_to_trade;

@@ -147,6 +147,7 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         (&["run", "--topology", "pipelined", "--feed", "replay:x.cap"], "a replay runs fused"),
         (&["run", "--topology", "ring"], "possible values: fused, pipelined"),
         (&["run", "--orders-per-sec", "0"], "0 is not in 1..="),
+        (&["run", "--correlation-cap", "1.5"], "expected a correlation from 0 to 1"),
         (&["run", "--max-order-notional", "0"], "0 is not in 1.."),
         (&["run", "--persist", "s3:bucket"], "expected `journal:DIR`, `none` or a postgres:// URL"),
         (&["run", "--db", "postgres://u:hunter2@h:notaport/d"], "--db: bad PostgreSQL connection string"),
@@ -430,4 +431,24 @@ fn a_config_file_sets_flags_and_the_command_line_overrides_it() {
     let (code, _, stderr) = engine(&["run", "--config", "/nonexistent/engine.toml"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("--config /nonexistent/engine.toml: cannot read it"), "{stderr}");
+}
+
+/// The cold core estimates return correlations from the records it journals and
+/// publishes them to the risk core once a second; the report shows the last ones.
+#[test]
+fn the_cold_core_publishes_return_correlations_for_every_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let persist = journal_arg(dir.path());
+    let args = ["run", "--quiet", "--duration", "2500ms", "--symbols", "BTCUSDT,ETHUSDT,SOLUSDT", "--persist"];
+    let (code, stdout, stderr) = engine(&[&args[..], &[&persist, "--json", json.to_str().unwrap()]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("return correlations (last published): BTCUSDT/ETHUSDT"), "{stdout}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let pairs = summary["correlations"].as_array().unwrap();
+    assert_eq!(pairs.len(), 3, "{summary}");
+    for p in pairs {
+        let rho = p[2].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&rho) && rho != 0.0, "a published estimate, not the empty snapshot: {p}");
+    }
 }

@@ -138,6 +138,33 @@ pub struct PipelineConfig {
     pub flatten_on_trip: bool,
 }
 
+/// The signed notional of the other open positions whose returns correlate with
+/// instrument `i`'s at or beyond `cap` (an anti-correlated one counts with its sign
+/// flipped). Unknown correlations (no snapshot yet, a publish racing the read) count
+/// as none.
+fn correlated_with(
+    i: usize,
+    snapshot: &crate::risk::CorrelationSnapshot,
+    row: &mut [i32],
+    oms: &Oms,
+    marks: &[i64],
+    cap: i32,
+) -> i128 {
+    let others_open = marks.iter().enumerate().any(|(j, _)| j != i && oms.position(InstrumentId(j as u32)).net != 0);
+    if !others_open || !snapshot.row_into(i, row) {
+        return 0;
+    }
+    let mut sum = 0i128;
+    for (j, (rho, mark)) in row.iter().zip(marks).enumerate() {
+        let net = oms.position(InstrumentId(j as u32)).net;
+        if j == i || net == 0 || rho.abs() < cap {
+            continue;
+        }
+        sum += i128::from(rho.signum()) * i128::from(net) * i128::from(*mark);
+    }
+    sum
+}
+
 /// A decoder for `config`'s instruments, ids in their order.
 pub fn decoder(config: &PipelineConfig) -> BinanceDecoder {
     let mut symbols = SymbolTable::new();
@@ -200,6 +227,10 @@ pub struct Pipeline {
     exposure_stale: bool,
     /// Each position's protective stop price (0: none).
     stops: Vec<i64>,
+    /// Return correlations the cold core publishes; read one row per order.
+    correlations: std::sync::Arc<crate::risk::CorrelationSnapshot>,
+    /// The row being read (pre-sized: reading allocates nothing).
+    correlation_row: Vec<i32>,
 }
 
 impl Pipeline {
@@ -245,6 +276,8 @@ impl Pipeline {
             probe_ids: Bounded::with_capacity(64),
             exposure_stale: false,
             stops: vec![0; n],
+            correlations: std::sync::Arc::new(crate::risk::CorrelationSnapshot::new(n)),
+            correlation_row: vec![0; n],
         }
     }
 
@@ -523,7 +556,18 @@ impl Pipeline {
                             position: self.oms.position(order.instrument),
                             open_notional: self.oms.open_notional(),
                             own: self.oms.own_top(order.instrument),
-                            exposure: Exposure { mark: self.marks.get(i).copied().unwrap_or(0), ..self.exposure },
+                            exposure: Exposure {
+                                mark: self.marks.get(i).copied().unwrap_or(0),
+                                correlated: correlated_with(
+                                    i,
+                                    &self.correlations,
+                                    &mut self.correlation_row,
+                                    &self.oms,
+                                    &self.marks,
+                                    self.risk.limits().correlation_cap,
+                                ),
+                                ..self.exposure
+                            },
                             breaker: Some(&self.breaker),
                         };
                         // Only the orders `flatten` made are checked as a flatten;
@@ -814,7 +858,7 @@ impl Pipeline {
                 net += i128::from(p.net) * i128::from(mark);
             }
         }
-        self.exposure = Exposure { gross, net, equity: self.kill.equity(pnl), mark: 0 };
+        self.exposure = Exposure { gross, net, equity: self.kill.equity(pnl), mark: 0, correlated: 0 };
         self.exposure_stale = false;
         pnl
     }
@@ -1083,6 +1127,11 @@ impl Pipeline {
     /// Why the stage halted itself, if it did.
     pub fn halt(&self) -> Option<Halt> {
         self.halt
+    }
+
+    /// The correlation snapshot the cold core publishes into.
+    pub fn correlations(&self) -> &std::sync::Arc<crate::risk::CorrelationSnapshot> {
+        &self.correlations
     }
 
     /// The venue's circuit breaker, shared: other threads may read its state and

@@ -55,6 +55,12 @@ pub struct RiskLimits {
     /// An order that opens or grows a position must carry a stop at most this many
     /// basis points from its price, on its losing side (0: stops not required).
     pub max_stop_distance_bps: u32,
+    /// Instruments whose returns correlate at least this much (ρ × 10,000) count as
+    /// one exposure.
+    pub correlation_cap: i32,
+    /// The largest exposure of an instrument together with the positions correlated
+    /// with it.
+    pub max_correlated_notional: i128,
 }
 
 /// Limits in whole quote-currency units, as a user writes them.
@@ -98,6 +104,8 @@ impl RiskLimits {
             cancels_per_sec: 2_000,
             ratios: super::RatioLimits::default(),
             max_stop_distance_bps: 200,
+            correlation_cap: 7_000,
+            max_correlated_notional: i128::from(quote.position) * unit,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! persisted. (Issue 6 adds stop-losses, correlation, self-trade and ratio limits.)
 
 mod breaker;
+mod correlation;
 mod kill;
 mod limits;
 mod ratios;
@@ -11,6 +12,7 @@ mod throttle;
 
 pub use crate::oms::OwnTop;
 pub use breaker::{BreakerConfig, BreakerState, Call, CircuitBreaker};
+pub use correlation::{CorrelationSnapshot, ONE as CORRELATION_ONE, ReturnsEstimator};
 pub use kill::{KillLimits, KillSwitch, RearmPlan, Trip, TripReason};
 pub use limits::{QuoteLimits, RiskLimits, TradingState};
 pub use ratios::{MessageWindow, RatioBreach, RatioLimits};
@@ -34,6 +36,9 @@ pub struct Exposure {
     pub equity: i128,
     /// The traded instrument's mark (its mid), 0 if unknown.
     pub mark: i64,
+    /// Signed notional of the other positions correlated with the traded instrument
+    /// (|ρ| at or over the cap; an anti-correlated one counts with its sign flipped).
+    pub correlated: i128,
 }
 
 /// Why risk refused an order. The code is persisted: never renumber.
@@ -86,11 +91,14 @@ pub enum Reject {
     MissingStop = 22,
     /// The stop is on the winning side, or farther than allowed.
     BadStop = 23,
+    /// With the positions correlated to it, the instrument's exposure would exceed
+    /// its limit.
+    Correlation = 24,
 }
 
 impl Reject {
     /// Every reason, in code order.
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 24] = [
         Self::Halted,
         Self::ReduceOnly,
         Self::QtyOutOfRange,
@@ -114,6 +122,7 @@ impl Reject {
         Self::InstrumentThrottled,
         Self::MissingStop,
         Self::BadStop,
+        Self::Correlation,
     ];
 
     /// The persisted code.
@@ -147,6 +156,7 @@ impl Reject {
             Self::InstrumentThrottled => "instrument_throttled",
             Self::MissingStop => "missing_stop",
             Self::BadStop => "bad_stop",
+            Self::Correlation => "correlation",
         }
     }
 }
@@ -376,6 +386,12 @@ impl Risk {
             let net_after = e.net + i128::from(signed) * mark;
             if net_after.abs() > e.net.abs() && net_after.abs() > l.max_net_notional {
                 return reject(Reject::NetExposure, l.max_net_notional, net_after.abs());
+            }
+            // Correlated positions move together: they count as one exposure.
+            let combined_before = (i128::from(net) * mark + e.correlated).abs();
+            let combined = (after * mark + e.correlated).abs();
+            if combined > combined_before && combined > l.max_correlated_notional {
+                return reject(Reject::Correlation, l.max_correlated_notional, combined);
             }
         }
         let open = inputs.open_notional + notional;

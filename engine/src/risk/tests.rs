@@ -160,7 +160,7 @@ fn inputs_with<'a>(b: &'a Book, net: i64, own: OwnTop, exposure: Exposure) -> Ri
     RiskInputs { now: 1, book: b, book_ts: 0, position: position(net), open_notional: 0, own, exposure, breaker: None }
 }
 
-const RICH: Exposure = Exposure { gross: 0, net: 0, equity: 1 << 100, mark: 1000 };
+const RICH: Exposure = Exposure { gross: 0, net: 0, equity: 1 << 100, mark: 1000, correlated: 0 };
 
 #[test]
 fn a_restricted_instrument_takes_no_new_exposure() {
@@ -298,4 +298,24 @@ fn an_order_that_grows_a_position_needs_a_stop_on_its_losing_side_within_the_dis
     let mut off = Risk::new(RiskLimits { max_stop_distance_bps: 0, ..limits() }, 0);
     let o = with_stop(Side::Buy, 0);
     assert_eq!(off.check(&o, &inputs_with(&b, 0, OwnTop::default(), RICH)).reject, None, "0: not required");
+}
+
+#[test]
+fn positions_correlated_with_the_instrument_count_as_one_exposure() {
+    let b = book(999, 1001);
+    let mut r = Risk::new(limits(), 0); // position / correlated limit 20,000
+    // 15 lots long elsewhere (at 1,000) in an instrument moving with this one.
+    let e = Exposure { gross: 15_000, net: 15_000, correlated: 15_000, ..RICH };
+    assert_eq!(r.check(&order(Side::Buy, 1000, 5), &inputs_with(&b, 0, OwnTop::default(), e)).reject, None);
+    let d = r.check(&order(Side::Buy, 1000, 6), &inputs_with(&b, 0, OwnTop::default(), e));
+    assert_eq!((d.reject, d.limit, d.observed), (Some(Reject::Correlation), 20_000, 21_000));
+    // Selling it hedges the correlated long: allowed even past the size of it.
+    let e = Exposure { net: 0, ..e };
+    assert_eq!(r.check(&order(Side::Sell, 1000, 6), &inputs_with(&b, 0, OwnTop::default(), e)).reject, None);
+    // Anti-correlated positions arrive with their sign flipped: a short there adds up.
+    let e = Exposure { correlated: 15_000, gross: 15_000, net: -15_000, ..RICH };
+    assert_eq!(
+        r.check(&order(Side::Buy, 1000, 6), &inputs_with(&b, 0, OwnTop::default(), e)).reject,
+        Some(Reject::Correlation)
+    );
 }

@@ -384,6 +384,58 @@ pub fn default_pipelined_cores() -> Result<(usize, usize, usize), RunError> {
     }
 }
 
+/// The cold core's correlation estimate: mids from the records it drains, sampled
+/// every 100 ms, correlations over the last 30 s published to the risk core every
+/// second. (With `--persist none` no records flow, so no correlations are known and
+/// the correlation check passes everything.)
+struct Returns {
+    snapshot: std::sync::Arc<crate::risk::CorrelationSnapshot>,
+    estimator: crate::risk::ReturnsEstimator,
+    mids: Vec<i64>,
+    next_sample: u64,
+    next_publish: u64,
+}
+
+const SAMPLE_NS: u64 = 100_000_000;
+const PUBLISH_NS: u64 = 1_000_000_000;
+
+impl Returns {
+    fn new(snapshot: std::sync::Arc<crate::risk::CorrelationSnapshot>, now: u64) -> Self {
+        let n = snapshot.len();
+        Self {
+            snapshot,
+            estimator: crate::risk::ReturnsEstimator::new(n, 300),
+            mids: vec![0; n],
+            next_sample: now + SAMPLE_NS,
+            next_publish: now + PUBLISH_NS,
+        }
+    }
+
+    /// Takes the latest mid of every top-of-book record.
+    fn observe(&mut self, records: &[Record]) {
+        for r in records {
+            if let Some(top) = <persist::record::BookTopFields as persist::Fields>::from_record(r)
+                && let Some(mid) = self.mids.get_mut(r.instrument as usize)
+                && top.bid > 0
+                && top.ask > 0
+            {
+                *mid = (top.bid + top.ask) / 2;
+            }
+        }
+    }
+
+    fn tick(&mut self, now: u64) {
+        if now >= self.next_sample {
+            self.next_sample = now + SAMPLE_NS;
+            self.estimator.sample(&self.mids);
+        }
+        if now >= self.next_publish {
+            self.next_publish = now + PUBLISH_NS;
+            self.snapshot.publish(&self.estimator.matrix());
+        }
+    }
+}
+
 struct Cold {
     journal: Option<Journal>,
     batch: Vec<Record>,
@@ -608,7 +660,8 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         let sink = RecordSink::new(record_tx, 1, last_seq);
         let mut pipeline = Pipeline::new(&config, sink);
         // The receiver lives until the cold thread has it; it cannot be gone here.
-        let _ = ring_back.send((record_rx, ring_memory, pipeline.breaker().clone()));
+        let shared = (pipeline.breaker().clone(), pipeline.correlations().clone());
+        let _ = ring_back.send((record_rx, ring_memory, shared));
         if let Some(orders) = faults.venue_rejects_after {
             pipeline.inject_venue_rejects(orders);
         }
@@ -629,7 +682,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         Ok::<_, RunError>((pipeline, thread.finish()))
     })
     .map_err(setup("spawning the hot thread"))?;
-    let (mut record_rx, ring_memory, breaker) = match ring_here.recv() {
+    let (mut record_rx, ring_memory, (breaker, correlations)) = match ring_here.recv() {
         Ok(ring) => ring,
         // The hot thread ended before building its ring: report why.
         Err(_) => {
@@ -658,6 +711,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             let deadline = started + options.duration.as_nanos() as u64;
             let mut cold =
                 Cold { journal, batch: Vec::with_capacity(RECORD_RING), journaled: 0, failed: None, lost: [0; 7] };
+            let mut returns = Returns::new(correlations, started);
             let mut last_beat_at = started;
             let mut last_feed_beat_at = started;
             let mut next_control_poll = started;
@@ -675,10 +729,13 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 let due = now.saturating_sub(last_drain) >= DRAIN_EVERY_NS || record_rx.len() >= RECORD_RING / 4;
                 let drained = if due {
                     last_drain = now;
-                    cold.drain(&mut record_rx)
+                    let n = cold.drain(&mut record_rx);
+                    returns.observe(&cold.batch[..n.min(cold.batch.len())]);
+                    n
                 } else {
                     0
                 };
+                returns.tick(clock.now_ns());
                 if cold.failed.is_some() && !stop_sent {
                     // A journal that cannot write: stop opening risk, cancel, end the run.
                     eprintln!("error: journal write failed; stopping the engine");
@@ -810,6 +867,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 outcome.summary.feed_ring_full = Some(report.ring_full);
             }
             outcome.summary.ring_memory = Some(ring_memory);
+            outcome.summary.correlations = correlation_pairs(&returns.snapshot, &options.pipeline.instruments);
             Ok(outcome)
         })
         .map_err(setup("spawning the cold thread"))?;
@@ -831,6 +889,27 @@ fn reload_breaker(
             );
         }
     }
+}
+
+/// The last published correlation of every instrument pair, for the report.
+fn correlation_pairs(
+    snapshot: &crate::risk::CorrelationSnapshot,
+    instruments: &[(String, u8, u8)],
+) -> Vec<(String, String, f64)> {
+    let n = snapshot.len();
+    let mut row = vec![0; n];
+    let mut pairs = Vec::new();
+    for i in 0..n {
+        if !snapshot.row_into(i, &mut row) {
+            continue;
+        }
+        for j in i + 1..n {
+            if let (Some((a, ..)), Some((b, ..)), Some(rho)) = (instruments.get(i), instruments.get(j), row.get(j)) {
+                pairs.push((a.clone(), b.clone(), f64::from(*rho) / f64::from(crate::risk::CORRELATION_ONE)));
+            }
+        }
+    }
+    pairs
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -875,6 +954,7 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         feed_thread: None,
         feed_ring_full: None,
         ring_memory: None,
+        correlations: Vec::new(),
     };
     RunOutcome { summary, latency }
 }

@@ -57,6 +57,9 @@ pub struct RunSummary {
     pub feed_ring_full: Option<u64>,
     /// Where the hot core's record ring landed.
     pub ring_memory: Option<super::RingMemory>,
+    /// The last correlation of returns the cold core published for each instrument
+    /// pair (empty with one instrument, or with no records: `--persist none`).
+    pub correlations: Vec<(String, String, f64)>,
 }
 
 /// The venue circuit breaker in the summary.
@@ -142,6 +145,10 @@ impl RunSummary {
         }
         if let Some(n) = self.feed_ring_full {
             let _ = writeln!(out, "feed ring: full {n} time(s), the feed core waited for the trading core");
+        }
+        if !self.correlations.is_empty() {
+            let pairs: Vec<String> = self.correlations.iter().map(|(a, b, rho)| format!("{a}/{b} {rho:+.2}")).collect();
+            let _ = writeln!(out, "return correlations (last published): {}", pairs.join(", "));
         }
         if let Some(ring) = &self.ring_memory {
             let _ = writeln!(out, "record ring: {}", ring_line(ring));
