@@ -1,7 +1,7 @@
 //! The OMS against random event sequences: whatever the venue says, in any order,
 //! no order is over-filled, a finished order never changes again, the position is
-//! exactly the sum of accepted fills, the working notional is exactly what is still
-//! open, and nothing panics.
+//! exactly the sum of accepted fills, the working notional and the open size per side
+//! are exactly what is still open, and nothing panics.
 
 use engine::{
     oms::{Oms, OmsError, OrderEvent},
@@ -96,17 +96,22 @@ proptest! {
                 }
             }
             // Invariants after every step.
-            let mut open = 0i128;
+            let (mut open, mut working) = (0i128, (0i64, 0i64));
             for (id, new) in &ids {
                 if let Some(o) = oms.get(*id) {
                     prop_assert!(o.filled >= 0 && o.filled <= new.qty.0, "over-filled: {o:?}");
                     prop_assert!(!o.state.is_terminal(), "a finished order stayed in the slab");
                     if o.state.is_working() {
                         open += i128::from(new.price.0) * i128::from(new.qty.0 - o.filled);
+                        match new.side {
+                            Side::Buy => working.0 += new.qty.0 - o.filled,
+                            Side::Sell => working.1 += new.qty.0 - o.filled,
+                        }
                     }
                 }
             }
             prop_assert_eq!(oms.open_notional(), open);
+            prop_assert_eq!(oms.working_qty(InstrumentId(0)), working, "open size per side");
             prop_assert_eq!(oms.position(InstrumentId(0)).net, position);
             prop_assert_eq!(oms.position(InstrumentId(0)).fees, i128::from(fills), "a fee per accepted fill");
             for id in &finished {

@@ -30,6 +30,11 @@ pub struct Order {
 }
 
 impl Order {
+    /// Size still open while working (0 otherwise).
+    fn open_qty(&self) -> i64 {
+        if self.state.is_working() { self.new.qty.0 - self.filled } else { 0 }
+    }
+
     fn open_notional(&self) -> i128 {
         if self.state.is_working() {
             i128::from(self.new.price.0) * i128::from(self.new.qty.0 - self.filled)
@@ -114,6 +119,9 @@ pub struct Oms {
     working_ids: Vec<ClientId>,
     positions: Vec<Position>,
     open_notional: i128,
+    /// Per instrument, the open size of working buys and of working sells: what the
+    /// position could become if they all filled.
+    working_qty: Vec<(i64, i64)>,
     counters: OmsCounters,
 }
 
@@ -127,6 +135,7 @@ impl Oms {
             working_ids: Vec::with_capacity(capacity),
             positions: vec![Position::default(); instruments],
             open_notional: 0,
+            working_qty: vec![(0, 0); instruments],
             counters: OmsCounters::default(),
         }
     }
@@ -217,6 +226,7 @@ impl Oms {
         let Some(order) = self.get_mut(id) else { return Err(OmsError::UnknownOrder(id)) };
         let next = next_state(order.state, event, order.before_cancel)?;
         let before = order.open_notional();
+        let before_qty = order.open_qty();
         let was_working = order.state.is_working();
         if next == OrderState::PendingCancel {
             order.before_cancel = order.state;
@@ -225,6 +235,13 @@ impl Oms {
         change(order);
         let after = *order;
         self.open_notional += after.open_notional() - before;
+        if let Some((buys, sells)) = self.working_qty.get_mut(after.new.instrument.0 as usize) {
+            let side = match after.new.side {
+                Side::Buy => buys,
+                Side::Sell => sells,
+            };
+            *side += after.open_qty() - before_qty;
+        }
         match (was_working, after.state.is_working()) {
             // Never over capacity: at most one entry per live order.
             (false, true) => self.working_ids.push(id),
@@ -253,6 +270,11 @@ impl Oms {
     /// The position in an instrument.
     pub fn position(&self, instrument: InstrumentId) -> Position {
         self.positions.get(instrument.0 as usize).copied().unwrap_or_default()
+    }
+
+    /// Open size of working (buys, sells) in `instrument`.
+    pub fn working_qty(&self, instrument: InstrumentId) -> (i64, i64) {
+        self.working_qty.get(instrument.0 as usize).copied().unwrap_or_default()
     }
 
     /// Notional of every working order's open size (price × lots).

@@ -555,6 +555,7 @@ impl Pipeline {
                             book_ts: self.book_ts.get(i).copied().unwrap_or(0),
                             position: self.oms.position(order.instrument),
                             open_notional: self.oms.open_notional(),
+                            working: self.oms.working_qty(order.instrument),
                             own: self.oms.own_top(order.instrument),
                             exposure: Exposure {
                                 mark: self.marks.get(i).copied().unwrap_or(0),
@@ -875,11 +876,24 @@ impl Pipeline {
         }
         // Reduce-only after a re-arm can only shrink positions: tripping again on an
         // exposure still over its limit would stop the very orders that lower it.
-        if fills_moved
-            && self.risk.limits().state == TradingState::Active
-            && let Some(t) = self.kill.on_exposure(self.exposure.gross, self.risk.limits().max_gross_notional)
-        {
+        if !fills_moved || self.risk.limits().state != TradingState::Active {
+            return;
+        }
+        if let Some(t) = self.kill.on_exposure(self.exposure.gross, self.risk.limits().max_gross_notional) {
             self.trip(Halt::KillSwitch(t));
+            return;
+        }
+        // A position past its limit after fills (the pre-trade check counts every
+        // working order, so only a moving mark gets here).
+        let limit = self.risk.limits().max_position_notional;
+        for (i, mark) in self.marks.iter().enumerate() {
+            let value = i128::from(self.oms.position(InstrumentId(i as u32)).net).abs() * i128::from(*mark);
+            if value > limit {
+                let clamp = |v: i128| i64::try_from(v).unwrap_or(i64::MAX);
+                let t = Trip { reason: TripReason::PositionBreach, limit: clamp(limit), observed: clamp(value) };
+                self.trip(Halt::KillSwitch(t));
+                return;
+            }
         }
     }
 

@@ -21,6 +21,8 @@ pub enum TripReason {
     ExposureBreach = 106,
     /// More messages (orders + cancels) per second than allowed.
     MessageRate = 107,
+    /// After fills, a position's value exceeds its limit.
+    PositionBreach = 108,
 }
 
 impl TripReason {
@@ -35,6 +37,7 @@ impl TripReason {
             Self::OverFill,
             Self::ExposureBreach,
             Self::MessageRate,
+            Self::PositionBreach,
         ]
         .into_iter()
         .find(|r| *r as u16 == code)
@@ -51,6 +54,7 @@ impl TripReason {
             Self::OverFill => "over_fill",
             Self::ExposureBreach => "exposure_breach",
             Self::MessageRate => "message_rate",
+            Self::PositionBreach => "position_breach",
         }
     }
 }

@@ -188,6 +188,9 @@ pub struct RiskInputs<'a> {
     pub position: Position,
     /// Notional of all working orders.
     pub open_notional: i128,
+    /// Open size of our working (buys, sells) in the instrument: the position if they
+    /// all filled is what the position limit checks.
+    pub working: (i64, i64),
     /// Our own best working prices in the instrument (self-trade prevention).
     pub own: OwnTop,
     /// Exposure and equity over every instrument, marked at the mid.
@@ -346,8 +349,17 @@ impl Risk {
             return reject(Reject::SelfTrade, i128::from(resting.unwrap_or(0)), i128::from(price));
         }
         let after = i128::from(net) + i128::from(signed);
-        let position_notional = after.abs() * i128::from(price);
-        let reduces = after.abs() < i128::from(net).abs();
+        // The position limit holds for the worst case: every working order on this
+        // order's side filling too, so several orders that each fit cannot add up
+        // past it.
+        let (open_buys, open_sells) = inputs.working;
+        let worst = after
+            + match order.side {
+                Side::Buy => i128::from(open_buys),
+                Side::Sell => -i128::from(open_sells),
+            };
+        let position_notional = worst.abs() * i128::from(price);
+        let reduces = worst.abs() < i128::from(net).abs();
         if !reduces {
             // Mandatory stop: on the losing side, within the distance (compared by
             // multiplication: distance / price <= bps / 10,000).

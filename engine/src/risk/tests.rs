@@ -77,6 +77,7 @@ fn a_bad_reference_rejects() {
         book_ts: 0,
         position: Position::default(),
         open_notional: 0,
+        working: (0, 0),
         own: OwnTop::default(),
         exposure: RICH,
         breaker: None,
@@ -100,6 +101,7 @@ fn open_notional_and_the_throttle_hold() {
         book_ts: 0,
         position: Position::default(),
         open_notional: 25_000,
+        working: (0, 0),
         own: OwnTop::default(),
         exposure: RICH,
         breaker: None,
@@ -136,6 +138,7 @@ fn an_open_venue_breaker_rejects_last_and_a_refused_order_takes_no_probe() {
             book_ts: 0,
             position: position(0),
             open_notional: 0,
+            working: (0, 0),
             own: OwnTop::default(),
             exposure: Exposure { equity: 1 << 100, ..Exposure::default() },
             breaker: Some(&breaker),
@@ -157,7 +160,17 @@ fn an_open_venue_breaker_rejects_last_and_a_refused_order_takes_no_probe() {
 }
 
 fn inputs_with<'a>(b: &'a Book, net: i64, own: OwnTop, exposure: Exposure) -> RiskInputs<'a> {
-    RiskInputs { now: 1, book: b, book_ts: 0, position: position(net), open_notional: 0, own, exposure, breaker: None }
+    RiskInputs {
+        now: 1,
+        book: b,
+        book_ts: 0,
+        position: position(net),
+        open_notional: 0,
+        working: (0, 0),
+        own,
+        exposure,
+        breaker: None,
+    }
 }
 
 const RICH: Exposure = Exposure { gross: 0, net: 0, equity: 1 << 100, mark: 1000, correlated: 0 };
