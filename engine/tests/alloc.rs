@@ -2,11 +2,6 @@
 //! strategy, risk, OMS, venue, latency histograms, persist ring) runs a million
 //! frames with zero heap allocations on its thread, gap recoveries included.
 
-use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    cell::Cell,
-};
-
 use engine::{
     cli::{Cli, Command},
     clock::{Clock, LiveClock},
@@ -18,42 +13,10 @@ use engine::{
 use feeds::{Events, event::InstrumentId};
 use persist::Record;
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    // `try_with`: the allocator also runs while thread-locals are torn down.
-    let _ = COUNTING.try_with(|on| {
-        if on.get() {
-            let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
-        }
-    });
-}
-
-// SAFETY: defers every operation to the system allocator unchanged; it only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod common;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: common::counting::Counting = common::counting::Counting;
 
 #[test]
 fn a_million_frames_after_warm_up_allocate_nothing() {
@@ -95,10 +58,9 @@ fn a_million_frames_after_warm_up_allocate_nothing() {
         }
     };
     run(200_000, &mut pipeline, &mut journaled);
-    COUNTING.with(|c| c.set(true));
+    common::counting::start();
     run(1_000_000, &mut pipeline, &mut journaled);
-    COUNTING.with(|c| c.set(false));
-    let allocs = ALLOCS.with(Cell::get);
+    let allocs = common::counting::stop();
     let c = pipeline.counters();
     assert!(c.orders > 1_000 && c.fills > 100 && c.gaps > 50, "the run must exercise the whole path: {c:?}");
     journaled += rx.pop_slice(&mut drained) as u64;

@@ -1,15 +1,8 @@
 //! `engine decode` as a user runs it on a file of captured messages.
 
-use std::process::Command;
+mod common;
 
-fn engine(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_engine")).args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::engine;
 
 #[test]
 fn a_clean_file_exits_0_and_a_bad_line_exits_1() {

@@ -8,20 +8,11 @@ use std::{
     time::Duration,
 };
 
+mod common;
+
+use common::{engine, run};
 use engine::{oms::OrderState, risk::TripReason};
 use persist::{Fields, RecordKind, journal::JournalReader, record::RiskFields};
-
-fn run(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args(["run", "--quiet", "--json", json.to_str().unwrap()])
-        .args(args)
-        .output()
-        .unwrap();
-    let summary = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    (out.status.code(), summary, String::from_utf8_lossy(&out.stderr).into_owned())
-}
 
 /// The trip's record, and that nothing was sent after it and nothing left working.
 fn check_journal(dir: &Path, reason: TripReason) {
@@ -199,15 +190,6 @@ fn sighup_reloads_the_venue_breaker_from_the_config_file() {
     assert_eq!(s["venue_breaker"]["state"], "Open");
     assert!(s["counters"]["venue_rejects"].as_u64().unwrap() > 100, "before the reload the venue took them: {s}");
     assert!(s["risk_rejects"]["venue_circuit_open"].as_u64().unwrap() > 100, "after it, refused locally: {s}");
-}
-
-fn engine(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_engine")).args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// An operator trips the kill switch through the control file (`engine kill

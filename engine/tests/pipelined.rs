@@ -2,11 +2,6 @@
 //! exactly the decisions the fused stage makes on the same frames (gap recoveries
 //! included), and after warm-up they allocate nothing.
 
-use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    cell::Cell,
-};
-
 use engine::{
     cli::{Cli, Command},
     clock::ReplayClock,
@@ -19,41 +14,10 @@ use feeds::{Events, event::InstrumentId};
 use persist::Record;
 use rings::spsc::{self, Consumer};
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    let _ = COUNTING.try_with(|on| {
-        if on.get() {
-            let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
-        }
-    });
-}
-
-// SAFETY: defers every operation to the system allocator unchanged; it only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod common;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: common::counting::Counting = common::counting::Counting;
 
 fn config() -> PipelineConfig {
     let args = ["engine", "run", "--symbols", "BTCUSDT,ETHUSDT,SOLUSDT", "--persist", "none"];
@@ -115,7 +79,7 @@ fn pipelined_stages_decide_exactly_as_the_fused_stage_and_allocate_nothing() {
     let mut n = 0;
     while trade.counters().frames < FRAMES {
         if n == FRAMES / 3 {
-            COUNTING.with(|c| c.set(true));
+            common::counting::start();
         }
         let now = START + n * 10_000;
         clock.advance_to(now);
@@ -127,7 +91,7 @@ fn pipelined_stages_decide_exactly_as_the_fused_stage_and_allocate_nothing() {
         while input.turn(&mut trade, now, &clock) {}
         drain(&mut trade_rx, &mut piped_records);
     }
-    COUNTING.with(|c| c.set(false));
+    let allocs = common::counting::stop();
 
     let (f, p) = (fused.counters(), trade.counters());
     assert!(f.orders > 1_000 && f.fills > 100 && f.gaps > 20 && f.resyncs > 20, "exercise the whole path: {f:?}");
@@ -136,5 +100,5 @@ fn pipelined_stages_decide_exactly_as_the_fused_stage_and_allocate_nothing() {
     let first_difference = piped_records.iter().zip(&fused_records).position(|(a, b)| a != b);
     assert_eq!(first_difference, None, "the record streams differ");
     assert!(trade.latency().get(engine::pipeline::Hop::Ring).is_some(), "the ring hop is measured");
-    assert_eq!(ALLOCS.with(Cell::get), 0, "heap allocations on the pipelined hot path after warm-up");
+    assert_eq!(allocs, 0, "heap allocations on the pipelined hot path after warm-up");
 }

@@ -2,20 +2,14 @@
 //! `.hgrm` files, verify on a good and a corrupted journal, SIGINT for an orderly
 //! stop, injected panics and stalls, and clear errors for bad flags.
 
+mod common;
+
+use common::engine;
 use std::{
     path::Path,
     process::{Command, Stdio},
     time::Duration,
 };
-
-fn engine(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_engine")).args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn journal_arg(dir: &Path) -> String {
     format!("journal:{}", dir.join("journal").display())

@@ -2,23 +2,12 @@
 //! carries a stop, the engine tracks each position's stop, and when the touch crosses
 //! it the position is closed with an IOC, audited as a stop-out (code 160).
 
-use std::process::Command;
+mod common;
 
+use common::run;
 use engine::{pipeline::STOP_OUT, risk::Reject};
 use feeds::event::Side;
 use persist::{Fields, RecordKind, journal::JournalReader, record::RiskFields};
-
-fn run(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args(["run", "--quiet", "--json", json.to_str().unwrap()])
-        .args(args)
-        .output()
-        .unwrap();
-    let summary = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    (out.status.code(), summary, String::from_utf8_lossy(&out.stderr).into_owned())
-}
 
 /// One-tick stops on SOL (1 bp of 150.00 rounds up to a tick): the taker's positions
 /// are stopped out over and over; each stop-out is journaled with the side that

@@ -9,6 +9,9 @@ use std::{
     time::Duration,
 };
 
+mod common;
+
+use common::run;
 use persist::{RecordKind, journal::JournalReader};
 
 /// Starts `engine sim` and returns it with its URL.
@@ -24,19 +27,6 @@ fn sim(args: &[&str]) -> (Child, String) {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("sim said: {line}")).to_owned();
     (child, url)
-}
-
-fn run(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args(["run", "--quiet", "--json", json.to_str().unwrap()])
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let summary = std::fs::read(&json).map(|b| serde_json::from_slice(&b).unwrap()).unwrap_or_default();
-    (out.status.code(), summary, stderr)
 }
 
 #[test]

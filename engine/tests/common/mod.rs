@@ -1,0 +1,32 @@
+//! Helpers shared by the engine's integration tests: running the `engine` binary,
+//! and a counting global allocator for the zero-allocation tests.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+pub mod counting;
+
+use std::process::Command;
+
+/// Runs `engine ARGS`: (exit code, stdout, stderr).
+pub fn engine(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_engine")).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `engine run --quiet --json PATH ARGS`: (exit code, the JSON summary or
+/// `Null` if none was written, stderr).
+pub fn run(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["run", "--quiet", "--json", json.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let summary = std::fs::read(&json).map(|b| serde_json::from_slice(&b).unwrap()).unwrap_or_default();
+    (out.status.code(), summary, stderr)
+}
