@@ -216,12 +216,16 @@ pub struct BookDelta {
     flags: u8,
     /// Bit `i` set: level `i` is an ask.
     ask_mask: u8,
-    _pad: [u8; 7],
+    _pad: [u8; 3],
+    /// The venue's checksum of its book after this update (Kraken, OKX), on the last
+    /// delta of an update; valid when `FLAG_CHECKSUM` is set.
+    checksum: u32,
     levels: [Level; LEVELS_PER_DELTA],
 }
 
 const FLAG_LAST: u8 = 1;
 const FLAG_SNAPSHOT: u8 = 2;
+const FLAG_CHECKSUM: u8 = 4;
 
 impl BookDelta {
     /// An empty delta for one update.
@@ -242,7 +246,8 @@ impl BookDelta {
             count: 0,
             flags: 0,
             ask_mask: 0,
-            _pad: [0; 7],
+            _pad: [0; 3],
+            checksum: 0,
             levels: [Level::default(); LEVELS_PER_DELTA],
         }
     }
@@ -296,6 +301,18 @@ impl BookDelta {
     /// Marks a snapshot.
     pub fn set_snapshot(&mut self) {
         self.flags |= FLAG_SNAPSHOT;
+    }
+
+    /// The venue's checksum of the whole book after this update, if it sent one
+    /// (carried on the update's last delta; OKX's signed value as its bits).
+    pub fn checksum(&self) -> Option<u32> {
+        (self.flags & FLAG_CHECKSUM != 0).then_some(self.checksum)
+    }
+
+    /// Records the venue's checksum for the book after this update.
+    pub fn set_checksum(&mut self, checksum: u32) {
+        self.checksum = checksum;
+        self.flags |= FLAG_CHECKSUM;
     }
 }
 

@@ -8,7 +8,8 @@
 //! from the token's text, exactly, never through a float. Timestamps are RFC 3339
 //! (`2023-10-06T17:35:55.440295Z`). The book has no sequence number (`first_seq` and
 //! `last_seq` are 0): its integrity check is the CRC32 `checksum` of the top ten
-//! levels, which needs the whole book and is a sequencer's job (not done yet).
+//! levels, carried on the update's last delta; [`crate::checksum::kraken`] computes
+//! it from the book.
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -89,7 +90,7 @@ impl KrakenDecoder {
         out: &mut Events,
     ) -> Result<(), DecodeError> {
         s.array(|s| {
-            let (mut inst, mut bids, mut asks, mut ts) = (None, None, None, UnixNanos(0));
+            let (mut inst, mut bids, mut asks, mut ts, mut checksum) = (None, None, None, UnixNanos(0), None);
             s.object(|s, key| {
                 s.ws();
                 let at = s.pos();
@@ -104,6 +105,14 @@ impl KrakenDecoder {
                         s.skip()?;
                     }
                     b"timestamp" => ts = timestamp(s)?,
+                    b"checksum" => {
+                        let at = s.pos();
+                        let value = s.u64("checksum")?;
+                        let crc = u32::try_from(value).map_err(|_| {
+                            error(at, DecodeErrorKind::BadField { field: "checksum", expected: "a CRC32" })
+                        })?;
+                        checksum = Some(crc);
+                    }
                     _ => s.skip()?,
                 }
                 Ok(())
@@ -129,7 +138,7 @@ impl KrakenDecoder {
                     book.level(out, side, level, s.pos())
                 })?;
             }
-            book.finish(out, snapshot)?;
+            book.finish_checked(out, snapshot, checksum)?;
             s.seek(end);
             Ok(())
         })

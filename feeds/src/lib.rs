@@ -13,6 +13,7 @@ pub mod book;
 mod buffer;
 pub mod bybit;
 pub mod capture;
+pub mod checksum;
 pub mod coinbase;
 pub mod decimal;
 mod error;

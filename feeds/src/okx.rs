@@ -10,8 +10,8 @@
 //! identity, not arithmetic: each carries `prevSeqId` (−1 on a snapshot) and `seqId`,
 //! and a message continues the book when its `prevSeqId` equals the last `seqId`.
 //! Decoded, `first_seq` holds `prevSeqId` (0 for −1) and `last_seq` holds `seqId`, so a
-//! sequencer checks `first_seq == previous last_seq`. The CRC32 `checksum` is read
-//! but not verified here (a sequencer with the book's original text must do it).
+//! sequencer checks `first_seq == previous last_seq`. The CRC32 `checksum` rides on
+//! the update's last delta; [`crate::checksum::okx`] computes it from the book.
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -126,7 +126,7 @@ impl OkxDecoder {
         before: usize,
     ) -> Result<(), DecodeError> {
         s.array(|s| {
-            let (mut asks, mut bids, mut ts, mut prev, mut seq) = (None, None, None, None, None);
+            let (mut asks, mut bids, mut ts, mut prev, mut seq, mut checksum) = (None, None, None, None, None, None);
             s.object(|s, key| {
                 s.ws();
                 let at = s.pos();
@@ -142,6 +142,8 @@ impl OkxDecoder {
                     b"ts" => ts = Some(s.u64("ts")?),
                     b"prevSeqId" => prev = Some(signed(s, "prevSeqId")?),
                     b"seqId" => seq = Some(signed(s, "seqId")?),
+                    // A signed 32-bit CRC: kept as its bits.
+                    b"checksum" => checksum = Some(signed(s, "checksum")? as i32 as u32),
                     _ => s.skip()?,
                 }
                 Ok(())
@@ -168,7 +170,7 @@ impl OkxDecoder {
                     book.level(out, side, Level { price: Price(price), qty: Qty(qty) }, s.pos())
                 })?;
             }
-            book.finish(out, snapshot)?;
+            book.finish_checked(out, snapshot, checksum)?;
             s.seek(end);
             Ok(())
         })?;

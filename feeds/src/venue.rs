@@ -93,6 +93,17 @@ impl Update {
     /// Closes the update: the last delta goes out, every delta of the update is marked
     /// a snapshot if it is one, and the last is marked last.
     pub(crate) fn finish(self, out: &mut Events, snapshot: bool) -> Result<(), DecodeError> {
+        self.finish_checked(out, snapshot, None)
+    }
+
+    /// [`Update::finish`], with the venue's checksum of the book after the update
+    /// carried on the last delta.
+    pub(crate) fn finish_checked(
+        self,
+        out: &mut Events,
+        snapshot: bool,
+        checksum: Option<u32>,
+    ) -> Result<(), DecodeError> {
         if !out.push(Event::BookDelta(self.delta)) {
             return Err(error(0, DecodeErrorKind::BufferFull));
         }
@@ -105,6 +116,9 @@ impl Update {
                 }
                 if i + 1 == count {
                     d.set_last();
+                    if let Some(c) = checksum {
+                        d.set_checksum(c);
+                    }
                 }
             }
         }

@@ -73,3 +73,20 @@ fn bad_input_is_a_typed_error() {
         DecodeErrorKind::UnknownSymbol
     );
 }
+
+/// The checksum rides on the update's last delta. Kraken's documented example
+/// messages are trimmed to a few levels, so their checksums (of the full book) do not
+/// match them; this one carries the CRC32 of its own levels under Kraken's rules,
+/// computed apart (zlib), and the book built from it gives the same value.
+#[test]
+fn the_checksum_sent_matches_the_book_built() {
+    let frame = r#"{"channel":"book","type":"snapshot","data":[{"symbol":"MATIC/USD","bids":[{"price":0.5666,"qty":4831.75496356},{"price":0.5665,"qty":6658.22734739}],"asks":[{"price":0.5668,"qty":4410.79769741},{"price":0.5669,"qty":4655.40412487}],"checksum":3588693387}]}"#;
+    let events = decode(frame).unwrap();
+    let [Event::BookDelta(d)] = events[..] else { panic!("{events:?}") };
+    assert_eq!(d.checksum(), Some(3_588_693_387));
+    let mut book = feeds::book::Book::with_depth(25);
+    book.apply(&d).unwrap();
+    assert_eq!(feeds::checksum::kraken(&book, (4, 8), (4, 8)), Some(3_588_693_387));
+    let e = decode(&frame.replace("3588693387", "4294967296")).unwrap_err();
+    assert!(matches!(e.kind, DecodeErrorKind::BadField { field: "checksum", .. }), "{e:?}");
+}

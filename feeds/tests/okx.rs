@@ -79,3 +79,37 @@ fn bad_input_is_a_typed_error() {
     let book = r#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"ts":"1","prevSeqId":1,"seqId":2}]}"#;
     assert_eq!(kind(book), DecodeErrorKind::MissingField { field: "bids" });
 }
+
+/// The checksum rides on the update's last delta and matches the one computed from
+/// the book the update builds (OKX's own consistent example: the current docs'
+/// example snapshot carries an illustrative checksum that does not match its levels).
+#[test]
+fn the_checksum_sent_matches_the_book_built() {
+    let mut symbols = SymbolTable::new();
+    symbols.intern("BTC-USD-SWAP", 1, 0);
+    let decoder = OkxDecoder::new(symbols);
+    let mut out = Events::with_capacity(16);
+    let frame = r#"{"arg":{"channel":"books","instId":"BTC-USD-SWAP"},"action":"snapshot","data":[{"asks":[["3366.8","9","0","3"],["3368","8","0","4"]],"bids":[["3366.1","7","0","3"],["3366","6","0","4"]],"ts":"1543916316300","checksum":-1881014294,"prevSeqId":-1,"seqId":7}]}"#;
+    decoder.decode(frame.as_bytes(), UnixNanos(5), &mut out).unwrap();
+    let mut book = feeds::book::Book::with_depth(50);
+    let mut sent = None;
+    for e in out.as_slice() {
+        if let Event::BookDelta(d) = e {
+            book.apply(d).unwrap();
+            sent = d.checksum().or(sent);
+        }
+    }
+    assert_eq!(sent.map(|c| c as i32), Some(-1_881_014_294));
+    assert_eq!(feeds::checksum::okx(&book, (1, 0)), -1_881_014_294);
+    // One level off and the sums disagree: a sequencer resyncs.
+    let mut wrong = feeds::book::Book::with_depth(50);
+    let frame = frame.replace(r#"["3368","8""#, r#"["3368","9""#);
+    out.clear();
+    decoder.decode(frame.as_bytes(), UnixNanos(5), &mut out).unwrap();
+    for e in out.as_slice() {
+        if let Event::BookDelta(d) = e {
+            wrong.apply(d).unwrap();
+        }
+    }
+    assert_ne!(feeds::checksum::okx(&wrong, (1, 0)), -1_881_014_294);
+}
