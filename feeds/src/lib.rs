@@ -21,6 +21,7 @@ pub mod event;
 mod json;
 pub mod kraken;
 pub mod okx;
+pub mod sequencer;
 pub mod symbols;
 pub mod time;
 mod venue;
