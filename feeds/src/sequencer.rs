@@ -87,6 +87,24 @@ impl Sequencer {
         self.counts
     }
 
+    /// The last sequence applied (the book's update id).
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
+    /// A snapshot fetched out of band (REST) now stands in the book, up to `last`.
+    pub fn resync(&mut self, last: u64) {
+        self.last = last;
+        self.synced = true;
+        self.counts.applied += 1;
+    }
+
+    /// The book can no longer be trusted (the connection dropped, an update did not
+    /// apply): wait for a snapshot.
+    pub fn invalidate(&mut self) {
+        self.synced = false;
+    }
+
     /// The verdict on an update, given by its first delta (the deltas of one update
     /// share their sequence numbers). Updates state as if the caller follows it.
     pub fn check(&mut self, d: &BookDelta) -> Verdict {

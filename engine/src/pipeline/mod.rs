@@ -181,7 +181,10 @@ pub struct Pipeline {
     events: Events,
     books: Vec<Book>,
     book_ts: Vec<u64>,
-    last_update: Vec<u64>,
+    /// Each book's venue sequencing (Binance's `U`/`u` chain).
+    sequencers: Vec<feeds::sequencer::Sequencer>,
+    /// Books in the middle of a multi-delta update the sequencer already accepted.
+    mid_update: u64,
     needs_snapshot: u64,
     last_trade: Vec<Option<Price>>,
     last_top: Vec<[i64; 4]>,
@@ -245,7 +248,8 @@ impl Pipeline {
             // allocating, on the hot path.
             books: (0..n).map(|_| Book::with_depth(config.book_depth)).collect(),
             book_ts: vec![0; n],
-            last_update: vec![0; n],
+            sequencers: vec![feeds::sequencer::Sequencer::new(Venue::Binance); n],
+            mid_update: 0,
             needs_snapshot: if n == 64 { u64::MAX } else { (1u64 << n) - 1 },
             last_trade: vec![None; n],
             last_top: vec![[0; 4]; n],
@@ -290,7 +294,7 @@ impl Pipeline {
     /// Applies a snapshot (its `BookDelta` events) for one instrument.
     pub fn on_snapshot(&mut self, instrument: InstrumentId, events: &Events, now: u64) {
         let i = instrument.0 as usize;
-        let Some(book) = self.books.get_mut(i) else { return };
+        let (Some(book), Some(seq)) = (self.books.get_mut(i), self.sequencers.get_mut(i)) else { return };
         for e in events.as_slice() {
             if let Event::BookDelta(d) = e
                 && d.instrument == instrument
@@ -298,13 +302,12 @@ impl Pipeline {
                 if book.apply(d).is_err() {
                     self.counters.book_errors += 1;
                 }
-                if d.is_last()
-                    && let Some(last) = self.last_update.get_mut(i)
-                {
-                    *last = d.last_seq;
+                if d.is_last() {
+                    seq.resync(d.last_seq);
                 }
             }
         }
+        self.mid_update &= !(1u64 << i);
         if book.is_valid() {
             self.needs_snapshot &= !(1u64 << i);
             if let Some(since) = self.invalid_since.get_mut(i) {
@@ -314,6 +317,8 @@ impl Pipeline {
             if let Some(ts) = self.book_ts.get_mut(i) {
                 *ts = now;
             }
+        } else {
+            seq.invalidate();
         }
     }
 
@@ -415,25 +420,45 @@ impl Pipeline {
     }
 
     fn apply_delta(&mut self, d: &feeds::event::BookDelta, ts_recv: u64) -> u64 {
+        use feeds::sequencer::Verdict;
         let i = d.instrument.0 as usize;
         let bit = 1u64 << i;
-        let (Some(book), Some(last)) = (self.books.get_mut(i), self.last_update.get_mut(i)) else { return 0 };
+        let (Some(book), Some(seq)) = (self.books.get_mut(i), self.sequencers.get_mut(i)) else { return 0 };
+        // The sequencer judges an update by its first delta; the rest of an accepted
+        // update follows it.
+        let verdict = if self.mid_update & bit != 0 { Verdict::Apply } else { seq.check(d) };
+        match verdict {
+            Verdict::Apply | Verdict::Resync => {}
+            Verdict::Stale | Verdict::Waiting => return 0,
+            Verdict::Gap { .. } => {
+                self.counters.gaps += 1;
+                book.invalidate();
+                self.needs_snapshot |= bit;
+                return 0;
+            }
+        }
+        if book.apply(d).is_err() {
+            self.counters.book_errors += 1;
+            self.mid_update &= !bit;
+            if !d.is_snapshot() {
+                seq.invalidate();
+                self.needs_snapshot |= bit;
+            }
+            return 0;
+        }
+        if !d.is_last() {
+            self.mid_update |= bit;
+            return 0;
+        }
+        self.mid_update &= !bit;
+        if let Some(ts) = self.book_ts.get_mut(i) {
+            *ts = ts_recv;
+        }
+        if !book.is_valid() {
+            return 0;
+        }
         if d.is_snapshot() {
             // In-stream snapshots (a WebSocket feed's partial depth) resync the book.
-            if book.apply(d).is_err() {
-                self.counters.book_errors += 1;
-                return 0;
-            }
-            if !d.is_last() {
-                return 0;
-            }
-            *last = d.last_seq;
-            if let Some(ts) = self.book_ts.get_mut(i) {
-                *ts = ts_recv;
-            }
-            if !book.is_valid() {
-                return 0;
-            }
             if self.needs_snapshot & bit != 0 {
                 self.needs_snapshot &= !bit;
                 self.counters.resyncs += 1;
@@ -441,36 +466,8 @@ impl Pipeline {
             if let Some(since) = self.invalid_since.get_mut(i) {
                 *since = 0;
             }
-            return bit;
         }
-        if self.needs_snapshot & bit != 0 {
-            return 0; // dropped until a snapshot lands
-        }
-        // Binance diff depth: drop what the book already has (u <= last); the next
-        // update must cover last + 1 (U <= last + 1), which after a snapshot may mean
-        // overlapping it, and in a continuing stream means U == last + 1.
-        if d.last_seq <= *last {
-            return 0;
-        }
-        if d.first_seq > *last + 1 {
-            self.counters.gaps += 1;
-            book.invalidate();
-            self.needs_snapshot |= bit;
-            return 0;
-        }
-        if book.apply(d).is_err() {
-            self.counters.book_errors += 1;
-            self.needs_snapshot |= bit;
-            return 0;
-        }
-        if !d.is_last() {
-            return 0;
-        }
-        *last = d.last_seq;
-        if let Some(ts) = self.book_ts.get_mut(i) {
-            *ts = ts_recv;
-        }
-        if book.is_valid() { bit } else { 0 }
+        bit
     }
 
     /// The feed connection dropped: every book is stale until its next snapshot.
@@ -484,6 +481,10 @@ impl Pipeline {
         for book in &mut self.books {
             book.invalidate();
         }
+        for seq in &mut self.sequencers {
+            seq.invalidate();
+        }
+        self.mid_update = 0;
         let n = self.books.len();
         self.needs_snapshot = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
     }
@@ -516,7 +517,7 @@ impl Pipeline {
             return;
         }
         *last = top;
-        let update_id = self.last_update.get(i).copied().unwrap_or(0) as i64;
+        let update_id = self.sequencers.get(i).map_or(0, feeds::sequencer::Sequencer::last) as i64;
         let fields = BookTopFields {
             flags: 0,
             ts_exchange: 0,
