@@ -13,10 +13,10 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
-use crate::venue::{Update, decimal, error, missing, side};
+use crate::venue::{Update, decimal, error, missing, price_and_size, push_trade, side};
 
 /// Decodes Bybit v5 public frames into events.
 #[derive(Debug, Clone)]
@@ -187,23 +187,19 @@ impl BybitDecoder {
             })?;
             let end = s.pos();
             let inst = inst.ok_or(missing("s"))?;
-            s.seek(price_at.ok_or(missing("p"))?);
-            let price = decimal(s, inst.price_scale, "p", true)?;
-            s.seek(size_at.ok_or(missing("v"))?);
-            let qty = decimal(s, inst.qty_scale, "v", true)?;
-            s.seek(end);
+            let (price, qty) = price_and_size(s, inst, (price_at, "p"), (size_at, "v"), end)?;
             let (t, t_at) = time.ok_or(missing("T"))?;
             let trade = Trade::new(
                 Venue::Bybit,
                 inst.id,
                 id.ok_or(missing("i"))?,
-                Price(price),
-                Qty(qty),
+                price,
+                qty,
                 Some(taker.ok_or(missing("S"))?),
                 ms_to_ns(t, t_at, "T")?,
                 ts_recv,
             );
-            if out.push(Event::Trade(trade)) { Ok(()) } else { Err(error(start, DecodeErrorKind::BufferFull)) }
+            push_trade(out, trade, start)
         })
     }
 }

@@ -13,11 +13,11 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
 use crate::time::rfc3339_ns;
-use crate::venue::{Update, decimal, error, missing, side};
+use crate::venue::{Update, decimal, error, missing, price_and_size, push_trade, side};
 
 /// Decodes Kraken v2 public frames into events.
 #[derive(Debug, Clone)]
@@ -170,22 +170,18 @@ impl KrakenDecoder {
             })?;
             let end = s.pos();
             let inst = inst.ok_or(missing("symbol"))?;
-            s.seek(price_at.ok_or(missing("price"))?);
-            let price = decimal(s, inst.price_scale, "price", true)?;
-            s.seek(qty_at.ok_or(missing("qty"))?);
-            let qty = decimal(s, inst.qty_scale, "qty", true)?;
-            s.seek(end);
+            let (price, qty) = price_and_size(s, inst, (price_at, "price"), (qty_at, "qty"), end)?;
             let trade = Trade::new(
                 Venue::Kraken,
                 inst.id,
                 id.ok_or(missing("trade_id"))?,
-                Price(price),
-                Qty(qty),
+                price,
+                qty,
                 Some(taker.ok_or(missing("side"))?),
                 ts.ok_or(missing("timestamp"))?,
                 ts_recv,
             );
-            if out.push(Event::Trade(trade)) { Ok(()) } else { Err(error(start, DecodeErrorKind::BufferFull)) }
+            push_trade(out, trade, start)
         })
     }
 }

@@ -15,10 +15,10 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
-use crate::venue::{Update, decimal, error, missing, side};
+use crate::venue::{Update, decimal, error, missing, price_and_size, push_trade, side};
 
 /// Decodes OKX v5 public frames into events.
 #[derive(Debug, Clone)]
@@ -203,22 +203,18 @@ impl OkxDecoder {
             })?;
             let end = s.pos();
             let inst = inst.ok_or(missing("instId"))?;
-            s.seek(px.ok_or(missing("px"))?);
-            let price = decimal(s, inst.price_scale, "px", true)?;
-            s.seek(sz.ok_or(missing("sz"))?);
-            let qty = decimal(s, inst.qty_scale, "sz", true)?;
-            s.seek(end);
+            let (price, qty) = price_and_size(s, inst, (px, "px"), (sz, "sz"), end)?;
             let trade = Trade::new(
                 Venue::Okx,
                 inst.id,
                 id.ok_or(missing("tradeId"))?,
-                Price(price),
-                Qty(qty),
+                price,
+                qty,
                 Some(taker.ok_or(missing("side"))?),
                 ms_to_ns(ts.ok_or(missing("ts"))?, "ts")?,
                 ts_recv,
             );
-            if out.push(Event::Trade(trade)) { Ok(()) } else { Err(error(start, DecodeErrorKind::BufferFull)) }
+            push_trade(out, trade, start)
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Event, Level};
+use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Trade};
 use crate::json::Scanner;
 
 /// Runs one frame's decoding into `out`, which the frame changes all or not at all:
@@ -40,6 +40,29 @@ pub(crate) fn decimal(s: &mut Scanner<'_>, scale: u8, field: &'static str, posit
         0 if positive => Err(error(at, DecodeErrorKind::NotPositive { field })),
         v => Ok(v),
     }
+}
+
+/// A trade's price and size, read where the object scan saw them (`(offset, field)`):
+/// their scales belong to the instrument, which may come later in the object. Leaves
+/// the scanner at `end`.
+pub(crate) fn price_and_size(
+    s: &mut Scanner<'_>,
+    inst: crate::symbols::Instrument,
+    (price_at, price_field): (Option<usize>, &'static str),
+    (size_at, size_field): (Option<usize>, &'static str),
+    end: usize,
+) -> Result<(Price, Qty), DecodeError> {
+    s.seek(price_at.ok_or(missing(price_field))?);
+    let price = decimal(s, inst.price_scale, price_field, true)?;
+    s.seek(size_at.ok_or(missing(size_field))?);
+    let size = decimal(s, inst.qty_scale, size_field, true)?;
+    s.seek(end);
+    Ok((Price(price), Qty(size)))
+}
+
+/// Appends a trade, or a buffer-full error at the trade's `start`.
+pub(crate) fn push_trade(out: &mut Events, trade: Trade, start: usize) -> Result<(), DecodeError> {
+    if out.push(Event::Trade(trade)) { Ok(()) } else { Err(error(start, DecodeErrorKind::BufferFull)) }
 }
 
 /// `buy`/`sell` (any venue's spelling passed in) to a side, or a typed error.
