@@ -217,9 +217,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 100_000)]
     pub rate: u64,
     /// Strategy and parameters:
-    /// `mm[:half_spread=1,size=100,skew=1,requote=2,max_inventory=1000,backoff_us=1000,stop_bps=100]`
-    /// or `taker[:levels=5,threshold_pct=60,size=100,cooldown_us=1000,max_inventory=1000,stop_bps=100]`
-    /// (sizes in lots, prices in ticks; `stop_bps`: each order's protective stop).
+    /// `mm[:half_spread=1,size=100,skew=1,requote=2,max_inventory=1000,backoff_us=1000,stop_bps=100,amend=false]`
+    /// or `taker[:levels=5,threshold_pct=60,size=100,cooldown_us=1000,max_inventory=1000,stop_bps=100,entry=ioc,slip_bps=10]`
+    /// (sizes in lots, prices in ticks; `stop_bps`: each order's protective stop; `amend`: move
+    /// quotes by replace, not cancel + new; `entry`: ioc, fok, market, stop or stop_limit).
     #[arg(long, default_value = "mm")]
     pub strategy: crate::strategy::StrategyConfig,
     /// Stop after this long (e.g. `500ms`, `10s`, `2m`).

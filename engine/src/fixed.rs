@@ -51,6 +51,11 @@ impl<T> Bounded<T> {
         }
     }
 
+    /// How many more items fit.
+    pub fn room(&self) -> usize {
+        self.items.capacity() - self.items.len()
+    }
+
     /// How many items it holds.
     pub fn len(&self) -> usize {
         self.items.len()

@@ -16,6 +16,23 @@ pub enum OrderType {
     PostOnly,
     /// Fills what it can at its price at once; the rest is cancelled.
     Ioc,
+    /// Takes liquidity at once, walking the book; the rest is cancelled. Its price is
+    /// a protection limit (the worst price it accepts), so risk can collar it.
+    Market,
+    /// Fills its whole size at once at its price or better, or not at all (expired).
+    Fok,
+    /// Held by the engine until the reference trades through `trigger` (at or above
+    /// it for a buy, at or below for a sell), then sent as a market order with the
+    /// order's price as its protection limit.
+    Stop {
+        /// The trigger price.
+        trigger: Price,
+    },
+    /// Like [`OrderType::Stop`], but sent as a limit order at the order's price.
+    StopLimit {
+        /// The trigger price.
+        trigger: Price,
+    },
 }
 
 impl OrderType {
@@ -25,7 +42,24 @@ impl OrderType {
             Self::Limit => 1,
             Self::PostOnly => 2,
             Self::Ioc => 3,
+            Self::Market => 4,
+            Self::Fok => 5,
+            Self::Stop { .. } => 6,
+            Self::StopLimit { .. } => 7,
         }
+    }
+
+    /// The trigger of a stop order, `None` for the others.
+    pub fn trigger(self) -> Option<Price> {
+        match self {
+            Self::Stop { trigger } | Self::StopLimit { trigger } => Some(trigger),
+            _ => None,
+        }
+    }
+
+    /// Whether it never rests at the venue (what it cannot fill at once ends).
+    pub fn is_immediate(self) -> bool {
+        matches!(self, Self::Ioc | Self::Market | Self::Fok)
     }
 }
 
@@ -65,6 +99,24 @@ impl NewOrder {
             Side::Sell => Price(price.0.saturating_add(distance)),
         }
     }
+
+    /// The order a stop becomes when its trigger fires (itself for any other type).
+    pub fn triggered(&self) -> NewOrder {
+        let order_type = match self.order_type {
+            OrderType::Stop { .. } => OrderType::Market,
+            OrderType::StopLimit { .. } => OrderType::Limit,
+            other => other,
+        };
+        NewOrder { order_type, ..*self }
+    }
+
+    /// Whether a reference price at `price` fires this stop (never for other types).
+    pub fn fires_at(&self, price: Price) -> bool {
+        self.order_type.trigger().is_some_and(|t| match self.side {
+            Side::Buy => price >= t,
+            Side::Sell => price <= t,
+        })
+    }
 }
 
 /// A strategy's request.
@@ -79,6 +131,15 @@ pub enum Intent {
     },
     /// Cancel a working order.
     Cancel(ClientId),
+    /// Change a working order's price and size (the size includes what is filled).
+    Replace {
+        /// Its client id.
+        id: ClientId,
+        /// New limit price.
+        price: Price,
+        /// New total size.
+        qty: Qty,
+    },
 }
 
 /// Maker or taker on a fill.
@@ -114,6 +175,17 @@ pub enum ExecKind {
     Canceled,
     /// A cancel request was refused (the order is already done).
     CancelRejected,
+    /// Ended by the venue without a request (a FOK it could not fill whole).
+    Expired,
+    /// A replace was applied: the order now works at this price and total size.
+    Replaced {
+        /// New limit price.
+        price: Price,
+        /// New total size.
+        qty: Qty,
+    },
+    /// A replace was refused; the order works on unchanged.
+    ReplaceRejected,
 }
 
 /// An execution report for one order.

@@ -4,7 +4,7 @@
 //! are exactly what is still open, and nothing panics.
 
 use engine::{
-    oms::{Oms, OmsError, OrderEvent},
+    oms::{Oms, OmsError, OrderEvent, OrderState},
     order::{ClientId, NewOrder, OrderType},
 };
 use feeds::event::{InstrumentId, Price, Qty, Side};
@@ -12,7 +12,8 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Create { buy: bool, price: i64, qty: i64 },
+    Create { buy: bool, price: i64, qty: i64, stop: bool },
+    Replace { order: usize, price: i64, qty: i64 },
     Event { order: usize, event: OrderEvent },
     Fill { order: usize, qty: i64, trade_id: u64 },
 }
@@ -26,9 +27,20 @@ fn op() -> impl Strategy<Value = Op> {
         Just(OrderEvent::RequestCancel),
         Just(OrderEvent::Cancel),
         Just(OrderEvent::CancelReject),
+        Just(OrderEvent::Arm),
+        Just(OrderEvent::Trigger),
+        Just(OrderEvent::ReplaceAck),
+        Just(OrderEvent::ReplaceReject),
+        Just(OrderEvent::Expire),
     ];
     prop_oneof![
-        (any::<bool>(), 1i64..1_000, 1i64..50).prop_map(|(buy, price, qty)| Op::Create { buy, price, qty }),
+        (any::<bool>(), 1i64..1_000, 1i64..50, any::<bool>()).prop_map(|(buy, price, qty, stop)| Op::Create {
+            buy,
+            price,
+            qty,
+            stop
+        }),
+        (0usize..16, 1i64..1_000, -2i64..60).prop_map(|(order, price, qty)| Op::Replace { order, price, qty }),
         (0usize..16, event).prop_map(|(order, event)| Op::Event { order, event }),
         (0usize..16, -5i64..60, 0u64..40).prop_map(|(order, qty, trade_id)| Op::Fill { order, qty, trade_id }),
     ]
@@ -44,15 +56,16 @@ proptest! {
         let mut position = 0i64;
         let mut fills = 0i64;
         let mut finished: Vec<ClientId> = Vec::new();
+        let mut triggered: Vec<ClientId> = Vec::new();
         for op in ops {
             match op {
-                Op::Create { buy, price, qty } => {
+                Op::Create { buy, price, qty, stop } => {
                     let order = NewOrder {
                         instrument: InstrumentId(0),
                         side: if buy { Side::Buy } else { Side::Sell },
                         price: Price(price),
                         qty: Qty(qty),
-                        order_type: OrderType::Limit,
+                        order_type: if stop { OrderType::Stop { trigger: Price(price) } } else { OrderType::Limit },
                         stop: Price(0),
                     };
                     match oms.create(order) {
@@ -67,11 +80,26 @@ proptest! {
                     match oms.apply(id, event) {
                         Ok(after) => {
                             prop_assert!(before.is_some(), "a finished or unknown order changed");
+                            if event == OrderEvent::Trigger {
+                                triggered.push(id);
+                            }
                             if after.state.is_terminal() {
                                 finished.push(id);
                             }
                         }
                         Err(_) => prop_assert_eq!(oms.get(id).copied(), before, "a refused event changed the order"),
+                    }
+                }
+                Op::Replace { order, price, qty } => {
+                    let Some((id, _)) = ids.get(order % ids.len().max(1)).copied() else { continue };
+                    let before = oms.get(id).copied();
+                    match oms.request_replace(id, Price(price), Qty(qty)) {
+                        Ok(after) => {
+                            let b = before.expect("a replace applied to a live order");
+                            prop_assert!(qty > b.filled, "a replace below the filled size was taken");
+                            prop_assert_eq!(after.replace, (Price(price), Qty(qty)));
+                        }
+                        Err(_) => prop_assert_eq!(oms.get(id).copied(), before, "a refused replace changed the order"),
                     }
                 }
                 Op::Fill { order, qty, trade_id } => {
@@ -97,16 +125,26 @@ proptest! {
             }
             // Invariants after every step.
             let (mut open, mut working) = (0i128, (0i64, 0i64));
-            for (id, new) in &ids {
+            for (id, _) in &ids {
                 if let Some(o) = oms.get(*id) {
-                    prop_assert!(o.filled >= 0 && o.filled <= new.qty.0, "over-filled: {o:?}");
+                    let new = o.new;
+                    prop_assert!(o.filled >= 0 && o.filled <= new.qty.0.max(o.replace.1.0), "over-filled: {o:?}");
                     prop_assert!(!o.state.is_terminal(), "a finished order stayed in the slab");
+                    prop_assert!(o.replace.1.0 == 0 || o.state.is_pending(), "replace terms outside a pending state: {o:?}");
                     if o.state.is_working() {
-                        open += i128::from(new.price.0) * i128::from(new.qty.0 - o.filled);
+                        // While a replace is pending, the larger of the two terms.
+                        let (price, qty) = (new.price.0, new.qty.0);
+                        let (rp, rq) = (o.replace.0.0, o.replace.1.0);
+                        let open_of = |p: i64, q: i64| i128::from(p) * i128::from((q - o.filled).max(0));
+                        open += open_of(price, qty).max(open_of(rp, rq));
+                        let size = qty.max(rq) - o.filled;
                         match new.side {
-                            Side::Buy => working.0 += new.qty.0 - o.filled,
-                            Side::Sell => working.1 += new.qty.0 - o.filled,
+                            Side::Buy => working.0 += size,
+                            Side::Sell => working.1 += size,
                         }
+                    }
+                    if o.new.order_type.trigger().is_some() && o.state == OrderState::Submitted {
+                        prop_assert!(triggered.contains(id), "a stop went to the venue untriggered: {o:?}");
                     }
                 }
             }

@@ -62,7 +62,7 @@ fn every_kind_round_trips_exactly_into_daily_partitions() {
     let day: i64 = c.query_one("SELECT count(*) FROM market_trades_p20261118", &[]).unwrap().get(0);
     let default: i64 = c.query_one("SELECT count(*) FROM market_trades_default", &[]).unwrap().get(0);
     assert_eq!((day, default), (50, 0));
-    let mode: String = c.query_one("SELECT mode FROM schema_migrations", &[]).unwrap().get(0);
+    let mode: String = c.query_one("SELECT DISTINCT mode FROM schema_migrations", &[]).unwrap().get(0);
     assert_eq!(mode, "native-partitioning");
     let (counts, _, distinct) = table_counts(&mut s);
     assert!(counts.iter().all(|(_, n)| *n == 50), "{counts:?}");
@@ -86,8 +86,9 @@ fn a_batch_written_twice_is_stored_once_and_migrations_run_once() {
     assert_eq!((sum, distinct), ((1..=150).sum::<i64>(), 150));
 }
 
-/// A database made by schema version 1 (reason codes 0-13 only) is brought to version
-/// 2 on the next start, once, keeping its rows.
+/// A database made by schema version 1 (reason codes 0-13, order states 1-9) is
+/// brought to the current version on the next start, step by step, once, keeping its
+/// rows.
 #[test]
 fn a_version_1_database_is_migrated_forward_once() {
     let url = fresh_database("pg_upgrade");
@@ -99,7 +100,9 @@ fn a_version_1_database_is_migrated_forward_once() {
             "ALTER TABLE risk_events DROP CONSTRAINT risk_events_reason_check; \
              ALTER TABLE risk_events ADD CONSTRAINT risk_events_reason_check \
                CHECK (reason BETWEEN 0 AND 13 OR reason BETWEEN 100 AND 199); \
-             UPDATE schema_migrations SET version = 1",
+             ALTER TABLE order_events DROP CONSTRAINT order_events_state_check; \
+             ALTER TABLE order_events ADD CONSTRAINT order_events_state_check CHECK (state BETWEEN 1 AND 9); \
+             DELETE FROM schema_migrations WHERE version > 1",
         )
         .unwrap();
     drop(s);
@@ -112,7 +115,7 @@ fn a_version_1_database_is_migrated_forward_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 2, 3], "each step recorded once");
     let check: String = c
         .query_one(
             "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'risk_events_reason_check' \
@@ -122,6 +125,15 @@ fn a_version_1_database_is_migrated_forward_once() {
         .unwrap()
         .get(0);
     assert!(check.contains("199") && !check.contains("13"), "{check}");
+    let states: String = c
+        .query_one(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'order_events_state_check' \
+                    AND conrelid = 'order_events'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(states.contains("12"), "{states}");
     let s = sink(&url);
     assert_eq!(s.watermark(1), 30, "rows kept");
 }

@@ -6,9 +6,9 @@ mod position;
 mod state;
 
 pub use position::Position;
-pub use state::{OrderEvent, OrderState, TransitionError, next_state};
+pub use state::{ALL_EVENTS, ALL_STATES, OrderEvent, OrderState, TransitionError, next_state};
 
-use feeds::event::{InstrumentId, Side};
+use feeds::event::{InstrumentId, Price, Qty, Side};
 
 use crate::order::{ClientId, NewOrder};
 
@@ -21,26 +21,42 @@ pub struct Order {
     pub new: NewOrder,
     /// Where it is.
     pub state: OrderState,
-    /// The state before a pending cancel (restored on a cancel reject).
-    pub before_cancel: OrderState,
+    /// The state before a pending cancel or replace (restored when it is refused).
+    pub before_pending: OrderState,
+    /// The price and total size a pending replace asks for (size 0: none pending).
+    pub replace: (Price, Qty),
     /// Executed size so far.
     pub filled: i64,
     /// The last few venue trade ids applied (a duplicate fill repeats one).
     pub recent_trade_ids: [u64; 4],
+    /// A stop whose trigger fired (what it became is, or was, at the venue).
+    pub triggered: bool,
 }
 
 impl Order {
-    /// Size still open while working (0 otherwise).
-    fn open_qty(&self) -> i64 {
-        if self.state.is_working() { self.new.qty.0 - self.filled } else { 0 }
+    /// A stop waiting in the engine for its trigger: nothing of it is at a venue.
+    pub fn is_armed(&self) -> bool {
+        self.new.order_type.trigger().is_some() && !self.triggered && self.state.is_working()
     }
 
-    fn open_notional(&self) -> i128 {
-        if self.state.is_working() {
-            i128::from(self.new.price.0) * i128::from(self.new.qty.0 - self.filled)
-        } else {
-            0
+    /// Size still open while working (0 otherwise). While a replace is pending the
+    /// venue may apply either size, so the larger counts.
+    fn open_qty(&self) -> i64 {
+        if !self.state.is_working() {
+            return 0;
         }
+        self.new.qty.0.max(self.replace.1.0) - self.filled
+    }
+
+    /// Notional still open while working; with a replace pending, the larger of the
+    /// old and the new order's.
+    fn open_notional(&self) -> i128 {
+        if !self.state.is_working() {
+            return 0;
+        }
+        let open = |price: Price, qty: Qty| i128::from(price.0) * i128::from((qty.0 - self.filled).max(0));
+        let (price, qty) = self.replace;
+        open(self.new.price, self.new.qty).max(open(price, qty))
     }
 }
 
@@ -63,6 +79,18 @@ pub enum OmsError {
         id: ClientId,
         /// Repeated venue trade id.
         trade_id: u64,
+    },
+    /// A replace to a size not above what is already filled, or to a price of zero.
+    #[error("replace of {id:?} to {qty} lots at {price} refused: {filled} already filled")]
+    BadReplace {
+        /// Order.
+        id: ClientId,
+        /// Asked-for price.
+        price: i64,
+        /// Asked-for total size.
+        qty: i64,
+        /// Already filled.
+        filled: i64,
     },
     /// A fill larger than what was open: the venue and we disagree about the order.
     #[error("over-fill on {id:?}: {filled} + {qty} > {ordered}")]
@@ -153,9 +181,11 @@ impl Oms {
             id,
             new,
             state: OrderState::Initialized,
-            before_cancel: OrderState::Initialized,
+            before_pending: OrderState::Initialized,
+            replace: (Price(0), Qty(0)),
             filled: 0,
             recent_trade_ids: [0; 4],
+            triggered: false,
         };
         self.open_notional += order.open_notional();
         slot.order = Some(order);
@@ -180,7 +210,44 @@ impl Oms {
     /// # Errors
     /// Unknown order or a refused transition (counted; the order is unchanged).
     pub fn apply(&mut self, id: ClientId, event: OrderEvent) -> Result<Order, OmsError> {
-        let result = self.transition(id, event, |_| {});
+        let mut event = event;
+        // The answer to a replace settles the order's terms: the new ones if applied,
+        // the old ones if refused. Fills while it was in flight may already cover
+        // that size: then the answer completes the order.
+        let mut terms = None;
+        if let Some(order) = self.get(id)
+            && matches!(event, OrderEvent::ReplaceAck | OrderEvent::ReplaceReject)
+            && order.replace.1.0 > 0
+        {
+            let (price, qty) =
+                if event == OrderEvent::ReplaceAck { order.replace } else { (order.new.price, order.new.qty) };
+            terms = Some((price, Qty(qty.0.max(order.filled))));
+            if order.filled >= qty.0 {
+                event = OrderEvent::FullFill;
+            }
+        }
+        let result = self.transition(id, event, |o| {
+            if let Some((price, qty)) = terms {
+                (o.new.price, o.new.qty) = (price, qty);
+                o.replace = (Price(0), Qty(0));
+            }
+        });
+        self.count_error(result)
+    }
+
+    /// Asks to change a working order's price and total size (the total includes what
+    /// is filled). The order waits in `PendingUpdate` for the venue's answer.
+    ///
+    /// # Errors
+    /// [`OmsError::BadReplace`] for a size not above what is filled or a price of
+    /// zero; else as [`Oms::apply`].
+    pub fn request_replace(&mut self, id: ClientId, price: Price, qty: Qty) -> Result<Order, OmsError> {
+        if let Some(order) = self.get(id)
+            && (qty.0 <= order.filled || price.0 <= 0)
+        {
+            return Err(OmsError::BadReplace { id, price: price.0, qty: qty.0, filled: order.filled });
+        }
+        let result = self.transition(id, OrderEvent::RequestReplace, |o| o.replace = (price, qty));
         self.count_error(result)
     }
 
@@ -199,12 +266,20 @@ impl Oms {
             self.counters.duplicate_fills += 1;
             return Err(OmsError::DuplicateFill { id, trade_id });
         }
-        let Some(total) = order.filled.checked_add(qty).filter(|t| qty > 0 && *t <= order.new.qty.0) else {
-            return Err(OmsError::OverFill { id, filled: order.filled, qty, ordered: order.new.qty.0 });
+        // With a replace in flight the venue may be working either size: the larger
+        // bounds a fill, and only reaching it completes the order (the replace's
+        // answer settles the rest).
+        let ordered = order.new.qty.0.max(order.replace.1.0);
+        let Some(total) = order.filled.checked_add(qty).filter(|t| qty > 0 && *t <= ordered) else {
+            return Err(OmsError::OverFill { id, filled: order.filled, qty, ordered });
         };
-        let event = if total == order.new.qty.0 { OrderEvent::FullFill } else { OrderEvent::PartialFill };
+        let event = if total == ordered { OrderEvent::FullFill } else { OrderEvent::PartialFill };
         let result = self.transition(id, event, |o| {
             o.filled = total;
+            if event == OrderEvent::FullFill && o.replace.1.0 > 0 {
+                o.new.qty = Qty(total);
+                o.replace = (Price(0), Qty(0));
+            }
             o.recent_trade_ids.rotate_right(1);
             o.recent_trade_ids[0] = trade_id;
         });
@@ -224,15 +299,42 @@ impl Oms {
         change: impl FnOnce(&mut Order),
     ) -> Result<Order, OmsError> {
         let Some(order) = self.get_mut(id) else { return Err(OmsError::UnknownOrder(id)) };
-        let next = next_state(order.state, event, order.before_cancel)?;
+        // Only a stop is armed and triggered, once; and a stop leaves only triggered.
+        let is_stop = order.new.order_type.trigger().is_some();
+        let stop_only = matches!(event, OrderEvent::Arm | OrderEvent::Trigger);
+        let refused = if stop_only {
+            !is_stop || (event == OrderEvent::Trigger && order.triggered)
+        } else {
+            is_stop && event == OrderEvent::Send && order.state == OrderState::Initialized
+        };
+        if refused {
+            return Err(TransitionError { from: order.state, event }.into());
+        }
+        // A refused cancel that overtook a replace: the replace is still in flight.
+        let replace_pending = order.replace.1.0 > 0;
+        let before = if replace_pending && order.state == OrderState::PendingCancel && event == OrderEvent::CancelReject
+        {
+            OrderState::PendingUpdate
+        } else {
+            order.before_pending
+        };
+        let next = next_state(order.state, event, before)?;
         let before = order.open_notional();
         let before_qty = order.open_qty();
         let was_working = order.state.is_working();
-        if next == OrderState::PendingCancel {
-            order.before_cancel = order.state;
+        if next.is_pending() && !order.state.is_pending() {
+            order.before_pending = order.state;
+        } else if next.is_pending() && event == OrderEvent::PartialFill {
+            // Refusing the request now restores a partly filled order.
+            order.before_pending = OrderState::PartiallyFilled;
         }
         order.state = next;
+        order.triggered |= event == OrderEvent::Trigger;
         change(order);
+        if !next.is_pending() {
+            // Whatever answered the request (or overtook it) settled the terms.
+            order.replace = (Price(0), Qty(0));
+        }
         let after = *order;
         self.open_notional += after.open_notional() - before;
         if let Some((buys, sells)) = self.working_qty.get_mut(after.new.instrument.0 as usize) {
@@ -307,6 +409,22 @@ impl Oms {
     /// Working orders in `instrument` (a short scan of the working index).
     pub fn working_in(&self, instrument: InstrumentId) -> impl Iterator<Item = &Order> {
         self.working_ids.iter().filter_map(|id| self.get(*id)).filter(move |o| o.new.instrument == instrument)
+    }
+
+    /// Writes into `out` the ids of armed stops in `instrument` that a reference at
+    /// `price` fires, and returns how many (at most `out.len()`; the rest fire on the
+    /// next call). The caller applies [`OrderEvent::Trigger`] to each.
+    pub fn stops_fired_by(&self, instrument: InstrumentId, price: Price, out: &mut [ClientId]) -> usize {
+        let fired = self
+            .working_in(instrument)
+            .filter(|o| o.is_armed() && o.state == OrderState::Accepted && o.new.fires_at(price))
+            .map(|o| o.id);
+        let mut n = 0;
+        for (slot, id) in out.iter_mut().zip(fired) {
+            *slot = id;
+            n += 1;
+        }
+        n
     }
 
     /// Ids of working orders (for cancel-all at shutdown).
@@ -389,5 +507,72 @@ mod tests {
         assert!(matches!(oms.apply(id, OrderEvent::Accept), Err(OmsError::Transition(_))));
         assert_eq!(oms.get(id).unwrap().state, OrderState::Initialized);
         assert_eq!(oms.counters().bad_transitions, 1);
+    }
+
+    fn working(oms: &mut Oms, new: NewOrder) -> ClientId {
+        let id = oms.create(new).unwrap();
+        oms.apply(id, OrderEvent::Send).unwrap();
+        oms.apply(id, OrderEvent::Accept).unwrap();
+        id
+    }
+
+    #[test]
+    fn a_replace_counts_the_larger_terms_until_answered_and_a_reject_restores() {
+        let mut oms = Oms::new(4, 1);
+        let id = working(&mut oms, buy(4));
+        assert!(matches!(oms.request_replace(id, Price(90), Qty(0)), Err(OmsError::BadReplace { .. })));
+        let o = oms.request_replace(id, Price(110), Qty(2)).unwrap();
+        assert_eq!(o.state, OrderState::PendingUpdate);
+        assert_eq!(oms.open_notional(), 400, "old terms (400) exceed the new (220)");
+        assert_eq!(oms.fill(id, 100, 1, 1, 0).unwrap().state, OrderState::PendingUpdate, "a fill in flight applies");
+        let o = oms.apply(id, OrderEvent::ReplaceReject).unwrap();
+        assert_eq!(
+            (o.state, o.new.price, o.new.qty, o.replace.1),
+            (OrderState::PartiallyFilled, Price(100), Qty(4), Qty(0))
+        );
+        assert_eq!(oms.open_notional(), 300);
+        oms.request_replace(id, Price(110), Qty(6)).unwrap();
+        assert_eq!(oms.working_qty(InstrumentId(0)), (5, 0), "the new size, larger, counts");
+        let o = oms.apply(id, OrderEvent::ReplaceAck).unwrap();
+        assert_eq!((o.state, o.new.price, o.new.qty), (OrderState::PartiallyFilled, Price(110), Qty(6)));
+        assert_eq!(oms.open_notional(), 550);
+    }
+
+    #[test]
+    fn fills_in_flight_that_cover_the_replaced_size_complete_the_order() {
+        let mut oms = Oms::new(4, 1);
+        let id = working(&mut oms, buy(4));
+        oms.request_replace(id, Price(100), Qty(2)).unwrap();
+        oms.fill(id, 100, 3, 1, 0).unwrap();
+        let o = oms.apply(id, OrderEvent::ReplaceAck).unwrap();
+        assert_eq!((o.state, o.filled, o.new.qty), (OrderState::Filled, 3, Qty(3)), "never filled above size");
+        assert_eq!(oms.live(), 0);
+        let id = working(&mut oms, buy(2));
+        oms.request_replace(id, Price(100), Qty(5)).unwrap();
+        assert_eq!(oms.fill(id, 100, 2, 1, 0).unwrap().state, OrderState::PendingUpdate, "5 may be working");
+        let o = oms.apply(id, OrderEvent::ReplaceReject).unwrap();
+        assert_eq!((o.state, o.filled, o.new.qty), (OrderState::Filled, 2, Qty(2)));
+    }
+
+    #[test]
+    fn stops_arm_fire_once_and_only_leave_triggered() {
+        let mut oms = Oms::new(4, 1);
+        let stop = NewOrder { order_type: OrderType::Stop { trigger: Price(105) }, ..buy(1) };
+        let id = oms.create(stop).unwrap();
+        assert!(matches!(oms.apply(id, OrderEvent::Send), Err(OmsError::Transition(_))), "not before its trigger");
+        oms.apply(id, OrderEvent::Arm).unwrap();
+        let mut out = [ClientId(0); 4];
+        assert_eq!(oms.stops_fired_by(InstrumentId(0), Price(104), &mut out), 0);
+        assert_eq!(oms.stops_fired_by(InstrumentId(1), Price(200), &mut out), 0, "another instrument");
+        assert_eq!(oms.stops_fired_by(InstrumentId(0), Price(105), &mut out), 1);
+        oms.apply(id, OrderEvent::Trigger).unwrap();
+        assert!(!oms.get(id).unwrap().is_armed());
+        oms.apply(id, OrderEvent::Send).unwrap();
+        oms.apply(id, OrderEvent::Accept).unwrap();
+        assert_eq!(oms.stops_fired_by(InstrumentId(0), Price(200), &mut out), 0, "fires once");
+        assert!(matches!(oms.apply(id, OrderEvent::Trigger), Err(OmsError::Transition(_))));
+        let limit = oms.create(buy(1)).unwrap();
+        assert!(matches!(oms.apply(limit, OrderEvent::Arm), Err(OmsError::Transition(_))), "only stops arm");
+        assert_eq!(NewOrder::triggered(&stop).order_type, OrderType::Market);
     }
 }

@@ -22,12 +22,12 @@ use crate::{
     clock::Clock,
     fixed::Bounded,
     oms::{Oms, OmsError, Order, OrderEvent, OrderState},
-    order::{ExecKind, ExecReport, Intent, Liquidity, side_code},
+    order::{ExecKind, ExecReport, Intent, Liquidity, NewOrder, side_code},
     risk::{
-        BreakerConfig, CircuitBreaker, Exposure, KillLimits, KillSwitch, RearmPlan, Reject, Risk, RiskInputs,
+        BreakerConfig, CircuitBreaker, Decision, Exposure, KillLimits, KillSwitch, RearmPlan, Reject, Risk, RiskInputs,
         RiskLimits, TradingState, Trip, TripReason,
     },
-    sim::SimVenue,
+    sim::{MAX_SWEEP, SimVenue},
     strategy::{Ctx, Market, Strategy, StrategyConfig},
 };
 
@@ -112,6 +112,10 @@ pub struct Counters {
     pub cancels_deferred: u64,
     /// Positions closed because the touch crossed their stop.
     pub stop_outs: u64,
+    /// Stop orders whose trigger a trade crossed.
+    pub stops_triggered: u64,
+    /// Replace requests sent to the venue.
+    pub replaces: u64,
 }
 
 /// What the fused stage is built from.
@@ -260,7 +264,9 @@ impl Pipeline {
             breaker: std::sync::Arc::new(CircuitBreaker::new(&config.breaker)),
             intents: Bounded::with_capacity(64),
             sending: Bounded::with_capacity(64),
-            reports: Bounded::with_capacity(4 * config.order_capacity.max(16)),
+            // Room for every report one round of intents can make (an order sweeping
+            // the book makes one fill per level), and for resting fills besides.
+            reports: Bounded::with_capacity(4 * config.order_capacity.max(16) + 64 * (MAX_SWEEP + 2)),
             sink,
             latency: Latencies::new(),
             counters: Counters::default(),
@@ -507,6 +513,7 @@ impl Pipeline {
         };
         self.sink.market(fields, now, VENUE, t.instrument.0);
         self.venue.on_trade(t, now, &mut self.reports);
+        self.fire_stops(i, t.price, now);
     }
 
     fn record_top(&mut self, i: usize, now: u64) {
@@ -543,54 +550,9 @@ impl Pipeline {
                 match intent {
                     Intent::New { id, order } => {
                         let t0 = clock.now_ns();
-                        let i = order.instrument.0 as usize;
-                        if self.exposure_stale {
-                            // Fills since the last mark moved positions: re-mark, so
-                            // gross and net exposure count them.
-                            self.mark_to_market();
-                        }
-                        let Some(book) = self.books.get(i) else { continue };
-                        let inputs = RiskInputs {
-                            now,
-                            book,
-                            book_ts: self.book_ts.get(i).copied().unwrap_or(0),
-                            position: self.oms.position(order.instrument),
-                            open_notional: self.oms.open_notional(),
-                            working: self.oms.working_qty(order.instrument),
-                            own: self.oms.own_top(order.instrument),
-                            exposure: Exposure {
-                                mark: self.marks.get(i).copied().unwrap_or(0),
-                                correlated: correlated_with(
-                                    i,
-                                    &self.correlations,
-                                    &mut self.correlation_row,
-                                    &self.oms,
-                                    &self.marks,
-                                    self.risk.limits().correlation_cap,
-                                ),
-                                ..self.exposure
-                            },
-                            breaker: Some(&self.breaker),
-                        };
-                        // Only the orders `flatten` made are checked as a flatten;
-                        // a strategy's order is checked as usual, halt included.
-                        let decision = if self.emergency && self.flatten_ids.remove(&id) {
-                            self.risk.check_flatten(&order, &inputs)
-                        } else {
-                            self.risk.check(&order, &inputs)
-                        };
+                        let Some(decision) = self.pre_trade(id, &order, now) else { continue };
                         let t1 = clock.now_ns();
                         self.latency.record(Hop::Risk, t1.saturating_sub(t0));
-                        let audit = RiskFields {
-                            reason: decision.reject.map_or(0, Reject::code),
-                            client_id: id.0 as i64,
-                            side: side_code(order.side),
-                            price: order.price.0,
-                            qty: order.qty.0,
-                            limit: decision.limit,
-                            observed: decision.observed,
-                        };
-                        self.must_record(audit, now, order.instrument.0);
                         if self.halt.is_some_and(|h| h.must_stop()) {
                             // Its records can no longer be kept: it must not leave.
                             if decision.reject.is_none() {
@@ -627,11 +589,17 @@ impl Pipeline {
                             }
                             continue;
                         }
+                        if order.order_type.trigger().is_some() {
+                            // A stop waits in the engine; nothing reaches the venue yet.
+                            self.breaker.record_success(decision.probe);
+                            self.order_event(id, OrderEvent::Arm, now);
+                            continue;
+                        }
                         self.order_event(id, OrderEvent::Send, now);
                         if decision.probe && !self.probe_ids.push(id) {
                             self.breaker.record_failure(true, now); // cannot track it: failed
                         }
-                        let Some(book) = self.books.get(i) else { continue };
+                        let Some(book) = self.books.get(order.instrument.0 as usize) else { continue };
                         self.venue.submit(id, &order, book, now, &mut self.reports);
                         let t2 = clock.now_ns();
                         self.latency.record(Hop::Route, t2.saturating_sub(t1));
@@ -657,6 +625,7 @@ impl Pipeline {
                         }
                         self.send_cancel(id, now);
                     }
+                    Intent::Replace { id, price, qty } => self.send_replace(id, price, qty, now),
                 }
             }
             self.sending.clear();
@@ -664,8 +633,116 @@ impl Pipeline {
         }
     }
 
+    /// Pre-trade risk for an order (new, or a working order's replacement terms),
+    /// audited. `None` if the instrument has no book.
+    fn pre_trade(&mut self, id: crate::order::ClientId, order: &NewOrder, now: u64) -> Option<Decision> {
+        let i = order.instrument.0 as usize;
+        if self.exposure_stale {
+            // Fills since the last mark moved positions: re-mark, so gross and net
+            // exposure count them.
+            self.mark_to_market();
+        }
+        let book = self.books.get(i)?;
+        let inputs = RiskInputs {
+            now,
+            book,
+            book_ts: self.book_ts.get(i).copied().unwrap_or(0),
+            position: self.oms.position(order.instrument),
+            open_notional: self.oms.open_notional(),
+            working: self.oms.working_qty(order.instrument),
+            own: self.oms.own_top(order.instrument),
+            exposure: Exposure {
+                mark: self.marks.get(i).copied().unwrap_or(0),
+                correlated: correlated_with(
+                    i,
+                    &self.correlations,
+                    &mut self.correlation_row,
+                    &self.oms,
+                    &self.marks,
+                    self.risk.limits().correlation_cap,
+                ),
+                ..self.exposure
+            },
+            breaker: Some(&self.breaker),
+        };
+        // Only the orders `flatten` made are checked as a flatten; a strategy's order
+        // is checked as usual, halt included.
+        let decision = if self.emergency && self.flatten_ids.remove(&id) {
+            self.risk.check_flatten(order, &inputs)
+        } else {
+            self.risk.check(order, &inputs)
+        };
+        let audit = RiskFields {
+            reason: decision.reject.map_or(0, Reject::code),
+            client_id: id.0 as i64,
+            side: side_code(order.side),
+            price: order.price.0,
+            qty: order.qty.0,
+            limit: decision.limit,
+            observed: decision.observed,
+        };
+        self.must_record(audit, now, order.instrument.0);
+        Some(decision)
+    }
+
+    /// A strategy's replace: the new terms pass pre-trade risk like a new order (the
+    /// old terms stay working meanwhile), then go to the venue.
+    fn send_replace(&mut self, id: crate::order::ClientId, price: Price, qty: feeds::event::Qty, now: u64) {
+        let Some(order) = self.oms.get(id).copied() else {
+            self.counters.oms_errors += 1;
+            return;
+        };
+        let terms = NewOrder { price, qty, ..order.new };
+        let Some(decision) = self.pre_trade(id, &terms, now) else { return };
+        // An admitted replace has no venue outcome the breaker waits on.
+        self.breaker.record_success(decision.probe);
+        if decision.reject.is_some() || self.halt.is_some() {
+            self.counters.risk_rejects += 1;
+            return;
+        }
+        match self.oms.request_replace(id, price, qty) {
+            Ok(order) if order.is_armed() => {
+                // An armed stop lives only here: its new terms apply at once.
+                self.persist_order(&order, now);
+                self.order_event(id, OrderEvent::ReplaceAck, now);
+            }
+            Ok(order) => {
+                self.persist_order(&order, now);
+                let Some(book) = self.books.get(order.new.instrument.0 as usize) else { return };
+                self.venue.replace(id, price, qty, book, now, &mut self.reports);
+                self.counters.replaces += 1;
+                self.count_message(now);
+            }
+            Err(_) => self.counters.oms_errors += 1,
+        }
+    }
+
+    /// Armed stops in instrument `i` that a trade at `price` fires: each is marked
+    /// triggered and queued as the order it becomes, which passes risk again before
+    /// it leaves (a halt in between stops it).
+    fn fire_stops(&mut self, i: usize, price: Price, now: u64) {
+        let mut fired = [crate::order::ClientId(0); 16];
+        // Only as many as the intent buffer takes now; the rest stay armed and fire
+        // on the next trade through them.
+        let room = self.intents.room().min(fired.len());
+        let n = self.oms.stops_fired_by(InstrumentId(i as u32), price, &mut fired[..room]);
+        for id in fired.into_iter().take(n) {
+            let Some(order) = self.order_event(id, OrderEvent::Trigger, now) else { continue };
+            self.counters.stops_triggered += 1;
+            let _ = self.intents.push(Intent::New { id, order: order.new.triggered() }); // room checked
+        }
+    }
+
     /// Applies an OMS event and persists the order's new state.
     fn send_cancel(&mut self, id: crate::order::ClientId, now: u64) {
+        let armed = self.oms.get(id).is_some_and(Order::is_armed);
+        if armed {
+            // An armed stop lives only here: cancelling it needs no venue.
+            if self.order_event(id, OrderEvent::RequestCancel, now).is_some() {
+                self.order_event(id, OrderEvent::Cancel, now);
+            }
+            return;
+        }
         if self.order_event(id, OrderEvent::RequestCancel, now).is_some() {
             self.venue.cancel(id, now, &mut self.reports);
             self.counters.cancels += 1;
@@ -926,6 +1003,9 @@ impl Pipeline {
                 }
                 ExecKind::Canceled => self.oms.apply(id, OrderEvent::Cancel),
                 ExecKind::CancelRejected => self.oms.apply(id, OrderEvent::CancelReject),
+                ExecKind::Expired => self.oms.apply(id, OrderEvent::Expire),
+                ExecKind::Replaced { .. } => self.oms.apply(id, OrderEvent::ReplaceAck),
+                ExecKind::ReplaceRejected => self.oms.apply(id, OrderEvent::ReplaceReject),
                 ExecKind::Fill { price, qty, liquidity, trade_id, fee } => {
                     self.risk.on_fill(now);
                     self.exposure_stale = true;

@@ -7,4 +7,4 @@ mod venue;
 
 pub use market::{MarketSim, SIM_DEPTH, SimSymbol};
 pub use rng::SplitMix64;
-pub use venue::{FeeSchedule, SimVenue};
+pub use venue::{FeeSchedule, MAX_SWEEP, SimVenue};

@@ -4,13 +4,17 @@
 
 use feeds::{
     book::Book,
-    event::{Price, Qty, Side, Trade},
+    event::{BookSide, Level, Price, Qty, Side, Trade},
 };
 
 use crate::{
     fixed::Bounded,
     order::{ClientId, ExecKind, ExecReport, Liquidity, NewOrder, OrderType},
 };
+
+/// The most book levels one marketable order takes (what is left past them is
+/// treated as unfillable), which bounds the reports one order can make.
+pub const MAX_SWEEP: usize = 5;
 
 #[derive(Debug, Clone, Copy)]
 struct Resting {
@@ -85,36 +89,50 @@ impl SimVenue {
     }
 
     /// A new order arrives (what a real gateway would write to its socket).
+    /// Marketable size takes the book level by level (at most [`MAX_SWEEP`] levels)
+    /// up to the order's price; a FOK that cannot fill whole expires untouched; what
+    /// an IOC or market order leaves is cancelled; a limit order rests the rest.
     pub fn submit(&mut self, id: ClientId, order: &NewOrder, book: &Book, ts: u64, out: &mut Bounded<ExecReport>) {
         self.submitted += 1;
-        if self.submitted > self.reject_after {
+        let rests = !order.order_type.is_immediate();
+        // A stop never reaches a venue: the engine holds it and sends what it becomes.
+        if self.submitted > self.reject_after
+            || order.order_type.trigger().is_some()
+            || (rests && self.resting.len() == self.resting.capacity())
+        {
             return Self::report(out, id, ExecKind::Rejected, ts);
         }
-        let touch = match order.side {
-            Side::Buy => book.best_ask().filter(|a| a.price <= order.price),
-            Side::Sell => book.best_bid().filter(|b| b.price >= order.price),
-        };
-        if touch.is_some() && order.order_type == OrderType::PostOnly {
-            return Self::report(out, id, ExecKind::Rejected, ts);
-        }
-        if order.order_type != OrderType::Ioc && self.resting.len() == self.resting.capacity() {
+        let available = Self::marketable(order, book).map(|l| l.qty.0).fold(0i64, i64::saturating_add);
+        if available > 0 && order.order_type == OrderType::PostOnly {
             return Self::report(out, id, ExecKind::Rejected, ts);
         }
         Self::report(out, id, ExecKind::Accepted, ts);
+        if order.order_type == OrderType::Fok && available < order.qty.0 {
+            return Self::report(out, id, ExecKind::Expired, ts);
+        }
         let mut remaining = order.qty.0;
-        if let Some(level) = touch {
+        for level in Self::marketable(order, book) {
             let qty = remaining.min(level.qty.0);
             self.fill(out, id, level.price, qty, Liquidity::Taker, ts);
             remaining -= qty;
+            if remaining == 0 {
+                return;
+            }
         }
-        if remaining == 0 {
-            return;
-        }
-        if order.order_type == OrderType::Ioc {
-            Self::report(out, id, ExecKind::Canceled, ts);
-        } else {
+        if rests {
             self.resting.push(Resting { id, order: *order, remaining });
+        } else {
+            Self::report(out, id, ExecKind::Canceled, ts);
         }
+    }
+
+    /// The opposite levels an order may take: at or better than its price, best first.
+    fn marketable<'b>(order: &NewOrder, book: &'b Book) -> impl Iterator<Item = Level> + 'b {
+        let (side, price, buy) = match order.side {
+            Side::Buy => (BookSide::Ask, order.price, true),
+            Side::Sell => (BookSide::Bid, order.price, false),
+        };
+        book.levels(side).take_while(move |l| if buy { l.price <= price } else { l.price >= price }).take(MAX_SWEEP)
     }
 
     /// A cancel request.
@@ -126,6 +144,31 @@ impl SimVenue {
             }
             None => Self::report(out, id, ExecKind::CancelRejected, ts),
         }
+    }
+
+    /// A replace request: a resting order takes a new price and total size. Refused
+    /// if the order is not resting, the size is not above what is filled, or the new
+    /// price would cross the book (this venue does not let a replace take liquidity).
+    pub fn replace(
+        &mut self,
+        id: ClientId,
+        price: Price,
+        qty: Qty,
+        book: &Book,
+        ts: u64,
+        out: &mut Bounded<ExecReport>,
+    ) {
+        let Some(r) = self.resting.iter_mut().find(|r| r.id == id) else {
+            return Self::report(out, id, ExecKind::ReplaceRejected, ts);
+        };
+        let filled = r.order.qty.0 - r.remaining;
+        let moved = NewOrder { price, qty, ..r.order };
+        if qty.0 <= filled || Self::marketable(&moved, book).next().is_some() {
+            return Self::report(out, id, ExecKind::ReplaceRejected, ts);
+        }
+        r.order = moved;
+        r.remaining = qty.0 - filled;
+        Self::report(out, id, ExecKind::Replaced { price, qty }, ts);
     }
 
     /// A market trade: resting orders at or through its price fill, up to its size.
@@ -225,5 +268,72 @@ mod tests {
         v.cancel(ClientId(1), 0, &mut out);
         assert_eq!(kinds(&mut out), [ExecKind::Canceled, ExecKind::CancelRejected]);
         assert_eq!(v.resting(), 1);
+    }
+
+    fn deep_book() -> Book {
+        let mut d = BookDelta::new(Venue::Binance, InstrumentId(0), (1, 1), UnixNanos(0), UnixNanos(0));
+        d.push(BookSide::Bid, Level { price: Price(99), qty: Qty(5) });
+        for (price, qty) in [(101, 2), (102, 3), (103, 4)] {
+            d.push(BookSide::Ask, Level { price: Price(price), qty: Qty(qty) });
+        }
+        d.set_snapshot();
+        d.set_last();
+        let mut b = Book::with_depth(4);
+        b.apply(&d).unwrap();
+        b
+    }
+
+    fn fills(kinds: &[ExecKind]) -> Vec<(i64, i64)> {
+        kinds
+            .iter()
+            .filter_map(|k| match k {
+                ExecKind::Fill { price, qty, .. } => Some((price.0, qty.0)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn market_orders_sweep_levels_up_to_their_protection_and_cancel_the_rest() {
+        let (mut v, b, mut out) = (SimVenue::new(4, FeeSchedule::default()), deep_book(), Bounded::with_capacity(16));
+        v.submit(ClientId(1), &order(Side::Buy, 102, 7, OrderType::Market), &b, 0, &mut out);
+        let k = kinds(&mut out);
+        assert_eq!(fills(&k), [(101, 2), (102, 3)], "103 is past the protection price");
+        assert_eq!((k.first(), k.last()), (Some(&ExecKind::Accepted), Some(&ExecKind::Canceled)));
+        v.submit(ClientId(2), &order(Side::Buy, 105, 4, OrderType::Limit), &b, 0, &mut out);
+        let k = kinds(&mut out);
+        assert_eq!(fills(&k), [(101, 2), (102, 2)], "a marketable limit takes levels too");
+        assert_eq!(v.resting(), 0);
+    }
+
+    #[test]
+    fn fok_fills_whole_or_expires_untouched() {
+        let (mut v, b, mut out) = (SimVenue::new(4, FeeSchedule::default()), deep_book(), Bounded::with_capacity(16));
+        v.submit(ClientId(1), &order(Side::Buy, 102, 6, OrderType::Fok), &b, 0, &mut out);
+        assert_eq!(kinds(&mut out), [ExecKind::Accepted, ExecKind::Expired], "only 5 at 102 or better");
+        v.submit(ClientId(2), &order(Side::Buy, 102, 5, OrderType::Fok), &b, 0, &mut out);
+        assert_eq!(fills(&kinds(&mut out)), [(101, 2), (102, 3)]);
+        v.submit(ClientId(3), &order(Side::Buy, 102, 5, OrderType::Stop { trigger: Price(101) }), &b, 0, &mut out);
+        assert_eq!(kinds(&mut out), [ExecKind::Rejected], "a stop never reaches a venue");
+    }
+
+    #[test]
+    fn replace_changes_a_resting_order_unless_it_would_cross_or_undercut_its_fills() {
+        let (mut v, b, mut out) = (SimVenue::new(4, FeeSchedule::default()), deep_book(), Bounded::with_capacity(16));
+        v.submit(ClientId(1), &order(Side::Buy, 98, 5, OrderType::Limit), &b, 0, &mut out);
+        let t = |price, qty| {
+            Trade::new(Venue::Binance, InstrumentId(0), 1, Price(price), Qty(qty), None, UnixNanos(0), UnixNanos(0))
+        };
+        v.on_trade(&t(98, 2), 0, &mut out);
+        out.clear();
+        v.replace(ClientId(1), Price(97), Qty(2), &b, 0, &mut out);
+        v.replace(ClientId(1), Price(101), Qty(6), &b, 0, &mut out);
+        v.replace(ClientId(9), Price(97), Qty(6), &b, 0, &mut out);
+        assert_eq!(kinds(&mut out), [ExecKind::ReplaceRejected; 3], "size at fills, crossing, unknown");
+        v.replace(ClientId(1), Price(97), Qty(6), &b, 0, &mut out);
+        assert_eq!(kinds(&mut out), [ExecKind::Replaced { price: Price(97), qty: Qty(6) }]);
+        v.on_trade(&t(97, 10), 0, &mut out);
+        assert_eq!(fills(&kinds(&mut out)), [(97, 4)], "6 in total, 2 already filled");
+        assert_eq!(v.resting(), 0);
     }
 }

@@ -7,9 +7,11 @@ use super::{MarketMakerParams, TakerParams};
 /// A strategy and its parameters, as given on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StrategyConfig {
-    /// `mm` (market maker): keys `half_spread`, `size`, `skew`, `requote`, `max_inventory`, `backoff_us`, `stop_bps`.
+    /// `mm` (market maker): keys `half_spread`, `size`, `skew`, `requote`, `max_inventory`, `backoff_us`, `stop_bps`,
+    /// `amend` (true or false).
     MarketMaker(MarketMakerParams),
-    /// `taker`: keys `levels`, `threshold_pct`, `size`, `cooldown_us`, `max_inventory`, `stop_bps`.
+    /// `taker`: keys `levels`, `threshold_pct`, `size`, `cooldown_us`, `max_inventory`, `stop_bps`,
+    /// `entry` (`ioc`, `fok`, `market`, `stop`, `stop_limit`), `slip_bps`.
     Taker(TakerParams),
 }
 
@@ -50,10 +52,11 @@ impl FromStr for StrategyConfig {
                         "max_inventory" => p.max_inventory = positive(k, v)?,
                         "backoff_us" => p.backoff_ns = number::<u64>(k, v)?.saturating_mul(1_000),
                         "stop_bps" => p.stop_bps = positive(k, v)?,
+                        "amend" => p.amend = flag(k, v)?,
                         _ => {
                             return Err(unknown(
                                 k,
-                                "half_spread, size, skew, requote, max_inventory, backoff_us, stop_bps",
+                                "half_spread, size, skew, requote, max_inventory, backoff_us, stop_bps, amend",
                             ));
                         }
                     }
@@ -71,10 +74,12 @@ impl FromStr for StrategyConfig {
                         "cooldown_us" => p.cooldown_ns = number::<u64>(k, v)?.saturating_mul(1_000),
                         "max_inventory" => p.max_inventory = positive(k, v)?,
                         "stop_bps" => p.stop_bps = positive(k, v)?,
+                        "entry" => p.entry = v.parse()?,
+                        "slip_bps" => p.slip_bps = number(k, v)?,
                         _ => {
                             return Err(unknown(
                                 k,
-                                "levels, threshold_pct, size, cooldown_us, max_inventory, stop_bps",
+                                "levels, threshold_pct, size, cooldown_us, max_inventory, stop_bps, entry, slip_bps",
                             ));
                         }
                     }
@@ -83,6 +88,14 @@ impl FromStr for StrategyConfig {
             }
             other => Err(format!("unknown strategy `{other}`: expected `mm` (market maker) or `taker`")),
         }
+    }
+}
+
+fn flag(key: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err(format!("strategy parameter `{key}` must be true or false, not `{value}`")),
     }
 }
 
@@ -105,5 +118,11 @@ mod tests {
         assert!("mm:spread=1".parse::<StrategyConfig>().unwrap_err().contains("known: half_spread"));
         assert!("mm:size".parse::<StrategyConfig>().unwrap_err().contains("key=value"));
         assert!("arb".parse::<StrategyConfig>().unwrap_err().contains("unknown strategy"));
+        let Ok(StrategyConfig::MarketMaker(p)) = "mm:amend=true".parse() else { panic!() };
+        assert!(p.amend);
+        assert!("mm:amend=yes".parse::<StrategyConfig>().unwrap_err().contains("true or false"));
+        let Ok(StrategyConfig::Taker(t)) = "taker:entry=stop_limit,slip_bps=5".parse() else { panic!() };
+        assert_eq!((t.entry, t.slip_bps), (super::super::Entry::StopLimit, 5));
+        assert!("taker:entry=gtc".parse::<StrategyConfig>().unwrap_err().contains("stop_limit"));
     }
 }

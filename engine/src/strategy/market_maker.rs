@@ -1,5 +1,6 @@
-//! Quotes one bid and one ask around the mid, skewed against inventory, and
-//! cancels/replaces a quote when the desired price moves by `requote` ticks.
+//! Quotes one bid and one ask around the mid, skewed against inventory, and moves a
+//! quote when the desired price moves by `requote` ticks: by cancel and new order, or
+//! (with `amend`) by one replace request, waiting for its answer before the next.
 
 use feeds::event::{Price, Qty, Side};
 
@@ -26,6 +27,8 @@ pub struct MarketMakerParams {
     pub backoff_ns: u64,
     /// Each quote's protective stop, this many basis points on its losing side.
     pub stop_bps: i64,
+    /// Move quotes with a replace instead of a cancel and a new order.
+    pub amend: bool,
 }
 
 impl Default for MarketMakerParams {
@@ -38,6 +41,7 @@ impl Default for MarketMakerParams {
             max_inventory: 1_000,
             backoff_ns: 1_000_000,
             stop_bps: 100,
+            amend: false,
         }
     }
 }
@@ -68,13 +72,23 @@ impl MarketMaker {
         slot: &mut Option<(ClientId, Price)>,
         desired: Option<Price>,
         order: impl Fn(Price) -> NewOrder,
-        requote: i64,
+        p: &MarketMakerParams,
     ) {
         let stale = match (*slot, desired) {
-            (Some((_, working)), Some(want)) => (working.0 - want.0).abs() >= requote,
+            (Some((_, working)), Some(want)) => (working.0 - want.0).abs() >= p.requote,
             (Some(_), None) => true,
             (None, _) => false,
         };
+        if let (true, true, Some((id, _)), Some(want)) = (stale, p.amend, *slot, desired) {
+            // One request in flight at a time; the answer (or a fill) settles it.
+            let working = ctx.order(id).filter(|o| !o.state.is_pending() && o.state.is_working());
+            if let Some(o) = working
+                && ctx.replace(id, want, Qty(o.filled + p.size))
+            {
+                *slot = Some((id, want));
+            }
+            return;
+        }
         if stale && let Some((id, _)) = *slot {
             if !ctx.cancel(id) {
                 return;
@@ -122,8 +136,8 @@ impl Strategy for MarketMaker {
                 stop: NewOrder::stop_at_bps(side, price, p.stop_bps),
             }
         };
-        Self::requote(ctx, &mut q.bid, bid, order(Side::Buy), p.requote);
-        Self::requote(ctx, &mut q.ask, ask, order(Side::Sell), p.requote);
+        Self::requote(ctx, &mut q.bid, bid, order(Side::Buy), &p);
+        Self::requote(ctx, &mut q.ask, ask, order(Side::Sell), &p);
     }
 
     fn on_exec(&mut self, order: &Order, report: &ExecReport, ctx: &mut Ctx<'_>) {
@@ -134,6 +148,16 @@ impl Strategy for MarketMaker {
         if let ExecKind::Fill { qty, .. } = report.kind {
             // Fills of replaced quotes still move the inventory.
             q.inventory += signed(order.new.side, qty.0);
+        }
+        if report.kind == ExecKind::ReplaceRejected {
+            // Still working at its old price: track that one.
+            for slot in [&mut q.bid, &mut q.ask] {
+                if let Some((id, price)) = slot
+                    && *id == order.id
+                {
+                    *price = order.new.price;
+                }
+            }
         }
         if order.state.is_terminal() {
             for slot in [&mut q.bid, &mut q.ask] {

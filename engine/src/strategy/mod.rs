@@ -9,11 +9,11 @@ mod taker;
 
 pub use config::StrategyConfig;
 pub use market_maker::{MarketMaker, MarketMakerParams};
-pub use taker::{Taker, TakerParams};
+pub use taker::{Entry, Taker, TakerParams};
 
 use feeds::{
     book::Book,
-    event::{InstrumentId, Price, Trade},
+    event::{InstrumentId, Price, Qty, Trade},
 };
 
 use crate::{
@@ -64,6 +64,17 @@ impl<'a> Ctx<'a> {
     /// Asks to cancel a working order; `false` if the intent buffer is full.
     pub fn cancel(&mut self, id: ClientId) -> bool {
         self.out.push(Intent::Cancel(id))
+    }
+
+    /// Asks to change a working order's price and total size; `false` if the intent
+    /// buffer is full.
+    pub fn replace(&mut self, id: ClientId, price: Price, qty: Qty) -> bool {
+        self.out.push(Intent::Replace { id, price, qty })
+    }
+
+    /// One of our live orders, as the OMS sees it now.
+    pub fn order(&self, id: ClientId) -> Option<&Order> {
+        self.oms.get(id)
     }
 
     /// The engine's position in an instrument.

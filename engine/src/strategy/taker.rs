@@ -1,12 +1,15 @@
-//! Crosses the spread with an IOC when the top-of-book size imbalance says the price
-//! is about to move: buy when bids outweigh asks by `threshold_pct`, and vice versa.
+//! Crosses the spread when the top-of-book size imbalance says the price is about to
+//! move: buy when bids outweigh asks by `threshold_pct`, and vice versa. The entry is
+//! an IOC at the touch by default; a market or FOK order, or a stop that waits for a
+//! trade at the touch to confirm the move (one armed entry per instrument; a new
+//! signal cancels the old), are a parameter away.
 
-use feeds::event::{BookSide, Qty, Side};
+use feeds::event::{BookSide, Price, Qty, Side};
 
 use super::{Ctx, Market, Strategy};
 use crate::{
     oms::{Order, signed},
-    order::{ExecKind, ExecReport, NewOrder, OrderType},
+    order::{ClientId, ExecKind, ExecReport, NewOrder, OrderType},
 };
 
 /// Taker parameters.
@@ -24,11 +27,57 @@ pub struct TakerParams {
     pub max_inventory: i64,
     /// Each order's protective stop, this many basis points on its losing side.
     pub stop_bps: i64,
+    /// The entry order's type.
+    pub entry: Entry,
+    /// For market and stop entries: the protection limit, this many basis points
+    /// past the touch.
+    pub slip_bps: i64,
+}
+
+/// How the taker enters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Entry {
+    /// An IOC at the touch.
+    #[default]
+    Ioc,
+    /// A FOK at the touch: all of it or nothing.
+    Fok,
+    /// A market order, protected `slip_bps` past the touch.
+    Market,
+    /// A stop triggered by a trade at the touch, then a market order.
+    Stop,
+    /// A stop triggered by a trade at the touch, then a limit order at the touch
+    /// plus `slip_bps`.
+    StopLimit,
+}
+
+impl std::str::FromStr for Entry {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "ioc" => Self::Ioc,
+            "fok" => Self::Fok,
+            "market" => Self::Market,
+            "stop" => Self::Stop,
+            "stop_limit" => Self::StopLimit,
+            other => return Err(format!("unknown entry `{other}` (expected ioc, fok, market, stop or stop_limit)")),
+        })
+    }
 }
 
 impl Default for TakerParams {
     fn default() -> Self {
-        Self { levels: 5, threshold_pct: 60, size: 100, cooldown_ns: 1_000_000, max_inventory: 1_000, stop_bps: 100 }
+        Self {
+            levels: 5,
+            threshold_pct: 60,
+            size: 100,
+            cooldown_ns: 1_000_000,
+            max_inventory: 1_000,
+            stop_bps: 100,
+            entry: Entry::Ioc,
+            slip_bps: 10,
+        }
     }
 }
 
@@ -36,6 +85,8 @@ impl Default for TakerParams {
 struct State {
     last_order_ns: u64,
     inventory: i64,
+    /// The stop entry still waiting for its trigger.
+    armed: Option<ClientId>,
 }
 
 /// The imbalance taker.
@@ -78,24 +129,46 @@ impl Strategy for Taker {
         if (s.inventory + signed(side, p.size)).abs() > p.max_inventory {
             return;
         }
+        // Past the touch by `slip_bps`: the worst price a market entry accepts.
+        let slipped = Price(match side {
+            Side::Buy => price.0.saturating_add(price.0.saturating_mul(p.slip_bps) / 10_000),
+            Side::Sell => price.0.saturating_sub(price.0.saturating_mul(p.slip_bps) / 10_000),
+        });
+        let (order_type, limit) = match p.entry {
+            Entry::Ioc => (OrderType::Ioc, price),
+            Entry::Fok => (OrderType::Fok, price),
+            Entry::Market => (OrderType::Market, slipped),
+            Entry::Stop => (OrderType::Stop { trigger: price }, slipped),
+            Entry::StopLimit => (OrderType::StopLimit { trigger: price }, slipped),
+        };
         let order = NewOrder {
             instrument: market.instrument,
             side,
-            price,
+            price: limit,
             qty: Qty(p.size),
-            order_type: OrderType::Ioc,
-            stop: NewOrder::stop_at_bps(side, price, p.stop_bps),
+            order_type,
+            stop: NewOrder::stop_at_bps(side, limit, p.stop_bps),
         };
-        if ctx.submit(order).is_some() {
+        // One armed entry at a time: a new signal replaces the old one.
+        if let Some(old) = s.armed.take() {
+            ctx.cancel(old);
+        }
+        if let Some(id) = ctx.submit(order) {
             s.last_order_ns = ctx.now;
+            if order.order_type.trigger().is_some() {
+                s.armed = Some(id);
+            }
         }
     }
 
     fn on_exec(&mut self, order: &Order, report: &ExecReport, _ctx: &mut Ctx<'_>) {
-        if let ExecKind::Fill { qty, .. } = report.kind
-            && let Some(s) = self.state.get_mut(order.new.instrument.0 as usize)
-        {
+        let Some(s) = self.state.get_mut(order.new.instrument.0 as usize) else { return };
+        if let ExecKind::Fill { qty, .. } = report.kind {
             s.inventory += signed(order.new.side, qty.0);
+        }
+        // Fired or finished: no longer waiting.
+        if s.armed == Some(order.id) && !order.is_armed() {
+            s.armed = None;
         }
     }
 }

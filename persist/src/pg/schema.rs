@@ -10,7 +10,15 @@ const EVENTS: &str = include_str!("../../sql/002_events.sql");
 const NATIVE: &str = include_str!("../../sql/003_native.sql");
 const TIMESCALE: &str = include_str!("../../sql/003_timescale.sql");
 const REASON_CODES: &str = include_str!("../../sql/004_reason_codes.sql");
-const SCHEMA_VERSION: i32 = 2;
+const ORDER_CODES: &str = include_str!("../../sql/005_order_codes.sql");
+const SCHEMA_VERSION: i32 = 3;
+
+/// The steps that bring an older schema forward: (the version it makes, its SQL, what
+/// it does). A fresh database runs them all after creating version 1's tables.
+const UPGRADES: [(i32, &str, &str); 2] = [
+    (2, REASON_CODES, "widening risk reason codes (version 2)"),
+    (3, ORDER_CODES, "widening order states and types (version 3)"),
+];
 
 /// How time-series tables are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +77,7 @@ fn migrate_locked(client: &mut postgres::Client) -> Result<(Mode, bool), PgError
             return Ok((mode, false));
         }
         let mut tx = client.transaction().map_err(query("starting the migration"))?;
-        tx.batch_execute(REASON_CODES).map_err(query("widening risk reason codes (version 2)"))?;
-        record(&mut tx, mode)?;
+        upgrade(&mut tx, version, mode)?;
         tx.commit().map_err(query("committing the migration"))?;
         return Ok((mode, true));
     }
@@ -94,14 +101,19 @@ fn migrate_locked(client: &mut postgres::Client) -> Result<(Mode, bool), PgError
     tx.batch_execute(COMMON).map_err(query("creating common tables"))?;
     tx.batch_execute(&EVENTS.replace("{PARTITION}", partition)).map_err(query("creating event tables"))?;
     tx.batch_execute(storage).map_err(query("setting up time-series storage"))?;
-    tx.batch_execute(REASON_CODES).map_err(query("widening risk reason codes (version 2)"))?;
-    record(&mut tx, mode)?;
+    tx.execute("INSERT INTO schema_migrations (version, mode) VALUES (1, $1)", &[&mode.name()])
+        .map_err(query("recording the migration"))?;
+    upgrade(&mut tx, 1, mode)?;
     tx.commit().map_err(query("committing the migration"))?;
     Ok((mode, true))
 }
 
-fn record(tx: &mut postgres::Transaction<'_>, mode: Mode) -> Result<(), PgError> {
-    tx.execute("INSERT INTO schema_migrations (version, mode) VALUES ($1, $2)", &[&SCHEMA_VERSION, &mode.name()])
-        .map_err(query("recording the migration"))?;
+/// Applies, in order, every step past `from`, recording each version it makes.
+fn upgrade(tx: &mut postgres::Transaction<'_>, from: i32, mode: Mode) -> Result<(), PgError> {
+    for (version, sql, what) in UPGRADES.into_iter().filter(|(v, ..)| *v > from) {
+        tx.batch_execute(sql).map_err(query(what))?;
+        tx.execute("INSERT INTO schema_migrations (version, mode) VALUES ($1, $2)", &[&version, &mode.name()])
+            .map_err(query("recording the migration"))?;
+    }
     Ok(())
 }
