@@ -23,13 +23,14 @@ echo "PostgreSQL on 127.0.0.1:$PGPORT in $ENGINE_PG_DIR"
 step "unit, integration, two-process, database and doc tests"
 cargo test --workspace --locked
 
-step "benchmark harnesses: their tests, and one-round smoke runs of ring-bench, parse-bench, persist-cost, ingest-bench and risk-bench"
+step "benchmark harnesses: their tests, and one-round smoke runs of ring-bench, parse-bench, persist-cost, ingest-bench, risk-bench and order-bench"
 cargo test --benches --locked -p benches
 cargo run --release --locked -p benches --bin ring-bench -- --quick --rounds 1
 cargo run --release --locked -p benches --bin parse-bench -- --quick --rounds 1
 cargo run --release --locked -p benches --bin persist-cost -- --rounds 1 --seconds 1
 cargo run --release --locked -p benches --bin ingest-bench -- --quick --rounds 1
 cargo run --release --locked -p benches --bin risk-bench -- --quick
+cargo run --release --locked -p benches --bin order-bench -- --quick
 
 step "the README's main command, and its journal verified"
 smoke="$(mktemp -d)"

@@ -16,6 +16,7 @@ pub mod oms;
 pub mod order;
 pub mod pipeline;
 pub mod risk;
+pub mod route;
 pub mod run;
 pub mod run_cli;
 pub mod sim;

@@ -69,3 +69,77 @@ fn a_million_frames_after_warm_up_allocate_nothing() {
     assert!(journaled > 300_000, "{journaled}");
     assert_eq!(allocs, 0, "heap allocations on the hot path after warm-up");
 }
+
+/// Routing (every policy, splits included) and an order's whole OMS life (create,
+/// send, accept, replace, fills, cancel) allocate nothing once the slab exists.
+#[test]
+fn routing_and_order_lives_allocate_nothing() {
+    use engine::{
+        oms::{Oms, OrderEvent},
+        order::{NewOrder, OrderType},
+        risk::BreakerState,
+        route::{Policy, Route, SmartWeights, VenueView, route},
+        sim::FeeSchedule,
+    };
+    use feeds::{
+        book::Book,
+        event::{BookDelta, BookSide, Level, Price, Qty, Side, UnixNanos, Venue},
+    };
+    let books: Vec<Book> = (0..5i64)
+        .map(|v| {
+            let mut d = BookDelta::new(Venue::Binance, InstrumentId(0), (1, 1), UnixNanos(0), UnixNanos(0));
+            for k in 0..5 {
+                d.push(BookSide::Bid, Level { price: Price(9_999 - v - k), qty: Qty(10 + k) });
+                d.push(BookSide::Ask, Level { price: Price(10_001 + v + k), qty: Qty(10 + k) });
+            }
+            d.set_snapshot();
+            d.set_last();
+            let mut b = Book::with_depth(8);
+            b.apply(&d).unwrap();
+            b
+        })
+        .collect();
+    let views: Vec<VenueView<'_>> = books
+        .iter()
+        .enumerate()
+        .map(|(v, book)| VenueView {
+            venue: v as u8,
+            book,
+            fees: FeeSchedule { maker_bps: 0, taker_bps: v as i64 },
+            ack_ns: 1_000_000 * v as u64,
+            breaker: if v == 4 { BreakerState::Open } else { BreakerState::Closed },
+        })
+        .collect();
+    let policies = [Policy::BestPrice, Policy::LowestFee, Policy::SmartRoute(SmartWeights::default())];
+    let mut oms = Oms::new(64, 1);
+    let mut decision = Route::default();
+    common::counting::start();
+    let mut sent = 0i64;
+    for k in 0..10_000i64 {
+        let side = if k % 2 == 0 { Side::Buy } else { Side::Sell };
+        let price = Price(if side == Side::Buy { 10_010 } else { 9_990 });
+        let order = NewOrder {
+            instrument: InstrumentId(0),
+            side,
+            price,
+            qty: Qty(1 + k % 90),
+            order_type: OrderType::Limit,
+            stop: Price(0),
+        };
+        route(&order, &views, policies[(k % 3) as usize], &mut decision);
+        for child in decision.children() {
+            let id = oms.create(child.order).unwrap();
+            oms.apply(id, OrderEvent::Send).unwrap();
+            oms.apply(id, OrderEvent::Accept).unwrap();
+            oms.request_replace(id, child.order.price, Qty(child.order.qty.0 + 1)).unwrap();
+            oms.apply(id, OrderEvent::ReplaceAck).unwrap();
+            oms.fill(id, child.order.price.0, 1, 1, 0).unwrap();
+            oms.apply(id, OrderEvent::RequestCancel).unwrap();
+            oms.apply(id, OrderEvent::Cancel).unwrap();
+            sent += 1;
+        }
+    }
+    assert_eq!(common::counting::stop(), 0, "allocations while routing and managing orders");
+    assert!(sent >= 10_000, "every order went somewhere: {sent}");
+    assert_eq!(oms.live(), 0);
+}
