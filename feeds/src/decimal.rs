@@ -199,6 +199,38 @@ fn eight_digits(bytes: Option<&[u8]>) -> Option<u64> {
     Some(lo.wrapping_add(hi) >> 32)
 }
 
+/// Appends a fixed-point value as decimal text with exactly `scale` places, without
+/// allocating beyond `out`'s capacity (the hot path's formatter).
+///
+/// # Examples
+/// ```
+/// let mut out = Vec::with_capacity(32);
+/// feeds::decimal::write_fixed(&mut out, -1_914_100, 8);
+/// assert_eq!(out, b"-0.01914100");
+/// ```
+pub fn write_fixed(out: &mut Vec<u8>, value: i64, scale: u8) {
+    let mut digits = [0u8; 40];
+    let mut n = 0;
+    let mut v = value.unsigned_abs();
+    // At least scale + 1 digits, so "0.0001" gets its leading zeros.
+    while v > 0 || n <= usize::from(scale) {
+        if let Some(d) = digits.get_mut(n) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        n += 1;
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    for k in (0..n).rev() {
+        out.push(digits.get(k).copied().unwrap_or(b'0'));
+        if k == usize::from(scale) && scale > 0 {
+            out.push(b'.');
+        }
+    }
+}
+
 /// Formats a fixed-point value back into decimal text with exactly `scale` places.
 ///
 /// # Examples
@@ -221,6 +253,15 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    proptest! {
+        #[test]
+        fn write_fixed_matches_format_fixed_and_parses_back(value in any::<i64>(), scale in 0u8..=18) {
+            let mut out = Vec::with_capacity(48);
+            write_fixed(&mut out, value, scale);
+            prop_assert_eq!(std::str::from_utf8(&out).unwrap(), format_fixed(value, scale));
+        }
+    }
 
     #[test]
     fn venue_examples_convert_exactly() {

@@ -6,25 +6,28 @@ use crate::error::{DecodeError, DecodeErrorKind};
 
 /// Deepest nesting [`Scanner::skip`] accepts inside the message's own object (venues
 /// use 4 at most).
-pub(crate) const MAX_DEPTH: u8 = 16;
+pub const MAX_DEPTH: u8 = 16;
 
 /// A position in one frame.
 #[derive(Debug)]
-pub(crate) struct Scanner<'a> {
+pub struct Scanner<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Scanner<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
+    /// A scanner at the start of `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
         Self { buf, pos: 0 }
     }
 
-    pub(crate) fn pos(&self) -> usize {
+    /// The current offset.
+    pub fn pos(&self) -> usize {
         self.pos
     }
 
-    pub(crate) fn err(&self, kind: DecodeErrorKind) -> DecodeError {
+    /// An error of `kind` at the current offset.
+    pub fn err(&self, kind: DecodeErrorKind) -> DecodeError {
         DecodeError { offset: u32::try_from(self.pos).unwrap_or(u32::MAX), kind }
     }
 
@@ -39,18 +42,24 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    pub(crate) fn ws(&mut self) {
+    /// Skips white space.
+    pub fn ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.buf.get(self.pos) {
             self.pos += 1;
         }
     }
 
-    pub(crate) fn peek(&mut self) -> Option<u8> {
+    /// The next byte after white space, not consumed.
+    pub fn peek(&mut self) -> Option<u8> {
         self.ws();
         self.buf.get(self.pos).copied()
     }
 
-    pub(crate) fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), DecodeError> {
+    /// Consumes `byte` (after white space), or fails naming `what` was expected.
+    ///
+    /// # Errors
+    /// Anything else there.
+    pub fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), DecodeError> {
         if self.peek() == Some(byte) {
             self.pos += 1;
             Ok(())
@@ -60,12 +69,12 @@ impl<'a> Scanner<'a> {
     }
 
     /// Succeeds only if nothing but white space is left.
-    pub(crate) fn end(&mut self) -> Result<(), DecodeError> {
+    pub fn end(&mut self) -> Result<(), DecodeError> {
         if self.peek().is_some() { Err(self.err(DecodeErrorKind::TrailingData)) } else { Ok(()) }
     }
 
     /// A string's raw contents (escapes left as they are: no field we decode has any).
-    pub(crate) fn string(&mut self) -> Result<&'a [u8], DecodeError> {
+    pub fn string(&mut self) -> Result<&'a [u8], DecodeError> {
         self.expect(b'"', "'\"'")?;
         let start = self.pos;
         // Keys and most values are short: a plain loop beats memchr's setup for them.
@@ -101,7 +110,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A number's raw text.
-    pub(crate) fn number(&mut self) -> Result<&'a [u8], DecodeError> {
+    pub fn number(&mut self) -> Result<&'a [u8], DecodeError> {
         self.ws();
         let start = self.pos;
         while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.buf.get(self.pos) {
@@ -115,7 +124,7 @@ impl<'a> Scanner<'a> {
 
     /// A decimal written as a string or a number, converted at `scale` in the same pass
     /// that finds its end. The outer error is bad JSON; the inner one a bad decimal.
-    pub(crate) fn fixed(&mut self, scale: u8) -> Result<Result<i64, crate::decimal::DecimalError>, DecodeError> {
+    pub fn fixed(&mut self, scale: u8) -> Result<Result<i64, crate::decimal::DecimalError>, DecodeError> {
         self.ws();
         let start = self.pos;
         let quoted = self.buf.get(start) == Some(&b'"');
@@ -140,12 +149,12 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string or a number, as raw text (venues send decimals as either).
-    pub(crate) fn scalar(&mut self) -> Result<&'a [u8], DecodeError> {
+    pub fn scalar(&mut self) -> Result<&'a [u8], DecodeError> {
         if self.peek() == Some(b'"') { self.string() } else { self.number() }
     }
 
     /// An unsigned integer, written as a number or a string of digits.
-    pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+    pub fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
         self.ws();
         // Bare digits (how venues send ids and times) in one pass; anything else via
         // the general path below.
@@ -170,7 +179,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// `true` or `false`.
-    pub(crate) fn bool(&mut self, field: &'static str) -> Result<bool, DecodeError> {
+    pub fn bool(&mut self, field: &'static str) -> Result<bool, DecodeError> {
         self.ws();
         let rest = self.buf.get(self.pos..).unwrap_or_default();
         if rest.starts_with(b"true") {
@@ -185,7 +194,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips any value, nested or not, iteratively (no recursion on hostile input).
-    pub(crate) fn skip(&mut self) -> Result<(), DecodeError> {
+    pub fn skip(&mut self) -> Result<(), DecodeError> {
         // Bit `d` set: the container at depth `d` (0-based) is an object.
         let mut objects: u32 = 0;
         let mut depth: u8 = 0;
@@ -260,7 +269,7 @@ impl<'a> Scanner<'a> {
 
     /// Walks an object, calling `field(self, key)` for each key; `field` must consume
     /// the value (or call [`Scanner::skip`]).
-    pub(crate) fn object(
+    pub fn object(
         &mut self,
         mut field: impl FnMut(&mut Self, &'a [u8]) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
@@ -285,10 +294,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Walks an array, calling `item(self)` for each element, which it must consume.
-    pub(crate) fn array(
-        &mut self,
-        mut item: impl FnMut(&mut Self) -> Result<(), DecodeError>,
-    ) -> Result<(), DecodeError> {
+    pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> Result<(), DecodeError>) -> Result<(), DecodeError> {
         self.expect(b'[', "'['")?;
         if self.peek() == Some(b']') {
             self.pos += 1;
@@ -308,7 +314,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Jumps to `pos` (a span start recorded earlier in the same frame).
-    pub(crate) fn seek(&mut self, pos: usize) {
+    pub fn seek(&mut self, pos: usize) {
         self.pos = pos;
     }
 }

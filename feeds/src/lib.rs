@@ -18,7 +18,7 @@ pub mod coinbase;
 pub mod decimal;
 mod error;
 pub mod event;
-mod json;
+pub mod json;
 pub mod kraken;
 pub mod okx;
 pub mod sequencer;

@@ -63,6 +63,10 @@ pub enum WsError {
     Io(#[from] std::io::Error),
 }
 
+/// The largest frame [`WsClient::send_text`] builds (order-entry requests are a few
+/// hundred bytes).
+pub const OUT_CAPACITY: usize = 16 * 1024;
+
 /// A connected client.
 #[derive(Debug)]
 pub struct WsClient {
@@ -74,6 +78,10 @@ pub struct WsClient {
     consumed: usize,
     /// Where the message last handed out lies in `buf`.
     message: (usize, usize),
+    /// Outgoing frames are built here (sized at connect; never grows).
+    out: Vec<u8>,
+    /// The last masking key (a xorshift sequence: each frame gets a fresh one).
+    mask: u32,
 }
 
 enum Frame {
@@ -203,7 +211,60 @@ impl WsClient {
         }
         stream.set_nonblocking(true)?;
         stream.set_nodelay(true)?;
-        Ok(Self { stream, buf: vec![0; buffer.max(1024)], start: 0, end: 0, consumed: 0, message: (0, 0) })
+        // Seeded from the handshake key; never zero (xorshift would stay there).
+        let mask = key.bytes().fold(0x9e37_79b9u32, |m, b| m.rotate_left(5) ^ u32::from(b)) | 1;
+        Ok(Self {
+            stream,
+            buf: vec![0; buffer.max(1024)],
+            start: 0,
+            end: 0,
+            consumed: 0,
+            message: (0, 0),
+            out: Vec::with_capacity(OUT_CAPACITY),
+            mask,
+        })
+    }
+
+    /// Sends `payload` as one masked text frame, waiting out a full socket. Builds the
+    /// frame in a buffer sized at connect, so sending allocates nothing.
+    ///
+    /// # Errors
+    /// A payload over [`OUT_CAPACITY`] − 14 bytes, a dropped connection or a socket error.
+    pub fn send_text(&mut self, payload: &[u8]) -> Result<(), WsError> {
+        let len = payload.len();
+        if len + 14 > self.out.capacity() {
+            return Err(WsError::TooLarge { len: len as u64, capacity: self.out.capacity() - 14 });
+        }
+        self.mask ^= self.mask << 13;
+        self.mask ^= self.mask >> 17;
+        self.mask ^= self.mask << 5;
+        let mask = self.mask.to_le_bytes();
+        self.out.clear();
+        self.out.push(0x81);
+        match len {
+            0..=125 => self.out.push(0x80 | len as u8),
+            126..=0xffff => {
+                self.out.push(0x80 | 126);
+                self.out.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => {
+                self.out.push(0x80 | 127);
+                self.out.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        self.out.extend_from_slice(&mask);
+        self.out.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+        let mut sent = 0;
+        while sent < self.out.len() {
+            match self.stream.write(self.out.get(sent..).unwrap_or_default()) {
+                Ok(0) => return Err(WsError::Disconnected),
+                Ok(k) => sent += k,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(WsError::Io(e)),
+            }
+        }
+        Ok(())
     }
 
     /// The next complete text or binary message, `None` if none has arrived yet.

@@ -181,3 +181,32 @@ fn receiving_allocates_nothing_after_warm_up() {
     assert_eq!(ALLOCS.with(Cell::get), 0, "allocations while receiving");
     server.join().unwrap();
 }
+
+/// What the client sends arrives intact at a real server in every length encoding the
+/// send buffer allows (masking included), allocates nothing, and an oversized
+/// payload is refused with its size rather than sent in part.
+#[test]
+fn sent_text_frames_arrive_intact_without_allocating() {
+    let sizes = [0usize, 1, 125, 126, 4_000, feeds::ws::OUT_CAPACITY - 14];
+    let (url, handle) = server(move |mut ws| {
+        for size in sizes {
+            let Message::Text(text) = ws.read().unwrap() else { panic!("not text") };
+            assert_eq!(text.len(), size);
+            assert!(text.bytes().enumerate().all(|(i, b)| b == b'a' + (i % 26) as u8), "payload of {size} corrupted");
+            ws.send(Message::text(format!("got {size}"))).unwrap();
+        }
+    });
+    let mut client = WsClient::connect(&url, Duration::from_secs(2), 1 << 16).unwrap();
+    let payloads: Vec<Vec<u8>> = sizes.iter().map(|&n| (0..n).map(|i| b'a' + (i % 26) as u8).collect()).collect();
+    for (size, payload) in sizes.iter().zip(&payloads) {
+        COUNTING.with(|c| c.set(true));
+        let before = ALLOCS.with(Cell::get);
+        client.send_text(payload).unwrap();
+        assert_eq!(ALLOCS.with(Cell::get), before, "sending allocated");
+        COUNTING.with(|c| c.set(false));
+        assert_eq!(next(&mut client).unwrap(), format!("got {size}").into_bytes());
+    }
+    let too_big = vec![b'x'; feeds::ws::OUT_CAPACITY];
+    assert!(matches!(client.send_text(&too_big), Err(WsError::TooLarge { .. })));
+    handle.join().unwrap();
+}

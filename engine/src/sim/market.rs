@@ -170,9 +170,9 @@ impl MarketSim {
         let qty = 1 + self.rng.below(level.max(1) as u64) as i64;
         s.trade_id += 1;
         let _ = write!(self.frame, r#"{{"e":"trade","E":{ms},"s":"{}","t":{},"p":""#, s.name, s.trade_id);
-        write_fixed(&mut self.frame, price, s.price_scale);
+        feeds::decimal::write_fixed(&mut self.frame, price, s.price_scale);
         self.frame.extend_from_slice(br#"","q":""#);
-        write_fixed(&mut self.frame, qty, s.qty_scale);
+        feeds::decimal::write_fixed(&mut self.frame, qty, s.qty_scale);
         // `m` is "the buyer is the maker": true when the taker sold.
         let _ = write!(self.frame, r#"","T":{ms},"m":{},"M":true}}"#, !buy);
     }
@@ -248,19 +248,10 @@ impl MarketSim {
 fn write_levels(out: &mut Vec<u8>, levels: &[(i64, i64)], price_scale: u8, qty_scale: u8) {
     for (n, (price, qty)) in levels.iter().enumerate() {
         out.extend_from_slice(if n == 0 { b"[\"" } else { b",[\"" });
-        write_fixed(out, *price, price_scale);
+        feeds::decimal::write_fixed(out, *price, price_scale);
         out.extend_from_slice(b"\",\"");
-        write_fixed(out, *qty, qty_scale);
+        feeds::decimal::write_fixed(out, *qty, qty_scale);
         out.extend_from_slice(b"\"]");
-    }
-}
-
-/// Writes a non-negative fixed-point value as Binance does: all `scale` decimals.
-fn write_fixed(out: &mut Vec<u8>, value: i64, scale: u8) {
-    let unit = 10i64.pow(u32::from(scale));
-    let _ = write!(out, "{}", value / unit);
-    if scale > 0 {
-        let _ = write!(out, ".{:0width$}", value % unit, width = usize::from(scale));
     }
 }
 
