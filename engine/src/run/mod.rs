@@ -127,7 +127,7 @@ type SimFactory = Box<dyn FnOnce() -> SimFeed + Send>;
 /// What the trading core reads.
 enum HotInput {
     /// The feed itself (fused), with the capture to record into.
-    Feed(Source, Option<PathBuf>, SimFactory),
+    Feed(Box<Source>, Option<PathBuf>, SimFactory),
     /// The feed core's ring (pipelined).
     Ring(Box<RingInput>),
 }
@@ -625,7 +625,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         Box::new(move || SimFeed::new(sim_market(&config, seed, gap_every), rate, clock.now_ns() + 1_000_000))
     };
     let (input, mut feed_core) = match options.topology {
-        Topology::Fused => (HotInput::Feed(source, record, sim), None),
+        Topology::Fused => (HotInput::Feed(Box::new(source), record, sim), None),
         Topology::Pipelined { feed_cpu } => {
             if matches!(source, Source::Replay(_)) {
                 return Err(RunError::ReplayPipelined);
@@ -668,7 +668,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         let mut io = HotIo { control: control_rx, heartbeat: beat_tx, max_frames, faults };
         let warning = match input {
             HotInput::Feed(source, record, sim) => {
-                drive_source(&mut Fused { io: &mut io, pipeline: &mut pipeline, clock: &clock }, source, sim, record)
+                drive_source(&mut Fused { io: &mut io, pipeline: &mut pipeline, clock: &clock }, *source, sim, record)
             }
             HotInput::Ring(mut ring) => {
                 let HotIo { control, heartbeat, .. } = &mut io;
