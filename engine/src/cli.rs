@@ -127,6 +127,20 @@ pub struct SimArgs {
     /// How often to send fresh snapshots.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub snapshot_every: std::time::Duration,
+    /// Order entry: new orders per second per connection (the venue's published rate
+    /// limit); past it a new order is rejected with `rate_limited`.
+    #[arg(long, default_value_t = 200)]
+    pub order_rate: u32,
+    /// Order entry: hold each cancel this long before acting on it (a slow venue; lets
+    /// fills race our cancels). 0: act at once.
+    #[arg(long, default_value_t = 0)]
+    pub cancel_delay_ms: u64,
+    /// Order entry: fee on fills of resting orders, in bps of notional (negative: a rebate).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub maker_fee_bps: i64,
+    /// Order entry: fee on fills that take liquidity, in bps of notional.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub taker_fee_bps: i64,
 }
 
 /// `engine bench ...`

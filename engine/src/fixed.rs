@@ -51,6 +51,16 @@ impl<T> Bounded<T> {
         }
     }
 
+    /// Keeps only the items `keep` says to (order kept, capacity kept).
+    pub fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.items.retain(keep);
+    }
+
+    /// Removes the first `n` items (all, if fewer), keeping the rest in order.
+    pub fn drain_front(&mut self, n: usize) {
+        self.items.drain(..n.min(self.items.len()));
+    }
+
     /// How many more items fit.
     pub fn room(&self) -> usize {
         self.items.capacity() - self.items.len()

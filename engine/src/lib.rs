@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod decode;
 pub mod fixed;
+pub mod gateway;
 pub mod oms;
 pub mod order;
 pub mod pipeline;

@@ -119,7 +119,10 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             strategy: args.strategy,
             limits,
             kill,
-            fees: crate::sim::FeeSchedule { maker_bps: args.maker_fee_bps, taker_bps: args.taker_fee_bps },
+            venue: crate::gateway::SimGatewayConfig {
+                fees: crate::sim::FeeSchedule { maker_bps: args.maker_fee_bps, taker_bps: args.taker_fee_bps },
+                ..crate::gateway::SimGatewayConfig::default()
+            },
             order_capacity: 4096,
             book_depth: 256,
             breaker: breaker_config(args),

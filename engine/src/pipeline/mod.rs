@@ -21,13 +21,14 @@ use persist::record::{BookTopFields, FillFields, OrderFields, PositionFields, Ri
 use crate::{
     clock::Clock,
     fixed::Bounded,
+    gateway::{SimGateway, SimGatewayConfig, VenueGateway},
     oms::{Oms, OmsError, Order, OrderEvent, OrderState},
     order::{ExecKind, ExecReport, Intent, Liquidity, NewOrder, side_code},
     risk::{
         BreakerConfig, CircuitBreaker, Decision, Exposure, KillLimits, KillSwitch, RearmPlan, Reject, Risk, RiskInputs,
         RiskLimits, TradingState, Trip, TripReason,
     },
-    sim::{MAX_SWEEP, SimVenue},
+    sim::MAX_SWEEP,
     strategy::{Ctx, Market, Strategy, StrategyConfig},
 };
 
@@ -116,6 +117,8 @@ pub struct Counters {
     pub stops_triggered: u64,
     /// Replace requests sent to the venue.
     pub replaces: u64,
+    /// Requests the venue gateway could not send, or answers it could not receive.
+    pub gateway_errors: u64,
 }
 
 /// What the fused stage is built from.
@@ -129,8 +132,8 @@ pub struct PipelineConfig {
     pub limits: RiskLimits,
     /// Kill-switch trip limits.
     pub kill: KillLimits,
-    /// The simulated venue's fees.
-    pub fees: crate::sim::FeeSchedule,
+    /// The simulated venue (fees, latency, random rejects).
+    pub venue: SimGatewayConfig,
     /// Live orders the OMS can hold.
     pub order_capacity: usize,
     /// Book depth per side.
@@ -195,7 +198,7 @@ pub struct Pipeline {
     strategy: Box<dyn Strategy>,
     risk: Risk,
     oms: Oms,
-    venue: SimVenue,
+    venue: Box<dyn VenueGateway>,
     /// Shared (its state is atomics): the cold core reconfigures it on SIGHUP.
     breaker: std::sync::Arc<CircuitBreaker>,
     intents: Bounded<Intent>,
@@ -260,7 +263,7 @@ impl Pipeline {
             strategy: crate::strategy::build(&config.strategy, n),
             risk: Risk::new(config.limits, 0),
             oms: Oms::new(config.order_capacity, n),
-            venue: SimVenue::new(config.order_capacity, config.fees),
+            venue: Box::new(SimGateway::new(config.order_capacity, n, config.venue)),
             breaker: std::sync::Arc::new(CircuitBreaker::new(&config.breaker)),
             intents: Bounded::with_capacity(64),
             sending: Bounded::with_capacity(64),
@@ -512,7 +515,7 @@ impl Pipeline {
             qty: t.qty.0,
         };
         self.sink.market(fields, now, VENUE, t.instrument.0);
-        self.venue.on_trade(t, now, &mut self.reports);
+        self.venue.on_trade(t, now);
         self.fire_stops(i, t.price, now);
     }
 
@@ -600,7 +603,9 @@ impl Pipeline {
                             self.breaker.record_failure(true, now); // cannot track it: failed
                         }
                         let Some(book) = self.books.get(order.instrument.0 as usize) else { continue };
-                        self.venue.submit(id, &order, book, now, &mut self.reports);
+                        if let Err(e) = self.venue.submit(id, &order, book, now) {
+                            self.gateway_failed(&e);
+                        }
                         let t2 = clock.now_ns();
                         self.latency.record(Hop::Route, t2.saturating_sub(t1));
                         self.latency.record(Hop::TickToOrder, t2.saturating_sub(arrived));
@@ -709,7 +714,9 @@ impl Pipeline {
             Ok(order) => {
                 self.persist_order(&order, now);
                 let Some(book) = self.books.get(order.new.instrument.0 as usize) else { return };
-                self.venue.replace(id, price, qty, book, now, &mut self.reports);
+                if let Err(e) = self.venue.replace(id, order.new.instrument, (price, qty), book, now) {
+                    self.gateway_failed(&e);
+                }
                 self.counters.replaces += 1;
                 self.count_message(now);
             }
@@ -744,7 +751,9 @@ impl Pipeline {
             return;
         }
         if self.order_event(id, OrderEvent::RequestCancel, now).is_some() {
-            self.venue.cancel(id, now, &mut self.reports);
+            if let Err(e) = self.venue.cancel(id, now) {
+                self.gateway_failed(&e);
+            }
             self.counters.cancels += 1;
             self.count_message(now);
         }
@@ -982,6 +991,7 @@ impl Pipeline {
     }
 
     fn handle_reports(&mut self, now: u64) {
+        self.poll_venue(now);
         if self.reports.is_empty() {
             return;
         }
@@ -1235,9 +1245,23 @@ impl Pipeline {
         &self.breaker
     }
 
-    /// Reliability tests: the simulated venue rejects every order after `orders`.
+    /// Reliability tests: the simulated venue rejects every order after `orders`
+    /// (no effect on a real venue's gateway).
     pub fn inject_venue_rejects(&mut self, orders: u64) {
-        self.venue.reject_after(orders);
+        self.venue.inject_rejects_after(orders);
+    }
+
+    /// A request that could not be sent: counted; its order's outcome stays
+    /// unknown (pending) until a venue query settles it, never invented.
+    fn gateway_failed(&mut self, _error: &crate::gateway::GatewayError) {
+        self.counters.gateway_errors += 1;
+    }
+
+    /// Moves the venue's answers that have arrived into the report buffer.
+    fn poll_venue(&mut self, now: u64) {
+        if let Err(e) = self.venue.poll(now, &mut self.reports) {
+            self.gateway_failed(&e);
+        }
     }
 
     /// Counters so far.

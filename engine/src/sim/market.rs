@@ -6,7 +6,7 @@ use std::io::Write;
 
 use feeds::{
     Events,
-    event::{BookDelta, BookSide, Event, InstrumentId, LEVELS_PER_DELTA, Level, Price, Qty, UnixNanos, Venue},
+    event::{BookDelta, BookSide, Event, InstrumentId, LEVELS_PER_DELTA, Level, Price, Qty, Trade, UnixNanos, Venue},
 };
 
 use super::rng::SplitMix64;
@@ -59,6 +59,8 @@ pub struct MarketSim {
     /// Skip one update id every this many depth frames (0: never), to exercise gap recovery.
     gap_every: u64,
     depth_frames: u64,
+    /// What the last frame changed: its instrument, and the trade if it was one.
+    last: Option<(InstrumentId, Option<Trade>)>,
 }
 
 fn level_qty(rng: &mut SplitMix64) -> i64 {
@@ -75,7 +77,7 @@ impl MarketSim {
                 *q = level_qty(&mut rng);
             }
         }
-        Self { rng, symbols, frame: Vec::with_capacity(4096), gap_every: 0, depth_frames: 0 }
+        Self { rng, symbols, frame: Vec::with_capacity(4096), gap_every: 0, depth_frames: 0, last: None }
     }
 
     /// Drops an update id every `n` depth frames, as a lossy network would.
@@ -141,6 +143,12 @@ impl MarketSim {
         &self.frame
     }
 
+    /// What the last [`MarketSim::next_frame`] changed: its instrument, and the trade
+    /// if it was one (how a simulated venue follows the market it serves).
+    pub fn last_event(&self) -> Option<(InstrumentId, Option<Trade>)> {
+        self.last
+    }
+
     /// The frame [`MarketSim::next_frame`] last made.
     pub fn current_frame(&self) -> &[u8] {
         &self.frame
@@ -155,15 +163,17 @@ impl MarketSim {
         let i = self.rng.below(self.symbols.len() as u64) as usize;
         let roll = self.rng.below(100);
         let ms = ts / 1_000_000;
+        self.last = None;
         if roll < 15 {
-            self.trade(i, ms);
+            self.trade(i, ms, ts);
         } else {
             self.depth(i, ms, roll < 18);
+            self.last = self.symbols.get(i).map(|s| (s.instrument, None));
         }
         &self.frame
     }
 
-    fn trade(&mut self, i: usize, ms: u64) {
+    fn trade(&mut self, i: usize, ms: u64, ts: u64) {
         let Some(s) = self.symbols.get_mut(i) else { return };
         let buy = self.rng.below(2) == 0;
         let (price, level) = if buy { (s.best_bid + 1, s.asks[0]) } else { (s.best_bid, s.bids[0]) };
@@ -175,6 +185,18 @@ impl MarketSim {
         feeds::decimal::write_fixed(&mut self.frame, qty, s.qty_scale);
         // `m` is "the buyer is the maker": true when the taker sold.
         let _ = write!(self.frame, r#"","T":{ms},"m":{},"M":true}}"#, !buy);
+        let aggressor = Some(if buy { feeds::event::Side::Buy } else { feeds::event::Side::Sell });
+        let trade = Trade::new(
+            Venue::Binance,
+            s.instrument,
+            s.trade_id,
+            Price(price),
+            Qty(qty),
+            aggressor,
+            UnixNanos(ts),
+            UnixNanos(ts),
+        );
+        self.last = Some((s.instrument, Some(trade)));
     }
 
     fn depth(&mut self, i: usize, ms: u64, moves: bool) {

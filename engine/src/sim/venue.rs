@@ -1,6 +1,8 @@
-//! A simulated venue gateway: accepts, rejects, matches and cancels our orders
-//! against the simulated market. Marketable orders fill at the touch (up to its size);
-//! resting orders fill as maker when a market trade prints at or through their price.
+//! A simulated venue's matching: accepts, rejects, matches, replaces and cancels our
+//! orders against a venue's live book. Marketable orders take the book level by
+//! level; resting orders fill as maker when a market trade prints through their
+//! price, or at it once the size queued ahead of them there (what the book showed
+//! at that price when they arrived) has traded.
 
 use feeds::{
     book::Book,
@@ -21,6 +23,8 @@ struct Resting {
     id: ClientId,
     order: NewOrder,
     remaining: i64,
+    /// Size ahead of it in its price level's queue (price-time priority).
+    ahead: i64,
 }
 
 /// The simulated venue.
@@ -120,7 +124,12 @@ impl SimVenue {
             }
         }
         if rests {
-            self.resting.push(Resting { id, order: *order, remaining });
+            let same_side = match order.side {
+                Side::Buy => BookSide::Bid,
+                Side::Sell => BookSide::Ask,
+            };
+            let ahead = book.levels(same_side).find(|l| l.price == order.price).map_or(0, |l| l.qty.0);
+            self.resting.push(Resting { id, order: *order, remaining, ahead });
         } else {
             Self::report(out, id, ExecKind::Canceled, ts);
         }
@@ -166,6 +175,14 @@ impl SimVenue {
         if qty.0 <= filled || Self::marketable(&moved, book).next().is_some() {
             return Self::report(out, id, ExecKind::ReplaceRejected, ts);
         }
+        // A new price, or more size, goes to the back of the queue.
+        if price != r.order.price || qty.0 > r.order.qty.0 {
+            let same_side = match r.order.side {
+                Side::Buy => BookSide::Bid,
+                Side::Sell => BookSide::Ask,
+            };
+            r.ahead = book.levels(same_side).find(|l| l.price == price).map_or(0, |l| l.qty.0);
+        }
         r.order = moved;
         r.remaining = qty.0 - filled;
         Self::report(out, id, ExecKind::Replaced { price, qty }, ts);
@@ -177,14 +194,25 @@ impl SimVenue {
         let mut i = 0;
         while i < self.resting.len() && left > 0 {
             let Some(r) = self.resting.get(i).copied() else { break };
-            let crosses = r.order.instrument == trade.instrument
-                && match r.order.side {
-                    Side::Buy => trade.price <= r.order.price,
-                    Side::Sell => trade.price >= r.order.price,
-                };
-            if !crosses {
+            let through = match r.order.side {
+                Side::Buy => trade.price < r.order.price,
+                Side::Sell => trade.price > r.order.price,
+            };
+            let at = trade.price == r.order.price;
+            if r.order.instrument != trade.instrument || !(through || at) {
                 i += 1;
                 continue;
+            }
+            // At our price, the queue ahead of us trades first.
+            let queued = if through { 0 } else { r.ahead.min(left) };
+            if queued > 0 {
+                left -= queued;
+                if let Some(slot) = self.resting.get_mut(i) {
+                    slot.ahead -= queued;
+                }
+                if left == 0 {
+                    break;
+                }
             }
             let qty = r.remaining.min(left);
             left -= qty;
@@ -203,6 +231,11 @@ impl SimVenue {
     /// Resting orders.
     pub fn resting(&self) -> usize {
         self.resting.len()
+    }
+
+    /// Resting orders: id, order (its current terms) and the size still open.
+    pub fn resting_orders(&self) -> impl Iterator<Item = (ClientId, NewOrder, i64)> + '_ {
+        self.resting.iter().map(|r| (r.id, r.order, r.remaining))
     }
 }
 
@@ -335,5 +368,22 @@ mod tests {
         v.on_trade(&t(97, 10), 0, &mut out);
         assert_eq!(fills(&kinds(&mut out)), [(97, 4)], "6 in total, 2 already filled");
         assert_eq!(v.resting(), 0);
+    }
+
+    #[test]
+    fn a_resting_order_waits_for_the_queue_ahead_of_it_at_its_price() {
+        let (mut v, b, mut out) = (SimVenue::new(4, FeeSchedule::default()), book(), Bounded::with_capacity(16));
+        // Joins the bid at 99, behind the 5 the book shows there.
+        v.submit(ClientId(1), &order(Side::Buy, 99, 3, OrderType::Limit), &b, 0, &mut out);
+        out.clear();
+        let t = |price, qty| {
+            Trade::new(Venue::Binance, InstrumentId(0), 1, Price(price), Qty(qty), None, UnixNanos(0), UnixNanos(0))
+        };
+        v.on_trade(&t(99, 4), 0, &mut out);
+        assert!(out.is_empty(), "4 of the 5 ahead traded");
+        v.on_trade(&t(99, 3), 0, &mut out);
+        assert_eq!(fills(&kinds(&mut out)), [(99, 2)], "the last 1 ahead, then 2 of ours");
+        v.on_trade(&t(98, 1), 0, &mut out);
+        assert_eq!(fills(&kinds(&mut out)), [(99, 1)], "a trade through our price fills us at once");
     }
 }

@@ -1,0 +1,156 @@
+//! Venue gateways: how orders reach a venue and how its answers come back.
+//!
+//! [`VenueGateway`] is what the trading core calls. Two implementations:
+//! - [`SimGateway`]: an in-process simulated venue matching against the venue's live
+//!   book from the feed (price-time priority with queue position, partial fills,
+//!   fees, configurable ack and fill latency and reject probability). The default.
+//! - [`WsGateway`]: order entry over a WebSocket to the exchange simulator
+//!   (`engine sim`), signed with the account's API secret ([`protocol`]), with
+//!   cancel-on-disconnect, resumption of missed reports after a reconnect, and
+//!   queries of open orders and positions for reconciliation.
+//!
+//! Sending never blocks on an answer: answers arrive through [`VenueGateway::poll`].
+//! A request whose answer never comes stays pending in the OMS until a query settles
+//! it; a gateway never invents an outcome.
+
+pub mod protocol;
+mod sim;
+mod ws;
+
+pub use sim::{SimGateway, SimGatewayConfig};
+pub use ws::WsGateway;
+
+use feeds::{
+    book::Book,
+    event::{InstrumentId, Price, Qty, Side, Trade},
+};
+
+use crate::{
+    fixed::Bounded,
+    order::{ClientId, ExecReport, NewOrder},
+};
+
+/// Why a gateway could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The connection to the venue is gone (the request was not sent).
+    #[error("venue connection lost: {0}")]
+    Disconnected(#[from] feeds::ws::WsError),
+    /// The venue refused our login.
+    #[error("venue refused the login: {0}")]
+    Login(String),
+    /// The venue said something this gateway cannot read (cold-path queries).
+    #[error("venue protocol: {0}")]
+    Protocol(String),
+    /// No answer within the time allowed (cold-path queries).
+    #[error("no answer from the venue within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The instrument has no symbol at this venue.
+    #[error("instrument {0:?} is not traded at this venue")]
+    UnknownInstrument(InstrumentId),
+    /// An order type a venue never sees (a stop: the engine holds it).
+    #[error("a stop order never goes to a venue; the engine triggers it")]
+    StopAtVenue,
+}
+
+/// An order the venue says is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VenueOrder {
+    /// Its client id.
+    pub id: ClientId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Side.
+    pub side: Side,
+    /// Limit price.
+    pub price: Price,
+    /// Total size.
+    pub qty: Qty,
+    /// Executed so far.
+    pub filled: i64,
+}
+
+/// A position the venue holds for us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VenuePosition {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Signed size.
+    pub net: i64,
+}
+
+/// What a gateway counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GatewayCounters {
+    /// Requests refused for the venue's rate limit (they feed the circuit breaker).
+    pub rate_limited: u64,
+    /// Venue messages that could not be read (each counted, none applied).
+    pub bad_messages: u64,
+    /// Reconnections.
+    pub reconnects: u64,
+    /// Reports the venue sent again after a reconnect that had already arrived.
+    pub duplicates_dropped: u64,
+}
+
+/// A venue's order entry, as the trading core sees it.
+pub trait VenueGateway: Send + std::fmt::Debug {
+    /// Sends a new order. `book` is the venue's live book of the order's instrument:
+    /// a simulated venue matches against it; a real one ignores it.
+    ///
+    /// # Errors
+    /// Not sent (the order's outcome stays unknown until reconciled).
+    fn submit(&mut self, id: ClientId, order: &NewOrder, book: &Book, now: u64) -> Result<(), GatewayError>;
+
+    /// Asks to cancel an order.
+    ///
+    /// # Errors
+    /// Not sent.
+    fn cancel(&mut self, id: ClientId, now: u64) -> Result<(), GatewayError>;
+
+    /// Asks to change an order's price and total size.
+    ///
+    /// # Errors
+    /// Not sent.
+    fn replace(
+        &mut self,
+        id: ClientId,
+        instrument: InstrumentId,
+        terms: (Price, Qty),
+        book: &Book,
+        now: u64,
+    ) -> Result<(), GatewayError>;
+
+    /// A market trade at this venue (a simulated venue fills resting orders on it).
+    fn on_trade(&mut self, _trade: &Trade, _now: u64) {}
+
+    /// Moves the answers that have arrived by `now` into `out` (as many as fit; the
+    /// rest wait for the next call).
+    ///
+    /// # Errors
+    /// The connection is gone.
+    fn poll(&mut self, now: u64, out: &mut Bounded<ExecReport>) -> Result<(), GatewayError>;
+
+    /// The orders the venue holds open for us (cold path: may wait for an answer).
+    ///
+    /// # Errors
+    /// No answer, or one that cannot be read.
+    fn open_orders(&mut self) -> Result<Vec<VenueOrder>, GatewayError>;
+
+    /// The venue's positions for us (cold path).
+    ///
+    /// # Errors
+    /// As [`VenueGateway::open_orders`].
+    fn positions(&mut self) -> Result<Vec<VenuePosition>, GatewayError>;
+
+    /// Reliability tests: a simulated venue rejects every new order after `orders`
+    /// more; `false` where that cannot be injected (a real venue).
+    fn inject_rejects_after(&mut self, _orders: u64) -> bool {
+        false
+    }
+
+    /// What it counted.
+    fn counters(&self) -> GatewayCounters {
+        GatewayCounters::default()
+    }
+}

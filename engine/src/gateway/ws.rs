@@ -1,0 +1,350 @@
+//! Order entry over a WebSocket, in the exchange simulator's protocol
+//! ([`super::protocol`]). Requests are built and signed in one reused buffer and
+//! answers are read in place, so the hot path allocates nothing. Every answer
+//! carries the account's report sequence; after a reconnect the gateway logs in with
+//! the last sequence it applied and the venue sends what it missed, so a fill during
+//! an outage is not lost, and a report seen twice is dropped, not applied twice.
+
+use std::{collections::VecDeque, time::Duration};
+
+use feeds::{
+    book::Book,
+    event::{InstrumentId, Price, Qty, Side},
+    ws::{WsClient, WsError},
+};
+
+use super::{
+    GatewayCounters, GatewayError, VenueGateway, VenueOrder, VenuePosition,
+    protocol::{self, Answer, Credentials, WireSymbol},
+};
+use crate::{
+    clock::{Clock, LiveClock},
+    fixed::Bounded,
+    order::{ClientId, ExecKind, ExecReport, NewOrder},
+};
+
+/// How long a cold-path exchange (login, a query) may wait for its answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A WebSocket order-entry session.
+#[derive(Debug)]
+pub struct WsGateway {
+    url: String,
+    creds: Credentials,
+    /// Instrument id → (symbol, price scale, size scale).
+    symbols: Vec<(String, u8, u8)>,
+    client: Option<WsClient>,
+    request: Vec<u8>,
+    cancel_on_disconnect: bool,
+    /// The last report sequence applied.
+    last_seq: u64,
+    /// Reports that arrived while a query waited for its answer.
+    held: VecDeque<ExecReport>,
+    clock: LiveClock,
+    counters: GatewayCounters,
+}
+
+impl WsGateway {
+    /// Connects to `url` and logs in. `symbols` maps instrument ids (their index) to
+    /// the venue's symbols and scales.
+    ///
+    /// # Errors
+    /// The connection or the login failed.
+    pub fn connect(
+        url: &str,
+        creds: Credentials,
+        symbols: Vec<(String, u8, u8)>,
+        cancel_on_disconnect: bool,
+    ) -> Result<Self, GatewayError> {
+        let mut gateway = Self {
+            url: url.to_owned(),
+            creds,
+            symbols,
+            client: None,
+            request: Vec::with_capacity(1024),
+            cancel_on_disconnect,
+            last_seq: 0,
+            held: VecDeque::with_capacity(1024),
+            clock: LiveClock::new(),
+            counters: GatewayCounters::default(),
+        };
+        gateway.login()?;
+        Ok(gateway)
+    }
+
+    /// Reconnects after a lost connection and logs in again, asking for every report
+    /// after the last one applied.
+    ///
+    /// # Errors
+    /// As [`WsGateway::connect`].
+    pub fn reconnect(&mut self) -> Result<(), GatewayError> {
+        self.client = None;
+        self.login()?;
+        self.counters.reconnects += 1;
+        Ok(())
+    }
+
+    /// Whether the connection is up (as far as the last call knew).
+    pub fn is_connected(&self) -> bool {
+        self.client.is_some()
+    }
+
+    /// Drops the connection (tests, and a controlled shutdown without a goodbye).
+    pub fn disconnect(&mut self) {
+        self.client = None;
+    }
+
+    /// The last report sequence applied.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    fn ts_ms(&self) -> u64 {
+        self.clock.now_ns() / 1_000_000
+    }
+
+    fn login(&mut self) -> Result<(), GatewayError> {
+        let mut client = WsClient::connect(&self.url, ANSWER_TIMEOUT, 1 << 20)?;
+        let ts = self.ts_ms();
+        protocol::encode_login(&mut self.request, &self.creds, ts, self.cancel_on_disconnect, self.last_seq);
+        client.send_text(&self.request)?;
+        self.client = Some(client);
+        let deadline = self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64;
+        loop {
+            let answer = self.next_cold(deadline)?;
+            let symbols = self.wire_symbols();
+            match protocol::decode_answer(&answer, &symbols) {
+                Ok(Answer::Login { ok: true, .. }) => return Ok(()),
+                Ok(Answer::Login { ok: false, reason, .. }) => {
+                    self.client = None;
+                    return Err(GatewayError::Login(String::from_utf8_lossy(reason).into_owned()));
+                }
+                Ok(Answer::Report { seq, cid, kind, reason }) => self.hold(seq, cid, kind, reason),
+                Ok(Answer::Error(reason)) => {
+                    return Err(GatewayError::Protocol(String::from_utf8_lossy(reason).into_owned()));
+                }
+                Ok(Answer::Query) | Err(_) => self.counters.bad_messages += 1,
+            }
+        }
+    }
+
+    fn wire_symbols(&self) -> Vec<WireSymbol<'_>> {
+        self.symbols.iter().map(|(name, p, q)| WireSymbol { name, price_scale: *p, qty_scale: *q }).collect()
+    }
+
+    /// Keeps a report that arrived while a cold exchange waited (dropping repeats).
+    fn hold(&mut self, seq: u64, cid: ClientId, kind: ExecKind, reason: &[u8]) {
+        if let Some(report) = self.accept(seq, cid, kind, reason, self.clock.now_ns()) {
+            self.held.push_back(report);
+        }
+    }
+
+    /// The report for a venue answer, or `None` for one already applied.
+    fn accept(&mut self, seq: u64, cid: ClientId, kind: ExecKind, reason: &[u8], now: u64) -> Option<ExecReport> {
+        if seq != 0 && seq <= self.last_seq {
+            self.counters.duplicates_dropped += 1;
+            return None;
+        }
+        self.last_seq = self.last_seq.max(seq);
+        if kind == ExecKind::Rejected && reason == b"rate_limited" {
+            self.counters.rate_limited += 1;
+        }
+        Some(ExecReport { client_id: cid, kind, ts: now })
+    }
+
+    /// The next message, waiting until `deadline` (cold path: copies it out).
+    fn next_cold(&mut self, deadline: u64) -> Result<Vec<u8>, GatewayError> {
+        loop {
+            let client = self.client.as_mut().ok_or(GatewayError::Disconnected(WsError::Disconnected))?;
+            match client.poll() {
+                Ok(Some(message)) => return Ok(message.to_vec()),
+                Ok(None) if self.clock.now_ns() < deadline => std::thread::sleep(Duration::from_micros(200)),
+                Ok(None) => return Err(GatewayError::Timeout(ANSWER_TIMEOUT)),
+                Err(e) => {
+                    self.client = None;
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// Sends a query and returns its answer as JSON, holding reports met on the way.
+    fn query(&mut self, op: &str) -> Result<serde_json::Value, GatewayError> {
+        let ts = self.ts_ms();
+        protocol::encode_query(&mut self.request, &self.creds, ts, op);
+        self.send()?;
+        let deadline = self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64;
+        loop {
+            let message = self.next_cold(deadline)?;
+            let symbols = self.wire_symbols();
+            match protocol::decode_answer(&message, &symbols) {
+                Ok(Answer::Query) => {
+                    let json: serde_json::Value =
+                        serde_json::from_slice(&message).map_err(|e| GatewayError::Protocol(e.to_string()))?;
+                    if json["type"] == op {
+                        return Ok(json);
+                    }
+                }
+                Ok(Answer::Report { seq, cid, kind, reason }) => self.hold(seq, cid, kind, reason),
+                Ok(Answer::Error(reason)) => {
+                    return Err(GatewayError::Protocol(String::from_utf8_lossy(reason).into_owned()));
+                }
+                Ok(Answer::Login { .. }) | Err(_) => self.counters.bad_messages += 1,
+            }
+        }
+    }
+
+    fn send(&mut self) -> Result<(), GatewayError> {
+        let client = self.client.as_mut().ok_or(GatewayError::Disconnected(WsError::Disconnected))?;
+        client.send_text(&self.request).map_err(|e| {
+            self.client = None;
+            GatewayError::Disconnected(e)
+        })
+    }
+
+    fn instrument_of(&self, symbol: &str) -> Result<InstrumentId, GatewayError> {
+        self.symbols
+            .iter()
+            .position(|(name, ..)| name == symbol)
+            .map(|i| InstrumentId(i as u32))
+            .ok_or_else(|| GatewayError::Protocol(format!("unknown symbol {symbol:?}")))
+    }
+
+    fn fixed(&self, value: &serde_json::Value, scale: u8) -> Result<i64, GatewayError> {
+        let text = value.as_str().ok_or_else(|| GatewayError::Protocol(format!("not a decimal string: {value}")))?;
+        feeds::decimal::parse_fixed(text.as_bytes(), scale).map_err(|e| GatewayError::Protocol(e.to_string()))
+    }
+}
+
+impl VenueGateway for WsGateway {
+    fn submit(&mut self, id: ClientId, order: &NewOrder, _book: &Book, _now: u64) -> Result<(), GatewayError> {
+        let order_type = protocol::type_name(order.order_type).ok_or(GatewayError::StopAtVenue)?;
+        let ts = self.ts_ms();
+        let wire = symbol(&self.symbols, order.instrument)?;
+        protocol::encode_new(
+            &mut self.request,
+            &self.creds,
+            ts,
+            id,
+            wire,
+            order.side,
+            order_type,
+            (order.price, order.qty),
+        );
+        self.send()
+    }
+
+    fn cancel(&mut self, id: ClientId, _now: u64) -> Result<(), GatewayError> {
+        let ts = self.ts_ms();
+        protocol::encode_cancel(&mut self.request, &self.creds, ts, id);
+        self.send()
+    }
+
+    fn replace(
+        &mut self,
+        id: ClientId,
+        instrument: InstrumentId,
+        terms: (Price, Qty),
+        _book: &Book,
+        _now: u64,
+    ) -> Result<(), GatewayError> {
+        let ts = self.ts_ms();
+        let wire = symbol(&self.symbols, instrument)?;
+        protocol::encode_replace(&mut self.request, &self.creds, ts, id, wire, terms);
+        self.send()
+    }
+
+    fn poll(&mut self, now: u64, out: &mut Bounded<ExecReport>) -> Result<(), GatewayError> {
+        while out.room() > 0
+            && let Some(report) = self.held.pop_front()
+        {
+            let _ = out.push(report);
+        }
+        while out.room() > 0 {
+            let Some(client) = self.client.as_mut() else {
+                return Err(GatewayError::Disconnected(WsError::Disconnected));
+            };
+            match client.advance() {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(e) => {
+                    self.client = None;
+                    return Err(e.into());
+                }
+            }
+            let Some(client) = self.client.as_ref() else { break };
+            match decode_in_place(client.message(), &self.symbols) {
+                Some((seq, cid, kind, rate_limited)) => {
+                    let reason: &[u8] = if rate_limited { b"rate_limited" } else { b"" };
+                    if let Some(report) = self.accept(seq, cid, kind, reason, now) {
+                        let _ = out.push(report);
+                    }
+                }
+                None => self.counters.bad_messages += 1,
+            }
+        }
+        Ok(())
+    }
+
+    fn open_orders(&mut self) -> Result<Vec<VenueOrder>, GatewayError> {
+        let json = self.query("open_orders")?;
+        let orders = json["orders"].as_array().ok_or_else(|| GatewayError::Protocol("no orders array".into()))?;
+        orders
+            .iter()
+            .map(|o| {
+                let instrument = self.instrument_of(o["symbol"].as_str().unwrap_or_default())?;
+                let (_, ps, qs) = self.symbols.get(instrument.0 as usize).cloned().unwrap_or_default();
+                let side = if o["side"] == "sell" { Side::Sell } else { Side::Buy };
+                Ok(VenueOrder {
+                    id: ClientId(o["cid"].as_u64().ok_or_else(|| GatewayError::Protocol("order without cid".into()))?),
+                    instrument,
+                    side,
+                    price: Price(self.fixed(&o["price"], ps)?),
+                    qty: Qty(self.fixed(&o["qty"], qs)?),
+                    filled: self.fixed(&o["filled"], qs)?,
+                })
+            })
+            .collect()
+    }
+
+    fn positions(&mut self) -> Result<Vec<VenuePosition>, GatewayError> {
+        let json = self.query("positions")?;
+        let positions =
+            json["positions"].as_array().ok_or_else(|| GatewayError::Protocol("no positions array".into()))?;
+        positions
+            .iter()
+            .map(|p| {
+                let instrument = self.instrument_of(p["symbol"].as_str().unwrap_or_default())?;
+                let (_, _, qs) = self.symbols.get(instrument.0 as usize).cloned().unwrap_or_default();
+                Ok(VenuePosition { instrument, net: self.fixed(&p["net"], qs)? })
+            })
+            .collect()
+    }
+
+    fn counters(&self) -> GatewayCounters {
+        self.counters
+    }
+}
+
+/// The wire view of an instrument's symbol.
+fn symbol(symbols: &[(String, u8, u8)], instrument: InstrumentId) -> Result<WireSymbol<'_>, GatewayError> {
+    let (name, price_scale, qty_scale) =
+        symbols.get(instrument.0 as usize).ok_or(GatewayError::UnknownInstrument(instrument))?;
+    Ok(WireSymbol { name, price_scale: *price_scale, qty_scale: *qty_scale })
+}
+
+/// Decodes a report against `symbols` without allocating: (seq, client id, what
+/// happened, whether it was a rate-limit reject). `None` for anything that is not a
+/// readable report.
+fn decode_in_place(message: &[u8], symbols: &[(String, u8, u8)]) -> Option<(u64, ClientId, ExecKind, bool)> {
+    // At most a handful of symbols: a fixed array of borrowed views.
+    let mut wire = [WireSymbol { name: "", price_scale: 0, qty_scale: 0 }; 16];
+    for (slot, (name, p, q)) in wire.iter_mut().zip(symbols) {
+        *slot = WireSymbol { name, price_scale: *p, qty_scale: *q };
+    }
+    let views = wire.get(..symbols.len().min(16))?;
+    match protocol::decode_answer(message, views).ok()? {
+        Answer::Report { seq, cid, kind, reason } => Some((seq, cid, kind, reason == b"rate_limited")),
+        _ => None,
+    }
+}

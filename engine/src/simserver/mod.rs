@@ -1,0 +1,182 @@
+//! `engine sim`: the exchange simulator on its own, so another terminal (or a test)
+//! can run the engine against it over real sockets.
+//!
+//! - Market data at `ws://127.0.0.1:PORT/` in Binance's format: each connection gets
+//!   its own market (first a partial-depth snapshot per symbol, then depth updates
+//!   and trades at the offered rate, and a fresh snapshot every `--snapshot-every`,
+//!   which is how a client that saw a gap resyncs).
+//! - Order entry at `ws://127.0.0.1:PORT/orders` in the protocol of
+//!   [`crate::gateway::protocol`], for the account whose API key and secret are in
+//!   `ENGINE_API_KEY` and `ENGINE_API_SECRET`. Orders match against the market of the
+//!   account's market-data connection: open it as `ws://127.0.0.1:PORT/?account=KEY`.
+//!
+//! Cold code: it allocates freely.
+
+mod account;
+mod orders;
+
+use std::{
+    collections::HashMap,
+    io::Write,
+    net::{TcpListener, TcpStream},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tungstenite::Message;
+
+use crate::{
+    cli::SimArgs,
+    gateway::protocol::Credentials,
+    run::sim_symbol_spec,
+    sim::{FeeSchedule, MarketSim, SimSymbol},
+};
+use account::{Account, Listing};
+
+#[allow(clippy::disallowed_methods, reason = "the simulator paces itself by wall time")]
+fn now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+#[allow(clippy::disallowed_methods, reason = "the simulator stamps its own venue time")]
+fn unix_ns() -> u64 {
+    std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The server's accounts (by API key) and the credentials it checks logins against.
+#[derive(Debug)]
+struct Registry {
+    credentials: Option<Credentials>,
+    accounts: Mutex<HashMap<String, Arc<Mutex<Account>>>>,
+}
+
+impl Registry {
+    /// The account of `key`, opened on first use.
+    fn account(&self, key: &str, args: &SimArgs) -> Arc<Mutex<Account>> {
+        let mut accounts = self.accounts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let account = accounts.entry(key.to_owned()).or_insert_with(|| {
+            let listings = args
+                .symbols
+                .iter()
+                .map(|name| {
+                    let (price_scale, qty_scale, _) = sim_symbol_spec(name);
+                    Listing { name: name.clone(), price_scale, qty_scale }
+                })
+                .collect();
+            let fees = FeeSchedule { maker_bps: args.maker_fee_bps, taker_bps: args.taker_fee_bps };
+            Arc::new(Mutex::new(Account::new(listings, fees)))
+        });
+        Arc::clone(account)
+    }
+}
+
+fn market(args: &SimArgs) -> MarketSim {
+    let symbols = args
+        .symbols
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let (ps, qs, start) = sim_symbol_spec(name);
+            SimSymbol::new(name, feeds::event::InstrumentId(i as u32), (ps, qs), start)
+        })
+        .collect();
+    MarketSim::new(symbols, args.seed).with_gap_every(args.gap_every)
+}
+
+fn lock(account: &Arc<Mutex<Account>>) -> std::sync::MutexGuard<'_, Account> {
+    // A thread that panicked holding it leaves the data as it was: keep serving.
+    account.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn text(bytes: &[u8]) -> Message {
+    Message::text(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// Serves market data on one connection until the client goes away (the error says
+/// how). With an account, the account's venue follows this market.
+fn serve_feed(
+    mut ws: tungstenite::WebSocket<TcpStream>,
+    args: &SimArgs,
+    account: Option<Arc<Mutex<Account>>>,
+) -> Result<(), String> {
+    let e = |e: tungstenite::Error| e.to_string();
+    let mut market = market(args);
+    let ids: Vec<_> = market.symbols().iter().map(|s| s.instrument).collect();
+    let started = now();
+    let mut sent = 0u64;
+    let mut next_snapshot = Duration::ZERO;
+    loop {
+        let elapsed = started.elapsed();
+        if elapsed >= next_snapshot {
+            for id in &ids {
+                ws.write(text(market.snapshot_frame(*id))).map_err(e)?;
+                if let Some(a) = &account {
+                    lock(a).refresh(&market, *id, unix_ns());
+                }
+            }
+            next_snapshot = elapsed + args.snapshot_every;
+        }
+        let due = (elapsed.as_nanos() * u128::from(args.rate) / 1_000_000_000) as u64;
+        let ts = unix_ns();
+        while sent < due {
+            ws.write(text(market.next_frame(ts))).map_err(e)?;
+            if let Some(a) = &account {
+                lock(a).follow(&market, ts);
+            }
+            sent += 1;
+        }
+        ws.flush().map_err(e)?;
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Routes one connection by its path: `/orders` is order entry, anything else
+/// market data (`?account=KEY` ties it to that account's venue).
+fn serve(stream: TcpStream, args: &SimArgs, registry: &Registry) -> Result<(), String> {
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut target = String::new();
+    #[allow(clippy::result_large_err, reason = "tungstenite's callback type; it never fails here")]
+    let remember = |request: &tungstenite::handshake::server::Request, response| {
+        target = request.uri().to_string();
+        Ok(response)
+    };
+    let ws = tungstenite::accept_hdr(stream, remember).map_err(|e| e.to_string())?;
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    if path.trim_end_matches('/') == "/orders" {
+        return orders::serve(ws, registry, args);
+    }
+    let account = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("account="))
+        .filter(|key| registry.credentials.as_ref().is_some_and(|c| c.key() == *key))
+        .map(|key| registry.account(key, args));
+    serve_feed(ws, args, account)
+}
+
+/// Runs the simulator server until killed.
+///
+/// # Errors
+/// The port cannot be bound.
+pub fn run(args: &SimArgs) -> Result<std::process::ExitCode, String> {
+    let listener =
+        TcpListener::bind(("127.0.0.1", args.port)).map_err(|e| format!("cannot listen on port {}: {e}", args.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let credentials = Credentials::from_env().ok();
+    let registry = Arc::new(Registry { credentials, accounts: Mutex::new(HashMap::new()) });
+    // The first line says where: tests and scripts read it.
+    println!("listening on ws://{addr}/");
+    if registry.credentials.is_none() {
+        eprintln!("sim: order entry is off: set ENGINE_API_KEY and ENGINE_API_SECRET to open ws://{addr}/orders");
+    }
+    let _ = std::io::stdout().flush();
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        let (args, registry) = (args.clone(), Arc::clone(&registry));
+        std::thread::spawn(move || match serve(stream, &args, &registry) {
+            Ok(()) => {}
+            Err(e) => eprintln!("sim: connection {peer} ended: {e}"),
+        });
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -1,0 +1,322 @@
+//! The WebSocket order-entry gateway against the exchange simulator (`engine sim`, a
+//! real second process) over loopback: signed logins, acks, fills, cancels, rejects
+//! with reasons, the rate limit, fills racing a cancel, and cancel-on-disconnect
+//! with reconnection that loses no report.
+#![allow(clippy::disallowed_types, reason = "a test thread's stop flag, not a modelled protocol")]
+#![allow(clippy::disallowed_methods, reason = "tests wait on wall-clock deadlines")]
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use engine::{
+    fixed::Bounded,
+    gateway::{GatewayError, VenueGateway, WsGateway, protocol::Credentials},
+    oms::{Oms, OmsError, OrderEvent, OrderState},
+    order::{ClientId, ExecKind, ExecReport, NewOrder, OrderType},
+    run::sim_symbol_spec,
+};
+use feeds::{
+    Events,
+    binance::BinanceDecoder,
+    book::Book,
+    event::{Event, InstrumentId, Price, Qty, Side, UnixNanos},
+    symbols::SymbolTable,
+    ws::WsClient,
+};
+
+const KEY: &str = "test-key";
+const SECRET: &str = "test-secret-123";
+
+/// `engine sim` with order entry for KEY/SECRET; killed on drop.
+struct Sim {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sim(args: &[&str]) -> Sim {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["sim", "--port", "0", "--symbols", "BTCUSDT", "--rate", "20000"])
+        .args(args)
+        .env("ENGINE_API_KEY", KEY)
+        .env("ENGINE_API_SECRET", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("sim said: {line}")).to_owned();
+    Sim { child, url }
+}
+
+fn symbols() -> Vec<(String, u8, u8)> {
+    let (ps, qs, _) = sim_symbol_spec("BTCUSDT");
+    vec![("BTCUSDT".to_owned(), ps, qs)]
+}
+
+/// The account's market-data connection, read on a thread into a book (the venue
+/// matches against this market, and a reader must keep it flowing).
+struct Market {
+    book: Arc<Mutex<Book>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Market {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Market {
+    fn follow(url: &str) -> Self {
+        let mut client = WsClient::connect(&format!("{url}?account={KEY}"), Duration::from_secs(2), 1 << 20).unwrap();
+        let book = Arc::new(Mutex::new(Book::with_depth(64)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (b, s) = (Arc::clone(&book), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut table = SymbolTable::new();
+            let (ps, qs, _) = sim_symbol_spec("BTCUSDT");
+            table.intern("BTCUSDT", ps, qs);
+            let decoder = BinanceDecoder::new(table);
+            let mut events = Events::with_capacity(256);
+            while !s.load(Ordering::Relaxed) {
+                match client.poll() {
+                    Ok(Some(frame)) => {
+                        events.clear();
+                        if decoder.decode(frame, UnixNanos(0), &mut events).is_ok() {
+                            let mut book = b.lock().unwrap();
+                            for e in events.as_slice() {
+                                if let Event::BookDelta(d) = e {
+                                    let _ = book.apply(d);
+                                }
+                            }
+                        }
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_micros(100)),
+                    Err(_) => return,
+                }
+            }
+        });
+        let market = Self { book, stop };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while market.touch().is_none() {
+            assert!(Instant::now() < deadline, "no book from the simulator");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        market
+    }
+
+    fn touch(&self) -> Option<(i64, i64)> {
+        let book = self.book.lock().unwrap();
+        Some((book.best_bid()?.price.0, book.best_ask()?.price.0))
+    }
+}
+
+fn gateway(url: &str, cancel_on_disconnect: bool) -> WsGateway {
+    let creds = Credentials::new(KEY, SECRET.as_bytes());
+    WsGateway::connect(&format!("{url}orders"), creds, symbols(), cancel_on_disconnect).unwrap()
+}
+
+fn order(side: Side, price: i64, qty: i64, order_type: OrderType) -> NewOrder {
+    NewOrder { instrument: InstrumentId(0), side, price: Price(price), qty: Qty(qty), order_type, stop: Price(0) }
+}
+
+/// Polls until `done` says the reports so far are enough (or 5 s pass).
+fn collect(g: &mut WsGateway, reports: &mut Vec<ExecReport>, done: impl Fn(&[ExecReport]) -> bool) {
+    let mut out = Bounded::with_capacity(64);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done(reports) {
+        assert!(Instant::now() < deadline, "timed out; reports so far: {reports:?}");
+        g.poll(0, &mut out).unwrap();
+        reports.extend(out.drain());
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+fn of(reports: &[ExecReport], id: u64) -> Vec<ExecKind> {
+    reports.iter().filter(|r| r.client_id == ClientId(id)).map(|r| r.kind).collect()
+}
+
+#[test]
+fn orders_are_acked_filled_and_cancelled_and_the_venue_agrees_on_what_is_open() {
+    let sim = sim(&["--taker-fee-bps", "5"]);
+    let market = Market::follow(&sim.url);
+    let mut g = gateway(&sim.url, false);
+    let book = Book::with_depth(1);
+    let (bid, ask) = market.touch().unwrap();
+    let mut reports = Vec::new();
+    // A marketable IOC takes liquidity: ack, taker fills, then the rest cancelled or done.
+    g.submit(ClientId(1), &order(Side::Buy, ask + 20, 3, OrderType::Ioc), &book, 0).unwrap();
+    collect(&mut g, &mut reports, |r| {
+        let k = of(r, 1);
+        k.contains(&ExecKind::Canceled) || k.iter().filter(|k| matches!(k, ExecKind::Fill { .. })).count() > 0
+    });
+    let kinds = of(&reports, 1);
+    assert_eq!(kinds.first(), Some(&ExecKind::Accepted), "{kinds:?}");
+    let filled: i64 =
+        kinds.iter().filter_map(|k| if let ExecKind::Fill { qty, .. } = k { Some(qty.0) } else { None }).sum();
+    assert!(filled > 0, "a marketable order filled: {kinds:?}");
+    // A resting order far from the touch: acked, listed open, then cancelled.
+    g.submit(ClientId(2), &order(Side::Buy, bid - 500, 5, OrderType::Limit), &book, 0).unwrap();
+    collect(&mut g, &mut reports, |r| of(r, 2).contains(&ExecKind::Accepted));
+    let open = g.open_orders().unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!((open[0].id, open[0].price, open[0].qty, open[0].filled), (ClientId(2), Price(bid - 500), Qty(5), 0));
+    g.cancel(ClientId(2), 0).unwrap();
+    collect(&mut g, &mut reports, |r| of(r, 2).contains(&ExecKind::Canceled));
+    assert!(g.open_orders().unwrap().is_empty());
+    g.cancel(ClientId(2), 0).unwrap();
+    collect(&mut g, &mut reports, |r| of(r, 2).contains(&ExecKind::CancelRejected));
+    // The venue's position is what its fills said.
+    let positions = g.positions().unwrap();
+    assert_eq!(positions.len(), 1);
+    assert_eq!(positions[0].net, filled);
+    // A post-only order that would cross is refused; so is an unknown order's replace.
+    g.submit(ClientId(3), &order(Side::Buy, ask + 5, 1, OrderType::PostOnly), &book, 0).unwrap();
+    g.replace(ClientId(99), InstrumentId(0), (Price(bid), Qty(1)), &book, 0).unwrap();
+    collect(&mut g, &mut reports, |r| {
+        of(r, 3).contains(&ExecKind::Rejected) && of(r, 99).contains(&ExecKind::ReplaceRejected)
+    });
+    assert_eq!(of(&reports, 3), [ExecKind::Rejected], "post-only would have crossed");
+    assert_eq!(g.counters().bad_messages, 0);
+}
+
+#[test]
+fn logins_with_a_wrong_secret_or_key_are_refused_with_the_reason() {
+    let sim = sim(&[]);
+    let bad_secret = Credentials::new(KEY, b"guess");
+    match WsGateway::connect(&format!("{}orders", sim.url), bad_secret, symbols(), false) {
+        Err(GatewayError::Login(reason)) => assert_eq!(reason, "bad signature"),
+        other => panic!("{other:?}"),
+    }
+    let bad_key = Credentials::new("someone-else", SECRET.as_bytes());
+    match WsGateway::connect(&format!("{}orders", sim.url), bad_key, symbols(), false) {
+        Err(GatewayError::Login(reason)) => assert_eq!(reason, "unknown API key"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn orders_past_the_rate_limit_are_rejected_and_counted() {
+    let sim = sim(&["--order-rate", "5"]);
+    let market = Market::follow(&sim.url);
+    let mut g = gateway(&sim.url, false);
+    let (bid, _) = market.touch().unwrap();
+    let book = Book::with_depth(1);
+    for id in 1..=20 {
+        g.submit(ClientId(id), &order(Side::Buy, bid - 1_000 - id as i64, 1, OrderType::PostOnly), &book, 0).unwrap();
+    }
+    let mut reports = Vec::new();
+    collect(&mut g, &mut reports, |r| (1..=20).all(|id| !of(r, id).is_empty()));
+    let rejected = (1..=20).filter(|id| of(&reports, *id) == [ExecKind::Rejected]).count();
+    assert!(rejected >= 10, "{rejected} of 20 rejected");
+    assert_eq!(g.counters().rate_limited, rejected as u64);
+}
+
+#[test]
+fn cancel_on_disconnect_cancels_resting_orders_and_the_reconnect_delivers_every_missed_report() {
+    let sim = sim(&[]);
+    let market = Market::follow(&sim.url);
+    let mut g = gateway(&sim.url, true);
+    let (bid, _) = market.touch().unwrap();
+    let book = Book::with_depth(1);
+    let mut oms = Oms::new(16, 1);
+    let mut ids = Vec::new();
+    for k in 0..3 {
+        let o = order(Side::Buy, bid - 800 - k, 2, OrderType::Limit);
+        let id = oms.create(o).unwrap();
+        oms.apply(id, OrderEvent::Send).unwrap();
+        g.submit(id, &o, &book, 0).unwrap();
+        ids.push(id);
+    }
+    let mut reports = Vec::new();
+    collect(&mut g, &mut reports, |r| ids.iter().all(|id| of(r, id.0).contains(&ExecKind::Accepted)));
+    for r in reports.drain(..) {
+        oms.apply(r.client_id, OrderEvent::Accept).unwrap();
+    }
+    // The connection drops: the venue cancels our resting orders while we are away.
+    g.disconnect();
+    std::thread::sleep(Duration::from_millis(200));
+    g.reconnect().unwrap();
+    collect(&mut g, &mut reports, |r| ids.iter().all(|id| of(r, id.0).contains(&ExecKind::Canceled)));
+    for r in &reports {
+        assert_eq!(r.kind, ExecKind::Canceled, "only the cancels were missed: {reports:?}");
+        assert_eq!(oms.apply(r.client_id, OrderEvent::Cancel).unwrap().state, OrderState::Canceled);
+    }
+    assert_eq!(reports.len(), 3, "each missed report exactly once");
+    assert_eq!(oms.live(), 0);
+    assert!(g.open_orders().unwrap().is_empty(), "the venue agrees");
+    assert_eq!(g.counters().reconnects, 1);
+}
+
+#[test]
+fn fills_that_race_a_cancel_are_applied_in_pending_cancel() {
+    // The venue acts on cancels 300 ms late: a buy resting at the best bid fills
+    // meanwhile (sellers hit the bid all the time at 20,000 frames/s).
+    let sim = sim(&["--cancel-delay-ms", "300"]);
+    let market = Market::follow(&sim.url);
+    let mut g = gateway(&sim.url, false);
+    let book = Book::with_depth(1);
+    let mut oms = Oms::new(16, 1);
+    for _attempt in 0..10 {
+        let (bid, _) = market.touch().unwrap();
+        let o = order(Side::Buy, bid, 1_000, OrderType::Limit);
+        let id = oms.create(o).unwrap();
+        oms.apply(id, OrderEvent::Send).unwrap();
+        g.submit(id, &o, &book, 0).unwrap();
+        let mut reports = Vec::new();
+        collect(&mut g, &mut reports, |r| !of(r, id.0).is_empty());
+        if of(&reports, id.0) != [ExecKind::Accepted] {
+            continue; // the touch moved under us: try again
+        }
+        oms.apply(id, OrderEvent::Accept).unwrap();
+        oms.apply(id, OrderEvent::RequestCancel).unwrap();
+        g.cancel(id, 0).unwrap();
+        let mut raced = 0;
+        let mut end = None;
+        collect(&mut g, &mut reports, |r| {
+            of(r, id.0).iter().any(|k| matches!(k, ExecKind::Canceled | ExecKind::CancelRejected))
+        });
+        for r in reports.iter().filter(|r| r.client_id == id).skip(1) {
+            match r.kind {
+                ExecKind::Fill { price, qty, trade_id, fee, .. } => {
+                    let before = oms.get(id).map(|o| o.state);
+                    match oms.fill(id, price.0, qty.0, trade_id, fee) {
+                        Ok(after) => {
+                            raced += usize::from(before == Some(OrderState::PendingCancel));
+                            end = Some(after.state);
+                        }
+                        Err(OmsError::UnknownOrder(_)) => panic!("a fill after the order ended"),
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                ExecKind::Canceled => end = Some(oms.apply(id, OrderEvent::Cancel).unwrap().state),
+                // Refused because fills had already completed it (it left the OMS then).
+                ExecKind::CancelRejected => {
+                    end = Some(oms.apply(id, OrderEvent::CancelReject).map_or(OrderState::Filled, |o| o.state));
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        if raced > 0 {
+            assert!(matches!(end, Some(OrderState::Canceled | OrderState::Filled)), "{end:?}");
+            assert!(oms.position(InstrumentId(0)).net > 0, "the raced fills moved the position");
+            return;
+        }
+    }
+    panic!("no fill raced a cancel in 10 attempts");
+}
