@@ -212,6 +212,23 @@ pub struct RunArgs {
     /// one; TLS needs a local terminator for now).
     #[arg(long, default_value = "sim", value_parser = parse_feed)]
     pub feed: FeedArg,
+    /// Where orders go. `sim`: the simulated venue in-process, matching against the
+    /// feed's book. `ws://host:port/orders`: `engine sim`'s order entry over a
+    /// WebSocket, signed with the key and secret in ENGINE_API_KEY and
+    /// ENGINE_API_SECRET (feed from `ws://host:port/?account=KEY` so orders match the
+    /// market you see). A WebSocket venue is reconciled at start-up: its positions
+    /// become the engine's, and orders it still holds from an earlier run are
+    /// cancelled before trading starts.
+    #[arg(long, default_value = "sim", value_parser = parse_venue)]
+    pub venue: OrderVenue,
+    /// With a WebSocket venue, have it cancel our resting orders if the connection drops.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub cancel_on_disconnect: bool,
+    /// With a WebSocket venue: what to do when its positions at start-up differ from
+    /// the journal's last ones. `reduce-only`: trade only to reduce, until `engine
+    /// rearm`; `halt`: trade nothing until re-armed; `trust-venue`: report it and trade.
+    #[arg(long, value_enum, default_value_t = MismatchPolicy::ReduceOnly)]
+    pub on_mismatch: MismatchPolicy,
     /// Record every frame and book snapshot into this capture file (for `engine
     /// replay`). Adds a buffered file write per frame on the hot core: capture runs
     /// are not latency runs.
@@ -438,6 +455,38 @@ fn parse_fault(s: &str) -> Result<crate::run::Faults, String> {
         "venue-rejects-after" => Ok(crate::run::Faults { venue_rejects_after: Some(n), ..none }),
         _ => Err(format!("`{s}`: {EXPECTED}")),
     }
+}
+
+/// `engine run --venue` values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderVenue {
+    /// The in-process simulated venue.
+    Sim,
+    /// A WebSocket order-entry URL.
+    Ws(String),
+}
+
+fn parse_venue(s: &str) -> Result<OrderVenue, String> {
+    match s.split_once(':') {
+        _ if s == "sim" => Ok(OrderVenue::Sim),
+        Some(("ws", _)) => Ok(OrderVenue::Ws(s.to_owned())),
+        Some(("wss", _)) => {
+            Err(format!("`{s}`: TLS is not supported yet; put a local TLS terminator in front and use ws://"))
+        }
+        _ => Err(format!("`{s}`: expected `sim` or `ws://host:port/orders`")),
+    }
+}
+
+/// `--on-mismatch` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MismatchPolicy {
+    /// Trade only to reduce until re-armed.
+    ReduceOnly,
+    /// Trade nothing until re-armed.
+    Halt,
+    /// Report it and trade normally on the venue's positions.
+    TrustVenue,
 }
 
 /// `--feed` values.

@@ -111,8 +111,16 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         crate::cli::FeedArg::Replay(path) => crate::run::FeedSource::Replay(path.clone()),
         crate::cli::FeedArg::Ws(url) => crate::run::FeedSource::Ws(url.clone()),
     };
+    if matches!(feed, crate::run::FeedSource::Replay(_)) && args.venue != crate::cli::OrderVenue::Sim {
+        return Err(
+            "--venue: a replay trades against the simulated venue (its determinism needs one); drop --venue".into()
+        );
+    }
     Ok(RunOptions {
         feed,
+        venue: args.venue.clone(),
+        cancel_on_disconnect: args.cancel_on_disconnect,
+        on_mismatch: args.on_mismatch,
         record: args.record.clone(),
         pipeline: PipelineConfig {
             instruments,

@@ -155,6 +155,14 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         (&["run", "--feed", "ws://127.0.0.1:1/", "--persist", "none"], "feed: cannot connect to 127.0.0.1:1"),
         (&["run", "--cores", "1,4000", "--frames", "10", "--persist", "none"], "CPU 4000"),
         (&["journal", "inspect", "/nonexistent/journal"], "not a journal directory"),
+        (&["run", "--venue", "fix://venue"], "expected `sim` or `ws://host:port/orders`"),
+        (&["run", "--venue", "wss://venue/orders"], "TLS is not supported yet"),
+        (&["run", "--venue", "ws://127.0.0.1:1/orders", "--persist", "none"], "ENGINE_API_KEY is not set"),
+        (
+            &["replay", "/nonexistent.cap", "--venue", "ws://127.0.0.1:1/orders"],
+            "a replay trades against the simulated venue",
+        ),
+        (&["run", "--on-mismatch", "shrug"], "possible values: reduce-only, halt, trust-venue"),
     ];
     for (args, expected) in cases {
         let (code, _, stderr) = engine(args);

@@ -78,6 +78,8 @@ pub struct VenuePosition {
     pub instrument: InstrumentId,
     /// Signed size.
     pub net: i64,
+    /// Average entry price (0 when flat).
+    pub avg_price: i64,
 }
 
 /// What a gateway counted.
@@ -142,6 +144,19 @@ pub trait VenueGateway: Send + std::fmt::Debug {
     /// # Errors
     /// As [`VenueGateway::open_orders`].
     fn positions(&mut self) -> Result<Vec<VenuePosition>, GatewayError>;
+
+    /// Whether the connection is up (as far as the last call knew).
+    fn is_connected(&self) -> bool {
+        true
+    }
+
+    /// Reconnects after a lost connection (a real venue replays what was missed).
+    ///
+    /// # Errors
+    /// Still unreachable.
+    fn reconnect(&mut self) -> Result<(), GatewayError> {
+        Ok(())
+    }
 
     /// Reliability tests: a simulated venue rejects every new order after `orders`
     /// more; `false` where that cannot be injected (a real venue).

@@ -12,7 +12,7 @@ use feeds::{
 use super::{GatewayError, VenueGateway, VenueOrder, VenuePosition};
 use crate::{
     fixed::Bounded,
-    oms::signed,
+    oms::Position,
     order::{ClientId, ExecKind, ExecReport, NewOrder},
     sim::{FeeSchedule, MAX_SWEEP, SimVenue, SplitMix64},
 };
@@ -58,7 +58,7 @@ pub struct SimGateway {
     /// Scratch for one call's answers.
     made: Bounded<ExecReport>,
     /// The venue's positions from its fills, per instrument.
-    positions: Vec<i64>,
+    positions: Vec<Position>,
     /// Instrument and side of each order still resting (a fill's position move).
     owners: Bounded<(ClientId, InstrumentId, Side)>,
 }
@@ -80,7 +80,7 @@ impl SimGateway {
             rng: SplitMix64::new(config.seed),
             in_flight: Bounded::with_capacity(room),
             made: Bounded::with_capacity(MAX_SWEEP + 4),
-            positions: vec![0; instruments],
+            positions: vec![Position::default(); instruments],
             owners: Bounded::with_capacity(capacity.max(1) + 1),
         }
     }
@@ -90,12 +90,12 @@ impl SimGateway {
     fn dispatch(&mut self, now: u64) {
         for k in 0..self.made.len() {
             let Some(report) = self.made.as_slice().get(k).copied() else { break };
-            let delay = if let ExecKind::Fill { qty, .. } = report.kind {
+            let delay = if let ExecKind::Fill { price, qty, .. } = report.kind {
                 let owner = self.owners.as_slice().iter().find(|(id, ..)| *id == report.client_id);
                 if let Some((_, instrument, side)) = owner
                     && let Some(p) = self.positions.get_mut(instrument.0 as usize)
                 {
-                    *p += signed(*side, qty.0);
+                    p.apply_fill(*side, price.0, qty.0);
                 }
                 self.config.fill_latency_ns
             } else {
@@ -192,8 +192,8 @@ impl VenueGateway for SimGateway {
             .positions
             .iter()
             .enumerate()
-            .filter(|(_, net)| **net != 0)
-            .map(|(i, net)| VenuePosition { instrument: InstrumentId(i as u32), net: *net })
+            .filter(|(_, p)| p.net != 0)
+            .map(|(i, p)| VenuePosition { instrument: InstrumentId(i as u32), net: p.net, avg_price: p.avg_price })
             .collect())
     }
 }

@@ -72,23 +72,6 @@ impl WsGateway {
         Ok(gateway)
     }
 
-    /// Reconnects after a lost connection and logs in again, asking for every report
-    /// after the last one applied.
-    ///
-    /// # Errors
-    /// As [`WsGateway::connect`].
-    pub fn reconnect(&mut self) -> Result<(), GatewayError> {
-        self.client = None;
-        self.login()?;
-        self.counters.reconnects += 1;
-        Ok(())
-    }
-
-    /// Whether the connection is up (as far as the last call knew).
-    pub fn is_connected(&self) -> bool {
-        self.client.is_some()
-    }
-
     /// Drops the connection (tests, and a controlled shutdown without a goodbye).
     pub fn disconnect(&mut self) {
         self.client = None;
@@ -315,14 +298,31 @@ impl VenueGateway for WsGateway {
             .iter()
             .map(|p| {
                 let instrument = self.instrument_of(p["symbol"].as_str().unwrap_or_default())?;
-                let (_, _, qs) = self.symbols.get(instrument.0 as usize).cloned().unwrap_or_default();
-                Ok(VenuePosition { instrument, net: self.fixed(&p["net"], qs)? })
+                let (_, ps, qs) = self.symbols.get(instrument.0 as usize).cloned().unwrap_or_default();
+                Ok(VenuePosition {
+                    instrument,
+                    net: self.fixed(&p["net"], qs)?,
+                    avg_price: self.fixed(&p["avg_price"], ps)?,
+                })
             })
             .collect()
     }
 
     fn counters(&self) -> GatewayCounters {
         self.counters
+    }
+
+    fn is_connected(&self) -> bool {
+        self.client.is_some()
+    }
+
+    /// Logs in again on a new connection, asking for every report after the last
+    /// one applied.
+    fn reconnect(&mut self) -> Result<(), GatewayError> {
+        self.client = None;
+        self.login()?;
+        self.counters.reconnects += 1;
+        Ok(())
     }
 }
 

@@ -369,6 +369,14 @@ impl Oms {
         result
     }
 
+    /// Takes over a position held elsewhere (the venue's, at start-up reconciliation),
+    /// replacing what the OMS had.
+    pub fn seed_position(&mut self, instrument: InstrumentId, net: i64, avg_price: i64) {
+        if let Some(p) = self.positions.get_mut(instrument.0 as usize) {
+            *p = Position::opened(net, avg_price);
+        }
+    }
+
     /// The position in an instrument.
     pub fn position(&self, instrument: InstrumentId) -> Position {
         self.positions.get(instrument.0 as usize).copied().unwrap_or_default()

@@ -52,6 +52,19 @@ impl Position {
         self.avg_price = i64::try_from(self.cost / open).unwrap_or(i64::MAX);
     }
 
+    /// A position taken over from elsewhere (the venue, at start-up): `net` at an
+    /// average entry of `avg_price`, with nothing realised yet.
+    pub fn opened(net: i64, avg_price: i64) -> Self {
+        let cost = i128::from(avg_price) * i128::from(net.abs());
+        Self {
+            net,
+            avg_price: if net == 0 { 0 } else { avg_price },
+            realised: 0,
+            fees: 0,
+            cost: if net == 0 { 0 } else { cost },
+        }
+    }
+
     /// Books a fee (a rebate if negative).
     pub fn add_fee(&mut self, fee: i64) {
         self.fees += i128::from(fee);

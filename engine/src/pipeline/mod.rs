@@ -19,6 +19,7 @@ use feeds::{
 use persist::record::{BookTopFields, FillFields, OrderFields, PositionFields, RiskFields, TradeFields};
 
 use crate::{
+    cli::MismatchPolicy,
     clock::Clock,
     fixed::Bounded,
     gateway::{SimGateway, SimGatewayConfig, VenueGateway},
@@ -119,6 +120,8 @@ pub struct Counters {
     pub replaces: u64,
     /// Requests the venue gateway could not send, or answers it could not receive.
     pub gateway_errors: u64,
+    /// Venue connections re-established.
+    pub venue_reconnects: u64,
 }
 
 /// What the fused stage is built from.
@@ -199,6 +202,8 @@ pub struct Pipeline {
     risk: Risk,
     oms: Oms,
     venue: Box<dyn VenueGateway>,
+    /// When the venue connection was last retried (ns).
+    last_reconnect: u64,
     /// Shared (its state is atomics): the cold core reconfigures it on SIGHUP.
     breaker: std::sync::Arc<CircuitBreaker>,
     intents: Bounded<Intent>,
@@ -248,6 +253,13 @@ impl Pipeline {
     /// at the first event it sees (event time), so live runs and replays agree.
     pub fn new(config: &PipelineConfig, sink: RecordSink) -> Self {
         let n = config.instruments.len().min(MAX_INSTRUMENTS);
+        let venue = Box::new(SimGateway::new(config.order_capacity, n, config.venue));
+        Self::with_gateway(config, sink, venue)
+    }
+
+    /// The stage, sending orders through `venue` instead of the simulated venue.
+    pub fn with_gateway(config: &PipelineConfig, sink: RecordSink, venue: Box<dyn VenueGateway>) -> Self {
+        let n = config.instruments.len().min(MAX_INSTRUMENTS);
         Self {
             decoder: decoder(config),
             events: Events::with_capacity(256),
@@ -263,7 +275,8 @@ impl Pipeline {
             strategy: crate::strategy::build(&config.strategy, n),
             risk: Risk::new(config.limits, 0),
             oms: Oms::new(config.order_capacity, n),
-            venue: Box::new(SimGateway::new(config.order_capacity, n, config.venue)),
+            venue,
+            last_reconnect: 0,
             breaker: std::sync::Arc::new(CircuitBreaker::new(&config.breaker)),
             intents: Bounded::with_capacity(64),
             sending: Bounded::with_capacity(64),
@@ -903,6 +916,7 @@ impl Pipeline {
     /// Time-based checks between frames (a live feed that went quiet): a book left
     /// invalid too long trips the kill switch.
     pub fn on_tick(&mut self, now: u64) {
+        self.keep_venue_connected(now);
         self.retry_deferred_cancels(now);
         self.check_stale(now);
         self.finish_trip(now);
@@ -1255,6 +1269,41 @@ impl Pipeline {
     /// unknown (pending) until a venue query settles it, never invented.
     fn gateway_failed(&mut self, _error: &crate::gateway::GatewayError) {
         self.counters.gateway_errors += 1;
+    }
+
+    /// A lost venue connection is retried once a second. Meanwhile sends fail, each
+    /// a breaker failure, so the breaker opens and risk refuses new orders; on
+    /// reconnecting the venue replays every answer missed, so no outcome is guessed.
+    fn keep_venue_connected(&mut self, now: u64) {
+        if self.venue.is_connected() || now.saturating_sub(self.last_reconnect) < 1_000_000_000 {
+            return;
+        }
+        self.last_reconnect = now;
+        match self.venue.reconnect() {
+            Ok(()) => self.counters.venue_reconnects += 1,
+            Err(e) => self.gateway_failed(&e),
+        }
+    }
+
+    /// Start-up reconciliation's outcome: the venue's positions become the OMS's;
+    /// with a mismatch, the `policy` state (audited as a kill-switch trip with code
+    /// 109, so `engine rearm` lifts it).
+    pub fn start_reconciled(&mut self, venue: &[crate::gateway::VenuePosition], mismatch: Option<MismatchPolicy>) {
+        for p in venue {
+            self.oms.seed_position(p.instrument, p.net, p.avg_price);
+        }
+        self.exposure_stale = true;
+        let trip = Trip { reason: TripReason::ReconcileMismatch, limit: 0, observed: 0 };
+        match mismatch {
+            None | Some(MismatchPolicy::TrustVenue) => {}
+            Some(MismatchPolicy::Halt) => self.trip(Halt::KillSwitch(trip)),
+            Some(MismatchPolicy::ReduceOnly) => {
+                self.trip(Halt::KillSwitch(trip));
+                // Nothing is working yet: no cancel round is needed.
+                self.cancel_pending = false;
+                self.risk.set_state(TradingState::ReduceOnly);
+            }
+        }
     }
 
     /// Moves the venue's answers that have arrived into the report buffer.

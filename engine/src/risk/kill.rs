@@ -23,6 +23,8 @@ pub enum TripReason {
     MessageRate = 107,
     /// After fills, a position's value exceeds its limit.
     PositionBreach = 108,
+    /// At start-up the venue's positions differed from the journal's.
+    ReconcileMismatch = 109,
 }
 
 impl TripReason {
@@ -38,6 +40,7 @@ impl TripReason {
             Self::ExposureBreach,
             Self::MessageRate,
             Self::PositionBreach,
+            Self::ReconcileMismatch,
         ]
         .into_iter()
         .find(|r| *r as u16 == code)
@@ -55,6 +58,7 @@ impl TripReason {
             Self::ExposureBreach => "exposure_breach",
             Self::MessageRate => "message_rate",
             Self::PositionBreach => "position_breach",
+            Self::ReconcileMismatch => "reconcile_mismatch",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod control;
 mod feed;
 mod hot;
 mod pipelined;
+pub mod reconcile;
 mod report;
 mod ship;
 mod source;
@@ -121,6 +122,38 @@ pub enum Topology {
     },
 }
 
+/// A venue gateway handed to the hot thread.
+type Gateway = Box<dyn crate::gateway::VenueGateway>;
+
+/// Connects a WebSocket venue and reconciles with it (none for the simulated venue,
+/// which starts empty with every run).
+fn connect_venue(options: &RunOptions) -> Result<(Option<Gateway>, Option<reconcile::Reconciliation>), RunError> {
+    let crate::cli::OrderVenue::Ws(url) = &options.venue else { return Ok((None, None)) };
+    let creds = crate::gateway::protocol::Credentials::from_env().map_err(RunError::Venue)?;
+    let symbols = options.pipeline.instruments.clone();
+    let mut gateway = crate::gateway::WsGateway::connect(url, creds, symbols.clone(), options.cancel_on_disconnect)
+        .map_err(|e| RunError::Venue(format!("{url}: {e}")))?;
+    let journal = match &options.persist {
+        PersistTarget::Journal(dir, _) => reconcile::journal_positions(dir).map_err(RunError::Venue)?,
+        PersistTarget::None => Vec::new(),
+    };
+    let found = reconcile::startup(&mut gateway, &journal, &symbols, options.on_mismatch)
+        .map_err(|e| RunError::Venue(format!("start-up reconciliation: {e}")))?;
+    if found.mismatched() {
+        eprintln!(
+            "warning: the venue's positions differ from the journal's ({}); the venue's are taken, and the engine \
+             starts {}",
+            found.mismatches.join("; "),
+            match found.policy {
+                crate::cli::MismatchPolicy::ReduceOnly => "reduce-only until `engine rearm`",
+                crate::cli::MismatchPolicy::Halt => "halted until `engine rearm`",
+                crate::cli::MismatchPolicy::TrustVenue => "trading on them (--on-mismatch trust-venue)",
+            }
+        );
+    }
+    Ok((Some(Box::new(gateway)), Some(found)))
+}
+
 /// Builds the simulator on the thread that reads it.
 type SimFactory = Box<dyn FnOnce() -> SimFeed + Send>;
 
@@ -194,6 +227,12 @@ pub enum FeedSource {
 pub struct RunOptions {
     /// Where frames come from.
     pub feed: FeedSource,
+    /// Where orders go.
+    pub venue: crate::cli::OrderVenue,
+    /// With a WebSocket venue, have it cancel our resting orders if we disconnect.
+    pub cancel_on_disconnect: bool,
+    /// With a WebSocket venue, what a start-up position mismatch does.
+    pub on_mismatch: crate::cli::MismatchPolicy,
     /// Record every frame and snapshot into this capture file.
     pub record: Option<PathBuf>,
     /// The hot stage.
@@ -299,6 +338,9 @@ pub enum RunError {
     /// The feed could not be reached at start-up.
     #[error("feed: {0}")]
     Feed(String),
+    /// The venue could not be reached or reconciled at start-up.
+    #[error("venue: {0}")]
+    Venue(String),
     /// The hot stage panicked; records it had handed over were journaled.
     #[error("the hot stage panicked ({0}); every record it handed over was journaled")]
     StagePanicked(String),
@@ -601,6 +643,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         }
         (Some(_), PersistTarget::None) => return Err(RunError::DatabaseWithoutJournal),
     };
+    let (venue, reconciliation) = connect_venue(options)?;
     if options.mlock
         && let Err(e) = tuning::lock_memory()
     {
@@ -617,6 +660,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let (rate, seed, gap_every, max_frames) = (options.rate, options.seed, options.gap_every, options.max_frames);
     let faults = options.faults;
     let record = options.record.clone();
+    let start_state = reconciliation.clone();
     let hot_options = tuning::HotThreadOptions { fifo_priority: options.fifo, ..Default::default() };
     // One clock for every thread: the ring hop is measured across cores.
     let clock = LiveClock::new();
@@ -658,7 +702,13 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         let record_tx = (!persist_none).then_some(record_tx);
         let clock = hot_clock;
         let sink = RecordSink::new(record_tx, 1, last_seq);
-        let mut pipeline = Pipeline::new(&config, sink);
+        let mut pipeline = match venue {
+            Some(gateway) => Pipeline::with_gateway(&config, sink, gateway),
+            None => Pipeline::new(&config, sink),
+        };
+        if let Some(r) = &start_state {
+            pipeline.start_reconciled(&r.seed, r.mismatched().then_some(r.policy));
+        }
         // The receiver lives until the cold thread has it; it cannot be gone here.
         let shared = (pipeline.breaker().clone(), pipeline.correlations().clone());
         let _ = ring_back.send((record_rx, ring_memory, shared));
@@ -868,6 +918,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             }
             outcome.summary.ring_memory = Some(ring_memory);
             outcome.summary.correlations = correlation_pairs(&returns.snapshot, &options.pipeline.instruments);
+            outcome.summary.reconciliation = reconciliation;
             Ok(outcome)
         })
         .map_err(setup("spawning the cold thread"))?;
@@ -955,6 +1006,7 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         feed_ring_full: None,
         ring_memory: None,
         correlations: Vec::new(),
+        reconciliation: None,
     };
     RunOutcome { summary, latency }
 }

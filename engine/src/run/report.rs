@@ -60,6 +60,8 @@ pub struct RunSummary {
     /// The last correlation of returns the cold core published for each instrument
     /// pair (empty with one instrument, or with no records: `--persist none`).
     pub correlations: Vec<(String, String, f64)>,
+    /// Start-up reconciliation with a WebSocket venue (none for the simulated venue).
+    pub reconciliation: Option<super::reconcile::Reconciliation>,
 }
 
 /// The venue circuit breaker in the summary.
@@ -145,6 +147,21 @@ impl RunSummary {
         }
         if let Some(n) = self.feed_ring_full {
             let _ = writeln!(out, "feed ring: full {n} time(s), the feed core waited for the trading core");
+        }
+        if let Some(r) = &self.reconciliation {
+            let positions: Vec<String> =
+                r.venue_positions.iter().map(|(s, net, avg)| format!("{s} {net} @ {avg}")).collect();
+            let _ = writeln!(
+                out,
+                "venue reconciliation: positions taken from the venue [{}]; {} orphan orders cancelled; {}",
+                positions.join(", "),
+                r.orphans_cancelled,
+                if r.mismatches.is_empty() {
+                    "journal agrees".to_owned()
+                } else {
+                    format!("MISMATCH with the journal ({}) → {:?}", r.mismatches.join("; "), r.policy)
+                }
+            );
         }
         if !self.correlations.is_empty() {
             let pairs: Vec<String> = self.correlations.iter().map(|(a, b, rho)| format!("{a}/{b} {rho:+.2}")).collect();

@@ -15,7 +15,7 @@ use feeds::{
 use crate::{
     fixed::Bounded,
     gateway::protocol,
-    oms::signed,
+    oms::Position,
     order::{ClientId, ExecKind, ExecReport, Liquidity, NewOrder},
     sim::{FeeSchedule, MarketSim, SimVenue},
 };
@@ -36,7 +36,7 @@ pub(super) struct Account {
     venue: SimVenue,
     /// Every answer sent, in order: entry `n` has sequence `n + 1`.
     pub log: Vec<String>,
-    positions: Vec<i64>,
+    positions: Vec<Position>,
     /// Each live order's instrument and side.
     owners: HashMap<u64, (InstrumentId, Side)>,
     /// Whether a market-data connection keeps the books current.
@@ -56,7 +56,7 @@ impl Account {
             books,
             venue: SimVenue::new(4096, fees),
             log: Vec::new(),
-            positions: vec![0; n],
+            positions: vec![Position::default(); n],
             owners: HashMap::new(),
             has_market: false,
             cancel_on_disconnect: false,
@@ -174,7 +174,7 @@ impl Account {
                 ),
                 ExecKind::Fill { price, qty, liquidity, trade_id, fee } => {
                     if let Some(p) = self.positions.get_mut(instrument.0 as usize) {
-                        *p += signed(side, qty.0);
+                        p.apply_fill(side, price.0, qty.0);
                     }
                     let liquidity = if liquidity == Liquidity::Maker { "maker" } else { "taker" };
                     format!(
@@ -216,8 +216,14 @@ impl Account {
             .positions
             .iter()
             .zip(&self.listings)
-            .filter(|(net, _)| **net != 0)
-            .map(|(net, l)| serde_json::json!({"symbol": l.name, "net": feeds::decimal::format_fixed(*net, l.qty_scale)}))
+            .filter(|(p, _)| p.net != 0)
+            .map(|(p, l)| {
+                serde_json::json!({
+                    "symbol": l.name,
+                    "net": feeds::decimal::format_fixed(p.net, l.qty_scale),
+                    "avg_price": feeds::decimal::format_fixed(p.avg_price, l.price_scale),
+                })
+            })
             .collect();
         serde_json::json!({"type": "positions", "positions": positions}).to_string()
     }
