@@ -388,6 +388,10 @@ pub struct RunArgs {
     /// long (0: never).
     #[arg(long, default_value = "5s", value_parser = parse_duration_or_zero)]
     pub max_book_invalid: std::time::Duration,
+    /// Kill switch: trip when every venue has been unusable this long: its circuit
+    /// breaker open, or its connection down (0: never).
+    #[arg(long, default_value = "30s", value_parser = parse_duration_or_zero)]
+    pub max_venue_down: std::time::Duration,
     /// The simulated venue's maker fee in basis points (negative: a rebate).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub maker_fee_bps: i64,

@@ -85,6 +85,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         max_drawdown_pct: i128::from(args.max_drawdown_pct),
         max_rejects_per_sec: args.max_rejects_per_sec,
         max_book_invalid_ns: args.max_book_invalid.as_nanos() as u64,
+        max_venue_down_ns: args.max_venue_down.as_nanos() as u64,
         max_messages_per_sec: args.max_messages_per_sec,
     };
     if args.topology == crate::cli::TopologyArg::Pipelined && matches!(args.feed, crate::cli::FeedArg::Replay(_)) {

@@ -135,6 +135,33 @@ fn a_rejects_storm_opens_the_venue_circuit_breaker() {
     assert_eq!(audited as u64, refused, "every refusal is in the journal");
 }
 
+/// The storm again, with a cool-down longer than the venue-down limit: the only
+/// venue's circuit stays open, nothing can trade there, and after --max-venue-down the
+/// kill switch trips with its own reason, audited, every order finished.
+#[test]
+fn a_venue_whose_circuit_stays_open_trips_the_kill_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let persist = format!("journal:{}", dir.path().display());
+    let (code, s, stderr) = run(&[
+        "--duration",
+        "3s",
+        "--persist",
+        &persist,
+        "--inject-fault",
+        "venue-rejects-after=200",
+        "--breaker-failures",
+        "4",
+        "--breaker-cooldown",
+        "60s",
+        "--max-venue-down",
+        "300ms",
+    ]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(s["halt"].as_str().unwrap().starts_with("kill switch: venue_down"), "{s}");
+    assert_eq!(s["venue_breaker"]["times_opened"], 1, "{s}");
+    check_journal(dir.path(), TripReason::VenueDown);
+}
+
 /// The same storm with the breaker switched off: the reject rate trips the kill switch.
 #[test]
 fn a_rejects_storm_without_a_breaker_trips_the_kill_switch() {

@@ -244,9 +244,8 @@ impl VenueGateway for WsGateway {
             let _ = out.push(report);
         }
         while out.room() > 0 {
-            let Some(client) = self.client.as_mut() else {
-                return Err(GatewayError::Disconnected(WsError::Disconnected));
-            };
+            // Down: reported once, when it was found; reconnect() brings it back.
+            let Some(client) = self.client.as_mut() else { return Ok(()) };
             match client.advance() {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),

@@ -107,7 +107,7 @@ pub enum OmsError {
 }
 
 /// Counters the report shows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct OmsCounters {
     /// Orders created.
     pub created: u64,
@@ -327,6 +327,9 @@ impl Oms {
         } else if next.is_pending() && event == OrderEvent::PartialFill {
             // Refusing the request now restores a partly filled order.
             order.before_pending = OrderState::PartiallyFilled;
+        } else if next.is_pending() && event == OrderEvent::Accept && order.before_pending == OrderState::Submitted {
+            // Acked while our cancel was in flight: a refused cancel leaves it working.
+            order.before_pending = OrderState::Accepted;
         }
         order.state = next;
         order.triggered |= event == OrderEvent::Trigger;

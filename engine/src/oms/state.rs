@@ -162,6 +162,11 @@ pub fn next_state(
         (S::Triggered, E::Deny) => S::Denied,
         (S::Submitted, E::Accept) => S::Accepted,
         (S::Submitted, E::Reject) => S::Rejected,
+        // The venue's ack or reject of an order we already asked to cancel: the ack
+        // leaves the cancel pending (the OMS notes the order is now working); the
+        // reject ends it, and the cancel's own answer finds it done.
+        (S::PendingCancel, E::Accept) => S::PendingCancel,
+        (S::PendingCancel, E::Reject) => S::Rejected,
         // A venue may report a fill, a cancel (IOC) or an expiry without an accept,
         // and a fill may arrive while our cancel or replace is in flight: it applies,
         // and the request stays pending.
@@ -183,7 +188,7 @@ pub fn next_state(
         // The answer to a replace that a cancel overtook: the cancel is still pending.
         (S::PendingCancel, E::ReplaceAck | E::ReplaceReject) => S::PendingCancel,
         // An answer that raced a fill or a cancel: the order is already done.
-        (S::Filled | S::Canceled | S::Expired, E::CancelReject | E::ReplaceReject) => from,
+        (S::Filled | S::Canceled | S::Expired | S::Rejected, E::CancelReject | E::ReplaceReject) => from,
         _ => return Err(TransitionError { from, event }),
     })
 }
@@ -201,8 +206,8 @@ mod tests {
         Den   | --   --   --   --   --   --   --   --   --   --   --   --   --   --   --
         Sub   | --   --   --   --   Acc  Rej  PFi  Fil  PCa  Can  --   --   --   --   Exp
         Acc   | --   --   --   Trg  --   --   PFi  Fil  PCa  Can  --   PUp  --   --   Exp
-        Rej   | --   --   --   --   --   --   --   --   --   --   --   --   --   --   --
-        PCa   | --   --   --   --   --   --   PCa  Fil  --   Can  bp   --   PCa  PCa  Exp
+        Rej   | --   --   --   --   --   --   --   --   --   --   Rej  --   --   Rej  --
+        PCa   | --   --   --   --   PCa  Rej  PCa  Fil  --   Can  bp   --   PCa  PCa  Exp
         PFi   | --   --   --   --   --   --   PFi  Fil  PCa  Can  --   PUp  --   --   Exp
         Fil   | --   --   --   --   --   --   --   --   --   --   Fil  --   --   Fil  --
         Can   | --   --   --   --   --   --   --   --   --   --   Can  --   --   Can  --

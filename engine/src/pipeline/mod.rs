@@ -122,6 +122,8 @@ pub struct Counters {
     pub gateway_errors: u64,
     /// Venue connections re-established.
     pub venue_reconnects: u64,
+    /// Refusals of a cancel or replace that arrived after the order had finished.
+    pub late_answers: u64,
 }
 
 /// What the fused stage is built from.
@@ -204,6 +206,8 @@ pub struct Pipeline {
     venue: Box<dyn VenueGateway>,
     /// When the venue connection was last retried (ns).
     last_reconnect: u64,
+    /// Since when every venue has been unusable (0: one is usable).
+    venue_down_since: u64,
     /// Shared (its state is atomics): the cold core reconfigures it on SIGHUP.
     breaker: std::sync::Arc<CircuitBreaker>,
     intents: Bounded<Intent>,
@@ -277,6 +281,7 @@ impl Pipeline {
             oms: Oms::new(config.order_capacity, n),
             venue,
             last_reconnect: 0,
+            venue_down_since: 0,
             breaker: std::sync::Arc::new(CircuitBreaker::new(&config.breaker)),
             intents: Bounded::with_capacity(64),
             sending: Bounded::with_capacity(64),
@@ -916,10 +921,31 @@ impl Pipeline {
     /// Time-based checks between frames (a live feed that went quiet): a book left
     /// invalid too long trips the kill switch.
     pub fn on_tick(&mut self, now: u64) {
+        // Venue answers arrive whether or not the market moves.
+        self.handle_reports(now);
         self.keep_venue_connected(now);
         self.retry_deferred_cancels(now);
         self.check_stale(now);
+        self.check_venue_down(now);
         self.finish_trip(now);
+    }
+
+    /// Every venue unusable (circuit open, or disconnected) too long trips the kill
+    /// switch: nothing can be traded or cancelled there.
+    fn check_venue_down(&mut self, now: u64) {
+        let down = self.breaker.state() == crate::risk::BreakerState::Open || !self.venue.is_connected();
+        if !down {
+            self.venue_down_since = 0;
+            return;
+        }
+        if self.venue_down_since == 0 {
+            self.venue_down_since = now;
+        }
+        if self.halt.is_none()
+            && let Some(t) = self.kill.on_venue_down(now, self.venue_down_since)
+        {
+            self.trip(Halt::KillSwitch(t));
+        }
     }
 
     fn check_stale(&mut self, now: u64) {
@@ -1047,6 +1073,13 @@ impl Pipeline {
                     self.strategy.on_exec(&order, &report, &mut ctx);
                 }
                 Err(e @ OmsError::OverFill { .. }) => self.trip(Halt::OverFill(e)),
+                // A cancel or replace that crossed the fill that finished the order:
+                // its refusal finds the order gone. Expected with any real venue.
+                Err(OmsError::UnknownOrder(_))
+                    if matches!(report.kind, ExecKind::CancelRejected | ExecKind::ReplaceRejected) =>
+                {
+                    self.counters.late_answers += 1;
+                }
                 Err(_) => self.counters.oms_errors += 1,
             }
         }

@@ -25,6 +25,8 @@ pub enum TripReason {
     PositionBreach = 108,
     /// At start-up the venue's positions differed from the journal's.
     ReconcileMismatch = 109,
+    /// Every venue was unusable (circuit open or disconnected) too long.
+    VenueDown = 110,
 }
 
 impl TripReason {
@@ -41,6 +43,7 @@ impl TripReason {
             Self::MessageRate,
             Self::PositionBreach,
             Self::ReconcileMismatch,
+            Self::VenueDown,
         ]
         .into_iter()
         .find(|r| *r as u16 == code)
@@ -59,6 +62,7 @@ impl TripReason {
             Self::MessageRate => "message_rate",
             Self::PositionBreach => "position_breach",
             Self::ReconcileMismatch => "reconcile_mismatch",
+            Self::VenueDown => "venue_down",
         }
     }
 }
@@ -108,6 +112,9 @@ pub struct KillLimits {
     pub max_rejects_per_sec: u32,
     /// Trip when a book has been invalid this long (ns).
     pub max_book_invalid_ns: u64,
+    /// Trip when every venue has been unusable (circuit open, or disconnected) this
+    /// long (ns; 0: never).
+    pub max_venue_down_ns: u64,
     /// Trip on more messages (orders + cancels) than this within one second.
     pub max_messages_per_sec: u32,
 }
@@ -211,6 +218,16 @@ impl KillSwitch {
         })
     }
 
+    /// With the time every venue became unusable (circuit open or disconnected).
+    pub fn on_venue_down(&self, now: u64, down_since: u64) -> Option<Trip> {
+        let (max, age) = (self.limits.max_venue_down_ns, now.saturating_sub(down_since));
+        (max > 0 && age > max).then_some(Trip {
+            reason: TripReason::VenueDown,
+            limit: clamp(max.into()),
+            observed: clamp(age.into()),
+        })
+    }
+
     /// With the time the oldest invalid book became invalid.
     pub fn on_invalid_book(&self, now: u64, invalid_since: u64) -> Option<Trip> {
         let (max, age) = (self.limits.max_book_invalid_ns, now.saturating_sub(invalid_since));
@@ -233,6 +250,7 @@ mod tests {
             max_drawdown_pct: 15,
             max_rejects_per_sec: 3,
             max_book_invalid_ns: 500,
+            max_venue_down_ns: 0,
             max_messages_per_sec: 4,
         }
     }

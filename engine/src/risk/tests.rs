@@ -244,6 +244,7 @@ fn fills_past_the_gross_limit_trip_the_kill_switch() {
         max_drawdown_pct: 0,
         max_rejects_per_sec: 0,
         max_book_invalid_ns: 0,
+        max_venue_down_ns: 0,
         max_messages_per_sec: 0,
     });
     assert_eq!(k.on_exposure(40_000, 40_000), None);

@@ -1006,6 +1006,7 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         feed_ring_full: None,
         ring_memory: None,
         correlations: Vec::new(),
+        oms: p.oms().counters(),
         reconciliation: None,
     };
     RunOutcome { summary, latency }
