@@ -133,6 +133,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
                 ..crate::gateway::SimGatewayConfig::default()
             },
             order_capacity: 4096,
+            client_id_epoch: 0,
             book_depth: 256,
             breaker: breaker_config(args),
             flatten_on_trip: args.flatten_on_trip,

@@ -372,5 +372,6 @@ fn throttled_cancels_are_deferred_never_dropped() {
     let terminal =
         [OrderState::Filled, OrderState::Canceled, OrderState::Rejected, OrderState::Denied].map(|s| s as u16);
     let working = last.values().filter(|s| !terminal.contains(s)).count();
+    assert_eq!(s["gateway"]["lost_answers"], 0, "the venue's answers all arrived: {s}");
     assert_eq!(working, 0, "orders left working: {s}");
 }

@@ -67,6 +67,9 @@ pub enum WsError {
 /// hundred bytes).
 pub const OUT_CAPACITY: usize = 16 * 1024;
 
+/// Attempts [`WsClient::send_text`] makes against a full socket before it gives up.
+const SEND_SPINS: u32 = 5_000_000;
+
 /// A connected client.
 #[derive(Debug)]
 pub struct WsClient {
@@ -255,11 +258,23 @@ impl WsClient {
         self.out.extend_from_slice(&mask);
         self.out.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
         let mut sent = 0;
+        // A peer that stops reading must not hang the caller: after this many
+        // attempts against a full socket (milliseconds), the connection is given up.
+        let mut full = 0u32;
         while sent < self.out.len() {
             match self.stream.write(self.out.get(sent..).unwrap_or_default()) {
                 Ok(0) => return Err(WsError::Disconnected),
                 Ok(k) => sent += k,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    full += 1;
+                    if full > SEND_SPINS {
+                        return Err(WsError::Io(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "the peer stopped reading: the send buffer stayed full",
+                        )));
+                    }
+                    std::hint::spin_loop();
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(WsError::Io(e)),
             }

@@ -102,6 +102,8 @@ fn a_version_1_database_is_migrated_forward_once() {
                CHECK (reason BETWEEN 0 AND 13 OR reason BETWEEN 100 AND 199); \
              ALTER TABLE order_events DROP CONSTRAINT order_events_state_check; \
              ALTER TABLE order_events ADD CONSTRAINT order_events_state_check CHECK (state BETWEEN 1 AND 9); \
+             ALTER TABLE order_events DROP CONSTRAINT order_events_order_type_check; \
+             ALTER TABLE order_events ADD CONSTRAINT order_events_order_type_check CHECK (order_type BETWEEN 1 AND 3); \
              DELETE FROM schema_migrations WHERE version > 1",
         )
         .unwrap();
@@ -134,6 +136,15 @@ fn a_version_1_database_is_migrated_forward_once() {
         .unwrap()
         .get(0);
     assert!(states.contains("12"), "{states}");
+    let types: String = c
+        .query_one(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'order_events_order_type_check' \
+                    AND conrelid = 'order_events'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(types.contains('7'), "{types}");
     let s = sink(&url);
     assert_eq!(s.watermark(1), 30, "rows kept");
 }

@@ -83,7 +83,7 @@ pub struct VenuePosition {
 }
 
 /// What a gateway counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct GatewayCounters {
     /// Requests refused for the venue's rate limit (they feed the circuit breaker).
     pub rate_limited: u64,
@@ -93,6 +93,8 @@ pub struct GatewayCounters {
     pub reconnects: u64,
     /// Reports the venue sent again after a reconnect that had already arrived.
     pub duplicates_dropped: u64,
+    /// Answers lost to a full buffer (a sizing bug; the run reports it).
+    pub lost_answers: u64,
 }
 
 /// A venue's order entry, as the trading core sees it.

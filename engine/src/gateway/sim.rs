@@ -6,13 +6,12 @@
 
 use feeds::{
     book::Book,
-    event::{InstrumentId, Price, Qty, Side, Trade},
+    event::{InstrumentId, Price, Qty, Trade},
 };
 
-use super::{GatewayError, VenueGateway, VenueOrder, VenuePosition};
+use super::{GatewayCounters, GatewayError, VenueGateway, VenueOrder, VenuePosition};
 use crate::{
     fixed::Bounded,
-    oms::Position,
     order::{ClientId, ExecKind, ExecReport, NewOrder},
     sim::{FeeSchedule, MAX_SWEEP, SimVenue, SplitMix64},
 };
@@ -55,19 +54,18 @@ pub struct SimGateway {
     rng: SplitMix64,
     /// Answers made, each with the time it becomes visible, oldest first.
     in_flight: Bounded<(u64, ExecReport)>,
-    /// Scratch for one call's answers.
+    /// Answers that did not fit `in_flight`.
+    dropped: u64,
+    /// Scratch for one call's answers: room for a trade that fills every resting
+    /// order, or an order that sweeps the book.
     made: Bounded<ExecReport>,
-    /// The venue's positions from its fills, per instrument.
-    positions: Vec<Position>,
-    /// Instrument and side of each order still resting (a fill's position move).
-    owners: Bounded<(ClientId, InstrumentId, Side)>,
 }
 
 impl SimGateway {
     /// A venue for `instruments` instruments holding at most `capacity` of our
     /// resting orders.
     pub fn new(capacity: usize, instruments: usize, config: SimGatewayConfig) -> Self {
-        let mut venue = SimVenue::new(capacity, config.fees);
+        let mut venue = SimVenue::new(capacity, config.fees).with_instruments(instruments);
         if let Some(n) = config.reject_after {
             venue.reject_after(n);
         }
@@ -79,35 +77,30 @@ impl SimGateway {
             config,
             rng: SplitMix64::new(config.seed),
             in_flight: Bounded::with_capacity(room),
-            made: Bounded::with_capacity(MAX_SWEEP + 4),
-            positions: vec![Position::default(); instruments],
-            owners: Bounded::with_capacity(capacity.max(1) + 1),
+            dropped: 0,
+            made: Bounded::with_capacity(capacity + MAX_SWEEP + 4),
         }
     }
 
-    /// Moves this call's answers into flight, each due after its latency, books fills
-    /// into the venue's positions, and forgets orders no longer resting.
+    /// Moves this call's answers into flight, each due after its latency.
     fn dispatch(&mut self, now: u64) {
-        for k in 0..self.made.len() {
-            let Some(report) = self.made.as_slice().get(k).copied() else { break };
-            let delay = if let ExecKind::Fill { price, qty, .. } = report.kind {
-                let owner = self.owners.as_slice().iter().find(|(id, ..)| *id == report.client_id);
-                if let Some((_, instrument, side)) = owner
-                    && let Some(p) = self.positions.get_mut(instrument.0 as usize)
-                {
-                    p.apply_fill(*side, price.0, qty.0);
-                }
+        for report in self.made.drain() {
+            let delay = if matches!(report.kind, ExecKind::Fill { .. }) {
                 self.config.fill_latency_ns
             } else {
                 self.config.ack_latency_ns
             };
-            // Sized for the worst case; a refusal would be a sizing bug, and the
-            // order's outcome then stays pending for reconciliation, not invented.
-            let _ = self.in_flight.push((now.saturating_add(delay), report));
+            // Sized for every answer that can be in flight; a refusal would be a
+            // sizing bug, counted like the venue's own.
+            if !self.in_flight.push((now.saturating_add(delay), report)) {
+                self.dropped += 1;
+            }
         }
-        self.made.clear();
-        let venue = &self.venue;
-        self.owners.retain(|(id, ..)| venue.resting_orders().any(|(r, ..)| r == *id));
+    }
+
+    /// Answers lost to a full buffer (a sizing bug; the run reports it).
+    pub fn dropped(&self) -> u64 {
+        self.dropped + self.venue.dropped()
     }
 }
 
@@ -120,9 +113,6 @@ impl VenueGateway for SimGateway {
         if random_reject {
             let _ = self.made.push(ExecReport { client_id: id, kind: ExecKind::Rejected, ts: now });
         } else {
-            // Room is certain: at most `capacity` rest, and this one is dropped in
-            // `dispatch` unless it rests too.
-            let _ = self.owners.push((id, order.instrument, order.side));
             self.venue.submit(id, order, book, now, &mut self.made);
         }
         self.dispatch(now);
@@ -167,6 +157,10 @@ impl VenueGateway for SimGateway {
         Ok(())
     }
 
+    fn counters(&self) -> GatewayCounters {
+        GatewayCounters { lost_answers: self.dropped(), ..GatewayCounters::default() }
+    }
+
     fn inject_rejects_after(&mut self, orders: u64) -> bool {
         self.venue.reject_after(orders);
         true
@@ -189,7 +183,8 @@ impl VenueGateway for SimGateway {
 
     fn positions(&mut self) -> Result<Vec<VenuePosition>, GatewayError> {
         Ok(self
-            .positions
+            .venue
+            .positions()
             .iter()
             .enumerate()
             .filter(|(_, p)| p.net != 0)

@@ -38,6 +38,8 @@ pub struct WsGateway {
     cancel_on_disconnect: bool,
     /// The last report sequence applied.
     last_seq: u64,
+    /// Whether a login ever succeeded (a later one is a reconnect).
+    logged_in_before: bool,
     /// Reports that arrived while a query waited for its answer.
     held: VecDeque<ExecReport>,
     clock: LiveClock,
@@ -64,6 +66,7 @@ impl WsGateway {
             request: Vec::with_capacity(1024),
             cancel_on_disconnect,
             last_seq: 0,
+            logged_in_before: false,
             held: VecDeque::with_capacity(1024),
             clock: LiveClock::new(),
             counters: GatewayCounters::default(),
@@ -86,10 +89,24 @@ impl WsGateway {
         self.clock.now_ns() / 1_000_000
     }
 
+    /// Logs in on a new connection. A first login starts from the venue's current
+    /// sequence (an earlier run's answers are not ours to apply); a reconnect asks
+    /// for everything after the last answer applied. Any failure leaves the gateway
+    /// disconnected.
     fn login(&mut self) -> Result<(), GatewayError> {
+        let result = self.try_login();
+        if result.is_err() {
+            self.client = None;
+        }
+        result
+    }
+
+    fn try_login(&mut self) -> Result<(), GatewayError> {
         let mut client = WsClient::connect(&self.url, ANSWER_TIMEOUT, 1 << 20)?;
         let ts = self.ts_ms();
-        protocol::encode_login(&mut self.request, &self.creds, ts, self.cancel_on_disconnect, self.last_seq);
+        let first = !self.logged_in_before;
+        let resume_from = if first { u64::MAX } else { self.last_seq };
+        protocol::encode_login(&mut self.request, &self.creds, ts, self.cancel_on_disconnect, resume_from);
         client.send_text(&self.request)?;
         self.client = Some(client);
         let deadline = self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64;
@@ -97,9 +114,17 @@ impl WsGateway {
             let answer = self.next_cold(deadline)?;
             let symbols = self.wire_symbols();
             match protocol::decode_answer(&answer, &symbols) {
-                Ok(Answer::Login { ok: true, .. }) => return Ok(()),
+                Ok(Answer::Login { ok: true, seq, .. }) => {
+                    // First login: start at the venue's sequence. A reconnect to a
+                    // venue whose sequence went backwards (it restarted) starts over
+                    // there too; what it lost is settled by an open-orders query.
+                    if first || seq < self.last_seq {
+                        self.last_seq = seq;
+                    }
+                    self.logged_in_before = true;
+                    return Ok(());
+                }
                 Ok(Answer::Login { ok: false, reason, .. }) => {
-                    self.client = None;
                     return Err(GatewayError::Login(String::from_utf8_lossy(reason).into_owned()));
                 }
                 Ok(Answer::Report { seq, cid, kind, reason }) => self.hold(seq, cid, kind, reason),
@@ -336,12 +361,12 @@ fn symbol(symbols: &[(String, u8, u8)], instrument: InstrumentId) -> Result<Wire
 /// happened, whether it was a rate-limit reject). `None` for anything that is not a
 /// readable report.
 fn decode_in_place(message: &[u8], symbols: &[(String, u8, u8)]) -> Option<(u64, ClientId, ExecKind, bool)> {
-    // At most a handful of symbols: a fixed array of borrowed views.
-    let mut wire = [WireSymbol { name: "", price_scale: 0, qty_scale: 0 }; 16];
+    // As many symbols as the engine trades: a fixed array of borrowed views.
+    let mut wire = [WireSymbol { name: "", price_scale: 0, qty_scale: 0 }; crate::pipeline::MAX_INSTRUMENTS];
     for (slot, (name, p, q)) in wire.iter_mut().zip(symbols) {
         *slot = WireSymbol { name, price_scale: *p, qty_scale: *q };
     }
-    let views = wire.get(..symbols.len().min(16))?;
+    let views = wire.get(..symbols.len().min(crate::pipeline::MAX_INSTRUMENTS))?;
     match protocol::decode_answer(message, views).ok()? {
         Answer::Report { seq, cid, kind, reason } => Some((seq, cid, kind, reason == b"rate_limited")),
         _ => None,

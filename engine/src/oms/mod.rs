@@ -131,6 +131,7 @@ pub struct OwnTop {
 }
 
 const SLOT_BITS: u32 = 24;
+const GENERATION_BITS: u32 = 24;
 
 #[derive(Debug, Clone, Copy)]
 struct Slot {
@@ -151,9 +152,18 @@ pub struct Oms {
     /// position could become if they all filled.
     working_qty: Vec<(i64, i64)>,
     counters: OmsCounters,
+    /// The top bits of every client id: distinct per run against a venue that
+    /// outlives runs, so an id never names an order of an earlier run.
+    epoch: u64,
 }
 
 impl Oms {
+    /// Sets the run's client-id epoch (15 bits; ids stay positive as `i64`).
+    pub fn with_epoch(mut self, epoch: u16) -> Self {
+        self.epoch = u64::from(epoch & 0x7fff);
+        self
+    }
+
     /// Room for `capacity` live orders over `instruments` instruments, allocated now.
     pub fn new(capacity: usize, instruments: usize) -> Self {
         let capacity = capacity.clamp(1, 1 << SLOT_BITS);
@@ -165,6 +175,7 @@ impl Oms {
             open_notional: 0,
             working_qty: vec![(0, 0); instruments],
             counters: OmsCounters::default(),
+            epoch: 0,
         }
     }
 
@@ -175,8 +186,10 @@ impl Oms {
     pub fn create(&mut self, new: NewOrder) -> Result<ClientId, OmsError> {
         let index = self.free.pop().ok_or(OmsError::SlabFull(self.slots.len()))?;
         let slot = self.slots.get_mut(index as usize).ok_or(OmsError::SlabFull(0))?;
-        slot.generation += 1;
-        let id = ClientId(slot.generation << SLOT_BITS | u64::from(index));
+        // 24 bits of generation: an id comes back only after 16M reuses of its slot.
+        slot.generation = (slot.generation + 1) & ((1 << GENERATION_BITS) - 1);
+        let id =
+            ClientId(self.epoch << (SLOT_BITS + GENERATION_BITS) | slot.generation << SLOT_BITS | u64::from(index));
         let order = Order {
             id,
             new,
@@ -420,6 +433,14 @@ impl Oms {
     /// Working orders in `instrument` (a short scan of the working index).
     pub fn working_in(&self, instrument: InstrumentId) -> impl Iterator<Item = &Order> {
         self.working_ids.iter().filter_map(|id| self.get(*id)).filter(move |o| o.new.instrument == instrument)
+    }
+
+    /// What a working order itself adds to its side's open size and to the working
+    /// notional (`None` if it is not working): risk leaves it out when it checks the
+    /// same order again (a fired stop, a replace), so it is not counted twice.
+    pub fn contribution(&self, id: ClientId) -> Option<(Side, i64, i128)> {
+        let order = self.get(id)?;
+        order.state.is_working().then(|| (order.new.side, order.open_qty(), order.open_notional()))
     }
 
     /// Writes into `out` the ids of armed stops in `instrument` that a reference at

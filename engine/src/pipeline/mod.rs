@@ -124,6 +124,8 @@ pub struct Counters {
     pub venue_reconnects: u64,
     /// Refusals of a cancel or replace that arrived after the order had finished.
     pub late_answers: u64,
+    /// Orders settled by querying the venue after a reconnect.
+    pub settled: u64,
 }
 
 /// What the fused stage is built from.
@@ -141,6 +143,9 @@ pub struct PipelineConfig {
     pub venue: SimGatewayConfig,
     /// Live orders the OMS can hold.
     pub order_capacity: usize,
+    /// The top bits of this run's client ids (0 with the simulated venue, which
+    /// starts empty every run; distinct per run against a venue that does not).
+    pub client_id_epoch: u16,
     /// Book depth per side.
     pub book_depth: usize,
     /// The venue's circuit breaker.
@@ -208,6 +213,8 @@ pub struct Pipeline {
     last_reconnect: u64,
     /// Since when every venue has been unusable (0: one is usable).
     venue_down_since: u64,
+    /// Reduce-only since a start-up reconciliation mismatch (until re-armed).
+    reconcile_hold: bool,
     /// Shared (its state is atomics): the cold core reconfigures it on SIGHUP.
     breaker: std::sync::Arc<CircuitBreaker>,
     intents: Bounded<Intent>,
@@ -278,10 +285,11 @@ impl Pipeline {
             last_top: vec![[0; 4]; n],
             strategy: crate::strategy::build(&config.strategy, n),
             risk: Risk::new(config.limits, 0),
-            oms: Oms::new(config.order_capacity, n),
+            oms: Oms::new(config.order_capacity, n).with_epoch(config.client_id_epoch),
             venue,
             last_reconnect: 0,
             venue_down_since: 0,
+            reconcile_hold: false,
             breaker: std::sync::Arc::new(CircuitBreaker::new(&config.breaker)),
             intents: Bounded::with_capacity(64),
             sending: Bounded::with_capacity(64),
@@ -571,7 +579,8 @@ impl Pipeline {
                 match intent {
                     Intent::New { id, order } => {
                         let t0 = clock.now_ns();
-                        let Some(decision) = self.pre_trade(id, &order, now) else { continue };
+                        let to_venue = order.order_type.trigger().is_none();
+                        let Some(decision) = self.pre_trade(id, &order, now, to_venue) else { continue };
                         let t1 = clock.now_ns();
                         self.latency.record(Hop::Risk, t1.saturating_sub(t0));
                         if self.halt.is_some_and(|h| h.must_stop()) {
@@ -612,7 +621,6 @@ impl Pipeline {
                         }
                         if order.order_type.trigger().is_some() {
                             // A stop waits in the engine; nothing reaches the venue yet.
-                            self.breaker.record_success(decision.probe);
                             self.order_event(id, OrderEvent::Arm, now);
                             continue;
                         }
@@ -622,7 +630,7 @@ impl Pipeline {
                         }
                         let Some(book) = self.books.get(order.instrument.0 as usize) else { continue };
                         if let Err(e) = self.venue.submit(id, &order, book, now) {
-                            self.gateway_failed(&e);
+                            self.not_sent(id, ExecKind::Rejected, &e, now);
                         }
                         let t2 = clock.now_ns();
                         self.latency.record(Hop::Route, t2.saturating_sub(t1));
@@ -658,12 +666,30 @@ impl Pipeline {
 
     /// Pre-trade risk for an order (new, or a working order's replacement terms),
     /// audited. `None` if the instrument has no book.
-    fn pre_trade(&mut self, id: crate::order::ClientId, order: &NewOrder, now: u64) -> Option<Decision> {
+    /// `to_venue`: the order goes to the venue now, so the venue's circuit breaker
+    /// is asked (an armed stop or a replace does not claim a breaker call).
+    fn pre_trade(
+        &mut self,
+        id: crate::order::ClientId,
+        order: &NewOrder,
+        now: u64,
+        to_venue: bool,
+    ) -> Option<Decision> {
         let i = order.instrument.0 as usize;
         if self.exposure_stale {
             // Fills since the last mark moved positions: re-mark, so gross and net
             // exposure count them.
             self.mark_to_market();
+        }
+        // An order already working (a fired stop, a replace) is checked as if it
+        // were not there yet, so its own size is not counted twice.
+        let (mut open_notional, mut working) = (self.oms.open_notional(), self.oms.working_qty(order.instrument));
+        if let Some((side, qty, notional)) = self.oms.contribution(id) {
+            open_notional -= notional;
+            match side {
+                feeds::event::Side::Buy => working.0 -= qty,
+                feeds::event::Side::Sell => working.1 -= qty,
+            }
         }
         let book = self.books.get(i)?;
         let inputs = RiskInputs {
@@ -671,8 +697,8 @@ impl Pipeline {
             book,
             book_ts: self.book_ts.get(i).copied().unwrap_or(0),
             position: self.oms.position(order.instrument),
-            open_notional: self.oms.open_notional(),
-            working: self.oms.working_qty(order.instrument),
+            open_notional,
+            working,
             own: self.oms.own_top(order.instrument),
             exposure: Exposure {
                 mark: self.marks.get(i).copied().unwrap_or(0),
@@ -686,7 +712,7 @@ impl Pipeline {
                 ),
                 ..self.exposure
             },
-            breaker: Some(&self.breaker),
+            breaker: to_venue.then_some(&*self.breaker),
         };
         // Only the orders `flatten` made are checked as a flatten; a strategy's order
         // is checked as usual, halt included.
@@ -709,19 +735,22 @@ impl Pipeline {
     }
 
     /// A strategy's replace: the new terms pass pre-trade risk like a new order (the
-    /// old terms stay working meanwhile), then go to the venue.
+    /// old terms stay working meanwhile, and are not counted twice), then go to the
+    /// venue. A replace refused here (an order not in a state to replace, risk, the
+    /// venue's open circuit) reaches the strategy as a replace reject.
     fn send_replace(&mut self, id: crate::order::ClientId, price: Price, qty: feeds::event::Qty, now: u64) {
         let Some(order) = self.oms.get(id).copied() else {
             self.counters.oms_errors += 1;
             return;
         };
         let terms = NewOrder { price, qty, ..order.new };
-        let Some(decision) = self.pre_trade(id, &terms, now) else { return };
-        // An admitted replace has no venue outcome the breaker waits on.
-        self.breaker.record_success(decision.probe);
-        if decision.reject.is_some() || self.halt.is_some() {
-            self.counters.risk_rejects += 1;
-            return;
+        let replaceable = matches!(order.state, OrderState::Accepted | OrderState::PartiallyFilled);
+        let circuit_open = !order.is_armed() && self.breaker.refusing(now);
+        let refused =
+            !replaceable || circuit_open || self.pre_trade(id, &terms, now, false).is_none_or(|d| d.reject.is_some());
+        if refused {
+            self.counters.risk_rejects += u64::from(replaceable);
+            return self.refuse_locally(id, ExecKind::ReplaceRejected, now);
         }
         match self.oms.request_replace(id, price, qty) {
             Ok(order) if order.is_armed() => {
@@ -733,12 +762,37 @@ impl Pipeline {
                 self.persist_order(&order, now);
                 let Some(book) = self.books.get(order.new.instrument.0 as usize) else { return };
                 if let Err(e) = self.venue.replace(id, order.new.instrument, (price, qty), book, now) {
-                    self.gateway_failed(&e);
+                    self.not_sent(id, ExecKind::ReplaceRejected, &e, now);
                 }
                 self.counters.replaces += 1;
                 self.count_message(now);
             }
-            Err(_) => self.counters.oms_errors += 1,
+            Err(_) => {
+                self.counters.oms_errors += 1;
+                self.refuse_locally(id, ExecKind::ReplaceRejected, now);
+            }
+        }
+    }
+
+    /// Tells the strategy a request of its was refused before it left the engine
+    /// (the order itself is unchanged).
+    fn refuse_locally(&mut self, id: crate::order::ClientId, kind: ExecKind, now: u64) {
+        if let Some(order) = self.oms.get(id).copied() {
+            let report = ExecReport { client_id: id, kind, ts: now };
+            let mut ctx = Ctx::new(now, &mut self.oms, &mut self.intents);
+            self.strategy.on_exec(&order, &report, &mut ctx);
+        }
+    }
+
+    /// A request the gateway could not send: the venue never saw it, so its answer
+    /// is the refusal (`kind`), applied like any venue answer (a rejected new order
+    /// also counts as a breaker failure). Counted as a gateway error.
+    fn not_sent(&mut self, id: crate::order::ClientId, kind: ExecKind, error: &crate::gateway::GatewayError, now: u64) {
+        self.gateway_failed(error);
+        if !self.reports.push(ExecReport { client_id: id, kind, ts: now }) {
+            // No room for the answer: the order stays pending, settled with the
+            // venue after the reconnect.
+            self.counters.oms_errors += 1;
         }
     }
 
@@ -770,7 +824,7 @@ impl Pipeline {
         }
         if self.order_event(id, OrderEvent::RequestCancel, now).is_some() {
             if let Err(e) = self.venue.cancel(id, now) {
-                self.gateway_failed(&e);
+                self.not_sent(id, ExecKind::CancelRejected, &e, now);
             }
             self.counters.cancels += 1;
             self.count_message(now);
@@ -879,12 +933,15 @@ impl Pipeline {
     /// Nothing to re-arm, or a halt that re-arming cannot clear.
     pub fn rearm(&mut self, plan: RearmPlan, now: u64) -> Result<TradingState, RearmError> {
         match self.halt {
+            // Reduce-only since a start-up mismatch: an operator may lift it.
+            None if self.reconcile_hold => {}
             None => return Err(RearmError::NotTripped),
             Some(Halt::PersistGone(_)) => return Err(RearmError::PersistGone),
             Some(Halt::OverFill(_)) => return Err(RearmError::OverFill),
             Some(Halt::KillSwitch(_)) => {}
         }
         self.halt = None;
+        self.reconcile_hold = false;
         self.kill.reset_windows();
         let state = match plan {
             RearmPlan::Standard => TradingState::ReduceOnly,
@@ -933,7 +990,7 @@ impl Pipeline {
     /// Every venue unusable (circuit open, or disconnected) too long trips the kill
     /// switch: nothing can be traded or cancelled there.
     fn check_venue_down(&mut self, now: u64) {
-        let down = self.breaker.state() == crate::risk::BreakerState::Open || !self.venue.is_connected();
+        let down = self.breaker.refusing(now) || !self.venue.is_connected();
         if !down {
             self.venue_down_since = 0;
             return;
@@ -1313,14 +1370,67 @@ impl Pipeline {
         }
         self.last_reconnect = now;
         match self.venue.reconnect() {
-            Ok(()) => self.counters.venue_reconnects += 1,
+            Ok(()) => {
+                self.counters.venue_reconnects += 1;
+                self.settle_with_venue(now);
+            }
             Err(e) => self.gateway_failed(&e),
         }
     }
 
-    /// Start-up reconciliation's outcome: the venue's positions become the OMS's;
-    /// with a mismatch, the `policy` state (audited as a kill-switch trip with code
-    /// 109, so `engine rearm` lifts it).
+    /// After a reconnect, every order still waiting on the venue is settled by
+    /// asking it. The venue replays every answer it sent while we were away before it
+    /// answers the query, so once those are applied an order still waiting has
+    /// nothing more coming:
+    /// - sent but unknown to the venue: it never arrived (rejected here);
+    /// - a cancel pending on an order the venue still holds: the cancel never
+    ///   arrived (sent again); on one it does not hold: it ended with no fill beyond
+    ///   those reported (cancelled);
+    /// - a replace pending: settled by the terms the venue holds.
+    ///
+    /// Cold work on the hot thread, like the reconnect itself: it happens once per
+    /// outage.
+    fn settle_with_venue(&mut self, now: u64) {
+        let open = match self.venue.open_orders() {
+            Ok(open) => open,
+            Err(e) => return self.gateway_failed(&e),
+        };
+        self.handle_reports(now);
+        let waiting: Vec<Order> = self.oms.working().filter(|o| !o.is_armed()).copied().collect();
+        for order in waiting {
+            let at_venue = open.iter().find(|v| v.id == order.id);
+            let answer = match (order.state, at_venue) {
+                (OrderState::Submitted, None) => Some(ExecKind::Rejected),
+                (OrderState::PendingCancel, Some(_)) => {
+                    if let Err(e) = self.venue.cancel(order.id, now) {
+                        self.gateway_failed(&e);
+                    }
+                    None
+                }
+                (OrderState::PendingCancel | OrderState::Accepted | OrderState::PartiallyFilled, None) => {
+                    Some(ExecKind::Canceled)
+                }
+                (OrderState::PendingUpdate, Some(v)) if (v.price, v.qty) == order.replace => {
+                    Some(ExecKind::Replaced { price: v.price, qty: v.qty })
+                }
+                (OrderState::PendingUpdate, Some(_)) => Some(ExecKind::ReplaceRejected),
+                (OrderState::PendingUpdate, None) => Some(ExecKind::Canceled),
+                _ => None,
+            };
+            if let Some(kind) = answer {
+                self.counters.settled += 1;
+                if !self.reports.push(ExecReport { client_id: order.id, kind, ts: now }) {
+                    self.counters.oms_errors += 1;
+                }
+            }
+        }
+        self.handle_reports(now);
+    }
+
+    /// Start-up reconciliation's outcome: the venue's positions become the OMS's.
+    /// A mismatch is audited as trip 109 and, by `policy`, halts the engine (as any
+    /// trip) or starts it reduce-only, in the state a standard re-arm leaves (every
+    /// other check and trip still live); `engine rearm` lifts either.
     pub fn start_reconciled(&mut self, venue: &[crate::gateway::VenuePosition], mismatch: Option<MismatchPolicy>) {
         for p in venue {
             self.oms.seed_position(p.instrument, p.net, p.avg_price);
@@ -1331,12 +1441,25 @@ impl Pipeline {
             None | Some(MismatchPolicy::TrustVenue) => {}
             Some(MismatchPolicy::Halt) => self.trip(Halt::KillSwitch(trip)),
             Some(MismatchPolicy::ReduceOnly) => {
-                self.trip(Halt::KillSwitch(trip));
-                // Nothing is working yet: no cancel round is needed.
-                self.cancel_pending = false;
+                let record = RiskFields {
+                    reason: trip.reason as u16,
+                    client_id: 0,
+                    side: 0,
+                    price: 0,
+                    qty: 0,
+                    limit: 0,
+                    observed: 0,
+                };
+                self.must_record(record, self.last_event, 0);
                 self.risk.set_state(TradingState::ReduceOnly);
+                self.reconcile_hold = true;
             }
         }
+    }
+
+    /// Why the engine started reduce-only, if reconciliation put it there.
+    pub fn reconcile_hold(&self) -> bool {
+        self.reconcile_hold
     }
 
     /// Moves the venue's answers that have arrived into the report buffer.
@@ -1344,6 +1467,11 @@ impl Pipeline {
         if let Err(e) = self.venue.poll(now, &mut self.reports) {
             self.gateway_failed(&e);
         }
+    }
+
+    /// What the venue gateway counted.
+    pub fn gateway_counters(&self) -> crate::gateway::GatewayCounters {
+        self.venue.counters()
     }
 
     /// Counters so far.

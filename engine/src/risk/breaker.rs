@@ -186,6 +186,12 @@ impl CircuitBreaker {
         }
     }
 
+    /// Whether it would refuse a call at `now`: Open and still cooling down.
+    pub fn refusing(&self, now: u64) -> bool {
+        state_of(self.state.load(Ordering::Acquire)) == OPEN
+            && now.saturating_sub(self.opened_at.load(Ordering::Acquire)) < self.cool_down_ns.load(Ordering::Relaxed)
+    }
+
     /// Times the breaker has opened.
     pub fn times_opened(&self) -> u64 {
         self.opened.load(Ordering::Relaxed)

@@ -104,9 +104,10 @@ pub struct VenueScore {
     pub fee_bps: i64,
     /// Penalty charged (latency, breaker), in bps.
     pub penalty_bps: i64,
-    /// Size it could take of the order (all of it, for a resting order).
+    /// Size it could take of the order now (0 for a venue where it would only rest).
     pub fillable: i64,
-    /// What taking `fillable` costs there: Σ price × size (limit × size if resting).
+    /// What taking `fillable` costs there: Σ price × size (limit × the whole size
+    /// for a venue where it would rest).
     pub cost: i128,
     side: Side,
 }
@@ -128,19 +129,21 @@ impl Default for VenueScore {
 }
 
 impl VenueScore {
-    /// The average price of the fillable size, truncated to a tick.
+    /// The size `cost` is for: what fills now, or (resting) the whole order.
+    fn sized(&self) -> i128 {
+        i128::from(if self.fillable > 0 { self.fillable } else { self.available }.max(1))
+    }
+
+    /// The average price of the fillable size (the limit, for a resting order),
+    /// truncated to a tick.
     pub fn avg_price(&self) -> i64 {
-        i64::try_from(self.cost / i128::from(self.fillable.max(1))).unwrap_or(i64::MAX)
+        i64::try_from(self.cost / self.sized()).unwrap_or(i64::MAX)
     }
 
     /// The ranking key: the average price in thousandths of a tick × 10 000, plus fee
     /// and penalty in bps, signed so that lower is better on either side.
     pub fn score(&self) -> i128 {
-        key(
-            self.side,
-            self.cost * MILLI / i128::from(self.fillable.max(1)),
-            self.fee_bps.saturating_add(self.penalty_bps),
-        )
+        key(self.side, self.cost * MILLI / self.sized(), self.fee_bps.saturating_add(self.penalty_bps))
     }
 
     /// The net cost (price plus fee and penalty, ×10 000, lower is better) of the
@@ -151,7 +154,7 @@ impl VenueScore {
 
     /// Whether its average net price beats `other`'s (compared by cross-multiplying).
     fn cheaper_than(&self, other: &Self) -> bool {
-        self.net_cost() * i128::from(other.fillable.max(1)) < other.net_cost() * i128::from(self.fillable.max(1))
+        self.net_cost() * other.sized() < other.net_cost() * self.sized()
     }
 }
 
@@ -225,6 +228,8 @@ pub fn route(order: &NewOrder, venues: &[VenueView<'_>], policy: Policy, route: 
         *slot = score(order, v, with_fee, &weights, ladder);
     }
     match policy {
+        // A FOK cannot be split: one venue must fill it whole.
+        _ if order.order_type == OrderType::Fok => pick_one(order, route),
         Policy::BestPrice | Policy::LowestFee => pick_one(order, route),
         Policy::SmartRoute(w) => split(order, &ladders, route, &w),
     }
@@ -297,7 +302,7 @@ fn score(order: &NewOrder, v: &VenueView<'_>, with_fee: bool, w: &SmartWeights, 
             s.skipped = Some(Skip::NoLiquidity);
             return s;
         }
-        (s.available, s.fillable) = (order.qty.0, order.qty.0);
+        (s.available, s.fillable) = (order.qty.0, 0);
         s.cost = i128::from(limit) * i128::from(order.qty.0);
     }
     s
@@ -324,8 +329,13 @@ fn pick_one(order: &NewOrder, route: &mut Route) {
         }
     }
     if let Some(i) = best
-        && let Some(s) = route.scores.get(i)
+        && let Some(s) = route.scores.get_mut(i)
     {
+        // A FOK goes nowhere that cannot fill all of it at once.
+        if order.order_type == OrderType::Fok && s.fillable < order.qty.0 {
+            s.skipped = Some(Skip::NoLiquidity);
+            return;
+        }
         route.children[0] = Some(Child { venue: s.venue, order: *order, score: i });
     }
 }

@@ -165,3 +165,24 @@ fn ack_latency_is_an_ewma() {
     a.record(1_600);
     assert_eq!(a.get(), 900);
 }
+
+#[test]
+fn a_fok_is_never_split_and_goes_only_where_it_fills_whole() {
+    let b = books();
+    let smart = Policy::SmartRoute(SmartWeights::default());
+    // 40 fills nowhere whole within 110 but at C (A 15, B 20, C 50).
+    let r = decide(&order(Side::Buy, 110, 40, OrderType::Fok), &views(&b, [0; 3]), smart);
+    assert_eq!(children(&r), [(2, 40, 110)]);
+    // 60 fills whole nowhere: no child, rather than a partial fill.
+    let r = decide(&order(Side::Buy, 110, 60, OrderType::Fok), &views(&b, [0; 3]), smart);
+    assert_eq!(r.children().count(), 0);
+}
+
+#[test]
+fn a_limit_order_goes_where_it_can_fill_before_where_it_would_only_rest() {
+    let b = books();
+    // At 100 it crosses only A's touch (5 of 10); elsewhere it would rest.
+    let r = decide(&order(Side::Buy, 100, 10, OrderType::Limit), &views(&b, [0; 3]), Policy::BestPrice);
+    assert_eq!(children(&r), [(0, 10, 100)]);
+    assert_eq!(r.scores()[1].avg_price(), 100, "a resting venue shows the limit");
+}

@@ -656,7 +656,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let (ring_back, ring_here) = std::sync::mpsc::sync_channel(1);
     let (huge_pages, persist_none) = (options.huge_pages, options.persist == PersistTarget::None);
 
-    let config = options.pipeline.clone();
+    let mut config = options.pipeline.clone();
     let (rate, seed, gap_every, max_frames) = (options.rate, options.seed, options.gap_every, options.max_frames);
     let faults = options.faults;
     let record = options.record.clone();
@@ -664,6 +664,10 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let hot_options = tuning::HotThreadOptions { fifo_priority: options.fifo, ..Default::default() };
     // One clock for every thread: the ring hop is measured across cores.
     let clock = LiveClock::new();
+    if venue.is_some() {
+        // A real venue remembers earlier runs' orders: this run's ids must differ.
+        config.client_id_epoch = (clock.now_ns() / 1_000_000 % 0x7fff) as u16;
+    }
     let sim: SimFactory = {
         let (config, clock) = (config.clone(), clock.clone());
         Box::new(move || SimFeed::new(sim_market(&config, seed, gap_every), rate, clock.now_ns() + 1_000_000))
@@ -1007,6 +1011,8 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         ring_memory: None,
         correlations: Vec::new(),
         oms: p.oms().counters(),
+        gateway: p.gateway_counters(),
+        trading_state: format!("{:?}", p.risk().limits().state),
         reconciliation: None,
     };
     RunOutcome { summary, latency }

@@ -60,6 +60,11 @@ pub struct RunSummary {
     /// The last correlation of returns the cold core published for each instrument
     /// pair (empty with one instrument, or with no records: `--persist none`).
     pub correlations: Vec<(String, String, f64)>,
+    /// What the venue gateway counted (rate-limit rejects, unreadable messages,
+    /// reconnects, repeats dropped, answers lost).
+    pub gateway: crate::gateway::GatewayCounters,
+    /// The trading state at the end: Active, ReduceOnly or Halted.
+    pub trading_state: String,
     /// What the OMS counted (refused transitions, unknown orders, duplicate fills).
     pub oms: crate::oms::OmsCounters,
     /// Start-up reconciliation with a WebSocket venue (none for the simulated venue).

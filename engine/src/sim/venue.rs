@@ -11,6 +11,7 @@ use feeds::{
 
 use crate::{
     fixed::Bounded,
+    oms::Position,
     order::{ClientId, ExecKind, ExecReport, Liquidity, NewOrder, OrderType},
 };
 
@@ -36,6 +37,10 @@ pub struct SimVenue {
     submitted: u64,
     /// Reliability tests: reject every order after this many.
     reject_after: u64,
+    /// Our positions at this venue, per instrument, from its fills.
+    positions: Vec<Position>,
+    /// Answers that did not fit the caller's buffer (a sizing bug; never silent).
+    dropped: u64,
 }
 
 /// What the venue charges, in basis points of the notional (negative: a rebate).
@@ -62,7 +67,32 @@ impl FeeSchedule {
 impl SimVenue {
     /// A venue that holds at most `capacity` resting orders of ours.
     pub fn new(capacity: usize, fees: FeeSchedule) -> Self {
-        Self { resting: Vec::with_capacity(capacity), next_trade_id: 1, fees, submitted: 0, reject_after: u64::MAX }
+        Self {
+            resting: Vec::with_capacity(capacity),
+            next_trade_id: 1,
+            fees,
+            submitted: 0,
+            reject_after: u64::MAX,
+            positions: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Room for positions in `instruments` instruments, allocated now (so a first
+    /// fill in an instrument allocates nothing).
+    pub fn with_instruments(mut self, instruments: usize) -> Self {
+        self.positions = vec![Position::default(); instruments];
+        self
+    }
+
+    /// Our positions here, by instrument id.
+    pub fn positions(&self) -> &[Position] {
+        &self.positions
+    }
+
+    /// Answers that did not fit the caller's buffer.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// Reliability tests: from the `orders`-th order on, reject every new order (a
@@ -71,16 +101,18 @@ impl SimVenue {
         self.reject_after = orders;
     }
 
-    fn report(out: &mut Bounded<ExecReport>, client_id: ClientId, kind: ExecKind, ts: u64) {
-        // The buffer is sized for the worst case of one call; a refusal here would
-        // be a sizing bug, and the reconciliation on the next cancel reports it.
-        let _ = out.push(ExecReport { client_id, kind, ts });
+    fn report(&mut self, out: &mut Bounded<ExecReport>, client_id: ClientId, kind: ExecKind, ts: u64) {
+        // Callers size the buffer for the worst case of one call (every resting
+        // order filled by one trade); a refusal is a sizing bug, counted.
+        if !out.push(ExecReport { client_id, kind, ts }) {
+            self.dropped += 1;
+        }
     }
 
     fn fill(
         &mut self,
         out: &mut Bounded<ExecReport>,
-        id: ClientId,
+        (id, order): (ClientId, &NewOrder),
         price: Price,
         qty: i64,
         liquidity: Liquidity,
@@ -89,7 +121,15 @@ impl SimVenue {
         let trade_id = self.next_trade_id;
         self.next_trade_id += 1;
         let fee = self.fees.fee(liquidity, price.0, qty);
-        Self::report(out, id, ExecKind::Fill { price, qty: Qty(qty), liquidity, trade_id, fee }, ts);
+        let i = order.instrument.0 as usize;
+        if i >= self.positions.len() {
+            self.positions.resize(i + 1, Position::default());
+        }
+        if let Some(p) = self.positions.get_mut(i) {
+            p.apply_fill(order.side, price.0, qty);
+            p.add_fee(fee);
+        }
+        self.report(out, id, ExecKind::Fill { price, qty: Qty(qty), liquidity, trade_id, fee }, ts);
     }
 
     /// A new order arrives (what a real gateway would write to its socket).
@@ -104,20 +144,20 @@ impl SimVenue {
             || order.order_type.trigger().is_some()
             || (rests && self.resting.len() == self.resting.capacity())
         {
-            return Self::report(out, id, ExecKind::Rejected, ts);
+            return self.report(out, id, ExecKind::Rejected, ts);
         }
         let available = Self::marketable(order, book).map(|l| l.qty.0).fold(0i64, i64::saturating_add);
         if available > 0 && order.order_type == OrderType::PostOnly {
-            return Self::report(out, id, ExecKind::Rejected, ts);
+            return self.report(out, id, ExecKind::Rejected, ts);
         }
-        Self::report(out, id, ExecKind::Accepted, ts);
+        self.report(out, id, ExecKind::Accepted, ts);
         if order.order_type == OrderType::Fok && available < order.qty.0 {
-            return Self::report(out, id, ExecKind::Expired, ts);
+            return self.report(out, id, ExecKind::Expired, ts);
         }
         let mut remaining = order.qty.0;
         for level in Self::marketable(order, book) {
             let qty = remaining.min(level.qty.0);
-            self.fill(out, id, level.price, qty, Liquidity::Taker, ts);
+            self.fill(out, (id, order), level.price, qty, Liquidity::Taker, ts);
             remaining -= qty;
             if remaining == 0 {
                 return;
@@ -131,7 +171,7 @@ impl SimVenue {
             let ahead = book.levels(same_side).find(|l| l.price == order.price).map_or(0, |l| l.qty.0);
             self.resting.push(Resting { id, order: *order, remaining, ahead });
         } else {
-            Self::report(out, id, ExecKind::Canceled, ts);
+            self.report(out, id, ExecKind::Canceled, ts);
         }
     }
 
@@ -149,9 +189,9 @@ impl SimVenue {
         match self.resting.iter().position(|r| r.id == id) {
             Some(i) => {
                 self.resting.swap_remove(i);
-                Self::report(out, id, ExecKind::Canceled, ts);
+                self.report(out, id, ExecKind::Canceled, ts);
             }
-            None => Self::report(out, id, ExecKind::CancelRejected, ts),
+            None => self.report(out, id, ExecKind::CancelRejected, ts),
         }
     }
 
@@ -168,12 +208,12 @@ impl SimVenue {
         out: &mut Bounded<ExecReport>,
     ) {
         let Some(r) = self.resting.iter_mut().find(|r| r.id == id) else {
-            return Self::report(out, id, ExecKind::ReplaceRejected, ts);
+            return self.report(out, id, ExecKind::ReplaceRejected, ts);
         };
         let filled = r.order.qty.0 - r.remaining;
         let moved = NewOrder { price, qty, ..r.order };
         if qty.0 <= filled || Self::marketable(&moved, book).next().is_some() {
-            return Self::report(out, id, ExecKind::ReplaceRejected, ts);
+            return self.report(out, id, ExecKind::ReplaceRejected, ts);
         }
         // A new price, or more size, goes to the back of the queue.
         if price != r.order.price || qty.0 > r.order.qty.0 {
@@ -185,7 +225,7 @@ impl SimVenue {
         }
         r.order = moved;
         r.remaining = qty.0 - filled;
-        Self::report(out, id, ExecKind::Replaced { price, qty }, ts);
+        self.report(out, id, ExecKind::Replaced { price, qty }, ts);
     }
 
     /// A market trade: resting orders at or through its price fill, up to its size.
@@ -216,7 +256,7 @@ impl SimVenue {
             }
             let qty = r.remaining.min(left);
             left -= qty;
-            self.fill(out, r.id, r.order.price, qty, Liquidity::Maker, ts);
+            self.fill(out, (r.id, &r.order), r.order.price, qty, Liquidity::Maker, ts);
             if qty == r.remaining {
                 self.resting.swap_remove(i);
             } else {

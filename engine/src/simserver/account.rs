@@ -15,7 +15,6 @@ use feeds::{
 use crate::{
     fixed::Bounded,
     gateway::protocol,
-    oms::Position,
     order::{ClientId, ExecKind, ExecReport, Liquidity, NewOrder},
     sim::{FeeSchedule, MarketSim, SimVenue},
 };
@@ -28,6 +27,9 @@ pub(super) struct Listing {
     pub qty_scale: u8,
 }
 
+/// Resting orders one account may hold.
+const VENUE_CAPACITY: usize = 4096;
+
 /// One account's state at the venue.
 #[derive(Debug)]
 pub(super) struct Account {
@@ -36,9 +38,8 @@ pub(super) struct Account {
     venue: SimVenue,
     /// Every answer sent, in order: entry `n` has sequence `n + 1`.
     pub log: Vec<String>,
-    positions: Vec<Position>,
-    /// Each live order's instrument and side.
-    owners: HashMap<u64, (InstrumentId, Side)>,
+    /// Each live order's instrument.
+    owners: HashMap<u64, InstrumentId>,
     /// Whether a market-data connection keeps the books current.
     pub has_market: bool,
     /// Cancel resting orders when the order-entry connection drops.
@@ -54,13 +55,13 @@ impl Account {
         Self {
             listings,
             books,
-            venue: SimVenue::new(4096, fees),
+            venue: SimVenue::new(VENUE_CAPACITY, fees).with_instruments(n),
             log: Vec::new(),
-            positions: vec![Position::default(); n],
             owners: HashMap::new(),
             has_market: false,
             cancel_on_disconnect: false,
-            made: Bounded::with_capacity(64),
+            // One trade can fill every resting order.
+            made: Bounded::with_capacity(VENUE_CAPACITY + 16),
             scratch: Events::with_capacity(64),
         }
     }
@@ -98,7 +99,7 @@ impl Account {
 
     /// The listing an order is in.
     pub fn listing_of(&self, cid: u64) -> Option<&Listing> {
-        let (instrument, _) = self.owners.get(&cid)?;
+        let instrument = self.owners.get(&cid)?;
         self.listings.get(instrument.0 as usize)
     }
 
@@ -106,10 +107,14 @@ impl Account {
         self.listings.iter().position(|l| l.name == symbol).map(|i| InstrumentId(i as u32))
     }
 
-    /// A new order, already authenticated and parsed.
+    /// A new order, already authenticated and parsed. A client id still live here
+    /// is refused (`duplicate_cid`): a replayed request, or an id reused too soon.
     pub fn submit(&mut self, cid: u64, order: &NewOrder, ts: u64) {
+        if self.venue.resting_orders().any(|(id, ..)| id.0 == cid) {
+            return self.reject(cid, "duplicate_cid");
+        }
         let Some(book) = self.books.get(order.instrument.0 as usize) else { return };
-        self.owners.insert(cid, (order.instrument, order.side));
+        self.owners.insert(cid, order.instrument);
         self.venue.submit(ClientId(cid), order, book, ts, &mut self.made);
         self.publish();
     }
@@ -120,7 +125,7 @@ impl Account {
     }
 
     pub fn replace(&mut self, cid: u64, price: Price, qty: Qty, ts: u64) {
-        let instrument = self.owners.get(&cid).map_or(InstrumentId(u32::MAX), |(i, _)| *i);
+        let instrument = self.owners.get(&cid).copied().unwrap_or(InstrumentId(u32::MAX));
         let Some(book) = self.books.get(instrument.0 as usize) else {
             return self.answer(&format!(r#"{{"type":"replace_reject","seq":{},"cid":{cid}}}"#, self.log.len() + 1));
         };
@@ -134,13 +139,25 @@ impl Account {
         self.answer(&format!(r#"{{"type":"reject","seq":{seq},"cid":{cid},"reason":"{reason}"}}"#));
     }
 
+    /// Refuses a cancel request it could not accept (bad signature, stale).
+    pub fn refuse_cancel(&mut self, cid: u64, reason: &str) {
+        let seq = self.log.len() + 1;
+        self.answer(&format!(r#"{{"type":"cancel_reject","seq":{seq},"cid":{cid},"reason":"{reason}"}}"#));
+    }
+
+    /// Refuses a replace request it could not accept.
+    pub fn refuse_replace(&mut self, cid: u64, reason: &str) {
+        let seq = self.log.len() + 1;
+        self.answer(&format!(r#"{{"type":"replace_reject","seq":{seq},"cid":{cid},"reason":"{reason}"}}"#));
+    }
+
     /// Cancels every resting order (the connection that placed them dropped).
     pub fn cancel_all(&mut self, ts: u64) {
         let ids: Vec<ClientId> = self.venue.resting_orders().map(|(id, ..)| id).collect();
         for id in ids {
             self.venue.cancel(id, ts, &mut self.made);
+            self.publish();
         }
-        self.publish();
     }
 
     fn answer(&mut self, text: &str) {
@@ -153,7 +170,7 @@ impl Account {
         for r in reports {
             let seq = self.log.len() + 1;
             let cid = r.client_id.0;
-            let (instrument, side) = self.owners.get(&cid).copied().unwrap_or((InstrumentId(0), Side::Buy));
+            let instrument = self.owners.get(&cid).copied().unwrap_or(InstrumentId(0));
             let listing = self.listings.get(instrument.0 as usize).cloned();
             let Some(l) = listing else { continue };
             let fixed = |v: i64, scale: u8| feeds::decimal::format_fixed(v, scale);
@@ -173,9 +190,6 @@ impl Account {
                     fixed(qty.0, l.qty_scale)
                 ),
                 ExecKind::Fill { price, qty, liquidity, trade_id, fee } => {
-                    if let Some(p) = self.positions.get_mut(instrument.0 as usize) {
-                        p.apply_fill(side, price.0, qty.0);
-                    }
                     let liquidity = if liquidity == Liquidity::Maker { "maker" } else { "taker" };
                     format!(
                         r#"{{"type":"fill","seq":{seq},"cid":{cid},"symbol":"{}","trade_id":{trade_id},"price":"{}","qty":"{}","liquidity":"{liquidity}","fee":{fee}}}"#,
@@ -187,6 +201,9 @@ impl Account {
             };
             self.log.push(text);
         }
+        // Orders that ended leave the owner map (it would otherwise grow forever).
+        let venue = &self.venue;
+        self.owners.retain(|cid, _| venue.resting_orders().any(|(id, ..)| id.0 == *cid));
     }
 
     /// The `open_orders` answer.
@@ -213,7 +230,8 @@ impl Account {
     /// The `positions` answer.
     pub fn positions(&self) -> String {
         let positions: Vec<serde_json::Value> = self
-            .positions
+            .venue
+            .positions()
             .iter()
             .zip(&self.listings)
             .filter(|(p, _)| p.net != 0)

@@ -119,12 +119,22 @@ fn handle(text: &[u8], s: &mut Session, registry: &Registry, args: &SimArgs) -> 
     }
     let Some(account) = s.account.clone() else { return error("log in first") };
     let mut a = lock(&account);
-    let refuse = |a: &mut Account, reason: &str| match cid {
-        Some(cid) => {
+    // A refused request is answered in its own kind: a refused cancel or replace
+    // leaves the order as it was; only a refused new order is a reject.
+    let refuse = |a: &mut Account, reason: &str| match (cid, op) {
+        (Some(cid), "cancel") => {
+            a.refuse_cancel(cid, reason);
+            None
+        }
+        (Some(cid), "replace") => {
+            a.refuse_replace(cid, reason);
+            None
+        }
+        (Some(cid), _) => {
             a.reject(cid, reason);
             None
         }
-        None => error(reason),
+        (None, _) => error(reason),
     };
     if !creds.verify(text) {
         return refuse(&mut a, "bad_signature");
@@ -167,7 +177,7 @@ fn handle(text: &[u8], s: &mut Session, registry: &Registry, args: &SimArgs) -> 
             match a.listing_of(cid).map(|l| (l.price_scale, l.qty_scale)) {
                 Some((ps, qs)) => match (decimal(&request["price"], ps), decimal(&request["qty"], qs)) {
                     (Some(price), Some(qty)) if price > 0 && qty > 0 => a.replace(cid, Price(price), Qty(qty), ts),
-                    _ => a.reject(cid, "bad_decimal"),
+                    _ => a.refuse_replace(cid, "bad_decimal"),
                 },
                 None => a.replace(cid, Price(1), Qty(1), ts),
             }

@@ -149,8 +149,11 @@ impl Strategy for Taker {
             order_type,
             stop: NewOrder::stop_at_bps(side, limit, p.stop_bps),
         };
-        // One armed entry at a time: a new signal replaces the old one.
-        if let Some(old) = s.armed.take() {
+        // One armed entry at a time: a new signal replaces the old one (one that
+        // has fired is on its way to the venue: leave it be).
+        if let Some(old) = s.armed.take()
+            && ctx.order(old).is_some_and(Order::is_armed)
+        {
             ctx.cancel(old);
         }
         if let Some(id) = ctx.submit(order) {
