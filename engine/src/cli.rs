@@ -135,6 +135,10 @@ pub struct SimArgs {
     /// fills race our cancels). 0: act at once.
     #[arg(long, default_value_t = 0)]
     pub cancel_delay_ms: u64,
+    /// Order entry fault: never send every Nth ack (the order is live; its ack is
+    /// lost), so clients must find out by asking (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub drop_acks_every: u64,
     /// Order entry: fee on fills of resting orders, in bps of notional (negative: a rebate).
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     pub maker_fee_bps: i64,
@@ -221,6 +225,11 @@ pub struct RunArgs {
     /// cancelled before trading starts.
     #[arg(long, default_value = "sim", value_parser = parse_venue)]
     pub venue: OrderVenue,
+    /// A request (new, cancel, replace) unanswered this long makes the engine ask the
+    /// venue which orders it holds and settle every waiting order from its answer; an
+    /// outcome is never assumed on a timer (0: never ask).
+    #[arg(long, default_value = "2s", value_parser = parse_duration_or_zero)]
+    pub ack_timeout: std::time::Duration,
     /// With a WebSocket venue, have it cancel our resting orders if the connection drops.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub cancel_on_disconnect: bool,
@@ -360,6 +369,11 @@ pub struct RunArgs {
     /// with it, in whole quote units [default: --max-position-notional].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_correlated_notional: Option<u64>,
+    /// What an order that would cross one of our own working orders does: `reject`
+    /// it (`self_trade`), or `cancel-resting`: cancel our orders it would cross
+    /// (ahead of it, so the venue takes them out first), then check and send it.
+    #[arg(long, value_enum, default_value_t = crate::pipeline::SelfTradeMode::Reject)]
+    pub self_trade: crate::pipeline::SelfTradeMode,
     /// Comma-separated symbols (from --symbols) no order may be sent for.
     #[arg(long, value_delimiter = ',', action = clap::ArgAction::Set)]
     pub restricted: Vec<String>,

@@ -137,6 +137,8 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             book_depth: 256,
             breaker: breaker_config(args),
             flatten_on_trip: args.flatten_on_trip,
+            self_trade: args.self_trade,
+            ack_timeout_ns: args.ack_timeout.as_nanos() as u64,
         },
         rate: args.rate,
         duration: args.duration,

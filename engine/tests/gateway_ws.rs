@@ -505,3 +505,41 @@ fn a_venue_that_restarts_is_reconnected_and_every_order_settled() {
     let hanging: Vec<_> = last.iter().filter(|(_, state)| !matches!(**state, 2 | 5 | 8 | 9 | 11)).collect();
     assert!(hanging.is_empty(), "orders left unfinished: {hanging:?}");
 }
+
+/// The venue loses every third ack (`--drop-acks-every 3`): those orders stay
+/// Submitted, with nothing assumed, until `--ack-timeout`; then the engine asks the
+/// venue which orders it holds and settles them from its answer. At the end every
+/// order in the journal has finished.
+#[test]
+fn lost_acks_are_settled_by_asking_the_venue_not_by_a_timer() {
+    let sim = sim(&["--order-rate", "100000", "--drop-acks-every", "3"]);
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let url = &sim.url;
+    let out = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["run", "--quiet", "--json", json.to_str().unwrap(), "--symbols", "BTCUSDT", "--duration", "3s"])
+        .args(["--feed", &format!("{url}?account={KEY}"), "--venue", &format!("{url}orders")])
+        .args(["--persist", &format!("journal:{}", journal.path().display()), "--ack-timeout", "200ms"])
+        // Quotes that stay put, so an order whose ack was lost is not simply
+        // cancelled by its strategy before anyone notices.
+        .args(["--strategy", "mm:requote=50"])
+        .env("ENGINE_API_KEY", KEY)
+        .env("ENGINE_API_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let c = &summary["counters"];
+    assert!(c["ack_timeouts"].as_u64().unwrap() > 0 && c["settled"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(c["oms_errors"], 0, "{summary}");
+    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+    let mut last = std::collections::HashMap::new();
+    for r in records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Order)) {
+        last.insert(r.fields[0], r.code);
+    }
+    let hanging: Vec<_> = last.iter().filter(|(_, state)| !matches!(**state, 2 | 5 | 8 | 9 | 11)).collect();
+    assert!(hanging.is_empty(), "orders left unfinished: {hanging:?}");
+}

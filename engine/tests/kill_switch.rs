@@ -375,3 +375,57 @@ fn throttled_cancels_are_deferred_never_dropped() {
     assert_eq!(s["gateway"]["lost_answers"], 0, "the venue's answers all arrived: {s}");
     assert_eq!(working, 0, "orders left working: {s}");
 }
+
+/// `--self-trade cancel-resting`: an order that would cross one of our own resting
+/// orders cancels that order first and is then checked and sent. Replaying the
+/// journal shows the invariant both modes keep: no order is ever sent while one of
+/// our own orders it would cross is still working and not being cancelled.
+#[test]
+fn self_trades_are_prevented_by_cancelling_the_resting_order() {
+    for mode in ["reject", "cancel-resting"] {
+        let dir = tempfile::tempdir().unwrap();
+        let persist = format!("journal:{}", dir.path().display());
+        let args = [
+            "--duration",
+            "2s",
+            "--persist",
+            &persist,
+            "--cancels-per-sec",
+            "20",
+            "--max-rejects-per-sec",
+            "0",
+            "--self-trade",
+            mode,
+        ];
+        let (code, s, stderr) = run(&args);
+        assert_eq!(code, Some(0), "{stderr}");
+        let cancels = s["counters"]["self_trade_cancels"].as_u64().unwrap();
+        if mode == "reject" {
+            assert_eq!(cancels, 0, "{s}");
+            assert!(s["risk_rejects"]["self_trade"].as_u64().unwrap() > 0, "{s}");
+        } else {
+            assert!(cancels > 0, "{s}");
+        }
+        let (records, _) = JournalReader::open(dir.path()).unwrap().read_all().unwrap();
+        // client id → (instrument, side, price, state)
+        let mut orders: std::collections::HashMap<i64, (u32, i64, i64, u16)> = Default::default();
+        let working = [OrderState::Submitted, OrderState::Accepted, OrderState::PartiallyFilled].map(|s| s as u16);
+        let mut sent = 0;
+        for r in records.iter().filter(|r| r.kind() == Some(RecordKind::Order)) {
+            let (id, side, price) = (r.fields[0], r.fields[1], r.fields[2]);
+            if r.code == OrderState::Submitted as u16 {
+                sent += 1;
+                let crossing = orders.iter().find(|(other, (instrument, other_side, other_price, state))| {
+                    **other != id
+                        && *instrument == r.instrument
+                        && *other_side != side
+                        && working.contains(state)
+                        && if side == 1 { *other_price <= price } else { *other_price >= price }
+                });
+                assert!(crossing.is_none(), "{mode}: order {id} sent across our own {crossing:?}");
+            }
+            orders.insert(id, (r.instrument, side, price, r.code));
+        }
+        assert!(sent > 100, "{mode}: {sent} orders sent");
+    }
+}

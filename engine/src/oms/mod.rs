@@ -31,6 +31,8 @@ pub struct Order {
     pub recent_trade_ids: [u64; 4],
     /// A stop whose trigger fired (what it became is, or was, at the venue).
     pub triggered: bool,
+    /// Engine time (ns) our last request for it (new, cancel, replace) was sent.
+    pub sent_at: u64,
 }
 
 impl Order {
@@ -199,6 +201,7 @@ impl Oms {
             filled: 0,
             recent_trade_ids: [0; 4],
             triggered: false,
+            sent_at: 0,
         };
         self.open_notional += order.open_notional();
         slot.order = Some(order);
@@ -415,10 +418,14 @@ impl Oms {
 
     /// The highest price we bid and the lowest we offer in `instrument` among working
     /// orders: an order crossing either would trade with ourselves.
-    pub fn own_top(&self, instrument: InstrumentId) -> OwnTop {
+    /// Armed stops are not at a venue and do not count; with `skip_cancelling`,
+    /// neither do orders whose cancel is already on its way (sent before anything
+    /// sent now, so the venue takes them out first).
+    pub fn own_top(&self, instrument: InstrumentId, skip_cancelling: bool) -> OwnTop {
         let mut top = OwnTop::default();
         for order in self.working_ids.iter().filter_map(|id| self.get(*id)) {
-            if order.new.instrument != instrument {
+            let cancelling = skip_cancelling && order.state == OrderState::PendingCancel;
+            if order.new.instrument != instrument || order.is_armed() || cancelling {
                 continue;
             }
             let price = order.new.price.0;
@@ -433,6 +440,13 @@ impl Oms {
     /// Working orders in `instrument` (a short scan of the working index).
     pub fn working_in(&self, instrument: InstrumentId) -> impl Iterator<Item = &Order> {
         self.working_ids.iter().filter_map(|id| self.get(*id)).filter(move |o| o.new.instrument == instrument)
+    }
+
+    /// Notes when a request for the order was sent (the ack timeout counts from it).
+    pub fn stamp(&mut self, id: ClientId, now: u64) {
+        if let Some(order) = self.get_mut(id) {
+            order.sent_at = now;
+        }
     }
 
     /// What a working order itself adds to its side's open size and to the working

@@ -126,6 +126,12 @@ pub struct Counters {
     pub late_answers: u64,
     /// Orders settled by querying the venue after a reconnect.
     pub settled: u64,
+    /// Our resting orders cancelled to let a new order through (`--self-trade
+    /// cancel-resting`).
+    pub self_trade_cancels: u64,
+    /// Requests found unanswered past `--ack-timeout` (each then settled by asking
+    /// the venue).
+    pub ack_timeouts: u64,
 }
 
 /// What the fused stage is built from.
@@ -153,6 +159,20 @@ pub struct PipelineConfig {
     /// On a kill-switch trip, after cancelling, close every position with IOC orders
     /// at the touch (reduce-only).
     pub flatten_on_trip: bool,
+    /// What an order that would trade with one of our own does.
+    pub self_trade: SelfTradeMode,
+    /// A request unanswered this long (ns) makes the engine ask the venue (0: never).
+    pub ack_timeout_ns: u64,
+}
+
+/// Self-trade prevention (`--self-trade`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SelfTradeMode {
+    /// Refuse the new order (`self_trade`).
+    #[default]
+    Reject,
+    /// Cancel our resting orders it would cross, then send it.
+    CancelResting,
 }
 
 /// The signed notional of the other open positions whose returns correlate with
@@ -215,6 +235,10 @@ pub struct Pipeline {
     venue_down_since: u64,
     /// Reduce-only since a start-up reconciliation mismatch (until re-armed).
     reconcile_hold: bool,
+    self_trade: SelfTradeMode,
+    ack_timeout_ns: u64,
+    /// When overdue answers were last looked for (ns).
+    last_ack_check: u64,
     /// Shared (its state is atomics): the cold core reconfigures it on SIGHUP.
     breaker: std::sync::Arc<CircuitBreaker>,
     intents: Bounded<Intent>,
@@ -290,6 +314,9 @@ impl Pipeline {
             last_reconnect: 0,
             venue_down_since: 0,
             reconcile_hold: false,
+            self_trade: config.self_trade,
+            ack_timeout_ns: config.ack_timeout_ns,
+            last_ack_check: 0,
             breaker: std::sync::Arc::new(CircuitBreaker::new(&config.breaker)),
             intents: Bounded::with_capacity(64),
             sending: Bounded::with_capacity(64),
@@ -580,7 +607,16 @@ impl Pipeline {
                     Intent::New { id, order } => {
                         let t0 = clock.now_ns();
                         let to_venue = order.order_type.trigger().is_none();
-                        let Some(decision) = self.pre_trade(id, &order, now, to_venue) else { continue };
+                        let Some(mut decision) = self.pre_trade(id, &order, now, to_venue) else { continue };
+                        if decision.reject == Some(Reject::SelfTrade)
+                            && self.self_trade == SelfTradeMode::CancelResting
+                            && self.cancel_crossed(&order, now) > 0
+                        {
+                            // Our resting orders it would have crossed are being
+                            // cancelled ahead of it: check it again without them.
+                            let Some(again) = self.pre_trade(id, &order, now, to_venue) else { continue };
+                            decision = again;
+                        }
                         let t1 = clock.now_ns();
                         self.latency.record(Hop::Risk, t1.saturating_sub(t0));
                         if self.halt.is_some_and(|h| h.must_stop()) {
@@ -699,7 +735,7 @@ impl Pipeline {
             position: self.oms.position(order.instrument),
             open_notional,
             working,
-            own: self.oms.own_top(order.instrument),
+            own: self.oms.own_top(order.instrument, self.self_trade == SelfTradeMode::CancelResting),
             exposure: Exposure {
                 mark: self.marks.get(i).copied().unwrap_or(0),
                 correlated: correlated_with(
@@ -760,6 +796,7 @@ impl Pipeline {
             }
             Ok(order) => {
                 self.persist_order(&order, now);
+                self.oms.stamp(id, now);
                 let Some(book) = self.books.get(order.new.instrument.0 as usize) else { return };
                 if let Err(e) = self.venue.replace(id, order.new.instrument, (price, qty), book, now) {
                     self.not_sent(id, ExecKind::ReplaceRejected, &e, now);
@@ -772,6 +809,34 @@ impl Pipeline {
                 self.refuse_locally(id, ExecKind::ReplaceRejected, now);
             }
         }
+    }
+
+    /// Self-trade prevention by cancelling: cancels our working orders on the other
+    /// side of `order`'s instrument that it would cross (they go before it, so the
+    /// venue takes them out first). Returns how many cancels were sent.
+    fn cancel_crossed(&mut self, order: &NewOrder, now: u64) -> usize {
+        let mut crossed = [crate::order::ClientId(0); 32];
+        let mut n = 0;
+        let candidates = self.oms.working_in(order.instrument).filter(|o| {
+            o.new.side != order.side
+                && o.state != OrderState::PendingCancel
+                && !o.is_armed()
+                && match order.side {
+                    feeds::event::Side::Buy => o.new.price <= order.price,
+                    feeds::event::Side::Sell => o.new.price >= order.price,
+                }
+        });
+        for (slot, o) in crossed.iter_mut().zip(candidates) {
+            *slot = o.id;
+            n += 1;
+        }
+        for id in crossed.into_iter().take(n) {
+            // Past the cancel throttle: leaving it would let us trade with ourselves.
+            self.risk.on_emergency_cancel(now);
+            self.send_cancel(id, now);
+            self.counters.self_trade_cancels += 1;
+        }
+        n
     }
 
     /// Tells the strategy a request of its was refused before it left the engine
@@ -864,6 +929,9 @@ impl Pipeline {
     fn order_event(&mut self, id: crate::order::ClientId, event: OrderEvent, now: u64) -> Option<Order> {
         match self.oms.apply(id, event) {
             Ok(order) => {
+                if matches!(event, OrderEvent::Send | OrderEvent::RequestCancel) {
+                    self.oms.stamp(id, now);
+                }
                 self.persist_order(&order, now);
                 Some(order)
             }
@@ -981,6 +1049,7 @@ impl Pipeline {
         // Venue answers arrive whether or not the market moves.
         self.handle_reports(now);
         self.keep_venue_connected(now);
+        self.check_ack_timeouts(now);
         self.retry_deferred_cancels(now);
         self.check_stale(now);
         self.check_venue_down(now);
@@ -1378,6 +1447,27 @@ impl Pipeline {
         }
     }
 
+    /// A request unanswered for `--ack-timeout` is not given up on: the venue is
+    /// asked what it holds and every waiting order is settled from its answer (at
+    /// most once per half timeout).
+    fn check_ack_timeouts(&mut self, now: u64) {
+        let timeout = self.ack_timeout_ns;
+        if timeout == 0 || now.saturating_sub(self.last_ack_check) < timeout / 2 || !self.venue.is_connected() {
+            return;
+        }
+        self.last_ack_check = now;
+        let overdue = self
+            .oms
+            .working()
+            .filter(|o| !o.is_armed() && (o.state == OrderState::Submitted || o.state.is_pending()))
+            .filter(|o| now.saturating_sub(o.sent_at) > timeout)
+            .count() as u64;
+        if overdue > 0 {
+            self.counters.ack_timeouts += overdue;
+            self.settle_with_venue(now);
+        }
+    }
+
     /// After a reconnect, every order still waiting on the venue is settled by
     /// asking it. The venue replays every answer it sent while we were away before it
     /// answers the query, so once those are applied an order still waiting has
@@ -1401,6 +1491,8 @@ impl Pipeline {
             let at_venue = open.iter().find(|v| v.id == order.id);
             let answer = match (order.state, at_venue) {
                 (OrderState::Submitted, None) => Some(ExecKind::Rejected),
+                // Working there, its ack lost: what the venue says is what it is.
+                (OrderState::Submitted, Some(_)) => Some(ExecKind::Accepted),
                 (OrderState::PendingCancel, Some(_)) => {
                     if let Err(e) = self.venue.cancel(order.id, now) {
                         self.gateway_failed(&e);
@@ -1467,6 +1559,16 @@ impl Pipeline {
         if let Err(e) = self.venue.poll(now, &mut self.reports) {
             self.gateway_failed(&e);
         }
+    }
+
+    /// Whether an order still waits on the venue's answer (armed stops never do).
+    pub fn awaiting_venue(&self) -> bool {
+        self.oms.working().any(|o| !o.is_armed())
+    }
+
+    /// Applies the venue's answers that have arrived (shutdown: the last cancels').
+    pub fn take_answers(&mut self, now: u64) {
+        self.handle_reports(now);
     }
 
     /// What the venue gateway counted.

@@ -213,5 +213,14 @@ pub fn run_input(
         }
     }
     pipeline.cancel_all(pipeline.last_event_time());
+    // A real venue answers later: wait (up to about 2 s) for the last cancels'
+    // answers, so the journal ends with every order's outcome.
+    for _ in 0..2_000 {
+        if !pipeline.awaiting_venue() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        pipeline.take_answers(clock.now_ns());
+    }
     let _ = heartbeat.try_push(status(pipeline, clock.now_ns()));
 }

@@ -44,6 +44,9 @@ pub(super) struct Account {
     pub has_market: bool,
     /// Cancel resting orders when the order-entry connection drops.
     pub cancel_on_disconnect: bool,
+    /// Fault injection: never send every Nth ack (0: never).
+    pub drop_acks_every: u64,
+    acks: u64,
     made: Bounded<ExecReport>,
     scratch: Events,
 }
@@ -60,6 +63,8 @@ impl Account {
             owners: HashMap::new(),
             has_market: false,
             cancel_on_disconnect: false,
+            drop_acks_every: 0,
+            acks: 0,
             // One trade can fill every resting order.
             made: Bounded::with_capacity(VENUE_CAPACITY + 16),
             scratch: Events::with_capacity(64),
@@ -175,7 +180,13 @@ impl Account {
             let Some(l) = listing else { continue };
             let fixed = |v: i64, scale: u8| feeds::decimal::format_fixed(v, scale);
             let text = match r.kind {
-                ExecKind::Accepted => format!(r#"{{"type":"ack","seq":{seq},"cid":{cid}}}"#),
+                ExecKind::Accepted => {
+                    self.acks += 1;
+                    if self.drop_acks_every > 0 && self.acks.is_multiple_of(self.drop_acks_every) {
+                        continue; // lost: never sent, never numbered
+                    }
+                    format!(r#"{{"type":"ack","seq":{seq},"cid":{cid}}}"#)
+                }
                 ExecKind::Rejected => {
                     format!(r#"{{"type":"reject","seq":{seq},"cid":{cid},"reason":"venue_refused"}}"#)
                 }

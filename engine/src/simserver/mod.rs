@@ -64,7 +64,9 @@ impl Registry {
                 })
                 .collect();
             let fees = FeeSchedule { maker_bps: args.maker_fee_bps, taker_bps: args.taker_fee_bps };
-            Arc::new(Mutex::new(Account::new(listings, fees)))
+            let mut account = Account::new(listings, fees);
+            account.drop_acks_every = args.drop_acks_every;
+            Arc::new(Mutex::new(account))
         });
         Arc::clone(account)
     }
