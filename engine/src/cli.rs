@@ -39,6 +39,10 @@ pub enum Command {
     /// same flags and defaults (add --persist none to measure without the journal).
     /// Two replays of one capture make the same orders and fills.
     Replay(Box<ReplayArgs>),
+    /// Capture a feed without trading: `engine run --strategy idle --persist none
+    /// --record FILE` with the feed's flags. The capture (every frame with its receive
+    /// time, and every book snapshot the engine took) replays with `engine replay`.
+    Record(Box<RecordArgs>),
     /// Trip a running engine's kill switch by hand: trading halts, working orders are
     /// cancelled, the engine runs on until stopped. Sends SIGUSR1 to PID, or writes
     /// `kill` into the engine's --control file.
@@ -528,6 +532,17 @@ fn parse_feed(s: &str) -> Result<FeedArg, String> {
         )),
         _ => Err(format!("`{s}`: expected `sim`, `replay:PATH` or `ws://host:port/path`")),
     }
+}
+
+/// `engine record` flags: the capture to write, then any `engine run` flag (its
+/// strategy, persistence and venue are fixed: idle, none, sim).
+#[derive(Debug, Clone, Args)]
+pub struct RecordArgs {
+    /// The capture file to write.
+    pub out: PathBuf,
+    /// Everything `engine run` takes (--feed, --symbols, --duration, ...).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `engine replay` flags: the capture, then any `engine run` flag.

@@ -168,6 +168,7 @@ fn reload_breaker_settings() -> Result<crate::risk::BreakerConfig, String> {
     let args = match &cli.command {
         crate::cli::Command::Run(args) => args.as_ref(),
         crate::cli::Command::Replay(r) => &r.run,
+        crate::cli::Command::Record(r) => &r.run,
         crate::cli::Command::Bench(crate::cli::BenchCmd::E2e(e)) => &e.run,
         _ => return Err("not a run".into()),
     };
@@ -244,6 +245,22 @@ fn cores(args: &crate::cli::RunArgs) -> Result<(Topology, (usize, usize)), Strin
 pub fn replay_command(args: &crate::cli::ReplayArgs) -> Result<ExitCode, String> {
     let mut run = args.run.clone();
     run.feed = crate::cli::FeedArg::Replay(args.capture.clone());
+    run_command(&run)
+}
+
+/// `engine record`: a run that only records.
+///
+/// # Errors
+/// As [`run_command`].
+pub fn record_command(args: &crate::cli::RecordArgs) -> Result<ExitCode, String> {
+    let mut run = args.run.clone();
+    if matches!(run.feed, crate::cli::FeedArg::Replay(_)) {
+        return Err("engine record: record a live feed (--feed sim or ws://...), not a replay".into());
+    }
+    run.record = Some(args.out.clone());
+    run.strategy = crate::strategy::StrategyConfig::Idle;
+    run.persist = crate::cli::PersistArg::None;
+    run.venue = crate::cli::OrderVenue::Sim;
     run_command(&run)
 }
 

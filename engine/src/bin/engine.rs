@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => engine::decode::decode(args),
         Command::Run(args) => engine::run_cli::run_command(args),
         Command::Replay(args) => engine::run_cli::replay_command(args),
+        Command::Record(args) => engine::run_cli::record_command(args),
         Command::Bench(BenchCmd::E2e(args)) => engine::run_cli::bench_e2e_command(args),
         Command::Sim(args) => engine::simserver::run(args),
         Command::Kill(args) => engine::run_cli::kill_command(args),

@@ -13,6 +13,8 @@ pub enum StrategyConfig {
     /// `taker`: keys `levels`, `threshold_pct`, `size`, `cooldown_us`, `max_inventory`, `stop_bps`,
     /// `entry` (`ioc`, `fok`, `market`, `stop`, `stop_limit`), `slip_bps`.
     Taker(TakerParams),
+    /// `idle`: never trades (recording a feed, watching books).
+    Idle,
 }
 
 impl Default for StrategyConfig {
@@ -86,7 +88,9 @@ impl FromStr for StrategyConfig {
                 }
                 Ok(Self::Taker(p))
             }
-            other => Err(format!("unknown strategy `{other}`: expected `mm` (market maker) or `taker`")),
+            "idle" if params.is_empty() => Ok(Self::Idle),
+            "idle" => Err("strategy `idle` takes no parameters".into()),
+            other => Err(format!("unknown strategy `{other}`: expected `mm` (market maker), `taker` or `idle`")),
         }
     }
 }
@@ -118,6 +122,8 @@ mod tests {
         assert!("mm:spread=1".parse::<StrategyConfig>().unwrap_err().contains("known: half_spread"));
         assert!("mm:size".parse::<StrategyConfig>().unwrap_err().contains("key=value"));
         assert!("arb".parse::<StrategyConfig>().unwrap_err().contains("unknown strategy"));
+        assert_eq!("idle".parse(), Ok(StrategyConfig::Idle));
+        assert!("idle:size=1".parse::<StrategyConfig>().is_err());
         let Ok(StrategyConfig::MarketMaker(p)) = "mm:amend=true".parse() else { panic!() };
         assert!(p.amend);
         assert!("mm:amend=yes".parse::<StrategyConfig>().unwrap_err().contains("true or false"));

@@ -98,5 +98,14 @@ pub fn build(config: &StrategyConfig, instruments: usize) -> Box<dyn Strategy> {
     match config {
         StrategyConfig::MarketMaker(p) => Box::new(MarketMaker::new(*p, instruments)),
         StrategyConfig::Taker(p) => Box::new(Taker::new(*p, instruments)),
+        StrategyConfig::Idle => Box::new(Idle),
     }
+}
+
+/// A strategy that never trades.
+#[derive(Debug)]
+pub struct Idle;
+
+impl Strategy for Idle {
+    fn on_book(&mut self, _market: &Market<'_>, _ctx: &mut Ctx<'_>) {}
 }
