@@ -416,6 +416,16 @@ pub struct RunArgs {
     /// The simulated venue's taker fee in basis points.
     #[arg(long, default_value_t = 4, allow_negative_numbers = true)]
     pub taker_fee_bps: i64,
+    /// The simulated venue answers acks, rejects, cancels and replaces this late.
+    #[arg(long, default_value = "0", value_parser = parse_duration_or_zero)]
+    pub sim_ack_latency: std::time::Duration,
+    /// The simulated venue reports fills this late.
+    #[arg(long, default_value = "0", value_parser = parse_duration_or_zero)]
+    pub sim_fill_latency: std::time::Duration,
+    /// The simulated venue rejects this many new orders per million at random
+    /// (seeded by --seed).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub sim_reject_ppm: u32,
     /// Simulator random seed (same seed, same market).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

@@ -130,7 +130,11 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             kill,
             venue: crate::gateway::SimGatewayConfig {
                 fees: crate::sim::FeeSchedule { maker_bps: args.maker_fee_bps, taker_bps: args.taker_fee_bps },
-                ..crate::gateway::SimGatewayConfig::default()
+                ack_latency_ns: args.sim_ack_latency.as_nanos() as u64,
+                fill_latency_ns: args.sim_fill_latency.as_nanos() as u64,
+                reject_ppm: args.sim_reject_ppm,
+                seed: args.seed,
+                reject_after: None,
             },
             order_capacity: 4096,
             client_id_epoch: 0,

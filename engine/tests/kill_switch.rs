@@ -429,3 +429,40 @@ fn self_trades_are_prevented_by_cancelling_the_resting_order() {
         assert!(sent > 100, "{mode}: {sent} orders sent");
     }
 }
+
+/// A slow simulated venue (acks 1 ms late, fills 2 ms late, 2% of orders rejected at
+/// random): answers cross requests as a real venue's do, and still every order in the
+/// journal finishes and no answer is refused by the OMS.
+#[test]
+fn a_slow_simulated_venue_leaves_nothing_unfinished() {
+    let dir = tempfile::tempdir().unwrap();
+    let persist = format!("journal:{}", dir.path().display());
+    let (code, s, stderr) = run(&[
+        "--frames",
+        "200000",
+        "--persist",
+        &persist,
+        "--sim-ack-latency",
+        "1ms",
+        "--sim-fill-latency",
+        "2ms",
+        "--sim-reject-ppm",
+        "20000",
+        "--self-trade",
+        "cancel-resting",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(s["counters"]["venue_rejects"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(s["counters"]["oms_errors"], 0, "{s}");
+    assert_eq!(s["oms"]["bad_transitions"], 0, "{s}");
+    let (records, _) = JournalReader::open(dir.path()).unwrap().read_all().unwrap();
+    let mut last = std::collections::HashMap::new();
+    for r in records.iter().filter(|r| r.kind() == Some(RecordKind::Order)) {
+        last.insert(r.fields[0], r.code);
+    }
+    let terminal =
+        [OrderState::Filled, OrderState::Canceled, OrderState::Rejected, OrderState::Denied, OrderState::Expired]
+            .map(|s| s as u16);
+    let open: Vec<_> = last.iter().filter(|(_, s)| !terminal.contains(s)).collect();
+    assert!(open.is_empty(), "unfinished: {open:?}");
+}

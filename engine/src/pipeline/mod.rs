@@ -879,6 +879,10 @@ impl Pipeline {
 
     /// Applies an OMS event and persists the order's new state.
     fn send_cancel(&mut self, id: crate::order::ClientId, now: u64) {
+        // Already being cancelled (self-trade prevention got there first): done.
+        if self.oms.get(id).is_some_and(|o| o.state == OrderState::PendingCancel) {
+            return;
+        }
         let armed = self.oms.get(id).is_some_and(Order::is_armed);
         if armed {
             // An armed stop lives only here: cancelling it needs no venue.
