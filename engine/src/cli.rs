@@ -402,6 +402,10 @@ pub struct RunArgs {
     /// second (throttled and duplicate orders do not count; 0: off).
     #[arg(long, default_value_t = 200)]
     pub max_rejects_per_sec: u32,
+    /// A live feed that sends nothing for this long is stale: a `stale` status event,
+    /// and its books are invalid until their next snapshot (0: never).
+    #[arg(long, default_value = "2s", value_parser = parse_duration_or_zero)]
+    pub feed_stale_after: std::time::Duration,
     /// Kill switch: trip when a book stays invalid (unrecovered gap, feed down) this
     /// long (0: never).
     #[arg(long, default_value = "5s", value_parser = parse_duration_or_zero)]

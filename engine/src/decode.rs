@@ -108,6 +108,14 @@ fn event_json(event: &Event, symbols: &SymbolTable, venue: &str, scale: u8) -> V
             "seq": t.trade_id,
             "ts_exchange_ns": t.ts_exchange.0,
         }),
+        Event::Status(st) => json!({
+            "kind": "status",
+            "venue": venue,
+            "symbol": symbols.symbol(st.instrument),
+            "status": st.kind().map(feeds::event::StatusKind::name),
+            "seq": st.seq,
+            "detail": st.detail,
+        }),
         Event::Bbo(b) => json!({
             "kind": "bbo",
             "venue": venue,

@@ -143,6 +143,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             flatten_on_trip: args.flatten_on_trip,
             self_trade: args.self_trade,
             ack_timeout_ns: args.ack_timeout.as_nanos() as u64,
+            feed_stale_ns: args.feed_stale_after.as_nanos() as u64,
         },
         rate: args.rate,
         duration: args.duration,

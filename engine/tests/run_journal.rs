@@ -42,8 +42,12 @@ fn check_journal(dir: &std::path::Path, summary: &engine::run::RunSummary) {
         match r.kind() {
             Some(RecordKind::Risk) => {
                 let f = RiskFields::from_record(r).unwrap();
-                risk_accepted.insert(f.client_id, f.reason == 0);
-                denied += u64::from(f.reason != 0);
+                // Pre-trade decisions are codes 0-99; trips, stop-outs and feed
+                // status (100+) are audit records about no one order.
+                if f.reason < 100 {
+                    risk_accepted.insert(f.client_id, f.reason == 0);
+                    denied += u64::from(f.reason != 0);
+                }
             }
             Some(RecordKind::Order) => {
                 let f = OrderFields::from_record(r).unwrap();

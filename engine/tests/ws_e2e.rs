@@ -117,3 +117,59 @@ fn a_recorded_live_feed_replays_the_same_way_twice() {
     assert!(a["orders"].as_u64().unwrap() > 0, "the replay trades: {a}");
     assert_eq!((&a["orders"], &a["fills"]), (&b["orders"], &b["fills"]), "the same decisions twice");
 }
+
+/// Feed-status events end to end: a server (a thread here, speaking the simulator's
+/// frames) that streams, goes silent with the connection open, then drops it. The
+/// engine reports `connected`, then `stale` once the silence passes
+/// --feed-stale-after (its books invalidated), then `disconnected`; each is
+/// journaled as an audit record (171, 175, 172) in that order.
+#[test]
+fn a_silent_then_dropped_feed_is_reported_stale_then_disconnected() {
+    use engine::{
+        run::sim_symbol_spec,
+        sim::{MarketSim, SimSymbol},
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = tungstenite::accept(stream).unwrap();
+        let (ps, qs, start) = sim_symbol_spec("BTCUSDT");
+        let symbol = SimSymbol::new("BTCUSDT", feeds::event::InstrumentId(0), (ps, qs), start);
+        let mut market = MarketSim::new(vec![symbol], 7);
+        let text = |b: &[u8]| tungstenite::Message::text(String::from_utf8_lossy(b).into_owned());
+        ws.send(text(market.snapshot_frame(feeds::event::InstrumentId(0)))).unwrap();
+        for _ in 0..2_000 {
+            let ts = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos() as u64;
+            ws.send(text(market.next_frame(ts))).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(1_200)); // silent, connection open
+        drop(ws); // then gone; the listener is gone too, so reconnects are refused
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let persist = format!("journal:{}", dir.path().display());
+    let (code, s, stderr) = run(&[
+        "--feed",
+        &url,
+        "--symbols",
+        "BTCUSDT",
+        "--duration",
+        "2500ms",
+        "--feed-stale-after",
+        "300ms",
+        "--persist",
+        &persist,
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let status = &s["counters"]["feed_status"];
+    assert!(status[0].as_u64().unwrap() >= 1 && status[1].as_u64().unwrap() >= 1, "connected, disconnected: {s}");
+    assert_eq!(status[4], 1, "stale once for one silence: {s}");
+    let (records, _) = persist::journal::JournalReader::open(dir.path()).unwrap().read_all().unwrap();
+    let codes: Vec<u16> = records
+        .iter()
+        .filter(|r| r.kind() == Some(persist::RecordKind::Risk) && (171..=175).contains(&r.code))
+        .map(|r| r.code)
+        .collect();
+    let at = |code| codes.iter().position(|c| *c == code).unwrap_or_else(|| panic!("no {code} in {codes:?}"));
+    assert!(at(171) < at(175) && at(175) < at(172), "connected, stale, disconnected: {codes:?}");
+}

@@ -316,7 +316,84 @@ impl BookDelta {
     }
 }
 
-/// Anything a decoder emits.
+/// What happened to a feed: its connection, or one book's integrity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u16)]
+pub enum StatusKind {
+    /// The connection is up (and subscribed).
+    Connected = 1,
+    /// The connection dropped: every book of it is invalid until resynced.
+    Disconnected = 2,
+    /// A book missed updates (`seq`: the last applied, `detail`: the one that came).
+    GapDetected = 3,
+    /// A book is whole again from a snapshot (`seq`: the snapshot's).
+    Resynced = 4,
+    /// Nothing arrived for longer than allowed (`detail`: the silence, in ms).
+    Stale = 5,
+}
+
+impl StatusKind {
+    /// The kind stored under `code`.
+    pub fn from_code(code: u16) -> Option<Self> {
+        [Self::Connected, Self::Disconnected, Self::GapDetected, Self::Resynced, Self::Stale]
+            .into_iter()
+            .find(|k| *k as u16 == code)
+    }
+
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Connected => "connected",
+            Self::Disconnected => "disconnected",
+            Self::GapDetected => "gap_detected",
+            Self::Resynced => "resynced",
+            Self::Stale => "stale",
+        }
+    }
+}
+
+/// A feed-status event, beside the market data: fixed-size, `Pod`, so it crosses
+/// rings like the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct FeedStatus {
+    /// Venue time it refers to, or 0.
+    pub ts_exchange: UnixNanos,
+    /// When it was seen.
+    pub ts_recv: UnixNanos,
+    /// The venue sequence it is about (see [`StatusKind`]), or 0.
+    pub seq: u64,
+    /// A kind-specific value (see [`StatusKind`]).
+    pub detail: u64,
+    /// The instrument, or [`FeedStatus::ALL`] for the whole connection.
+    pub instrument: InstrumentId,
+    /// The venue (`Venue as u16`).
+    pub venue: u16,
+    kind: u16,
+}
+
+impl FeedStatus {
+    /// The instrument id of a status about the whole connection.
+    pub const ALL: InstrumentId = InstrumentId(u32::MAX);
+
+    /// A status event.
+    pub fn new(
+        venue: Venue,
+        instrument: InstrumentId,
+        kind: StatusKind,
+        (seq, detail): (u64, u64),
+        ts: UnixNanos,
+    ) -> Self {
+        Self { ts_exchange: UnixNanos(0), ts_recv: ts, seq, detail, instrument, venue: venue as u16, kind: kind as u16 }
+    }
+
+    /// What happened (`None` only for a corrupt value from elsewhere).
+    pub fn kind(&self) -> Option<StatusKind> {
+        StatusKind::from_code(self.kind)
+    }
+}
+
+/// Anything a decoder emits, and the feed's status beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     /// A trade print.
@@ -325,10 +402,13 @@ pub enum Event {
     Bbo(Bbo),
     /// Part of a book update.
     BookDelta(BookDelta),
+    /// The feed's connection or a book's integrity changed.
+    Status(FeedStatus),
 }
 
 const _: () = assert!(size_of::<Trade>() == 48);
 const _: () = assert!(size_of::<Bbo>() == 64);
+const _: () = assert!(size_of::<FeedStatus>() == 40);
 const _: () = assert!(size_of::<BookDelta>() == 48 + 16 * LEVELS_PER_DELTA);
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ pub fn ours(frames: &[Vec<u8>]) -> u64 {
                             sum = sum.wrapping_add(l.price.0 as u64).wrapping_add(l.qty.0 as u64);
                         }
                     }
-                    Event::Bbo(_) => {}
+                    Event::Bbo(_) | Event::Status(_) => {}
                 }
             }
             total = total.wrapping_add(sum);

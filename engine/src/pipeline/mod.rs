@@ -13,7 +13,7 @@ use feeds::{
     DecodeError, Events,
     binance::BinanceDecoder,
     book::Book,
-    event::{Event, InstrumentId, Price, Trade, UnixNanos, Venue},
+    event::{Event, FeedStatus, InstrumentId, Price, StatusKind, Trade, UnixNanos, Venue},
     symbols::SymbolTable,
 };
 use persist::record::{BookTopFields, FillFields, OrderFields, PositionFields, RiskFields, TradeFields};
@@ -34,6 +34,10 @@ use crate::{
 };
 
 const VENUE: u16 = Venue::Binance as u16;
+/// Feed-status events are journaled as audit records with code `FEED_STATUS + kind`
+/// (171 connected … 175 stale).
+pub const FEED_STATUS: u16 = 170;
+
 /// The risk-event code of a stop-out (beside the trips' 100+ codes).
 pub const STOP_OUT: u16 = 160;
 /// Instruments one fused stage can carry (a bit each in the changed-books mask).
@@ -132,6 +136,9 @@ pub struct Counters {
     /// Requests found unanswered past `--ack-timeout` (each then settled by asking
     /// the venue).
     pub ack_timeouts: u64,
+    /// Feed-status events by kind: connected, disconnected, gap detected, resynced,
+    /// stale.
+    pub feed_status: [u64; 5],
 }
 
 /// What the fused stage is built from.
@@ -163,6 +170,8 @@ pub struct PipelineConfig {
     pub self_trade: SelfTradeMode,
     /// A request unanswered this long (ns) makes the engine ask the venue (0: never).
     pub ack_timeout_ns: u64,
+    /// A live feed silent this long (ns) is stale (0: never).
+    pub feed_stale_ns: u64,
 }
 
 /// Self-trade prevention (`--self-trade`).
@@ -239,6 +248,11 @@ pub struct Pipeline {
     ack_timeout_ns: u64,
     /// When overdue answers were last looked for (ns).
     last_ack_check: u64,
+    feed_stale_ns: u64,
+    /// Reported stale, and not heard from since.
+    feed_stale: bool,
+    /// The first tick's time (a feed that never sends is measured from it).
+    first_tick: u64,
     /// Shared (its state is atomics): the cold core reconfigures it on SIGHUP.
     breaker: std::sync::Arc<CircuitBreaker>,
     intents: Bounded<Intent>,
@@ -317,6 +331,9 @@ impl Pipeline {
             self_trade: config.self_trade,
             ack_timeout_ns: config.ack_timeout_ns,
             last_ack_check: 0,
+            feed_stale_ns: config.feed_stale_ns,
+            feed_stale: false,
+            first_tick: 0,
             breaker: std::sync::Arc::new(CircuitBreaker::new(&config.breaker)),
             intents: Bounded::with_capacity(64),
             sending: Bounded::with_capacity(64),
@@ -371,7 +388,9 @@ impl Pipeline {
         }
         self.mid_update &= !(1u64 << i);
         if book.is_valid() {
+            let resynced = seq.last();
             self.needs_snapshot &= !(1u64 << i);
+            self.feed_status(StatusKind::Resynced, instrument, (resynced, 0), now);
             if let Some(since) = self.invalid_since.get_mut(i) {
                 *since = 0;
             }
@@ -430,6 +449,7 @@ impl Pipeline {
     /// is when they became available to this core.
     fn run_events(&mut self, ts_recv: u64, arrived: u64, t_parse: u64, clock: &impl Clock) {
         self.counters.frames += 1;
+        self.feed_stale = false;
         self.last_event = self.last_event.max(ts_recv);
         let fills_before = self.counters.fills;
         self.counters.events += self.events.len() as u64;
@@ -441,6 +461,8 @@ impl Pipeline {
                 Event::BookDelta(d) => changed |= self.apply_delta(&d, ts_recv),
                 Event::Trade(t) => self.on_trade(&t, ts_recv),
                 Event::Bbo(_) => {}
+                // A status from the feed layer: journaled like the pipeline's own.
+                Event::Status(st) => self.record_status(&st),
             }
         }
         let t_book = clock.now_ns();
@@ -492,10 +514,12 @@ impl Pipeline {
         match verdict {
             Verdict::Apply | Verdict::Resync => {}
             Verdict::Stale | Verdict::Waiting => return 0,
-            Verdict::Gap { .. } => {
+            Verdict::Gap { expected, got } => {
                 self.counters.gaps += 1;
                 book.invalidate();
                 self.needs_snapshot |= bit;
+                let gap = (expected.saturating_sub(1), got);
+                self.feed_status(StatusKind::GapDetected, d.instrument, gap, ts_recv);
                 return 0;
             }
         }
@@ -535,7 +559,39 @@ impl Pipeline {
     /// The feed connection dropped: every book is stale until its next snapshot.
     pub fn on_disconnect(&mut self) {
         self.counters.disconnects += 1;
+        self.feed_status(StatusKind::Disconnected, FeedStatus::ALL, (0, 0), self.last_event);
         self.invalidate_books();
+    }
+
+    /// The feed connection is up (at start, and after each reconnect).
+    pub fn on_connect(&mut self, now: u64) {
+        self.feed_status(StatusKind::Connected, FeedStatus::ALL, (0, 0), now);
+    }
+
+    /// A feed-status event: counted per kind and journaled (as an audit record,
+    /// code 170 + its kind, beside the risk decisions it changes: a book that is
+    /// not whole makes risk refuse orders).
+    fn feed_status(&mut self, kind: StatusKind, instrument: InstrumentId, (seq, detail): (u64, u64), now: u64) {
+        let status = FeedStatus::new(Venue::Binance, instrument, kind, (seq, detail), UnixNanos(now));
+        self.record_status(&status);
+    }
+
+    fn record_status(&mut self, status: &FeedStatus) {
+        let Some(kind) = status.kind() else { return };
+        if let Some(n) = self.counters.feed_status.get_mut(kind as usize - 1) {
+            *n += 1;
+        }
+        let record = RiskFields {
+            reason: FEED_STATUS + kind as u16,
+            client_id: 0,
+            side: 0,
+            price: 0,
+            qty: 0,
+            limit: status.seq as i64,
+            observed: status.detail as i64,
+        };
+        let instrument = if status.instrument == FeedStatus::ALL { 0 } else { status.instrument.0 };
+        self.must_record(record, status.ts_recv.0, instrument);
     }
 
     /// Marks every book invalid until its next snapshot (the feed disconnected).
@@ -1054,6 +1110,7 @@ impl Pipeline {
         self.handle_reports(now);
         self.keep_venue_connected(now);
         self.check_ack_timeouts(now);
+        self.check_feed_silence(now);
         self.retry_deferred_cancels(now);
         self.check_stale(now);
         self.check_venue_down(now);
@@ -1449,6 +1506,24 @@ impl Pipeline {
             }
             Err(e) => self.gateway_failed(&e),
         }
+    }
+
+    /// A live feed that sends nothing for `--feed-stale-after` is stale: reported
+    /// once (until a frame comes), and its books are invalidated, so risk refuses
+    /// orders on them and, if it lasts, the stale-book kill switch trips.
+    fn check_feed_silence(&mut self, now: u64) {
+        let limit = self.feed_stale_ns;
+        if self.first_tick == 0 {
+            self.first_tick = now;
+        }
+        let since = self.last_event.max(self.first_tick);
+        if limit == 0 || self.feed_stale || now.saturating_sub(since) <= limit {
+            return;
+        }
+        self.feed_stale = true;
+        let silent_ms = now.saturating_sub(since) / 1_000_000;
+        self.feed_status(StatusKind::Stale, FeedStatus::ALL, (0, silent_ms), now);
+        self.invalidate_books();
     }
 
     /// A request unanswered for `--ack-timeout` is not given up on: the venue is

@@ -29,6 +29,10 @@ pub trait Feed {
     fn take_disconnect(&mut self) -> bool {
         false
     }
+    /// Whether a connection was made since the last call (at start, or a reconnect).
+    fn take_connect(&mut self) -> bool {
+        false
+    }
     /// Whether wall time is event time (a live feed), so checks may run between
     /// frames; a replay's time moves only with its frames.
     fn is_live(&self) -> bool {
@@ -222,6 +226,10 @@ impl<F: Feed> Feed for Recording<F> {
         self.inner.take_disconnect()
     }
 
+    fn take_connect(&mut self) -> bool {
+        self.inner.take_connect()
+    }
+
     fn is_live(&self) -> bool {
         self.inner.is_live()
     }
@@ -237,6 +245,8 @@ pub struct WsFeed {
     retry_at: u64,
     backoff_ns: u64,
     dropped: bool,
+    /// A connection was made that no one has heard of yet.
+    connected: bool,
     /// Connections lost.
     pub disconnects: u64,
     /// The last connection error.
@@ -260,6 +270,7 @@ impl WsFeed {
             retry_at: 0,
             backoff_ns: MIN_BACKOFF_NS,
             dropped: false,
+            connected: true,
             disconnects: 0,
             last_error: None,
         })
@@ -286,6 +297,7 @@ impl Feed for WsFeed {
                 Ok(c) => {
                     self.client = Some(c);
                     self.backoff_ns = MIN_BACKOFF_NS;
+                    self.connected = true;
                 }
                 Err(e) => {
                     self.last_error = Some(e.to_string());
@@ -312,5 +324,9 @@ impl Feed for WsFeed {
 
     fn take_disconnect(&mut self) -> bool {
         std::mem::take(&mut self.dropped)
+    }
+
+    fn take_connect(&mut self) -> bool {
+        std::mem::take(&mut self.connected)
     }
 }

@@ -96,6 +96,9 @@ pub fn step<F: Feed>(
     now: u64,
     snapshot: &mut Events,
 ) -> bool {
+    if feed.take_connect() {
+        pipeline.on_connect(now);
+    }
     let Some((frame, ts_recv, arrived)) = feed.poll(now) else {
         if feed.take_disconnect() {
             pipeline.on_disconnect();

@@ -50,6 +50,11 @@ pub enum FeedMsg {
     },
     /// The connection dropped: every book is stale until resynced.
     Disconnect,
+    /// A connection was made (at start, or a reconnect).
+    Connect {
+        /// When.
+        ts: u64,
+    },
 }
 
 /// Items in the feed ring: a few thousand frames of slack.
@@ -142,6 +147,9 @@ impl FeedStage {
                     self.push(FeedMsg::Snapshot { instrument: id, ts: self.last_ts });
                 }
             }
+        }
+        if feed.take_connect() {
+            self.push(FeedMsg::Connect { ts: now });
         }
         if let Some((frame, ts_recv, arrived)) = feed.poll(now) {
             busy = true;
@@ -255,6 +263,10 @@ impl Input for RingInput {
                 }
                 FeedMsg::Disconnect => {
                     pipeline.on_disconnect();
+                    return true;
+                }
+                FeedMsg::Connect { ts } => {
+                    pipeline.on_connect(ts);
                     return true;
                 }
             }

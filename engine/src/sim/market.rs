@@ -316,7 +316,7 @@ mod tests {
                         deltas += 1;
                     }
                     Event::Trade(_) => trades += 1,
-                    Event::Bbo(_) => panic!("no bookTicker in the sim"),
+                    Event::Bbo(_) | Event::Status(_) => panic!("no bookTicker or status in the sim"),
                 }
             }
         }
