@@ -326,19 +326,31 @@ fn fills_that_race_a_cancel_are_applied_in_pending_cancel() {
     panic!("no fill raced a cancel in 10 attempts");
 }
 
+/// `engine run` against the simulator at `url`: its feed for the test account and
+/// its order entry, journaling into `journal`, the summary into `json`.
+fn engine_against(url: &str, journal: &std::path::Path, json: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_engine"));
+    command
+        .args(["run", "--quiet", "--json", json.to_str().unwrap(), "--symbols", "BTCUSDT"])
+        .args(["--feed", &format!("{url}?account={KEY}"), "--venue", &format!("{url}orders")])
+        .args(["--persist", &format!("journal:{}", journal.display())])
+        .env("ENGINE_API_KEY", KEY)
+        .env("ENGINE_API_SECRET", SECRET)
+        .stdout(Stdio::null());
+    command
+}
+
+/// The `--json` summary a run wrote.
+fn summary_of(json: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap()
+}
+
 /// `engine run --json` against the simulator's feed and order entry; (exit code,
 /// summary, stderr).
 fn engine_run(url: &str, journal: &std::path::Path, strategy: &str) -> (Option<i32>, serde_json::Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args(["run", "--quiet", "--json", json.to_str().unwrap(), "--symbols", "BTCUSDT", "--frames", "20000"])
-        .args(["--feed", &format!("{url}?account={KEY}"), "--venue", &format!("{url}orders")])
-        .args(["--persist", &format!("journal:{}", journal.display()), "--strategy", strategy])
-        .env("ENGINE_API_KEY", KEY)
-        .env("ENGINE_API_SECRET", SECRET)
-        .output()
-        .unwrap();
+    let out = engine_against(url, journal, &json).args(["--frames", "20000", "--strategy", strategy]).output().unwrap();
     let summary = std::fs::read(&json).map(|b| serde_json::from_slice(&b).unwrap()).unwrap_or_default();
     (out.status.code(), summary, String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -408,14 +420,8 @@ fn a_venue_that_disappears_trips_the_kill_switch() {
     let journal = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let url = sim.url.clone();
-    let child = Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args(["run", "--quiet", "--json", json.to_str().unwrap(), "--symbols", "BTCUSDT", "--duration", "6s"])
-        .args(["--feed", &format!("{url}?account={KEY}"), "--venue", &format!("{url}orders")])
-        .args(["--persist", &format!("journal:{}", journal.path().display()), "--max-venue-down", "500ms"])
-        .env("ENGINE_API_KEY", KEY)
-        .env("ENGINE_API_SECRET", SECRET)
-        .stdout(Stdio::null())
+    let child = engine_against(&sim.url, journal.path(), &json)
+        .args(["--duration", "6s", "--max-venue-down", "500ms"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -423,7 +429,7 @@ fn a_venue_that_disappears_trips_the_kill_switch() {
     sim.child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let summary = summary_of(&json);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(summary["halt"].as_str().unwrap().starts_with("kill switch: venue_down"), "{summary}");
     assert!(summary["counters"]["gateway_errors"].as_u64().unwrap() > 0, "{summary}");
@@ -472,17 +478,11 @@ fn a_venue_that_restarts_is_reconnected_and_every_order_settled() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let args = ["--port", &port, "--order-rate", "100000"];
     let mut first = sim(&args);
-    let url = first.url.clone();
     let journal = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args(["run", "--quiet", "--json", json.to_str().unwrap(), "--symbols", "BTCUSDT", "--duration", "6s"])
-        .args(["--feed", &format!("{url}?account={KEY}"), "--venue", &format!("{url}orders")])
-        .args(["--persist", &format!("journal:{}", journal.path().display())])
-        .env("ENGINE_API_KEY", KEY)
-        .env("ENGINE_API_SECRET", SECRET)
-        .stdout(Stdio::null())
+    let child = engine_against(&first.url, journal.path(), &json)
+        .args(["--duration", "6s"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -493,17 +493,12 @@ fn a_venue_that_restarts_is_reconnected_and_every_order_settled() {
     let _second = sim(&args);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let summary = summary_of(&json);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(summary["counters"]["venue_reconnects"].as_u64().unwrap() >= 1, "{summary}");
     assert!(summary["counters"]["settled"].as_u64().unwrap() >= 1, "orders were waiting on the old venue: {summary}");
     let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
-    let mut last = std::collections::HashMap::new();
-    for r in records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Order)) {
-        last.insert(r.fields[0], r.code);
-    }
-    let hanging: Vec<_> = last.iter().filter(|(_, state)| !matches!(**state, 2 | 5 | 8 | 9 | 11)).collect();
-    assert!(hanging.is_empty(), "orders left unfinished: {hanging:?}");
+    assert_eq!(common::unfinished_orders(&records), [], "orders left unfinished");
 }
 
 /// The venue loses every third ack (`--drop-acks-every 3`): those orders stay
@@ -516,30 +511,19 @@ fn lost_acks_are_settled_by_asking_the_venue_not_by_a_timer() {
     let journal = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let url = &sim.url;
-    let out = Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args(["run", "--quiet", "--json", json.to_str().unwrap(), "--symbols", "BTCUSDT", "--duration", "3s"])
-        .args(["--feed", &format!("{url}?account={KEY}"), "--venue", &format!("{url}orders")])
-        .args(["--persist", &format!("journal:{}", journal.path().display()), "--ack-timeout", "200ms"])
+    let out = engine_against(&sim.url, journal.path(), &json)
+        .args(["--duration", "3s", "--ack-timeout", "200ms"])
         // Quotes that stay put, so an order whose ack was lost is not simply
         // cancelled by its strategy before anyone notices.
         .args(["--strategy", "mm:requote=50"])
-        .env("ENGINE_API_KEY", KEY)
-        .env("ENGINE_API_SECRET", SECRET)
-        .stdout(Stdio::null())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let summary = summary_of(&json);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let c = &summary["counters"];
     assert!(c["ack_timeouts"].as_u64().unwrap() > 0 && c["settled"].as_u64().unwrap() > 0, "{summary}");
     assert_eq!(c["oms_errors"], 0, "{summary}");
     let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
-    let mut last = std::collections::HashMap::new();
-    for r in records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Order)) {
-        last.insert(r.fields[0], r.code);
-    }
-    let hanging: Vec<_> = last.iter().filter(|(_, state)| !matches!(**state, 2 | 5 | 8 | 9 | 11)).collect();
-    assert!(hanging.is_empty(), "orders left unfinished: {hanging:?}");
+    assert_eq!(common::unfinished_orders(&records), [], "orders left unfinished");
 }

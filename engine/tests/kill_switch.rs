@@ -26,13 +26,7 @@ fn check_journal(dir: &Path, reason: TripReason) {
         .filter(|r| r.seq > trip.seq && r.kind() == Some(RecordKind::Order) && r.code == OrderState::Submitted as u16)
         .count();
     assert_eq!(sent_after, 0, "orders sent after the kill switch tripped");
-    let mut last = std::collections::HashMap::new();
-    for r in records.iter().filter(|r| r.kind() == Some(RecordKind::Order)) {
-        last.insert(r.fields[0], r.code);
-    }
-    let terminal =
-        [OrderState::Filled, OrderState::Canceled, OrderState::Rejected, OrderState::Denied].map(|s| s as u16);
-    assert!(last.values().all(|s| terminal.contains(s)), "orders left working after the trip");
+    assert_eq!(common::unfinished_orders(&records), [], "orders left working after the trip");
     let fields = RiskFields::from_record(trip).unwrap();
     assert_eq!(fields.reason, reason as u16);
 }
@@ -365,15 +359,8 @@ fn throttled_cancels_are_deferred_never_dropped() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(s["counters"]["cancels_deferred"].as_u64().unwrap() > 100, "{s}");
     let (records, _) = JournalReader::open(&journal).unwrap().read_all().unwrap();
-    let mut last = std::collections::HashMap::new();
-    for r in records.iter().filter(|r| r.kind() == Some(RecordKind::Order)) {
-        last.insert(r.fields[0], r.code);
-    }
-    let terminal =
-        [OrderState::Filled, OrderState::Canceled, OrderState::Rejected, OrderState::Denied].map(|s| s as u16);
-    let working = last.values().filter(|s| !terminal.contains(s)).count();
     assert_eq!(s["gateway"]["lost_answers"], 0, "the venue's answers all arrived: {s}");
-    assert_eq!(working, 0, "orders left working: {s}");
+    assert_eq!(common::unfinished_orders(&records), [], "orders left working: {s}");
 }
 
 /// `--self-trade cancel-resting`: an order that would cross one of our own resting
@@ -456,13 +443,5 @@ fn a_slow_simulated_venue_leaves_nothing_unfinished() {
     assert_eq!(s["counters"]["oms_errors"], 0, "{s}");
     assert_eq!(s["oms"]["bad_transitions"], 0, "{s}");
     let (records, _) = JournalReader::open(dir.path()).unwrap().read_all().unwrap();
-    let mut last = std::collections::HashMap::new();
-    for r in records.iter().filter(|r| r.kind() == Some(RecordKind::Order)) {
-        last.insert(r.fields[0], r.code);
-    }
-    let terminal =
-        [OrderState::Filled, OrderState::Canceled, OrderState::Rejected, OrderState::Denied, OrderState::Expired]
-            .map(|s| s as u16);
-    let open: Vec<_> = last.iter().filter(|(_, s)| !terminal.contains(s)).collect();
-    assert!(open.is_empty(), "unfinished: {open:?}");
+    assert_eq!(common::unfinished_orders(&records), [], "unfinished orders");
 }

@@ -201,11 +201,16 @@ pub fn encode_new(
         symbol.name,
         side_name(side)
     );
+    write_terms(out, symbol, (price, qty), ts_ms);
+    creds.sign(out);
+}
+
+/// Writes `PRICE","qty":"QTY","ts":TS` (the request's opening quote is the caller's).
+fn write_terms(out: &mut Vec<u8>, symbol: WireSymbol<'_>, (price, qty): (Price, Qty), ts_ms: u64) {
     write_fixed(out, price.0, symbol.price_scale);
     out.extend_from_slice(b"\",\"qty\":\"");
     write_fixed(out, qty.0, symbol.qty_scale);
     let _ = write!(out, "\",\"ts\":{ts_ms}");
-    creds.sign(out);
 }
 
 /// Writes a signed cancel into `out` (cleared first).
@@ -226,10 +231,7 @@ pub fn encode_replace(
 ) {
     out.clear();
     let _ = write!(out, "{{\"op\":\"replace\",\"cid\":{},\"price\":\"", cid.0);
-    write_fixed(out, price.0, symbol.price_scale);
-    out.extend_from_slice(b"\",\"qty\":\"");
-    write_fixed(out, qty.0, symbol.qty_scale);
-    let _ = write!(out, "\",\"ts\":{ts_ms}");
+    write_terms(out, symbol, (price, qty), ts_ms);
     creds.sign(out);
 }
 

@@ -581,17 +581,16 @@ impl Pipeline {
         if let Some(n) = self.counters.feed_status.get_mut(kind as usize - 1) {
             *n += 1;
         }
-        let record = RiskFields {
-            reason: FEED_STATUS + kind as u16,
-            client_id: 0,
-            side: 0,
-            price: 0,
-            qty: 0,
-            limit: status.seq as i64,
-            observed: status.detail as i64,
-        };
         let instrument = if status.instrument == FeedStatus::ALL { 0 } else { status.instrument.0 };
-        self.must_record(record, status.ts_recv.0, instrument);
+        let values = (status.seq as i64, status.detail as i64);
+        self.audit(FEED_STATUS + kind as u16, values, status.ts_recv.0, instrument);
+    }
+
+    /// An audit record about no one order (a trip, a re-arm, a feed status): its
+    /// code, and its limit and observed values.
+    fn audit(&mut self, reason: u16, (limit, observed): (i64, i64), now: u64, instrument: u32) {
+        let record = RiskFields { reason, client_id: 0, side: 0, price: 0, qty: 0, limit, observed };
+        self.must_record(record, now, instrument);
     }
 
     /// Marks every book invalid until its next snapshot (the feed disconnected).
@@ -1034,17 +1033,7 @@ impl Pipeline {
             Halt::PersistGone(_) => return, // nothing can be recorded any more
         };
         // The trip itself is a risk event, for the audit trail.
-        let record = RiskFields {
-            reason: trip.reason as u16,
-            client_id: 0,
-            side: 0,
-            price: 0,
-            qty: 0,
-            limit: trip.limit,
-            observed: trip.observed,
-        };
-        let now = self.last_event;
-        self.must_record(record, now, 0);
+        self.audit(trip.reason as u16, (trip.limit, trip.observed), self.last_event, 0);
     }
 
     /// Trips the kill switch by hand (SIGUSR1): trading halts, orders are cancelled.
@@ -1077,8 +1066,7 @@ impl Pipeline {
         };
         self.risk.set_state(state);
         self.counters.rearms += 1;
-        let record = RiskFields { reason: plan as u16, client_id: 0, side: 0, price: 0, qty: 0, limit: 0, observed: 0 };
-        self.must_record(record, now, 0);
+        self.audit(plan as u16, (0, 0), now, 0);
         // Re-check at once: a drawdown or a dead feed that is still there trips again.
         self.check_pnl(true);
         self.check_stale(now);
@@ -1612,16 +1600,7 @@ impl Pipeline {
             None | Some(MismatchPolicy::TrustVenue) => {}
             Some(MismatchPolicy::Halt) => self.trip(Halt::KillSwitch(trip)),
             Some(MismatchPolicy::ReduceOnly) => {
-                let record = RiskFields {
-                    reason: trip.reason as u16,
-                    client_id: 0,
-                    side: 0,
-                    price: 0,
-                    qty: 0,
-                    limit: 0,
-                    observed: 0,
-                };
-                self.must_record(record, self.last_event, 0);
+                self.audit(trip.reason as u16, (0, 0), self.last_event, 0);
                 self.risk.set_state(TradingState::ReduceOnly);
                 self.reconcile_hold = true;
             }

@@ -30,3 +30,15 @@ pub fn run(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
     let summary = std::fs::read(&json).map(|b| serde_json::from_slice(&b).unwrap()).unwrap_or_default();
     (out.status.code(), summary, stderr)
 }
+
+/// Orders whose last journaled state is not final (client id, state code): what a
+/// run left hanging. Final: denied, rejected, filled, cancelled, expired.
+pub fn unfinished_orders(records: &[persist::Record]) -> Vec<(i64, u16)> {
+    use engine::oms::OrderState as S;
+    let mut last = std::collections::BTreeMap::new();
+    for r in records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Order)) {
+        last.insert(r.fields[0], r.code);
+    }
+    let done = [S::Denied, S::Rejected, S::Filled, S::Canceled, S::Expired].map(|s| s as u16);
+    last.into_iter().filter(|(_, state)| !done.contains(state)).collect()
+}
