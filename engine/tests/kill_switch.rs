@@ -396,8 +396,10 @@ fn self_trades_are_prevented_by_cancelling_the_resting_order() {
         let (records, _) = JournalReader::open(dir.path()).unwrap().read_all().unwrap();
         // client id → (instrument, side, price, state)
         let mut orders: std::collections::HashMap<i64, (u32, i64, i64, u16)> = Default::default();
-        let working = [OrderState::Submitted, OrderState::Accepted, OrderState::PartiallyFilled].map(|s| s as u16);
-        let mut sent = 0;
+        let working =
+            [OrderState::Submitted, OrderState::Accepted, OrderState::PartiallyFilled, OrderState::PendingUpdate]
+                .map(|s| s as u16);
+        let (mut sent, mut sent_past_cancels) = (0, 0);
         for r in records.iter().filter(|r| r.kind() == Some(RecordKind::Order)) {
             let (id, side, price) = (r.fields[0], r.fields[1], r.fields[2]);
             if r.code == OrderState::Submitted as u16 {
@@ -410,10 +412,22 @@ fn self_trades_are_prevented_by_cancelling_the_resting_order() {
                         && if side == 1 { *other_price <= price } else { *other_price >= price }
                 });
                 assert!(crossing.is_none(), "{mode}: order {id} sent across our own {crossing:?}");
+                // Sent while an order of ours it crosses is being cancelled.
+                sent_past_cancels +=
+                    usize::from(orders.iter().any(|(other, (instrument, other_side, other_price, state))| {
+                        *other != id
+                            && *instrument == r.instrument
+                            && *other_side != side
+                            && *state == OrderState::PendingCancel as u16
+                            && if side == 1 { *other_price <= price } else { *other_price >= price }
+                    }));
             }
             orders.insert(id, (r.instrument, side, price, r.code));
         }
         assert!(sent > 100, "{mode}: {sent} orders sent");
+        if mode == "cancel-resting" {
+            assert!(sent_past_cancels > 0, "no order went out after its crossing orders' cancels");
+        }
     }
 }
 

@@ -152,6 +152,11 @@ pub trait VenueGateway: Send + std::fmt::Debug {
         true
     }
 
+    /// Whether answers already made are on their way (a query now could race them).
+    fn answers_in_flight(&self) -> bool {
+        false
+    }
+
     /// Reconnects after a lost connection (a real venue replays what was missed).
     ///
     /// # Errors

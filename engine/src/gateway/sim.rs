@@ -161,6 +161,10 @@ impl VenueGateway for SimGateway {
         GatewayCounters { lost_answers: self.dropped(), ..GatewayCounters::default() }
     }
 
+    fn answers_in_flight(&self) -> bool {
+        !self.in_flight.is_empty()
+    }
+
     fn inject_rejects_after(&mut self, orders: u64) -> bool {
         self.venue.reject_after(orders);
         true

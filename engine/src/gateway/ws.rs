@@ -23,8 +23,10 @@ use crate::{
     order::{ClientId, ExecKind, ExecReport, NewOrder},
 };
 
-/// How long a cold-path exchange (login, a query) may wait for its answer.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a login or a query may wait for its answer. Queries can run on the
+/// trading core (settling after a reconnect or an ack timeout), so this stays well
+/// below the watchdog's default 2 s.
+const ANSWER_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// A WebSocket order-entry session.
 #[derive(Debug)]

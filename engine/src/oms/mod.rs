@@ -437,6 +437,31 @@ impl Oms {
         top
     }
 
+    /// Our best prices in `order`'s instrument leaving out the orders on the other
+    /// side that it would cross (self-trade prevention cancels those first) and
+    /// orders already being cancelled.
+    pub fn own_top_beyond(&self, order: &NewOrder) -> OwnTop {
+        let mut top = OwnTop::default();
+        let crossed = |o: &Order| {
+            o.new.side != order.side
+                && match order.side {
+                    Side::Buy => o.new.price <= order.price,
+                    Side::Sell => o.new.price >= order.price,
+                }
+        };
+        for o in self.working_in(order.instrument) {
+            if o.is_armed() || o.state == OrderState::PendingCancel || crossed(o) {
+                continue;
+            }
+            let price = o.new.price.0;
+            match o.new.side {
+                Side::Buy => top.best_bid = Some(top.best_bid.map_or(price, |b: i64| b.max(price))),
+                Side::Sell => top.best_ask = Some(top.best_ask.map_or(price, |a: i64| a.min(price))),
+            }
+        }
+        top
+    }
+
     /// Working orders in `instrument` (a short scan of the working index).
     pub fn working_in(&self, instrument: InstrumentId) -> impl Iterator<Item = &Order> {
         self.working_ids.iter().filter_map(|id| self.get(*id)).filter(move |o| o.new.instrument == instrument)

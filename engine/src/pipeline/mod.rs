@@ -545,12 +545,16 @@ impl Pipeline {
         }
         if d.is_snapshot() {
             // In-stream snapshots (a WebSocket feed's partial depth) resync the book.
-            if self.needs_snapshot & bit != 0 {
+            let resynced = self.needs_snapshot & bit != 0;
+            if resynced {
                 self.needs_snapshot &= !bit;
                 self.counters.resyncs += 1;
             }
             if let Some(since) = self.invalid_since.get_mut(i) {
                 *since = 0;
+            }
+            if resynced {
+                self.feed_status(StatusKind::Resynced, d.instrument, (d.last_seq, 0), ts_recv);
             }
         }
         bit
@@ -662,15 +666,11 @@ impl Pipeline {
                     Intent::New { id, order } => {
                         let t0 = clock.now_ns();
                         let to_venue = order.order_type.trigger().is_none();
-                        let Some(mut decision) = self.pre_trade(id, &order, now, to_venue) else { continue };
-                        if decision.reject == Some(Reject::SelfTrade)
-                            && self.self_trade == SelfTradeMode::CancelResting
-                            && self.cancel_crossed(&order, now) > 0
-                        {
-                            // Our resting orders it would have crossed are being
-                            // cancelled ahead of it: check it again without them.
-                            let Some(again) = self.pre_trade(id, &order, now, to_venue) else { continue };
-                            decision = again;
+                        let Some(decision) = self.pre_trade(id, &order, now, to_venue) else { continue };
+                        if to_venue && decision.reject.is_none() && self.self_trade == SelfTradeMode::CancelResting {
+                            // Checked as if the orders of ours it would cross were
+                            // gone; now that it passed, they go, ahead of it.
+                            self.cancel_crossed(&order, now);
                         }
                         let t1 = clock.now_ns();
                         self.latency.record(Hop::Risk, t1.saturating_sub(t0));
@@ -790,7 +790,11 @@ impl Pipeline {
             position: self.oms.position(order.instrument),
             open_notional,
             working,
-            own: self.oms.own_top(order.instrument, self.self_trade == SelfTradeMode::CancelResting),
+            own: match self.self_trade {
+                SelfTradeMode::Reject => self.oms.own_top(order.instrument, false),
+                // The orders it would cross are cancelled before it leaves.
+                SelfTradeMode::CancelResting => self.oms.own_top_beyond(order),
+            },
             exposure: Exposure {
                 mark: self.marks.get(i).copied().unwrap_or(0),
                 correlated: correlated_with(
@@ -885,13 +889,17 @@ impl Pipeline {
             *slot = o.id;
             n += 1;
         }
+        let mut sent = 0;
         for id in crossed.into_iter().take(n) {
             // Past the cancel throttle: leaving it would let us trade with ourselves.
             self.risk.on_emergency_cancel(now);
             self.send_cancel(id, now);
-            self.counters.self_trade_cancels += 1;
+            if self.oms.get(id).is_none_or(|o| o.state == OrderState::PendingCancel || o.state.is_terminal()) {
+                sent += 1;
+            }
         }
-        n
+        self.counters.self_trade_cancels += sent as u64;
+        sent
     }
 
     /// Tells the strategy a request of its was refused before it left the engine
@@ -1522,6 +1530,11 @@ impl Pipeline {
         if timeout == 0 || now.saturating_sub(self.last_ack_check) < timeout / 2 || !self.venue.is_connected() {
             return;
         }
+        // Answers already made and on their way: they settle it; asking now would
+        // race them.
+        if self.venue.answers_in_flight() {
+            return;
+        }
         self.last_ack_check = now;
         let overdue = self
             .oms
@@ -1564,6 +1577,7 @@ impl Pipeline {
                     if let Err(e) = self.venue.cancel(order.id, now) {
                         self.gateway_failed(&e);
                     }
+                    self.oms.stamp(order.id, now);
                     None
                 }
                 (OrderState::PendingCancel | OrderState::Accepted | OrderState::PartiallyFilled, None) => {
@@ -1576,11 +1590,16 @@ impl Pipeline {
                 (OrderState::PendingUpdate, None) => Some(ExecKind::Canceled),
                 _ => None,
             };
-            if let Some(kind) = answer {
-                self.counters.settled += 1;
-                if !self.reports.push(ExecReport { client_id: order.id, kind, ts: now }) {
-                    self.counters.oms_errors += 1;
+            match answer {
+                Some(kind) => {
+                    self.counters.settled += 1;
+                    if !self.reports.push(ExecReport { client_id: order.id, kind, ts: now }) {
+                        self.counters.oms_errors += 1;
+                    }
                 }
+                // Still waiting, and rightly: a new timeout starts now, so the same
+                // order does not count as overdue again at the next check.
+                None => self.oms.stamp(order.id, now),
             }
         }
         self.handle_reports(now);
@@ -1619,9 +1638,11 @@ impl Pipeline {
         }
     }
 
-    /// Whether an order still waits on the venue's answer (armed stops never do).
+    /// Whether a request of ours still waits on a connected venue's answer (a new
+    /// order not yet acked, a cancel or replace not yet answered).
     pub fn awaiting_venue(&self) -> bool {
-        self.oms.working().any(|o| !o.is_armed())
+        self.venue.is_connected()
+            && self.oms.working().any(|o| !o.is_armed() && (o.state == OrderState::Submitted || o.state.is_pending()))
     }
 
     /// Applies the venue's answers that have arrived (shutdown: the last cancels').

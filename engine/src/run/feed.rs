@@ -298,6 +298,8 @@ impl Feed for WsFeed {
                     self.client = Some(c);
                     self.backoff_ns = MIN_BACKOFF_NS;
                     self.connected = true;
+                    // The connection is reported before its first frame.
+                    return None;
                 }
                 Err(e) => {
                     self.last_error = Some(e.to_string());
