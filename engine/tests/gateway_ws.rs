@@ -6,7 +6,6 @@
 #![allow(clippy::disallowed_methods, reason = "tests wait on wall-clock deadlines")]
 
 use std::{
-    io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
     sync::{
         Arc, Mutex,
@@ -53,18 +52,10 @@ impl Drop for Sim {
 }
 
 fn sim(args: &[&str]) -> Sim {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args(["sim", "--port", "0", "--symbols", "BTCUSDT", "--rate", "20000"])
-        .args(args)
-        .env("ENGINE_API_KEY", KEY)
-        .env("ENGINE_API_SECRET", SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("sim said: {line}")).to_owned();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_engine"));
+    command.env("ENGINE_API_KEY", KEY).env("ENGINE_API_SECRET", SECRET);
+    let defaults = ["--port", "0", "--symbols", "BTCUSDT", "--rate", "20000"];
+    let (child, url) = common::start_sim(command, &[&defaults[..], args].concat());
     Sim { child, url }
 }
 

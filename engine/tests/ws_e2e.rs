@@ -4,8 +4,7 @@
 //! brought back, with the engine reconnecting and resyncing by itself.
 
 use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::Duration,
 };
 
@@ -16,17 +15,7 @@ use persist::{RecordKind, journal::JournalReader};
 
 /// Starts `engine sim` and returns it with its URL.
 fn sim(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_engine"))
-        .arg("sim")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("sim said: {line}")).to_owned();
-    (child, url)
+    common::start_sim(Command::new(env!("CARGO_BIN_EXE_engine")), args)
 }
 
 #[test]

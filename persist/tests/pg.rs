@@ -118,32 +118,11 @@ fn a_version_1_database_is_migrated_forward_once() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(versions, vec![1, 2, 3], "each step recorded once");
-    let check: String = c
-        .query_one(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'risk_events_reason_check' \
-                    AND conrelid = 'risk_events'::regclass",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let check = constraint(&mut c, "risk_events", "risk_events_reason_check");
     assert!(check.contains("199") && !check.contains("13"), "{check}");
-    let states: String = c
-        .query_one(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'order_events_state_check' \
-                    AND conrelid = 'order_events'::regclass",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let states = constraint(&mut c, "order_events", "order_events_state_check");
     assert!(states.contains("12"), "{states}");
-    let types: String = c
-        .query_one(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'order_events_order_type_check' \
-                    AND conrelid = 'order_events'::regclass",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let types = constraint(&mut c, "order_events", "order_events_order_type_check");
     assert!(types.contains('7'), "{types}");
     let s = sink(&url);
     assert_eq!(s.watermark(1), 30, "rows kept");
@@ -269,4 +248,11 @@ fn the_shipper_never_gets_ahead_of_what_the_journal_has_synced() {
     assert_eq!(shipper.poll(now(), Some(journal.durable_position())), ShipStatus::Shipped(0));
     journal.sync().unwrap();
     assert_eq!(shipper.poll(now(), Some(journal.durable_position())), ShipStatus::Shipped(60));
+}
+
+/// The definition of CHECK constraint `name` on `table`.
+fn constraint(c: &mut postgres::Client, table: &str, name: &str) -> String {
+    let sql =
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1 AND conrelid = $2::text::regclass";
+    c.query_one(sql, &[&name, &table]).unwrap().get(0)
 }

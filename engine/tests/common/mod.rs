@@ -42,3 +42,20 @@ pub fn unfinished_orders(records: &[persist::Record]) -> Vec<(i64, u16)> {
     let done = [S::Denied, S::Rejected, S::Filled, S::Canceled, S::Expired].map(|s| s as u16);
     last.into_iter().filter(|(_, state)| !done.contains(state)).collect()
 }
+
+/// Starts `engine sim` with `args` (and whatever `command` already holds, such as
+/// credentials) and returns it with the URL its first line announces.
+pub fn start_sim(mut command: Command, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = command
+        .arg("sim")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("sim said: {line}")).to_owned();
+    (child, url)
+}
