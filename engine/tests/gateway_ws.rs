@@ -466,30 +466,39 @@ fn sending_orders_and_reading_answers_allocates_nothing() {
 /// journal has finished, none left hanging on an answer that will never come.
 #[test]
 fn a_venue_that_restarts_is_reconnected_and_every_order_settled() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
-    let args = ["--port", &port, "--order-rate", "100000"];
-    let mut first = sim(&args);
-    let journal = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let child = engine_against(&first.url, journal.path(), &json)
-        .args(["--duration", "6s"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1_500));
-    first.child.kill().unwrap();
-    let _ = first.child.wait();
-    std::thread::sleep(Duration::from_millis(500));
-    let _second = sim(&args);
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary = summary_of(&json);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(summary["counters"]["venue_reconnects"].as_u64().unwrap() >= 1, "{summary}");
-    assert!(summary["counters"]["settled"].as_u64().unwrap() >= 1, "orders were waiting on the old venue: {summary}");
-    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
-    assert_eq!(common::unfinished_orders(&records), [], "orders left unfinished");
+    // Usually orders are resting at the old venue when it goes; when by chance none
+    // are, there is nothing to settle, and the run is tried again.
+    for attempt in 1..=3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+        let args = ["--port", &port, "--order-rate", "100000"];
+        let mut first = sim(&args);
+        let journal = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("run.json");
+        let child = engine_against(&first.url, journal.path(), &json)
+            .args(["--duration", "6s"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1_500));
+        first.child.kill().unwrap();
+        let _ = first.child.wait();
+        std::thread::sleep(Duration::from_millis(500));
+        let _second = sim(&args);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let summary = summary_of(&json);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(summary["counters"]["venue_reconnects"].as_u64().unwrap() >= 1, "{summary}");
+        let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+        assert_eq!(common::unfinished_orders(&records), [], "orders left unfinished");
+        let settled = summary["counters"]["settled"].as_u64().unwrap();
+        if settled == 0 && attempt < 3 {
+            continue;
+        }
+        assert!(settled >= 1, "orders were waiting on the old venue, in one of 3 runs: {summary}");
+        return;
+    }
 }
 
 /// The venue loses every third ack (`--drop-acks-every 3`): those orders stay
