@@ -218,8 +218,13 @@ pub struct RunArgs {
     /// strategy, risk and OMS run on the recorded event times). `ws://host:port/path`:
     /// a Binance-format WebSocket stream read on the hot core (`engine sim` serves
     /// one; TLS needs a local terminator for now).
-    #[arg(long, default_value = "sim", value_parser = parse_feed)]
-    pub feed: FeedArg,
+    ///
+    /// Several venues: one feed per venue, comma-separated (`sim,sim,sim`, or
+    /// `ws://a/,ws://b/`), each venue trading every --symbols symbol with its own
+    /// book, position and simulated order entry; --route sends each crossing order
+    /// to the venue it picks. A replay is one venue.
+    #[arg(long, value_delimiter = ',', default_value = "sim", value_parser = parse_feed, action = clap::ArgAction::Set)]
+    pub feed: Vec<FeedArg>,
     /// Where orders go. `sim`: the simulated venue in-process, matching against the
     /// feed's book. `ws://host:port/orders`: `engine sim`'s order entry over a
     /// WebSocket, signed with the key and secret in ENGINE_API_KEY and
@@ -378,6 +383,19 @@ pub struct RunArgs {
     /// (ahead of it, so the venue takes them out first), then check and send it.
     #[arg(long, value_enum, default_value_t = crate::pipeline::SelfTradeMode::Reject)]
     pub self_trade: crate::pipeline::SelfTradeMode,
+    /// With several venues (--feed sim,sim,...), where a crossing order (IOC, FOK,
+    /// market) that opens or adds to a position goes. `best-price`: the one venue
+    /// with the best average price for its size, from the live books. `lowest-fee`:
+    /// the same net of the venue's taker fee. `smart`: every venue's top 5 levels
+    /// ranked by price net of fee, ack-latency and breaker penalties, the order split
+    /// into one child per venue it takes from. `off`: it stays at the venue whose
+    /// book the strategy traded on. Venues whose book is invalid or older than the
+    /// risk reference age are skipped; each child's choice is journaled (audit code
+    /// 180). Orders that rest, and orders that reduce a position, stay at their
+    /// venue. The simulated venues share one fee schedule and one circuit breaker,
+    /// so here `lowest-fee` chooses as `best-price` does.
+    #[arg(long, value_enum, default_value_t = RouteArg::Smart)]
+    pub route: RouteArg,
     /// Comma-separated symbols (from --symbols) no order may be sent for.
     #[arg(long, value_delimiter = ',', action = clap::ArgAction::Set)]
     pub restricted: Vec<String>,
@@ -523,6 +541,31 @@ pub enum MismatchPolicy {
     Halt,
     /// Report it and trade normally on the venue's positions.
     TrustVenue,
+}
+
+/// `--route` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RouteArg {
+    /// Stay at the strategy's venue.
+    Off,
+    /// Best average executable price.
+    BestPrice,
+    /// Best price net of fee.
+    LowestFee,
+    /// Net price with latency and breaker penalties, split across venues.
+    Smart,
+}
+
+impl RouteArg {
+    /// The router's policy (`None`: no routing).
+    pub fn policy(self) -> Option<crate::route::Policy> {
+        match self {
+            Self::Off => None,
+            Self::BestPrice => Some(crate::route::Policy::BestPrice),
+            Self::LowestFee => Some(crate::route::Policy::LowestFee),
+            Self::Smart => Some(crate::route::Policy::SmartRoute(crate::route::SmartWeights::default())),
+        }
+    }
 }
 
 /// `--feed` values.

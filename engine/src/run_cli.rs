@@ -32,9 +32,10 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     if !(1..=10_000).contains(&args.collar_bps) {
         return Err(format!("--collar-bps {}: must be 1 to 10000", args.collar_bps));
     }
-    let instruments: Vec<(String, u8, u8)> = args
-        .symbols
-        .iter()
+    let venues = feed_venues(args)?;
+    // Each venue trades every symbol: venue v's k-th symbol is instrument v × S + k.
+    let instruments: Vec<(String, u8, u8)> = (0..venues)
+        .flat_map(|_| args.symbols.iter())
         .map(|s| {
             let (ps, qs, _) = sim_symbol_spec(s);
             (s.clone(), ps, qs)
@@ -64,11 +65,13 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     limits.ratios.max_order_to_trade = args.max_order_to_trade;
     limits.ratios.max_cancel_to_new_pct = args.max_cancel_to_new_pct;
     for symbol in &args.restricted {
-        let id = instruments
-            .iter()
-            .position(|(name, _, _)| name == symbol)
-            .ok_or_else(|| format!("--restricted {symbol}: not one of --symbols {}", args.symbols.join(",")))?;
-        limits.restricted |= 1u64 << id;
+        if !args.symbols.contains(symbol) {
+            return Err(format!("--restricted {symbol}: not one of --symbols {}", args.symbols.join(",")));
+        }
+        // Restricted at every venue.
+        for (id, _) in instruments.iter().enumerate().filter(|(_, (name, _, _))| name == symbol) {
+            limits.restricted |= 1u64 << id;
+        }
     }
     limits.collar_bps = args.collar_bps;
     limits.orders_per_sec = args.orders_per_sec;
@@ -88,7 +91,8 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         max_venue_down_ns: args.max_venue_down.as_nanos() as u64,
         max_messages_per_sec: args.max_messages_per_sec,
     };
-    if args.topology == crate::cli::TopologyArg::Pipelined && matches!(args.feed, crate::cli::FeedArg::Replay(_)) {
+    if args.topology == crate::cli::TopologyArg::Pipelined && matches!(args.feed[..], [crate::cli::FeedArg::Replay(_)])
+    {
         return Err(RunError::ReplayPipelined.to_string());
     }
     let (topology, cores) = cores(args)?;
@@ -107,10 +111,15 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         }
         (None, None) => None,
     };
-    let feed = match &args.feed {
-        crate::cli::FeedArg::Sim => crate::run::FeedSource::Sim,
-        crate::cli::FeedArg::Replay(path) => crate::run::FeedSource::Replay(path.clone()),
-        crate::cli::FeedArg::Ws(url) => crate::run::FeedSource::Ws(url.clone()),
+    let feed = match args.feed.first() {
+        None | Some(crate::cli::FeedArg::Sim) => crate::run::FeedSource::Sim,
+        Some(crate::cli::FeedArg::Replay(path)) => crate::run::FeedSource::Replay(path.clone()),
+        Some(crate::cli::FeedArg::Ws(_)) => crate::run::FeedSource::Ws(
+            args.feed
+                .iter()
+                .filter_map(|f| if let crate::cli::FeedArg::Ws(url) = f { Some(url.clone()) } else { None })
+                .collect(),
+        ),
     };
     if matches!(feed, crate::run::FeedSource::Replay(_)) && args.venue != crate::cli::OrderVenue::Sim {
         return Err(
@@ -125,6 +134,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         record: args.record.clone(),
         pipeline: PipelineConfig {
             instruments,
+            venues,
             strategy: args.strategy,
             limits,
             kill,
@@ -144,6 +154,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             self_trade: args.self_trade,
             ack_timeout_ns: args.ack_timeout.as_nanos() as u64,
             feed_stale_ns: args.feed_stale_after.as_nanos() as u64,
+            route: args.route.policy(),
         },
         rate: args.rate,
         duration: args.duration,
@@ -243,13 +254,50 @@ fn cores(args: &crate::cli::RunArgs) -> Result<(Topology, (usize, usize)), Strin
     }
 }
 
+/// How many venues `--feed` gives (one per feed), refusing combinations that cannot
+/// work: a replay among others (a capture is one venue's frames), sims mixed with
+/// WebSockets, or several venues with one order-entry connection or one capture.
+fn feed_venues(args: &RunArgs) -> Result<usize, String> {
+    use crate::cli::FeedArg;
+    let venues = args.feed.len().max(1);
+    if venues == 1 {
+        return Ok(1);
+    }
+    if args.feed.iter().any(|f| matches!(f, FeedArg::Replay(_))) {
+        return Err("--feed: a replay is one venue's capture; give it alone".into());
+    }
+    if args
+        .feed
+        .iter()
+        .zip(args.feed.iter().skip(1))
+        .any(|(a, b)| std::mem::discriminant(a) != std::mem::discriminant(b))
+    {
+        return Err("--feed: give every venue the same kind of feed (all `sim`, or all `ws://`)".into());
+    }
+    if args.venue != crate::cli::OrderVenue::Sim {
+        return Err("--venue ws://...: one order-entry connection serves one venue; with several feeds, orders go \
+                    to each venue's simulated order entry (drop --venue)"
+            .into());
+    }
+    if args.record.is_some() {
+        return Err("--record: a capture holds one venue's frames; record with one --feed".into());
+    }
+    if venues * args.symbols.len() > MAX_INSTRUMENTS {
+        return Err(format!(
+            "--feed/--symbols: {venues} venues × {} symbols is more than the {MAX_INSTRUMENTS} instruments a run holds",
+            args.symbols.len()
+        ));
+    }
+    Ok(venues)
+}
+
 /// `engine replay FILE [run flags]`.
 ///
 /// # Errors
 /// As [`run_command`].
 pub fn replay_command(args: &crate::cli::ReplayArgs) -> Result<ExitCode, String> {
     let mut run = args.run.clone();
-    run.feed = crate::cli::FeedArg::Replay(args.capture.clone());
+    run.feed = vec![crate::cli::FeedArg::Replay(args.capture.clone())];
     run_command(&run)
 }
 
@@ -259,7 +307,7 @@ pub fn replay_command(args: &crate::cli::ReplayArgs) -> Result<ExitCode, String>
 /// As [`run_command`].
 pub fn record_command(args: &crate::cli::RecordArgs) -> Result<ExitCode, String> {
     let mut run = args.run.clone();
-    if matches!(run.feed, crate::cli::FeedArg::Replay(_)) {
+    if run.feed.iter().any(|f| matches!(f, crate::cli::FeedArg::Replay(_))) {
         return Err("engine record: record a live feed (--feed sim or ws://...), not a replay".into());
     }
     run.record = Some(args.out.clone());

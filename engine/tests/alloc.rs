@@ -108,6 +108,7 @@ fn routing_and_order_lives_allocate_nothing() {
             fees: FeeSchedule { maker_bps: 0, taker_bps: v as i64 },
             ack_ns: 1_000_000 * v as u64,
             breaker: if v == 4 { BreakerState::Open } else { BreakerState::Closed },
+            stale: false,
         })
         .collect();
     let policies = [Policy::BestPrice, Policy::LowestFee, Policy::SmartRoute(SmartWeights::default())];

@@ -5,7 +5,7 @@
 use engine::{
     cli::{Cli, Command},
     clock::ReplayClock,
-    pipeline::{Pipeline, PipelineConfig, RecordSink, decoder},
+    pipeline::{Decoders, Pipeline, PipelineConfig, RecordSink},
     run::{FEED_RING, FeedStage, Input, RingInput, SimFeed, sim_symbol_spec, step},
     run_cli::options,
     sim::{MarketSim, SimSymbol},
@@ -72,7 +72,7 @@ fn pipelined_stages_decide_exactly_as_the_fused_stage_and_allocate_nothing() {
     let (feed_tx, feed_rx) = spsc::channel(FEED_RING).unwrap();
     let (request_tx, request_rx) = spsc::channel(16).unwrap();
     let (beat_tx, _beat_rx) = spsc::channel(64).unwrap();
-    let mut stage = FeedStage::new(decoder(&config), feed_tx, request_rx, beat_tx);
+    let mut stage = FeedStage::new(Decoders::new(&config), feed_tx, request_rx, beat_tx);
     let mut input = RingInput::new(feed_rx, request_tx);
     let mut feed = sim(&config);
     let mut piped_records = Vec::with_capacity(fused_records.len() + 1024);

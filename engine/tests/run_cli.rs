@@ -124,6 +124,8 @@ fn a_panicking_or_stalled_stage_exits_4_with_everything_handed_over_journaled() 
 
 #[test]
 fn bad_flags_are_named_with_what_would_be_accepted() {
+    let symbols_22: Vec<String> = (0..22).map(|i| format!("SYM{i}")).collect();
+    let symbols_22 = symbols_22.join(",");
     let cases: &[(&[&str], &str)] = &[
         (&["run", "--strategy", "arb"], "unknown strategy `arb`"),
         (&["run", "--strategy", "mm:size=-3"], "`size` must be > 0"),
@@ -163,6 +165,15 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
             "a replay trades against the simulated venue",
         ),
         (&["run", "--on-mismatch", "shrug"], "possible values: reduce-only, halt, trust-venue"),
+        (&["run", "--feed", "sim,replay:x.cap"], "a replay is one venue's capture; give it alone"),
+        (&["run", "--feed", "sim,ws://127.0.0.1:1/"], "give every venue the same kind of feed"),
+        (
+            &["run", "--feed", "sim,sim", "--venue", "ws://127.0.0.1:1/orders"],
+            "one order-entry connection serves one venue",
+        ),
+        (&["run", "--feed", "sim,sim", "--record", "x.cap"], "a capture holds one venue's frames"),
+        (&["run", "--feed", "sim,sim,sim", "--symbols", &symbols_22], "3 venues × 22 symbols is more than the 64"),
+        (&["run", "--route", "cheapest"], "possible values: off, best-price, lowest-fee, smart"),
     ];
     for (args, expected) in cases {
         let (code, _, stderr) = engine(args);

@@ -18,6 +18,9 @@ pub struct Instrument {
 #[derive(Debug, Clone, Default)]
 pub struct SymbolTable {
     entries: Vec<(Box<[u8]>, Instrument)>,
+    /// The id of the first entry: one venue's table among several numbers its
+    /// instruments after the venues before it.
+    first: u32,
 }
 
 impl SymbolTable {
@@ -26,13 +29,18 @@ impl SymbolTable {
         Self::default()
     }
 
+    /// An empty table whose first instrument gets id `first` (the next `first + 1`, ...).
+    pub fn starting_at(first: InstrumentId) -> Self {
+        Self { entries: Vec::new(), first: first.0 }
+    }
+
     /// Adds a venue symbol with its scales, returning its new id (or the id it
     /// already had). Start-up only: it may allocate.
     pub fn intern(&mut self, venue_symbol: &str, price_scale: u8, qty_scale: u8) -> InstrumentId {
         if let Some(found) = self.lookup(venue_symbol.as_bytes()) {
             return found.id;
         }
-        let id = InstrumentId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
+        let id = InstrumentId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX).saturating_add(self.first));
         self.entries.push((venue_symbol.as_bytes().into(), Instrument { id, price_scale, qty_scale }));
         id
     }
@@ -61,7 +69,7 @@ impl SymbolTable {
 
     /// The venue symbol of an id (for reports and tools, not the hot path).
     pub fn symbol(&self, id: InstrumentId) -> Option<&str> {
-        let (symbol, _) = self.entries.get(usize::try_from(id.0).ok()?)?;
+        let (symbol, _) = self.entries.get(usize::try_from(id.0.checked_sub(self.first)?).ok()?)?;
         std::str::from_utf8(symbol).ok()
     }
 }
@@ -80,5 +88,17 @@ mod tests {
         assert_eq!(t.lookup(b"ETHUSDT").unwrap().qty_scale, 4);
         assert_eq!(t.lookup(b"BTCUSD"), None);
         assert_eq!(t.symbol(eth), Some("ETHUSDT"));
+    }
+
+    #[test]
+    fn a_later_venue_numbers_its_instruments_after_the_earlier_ones() {
+        let mut t = SymbolTable::starting_at(InstrumentId(3));
+        let btc = t.intern("BTCUSDT", 2, 5);
+        let eth = t.intern("ETHUSDT", 2, 4);
+        assert_eq!((btc, eth), (InstrumentId(3), InstrumentId(4)));
+        assert_eq!(t.lookup(b"ETHUSDT").map(|i| i.id), Some(InstrumentId(4)));
+        assert_eq!(t.symbol(InstrumentId(3)), Some("BTCUSDT"));
+        assert_eq!(t.symbol(InstrumentId(2)), None);
+        assert_eq!(t.symbol(InstrumentId(5)), None);
     }
 }

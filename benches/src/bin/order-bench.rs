@@ -178,6 +178,7 @@ fn main() -> Result<(), String> {
             fees: venue_fees[v],
             ack_ns: 0,
             breaker: BreakerState::Closed,
+            stale: false,
         })
         .collect();
     // Latency and breaker penalties are off: the baseline ranks on price and fee.

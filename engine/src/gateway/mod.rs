@@ -14,9 +14,11 @@
 //! it; a gateway never invents an outcome.
 
 pub mod protocol;
+mod set;
 mod sim;
 mod ws;
 
+pub use set::VenueSet;
 pub use sim::{SimGateway, SimGatewayConfig};
 pub use ws::WsGateway;
 

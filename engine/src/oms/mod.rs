@@ -71,6 +71,9 @@ pub enum OmsError {
     /// No live order has this id.
     #[error("unknown order {0:?}")]
     UnknownOrder(ClientId),
+    /// Its terms can no longer change locally: it has left for the venue.
+    #[error("order {0:?} has already been sent")]
+    AlreadySent(ClientId),
     /// The state machine refused it.
     #[error(transparent)]
     Transition(#[from] TransitionError),
@@ -133,6 +136,8 @@ pub struct OwnTop {
 }
 
 const SLOT_BITS: u32 = 24;
+/// A client id's slot bits: which OMS slot the order lives in.
+pub const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 const GENERATION_BITS: u32 = 24;
 
 #[derive(Debug, Clone, Copy)]
@@ -207,6 +212,23 @@ impl Oms {
         slot.order = Some(order);
         self.counters.created += 1;
         Ok(id)
+    }
+
+    /// Gives an order that has not left yet new terms: the venue's instrument and the
+    /// size the router chose for it.
+    ///
+    /// # Errors
+    /// [`OmsError::UnknownOrder`]; [`OmsError::AlreadySent`] past `Initialized`.
+    pub fn reroute(&mut self, id: ClientId, new: NewOrder) -> Result<(), OmsError> {
+        let order = self.get_mut(id).ok_or(OmsError::UnknownOrder(id))?;
+        if order.state != OrderState::Initialized {
+            return Err(OmsError::AlreadySent(id));
+        }
+        let before = order.open_notional();
+        order.new = new;
+        let after = order.open_notional();
+        self.open_notional += after - before;
+        Ok(())
     }
 
     /// The live order with this id.

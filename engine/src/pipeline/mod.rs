@@ -5,16 +5,16 @@
 
 mod latency;
 mod sink;
+mod venues;
 
 pub use latency::{Hop, Latencies, Percentiles, hgrm};
 pub use sink::{PersistGone, RecordSink};
+pub use venues::{Decoders, VenueLayout, instrument_labels};
 
 use feeds::{
     DecodeError, Events,
-    binance::BinanceDecoder,
     book::Book,
     event::{Event, FeedStatus, InstrumentId, Price, StatusKind, Trade, UnixNanos, Venue},
-    symbols::SymbolTable,
 };
 use persist::record::{BookTopFields, FillFields, OrderFields, PositionFields, RiskFields, TradeFields};
 
@@ -37,6 +37,9 @@ const VENUE: u16 = Venue::Binance as u16;
 /// Feed-status events are journaled as audit records with code `FEED_STATUS + kind`
 /// (171 connected … 175 stale).
 pub const FEED_STATUS: u16 = 170;
+/// A router's child order is journaled as an audit record with this code: its venue
+/// (as the limit) and the average price the router expected there (as observed).
+pub const ROUTED: u16 = 180;
 
 /// The risk-event code of a stop-out (beside the trips' 100+ codes).
 pub const STOP_OUT: u16 = 160;
@@ -122,6 +125,8 @@ pub struct Counters {
     pub stops_triggered: u64,
     /// Replace requests sent to the venue.
     pub replaces: u64,
+    /// Orders the router placed (one per child; with one venue, none).
+    pub routed_children: u64,
     /// Requests the venue gateway could not send, or answers it could not receive.
     pub gateway_errors: u64,
     /// Venue connections re-established.
@@ -144,8 +149,12 @@ pub struct Counters {
 /// What the fused stage is built from.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
-    /// Venue symbols with their price and size scales; ids follow this order.
+    /// Venue symbols with their price and size scales; ids follow this order. With
+    /// several venues, each venue's symbols in turn (the same symbols at each: see
+    /// [`VenueLayout`]).
     pub instruments: Vec<(String, u8, u8)>,
+    /// Venues (one feed and one order entry each).
+    pub venues: usize,
     /// The strategy.
     pub strategy: StrategyConfig,
     /// Pre-trade limits.
@@ -172,6 +181,9 @@ pub struct PipelineConfig {
     pub ack_timeout_ns: u64,
     /// A live feed silent this long (ns) is stale (0: never).
     pub feed_stale_ns: u64,
+    /// How crossing orders pick their venue when there are several (`None`: each
+    /// stays at the venue whose book the strategy traded on).
+    pub route: Option<crate::route::Policy>,
 }
 
 /// Self-trade prevention (`--self-trade`).
@@ -211,19 +223,11 @@ fn correlated_with(
     sum
 }
 
-/// A decoder for `config`'s instruments, ids in their order.
-pub fn decoder(config: &PipelineConfig) -> BinanceDecoder {
-    let mut symbols = SymbolTable::new();
-    for (name, price_scale, qty_scale) in &config.instruments {
-        symbols.intern(name, *price_scale, *qty_scale);
-    }
-    BinanceDecoder::new(symbols)
-}
-
 /// The fused hot stage.
 #[derive(Debug)]
 pub struct Pipeline {
-    decoder: BinanceDecoder,
+    decoders: Decoders,
+    layout: VenueLayout,
     events: Events,
     books: Vec<Book>,
     book_ts: Vec<u64>,
@@ -295,6 +299,16 @@ pub struct Pipeline {
     correlations: std::sync::Arc<crate::risk::CorrelationSnapshot>,
     /// The row being read (pre-sized: reading allocates nothing).
     correlation_row: Vec<i32>,
+    /// The router's policy, with several venues.
+    route: Option<crate::route::Policy>,
+    /// The last routing decision (kept: it is a few hundred bytes, built in place).
+    decision: crate::route::Route,
+    /// Each venue's measured ack latency, for SmartRoute.
+    ack_latency: Vec<crate::route::AckLatency>,
+    /// Child orders the router made that are waiting in this round's intents (they
+    /// are not routed again).
+    routed: Bounded<crate::order::ClientId>,
+    fees: crate::sim::FeeSchedule,
 }
 
 impl Pipeline {
@@ -302,7 +316,20 @@ impl Pipeline {
     /// at the first event it sees (event time), so live runs and replays agree.
     pub fn new(config: &PipelineConfig, sink: RecordSink) -> Self {
         let n = config.instruments.len().min(MAX_INSTRUMENTS);
-        let venue = Box::new(SimGateway::new(config.order_capacity, n, config.venue));
+        let layout = VenueLayout::of(config);
+        let sim = |v: usize| {
+            SimGateway::new(
+                config.order_capacity,
+                n,
+                SimGatewayConfig { seed: config.venue.seed.wrapping_add(v as u64), ..config.venue },
+            )
+        };
+        let venue: Box<dyn VenueGateway> = if layout.venues == 1 {
+            Box::new(sim(0))
+        } else {
+            let venues = (0..layout.venues).map(|v| Box::new(sim(v)) as Box<dyn VenueGateway>).collect();
+            Box::new(crate::gateway::VenueSet::new(venues, layout, config.order_capacity))
+        };
         Self::with_gateway(config, sink, venue)
     }
 
@@ -310,7 +337,8 @@ impl Pipeline {
     pub fn with_gateway(config: &PipelineConfig, sink: RecordSink, venue: Box<dyn VenueGateway>) -> Self {
         let n = config.instruments.len().min(MAX_INSTRUMENTS);
         Self {
-            decoder: decoder(config),
+            decoders: Decoders::new(config),
+            layout: VenueLayout::of(config),
             events: Events::with_capacity(256),
             // One by one: a cloned Book would lose its reserved capacity and grow,
             // allocating, on the hot path.
@@ -361,6 +389,12 @@ impl Pipeline {
             stops: vec![0; n],
             correlations: std::sync::Arc::new(crate::risk::CorrelationSnapshot::new(n)),
             correlation_row: vec![0; n],
+            route: config.route.filter(|_| VenueLayout::of(config).venues > 1),
+            decision: crate::route::Route::default(),
+            ack_latency: vec![crate::route::AckLatency::default(); VenueLayout::of(config).venues],
+            // Every child a full round of intents can make.
+            routed: Bounded::with_capacity(64 * crate::route::MAX_VENUES),
+            fees: config.venue.fees,
         }
     }
 
@@ -403,15 +437,15 @@ impl Pipeline {
         }
     }
 
-    /// Processes one frame received at `ts_recv`.
+    /// Processes one frame from `venue`'s feed received at `ts_recv`.
     ///
     /// Decisions use event time: `ts_recv` is "now" for the strategy, risk, the OMS and
     /// every record, so a replay of the same frames makes the same decisions. Latency
     /// is measured on `clock` from `arrived` (in a live run the frame's due time; in a
     /// replay, when the replay feed handed it over).
-    pub fn on_frame(&mut self, frame: &[u8], ts_recv: u64, arrived: u64, clock: &impl Clock) {
+    pub fn on_frame(&mut self, venue: usize, frame: &[u8], ts_recv: u64, arrived: u64, clock: &impl Clock) {
         self.events.clear();
-        if let Err(e) = self.decoder.decode(frame, UnixNanos(ts_recv), &mut self.events) {
+        if let Err(e) = self.decoders.decode(venue, frame, UnixNanos(ts_recv), &mut self.events) {
             self.on_decode_error(ts_recv, Some(e));
             return;
         }
@@ -560,11 +594,14 @@ impl Pipeline {
         bit
     }
 
-    /// The feed connection dropped: every book is stale until its next snapshot.
-    pub fn on_disconnect(&mut self) {
+    /// `venue`'s feed connection dropped: its books are stale until their next
+    /// snapshots (other venues' books stand).
+    pub fn on_disconnect(&mut self, venue: usize) {
         self.counters.disconnects += 1;
-        self.feed_status(StatusKind::Disconnected, FeedStatus::ALL, (0, 0), self.last_event);
-        self.invalidate_books();
+        let all =
+            if self.layout.venues == 1 { FeedStatus::ALL } else { InstrumentId(self.layout.ids(venue).start as u32) };
+        self.feed_status(StatusKind::Disconnected, all, (0, venue as u64), self.last_event);
+        self.invalidate_venue(venue);
     }
 
     /// The feed connection is up (at start, and after each reconnect).
@@ -597,17 +634,23 @@ impl Pipeline {
         self.must_record(record, now, instrument);
     }
 
-    /// Marks every book invalid until its next snapshot (the feed disconnected).
+    /// Marks every book invalid until its next snapshot (the feeds disconnected).
     pub fn invalidate_books(&mut self) {
-        for book in &mut self.books {
-            book.invalidate();
+        for venue in 0..self.layout.venues {
+            self.invalidate_venue(venue);
         }
-        for seq in &mut self.sequencers {
-            seq.invalidate();
+    }
+
+    /// Marks `venue`'s books invalid until their next snapshots.
+    fn invalidate_venue(&mut self, venue: usize) {
+        for i in self.layout.ids(venue) {
+            if let (Some(book), Some(seq)) = (self.books.get_mut(i), self.sequencers.get_mut(i)) {
+                book.invalidate();
+                seq.invalidate();
+                self.mid_update &= !(1u64 << i);
+                self.needs_snapshot |= 1u64 << i;
+            }
         }
-        self.mid_update = 0;
-        let n = self.books.len();
-        self.needs_snapshot = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
     }
 
     fn on_trade(&mut self, t: &Trade, now: u64) {
@@ -665,6 +708,7 @@ impl Pipeline {
                 match intent {
                     Intent::New { id, order } => {
                         let t0 = clock.now_ns();
+                        let order = if self.routed.remove(&id) { order } else { self.route_new(id, order, now) };
                         let to_venue = order.order_type.trigger().is_none();
                         let Some(decision) = self.pre_trade(id, &order, now, to_venue) else { continue };
                         if to_venue && decision.reject.is_none() && self.self_trade == SelfTradeMode::CancelResting {
@@ -753,6 +797,117 @@ impl Pipeline {
             self.sending.clear();
             self.handle_reports(now);
         }
+    }
+
+    /// With several venues, sends a crossing order that opens or adds to a position
+    /// where the router says: the order is re-pointed at the best venue's book, and
+    /// SmartRoute's further children become orders of their own, queued behind it.
+    /// Each child's choice is journaled (audit code [`ROUTED`]: its venue, and the
+    /// average price the router expected there). Returns the order as it now is.
+    ///
+    /// Orders that rest stay where the strategy put them (it quoted that book), and
+    /// an order that reduces a position stays at that position's venue.
+    fn route_new(&mut self, id: crate::order::ClientId, order: NewOrder, now: u64) -> NewOrder {
+        let Some(policy) = self.route else { return order };
+        // Positions are per venue: an order that reduces one stays where it is.
+        let net = self.oms.position(order.instrument).net;
+        let reduces = net != 0 && (net > 0) == (order.side == feeds::event::Side::Sell);
+        let fresh = self.oms.get(id).is_some_and(|o| o.state == OrderState::Initialized);
+        // An order over the per-order limits is not split into pieces under them:
+        // it stays whole, for risk to refuse.
+        let l = self.risk.limits();
+        let oversized =
+            order.qty.0 > l.max_qty || i128::from(order.price.0) * i128::from(order.qty.0) > l.max_order_notional;
+        if !order.order_type.is_immediate() || reduces || !fresh || oversized || self.halt.is_some() {
+            return order;
+        }
+        let Some(fallback) = self.books.first() else { return order };
+        let (layout, breaker, max_age) = (self.layout, self.breaker.state(), l.max_reference_age_ns);
+        let views: [crate::route::VenueView<'_>; crate::route::MAX_VENUES] = std::array::from_fn(|v| {
+            let i = layout.at_venue(order.instrument, v).0 as usize;
+            crate::route::VenueView {
+                venue: v as u8,
+                book: self.books.get(i).unwrap_or(fallback),
+                fees: self.fees,
+                ack_ns: self.ack_latency.get(v).map_or(0, |a| a.get()),
+                breaker,
+                stale: now.saturating_sub(self.book_ts.get(i).copied().unwrap_or(0)) > max_age,
+            }
+        });
+        let venues = views.get(..layout.venues.min(crate::route::MAX_VENUES)).unwrap_or(&[]);
+        crate::route::route(&order, venues, policy, &mut self.decision);
+        let decision = self.decision;
+        let mut routed = order;
+        for (k, child) in decision.children().enumerate() {
+            let instrument = layout.at_venue(order.instrument, usize::from(child.venue));
+            let child_order = self.at_venue(&order, &child.order, instrument);
+            let child_id = if k == 0 {
+                if self.oms.reroute(id, child_order).is_err() {
+                    self.counters.oms_errors += 1;
+                    return order;
+                }
+                routed = child_order;
+                id
+            } else {
+                let Ok(child_id) = self.oms.create(child_order) else {
+                    self.counters.oms_errors += 1;
+                    break; // no room for more children: the rest of the size is not sent
+                };
+                if !(self.routed.push(child_id) && self.sending.push(Intent::New { id: child_id, order: child_order }))
+                {
+                    self.routed.remove(&child_id);
+                    self.order_event(child_id, OrderEvent::Deny, now);
+                    break;
+                }
+                child_id
+            };
+            self.counters.routed_children += 1;
+            let expected = decision.scores().get(child.score).map_or(0, crate::route::VenueScore::avg_price);
+            let record = RiskFields {
+                reason: ROUTED,
+                client_id: child_id.0 as i64,
+                side: side_code(child_order.side),
+                price: child_order.price.0,
+                qty: child_order.qty.0,
+                limit: i64::from(child.venue),
+                observed: expected,
+            };
+            self.must_record(record, now, child_order.instrument.0);
+        }
+        routed
+    }
+
+    /// A router's child as it leaves for its venue's `instrument`. A whole-order
+    /// child keeps the parent's limit only as far as that venue's book needs: its
+    /// limit is the deepest level it takes there (the parent's limit was set against
+    /// another venue's prices, which a collar at this venue would not know). Its stop
+    /// keeps its distance from the limit.
+    fn at_venue(&self, parent: &NewOrder, child: &NewOrder, instrument: InstrumentId) -> NewOrder {
+        let mut out = NewOrder { instrument, ..*child };
+        if child.price == parent.price
+            && let Some(book) = self.books.get(instrument.0 as usize)
+        {
+            let (side, buy) = match parent.side {
+                feeds::event::Side::Buy => (feeds::event::BookSide::Ask, true),
+                feeds::event::Side::Sell => (feeds::event::BookSide::Bid, false),
+            };
+            let mut left = child.qty.0;
+            for level in book.levels(side).take(crate::route::ROUTE_DEPTH) {
+                let within = if buy { level.price.0 <= parent.price.0 } else { level.price.0 >= parent.price.0 };
+                if !within {
+                    break;
+                }
+                left -= level.qty.0.min(left);
+                if left == 0 {
+                    out.price = level.price;
+                    break;
+                }
+            }
+        }
+        if parent.stop.0 != 0 {
+            out.stop = Price(parent.stop.0 + (out.price.0 - parent.price.0));
+        }
+        out
     }
 
     /// Pre-trade risk for an order (new, or a working order's replacement terms),
@@ -1223,6 +1378,14 @@ impl Pipeline {
             let id = report.client_id;
             let result = match report.kind {
                 ExecKind::Accepted => {
+                    if self.route.is_some()
+                        && let Some(order) = self.oms.get(id)
+                    {
+                        let venue = self.layout.venue_of(order.new.instrument);
+                        if let Some(ewma) = self.ack_latency.get_mut(venue) {
+                            ewma.record(now.saturating_sub(order.sent_at));
+                        }
+                    }
                     let probe = self.probe_ids.remove(&id);
                     self.breaker.record_success(probe);
                     self.oms.apply(id, OrderEvent::Accept)

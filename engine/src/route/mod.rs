@@ -10,7 +10,7 @@
 //!   ranked by price net of fee and of a latency and breaker penalty, taken best
 //!   first; the order is split into one child per venue it took from.
 //!
-//! Venues whose book is invalid or whose circuit is open are skipped, with the
+//! Venues whose book is invalid or stale or whose circuit is open are skipped, with the
 //! reason. Every decision keeps each venue's score, so a child order can say why it
 //! went where it went. Nothing allocates: decisions live in fixed arrays.
 
@@ -73,6 +73,8 @@ pub struct VenueView<'a> {
     pub ack_ns: u64,
     /// Its circuit breaker.
     pub breaker: BreakerState,
+    /// Its book has not been updated for longer than a price may be trusted.
+    pub stale: bool,
 }
 
 /// Why a venue took no part.
@@ -82,6 +84,8 @@ pub enum Skip {
     InvalidBook,
     /// Its circuit breaker is open.
     CircuitOpen,
+    /// Its book is valid but old: its feed has gone quiet.
+    StaleBook,
     /// A crossing order found nothing at or better than its limit there.
     NoLiquidity,
     /// Eligible, but another venue scored better (single-venue policies) or the
@@ -282,8 +286,14 @@ fn score(order: &NewOrder, v: &VenueView<'_>, with_fee: bool, w: &SmartWeights, 
             s.cost += i128::from(l.price.0) * i128::from(take);
         }
     }
-    if !v.book.is_valid() || v.breaker == BreakerState::Open {
-        s.skipped = Some(if v.book.is_valid() { Skip::CircuitOpen } else { Skip::InvalidBook });
+    let skip = match () {
+        () if !v.book.is_valid() => Some(Skip::InvalidBook),
+        () if v.breaker == BreakerState::Open => Some(Skip::CircuitOpen),
+        () if v.stale => Some(Skip::StaleBook),
+        () => None,
+    };
+    if skip.is_some() {
+        s.skipped = skip;
         (s.available, s.fillable, s.cost, ladder.len) = (0, 0, 0, 0);
         return s;
     }

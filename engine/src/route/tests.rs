@@ -35,6 +35,7 @@ fn views(books: &[Book; 3], taker_bps: [i64; 3]) -> [VenueView<'_>; 3] {
         fees: FeeSchedule { maker_bps: 0, taker_bps: taker_bps[i] },
         ack_ns: 0,
         breaker: BreakerState::Closed,
+        stale: false,
     })
 }
 

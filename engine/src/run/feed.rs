@@ -25,9 +25,15 @@ pub trait Feed {
     fn is_done(&self) -> bool {
         false
     }
-    /// Whether the connection dropped since the last call (books are then stale).
-    fn take_disconnect(&mut self) -> bool {
-        false
+    /// [`Feed::poll`], with the venue the frame came from (its index among the
+    /// run's feeds): a single feed is venue 0.
+    fn poll_venue(&mut self, now: u64) -> Option<(usize, &[u8], u64, u64)> {
+        self.poll(now).map(|(frame, ts, arrived)| (0, frame, ts, arrived))
+    }
+    /// The venue whose connection dropped since the last call, if one did (its books
+    /// are then stale).
+    fn take_disconnect(&mut self) -> Option<usize> {
+        None
     }
     /// Whether a connection was made since the last call (at start, or a reconnect).
     fn take_connect(&mut self) -> bool {
@@ -197,13 +203,19 @@ impl<F: Feed> Recording<F> {
 
 impl<F: Feed> Feed for Recording<F> {
     fn poll(&mut self, now: u64) -> Option<(&[u8], u64, u64)> {
-        let (frame, ts, arrived) = self.inner.poll(now)?;
+        self.poll_venue(now).map(|(_, frame, ts, arrived)| (frame, ts, arrived))
+    }
+
+    /// A capture holds one venue's frames (`engine run` refuses --record with
+    /// several feeds); the venue is passed through so decoding stays right.
+    fn poll_venue(&mut self, now: u64) -> Option<(usize, &[u8], u64, u64)> {
+        let (venue, frame, ts, arrived) = self.inner.poll_venue(now)?;
         if self.error.is_none()
             && let Err(e) = self.out.frame(ts, frame)
         {
             self.error = Some(format!("recording stopped: {e}"));
         }
-        Some((frame, ts, arrived))
+        Some((venue, frame, ts, arrived))
     }
 
     fn snapshot(&mut self, instrument: InstrumentId, now: u64, out: &mut Events) -> bool {
@@ -222,7 +234,7 @@ impl<F: Feed> Feed for Recording<F> {
         self.inner.is_done()
     }
 
-    fn take_disconnect(&mut self) -> bool {
+    fn take_disconnect(&mut self) -> Option<usize> {
         self.inner.take_disconnect()
     }
 
@@ -324,11 +336,78 @@ impl Feed for WsFeed {
         false // they come in the stream
     }
 
-    fn take_disconnect(&mut self) -> bool {
-        std::mem::take(&mut self.dropped)
+    fn take_disconnect(&mut self) -> Option<usize> {
+        std::mem::take(&mut self.dropped).then_some(0)
     }
 
     fn take_connect(&mut self) -> bool {
         std::mem::take(&mut self.connected)
+    }
+}
+
+/// One feed per venue, read in turn: venue `v`'s frames are decoded with its
+/// symbols and snapshots come from its own feed.
+#[derive(Debug)]
+pub struct MultiFeed<F> {
+    feeds: Vec<F>,
+    layout: crate::pipeline::VenueLayout,
+    /// Where the next turn starts, so no venue's frames wait behind another's.
+    next: usize,
+}
+
+impl<F: Feed> MultiFeed<F> {
+    /// `feeds[v]` is venue `v`'s feed.
+    pub fn new(feeds: Vec<F>, layout: crate::pipeline::VenueLayout) -> Self {
+        Self { feeds, layout, next: 0 }
+    }
+
+    /// Each venue's feed.
+    pub fn feeds(&self) -> &[F] {
+        &self.feeds
+    }
+}
+
+impl<F: Feed> Feed for MultiFeed<F> {
+    fn poll(&mut self, now: u64) -> Option<(&[u8], u64, u64)> {
+        self.poll_venue(now).map(|(_, frame, ts, arrived)| (frame, ts, arrived))
+    }
+
+    fn poll_venue(&mut self, now: u64) -> Option<(usize, &[u8], u64, u64)> {
+        let n = self.feeds.len();
+        let start = self.next.min(n);
+        self.next = if start + 1 >= n { 0 } else { start + 1 };
+        let (before, after) = self.feeds.split_at_mut(start);
+        for (k, feed) in after.iter_mut().chain(before.iter_mut()).enumerate() {
+            if let Some((frame, ts, arrived)) = feed.poll(now) {
+                return Some(((start + k) % n, frame, ts, arrived));
+            }
+        }
+        None
+    }
+
+    fn snapshot(&mut self, instrument: InstrumentId, now: u64, out: &mut Events) -> bool {
+        let venue = self.layout.venue_of(instrument);
+        self.feeds.get_mut(venue).is_some_and(|feed| feed.snapshot(instrument, now, out))
+    }
+
+    fn is_done(&self) -> bool {
+        self.feeds.iter().all(Feed::is_done)
+    }
+
+    fn take_disconnect(&mut self) -> Option<usize> {
+        self.feeds.iter_mut().enumerate().find_map(|(v, feed)| feed.take_disconnect().map(|_| v))
+    }
+
+    fn take_connect(&mut self) -> bool {
+        // Every feed's flag is taken, so none is reported twice.
+        let mut any = false;
+        for feed in &mut self.feeds {
+            any |= feed.take_connect();
+        }
+        any
+    }
+
+    fn is_live(&self) -> bool {
+        self.feeds.iter().all(Feed::is_live)
     }
 }

@@ -99,13 +99,13 @@ pub fn step<F: Feed>(
     if feed.take_connect() {
         pipeline.on_connect(now);
     }
-    let Some((frame, ts_recv, arrived)) = feed.poll(now) else {
-        if feed.take_disconnect() {
-            pipeline.on_disconnect();
-        }
-        return false;
-    };
-    pipeline.on_frame(frame, ts_recv, arrived, clock);
+    // Every turn, not only when idle: with several venues, one venue's drop must
+    // not wait behind the others' frames.
+    if let Some(venue) = feed.take_disconnect() {
+        pipeline.on_disconnect(venue);
+    }
+    let Some((venue, frame, ts_recv, arrived)) = feed.poll_venue(now) else { return false };
+    pipeline.on_frame(venue, frame, ts_recv, arrived, clock);
     let mut wanted = pipeline.snapshot_requests();
     while wanted != 0 {
         let i = wanted.trailing_zeros();

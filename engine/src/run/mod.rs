@@ -18,7 +18,7 @@ mod source;
 
 use std::{path::PathBuf, time::Duration};
 
-pub use feed::{Feed, Recording, ReplayFeed, SimFeed, WsFeed};
+pub use feed::{Feed, MultiFeed, Recording, ReplayFeed, SimFeed, WsFeed};
 pub use hot::{Control, Faults, Input, Status, step};
 use persist::{
     Record,
@@ -32,7 +32,7 @@ use source::{FeedCore, Fused, HotIo, Source, drive_source};
 
 use crate::{
     clock::{Clock, LiveClock},
-    pipeline::{Latencies, Pipeline, PipelineConfig, RecordSink},
+    pipeline::{Decoders, Latencies, Pipeline, PipelineConfig, RecordSink, VenueLayout},
     risk::Reject,
     sim::{MarketSim, SimSymbol},
 };
@@ -155,7 +155,8 @@ fn connect_venue(options: &RunOptions) -> Result<(Option<Gateway>, Option<reconc
 }
 
 /// Builds the simulator on the thread that reads it.
-type SimFactory = Box<dyn FnOnce() -> SimFeed + Send>;
+/// Builds the simulator on the thread that reads it: venue `v`'s feed.
+type SimFactory = Box<dyn Fn(usize) -> SimFeed + Send>;
 
 /// What the trading core reads.
 enum HotInput {
@@ -218,8 +219,8 @@ pub enum FeedSource {
     Sim,
     /// A capture, replayed as fast as the hot core takes it.
     Replay(PathBuf),
-    /// A WebSocket URL (`ws://`): a venue's stream or `engine sim`.
-    Ws(String),
+    /// WebSocket URLs (`ws://`), one per venue: a venue's stream or `engine sim`.
+    Ws(Vec<String>),
 }
 
 /// Everything `engine run` needs.
@@ -367,16 +368,19 @@ pub struct RunOutcome {
     pub latency: Latencies,
 }
 
-fn sim_market(config: &PipelineConfig, seed: u64, gap_every: u64) -> MarketSim {
+/// Venue `venue`'s simulated market: its instruments, its own random walk.
+fn sim_market(config: &PipelineConfig, venue: usize, seed: u64, gap_every: u64) -> MarketSim {
     let symbols = config
         .instruments
         .iter()
         .enumerate()
+        .skip(VenueLayout::of(config).ids(venue).start)
+        .take(VenueLayout::of(config).per_venue)
         .map(|(i, (name, ps, qs))| {
             SimSymbol::new(name, feeds::event::InstrumentId(i as u32), (*ps, *qs), sim_symbol_spec(name).2)
         })
         .collect();
-    MarketSim::new(symbols, seed).with_gap_every(gap_every)
+    MarketSim::new(symbols, seed.wrapping_add(venue as u64)).with_gap_every(gap_every)
 }
 
 /// Scales and a starting price for the simulator's symbols.
@@ -616,7 +620,15 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let source = match &options.feed {
         FeedSource::Sim => Source::Sim,
         FeedSource::Replay(path) => Source::Replay(ReplayFeed::open(path).map_err(RunError::Capture)?),
-        FeedSource::Ws(url) => Source::Ws(WsFeed::connect(url).map_err(RunError::Feed)?),
+        FeedSource::Ws(urls) => match &urls[..] {
+            [url] => Source::Ws(WsFeed::connect(url).map_err(RunError::Feed)?),
+            _ => Source::WsVenues(MultiFeed::new(
+                urls.iter()
+                    .map(|url| WsFeed::connect(url).map_err(|e| RunError::Feed(format!("{url}: {e}"))))
+                    .collect::<Result<_, _>>()?,
+                VenueLayout::of(&options.pipeline),
+            )),
+        },
     };
     let (journal, last_seq) = match &options.persist {
         PersistTarget::None => (None, 0),
@@ -670,8 +682,16 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     }
     let sim: SimFactory = {
         let (config, clock) = (config.clone(), clock.clone());
-        Box::new(move || SimFeed::new(sim_market(&config, seed, gap_every), rate, clock.now_ns() + 1_000_000))
+        let venues = VenueLayout::of(&config).venues as u64;
+        // The offered rate is shared by the venues, their frames interleaved evenly.
+        let rate = if rate == 0 { 0 } else { rate.div_ceil(venues) };
+        let stagger = 1_000_000_000u64.checked_div(rate.saturating_mul(venues)).unwrap_or(0);
+        Box::new(move |v| {
+            let start = clock.now_ns() + 1_000_000 + v as u64 * stagger;
+            SimFeed::new(sim_market(&config, v, seed, gap_every), rate, start)
+        })
     };
+    let layout = VenueLayout::of(&config);
     let (input, mut feed_core) = match options.topology {
         Topology::Fused => (HotInput::Feed(Box::new(source), record, sim), None),
         Topology::Pipelined { feed_cpu } => {
@@ -681,14 +701,14 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             let (feed_tx, feed_rx) = spsc::channel::<FeedMsg>(FEED_RING).map_err(cap)?;
             let (request_tx, request_rx) = spsc::channel::<u64>(16).map_err(cap)?;
             let (feed_beat_tx, feed_beat_rx) = spsc::channel::<u64>(64).map_err(cap)?;
-            let stage = FeedStage::new(crate::pipeline::decoder(&config), feed_tx, request_rx, feed_beat_tx);
+            let stage = FeedStage::new(Decoders::new(&config), feed_tx, request_rx, feed_beat_tx);
             let clock = clock.clone();
             let feed = tuning::spawn_hot("hot-feed", feed_cpu, hot_options, move |start| {
                 let start = start.map_err(RunError::Placement)?;
                 let mut stage = stage;
                 let mut core = FeedCore { stage: &mut stage, clock: &clock, report: FeedStageReport::default() };
                 let thread = HotThreadWatch::start("hot-feed", feed_cpu, &start);
-                if let Some(w) = drive_source(&mut core, source, sim, record) {
+                if let Some(w) = drive_source(&mut core, source, (&sim, layout), record) {
                     eprintln!("warning: {w}");
                 }
                 Ok::<_, RunError>((core.report, thread.finish()))
@@ -722,7 +742,8 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         let mut io = HotIo { control: control_rx, heartbeat: beat_tx, max_frames, faults };
         let warning = match input {
             HotInput::Feed(source, record, sim) => {
-                drive_source(&mut Fused { io: &mut io, pipeline: &mut pipeline, clock: &clock }, *source, sim, record)
+                let fused = &mut Fused { io: &mut io, pipeline: &mut pipeline, clock: &clock };
+                drive_source(fused, *source, (&sim, layout), record)
             }
             HotInput::Ring(mut ring) => {
                 let HotIo { control, heartbeat, .. } = &mut io;
@@ -921,7 +942,8 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 outcome.summary.feed_ring_full = Some(report.ring_full);
             }
             outcome.summary.ring_memory = Some(ring_memory);
-            outcome.summary.correlations = correlation_pairs(&returns.snapshot, &options.pipeline.instruments);
+            outcome.summary.correlations =
+                correlation_pairs(&returns.snapshot, &crate::pipeline::instrument_labels(&options.pipeline));
             outcome.summary.reconciliation = reconciliation;
             Ok(outcome)
         })
@@ -947,10 +969,7 @@ fn reload_breaker(
 }
 
 /// The last published correlation of every instrument pair, for the report.
-fn correlation_pairs(
-    snapshot: &crate::risk::CorrelationSnapshot,
-    instruments: &[(String, u8, u8)],
-) -> Vec<(String, String, f64)> {
+fn correlation_pairs(snapshot: &crate::risk::CorrelationSnapshot, labels: &[String]) -> Vec<(String, String, f64)> {
     let n = snapshot.len();
     let mut row = vec![0; n];
     let mut pairs = Vec::new();
@@ -959,7 +978,7 @@ fn correlation_pairs(
             continue;
         }
         for j in i + 1..n {
-            if let (Some((a, ..)), Some((b, ..)), Some(rho)) = (instruments.get(i), instruments.get(j), row.get(j)) {
+            if let (Some(a), Some(b), Some(rho)) = (labels.get(i), labels.get(j), row.get(j)) {
                 pairs.push((a.clone(), b.clone(), f64::from(*rho) / f64::from(crate::risk::CORRELATION_ONE)));
             }
         }
@@ -973,6 +992,34 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic".into())
+}
+
+/// Every instrument's position at every venue that traded it, as exact decimals.
+fn positions_of(p: &Pipeline, config: &PipelineConfig) -> Vec<report::PositionLine> {
+    let layout = VenueLayout::of(config);
+    let labels = crate::pipeline::instrument_labels(config);
+    let decimal = |v: i128, scale: u8| {
+        i64::try_from(v).map_or_else(|_| v.to_string(), |v| feeds::decimal::format_fixed(v, scale))
+    };
+    config
+        .instruments
+        .iter()
+        .zip(labels)
+        .enumerate()
+        .filter_map(|(i, ((symbol, ps, qs), label))| {
+            let id = feeds::event::InstrumentId(i as u32);
+            let pos = p.oms().position(id);
+            (pos != crate::oms::Position::default()).then(|| report::PositionLine {
+                instrument: label,
+                symbol: symbol.clone(),
+                venue: layout.venue_of(id),
+                net: feeds::decimal::format_fixed(pos.net, *qs),
+                avg_price: feeds::decimal::format_fixed(pos.avg_price, *ps),
+                realised: decimal(pos.realised, ps + qs),
+                fees: decimal(pos.fees, ps + qs),
+            })
+        })
+        .collect()
 }
 
 fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> RunOutcome {
@@ -1014,6 +1061,7 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         gateway: p.gateway_counters(),
         trading_state: format!("{:?}", p.risk().limits().state),
         reconciliation: None,
+        positions: positions_of(p, &options.pipeline),
     };
     RunOutcome { summary, latency }
 }

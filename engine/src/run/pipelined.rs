@@ -8,7 +8,6 @@
 
 use feeds::{
     Events,
-    binance::BinanceDecoder,
     event::{Event, InstrumentId, UnixNanos},
 };
 use rings::{
@@ -17,7 +16,10 @@ use rings::{
 };
 
 use super::{feed::Feed, hot::Input};
-use crate::{clock::Clock, pipeline::Pipeline};
+use crate::{
+    clock::Clock,
+    pipeline::{Decoders, Pipeline},
+};
 
 /// What the feed core hands the trading core, in order.
 #[derive(Debug, Clone, Copy)]
@@ -48,8 +50,11 @@ pub enum FeedMsg {
         /// Event time it applies at.
         ts: u64,
     },
-    /// The connection dropped: every book is stale until resynced.
-    Disconnect,
+    /// A venue's connection dropped: its books are stale until resynced.
+    Disconnect {
+        /// The venue.
+        venue: u8,
+    },
     /// A connection was made (at start, or a reconnect).
     Connect {
         /// When.
@@ -76,7 +81,7 @@ pub struct FeedStageReport {
 /// The feed core: reads frames, decodes them, hands the events on.
 #[derive(Debug)]
 pub struct FeedStage {
-    decoder: BinanceDecoder,
+    decoders: Decoders,
     events: Events,
     snapshot: Events,
     tx: Producer<FeedMsg>,
@@ -87,11 +92,11 @@ pub struct FeedStage {
 }
 
 impl FeedStage {
-    /// A feed stage decoding with `decoder` into `tx`, serving snapshot requests from
+    /// A feed stage decoding with `decoders` into `tx`, serving snapshot requests from
     /// `requests` and beating on `beat`.
-    pub fn new(decoder: BinanceDecoder, tx: Producer<FeedMsg>, requests: Consumer<u64>, beat: Producer<u64>) -> Self {
+    pub fn new(decoders: Decoders, tx: Producer<FeedMsg>, requests: Consumer<u64>, beat: Producer<u64>) -> Self {
         Self {
-            decoder,
+            decoders,
             events: Events::with_capacity(256),
             snapshot: Events::with_capacity(256),
             tx,
@@ -151,12 +156,17 @@ impl FeedStage {
         if feed.take_connect() {
             self.push(FeedMsg::Connect { ts: now });
         }
-        if let Some((frame, ts_recv, arrived)) = feed.poll(now) {
+        // Before the next frame, as the fused stage does.
+        if let Some(venue) = feed.take_disconnect() {
+            busy = true;
+            self.push(FeedMsg::Disconnect { venue: venue as u8 });
+        }
+        if let Some((venue, frame, ts_recv, arrived)) = feed.poll_venue(now) {
             busy = true;
             self.last_ts = ts_recv;
             self.report.frames += 1;
             self.events.clear();
-            if self.decoder.decode(frame, UnixNanos(ts_recv), &mut self.events).is_ok() {
+            if self.decoders.decode(venue, frame, UnixNanos(ts_recv), &mut self.events).is_ok() {
                 let parsed = clock.now_ns();
                 for n in 0..self.events.len() {
                     let Some(event) = self.events.as_slice().get(n).copied() else { break };
@@ -166,9 +176,6 @@ impl FeedStage {
             } else {
                 self.push(FeedMsg::DecodeError { ts_recv });
             }
-        } else if feed.take_disconnect() {
-            busy = true;
-            self.push(FeedMsg::Disconnect);
         }
         busy
     }
@@ -261,8 +268,8 @@ impl Input for RingInput {
                     self.snapshot.clear();
                     return true;
                 }
-                FeedMsg::Disconnect => {
-                    pipeline.on_disconnect();
+                FeedMsg::Disconnect { venue } => {
+                    pipeline.on_disconnect(usize::from(venue));
                     return true;
                 }
                 FeedMsg::Connect { ts } => {

@@ -69,6 +69,27 @@ pub struct RunSummary {
     pub oms: crate::oms::OmsCounters,
     /// Start-up reconciliation with a WebSocket venue (none for the simulated venue).
     pub reconciliation: Option<super::reconcile::Reconciliation>,
+    /// Each instrument's position at each venue that traded it.
+    pub positions: Vec<PositionLine>,
+}
+
+/// One instrument's position at one venue, as exact decimals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PositionLine {
+    /// How the report names it (`BTCUSDT`, or `BTCUSDT@1` with several venues).
+    pub instrument: String,
+    /// The venue symbol.
+    pub symbol: String,
+    /// The venue's index among the run's feeds.
+    pub venue: usize,
+    /// Signed size.
+    pub net: String,
+    /// Average entry price of the open position (0 when flat).
+    pub avg_price: String,
+    /// Realised P&L before fees, in the quote currency.
+    pub realised: String,
+    /// Fees paid (negative: rebates).
+    pub fees: String,
 }
 
 /// The venue circuit breaker in the summary.
@@ -169,6 +190,16 @@ impl RunSummary {
                     format!("MISMATCH with the journal ({}) → {:?}", r.mismatches.join("; "), r.policy)
                 }
             );
+        }
+        if !self.positions.is_empty() {
+            let lines: Vec<String> = self
+                .positions
+                .iter()
+                .map(|p| {
+                    format!("{} {} @ {} (realised {}, fees {})", p.instrument, p.net, p.avg_price, p.realised, p.fees)
+                })
+                .collect();
+            let _ = writeln!(out, "positions: {}", lines.join("; "));
         }
         if !self.correlations.is_empty() {
             let pairs: Vec<String> = self.correlations.iter().map(|(a, b, rho)| format!("{a}/{b} {rho:+.2}")).collect();

@@ -5,11 +5,14 @@
 use std::path::PathBuf;
 
 use super::{
-    Feed, Recording, ReplayFeed, SimFeed, WsFeed,
+    Feed, MultiFeed, Recording, ReplayFeed, SimFeed, WsFeed,
     hot::{self, Control, Faults, Status},
     pipelined::{FeedStage, FeedStageReport},
 };
-use crate::{clock::LiveClock, pipeline::Pipeline};
+use crate::{
+    clock::LiveClock,
+    pipeline::{Pipeline, VenueLayout},
+};
 use rings::spsc;
 
 /// The opened source, moved into the thread that reads it.
@@ -17,6 +20,8 @@ pub(super) enum Source {
     Sim,
     Replay(ReplayFeed),
     Ws(WsFeed),
+    /// Several venues' WebSocket feeds.
+    WsVenues(MultiFeed<WsFeed>),
 }
 
 /// What a feed has to say after a run.
@@ -52,6 +57,18 @@ impl FeedReport for ReplayFeed {
     }
 }
 
+impl<F: Feed + FeedReport> FeedReport for MultiFeed<F> {
+    fn warning(&self) -> Option<String> {
+        let each: Vec<String> = self
+            .feeds()
+            .iter()
+            .enumerate()
+            .filter_map(|(v, f)| f.warning().map(|w| format!("venue {v}: {w}")))
+            .collect();
+        (!each.is_empty()).then(|| each.join("; "))
+    }
+}
+
 impl<F: Feed + FeedReport> FeedReport for Recording<F> {
     fn warning(&self) -> Option<String> {
         self.error.clone().or_else(|| self.inner().warning())
@@ -63,17 +80,20 @@ pub(super) trait Driver {
     fn drive<F: Feed + FeedReport>(&mut self, feed: &mut F) -> Option<String>;
 }
 
-/// Drives `source` (the simulator built by `sim`), recorded into `record` if given.
+/// Drives `source` (the simulator: venue `v`'s feed built by `sim(v)`, one per
+/// venue of the layout), recorded into `record` if given.
 pub(super) fn drive_source(
     driver: &mut impl Driver,
     source: Source,
-    sim: impl FnOnce() -> SimFeed,
+    (sim, layout): (&dyn Fn(usize) -> SimFeed, VenueLayout),
     record: Option<PathBuf>,
 ) -> Option<String> {
     match source {
-        Source::Sim => drive(driver, sim(), record),
+        Source::Sim if layout.venues == 1 => drive(driver, sim(0), record),
+        Source::Sim => drive(driver, MultiFeed::new((0..layout.venues).map(sim).collect(), layout), record),
         Source::Replay(feed) => drive(driver, feed, record),
         Source::Ws(feed) => drive(driver, feed, record),
+        Source::WsVenues(feed) => drive(driver, feed, record),
     }
 }
 
