@@ -267,9 +267,10 @@ pub struct RunArgs {
     pub rate: u64,
     /// Strategy and parameters:
     /// `mm[:half_spread=1,size=100,skew=1,requote=2,max_inventory=1000,backoff_us=1000,stop_bps=100,amend=false]`
-    /// or `taker[:levels=5,threshold_pct=60,size=100,cooldown_us=1000,max_inventory=1000,stop_bps=100,entry=ioc,slip_bps=10]`
+    /// or `taker[:levels=5,threshold_pct=60,size=100,cooldown_us=1000,max_inventory=1000,stop_bps=100,entry=ioc,slip_bps=10,route=run]`
     /// (sizes in lots, prices in ticks; `stop_bps`: each order's protective stop; `amend`: move
-    /// quotes by replace, not cancel + new; `entry`: ioc, fok, market, stop or stop_limit).
+    /// quotes by replace, not cancel + new; `entry`: ioc, fok, market, stop or stop_limit;
+    /// `route`: run (as --route), stay, best-price, lowest-fee or smart, for the taker's orders).
     #[arg(long, default_value = "mm")]
     pub strategy: crate::strategy::StrategyConfig,
     /// Stop after this long (e.g. `500ms`, `10s`, `2m`).
@@ -348,7 +349,7 @@ pub struct RunArgs {
     /// New orders per second for any one instrument (token bucket).
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub instrument_orders_per_sec: u32,
-    /// Cancels per second to the venue (token bucket). A cancel over the rate waits
+    /// Cancels per second to each venue (a token bucket per venue). A cancel over the rate waits
     /// for a token; it is never dropped.
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub cancels_per_sec: u32,
@@ -390,10 +391,10 @@ pub struct RunArgs {
     /// ranked by price net of fee, ack-latency and breaker penalties, the order split
     /// into one child per venue it takes from. `off`: it stays at the venue whose
     /// book the strategy traded on. Venues whose book is invalid or older than the
-    /// risk reference age are skipped; each child's choice is journaled (audit code
+    /// risk reference age, or whose circuit is open, are skipped; each child's choice is journaled (audit code
     /// 180). Orders that rest, and orders that reduce a position, stay at their
-    /// venue. The simulated venues share one fee schedule and one circuit breaker,
-    /// so here `lowest-fee` chooses as `best-price` does.
+    /// venue. Each venue has its own circuit breaker, and its own fees with
+    /// per-venue --taker-fee-bps/--maker-fee-bps (`4,2,6`).
     #[arg(long, value_enum, default_value_t = RouteArg::Smart)]
     pub route: RouteArg,
     /// Comma-separated symbols (from --symbols) no order may be sent for.
@@ -402,7 +403,8 @@ pub struct RunArgs {
     /// Price collar around the mid, in basis points.
     #[arg(long, default_value_t = 50)]
     pub collar_bps: i64,
-    /// New orders per second allowed (token bucket refill).
+    /// New orders per second allowed at each venue (a token bucket per venue,
+    /// refilled at this rate).
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub orders_per_sec: u32,
     /// Kill switch: trip when realised + unrealised P&L falls below minus this, in
@@ -432,12 +434,15 @@ pub struct RunArgs {
     /// breaker open, or its connection down (0: never).
     #[arg(long, default_value = "30s", value_parser = parse_duration_or_zero)]
     pub max_venue_down: std::time::Duration,
-    /// The simulated venue's maker fee in basis points (negative: a rebate).
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    pub maker_fee_bps: i64,
-    /// The simulated venue's taker fee in basis points.
-    #[arg(long, default_value_t = 4, allow_negative_numbers = true)]
-    pub taker_fee_bps: i64,
+    /// The simulated venue's maker fee in basis points (negative: a rebate). With
+    /// several venues, one value for all or one per venue, comma-separated
+    /// (`-1,0,2`).
+    #[arg(long, value_delimiter = ',', default_value = "0", allow_hyphen_values = true, action = clap::ArgAction::Set)]
+    pub maker_fee_bps: Vec<i64>,
+    /// The simulated venue's taker fee in basis points; one value for all venues or
+    /// one per venue, as --maker-fee-bps.
+    #[arg(long, value_delimiter = ',', default_value = "4", allow_hyphen_values = true, action = clap::ArgAction::Set)]
+    pub taker_fee_bps: Vec<i64>,
     /// The simulated venue answers acks, rejects, cancels and replaces this late.
     #[arg(long, default_value = "0", value_parser = parse_duration_or_zero)]
     pub sim_ack_latency: std::time::Duration,
@@ -445,9 +450,10 @@ pub struct RunArgs {
     #[arg(long, default_value = "0", value_parser = parse_duration_or_zero)]
     pub sim_fill_latency: std::time::Duration,
     /// The simulated venue rejects this many new orders per million at random
-    /// (seeded by --seed).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
-    pub sim_reject_ppm: u32,
+    /// (seeded by --seed); one value for all venues or one per venue, as
+    /// --maker-fee-bps.
+    #[arg(long, value_delimiter = ',', default_value = "0", value_parser = clap::value_parser!(u32).range(0..=1_000_000), action = clap::ArgAction::Set)]
+    pub sim_reject_ppm: Vec<u32>,
     /// Simulator random seed (same seed, same market).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

@@ -63,6 +63,40 @@ impl OrderType {
     }
 }
 
+/// How one order picks its venue when a run has several (the router's policies).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RouteChoice {
+    /// As the run says (`engine run --route`).
+    #[default]
+    Run,
+    /// At the venue whose instrument it names.
+    Stay,
+    /// The best average executable price for its size.
+    BestPrice,
+    /// The best price net of each venue's fee.
+    LowestFee,
+    /// Net price with latency and breaker penalties, split across venues.
+    Smart,
+}
+
+impl std::str::FromStr for RouteChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "run" => Self::Run,
+            "stay" => Self::Stay,
+            // Both spellings: `--route` says best-price.
+            "best_price" | "best-price" => Self::BestPrice,
+            "lowest_fee" | "lowest-fee" => Self::LowestFee,
+            "smart" => Self::Smart,
+            other => {
+                return Err(format!("unknown route `{other}` (expected run, stay, best-price, lowest-fee or smart)"));
+            }
+        })
+    }
+}
+
 /// The persisted code of a side (1 buy, 2 sell).
 pub fn side_code(side: Side) -> i64 {
     match side {
@@ -128,6 +162,8 @@ pub enum Intent {
         id: ClientId,
         /// The order.
         order: NewOrder,
+        /// Where it may go, with several venues.
+        route: RouteChoice,
     },
     /// Cancel a working order.
     Cancel(ClientId),

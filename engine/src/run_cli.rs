@@ -26,13 +26,23 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     if let Some(bad) = args.symbols.iter().find(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric())) {
         return Err(format!("--symbols: `{bad}` is not a venue symbol (letters and digits, like BTCUSDT)"));
     }
-    if [args.maker_fee_bps, args.taker_fee_bps].iter().any(|b| !(-100..=100).contains(b)) {
+    if args.maker_fee_bps.iter().chain(&args.taker_fee_bps).any(|b| !(-100..=100).contains(b)) {
         return Err("--maker-fee-bps/--taker-fee-bps: expected -100 to 100 basis points".into());
     }
     if !(1..=10_000).contains(&args.collar_bps) {
         return Err(format!("--collar-bps {}: must be 1 to 10000", args.collar_bps));
     }
     let venues = feed_venues(args)?;
+    let sim_venue = crate::gateway::SimGatewayConfig {
+        fees: crate::sim::FeeSchedule::default(),
+        ack_latency_ns: args.sim_ack_latency.as_nanos() as u64,
+        fill_latency_ns: args.sim_fill_latency.as_nanos() as u64,
+        reject_ppm: 0,
+        seed: args.seed,
+        reject_after: None,
+    };
+    let venue_configs = venue_configs(args, venues, sim_venue)?;
+    let first_venue = venue_configs.first().copied().unwrap_or(sim_venue);
     // Each venue trades every symbol: venue v's k-th symbol is instrument v × S + k.
     let instruments: Vec<(String, u8, u8)> = (0..venues)
         .flat_map(|_| args.symbols.iter())
@@ -135,17 +145,11 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         pipeline: PipelineConfig {
             instruments,
             venues,
+            venue_configs,
             strategy: args.strategy,
             limits,
             kill,
-            venue: crate::gateway::SimGatewayConfig {
-                fees: crate::sim::FeeSchedule { maker_bps: args.maker_fee_bps, taker_bps: args.taker_fee_bps },
-                ack_latency_ns: args.sim_ack_latency.as_nanos() as u64,
-                fill_latency_ns: args.sim_fill_latency.as_nanos() as u64,
-                reject_ppm: args.sim_reject_ppm,
-                seed: args.seed,
-                reject_after: None,
-            },
+            venue: first_venue,
             order_capacity: 4096,
             client_id_epoch: 0,
             book_depth: 256,
@@ -289,6 +293,35 @@ fn feed_venues(args: &RunArgs) -> Result<usize, String> {
         ));
     }
     Ok(venues)
+}
+
+/// Each simulated venue's settings: every per-venue flag (fees, reject rate) takes
+/// one value for all venues or one per venue.
+fn venue_configs(
+    args: &RunArgs,
+    venues: usize,
+    base: crate::gateway::SimGatewayConfig,
+) -> Result<Vec<crate::gateway::SimGatewayConfig>, String> {
+    fn per_venue<T: Copy>(flag: &str, values: &[T], venues: usize) -> Result<Vec<T>, String> {
+        match values {
+            [one] => Ok(vec![*one; venues]),
+            _ if values.len() == venues => Ok(values.to_vec()),
+            _ => Err(format!("{flag}: give one value, or one per venue ({venues}), not {}", values.len())),
+        }
+    }
+    let maker = per_venue("--maker-fee-bps", &args.maker_fee_bps, venues)?;
+    let taker = per_venue("--taker-fee-bps", &args.taker_fee_bps, venues)?;
+    let rejects = per_venue("--sim-reject-ppm", &args.sim_reject_ppm, venues)?;
+    Ok((0..venues)
+        .map(|v| crate::gateway::SimGatewayConfig {
+            fees: crate::sim::FeeSchedule {
+                maker_bps: maker.get(v).copied().unwrap_or(0),
+                taker_bps: taker.get(v).copied().unwrap_or(0),
+            },
+            reject_ppm: rejects.get(v).copied().unwrap_or(0),
+            ..base
+        })
+        .collect())
 }
 
 /// `engine replay FILE [run flags]`.

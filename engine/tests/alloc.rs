@@ -70,6 +70,69 @@ fn a_million_frames_after_warm_up_allocate_nothing() {
     assert_eq!(allocs, 0, "heap allocations on the hot path after warm-up");
 }
 
+/// Several venues (a feed, books, breaker and simulated order entry each), with the
+/// smart router splitting the taker's orders, and with the market maker cancelling
+/// at every venue: after warm-up, nothing allocates.
+#[test]
+fn several_venues_with_routing_allocate_nothing() {
+    for strategy in ["taker:cooldown_us=100,threshold_pct=40", "mm"] {
+        several_venues_allocate_nothing(strategy);
+    }
+}
+
+fn several_venues_allocate_nothing(strategy: &str) {
+    let Command::Run(args) = <Cli as clap::Parser>::parse_from([
+        "engine",
+        "run",
+        "--feed",
+        "sim,sim,sim",
+        "--route",
+        "smart",
+        "--symbols",
+        "BTCUSDT,ETHUSDT",
+        "--strategy",
+        strategy,
+        "--persist",
+        "none",
+    ])
+    .command
+    else {
+        panic!()
+    };
+    let config = options(&args).unwrap().pipeline;
+    let layout = engine::pipeline::VenueLayout::of(&config);
+    let (tx, mut rx) = rings::spsc::channel::<Record>(1 << 16).unwrap();
+    let clock = LiveClock::new();
+    let mut pipeline = Pipeline::new(&config, RecordSink::new(Some(tx), 1, 0));
+    let feeds =
+        (0..layout.venues).map(|v| SimFeed::new(engine::run::sim_market(&config, v, 5, 10_000), 0, 0)).collect();
+    let mut feed = engine::run::MultiFeed::new(feeds, layout);
+    let mut snapshot = Events::with_capacity(64);
+    let mut drained = vec![Record::new(persist::RecordKind::Trade, Default::default(), 0, [0; 6]); 4096];
+    let mut run = |n: u64, pipeline: &mut Pipeline| {
+        for i in 0..n {
+            step(pipeline, &mut feed, &clock, clock.now_ns(), &mut snapshot);
+            if i % 512 == 0 {
+                while !rx.is_empty() {
+                    rx.pop_slice(&mut drained);
+                }
+            }
+        }
+    };
+    run(100_000, &mut pipeline);
+    common::counting::start();
+    run(500_000, &mut pipeline);
+    let allocs = common::counting::stop();
+    let c = pipeline.counters();
+    if strategy == "mm" {
+        assert!(c.cancels > 1_000 && c.fills > 100, "{strategy}: the run must cancel and fill: {c:?}");
+    } else {
+        assert!(c.routed_children > 100 && c.fills > 100, "{strategy}: the run must route and fill: {c:?}");
+    }
+    assert!(c.gaps > 10, "{strategy}: and recover gaps: {c:?}");
+    assert_eq!(allocs, 0, "{strategy}: heap allocations on the hot path after warm-up");
+}
+
 /// Routing (every policy, splits included) and an order's whole OMS life (create,
 /// send, accept, replace, fills, cancel) allocate nothing once the slab exists.
 #[test]

@@ -79,6 +79,8 @@ proptest! {
                         position: oms.position(InstrumentId(0)),
                         open_notional: oms.open_notional(),
                         working: oms.working_qty(InstrumentId(0)),
+                        elsewhere: 0,
+                        venue: 0,
                         own: OwnTop::default(),
                         exposure: Exposure { equity: 1 << 60, mark: PRICE, ..Exposure::default() },
                         breaker: None,

@@ -129,24 +129,17 @@ fn every_order_and_fill_is_journaled_and_positions_add_up() {
     }
 }
 
-/// The best quote of each venue's instrument, as the journal last recorded it.
-#[derive(Debug, Clone, Copy)]
-struct Top {
-    bid: (i64, i64),
-    ask: (i64, i64),
-}
+/// Venues and symbols of the multi-venue runs: instrument `v × 2 + k`.
+const VENUES: u32 = 3;
+const SYMBOLS: u32 = 2;
 
-#[test]
-fn several_venues_keep_positions_apart_and_the_router_takes_the_best_price() {
-    const VENUES: u32 = 3;
-    const SYMBOLS: u32 = 2;
-    let dir = tempfile::tempdir().unwrap();
-    let persist = format!("journal:{}", dir.path().display());
-    let args = run_args(&[
+/// A run of the taker on three simulated venues, journaled into `dir`, with `extra`
+/// flags (`--route`, `--topology`, fees, ...) after the common ones.
+fn three_venue_run(dir: &std::path::Path, extra: &[&str]) -> engine::run::RunSummary {
+    let persist = format!("journal:{}", dir.display());
+    let mut argv = vec![
         "--feed",
         "sim,sim,sim",
-        "--route",
-        "best-price",
         "--persist",
         &persist,
         "--frames",
@@ -159,28 +152,41 @@ fn several_venues_keep_positions_apart_and_the_router_takes_the_best_price() {
         "BTCUSDT,ETHUSDT",
         "--strategy",
         "taker:cooldown_us=100,threshold_pct=40",
-    ]);
-    let outcome = run(&options(&args).unwrap()).unwrap();
-    let s = &outcome.summary;
-    assert!(s.halt.is_none(), "{:?}", s.halt);
-    assert_eq!(s.dropped_market_records, 0, "the book tops below must all be in the journal");
-    assert!(s.counters.routed_children > 20, "too few routed orders to prove anything: {s:?}");
-    assert_eq!(s.counters.oms_errors, 0);
-    check_journal(dir.path(), s);
-
+    ];
+    argv.extend_from_slice(extra);
+    let outcome = run(&options(&run_args(&argv)).unwrap()).unwrap();
+    let s = outcome.summary;
+    assert!(s.halt.is_none(), "{extra:?}: {:?}", s.halt);
+    assert_eq!(s.dropped_market_records, 0, "{extra:?}: the book tops the routes are checked on must all be journaled");
+    assert_eq!(s.counters.oms_errors + s.counters.decode_errors, 0, "{extra:?}");
+    check_journal(dir, &s);
     // Positions are kept per (instrument, venue), and the report names each.
     let venues: std::collections::BTreeSet<usize> = s.positions.iter().map(|p| p.venue).collect();
-    assert!(venues.len() >= 2, "orders should reach several venues: {:?}", s.positions);
+    assert!(venues.len() >= 2, "{extra:?}: orders should reach several venues: {:?}", s.positions);
     for p in &s.positions {
         assert_eq!(p.instrument, format!("{}@{}", p.symbol, p.venue));
     }
+    s
+}
 
-    // Every routed child went to the venue its decision names, and with best-price
-    // to the venue quoting the best price whenever its size fits every venue's top.
-    let (records, _) = JournalReader::open(dir.path()).unwrap().read_all().unwrap();
+/// The best quote of each venue's instrument, as the journal last recorded it.
+#[derive(Debug, Clone, Copy)]
+struct Top {
+    bid: (i64, i64),
+    ask: (i64, i64),
+}
+
+/// Replays a multi-venue journal: every routed child left for the venue its
+/// decision names. With `taker_fee_bps` (one per venue, as the policy counts them:
+/// zeros for best-price), a child whose size fits every venue's touch went to the
+/// venue with the best touch net of that fee, expecting that touch (`None`: no
+/// price check, for a policy that splits). Returns how many
+/// decisions that second check covered, and the children per venue.
+fn check_routes(dir: &std::path::Path, taker_fee_bps: Option<[i64; VENUES as usize]>) -> (u64, [u64; VENUES as usize]) {
+    let (records, _) = JournalReader::open(dir).unwrap().read_all().unwrap();
     let mut tops: HashMap<u32, Top> = HashMap::new();
-    let mut routed: HashMap<i64, (u32, u32)> = HashMap::new();
-    let mut checked = 0;
+    let mut routed: HashMap<i64, u32> = HashMap::new();
+    let (mut checked, mut per_venue) = (0, [0; VENUES as usize]);
     for r in &records {
         match r.kind() {
             Some(RecordKind::BookTop) => {
@@ -194,109 +200,136 @@ fn several_venues_keep_positions_apart_and_the_router_takes_the_best_price() {
                 }
                 let venue = f.limit as u32;
                 assert_eq!(r.instrument / SYMBOLS, venue, "a child's instrument is its venue's");
-                routed.insert(f.client_id, (r.instrument, venue));
+                routed.insert(f.client_id, r.instrument);
+                per_venue[venue as usize] += 1;
+                let Some(fees) = taker_fee_bps else { continue };
                 let symbol = r.instrument % SYMBOLS;
-                let quotes: Vec<Option<Top>> =
+                let quotes: Option<Vec<Top>> =
                     (0..VENUES).map(|v| tops.get(&(v * SYMBOLS + symbol)).copied()).collect();
-                let Some(quotes) = quotes.into_iter().collect::<Option<Vec<Top>>>() else { continue };
+                let Some(quotes) = quotes else { continue };
                 let buy = f.side == 1;
                 let touch = |t: &Top| if buy { t.ask } else { t.bid };
                 if quotes.iter().any(|t| touch(t).1 < f.qty) {
                     continue; // the size walks a book: the top alone does not say which is best
                 }
-                let chosen = touch(&quotes[venue as usize]).0;
-                let best = quotes.iter().map(|t| touch(t).0);
-                let best = if buy { best.min() } else { best.max() }.unwrap();
+                // Only venues whose touch is within the parent's limit (the record's
+                // price) can fill it.
+                let within =
+                    |v: &usize| if buy { touch(&quotes[*v]).0 <= f.price } else { touch(&quotes[*v]).0 >= f.price };
+                // Net of the taker fee, × 10 000; lower is better for a buy.
+                let net = |v: usize| {
+                    let price = i128::from(touch(&quotes[v]).0);
+                    if buy { price * i128::from(10_000 + fees[v]) } else { -price * i128::from(10_000 - fees[v]) }
+                };
+                let best = (0..VENUES as usize).filter(within).map(net).min().unwrap();
                 assert_eq!(
-                    chosen, best,
-                    "child {} went to venue {venue} quoting {chosen}, not the best {best}",
+                    net(venue as usize),
+                    best,
+                    "child {} went to venue {venue}, not the best net of fee",
                     f.client_id
                 );
-                assert_eq!(f.observed, chosen, "the decision records the price it expected");
+                assert_eq!(f.observed, touch(&quotes[venue as usize]).0, "the decision records the price it expected");
                 checked += 1;
             }
             Some(RecordKind::Order) => {
                 let f = OrderFields::from_record(r).unwrap();
-                if let Some((instrument, _)) = routed.get(&f.client_id) {
+                if let Some(instrument) = routed.get(&f.client_id) {
                     assert_eq!(r.instrument, *instrument, "order {} left for another venue than routed", f.client_id);
                 }
             }
             _ => {}
         }
     }
+    (checked, per_venue)
+}
+
+#[test]
+fn several_venues_keep_positions_apart_and_the_router_takes_the_best_price() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = three_venue_run(dir.path(), &["--route", "best-price"]);
+    assert!(s.counters.routed_children > 20, "too few routed orders to prove anything: {s:?}");
+    let (checked, per_venue) = check_routes(dir.path(), Some([0; VENUES as usize]));
     assert!(checked > 10, "only {checked} routing decisions could be checked against the tops");
+    assert_eq!(per_venue.iter().sum::<u64>(), s.counters.routed_children, "every child's decision is journaled");
 }
 
 #[test]
 fn smart_routing_splits_across_venues_in_both_topologies_and_leaves_fired_stops_alone() {
-    for (topology, cores, strategy) in [
-        ("fused", "1,0", "taker:cooldown_us=100,threshold_pct=40"),
+    for extra in [
+        &["--route", "smart"][..],
         // A 2-CPU host: the cold core shares the feed core.
-        ("pipelined", "0,1,0", "taker:cooldown_us=100,threshold_pct=40"),
-        ("fused", "1,0", "taker:cooldown_us=100,threshold_pct=40,entry=stop"),
+        &["--route", "smart", "--topology", "pipelined", "--cores", "0,1,0", "--force-cpu0"],
+        &["--route", "smart", "--strategy", "taker:cooldown_us=100,threshold_pct=40,entry=stop"],
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let persist = format!("journal:{}", dir.path().display());
-        let args = run_args(&[
-            "--feed",
-            "sim,sim,sim",
-            "--route",
-            "smart",
-            "--topology",
-            topology,
-            "--cores",
-            cores,
-            "--force-cpu0",
-            "--persist",
-            &persist,
-            "--frames",
-            "150000",
-            "--rate",
-            "200000",
-            "--duration",
-            "60s",
-            "--symbols",
-            "BTCUSDT,ETHUSDT",
-            "--strategy",
-            strategy,
-        ]);
-        let outcome = run(&options(&args).unwrap()).unwrap();
-        let s = &outcome.summary;
-        let what = format!("{topology} {strategy}");
-        assert!(s.halt.is_none(), "{what}: {:?}", s.halt);
-        assert_eq!(s.counters.oms_errors + s.counters.decode_errors, 0, "{what}");
-        if strategy.contains("entry=stop") {
+        let s = three_venue_run(dir.path(), extra);
+        if extra.iter().any(|a| a.contains("entry=stop")) {
             // A stop entry is routed by no one: it fires at its own venue's trade,
             // already past `Initialized`, and goes there.
-            assert!(s.counters.stops_triggered > 5, "{what}: stops must fire to prove they are left alone");
-            assert_eq!(s.counters.routed_children, 0, "{what}");
+            assert!(s.counters.stops_triggered > 5, "{extra:?}: stops must fire to prove they are left alone");
+            assert_eq!(s.counters.routed_children, 0, "{extra:?}");
         } else {
-            assert!(s.counters.routed_children > 20, "{what}: too few routed orders: {s:?}");
+            assert!(s.counters.routed_children > 20, "{extra:?}: too few routed orders: {s:?}");
         }
-        check_journal(dir.path(), s);
-        let venues: std::collections::BTreeSet<usize> = s.positions.iter().map(|p| p.venue).collect();
-        assert!(venues.len() >= 2, "{what}: orders should reach several venues: {:?}", s.positions);
-        // Every child left for the venue its decision names.
-        let (records, _) = JournalReader::open(dir.path()).unwrap().read_all().unwrap();
-        let mut routed: HashMap<i64, u32> = HashMap::new();
-        for r in &records {
-            match r.kind() {
-                Some(RecordKind::Risk) => {
-                    let f = RiskFields::from_record(r).unwrap();
-                    if f.reason == engine::pipeline::ROUTED {
-                        assert_eq!(r.instrument / 2, f.limit as u32, "{what}: a child's instrument is its venue's");
-                        routed.insert(f.client_id, r.instrument);
-                    }
-                }
-                Some(RecordKind::Order) => {
-                    let f = OrderFields::from_record(r).unwrap();
-                    if let Some(instrument) = routed.get(&f.client_id) {
-                        assert_eq!(r.instrument, *instrument, "{what}: order {} moved venue", f.client_id);
-                    }
-                }
-                _ => {}
-            }
-        }
-        assert_eq!(routed.len() as u64, s.counters.routed_children, "{what}: every child's decision is journaled");
+        // Smart splits by net price through the levels: only the venue check applies.
+        let (_, per_venue) = check_routes(dir.path(), None);
+        assert_eq!(per_venue.iter().sum::<u64>(), s.counters.routed_children, "{extra:?}: every decision is journaled");
     }
+}
+
+#[test]
+fn lowest_fee_routing_counts_each_venues_own_fee() {
+    let dir = tempfile::tempdir().unwrap();
+    // Venue 0 charges nothing to take; the others 20 bps, more than their prices
+    // drift apart in a run: venue 0 wins whenever its book can take the order.
+    // (Negative values in a list parse: a maker rebate at venue 0.)
+    let s = three_venue_run(
+        dir.path(),
+        &["--route", "lowest-fee", "--taker-fee-bps", "0,20,20", "--maker-fee-bps", "-1,0,2"],
+    );
+    assert!(s.counters.routed_children > 20, "too few routed orders: {s:?}");
+    let (checked, per_venue) = check_routes(dir.path(), Some([0, 20, 20]));
+    assert!(checked > 10, "only {checked} routing decisions could be checked against the tops");
+    assert!(per_venue[0] > per_venue[1] + per_venue[2], "the fee-free venue should take most: {per_venue:?}");
+    let fees: Vec<f64> = s.positions.iter().map(|p| p.fees.parse().unwrap()).collect();
+    assert!(
+        s.positions.iter().zip(&fees).any(|(p, f)| p.venue != 0 && *f > 0.0),
+        "the others charged: {:?}",
+        s.positions
+    );
+}
+
+#[test]
+fn one_venues_rejects_open_its_breaker_only_and_the_router_goes_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    // Venue 1 rejects every order: its breaker opens; the others trade on.
+    let s = three_venue_run(dir.path(), &["--route", "best-price", "--sim-reject-ppm", "0,1000000,0"]);
+    let opened: Vec<u64> = s.venue_breakers.iter().map(|b| b.times_opened).collect();
+    assert_eq!(opened.len(), 3);
+    assert!(opened[1] >= 1, "venue 1's breaker must open: {opened:?}");
+    assert_eq!((opened[0], opened[2]), (0, 0), "the other venues' breakers stay closed: {opened:?}");
+    assert_eq!(s.venue_breaker.times_opened, opened.iter().sum::<u64>());
+    assert!(s.risk_rejects.get("venue_circuit_open").is_some_and(|n| *n > 0), "risk refuses venue 1's orders");
+    // After its breaker first opened, the router sent (almost) nothing there: only
+    // half-open probes may go, one per cool-down.
+    // (No price check: the best touch may be venue 1's, which is skipped.)
+    let (_, per_venue) = check_routes(dir.path(), None);
+    assert!(per_venue[0] + per_venue[2] > 10 * per_venue[1], "children per venue: {per_venue:?}");
+}
+
+#[test]
+fn a_strategy_chooses_its_orders_routing_over_the_runs() {
+    let taker = "taker:cooldown_us=100,threshold_pct=40";
+    let dir = tempfile::tempdir().unwrap();
+    let best = format!("{taker},route=best-price");
+    let s = three_venue_run(dir.path(), &["--route", "off", "--strategy", &best]);
+    assert!(s.counters.routed_children > 20, "the strategy's route=best_price applies under --route off: {s:?}");
+    let (checked, _) = check_routes(dir.path(), Some([0; VENUES as usize]));
+    assert!(checked > 10, "only {checked} decisions checked");
+
+    let dir = tempfile::tempdir().unwrap();
+    let stay = format!("{taker},route=stay");
+    let s = three_venue_run(dir.path(), &["--route", "smart", "--strategy", &stay]);
+    assert_eq!(s.counters.routed_children, 0, "route=stay keeps every order at its venue");
+    assert!(s.orders > 20, "{s:?}");
 }

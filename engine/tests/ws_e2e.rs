@@ -162,3 +162,73 @@ fn a_silent_then_dropped_feed_is_reported_stale_then_disconnected() {
     let at = |code| codes.iter().position(|c| *c == code).unwrap_or_else(|| panic!("no {code} in {codes:?}"));
     assert!(at(171) < at(175) && at(175) < at(172), "connected, stale, disconnected: {codes:?}");
 }
+
+/// Two venues over two real sockets: `engine sim` streams on; a second server goes
+/// silent, then drops. Only the silent venue is reported stale (its first
+/// instrument and its venue named), the live venue's market keeps being journaled
+/// after it went quiet, and the kill switch does not halt the engine for one
+/// venue's invalid books.
+#[test]
+fn one_silent_venue_goes_stale_alone_while_the_other_trades_on() {
+    use engine::{
+        run::sim_symbol_spec,
+        sim::{MarketSim, SimSymbol},
+    };
+    let (mut server, live) = sim(&["--port", "0", "--rate", "2000"]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let quiet = format!("ws://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = tungstenite::accept(stream).unwrap();
+        let (ps, qs, start) = sim_symbol_spec("BTCUSDT");
+        let symbol = SimSymbol::new("BTCUSDT", feeds::event::InstrumentId(0), (ps, qs), start);
+        let mut market = MarketSim::new(vec![symbol], 7);
+        let text = |b: &[u8]| tungstenite::Message::text(String::from_utf8_lossy(b).into_owned());
+        ws.send(text(market.snapshot_frame(feeds::event::InstrumentId(0)))).unwrap();
+        for _ in 0..2_000 {
+            let ts = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos() as u64;
+            ws.send(text(market.next_frame(ts))).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(1_200)); // silent, connection open
+        drop(ws);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let persist = format!("journal:{}", dir.path().display());
+    let feeds = format!("{live},{quiet}");
+    let (code, s, stderr) = run(&[
+        "--feed",
+        &feeds,
+        "--symbols",
+        "BTCUSDT",
+        "--duration",
+        "2500ms",
+        "--feed-stale-after",
+        "300ms",
+        // Venue 1's books stay invalid for longer than this; venue 0's do not, so
+        // the kill switch, which needs every venue's books down, stays put.
+        "--max-book-invalid",
+        "500ms",
+        "--persist",
+        &persist,
+    ]);
+    let _ = server.kill();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(s["halt"].is_null(), "one venue's dead feed must not halt the others: {s}");
+    assert_eq!(s["counters"]["feed_status"][4], 1, "one venue stale, once: {s}");
+    let (records, _) = persist::journal::JournalReader::open(dir.path()).unwrap().read_all().unwrap();
+    let stale = records
+        .iter()
+        .position(|r| r.kind() == Some(persist::RecordKind::Risk) && r.code == 175)
+        .expect("a stale status");
+    assert_eq!(records[stale].instrument, 1, "venue 1 (its first instrument, BTCUSDT@1) went stale");
+    use persist::Fields as _;
+    let venue = |r: &persist::Record| persist::record::RiskFields::from_record(r).unwrap().limit;
+    assert_eq!(venue(&records[stale]), 1, "the status names its venue");
+    let live_after =
+        records[stale..].iter().filter(|r| r.kind() == Some(persist::RecordKind::BookTop) && r.instrument == 0).count();
+    assert!(live_after > 10, "venue 0's market goes on after venue 1 went quiet: {live_after} tops");
+    assert!(
+        !records.iter().any(|r| r.kind() == Some(persist::RecordKind::Risk) && r.code == 175 && venue(r) == 0),
+        "venue 0 is never stale"
+    );
+}

@@ -3,7 +3,8 @@
 //! Ours is `engine::risk::Risk::check`: limits scaled once at start-up, integer
 //! comparisons, state owned by the risk stage. The baseline does what a first
 //! version typically does: limits in a `HashMap` keyed by symbol string, state behind
-//! a `Mutex`, the reason as a `String`. Both see the same 20 instruments, the same
+//! a `Mutex`, the reason as a `String`. Both see the same 20 instruments (4 symbols
+//! at each of 5 venues, each venue with its own circuit breaker for ours), the same
 //! books and the same order stream (every check passes or fails the same way: the
 //! harness checks that the decisions agree). Orders are checked in batches of 64;
 //! each batch is timed, so the percentiles are of ns per check within a batch.
@@ -37,6 +38,7 @@ struct Args {
 }
 
 const INSTRUMENTS: usize = 20;
+const VENUES: usize = 5;
 const BATCH: usize = 64;
 
 fn book(mid: i64) -> Book {
@@ -133,9 +135,11 @@ fn main() -> Result<(), String> {
     let naive =
         Naive { limits: symbols.iter().map(|s| (s.clone(), limits)).collect(), state: Mutex::new(HashMap::new()) };
     let mut ours = Risk::new(limits, 0);
-    // Ours also asks a (closed) venue circuit breaker, as the engine does; the naive
-    // baseline has no breaker.
-    let breaker = engine::risk::CircuitBreaker::new(&engine::risk::BreakerConfig::default());
+    // Ours also asks the order's venue's (closed) circuit breaker, as the engine
+    // does: the 20 instruments are 4 symbols at each of 5 venues, venue `i / 4`. The
+    // naive baseline has no breaker.
+    let breakers: Vec<engine::risk::CircuitBreaker> =
+        (0..VENUES).map(|_| engine::risk::CircuitBreaker::new(&engine::risk::BreakerConfig::default())).collect();
     let position = Position::default();
     let mut hist_ours = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
     let mut hist_naive = Histogram::<u64>::new(3).map_err(|e| e.to_string())?;
@@ -159,9 +163,11 @@ fn main() -> Result<(), String> {
                     position,
                     open_notional: 0,
                     working: (0, 0),
+                    elsewhere: 0,
+                    venue: *i / (INSTRUMENTS / VENUES),
                     own: OwnTop::default(),
                     exposure: Exposure { equity: 1 << 100, ..Exposure::default() },
-                    breaker: Some(&breaker),
+                    breaker: breakers.get(*i / (INSTRUMENTS / VENUES)),
                 };
                 let ok = if run_ours {
                     ours.check(o, &inputs).reject.is_none()
@@ -189,9 +195,11 @@ fn main() -> Result<(), String> {
                 position,
                 open_notional: 0,
                 working: (0, 0),
+                elsewhere: 0,
+                venue: *i / (INSTRUMENTS / VENUES),
                 own: OwnTop::default(),
                 exposure: Exposure { equity: 1 << 100, ..Exposure::default() },
-                breaker: Some(&breaker),
+                breaker: breakers.get(*i / (INSTRUMENTS / VENUES)),
             };
             let a = ours.check(o, &inputs).reject.is_none();
             let n = naive.check(&symbols[*i], o, &inputs).is_none();
@@ -204,7 +212,10 @@ fn main() -> Result<(), String> {
     let checks = (batches * BATCH) as f64;
     let row = |h: &Histogram<u64>, total_ns: f64| serde_json::json!({"p50_ns": h.value_at_quantile(0.5), "p99_ns": h.value_at_quantile(0.99), "checks_per_s": checks / (total_ns / 1e9)});
     let (o, n) = (row(&hist_ours, total_ours), row(&hist_naive, total_naive));
-    println!("{} checks in batches of {BATCH}, 20 instruments; ns per check within a batch", checks as u64);
+    println!(
+        "{} checks in batches of {BATCH}, {INSTRUMENTS} instruments over {VENUES} venues; ns per check within a batch",
+        checks as u64
+    );
     println!("{:<8} {:>8} {:>8} {:>14}", "", "p50 ns", "p99 ns", "checks/s");
     for (name, r) in [("ours", &o), ("naive", &n)] {
         let n = |k: &str| r[k].as_f64().unwrap_or(0.0);

@@ -154,6 +154,12 @@ pub trait VenueGateway: Send + std::fmt::Debug {
         true
     }
 
+    /// Whether the connection to venue `venue` is up (a gateway for one venue: the
+    /// connection).
+    fn venue_connected(&self, _venue: usize) -> bool {
+        self.is_connected()
+    }
+
     /// Whether answers already made are on their way (a query now could race them).
     fn answers_in_flight(&self) -> bool {
         false

@@ -48,7 +48,8 @@ impl VenueSet {
             Some(&(sent, v)) if sent == id => self
                 .venues
                 .get_mut(usize::from(v))
-                .ok_or(GatewayError::Protocol(format!("order {} has no venue", id.0))),
+                // `_else`: the message must not be built (allocating) on every cancel.
+                .ok_or_else(|| GatewayError::Protocol(format!("order {} has no venue", id.0))),
             _ => Err(GatewayError::Protocol(format!("order {} was never sent to a venue", id.0))),
         }
     }
@@ -117,6 +118,10 @@ impl VenueGateway for VenueSet {
 
     fn is_connected(&self) -> bool {
         self.venues.iter().all(|v| v.is_connected())
+    }
+
+    fn venue_connected(&self, venue: usize) -> bool {
+        self.venues.get(venue).is_some_and(|v| v.is_connected())
     }
 
     fn answers_in_flight(&self) -> bool {

@@ -24,7 +24,7 @@ use crate::{
     fixed::Bounded,
     gateway::{SimGateway, SimGatewayConfig, VenueGateway},
     oms::{Oms, OmsError, Order, OrderEvent, OrderState},
-    order::{ExecKind, ExecReport, Intent, Liquidity, NewOrder, side_code},
+    order::{ExecKind, ExecReport, Intent, Liquidity, NewOrder, RouteChoice, side_code},
     risk::{
         BreakerConfig, CircuitBreaker, Decision, Exposure, KillLimits, KillSwitch, RearmPlan, Reject, Risk, RiskInputs,
         RiskLimits, TradingState, Trip, TripReason,
@@ -37,8 +37,10 @@ const VENUE: u16 = Venue::Binance as u16;
 /// Feed-status events are journaled as audit records with code `FEED_STATUS + kind`
 /// (171 connected … 175 stale).
 pub const FEED_STATUS: u16 = 170;
-/// A router's child order is journaled as an audit record with this code: its venue
-/// (as the limit) and the average price the router expected there (as observed).
+/// A router's child order is journaled as an audit record with this code: its size,
+/// the parent's limit (as the price: the router looks only at levels within it),
+/// its venue (as the limit) and the average price the router expected there (as
+/// observed). The child's own terms are in its order events.
 pub const ROUTED: u16 = 180;
 
 /// The risk-event code of a stop-out (beside the trips' 100+ codes).
@@ -155,6 +157,10 @@ pub struct PipelineConfig {
     pub instruments: Vec<(String, u8, u8)>,
     /// Venues (one feed and one order entry each).
     pub venues: usize,
+    /// Each simulated venue's own settings (fees, reject rate), where they differ
+    /// from `venue`; the router counts each venue's fees. Missing entries take
+    /// `venue`.
+    pub venue_configs: Vec<SimGatewayConfig>,
     /// The strategy.
     pub strategy: StrategyConfig,
     /// Pre-trade limits.
@@ -253,12 +259,14 @@ pub struct Pipeline {
     /// When overdue answers were last looked for (ns).
     last_ack_check: u64,
     feed_stale_ns: u64,
-    /// Reported stale, and not heard from since.
-    feed_stale: bool,
+    /// Venues (a bit each) reported stale, and not heard from since.
+    feed_stale: u64,
+    /// Each venue's last event time (with one venue, `last_event` serves).
+    venue_last: Vec<u64>,
     /// The first tick's time (a feed that never sends is measured from it).
     first_tick: u64,
-    /// Shared (its state is atomics): the cold core reconfigures it on SIGHUP.
-    breaker: std::sync::Arc<CircuitBreaker>,
+    /// One circuit breaker per venue (shared: the cold core reads and reconfigures them).
+    breakers: Vec<std::sync::Arc<CircuitBreaker>>,
     intents: Bounded<Intent>,
     /// The intents being sent while the strategy may add new ones to `intents`.
     sending: Bounded<Intent>,
@@ -305,10 +313,8 @@ pub struct Pipeline {
     decision: crate::route::Route,
     /// Each venue's measured ack latency, for SmartRoute.
     ack_latency: Vec<crate::route::AckLatency>,
-    /// Child orders the router made that are waiting in this round's intents (they
-    /// are not routed again).
-    routed: Bounded<crate::order::ClientId>,
-    fees: crate::sim::FeeSchedule,
+    /// Each venue's fees, for the router.
+    fees: Vec<crate::sim::FeeSchedule>,
 }
 
 impl Pipeline {
@@ -318,10 +324,11 @@ impl Pipeline {
         let n = config.instruments.len().min(MAX_INSTRUMENTS);
         let layout = VenueLayout::of(config);
         let sim = |v: usize| {
+            let own = config.venue_configs.get(v).copied().unwrap_or(config.venue);
             SimGateway::new(
                 config.order_capacity,
                 n,
-                SimGatewayConfig { seed: config.venue.seed.wrapping_add(v as u64), ..config.venue },
+                SimGatewayConfig { seed: config.venue.seed.wrapping_add(v as u64), ..own },
             )
         };
         let venue: Box<dyn VenueGateway> = if layout.venues == 1 {
@@ -360,9 +367,12 @@ impl Pipeline {
             ack_timeout_ns: config.ack_timeout_ns,
             last_ack_check: 0,
             feed_stale_ns: config.feed_stale_ns,
-            feed_stale: false,
+            feed_stale: 0,
+            venue_last: vec![0; VenueLayout::of(config).venues],
             first_tick: 0,
-            breaker: std::sync::Arc::new(CircuitBreaker::new(&config.breaker)),
+            breakers: (0..VenueLayout::of(config).venues)
+                .map(|_| std::sync::Arc::new(CircuitBreaker::new(&config.breaker)))
+                .collect(),
             intents: Bounded::with_capacity(64),
             sending: Bounded::with_capacity(64),
             // Room for every report one round of intents can make (an order sweeping
@@ -392,9 +402,9 @@ impl Pipeline {
             route: config.route.filter(|_| VenueLayout::of(config).venues > 1),
             decision: crate::route::Route::default(),
             ack_latency: vec![crate::route::AckLatency::default(); VenueLayout::of(config).venues],
-            // Every child a full round of intents can make.
-            routed: Bounded::with_capacity(64 * crate::route::MAX_VENUES),
-            fees: config.venue.fees,
+            fees: (0..VenueLayout::of(config).venues)
+                .map(|v| config.venue_configs.get(v).map_or(config.venue.fees, |c| c.fees))
+                .collect(),
         }
     }
 
@@ -446,16 +456,19 @@ impl Pipeline {
     pub fn on_frame(&mut self, venue: usize, frame: &[u8], ts_recv: u64, arrived: u64, clock: &impl Clock) {
         self.events.clear();
         if let Err(e) = self.decoders.decode(venue, frame, UnixNanos(ts_recv), &mut self.events) {
-            self.on_decode_error(ts_recv, Some(e));
+            self.on_decode_error(venue, ts_recv, Some(e));
             return;
         }
+        self.heard(venue, ts_recv);
         let t_parse = clock.now_ns();
         self.latency.record(Hop::Parse, t_parse.saturating_sub(arrived));
         self.run_events(ts_recv, arrived, t_parse, clock);
     }
 
-    /// A frame that failed to decode (on this stage, or on a feed stage upstream).
-    pub fn on_decode_error(&mut self, ts_recv: u64, error: Option<DecodeError>) {
+    /// A frame from `venue` that failed to decode (on this stage, or on a feed stage
+    /// upstream).
+    pub fn on_decode_error(&mut self, venue: usize, ts_recv: u64, error: Option<DecodeError>) {
+        self.heard(venue, ts_recv);
         self.counters.frames += 1;
         self.last_event = self.last_event.max(ts_recv);
         self.counters.decode_errors += 1;
@@ -470,10 +483,17 @@ impl Pipeline {
         &mut self.events
     }
 
-    /// Processes a frame a feed stage on another core decoded into
+    /// Processes a frame from `venue` that a feed stage on another core decoded into
     /// [`Pipeline::decoded_events`]: `arrived` and `parsed` are that core's stamps (one
     /// shared clock), `popped` when this core took the events off the ring.
-    pub fn on_decoded(&mut self, ts_recv: u64, arrived: u64, parsed: u64, popped: u64, clock: &impl Clock) {
+    pub fn on_decoded(
+        &mut self,
+        venue: usize,
+        ts_recv: u64,
+        (arrived, parsed, popped): (u64, u64, u64),
+        clock: &impl Clock,
+    ) {
+        self.heard(venue, ts_recv);
         self.latency.record(Hop::Parse, parsed.saturating_sub(arrived));
         self.latency.record(Hop::Ring, popped.saturating_sub(parsed));
         self.run_events(ts_recv, arrived, popped, clock);
@@ -483,7 +503,6 @@ impl Pipeline {
     /// is when they became available to this core.
     fn run_events(&mut self, ts_recv: u64, arrived: u64, t_parse: u64, clock: &impl Clock) {
         self.counters.frames += 1;
-        self.feed_stale = false;
         self.last_event = self.last_event.max(ts_recv);
         let fills_before = self.counters.fills;
         self.counters.events += self.events.len() as u64;
@@ -600,7 +619,7 @@ impl Pipeline {
         self.counters.disconnects += 1;
         let all =
             if self.layout.venues == 1 { FeedStatus::ALL } else { InstrumentId(self.layout.ids(venue).start as u32) };
-        self.feed_status(StatusKind::Disconnected, all, (0, venue as u64), self.last_event);
+        self.feed_status(StatusKind::Disconnected, all, (venue as u64, 0), self.last_event);
         self.invalidate_venue(venue);
     }
 
@@ -706,9 +725,9 @@ impl Pipeline {
             while let Some(intent) = self.sending.as_slice().get(k).copied() {
                 k += 1;
                 match intent {
-                    Intent::New { id, order } => {
+                    Intent::New { id, order, route } => {
                         let t0 = clock.now_ns();
-                        let order = if self.routed.remove(&id) { order } else { self.route_new(id, order, now) };
+                        let order = self.route_new(id, order, route, now);
                         let to_venue = order.order_type.trigger().is_none();
                         let Some(decision) = self.pre_trade(id, &order, now, to_venue) else { continue };
                         if to_venue && decision.reject.is_none() && self.self_trade == SelfTradeMode::CancelResting {
@@ -723,7 +742,9 @@ impl Pipeline {
                             if decision.reject.is_none() {
                                 // An admitted order that never leaves: the breaker
                                 // must not wait for its outcome.
-                                self.breaker.record_failure(decision.probe, now);
+                                if let Some(b) = self.breaker_of(order.instrument) {
+                                    b.record_failure(decision.probe, now);
+                                }
                             }
                             self.order_event(id, OrderEvent::Deny, now);
                             continue;
@@ -760,8 +781,11 @@ impl Pipeline {
                             continue;
                         }
                         self.order_event(id, OrderEvent::Send, now);
-                        if decision.probe && !self.probe_ids.push(id) {
-                            self.breaker.record_failure(true, now); // cannot track it: failed
+                        if decision.probe
+                            && !self.probe_ids.push(id)
+                            && let Some(b) = self.breaker_of(order.instrument)
+                        {
+                            b.record_failure(true, now); // cannot track it: failed
                         }
                         let Some(book) = self.books.get(order.instrument.0 as usize) else { continue };
                         if let Err(e) = self.venue.submit(id, &order, book, now) {
@@ -776,7 +800,7 @@ impl Pipeline {
                     Intent::Cancel(id) => {
                         if self.emergency {
                             self.risk.on_emergency_cancel(now);
-                        } else if !self.risk.allow_cancel(now) {
+                        } else if !self.risk.allow_cancel(self.venue_of_order(id), now) {
                             // Already cancelling, or already waiting: nothing to add.
                             let cancelling = self.oms.get(id).is_some_and(|o| o.state == OrderState::PendingCancel);
                             if cancelling || self.deferred_cancels.as_slice().contains(&id) {
@@ -807,8 +831,15 @@ impl Pipeline {
     ///
     /// Orders that rest stay where the strategy put them (it quoted that book), and
     /// an order that reduces a position stays at that position's venue.
-    fn route_new(&mut self, id: crate::order::ClientId, order: NewOrder, now: u64) -> NewOrder {
-        let Some(policy) = self.route else { return order };
+    fn route_new(&mut self, id: crate::order::ClientId, order: NewOrder, route: RouteChoice, now: u64) -> NewOrder {
+        let policy = match route {
+            RouteChoice::Run => self.route,
+            RouteChoice::Stay => None,
+            RouteChoice::BestPrice => Some(crate::route::Policy::BestPrice),
+            RouteChoice::LowestFee => Some(crate::route::Policy::LowestFee),
+            RouteChoice::Smart => Some(crate::route::Policy::SmartRoute(crate::route::SmartWeights::default())),
+        };
+        let Some(policy) = policy.filter(|_| self.layout.venues > 1) else { return order };
         // Positions are per venue: an order that reduces one stays where it is.
         let net = self.oms.position(order.instrument).net;
         let reduces = net != 0 && (net > 0) == (order.side == feeds::event::Side::Sell);
@@ -822,15 +853,24 @@ impl Pipeline {
             return order;
         }
         let Some(fallback) = self.books.first() else { return order };
-        let (layout, breaker, max_age) = (self.layout, self.breaker.state(), l.max_reference_age_ns);
+        let (layout, max_age) = (self.layout, l.max_reference_age_ns);
         let views: [crate::route::VenueView<'_>; crate::route::MAX_VENUES] = std::array::from_fn(|v| {
             let i = layout.at_venue(order.instrument, v).0 as usize;
             crate::route::VenueView {
                 venue: v as u8,
                 book: self.books.get(i).unwrap_or(fallback),
-                fees: self.fees,
+                fees: self.fees.get(v).copied().unwrap_or_default(),
                 ack_ns: self.ack_latency.get(v).map_or(0, |a| a.get()),
-                breaker,
+                breaker: self.breakers.get(v).map_or(crate::risk::BreakerState::Closed, |b| {
+                    // As the order's own check would find it: a venue that would
+                    // refuse (cooling down, or every probe out) is open; one past its
+                    // cool-down admits a probe, so it is half-open.
+                    match b.state() {
+                        _ if !b.would_admit(now) => crate::risk::BreakerState::Open,
+                        crate::risk::BreakerState::Closed => crate::risk::BreakerState::Closed,
+                        _ => crate::risk::BreakerState::HalfOpen,
+                    }
+                }),
                 stale: now.saturating_sub(self.book_ts.get(i).copied().unwrap_or(0)) > max_age,
             }
         });
@@ -853,9 +893,9 @@ impl Pipeline {
                     self.counters.oms_errors += 1;
                     break; // no room for more children: the rest of the size is not sent
                 };
-                if !(self.routed.push(child_id) && self.sending.push(Intent::New { id: child_id, order: child_order }))
-                {
-                    self.routed.remove(&child_id);
+                // Queued behind its parent, placed already: it stays where it goes.
+                let child = Intent::New { id: child_id, order: child_order, route: RouteChoice::Stay };
+                if !self.sending.push(child) {
                     self.order_event(child_id, OrderEvent::Deny, now);
                     break;
                 }
@@ -867,7 +907,7 @@ impl Pipeline {
                 reason: ROUTED,
                 client_id: child_id.0 as i64,
                 side: side_code(child_order.side),
-                price: child_order.price.0,
+                price: order.price.0,
                 qty: child_order.qty.0,
                 limit: i64::from(child.venue),
                 observed: expected,
@@ -910,6 +950,25 @@ impl Pipeline {
         out
     }
 
+    /// The order's symbol at the other venues, for the position limit: the net
+    /// position there plus working size on the order's side (0 with one venue).
+    fn elsewhere(&self, order: &NewOrder) -> i64 {
+        let mut sum = 0i64;
+        for v in 0..self.layout.venues {
+            let other = self.layout.at_venue(order.instrument, v);
+            if other == order.instrument {
+                continue;
+            }
+            let (buys, sells) = self.oms.working_qty(other);
+            let working = match order.side {
+                feeds::event::Side::Buy => buys,
+                feeds::event::Side::Sell => -sells,
+            };
+            sum = sum.saturating_add(self.oms.position(other).net).saturating_add(working);
+        }
+        sum
+    }
+
     /// Pre-trade risk for an order (new, or a working order's replacement terms),
     /// audited. `None` if the instrument has no book.
     /// `to_venue`: the order goes to the venue now, so the venue's circuit breaker
@@ -937,6 +996,7 @@ impl Pipeline {
                 feeds::event::Side::Sell => working.1 -= qty,
             }
         }
+        let elsewhere = self.elsewhere(order);
         let book = self.books.get(i)?;
         let inputs = RiskInputs {
             now,
@@ -945,6 +1005,8 @@ impl Pipeline {
             position: self.oms.position(order.instrument),
             open_notional,
             working,
+            elsewhere,
+            venue: self.layout.venue_of(order.instrument),
             own: match self.self_trade {
                 SelfTradeMode::Reject => self.oms.own_top(order.instrument, false),
                 // The orders it would cross are cancelled before it leaves.
@@ -962,7 +1024,11 @@ impl Pipeline {
                 ),
                 ..self.exposure
             },
-            breaker: to_venue.then_some(&*self.breaker),
+            breaker: if to_venue {
+                self.breakers.get(self.layout.venue_of(order.instrument)).map(|b| &**b)
+            } else {
+                None
+            },
         };
         // Only the orders `flatten` made are checked as a flatten; a strategy's order
         // is checked as usual, halt included.
@@ -995,7 +1061,7 @@ impl Pipeline {
         };
         let terms = NewOrder { price, qty, ..order.new };
         let replaceable = matches!(order.state, OrderState::Accepted | OrderState::PartiallyFilled);
-        let circuit_open = !order.is_armed() && self.breaker.refusing(now);
+        let circuit_open = !order.is_armed() && self.breaker_of(order.new.instrument).is_some_and(|b| b.refusing(now));
         let refused =
             !replaceable || circuit_open || self.pre_trade(id, &terms, now, false).is_none_or(|d| d.reject.is_some());
         if refused {
@@ -1091,7 +1157,8 @@ impl Pipeline {
         for id in fired.into_iter().take(n) {
             let Some(order) = self.order_event(id, OrderEvent::Trigger, now) else { continue };
             self.counters.stops_triggered += 1;
-            let _ = self.intents.push(Intent::New { id, order: order.new.triggered() }); // room checked
+            // room checked; a fired stop goes to its own venue
+            let _ = self.intents.push(Intent::New { id, order: order.new.triggered(), route: RouteChoice::Stay });
         }
     }
 
@@ -1131,7 +1198,7 @@ impl Pipeline {
             if !self.oms.get(id).is_some_and(|o| o.state.is_working() && o.state != OrderState::PendingCancel) {
                 continue;
             }
-            if self.risk.allow_cancel(now) {
+            if self.risk.allow_cancel(self.venue_of_order(id), now) {
                 self.send_cancel(id, now);
             } else {
                 let _ = self.deferred_cancels.push(id); // it came from there: room is certain
@@ -1271,7 +1338,7 @@ impl Pipeline {
     /// Every venue unusable (circuit open, or disconnected) too long trips the kill
     /// switch: nothing can be traded or cancelled there.
     fn check_venue_down(&mut self, now: u64) {
-        let down = self.breaker.refusing(now) || !self.venue.is_connected();
+        let down = self.breakers.iter().enumerate().all(|(v, b)| b.refusing(now) || !self.venue.venue_connected(v));
         if !down {
             self.venue_down_since = 0;
             return;
@@ -1297,6 +1364,22 @@ impl Pipeline {
                     *since = now;
                 }
                 oldest = oldest.min(*since);
+            }
+        }
+        if self.layout.venues > 1 {
+            // Several venues: one venue's dead feed does not stop the others (its
+            // books refuse orders meanwhile); every venue with a book invalid too
+            // long does. Each venue counts from its oldest invalid book.
+            oldest = 0;
+            for v in 0..self.layout.venues {
+                let venue_oldest = self
+                    .layout
+                    .ids(v)
+                    .filter(|i| self.needs_snapshot & (1u64 << (i & 63)) != 0)
+                    .filter_map(|i| self.invalid_since.get(i).copied())
+                    .min();
+                let Some(venue_oldest) = venue_oldest else { return };
+                oldest = oldest.max(venue_oldest);
             }
         }
         if let Some(t) = self.kill.on_invalid_book(now, oldest) {
@@ -1351,8 +1434,16 @@ impl Pipeline {
         // A position past its limit after fills (the pre-trade check counts every
         // working order, so only a moving mark gets here).
         let limit = self.risk.limits().max_position_notional;
-        for (i, mark) in self.marks.iter().enumerate() {
-            let value = i128::from(self.oms.position(InstrumentId(i as u32)).net).abs() * i128::from(*mark);
+        for (i, mark) in self.marks.iter().enumerate().take(self.layout.per_venue) {
+            // The symbol over every venue, each venue's position at its own mark.
+            let value = (0..self.layout.venues)
+                .map(|v| {
+                    let at = self.layout.at_venue(InstrumentId(i as u32), v);
+                    let mark = self.marks.get(at.0 as usize).copied().unwrap_or(*mark);
+                    i128::from(self.oms.position(at).net) * i128::from(mark)
+                })
+                .sum::<i128>()
+                .abs();
             if value > limit {
                 let clamp = |v: i128| i64::try_from(v).unwrap_or(i64::MAX);
                 let t = Trip { reason: TripReason::PositionBreach, limit: clamp(limit), observed: clamp(value) };
@@ -1378,7 +1469,7 @@ impl Pipeline {
             let id = report.client_id;
             let result = match report.kind {
                 ExecKind::Accepted => {
-                    if self.route.is_some()
+                    if self.layout.venues > 1
                         && let Some(order) = self.oms.get(id)
                     {
                         let venue = self.layout.venue_of(order.new.instrument);
@@ -1387,12 +1478,16 @@ impl Pipeline {
                         }
                     }
                     let probe = self.probe_ids.remove(&id);
-                    self.breaker.record_success(probe);
+                    if let Some(b) = self.breaker_of_order(id) {
+                        b.record_success(probe);
+                    }
                     self.oms.apply(id, OrderEvent::Accept)
                 }
                 ExecKind::Rejected => {
                     let probe = self.probe_ids.remove(&id);
-                    self.breaker.record_failure(probe, now);
+                    if let Some(b) = self.breaker_of_order(id) {
+                        b.record_failure(probe, now);
+                    }
                     self.counters.venue_rejects += 1;
                     self.count_reject(now);
                     self.oms.apply(id, OrderEvent::Reject)
@@ -1632,10 +1727,29 @@ impl Pipeline {
         &self.correlations
     }
 
-    /// The venue's circuit breaker, shared: other threads may read its state and
-    /// replace its configuration.
-    pub fn breaker(&self) -> &std::sync::Arc<CircuitBreaker> {
-        &self.breaker
+    /// Each venue's circuit breaker, shared: other threads may read their state and
+    /// replace their configuration.
+    pub fn breakers(&self) -> &[std::sync::Arc<CircuitBreaker>] {
+        &self.breakers
+    }
+
+    /// The circuit breaker of the venue trading `instrument`.
+    fn breaker_of(&self, instrument: InstrumentId) -> Option<&CircuitBreaker> {
+        self.breakers.get(self.layout.venue_of(instrument)).map(|b| &**b)
+    }
+
+    /// The venue of a live order (0 if unknown).
+    fn venue_of_order(&self, id: crate::order::ClientId) -> usize {
+        self.oms.get(id).map_or(0, |o| self.layout.venue_of(o.new.instrument))
+    }
+
+    /// The circuit breaker of the venue an order went to (with one venue, its one
+    /// breaker, whether or not the OMS still holds the order).
+    fn breaker_of_order(&self, id: crate::order::ClientId) -> Option<&CircuitBreaker> {
+        if self.layout.venues == 1 {
+            return self.breakers.first().map(|b| &**b);
+        }
+        self.oms.get(id).and_then(|o| self.breaker_of(o.new.instrument))
     }
 
     /// Reliability tests: the simulated venue rejects every order after `orders`
@@ -1675,14 +1789,34 @@ impl Pipeline {
         if self.first_tick == 0 {
             self.first_tick = now;
         }
-        let since = self.last_event.max(self.first_tick);
-        if limit == 0 || self.feed_stale || now.saturating_sub(since) <= limit {
+        if limit == 0 {
             return;
         }
-        self.feed_stale = true;
-        let silent_ms = now.saturating_sub(since) / 1_000_000;
-        self.feed_status(StatusKind::Stale, FeedStatus::ALL, (0, silent_ms), now);
-        self.invalidate_books();
+        let single = self.layout.venues == 1;
+        for v in 0..self.layout.venues.min(64) {
+            let last = if single { self.last_event } else { self.venue_last.get(v).copied().unwrap_or(0) };
+            let since = last.max(self.first_tick);
+            if self.feed_stale & (1u64 << v) != 0 || now.saturating_sub(since) <= limit {
+                continue;
+            }
+            self.feed_stale |= 1u64 << v;
+            let silent_ms = now.saturating_sub(since) / 1_000_000;
+            // One venue among several names its first instrument and, as the
+            // sequence, the venue; the detail is how long it has been silent.
+            let which = if single { FeedStatus::ALL } else { InstrumentId(self.layout.ids(v).start as u32) };
+            self.feed_status(StatusKind::Stale, which, (v as u64, silent_ms), now);
+            self.invalidate_venue(v);
+        }
+    }
+
+    /// A frame from `venue`'s feed, whatever it held: that venue is not silent.
+    fn heard(&mut self, venue: usize, ts_recv: u64) {
+        if self.layout.venues == 1 {
+            self.feed_stale = 0;
+        } else if let Some(last) = self.venue_last.get_mut(venue) {
+            *last = (*last).max(ts_recv);
+            self.feed_stale &= !(1u64 << (venue & 63));
+        }
     }
 
     /// A request unanswered for `--ack-timeout` is not given up on: the venue is

@@ -192,6 +192,20 @@ impl CircuitBreaker {
             && now.saturating_sub(self.opened_at.load(Ordering::Acquire)) < self.cool_down_ns.load(Ordering::Relaxed)
     }
 
+    /// Whether a call at `now` would be admitted, without taking a probe token: what
+    /// a router asks before choosing the venue (the order's own risk check admits it
+    /// for real).
+    pub fn would_admit(&self, now: u64) -> bool {
+        let current = self.state.load(Ordering::Acquire);
+        match state_of(current) {
+            CLOSED => true,
+            OPEN => {
+                now.saturating_sub(self.opened_at.load(Ordering::Acquire)) >= self.cool_down_ns.load(Ordering::Relaxed)
+            }
+            _ => tokens_of(current) > 0,
+        }
+    }
+
     /// Times the breaker has opened.
     pub fn times_opened(&self) -> u64 {
         self.opened.load(Ordering::Relaxed)
@@ -366,6 +380,27 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Closed, "a probe's success closes it");
         second.success();
         assert_eq!(b.times_opened(), 1);
+    }
+
+    #[test]
+    fn would_admit_says_what_a_call_would_get_without_taking_a_token() {
+        let b = CircuitBreaker::new(&config());
+        assert!(b.would_admit(0));
+        for t in 0..10 {
+            b.record_failure(false, t);
+        }
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(!b.would_admit(10), "cooling down");
+        let later = 10 + config().cool_down_ns;
+        assert!(b.would_admit(later), "past the cool-down a probe may go");
+        assert_eq!(b.state(), BreakerState::Open, "asking took nothing");
+        let mut admitted = 0u32;
+        while b.would_admit(later) {
+            assert!(b.try_admit(later).is_ok());
+            admitted += 1;
+        }
+        assert_eq!(admitted, config().probes, "every probe token, then no more");
+        assert_eq!(b.try_admit(later), Err(BreakerState::HalfOpen));
     }
 
     #[test]

@@ -191,6 +191,12 @@ pub struct RiskInputs<'a> {
     /// Open size of our working (buys, sells) in the instrument: the position if they
     /// all filled is what the position limit checks.
     pub working: (i64, i64),
+    /// The same symbol at the other venues: the net position there, plus the open
+    /// size of working orders on this order's side (signed). The position limit holds
+    /// for the symbol over every venue.
+    pub elsewhere: i64,
+    /// The venue it goes to (its throttle; up to 8 venues, the rest share the last).
+    pub venue: usize,
     /// Our own best working prices in the instrument (self-trade prevention).
     pub own: OwnTop,
     /// Exposure and equity over every instrument, marked at the mid.
@@ -201,15 +207,19 @@ pub struct RiskInputs<'a> {
 }
 
 const RECENT: usize = 8;
+/// Venues with a throttle of their own.
+pub const MAX_VENUES: usize = 8;
 
 /// The risk stage's state: limits, the throttle, recent orders and counters.
 #[derive(Debug)]
 pub struct Risk {
     limits: RiskLimits,
-    bucket: TokenBucket,
+    /// New orders per venue (each venue publishes its own rate limit).
+    buckets: [TokenBucket; MAX_VENUES],
     /// New orders per instrument (index = instrument id, up to 64).
     instrument_buckets: [TokenBucket; 64],
-    cancel_bucket: TokenBucket,
+    /// Cancels per venue.
+    cancel_buckets: [TokenBucket; MAX_VENUES],
     window: MessageWindow,
     cancels_throttled: u64,
     recent: [(NewOrder, u64); RECENT],
@@ -238,9 +248,9 @@ impl Risk {
         };
         Self {
             limits,
-            bucket,
+            buckets: [bucket; MAX_VENUES],
             instrument_buckets: [per_instrument; 64],
-            cancel_bucket,
+            cancel_buckets: [cancel_bucket; MAX_VENUES],
             window: MessageWindow::new(limits.ratios),
             cancels_throttled: 0,
             recent: [(blank, 0); RECENT],
@@ -358,8 +368,14 @@ impl Risk {
                 Side::Buy => i128::from(open_buys),
                 Side::Sell => -i128::from(open_sells),
             };
-        let position_notional = worst.abs() * i128::from(price);
+        // An order that shrinks its venue's position is exempt (a close must always
+        // go). Otherwise the limit holds for the larger of this venue's position
+        // and, when the order grows it, the symbol's over every venue.
         let reduces = worst.abs() < i128::from(net).abs();
+        let elsewhere = i128::from(inputs.elsewhere);
+        let symbol = (worst + elsewhere).abs();
+        let grows_symbol = symbol > (i128::from(net) + elsewhere).abs();
+        let position_notional = if grows_symbol { symbol.max(worst.abs()) } else { worst.abs() } * i128::from(price);
         if !reduces {
             // Mandatory stop: on the losing side, within the distance (compared by
             // multiplication: distance / price <= bps / 10,000).
@@ -424,7 +440,8 @@ impl Risk {
                 }
                 None => {}
             }
-            if !self.bucket.try_take(inputs.now) {
+            let venue = inputs.venue.min(MAX_VENUES - 1);
+            if !self.buckets.get_mut(venue).is_some_and(|b| b.try_take(inputs.now)) {
                 return reject(Reject::Throttled, i128::from(self.limits.orders_per_sec), 0);
             }
             let per_instrument = self.limits.instrument_orders_per_sec;
@@ -453,10 +470,11 @@ impl Risk {
         decision
     }
 
-    /// Whether a cancel may go now (the venue's cancel rate); counted for the
+    /// Whether a cancel may go to `venue` now (its cancel rate); counted for the
     /// cancel-to-new ratio when it may, as throttled when not.
-    pub fn allow_cancel(&mut self, now: u64) -> bool {
-        if self.cancel_bucket.try_take(now) {
+    pub fn allow_cancel(&mut self, venue: usize, now: u64) -> bool {
+        let venue = venue.min(MAX_VENUES - 1);
+        if self.cancel_buckets.get_mut(venue).is_some_and(|b| b.try_take(now)) {
             self.window.on_cancel(now);
             true
         } else {

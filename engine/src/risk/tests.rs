@@ -78,6 +78,8 @@ fn a_bad_reference_rejects() {
         position: Position::default(),
         open_notional: 0,
         working: (0, 0),
+        elsewhere: 0,
+        venue: 0,
         own: OwnTop::default(),
         exposure: RICH,
         breaker: None,
@@ -102,6 +104,8 @@ fn open_notional_and_the_throttle_hold() {
         position: Position::default(),
         open_notional: 25_000,
         working: (0, 0),
+        elsewhere: 0,
+        venue: 0,
         own: OwnTop::default(),
         exposure: RICH,
         breaker: None,
@@ -139,6 +143,8 @@ fn an_open_venue_breaker_rejects_last_and_a_refused_order_takes_no_probe() {
             position: position(0),
             open_notional: 0,
             working: (0, 0),
+            elsewhere: 0,
+            venue: 0,
             own: OwnTop::default(),
             exposure: Exposure { equity: 1 << 100, ..Exposure::default() },
             breaker: Some(&breaker),
@@ -167,6 +173,8 @@ fn inputs_with<'a>(b: &'a Book, net: i64, own: OwnTop, exposure: Exposure) -> Ri
         position: position(net),
         open_notional: 0,
         working: (0, 0),
+        elsewhere: 0,
+        venue: 0,
         own,
         exposure,
         breaker: None,
@@ -286,10 +294,30 @@ fn each_instrument_has_its_own_order_rate_and_cancels_have_theirs() {
     assert_eq!((d.reject, d.limit), (Some(Reject::InstrumentThrottled), 1), "1 a second for this instrument");
     let other = NewOrder { instrument: InstrumentId(1), ..order(Side::Buy, 1000, 4) };
     assert_eq!(r.check(&other, &inputs(11_000_000)).reject, None, "another instrument has its own bucket");
-    assert!((0..3).all(|_| r.allow_cancel(20)), "the cancel burst");
-    assert!(!r.allow_cancel(21), "then 1 a second");
+    assert!((0..3).all(|_| r.allow_cancel(0, 20)), "the cancel burst");
+    assert!(!r.allow_cancel(0, 21), "then 1 a second");
     assert_eq!(r.cancels_throttled(), 1);
-    assert!(r.allow_cancel(1_000_000_021));
+    assert!(r.allow_cancel(1, 22), "another venue's cancels have a rate of their own");
+    assert!(r.allow_cancel(0, 1_000_000_021));
+}
+
+#[test]
+fn each_venue_throttles_its_own_new_orders() {
+    let b = book(999, 1001);
+    let mut l = limits();
+    (l.order_burst, l.orders_per_sec, l.instrument_orders_per_sec) = (1, 1, 1_000);
+    let mut r = Risk::new(l, 0);
+    // Venue v's instrument is id v, as with one symbol at each venue.
+    let at = |venue: usize, qty, now| {
+        let o = NewOrder { instrument: InstrumentId(venue as u32), ..order(Side::Buy, 1000, qty) };
+        (o, RiskInputs { now, venue, ..inputs_with(&b, 0, OwnTop::default(), RICH) })
+    };
+    let (o, i) = at(0, 1, 1);
+    assert_eq!(r.check(&o, &i).reject, None);
+    let (o, i) = at(0, 2, 2);
+    assert_eq!(r.check(&o, &i).reject, Some(Reject::Throttled), "venue 0's one order a second is used");
+    let (o, i) = at(1, 3, 3);
+    assert_eq!(r.check(&o, &i).reject, None, "venue 1 has its own rate");
 }
 
 #[test]
@@ -332,4 +360,26 @@ fn positions_correlated_with_the_instrument_count_as_one_exposure() {
         r.check(&order(Side::Buy, 1000, 6), &inputs_with(&b, 0, OwnTop::default(), e)).reject,
         Some(Reject::Correlation)
     );
+}
+
+#[test]
+fn the_position_limit_holds_for_the_symbol_over_every_venue() {
+    // Limit 20,000 at price 1,000: 20 lots of the symbol in all.
+    let b = book(999, 1001);
+    let mut r = Risk::new(limits(), 0);
+    let at = |elsewhere, now| RiskInputs { now, elsewhere, ..inputs_with(&b, 0, OwnTop::default(), RICH) };
+    assert_eq!(r.check(&order(Side::Buy, 1000, 5), &at(15, 1)).reject, None, "5 here + 15 elsewhere = 20");
+    let d = r.check(&order(Side::Buy, 1000, 6), &at(15, 2));
+    assert_eq!((d.reject, d.observed), (Some(Reject::PositionLimit), 21_000), "21 lots of the symbol");
+    assert_eq!(r.check(&order(Side::Buy, 1000, 7), &at(-15, 3)).reject, None, "a short elsewhere offsets it");
+    assert_eq!(r.check(&order(Side::Sell, 1000, 6), &at(-15, 4)).reject, Some(Reject::PositionLimit));
+    // An order that shrinks the symbol goes, even with the symbol over the limit.
+    assert_eq!(r.check(&order(Side::Sell, 1000, 1), &at(25, 6)).reject, None, "the symbol shrinks from 25 lots to 24");
+    // A close at its own venue always goes, even when the venues hedge each other
+    // (long 10 here, short 30 elsewhere: closing here grows the symbol's short).
+    let long_here = |elsewhere, now| RiskInputs { now, elsewhere, ..inputs_with(&b, 10, OwnTop::default(), RICH) };
+    let close = NewOrder { stop: Price(0), ..order(Side::Sell, 1000, 10) };
+    assert_eq!(r.check(&close, &long_here(-30, 7)).reject, None, "closing needs no stop and no room");
+    // Growing this venue's position while the symbol shrinks is checked here alone.
+    assert_eq!(r.check(&order(Side::Buy, 1000, 4), &long_here(-30, 8)).reject, None, "14 here, symbol 16 short");
 }

@@ -369,7 +369,7 @@ pub struct RunOutcome {
 }
 
 /// Venue `venue`'s simulated market: its instruments, its own random walk.
-fn sim_market(config: &PipelineConfig, venue: usize, seed: u64, gap_every: u64) -> MarketSim {
+pub fn sim_market(config: &PipelineConfig, venue: usize, seed: u64, gap_every: u64) -> MarketSim {
     let symbols = config
         .instruments
         .iter()
@@ -734,7 +734,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             pipeline.start_reconciled(&r.seed, r.mismatched().then_some(r.policy));
         }
         // The receiver lives until the cold thread has it; it cannot be gone here.
-        let shared = (pipeline.breaker().clone(), pipeline.correlations().clone());
+        let shared = (pipeline.breakers().to_vec(), pipeline.correlations().clone());
         let _ = ring_back.send((record_rx, ring_memory, shared));
         if let Some(orders) = faults.venue_rejects_after {
             pipeline.inject_venue_rejects(orders);
@@ -757,7 +757,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         Ok::<_, RunError>((pipeline, thread.finish()))
     })
     .map_err(setup("spawning the hot thread"))?;
-    let (mut record_rx, ring_memory, (breaker, correlations)) = match ring_here.recv() {
+    let (mut record_rx, ring_memory, (breakers, correlations)) = match ring_here.recv() {
         Ok(ring) => ring,
         // The hot thread ended before building its ring: report why.
         Err(_) => {
@@ -831,7 +831,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 let mut stop_asked = now >= deadline;
                 for signal in signals.pending() {
                     if signal == signal_hook::consts::SIGHUP {
-                        reload_breaker(options.reload, &breaker);
+                        reload_breakers(options.reload, &breakers);
                     } else if signal == signal_hook::consts::SIGUSR1 {
                         eprintln!("SIGUSR1: tripping the kill switch (trading halts; the engine runs on)");
                         let _ = control_tx.try_push(Control::Kill);
@@ -951,18 +951,22 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     cold_thread.join().unwrap_or_else(|_| Err(RunError::StagePanicked("the cold thread panicked".into())))
 }
 
-/// SIGHUP: the venue breaker's new settings, applied while it runs.
-fn reload_breaker(
+/// SIGHUP: the venue breakers' new settings, applied while they run.
+fn reload_breakers(
     reload: Option<fn() -> Result<crate::risk::BreakerConfig, String>>,
-    breaker: &crate::risk::CircuitBreaker,
+    breakers: &[std::sync::Arc<crate::risk::CircuitBreaker>],
 ) {
     match reload.map(|read| read()) {
         None => eprintln!("SIGHUP: nothing to reload (no settings source)"),
         Some(Err(e)) => eprintln!("SIGHUP: kept the current settings: {e}"),
         Some(Ok(config)) => {
-            breaker.reconfigure(&config);
+            for breaker in breakers {
+                breaker.reconfigure(&config);
+            }
             eprintln!(
-                "SIGHUP: venue circuit breaker reloaded: {config:?}; other settings take effect on the next start"
+                "SIGHUP: venue circuit breaker reloaded (at each of {} venue(s)): {config:?}; other settings take \
+                 effect on the next start",
+                breakers.len()
             );
         }
     }
@@ -1051,7 +1055,8 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         offered_rate: options.rate,
         halt: p.halt().map(|h| h.to_string()),
         db: None,
-        venue_breaker: report::VenueBreaker { state: p.breaker().state(), times_opened: p.breaker().times_opened() },
+        venue_breaker: report::VenueBreaker::of_all(p.breakers()),
+        venue_breakers: p.breakers().iter().map(|b| report::VenueBreaker::of(b)).collect(),
         hot_thread: None,
         feed_thread: None,
         feed_ring_full: None,

@@ -29,6 +29,8 @@ pub enum FeedMsg {
     /// The frame whose events came before is complete: its receive (event) time, the
     /// instant latency is measured from, and when the feed core had decoded it.
     Frame {
+        /// The venue whose feed it came from.
+        venue: u8,
         /// Receive (event) time.
         ts_recv: u64,
         /// Due or arrival time: where tick-to-order starts.
@@ -38,6 +40,8 @@ pub enum FeedMsg {
     },
     /// A frame failed to decode (counted on the trading core with the rest).
     DecodeError {
+        /// The venue whose feed it came from.
+        venue: u8,
         /// Its receive time.
         ts_recv: u64,
     },
@@ -172,9 +176,9 @@ impl FeedStage {
                     let Some(event) = self.events.as_slice().get(n).copied() else { break };
                     self.push(FeedMsg::Event(event));
                 }
-                self.push(FeedMsg::Frame { ts_recv, arrived, parsed });
+                self.push(FeedMsg::Frame { venue: venue as u8, ts_recv, arrived, parsed });
             } else {
-                self.push(FeedMsg::DecodeError { ts_recv });
+                self.push(FeedMsg::DecodeError { venue: venue as u8, ts_recv });
             }
         }
         busy
@@ -249,14 +253,14 @@ impl Input for RingInput {
                 FeedMsg::Event(e) => {
                     let _ = pipeline.decoded_events().push(e);
                 }
-                FeedMsg::Frame { ts_recv, arrived, parsed } => {
-                    pipeline.on_decoded(ts_recv, arrived, parsed, clock.now_ns(), clock);
+                FeedMsg::Frame { venue, ts_recv, arrived, parsed } => {
+                    pipeline.on_decoded(usize::from(venue), ts_recv, (arrived, parsed, clock.now_ns()), clock);
                     pipeline.decoded_events().clear();
                     self.ask(pipeline, now);
                     return true;
                 }
-                FeedMsg::DecodeError { ts_recv } => {
-                    pipeline.on_decode_error(ts_recv, None);
+                FeedMsg::DecodeError { venue, ts_recv } => {
+                    pipeline.on_decode_error(usize::from(venue), ts_recv, None);
                     pipeline.decoded_events().clear();
                     return true;
                 }

@@ -46,8 +46,11 @@ pub struct RunSummary {
     pub halt: Option<String>,
     /// What the PostgreSQL follower did (with `--db`).
     pub db: Option<super::ShipReport>,
-    /// The venue's circuit breaker at the end of the run.
+    /// The venues' circuit breakers taken together at the end of the run: the
+    /// most severe state, and how often any opened (with one venue, its breaker).
     pub venue_breaker: VenueBreaker,
+    /// Each venue's circuit breaker, in venue order.
+    pub venue_breakers: Vec<VenueBreaker>,
     /// How the hot thread ran.
     pub hot_thread: Option<super::HotThreadSummary>,
     /// How the feed core ran (pipelined).
@@ -99,6 +102,27 @@ pub struct VenueBreaker {
     pub state: crate::risk::BreakerState,
     /// Times it opened during the run.
     pub times_opened: u64,
+}
+
+impl VenueBreaker {
+    /// One breaker as it stands.
+    pub fn of(breaker: &crate::risk::CircuitBreaker) -> Self {
+        Self { state: breaker.state(), times_opened: breaker.times_opened() }
+    }
+
+    /// Several taken together: the most severe state, the openings summed.
+    pub fn of_all(breakers: &[std::sync::Arc<crate::risk::CircuitBreaker>]) -> Self {
+        use crate::risk::BreakerState::{Closed, HalfOpen, Open};
+        let severity = |s| match s {
+            Closed => 0,
+            HalfOpen => 1,
+            Open => 2,
+        };
+        breakers.iter().map(|b| Self::of(b)).fold(Self { state: Closed, times_opened: 0 }, |all, b| Self {
+            state: if severity(b.state) > severity(all.state) { b.state } else { all.state },
+            times_opened: all.times_opened + b.times_opened,
+        })
+    }
 }
 
 impl RunSummary {
@@ -224,12 +248,20 @@ impl RunSummary {
                 }
             );
         }
-        if self.venue_breaker.times_opened > 0 {
+        if self.venue_breaker.times_opened > 0 && self.venue_breakers.len() <= 1 {
             let _ = writeln!(
                 out,
                 "venue circuit breaker: opened {} time(s), {:?} at the end",
                 self.venue_breaker.times_opened, self.venue_breaker.state
             );
+        } else if self.venue_breaker.times_opened > 0 {
+            let each: Vec<String> = self
+                .venue_breakers
+                .iter()
+                .enumerate()
+                .map(|(v, b)| format!("venue {v}: opened {} time(s), {:?} at the end", b.times_opened, b.state))
+                .collect();
+            let _ = writeln!(out, "venue circuit breaker: {}", each.join("; "));
         }
         if let Some(halt) = &self.halt {
             let _ = writeln!(out, "HALTED: {halt}");

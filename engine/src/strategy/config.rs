@@ -11,7 +11,8 @@ pub enum StrategyConfig {
     /// `amend` (true or false).
     MarketMaker(MarketMakerParams),
     /// `taker`: keys `levels`, `threshold_pct`, `size`, `cooldown_us`, `max_inventory`, `stop_bps`,
-    /// `entry` (`ioc`, `fok`, `market`, `stop`, `stop_limit`), `slip_bps`.
+    /// `entry` (`ioc`, `fok`, `market`, `stop`, `stop_limit`), `slip_bps`, `route` (`run`,
+    /// `stay`, `best-price`, `lowest-fee`, `smart`: this strategy's orders' routing).
     Taker(TakerParams),
     /// `idle`: never trades (recording a feed, watching books).
     Idle,
@@ -78,10 +79,11 @@ impl FromStr for StrategyConfig {
                         "stop_bps" => p.stop_bps = positive(k, v)?,
                         "entry" => p.entry = v.parse()?,
                         "slip_bps" => p.slip_bps = number(k, v)?,
+                        "route" => p.route = v.parse()?,
                         _ => {
                             return Err(unknown(
                                 k,
-                                "levels, threshold_pct, size, cooldown_us, max_inventory, stop_bps, entry, slip_bps",
+                                "levels, threshold_pct, size, cooldown_us, max_inventory, stop_bps, entry, slip_bps, route",
                             ));
                         }
                     }

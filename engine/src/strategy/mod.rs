@@ -19,7 +19,7 @@ use feeds::{
 use crate::{
     fixed::Bounded,
     oms::{Oms, Order, OrderEvent, Position},
-    order::{ClientId, ExecReport, Intent, NewOrder},
+    order::{ClientId, ExecReport, Intent, NewOrder, RouteChoice},
 };
 
 /// What a strategy sees of one instrument's market.
@@ -51,8 +51,14 @@ impl<'a> Ctx<'a> {
     /// Asks for a new order; `None` when the engine cannot take more right now (the
     /// intent buffer or the order slab is full).
     pub fn submit(&mut self, order: NewOrder) -> Option<ClientId> {
+        self.submit_routed(order, RouteChoice::Run)
+    }
+
+    /// [`Ctx::submit`], choosing how the order is routed when the run has several
+    /// venues.
+    pub fn submit_routed(&mut self, order: NewOrder, route: RouteChoice) -> Option<ClientId> {
         let id = self.oms.create(order).ok()?;
-        if self.out.push(Intent::New { id, order }) {
+        if self.out.push(Intent::New { id, order, route }) {
             Some(id)
         } else {
             // Never sent: the order dies here rather than lingering as Initialized.

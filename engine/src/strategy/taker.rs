@@ -32,6 +32,8 @@ pub struct TakerParams {
     /// For market and stop entries: the protection limit, this many basis points
     /// past the touch.
     pub slip_bps: i64,
+    /// Where its orders go when the run has several venues (`run`: `--route`).
+    pub route: crate::order::RouteChoice,
 }
 
 /// How the taker enters.
@@ -77,6 +79,7 @@ impl Default for TakerParams {
             stop_bps: 100,
             entry: Entry::Ioc,
             slip_bps: 10,
+            route: crate::order::RouteChoice::Run,
         }
     }
 }
@@ -156,7 +159,7 @@ impl Strategy for Taker {
         {
             ctx.cancel(old);
         }
-        if let Some(id) = ctx.submit(order) {
+        if let Some(id) = ctx.submit_routed(order, p.route) {
             s.last_order_ns = ctx.now;
             if order.order_type.trigger().is_some() {
                 s.armed = Some(id);
