@@ -31,6 +31,7 @@ cargo run --release --locked -p benches --bin persist-cost -- --rounds 1 --secon
 cargo run --release --locked -p benches --bin ingest-bench -- --quick --rounds 1
 cargo run --release --locked -p benches --bin risk-bench -- --quick
 cargo run --release --locked -p benches --bin order-bench -- --quick
+cargo run --release --locked -p benches --bin kill-bench -- --quick
 
 step "the README's main command, and its journal verified"
 smoke="$(mktemp -d)"

@@ -520,9 +520,11 @@ impl Oms {
         n
     }
 
-    /// Ids of working orders (for cancel-all at shutdown).
+    /// Working orders, oldest first (cancel-all on a trip, at shutdown). From the
+    /// working index, not a scan of the slab: a trip must not read every slot (4,096
+    /// of them took about 2 µs a pass here, twice per cancel-all).
     pub fn working(&self) -> impl Iterator<Item = &Order> {
-        self.slots.iter().filter_map(|s| s.order.as_ref()).filter(|o| o.state.is_working())
+        self.working_ids.iter().filter_map(|id| self.get(*id))
     }
 
     /// Counters.
