@@ -18,21 +18,16 @@ mod common;
 #[global_allocator]
 static GLOBAL: common::counting::Counting = common::counting::Counting;
 
+/// The hot stage's configuration for `engine run ARGS`.
+fn config_of(args: &[&str]) -> engine::pipeline::PipelineConfig {
+    let argv = ["engine", "run"].iter().chain(args);
+    let Command::Run(args) = <Cli as clap::Parser>::parse_from(argv).command else { panic!("not a run") };
+    options(&args).unwrap().pipeline
+}
+
 #[test]
 fn a_million_frames_after_warm_up_allocate_nothing() {
-    let Command::Run(args) = <Cli as clap::Parser>::parse_from([
-        "engine",
-        "run",
-        "--symbols",
-        "BTCUSDT,ETHUSDT,SOLUSDT",
-        "--persist",
-        "none",
-    ])
-    .command
-    else {
-        panic!()
-    };
-    let config = options(&args).unwrap().pipeline;
+    let config = config_of(&["--symbols", "BTCUSDT,ETHUSDT,SOLUSDT", "--persist", "none"]);
     let (tx, mut rx) = rings::spsc::channel::<Record>(1 << 16).unwrap();
     let clock = LiveClock::new();
     let mut pipeline = Pipeline::new(&config, RecordSink::new(Some(tx), 1, 0));
@@ -81,9 +76,7 @@ fn several_venues_with_routing_allocate_nothing() {
 }
 
 fn several_venues_allocate_nothing(strategy: &str) {
-    let Command::Run(args) = <Cli as clap::Parser>::parse_from([
-        "engine",
-        "run",
+    let config = config_of(&[
         "--feed",
         "sim,sim,sim",
         "--route",
@@ -94,12 +87,7 @@ fn several_venues_allocate_nothing(strategy: &str) {
         strategy,
         "--persist",
         "none",
-    ])
-    .command
-    else {
-        panic!()
-    };
-    let config = options(&args).unwrap().pipeline;
+    ]);
     let layout = engine::pipeline::VenueLayout::of(&config);
     let (tx, mut rx) = rings::spsc::channel::<Record>(1 << 16).unwrap();
     let clock = LiveClock::new();

@@ -107,13 +107,11 @@ fn a_recorded_live_feed_replays_the_same_way_twice() {
     assert_eq!((&a["orders"], &a["fills"]), (&b["orders"], &b["fills"]), "the same decisions twice");
 }
 
-/// Feed-status events end to end: a server (a thread here, speaking the simulator's
-/// frames) that streams, goes silent with the connection open, then drops it. The
-/// engine reports `connected`, then `stale` once the silence passes
-/// --feed-stale-after (its books invalidated), then `disconnected`; each is
-/// journaled as an audit record (171, 175, 172) in that order.
-#[test]
-fn a_silent_then_dropped_feed_is_reported_stale_then_disconnected() {
+/// A server on loopback (a thread speaking the simulator's frames) for one client:
+/// a snapshot and 2,000 frames of BTCUSDT, then 1.2 s of silence with the
+/// connection open, then gone (its listener too, so reconnects are refused).
+/// Returns its URL.
+fn silent_then_gone() -> String {
     use engine::{
         run::sim_symbol_spec,
         sim::{MarketSim, SimSymbol},
@@ -133,8 +131,19 @@ fn a_silent_then_dropped_feed_is_reported_stale_then_disconnected() {
             ws.send(text(market.next_frame(ts))).unwrap();
         }
         std::thread::sleep(Duration::from_millis(1_200)); // silent, connection open
-        drop(ws); // then gone; the listener is gone too, so reconnects are refused
+        drop(ws);
     });
+    url
+}
+
+/// Feed-status events end to end: a server (a thread here, speaking the simulator's
+/// frames) that streams, goes silent with the connection open, then drops it. The
+/// engine reports `connected`, then `stale` once the silence passes
+/// --feed-stale-after (its books invalidated), then `disconnected`; each is
+/// journaled as an audit record (171, 175, 172) in that order.
+#[test]
+fn a_silent_then_dropped_feed_is_reported_stale_then_disconnected() {
+    let url = silent_then_gone();
     let dir = tempfile::tempdir().unwrap();
     let persist = format!("journal:{}", dir.path().display());
     let (code, s, stderr) = run(&[
@@ -170,28 +179,8 @@ fn a_silent_then_dropped_feed_is_reported_stale_then_disconnected() {
 /// venue's invalid books.
 #[test]
 fn one_silent_venue_goes_stale_alone_while_the_other_trades_on() {
-    use engine::{
-        run::sim_symbol_spec,
-        sim::{MarketSim, SimSymbol},
-    };
     let (mut server, live) = sim(&["--port", "0", "--rate", "2000"]);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let quiet = format!("ws://{}/", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut ws = tungstenite::accept(stream).unwrap();
-        let (ps, qs, start) = sim_symbol_spec("BTCUSDT");
-        let symbol = SimSymbol::new("BTCUSDT", feeds::event::InstrumentId(0), (ps, qs), start);
-        let mut market = MarketSim::new(vec![symbol], 7);
-        let text = |b: &[u8]| tungstenite::Message::text(String::from_utf8_lossy(b).into_owned());
-        ws.send(text(market.snapshot_frame(feeds::event::InstrumentId(0)))).unwrap();
-        for _ in 0..2_000 {
-            let ts = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos() as u64;
-            ws.send(text(market.next_frame(ts))).unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(1_200)); // silent, connection open
-        drop(ws);
-    });
+    let quiet = silent_then_gone();
     let dir = tempfile::tempdir().unwrap();
     let persist = format!("journal:{}", dir.path().display());
     let feeds = format!("{live},{quiet}");
