@@ -172,10 +172,10 @@ fn orders_are_acked_filled_and_cancelled_and_the_venue_agrees_on_what_is_open() 
     let open = g.open_orders().unwrap();
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!((open[0].id, open[0].price, open[0].qty, open[0].filled), (ClientId(2), Price(bid - 500), Qty(5), 0));
-    g.cancel(ClientId(2), 0).unwrap();
+    g.cancel(ClientId(2), InstrumentId(0), 0).unwrap();
     collect(&mut g, &mut reports, |r| of(r, 2).contains(&ExecKind::Canceled));
     assert!(g.open_orders().unwrap().is_empty());
-    g.cancel(ClientId(2), 0).unwrap();
+    g.cancel(ClientId(2), InstrumentId(0), 0).unwrap();
     collect(&mut g, &mut reports, |r| of(r, 2).contains(&ExecKind::CancelRejected));
     // The venue's position is what its fills said.
     let positions = g.positions().unwrap();
@@ -281,7 +281,7 @@ fn fills_that_race_a_cancel_are_applied_in_pending_cancel() {
         }
         oms.apply(id, OrderEvent::Accept).unwrap();
         oms.apply(id, OrderEvent::RequestCancel).unwrap();
-        g.cancel(id, 0).unwrap();
+        g.cancel(id, InstrumentId(0), 0).unwrap();
         let mut raced = 0;
         let mut end = None;
         collect(&mut g, &mut reports, |r| {
@@ -447,7 +447,7 @@ fn sending_orders_and_reading_answers_allocates_nothing() {
     common::counting::start();
     for id in 2..52u64 {
         g.submit(ClientId(id), &order(Side::Buy, bid - 700 - id as i64, 1, OrderType::Limit), &book, 0).unwrap();
-        g.cancel(ClientId(id), 0).unwrap();
+        g.cancel(ClientId(id), InstrumentId(0), 0).unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while answers < 100 && Instant::now() < deadline {

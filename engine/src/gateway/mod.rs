@@ -108,11 +108,12 @@ pub trait VenueGateway: Send + std::fmt::Debug {
     /// Not sent (the order's outcome stays unknown until reconciled).
     fn submit(&mut self, id: ClientId, order: &NewOrder, book: &Book, now: u64) -> Result<(), GatewayError>;
 
-    /// Asks to cancel an order.
+    /// Asks to cancel an order of `instrument` (its instrument names its venue, for
+    /// a gateway that speaks to several).
     ///
     /// # Errors
     /// Not sent.
-    fn cancel(&mut self, id: ClientId, now: u64) -> Result<(), GatewayError>;
+    fn cancel(&mut self, id: ClientId, instrument: InstrumentId, now: u64) -> Result<(), GatewayError>;
 
     /// Asks to change an order's price and total size.
     ///

@@ -15,59 +15,32 @@ use crate::{
     pipeline::VenueLayout,
 };
 
-/// Venues, one gateway each, with which venue each live order went to.
+/// Venues, one gateway each.
 #[derive(Debug)]
 pub struct VenueSet {
     venues: Vec<Box<dyn VenueGateway>>,
     layout: VenueLayout,
-    /// Per OMS slot (a client id's low bits): the id last sent from it and its venue.
-    /// A slot holds one live order at a time, so this is exact for every live order.
-    sent_to: Vec<(ClientId, u8)>,
 }
 
 impl VenueSet {
-    /// `venues[v]` trades the instruments `layout` gives venue `v`; `order_capacity`
-    /// is the OMS's (one entry per slot).
-    pub fn new(venues: Vec<Box<dyn VenueGateway>>, layout: VenueLayout, order_capacity: usize) -> Self {
-        Self { venues, layout, sent_to: vec![(ClientId(0), 0); order_capacity.max(1)] }
-    }
-
-    fn slot(&self, id: ClientId) -> usize {
-        (id.0 & crate::oms::SLOT_MASK) as usize % self.sent_to.len()
+    /// `venues[v]` trades the instruments `layout` gives venue `v`.
+    pub fn new(venues: Vec<Box<dyn VenueGateway>>, layout: VenueLayout) -> Self {
+        Self { venues, layout }
     }
 
     fn venue_for(&mut self, instrument: InstrumentId) -> Result<&mut Box<dyn VenueGateway>, GatewayError> {
         let v = self.layout.venue_of(instrument);
         self.venues.get_mut(v).ok_or(GatewayError::UnknownInstrument(instrument))
     }
-
-    /// The venue an order was sent to.
-    fn venue_of_order(&mut self, id: ClientId) -> Result<&mut Box<dyn VenueGateway>, GatewayError> {
-        let slot = self.slot(id);
-        match self.sent_to.get(slot) {
-            Some(&(sent, v)) if sent == id => self
-                .venues
-                .get_mut(usize::from(v))
-                // `_else`: the message must not be built (allocating) on every cancel.
-                .ok_or_else(|| GatewayError::Protocol(format!("order {} has no venue", id.0))),
-            _ => Err(GatewayError::Protocol(format!("order {} was never sent to a venue", id.0))),
-        }
-    }
 }
 
 impl VenueGateway for VenueSet {
     fn submit(&mut self, id: ClientId, order: &NewOrder, book: &Book, now: u64) -> Result<(), GatewayError> {
-        let v = self.layout.venue_of(order.instrument);
-        let slot = self.slot(id);
-        self.venue_for(order.instrument)?.submit(id, order, book, now)?;
-        if let Some(entry) = self.sent_to.get_mut(slot) {
-            *entry = (id, v as u8);
-        }
-        Ok(())
+        self.venue_for(order.instrument)?.submit(id, order, book, now)
     }
 
-    fn cancel(&mut self, id: ClientId, now: u64) -> Result<(), GatewayError> {
-        self.venue_of_order(id)?.cancel(id, now)
+    fn cancel(&mut self, id: ClientId, instrument: InstrumentId, now: u64) -> Result<(), GatewayError> {
+        self.venue_for(instrument)?.cancel(id, instrument, now)
     }
 
     fn replace(

@@ -119,7 +119,7 @@ impl VenueGateway for SimGateway {
         Ok(())
     }
 
-    fn cancel(&mut self, id: ClientId, now: u64) -> Result<(), GatewayError> {
+    fn cancel(&mut self, id: ClientId, _instrument: InstrumentId, now: u64) -> Result<(), GatewayError> {
         self.venue.cancel(id, now, &mut self.made);
         self.dispatch(now);
         Ok(())

@@ -244,7 +244,7 @@ impl VenueGateway for WsGateway {
         self.send()
     }
 
-    fn cancel(&mut self, id: ClientId, _now: u64) -> Result<(), GatewayError> {
+    fn cancel(&mut self, id: ClientId, _instrument: InstrumentId, _now: u64) -> Result<(), GatewayError> {
         let ts = self.ts_ms();
         protocol::encode_cancel(&mut self.request, &self.creds, ts, id);
         self.send()

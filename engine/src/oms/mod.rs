@@ -136,8 +136,6 @@ pub struct OwnTop {
 }
 
 const SLOT_BITS: u32 = 24;
-/// A client id's slot bits: which OMS slot the order lives in.
-pub const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 const GENERATION_BITS: u32 = 24;
 
 #[derive(Debug, Clone, Copy)]

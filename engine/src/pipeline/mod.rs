@@ -335,7 +335,7 @@ impl Pipeline {
             Box::new(sim(0))
         } else {
             let venues = (0..layout.venues).map(|v| Box::new(sim(v)) as Box<dyn VenueGateway>).collect();
-            Box::new(crate::gateway::VenueSet::new(venues, layout, config.order_capacity))
+            Box::new(crate::gateway::VenueSet::new(venues, layout))
         };
         Self::with_gateway(config, sink, venue)
     }
@@ -1176,8 +1176,8 @@ impl Pipeline {
             }
             return;
         }
-        if self.order_event(id, OrderEvent::RequestCancel, now).is_some() {
-            if let Err(e) = self.venue.cancel(id, now) {
+        if let Some(order) = self.order_event(id, OrderEvent::RequestCancel, now) {
+            if let Err(e) = self.venue.cancel(id, order.new.instrument, now) {
                 self.not_sent(id, ExecKind::CancelRejected, &e, now);
             }
             self.counters.cancels += 1;
@@ -1871,7 +1871,7 @@ impl Pipeline {
                 // Working there, its ack lost: what the venue says is what it is.
                 (OrderState::Submitted, Some(_)) => Some(ExecKind::Accepted),
                 (OrderState::PendingCancel, Some(_)) => {
-                    if let Err(e) = self.venue.cancel(order.id, now) {
+                    if let Err(e) = self.venue.cancel(order.id, order.new.instrument, now) {
                         self.gateway_failed(&e);
                     }
                     self.oms.stamp(order.id, now);

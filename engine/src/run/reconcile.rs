@@ -83,7 +83,7 @@ pub fn startup(
     let orphans = gateway.open_orders()?;
     let clock = LiveClock::new();
     for o in &orphans {
-        gateway.cancel(o.id, clock.now_ns())?;
+        gateway.cancel(o.id, o.instrument, clock.now_ns())?;
     }
     // Every orphan's cancel answered (cancelled, or already done) before trading.
     let mut answered = 0;
