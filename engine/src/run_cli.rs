@@ -51,11 +51,12 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             (s.clone(), ps, qs)
         })
         .collect();
-    // One set of limits for every instrument: they share scales in the simulator.
-    let (ps, qs) = instruments.first().map_or((2, 3), |(_, p, q)| (*p, *q));
+    // Every amount is in the account's money unit: 10^-money of the quote currency,
+    // the finest price × size scale of any instrument.
+    let (money, _) = crate::risk::money_scale(instruments.iter().map(|(_, p, q)| (*p, *q)));
     let mut limits = RiskLimits::with_quote_limits(
-        ps,
-        qs,
+        money,
+        0,
         QuoteLimits {
             order: args.max_order_notional,
             position: args.max_position_notional,
@@ -68,7 +69,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     limits.max_stop_distance_bps = args.max_stop_distance_bps;
     limits.correlation_cap = args.correlation_cap;
     if let Some(quote) = args.max_correlated_notional {
-        limits.max_correlated_notional = i128::from(quote) * 10i128.pow(u32::from(ps) + u32::from(qs));
+        limits.max_correlated_notional = i128::from(quote) * 10i128.pow(u32::from(money));
     }
     limits.instrument_orders_per_sec = args.instrument_orders_per_sec;
     limits.cancels_per_sec = args.cancels_per_sec;
@@ -85,13 +86,14 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     }
     limits.collar_bps = args.collar_bps;
     limits.orders_per_sec = args.orders_per_sec;
-    // P&L is in price ticks x size lots: amounts parse exactly at that scale.
-    let amount =
-        |flag: &str, text: &str| {
-            feeds::decimal::parse_fixed(text.as_bytes(), ps + qs).ok().filter(|v| *v >= 0).map(i128::from).ok_or_else(
-                || format!("{flag} `{text}`: expected a non-negative amount with at most {} decimals", ps + qs),
-            )
-        };
+    // P&L is in the money unit: amounts parse exactly at that scale.
+    let amount = |flag: &str, text: &str| {
+        feeds::decimal::parse_fixed(text.as_bytes(), money)
+            .ok()
+            .filter(|v| *v >= 0)
+            .map(i128::from)
+            .ok_or_else(|| format!("{flag} `{text}`: expected a non-negative amount with at most {money} decimals"))
+    };
     let kill = crate::risk::KillLimits {
         max_daily_loss: amount("--max-daily-loss", &args.max_daily_loss)?,
         equity: amount("--equity", &args.equity)?,
@@ -148,6 +150,8 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             venue_configs,
             strategy: args.strategy,
             limits,
+            instrument_limits: Vec::new(),
+            venue_rates: Vec::new(),
             kill,
             venue: first_venue,
             order_capacity: 4096,

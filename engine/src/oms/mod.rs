@@ -152,7 +152,10 @@ pub struct Oms {
     /// Working orders, for self-trade checks (short: a strategy works a few orders).
     working_ids: Vec<ClientId>,
     positions: Vec<Position>,
+    /// Working orders' notional in the account's money unit.
     open_notional: i128,
+    /// Per instrument: its ticks × lots to money (see `risk::InstrumentLimits::money`).
+    money: Vec<i128>,
     /// Per instrument, the open size of working buys and of working sells: what the
     /// position could become if they all filled.
     working_qty: Vec<(i64, i64)>,
@@ -169,6 +172,19 @@ impl Oms {
         self
     }
 
+    /// Sets each instrument's factor from its ticks × lots to the account's money
+    /// unit (1 where not given).
+    pub fn with_money(mut self, factors: &[i128]) -> Self {
+        for (slot, f) in self.money.iter_mut().zip(factors) {
+            *slot = *f;
+        }
+        self
+    }
+
+    fn money(&self, instrument: InstrumentId) -> i128 {
+        self.money.get(instrument.0 as usize).copied().unwrap_or(1)
+    }
+
     /// Room for `capacity` live orders over `instruments` instruments, allocated now.
     pub fn new(capacity: usize, instruments: usize) -> Self {
         let capacity = capacity.clamp(1, 1 << SLOT_BITS);
@@ -178,6 +194,7 @@ impl Oms {
             working_ids: Vec::with_capacity(capacity),
             positions: vec![Position::default(); instruments],
             open_notional: 0,
+            money: vec![1; instruments],
             working_qty: vec![(0, 0); instruments],
             counters: OmsCounters::default(),
             epoch: 0,
@@ -206,7 +223,8 @@ impl Oms {
             triggered: false,
             sent_at: 0,
         };
-        self.open_notional += order.open_notional();
+        let open = order.open_notional() * self.money.get(new.instrument.0 as usize).copied().unwrap_or(1);
+        self.open_notional += open;
         slot.order = Some(order);
         self.counters.created += 1;
         Ok(id)
@@ -222,10 +240,10 @@ impl Oms {
         if order.state != OrderState::Initialized {
             return Err(OmsError::AlreadySent(id));
         }
-        let before = order.open_notional();
+        let (was, before) = (order.new.instrument, order.open_notional());
         order.new = new;
         let after = order.open_notional();
-        self.open_notional += after - before;
+        self.open_notional += after * self.money(new.instrument) - before * self.money(was);
         Ok(())
     }
 
@@ -375,7 +393,7 @@ impl Oms {
             order.replace = (Price(0), Qty(0));
         }
         let after = *order;
-        self.open_notional += after.open_notional() - before;
+        self.open_notional += (after.open_notional() - before) * self.money(after.new.instrument);
         if let Some((buys, sells)) = self.working_qty.get_mut(after.new.instrument.0 as usize) {
             let side = match after.new.side {
                 Side::Buy => buys,
@@ -426,7 +444,8 @@ impl Oms {
         self.working_qty.get(instrument.0 as usize).copied().unwrap_or_default()
     }
 
-    /// Notional of every working order's open size (price × lots).
+    /// Notional of every working order's open size: price × lots × its instrument's
+    /// money factor (the account's money unit).
     pub fn open_notional(&self) -> i128 {
         self.open_notional
     }
@@ -499,7 +518,8 @@ impl Oms {
     /// same order again (a fired stop, a replace), so it is not counted twice.
     pub fn contribution(&self, id: ClientId) -> Option<(Side, i64, i128)> {
         let order = self.get(id)?;
-        order.state.is_working().then(|| (order.new.side, order.open_qty(), order.open_notional()))
+        let money = self.money(order.new.instrument);
+        order.state.is_working().then(|| (order.new.side, order.open_qty(), order.open_notional() * money))
     }
 
     /// Writes into `out` the ids of armed stops in `instrument` that a reference at
@@ -554,6 +574,28 @@ mod tests {
             order_type: OrderType::Limit,
             stop: Price(0),
         }
+    }
+
+    #[test]
+    fn working_notional_is_in_the_money_unit_of_each_instruments_scale() {
+        // Instrument 1's lots are ten of instrument 0's: its notional counts ten times.
+        let mut oms = Oms::new(4, 2).with_money(&[1, 10]);
+        let a = oms.create(buy(3)).unwrap();
+        let b = oms.create(NewOrder { instrument: InstrumentId(1), ..buy(2) }).unwrap();
+        oms.apply(a, OrderEvent::Send).unwrap();
+        oms.apply(b, OrderEvent::Send).unwrap();
+        assert_eq!(oms.open_notional(), 300 + 2_000);
+        assert_eq!(oms.contribution(b).map(|c| c.2), Some(2_000));
+        oms.apply(b, OrderEvent::Accept).unwrap();
+        oms.fill(b, 100, 1, 1, 0).unwrap();
+        assert_eq!(oms.open_notional(), 300 + 1_000);
+        let c = oms.create(buy(1)).unwrap();
+        oms.reroute(c, NewOrder { instrument: InstrumentId(1), ..buy(1) }).unwrap();
+        oms.apply(c, OrderEvent::Send).unwrap();
+        assert_eq!(oms.open_notional(), 300 + 1_000 + 1_000, "rerouted to instrument 1, counted at its factor");
+        oms.apply(b, OrderEvent::RequestCancel).unwrap();
+        oms.apply(b, OrderEvent::Cancel).unwrap();
+        assert_eq!(oms.open_notional(), 300 + 1_000);
     }
 
     #[test]

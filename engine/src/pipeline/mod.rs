@@ -163,8 +163,14 @@ pub struct PipelineConfig {
     pub venue_configs: Vec<SimGatewayConfig>,
     /// The strategy.
     pub strategy: StrategyConfig,
-    /// Pre-trade limits.
+    /// Pre-trade limits: the account's, and every instrument's and venue's unless
+    /// below. Notionals in the account's money unit (see [`crate::risk::money_scale`]).
     pub limits: RiskLimits,
+    /// Per instrument id, its own limits (missing: the account's). Their `money`
+    /// factor is set from the instruments' scales.
+    pub instrument_limits: Vec<crate::risk::InstrumentLimits>,
+    /// Per venue, its own message rates (missing: the account's).
+    pub venue_rates: Vec<crate::risk::VenueRates>,
     /// Kill-switch trip limits.
     pub kill: KillLimits,
     /// The simulated venue (fees, latency, random rejects).
@@ -212,6 +218,7 @@ fn correlated_with(
     row: &mut [i32],
     oms: &Oms,
     marks: &[i64],
+    money: &[i128],
     cap: i32,
 ) -> i128 {
     let others_open = marks.iter().enumerate().any(|(j, _)| j != i && oms.position(InstrumentId(j as u32)).net != 0);
@@ -224,7 +231,8 @@ fn correlated_with(
         if j == i || net == 0 || rho.abs() < cap {
             continue;
         }
-        sum += i128::from(rho.signum()) * i128::from(net) * i128::from(*mark);
+        let factor = money.get(j).copied().unwrap_or(1);
+        sum += i128::from(rho.signum()) * i128::from(net) * i128::from(*mark) * factor;
     }
     sum
 }
@@ -315,6 +323,8 @@ pub struct Pipeline {
     ack_latency: Vec<crate::route::AckLatency>,
     /// Each venue's fees, for the router.
     fees: Vec<crate::sim::FeeSchedule>,
+    /// Per instrument: ticks × lots to the account's money unit.
+    money: Vec<i128>,
 }
 
 impl Pipeline {
@@ -343,6 +353,15 @@ impl Pipeline {
     /// The stage, sending orders through `venue` instead of the simulated venue.
     pub fn with_gateway(config: &PipelineConfig, sink: RecordSink, venue: Box<dyn VenueGateway>) -> Self {
         let n = config.instruments.len().min(MAX_INSTRUMENTS);
+        let (_, money) = crate::risk::money_scale(config.instruments.iter().take(n).map(|(_, p, q)| (*p, *q)));
+        let mut risk = Risk::new(config.limits, 0);
+        for (i, factor) in money.iter().enumerate() {
+            let own = config.instrument_limits.get(i).copied().unwrap_or_else(|| config.limits.instrument());
+            risk.set_instrument(i, crate::risk::InstrumentLimits { money: *factor, ..own }, 0);
+        }
+        for (v, rates) in config.venue_rates.iter().enumerate() {
+            risk.set_venue(v, *rates, 0);
+        }
         Self {
             decoders: Decoders::new(config),
             layout: VenueLayout::of(config),
@@ -357,8 +376,8 @@ impl Pipeline {
             last_trade: vec![None; n],
             last_top: vec![[0; 4]; n],
             strategy: crate::strategy::build(&config.strategy, n),
-            risk: Risk::new(config.limits, 0),
-            oms: Oms::new(config.order_capacity, n).with_epoch(config.client_id_epoch),
+            risk,
+            oms: Oms::new(config.order_capacity, n).with_epoch(config.client_id_epoch).with_money(&money),
             venue,
             last_reconnect: 0,
             venue_down_since: 0,
@@ -405,6 +424,7 @@ impl Pipeline {
             fees: (0..VenueLayout::of(config).venues)
                 .map(|v| config.venue_configs.get(v).map_or(config.venue.fees, |c| c.fees))
                 .collect(),
+            money,
         }
     }
 
@@ -846,9 +866,9 @@ impl Pipeline {
         let fresh = self.oms.get(id).is_some_and(|o| o.state == OrderState::Initialized);
         // An order over the per-order limits is not split into pieces under them:
         // it stays whole, for risk to refuse.
-        let l = self.risk.limits();
-        let oversized =
-            order.qty.0 > l.max_qty || i128::from(order.price.0) * i128::from(order.qty.0) > l.max_order_notional;
+        let l = self.risk.instrument(order.instrument);
+        let notional = i128::from(order.price.0) * i128::from(order.qty.0) * l.money;
+        let oversized = order.qty.0 > l.max_qty || notional > l.max_order_notional;
         if !order.order_type.is_immediate() || reduces || !fresh || oversized || self.halt.is_some() {
             return order;
         }
@@ -1020,6 +1040,7 @@ impl Pipeline {
                     &mut self.correlation_row,
                     &self.oms,
                     &self.marks,
+                    &self.money,
                     self.risk.limits().correlation_cap,
                 ),
                 ..self.exposure
@@ -1391,9 +1412,9 @@ impl Pipeline {
     /// checked against. Returns total P&L (realised + unrealised, net of fees).
     fn mark_to_market(&mut self) -> i128 {
         let (mut pnl, mut gross, mut net) = (0i128, 0i128, 0i128);
-        for (i, book) in self.books.iter().enumerate() {
+        for (i, (book, money)) in self.books.iter().zip(&self.money).enumerate() {
             let p = self.oms.position(InstrumentId(i as u32));
-            pnl += p.realised - p.fees;
+            pnl += (p.realised - p.fees) * money;
             let mark = match (book.best_bid(), book.best_ask()) {
                 (Some(b), Some(a)) => (b.price.0 + a.price.0) / 2,
                 _ => 0,
@@ -1402,9 +1423,9 @@ impl Pipeline {
                 *m = mark;
             }
             if p.net != 0 && mark > 0 {
-                pnl += p.unrealised(mark);
-                gross += i128::from(p.net).abs() * i128::from(mark);
-                net += i128::from(p.net) * i128::from(mark);
+                pnl += p.unrealised(mark) * money;
+                gross += i128::from(p.net).abs() * i128::from(mark) * money;
+                net += i128::from(p.net) * i128::from(mark) * money;
             }
         }
         self.exposure = Exposure { gross, net, equity: self.kill.equity(pnl), mark: 0, correlated: 0 };
@@ -1433,24 +1454,34 @@ impl Pipeline {
         }
         // A position past its limit after fills (the pre-trade check counts every
         // working order, so only a moving mark gets here).
-        let limit = self.risk.limits().max_position_notional;
+        // Each venue's position against its instrument's limit, and the symbol over
+        // every venue against the largest of them (an order at that venue was
+        // checked against it).
         for (i, mark) in self.marks.iter().enumerate().take(self.layout.per_venue) {
-            // The symbol over every venue, each venue's position at its own mark.
-            let value = (0..self.layout.venues)
-                .map(|v| {
-                    let at = self.layout.at_venue(InstrumentId(i as u32), v);
-                    let mark = self.marks.get(at.0 as usize).copied().unwrap_or(*mark);
-                    i128::from(self.oms.position(at).net) * i128::from(mark)
-                })
-                .sum::<i128>()
-                .abs();
-            if value > limit {
-                let clamp = |v: i128| i64::try_from(v).unwrap_or(i64::MAX);
-                let t = Trip { reason: TripReason::PositionBreach, limit: clamp(limit), observed: clamp(value) };
-                self.trip(Halt::KillSwitch(t));
+            let (mut total, mut widest) = (0i128, 0i128);
+            for v in 0..self.layout.venues {
+                let at = self.layout.at_venue(InstrumentId(i as u32), v);
+                let mark = self.marks.get(at.0 as usize).copied().unwrap_or(*mark);
+                let limits = self.risk.instrument(at);
+                let value = i128::from(self.oms.position(at).net) * i128::from(mark) * limits.money;
+                total += value;
+                widest = widest.max(limits.max_position_notional);
+                if value.abs() > limits.max_position_notional {
+                    self.trip_position(limits.max_position_notional, value.abs());
+                    return;
+                }
+            }
+            if total.abs() > widest {
+                self.trip_position(widest, total.abs());
                 return;
             }
         }
+    }
+
+    fn trip_position(&mut self, limit: i128, value: i128) {
+        let clamp = |v: i128| i64::try_from(v).unwrap_or(i64::MAX);
+        let t = Trip { reason: TripReason::PositionBreach, limit: clamp(limit), observed: clamp(value) };
+        self.trip(Halt::KillSwitch(t));
     }
 
     fn count_reject(&mut self, now: u64) {

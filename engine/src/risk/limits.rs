@@ -11,7 +11,9 @@ pub enum TradingState {
     Halted,
 }
 
-/// Limits in fixed point: prices in ticks, sizes in lots, notionals in ticks × lots.
+/// Limits in fixed point: prices in ticks, sizes in lots, notionals in the account's
+/// money unit (see [`InstrumentLimits::money`]). These are the account's; the ones
+/// [`InstrumentLimits`] repeats are every instrument's unless it has its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RiskLimits {
     /// Trading state at start.
@@ -108,4 +110,78 @@ impl RiskLimits {
             max_correlated_notional: i128::from(quote.position) * unit,
         }
     }
+}
+
+/// The limits that can differ per instrument (`--limit SYMBOL:...`, `SYMBOL@V:...`,
+/// or `@V:...` for every symbol at a venue). The rest of [`RiskLimits`] holds for
+/// the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstrumentLimits {
+    /// Smallest order size (lots).
+    pub min_qty: i64,
+    /// Largest order size (lots).
+    pub max_qty: i64,
+    /// Prices must be multiples of this (ticks).
+    pub tick: i64,
+    /// Largest price × size of one order (money units, see `money`).
+    pub max_order_notional: i128,
+    /// Collar half-width around the mid, in basis points.
+    pub collar_bps: i64,
+    /// A book older than this is no reference.
+    pub max_reference_age_ns: u64,
+    /// Largest |position| × price after an order fills (money units).
+    pub max_position_notional: i128,
+    /// A position's value at most this many basis points of equity (0: off).
+    pub position_equity_bps: u32,
+    /// Stop required within this many basis points (0: not required).
+    pub max_stop_distance_bps: u32,
+    /// Largest exposure together with correlated positions (money units).
+    pub max_correlated_notional: i128,
+    /// New orders per second for this instrument.
+    pub orders_per_sec: u32,
+    /// Price ticks × size lots of this instrument times `money` is in the account's
+    /// money unit, 10^-S of the quote currency with S the largest price + size scale
+    /// of any instrument: so amounts of instruments with different scales add up.
+    pub money: i128,
+}
+
+/// A venue's own message rates (`--limit @V:orders-per-sec=...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VenueRates {
+    /// New orders per second.
+    pub orders_per_sec: u32,
+    /// Cancels per second.
+    pub cancels_per_sec: u32,
+}
+
+impl RiskLimits {
+    /// The account's limits as every instrument's, at money factor 1.
+    pub fn instrument(&self) -> InstrumentLimits {
+        InstrumentLimits {
+            min_qty: self.min_qty,
+            max_qty: self.max_qty,
+            tick: self.tick,
+            max_order_notional: self.max_order_notional,
+            collar_bps: self.collar_bps,
+            max_reference_age_ns: self.max_reference_age_ns,
+            max_position_notional: self.max_position_notional,
+            position_equity_bps: self.position_equity_bps,
+            max_stop_distance_bps: self.max_stop_distance_bps,
+            max_correlated_notional: self.max_correlated_notional,
+            orders_per_sec: self.instrument_orders_per_sec,
+            money: 1,
+        }
+    }
+
+    /// The account's message rates as every venue's.
+    pub fn venue(&self) -> VenueRates {
+        VenueRates { orders_per_sec: self.orders_per_sec, cancels_per_sec: self.cancels_per_sec }
+    }
+}
+
+/// The account's money scale for instruments with these (price, size) scales: S,
+/// the largest price + size scale, and each instrument's factor 10^(S - its own).
+pub fn money_scale<'a>(scales: impl Iterator<Item = (u8, u8)> + Clone + 'a) -> (u8, Vec<i128>) {
+    let s = scales.clone().map(|(p, q)| p + q).max().unwrap_or(0);
+    (s, scales.map(|(p, q)| 10i128.pow(u32::from(s - p - q))).collect())
 }

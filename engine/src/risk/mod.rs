@@ -14,7 +14,7 @@ pub use crate::oms::OwnTop;
 pub use breaker::{BreakerConfig, BreakerState, Call, CircuitBreaker};
 pub use correlation::{CorrelationSnapshot, ONE as CORRELATION_ONE, ReturnsEstimator};
 pub use kill::{KillLimits, KillSwitch, RearmPlan, Trip, TripReason};
-pub use limits::{QuoteLimits, RiskLimits, TradingState};
+pub use limits::{InstrumentLimits, QuoteLimits, RiskLimits, TradingState, VenueRates, money_scale};
 pub use ratios::{MessageWindow, RatioBreach, RatioLimits};
 pub use throttle::TokenBucket;
 
@@ -213,7 +213,14 @@ pub const MAX_VENUES: usize = 8;
 /// The risk stage's state: limits, the throttle, recent orders and counters.
 #[derive(Debug)]
 pub struct Risk {
+    /// The account's limits, and every instrument's unless overridden.
     limits: RiskLimits,
+    /// Per instrument id (up to 64): its own limits.
+    instruments: Vec<InstrumentLimits>,
+    /// The account's, for an id past the table (none reaches risk).
+    fallback: InstrumentLimits,
+    /// Per venue: its message rates.
+    venue_rates: [VenueRates; MAX_VENUES],
     /// New orders per venue (each venue publishes its own rate limit).
     buckets: [TokenBucket; MAX_VENUES],
     /// New orders per instrument (index = instrument id, up to 64).
@@ -248,6 +255,9 @@ impl Risk {
         };
         Self {
             limits,
+            instruments: vec![limits.instrument(); 64],
+            fallback: limits.instrument(),
+            venue_rates: [limits.venue(); MAX_VENUES],
             buckets: [bucket; MAX_VENUES],
             instrument_buckets: [per_instrument; 64],
             cancel_buckets: [cancel_bucket; MAX_VENUES],
@@ -258,6 +268,31 @@ impl Risk {
             accepted: 0,
             rejected: [0; Reject::ALL.len() + 1],
         }
+    }
+
+    /// Gives instrument `id` its own limits (and a full throttle at its own rate).
+    pub fn set_instrument(&mut self, id: usize, limits: InstrumentLimits, now: u64) {
+        if let (Some(slot), Some(bucket)) = (self.instruments.get_mut(id), self.instrument_buckets.get_mut(id)) {
+            *slot = limits;
+            *bucket = TokenBucket::new(limits.orders_per_sec, self.limits.order_burst, now);
+        }
+    }
+
+    /// Gives venue `v` its own message rates (and full buckets).
+    pub fn set_venue(&mut self, v: usize, rates: VenueRates, now: u64) {
+        let burst = self.limits.order_burst;
+        if let (Some(slot), Some(orders), Some(cancels)) =
+            (self.venue_rates.get_mut(v), self.buckets.get_mut(v), self.cancel_buckets.get_mut(v))
+        {
+            *slot = rates;
+            *orders = TokenBucket::new(rates.orders_per_sec, burst, now);
+            *cancels = TokenBucket::new(rates.cancels_per_sec, burst, now);
+        }
+    }
+
+    /// Instrument `id`'s limits.
+    pub fn instrument(&self, id: feeds::event::InstrumentId) -> &InstrumentLimits {
+        self.instruments.get(id.0 as usize).unwrap_or(&self.fallback)
     }
 
     /// The trading state.
@@ -298,6 +333,7 @@ impl Risk {
 
     fn evaluate(&mut self, order: &NewOrder, inputs: &RiskInputs<'_>, pacing: bool) -> Decision {
         let l = &self.limits;
+        let il = self.instruments.get(order.instrument.0 as usize).unwrap_or(&self.fallback);
         let reject = |reason, limit: i128, observed: i128| Decision {
             reject: Some(reason),
             limit: clamp(limit),
@@ -319,15 +355,17 @@ impl Risk {
         if l.restricted & (1u64 << (order.instrument.0 & 63)) != 0 && !shrinks {
             return reject(Reject::Restricted, 0, i128::from(order.instrument.0));
         }
-        if qty < l.min_qty || qty > l.max_qty {
-            return reject(Reject::QtyOutOfRange, i128::from(l.max_qty), i128::from(qty));
+        if qty < il.min_qty || qty > il.max_qty {
+            return reject(Reject::QtyOutOfRange, i128::from(il.max_qty), i128::from(qty));
         }
-        if price <= 0 || price % l.tick != 0 {
-            return reject(Reject::OffTick, i128::from(l.tick), i128::from(price));
+        if price <= 0 || price % il.tick != 0 {
+            return reject(Reject::OffTick, i128::from(il.tick), i128::from(price));
         }
-        let notional = i128::from(price) * i128::from(qty);
-        if notional > l.max_order_notional {
-            return reject(Reject::OrderNotional, l.max_order_notional, notional);
+        // Money: ticks × lots at the account's scale (see `InstrumentLimits::money`).
+        let money = il.money;
+        let notional = i128::from(price) * i128::from(qty) * money;
+        if notional > il.max_order_notional {
+            return reject(Reject::OrderNotional, il.max_order_notional, notional);
         }
         let book = inputs.book;
         let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else {
@@ -337,14 +375,14 @@ impl Risk {
             return reject(Reject::BookInvalid, 0, 0);
         }
         let age = inputs.now.saturating_sub(inputs.book_ts);
-        if age > l.max_reference_age_ns {
-            return reject(Reject::StaleReference, i128::from(l.max_reference_age_ns), i128::from(age));
+        if age > il.max_reference_age_ns {
+            return reject(Reject::StaleReference, i128::from(il.max_reference_age_ns), i128::from(age));
         }
         // |price - mid| / mid <= collar_bps / 10_000, in integers: mid2 = 2 × mid.
         let mid2 = i128::from(bid.price.0) + i128::from(ask.price.0);
         let off2 = (2 * i128::from(price) - mid2).abs();
-        if off2 * 10_000 > i128::from(l.collar_bps) * mid2 {
-            return reject(Reject::OutsideCollar, i128::from(l.collar_bps), off2 * 10_000 / mid2.max(1));
+        if off2 * 10_000 > i128::from(il.collar_bps) * mid2 {
+            return reject(Reject::OutsideCollar, i128::from(il.collar_bps), off2 * 10_000 / mid2.max(1));
         }
         let own = inputs.own;
         let crosses_own = match order.side {
@@ -375,30 +413,31 @@ impl Risk {
         let elsewhere = i128::from(inputs.elsewhere);
         let symbol = (worst + elsewhere).abs();
         let grows_symbol = symbol > (i128::from(net) + elsewhere).abs();
-        let position_notional = if grows_symbol { symbol.max(worst.abs()) } else { worst.abs() } * i128::from(price);
+        let position_notional =
+            if grows_symbol { symbol.max(worst.abs()) } else { worst.abs() } * i128::from(price) * money;
         if !reduces {
             // Mandatory stop: on the losing side, within the distance (compared by
             // multiplication: distance / price <= bps / 10,000).
-            if l.max_stop_distance_bps > 0 {
+            if il.max_stop_distance_bps > 0 {
                 let stop = order.stop.0;
                 if stop <= 0 {
-                    return reject(Reject::MissingStop, i128::from(l.max_stop_distance_bps), 0);
+                    return reject(Reject::MissingStop, i128::from(il.max_stop_distance_bps), 0);
                 }
                 let distance = match order.side {
                     Side::Buy => i128::from(price) - i128::from(stop),
                     Side::Sell => i128::from(stop) - i128::from(price),
                 };
-                if distance <= 0 || distance * 10_000 > i128::from(l.max_stop_distance_bps) * i128::from(price) {
+                if distance <= 0 || distance * 10_000 > i128::from(il.max_stop_distance_bps) * i128::from(price) {
                     let bps = distance * 10_000 / i128::from(price.max(1));
-                    return reject(Reject::BadStop, i128::from(l.max_stop_distance_bps), bps);
+                    return reject(Reject::BadStop, i128::from(il.max_stop_distance_bps), bps);
                 }
             }
-            if position_notional > l.max_position_notional {
-                return reject(Reject::PositionLimit, l.max_position_notional, position_notional);
+            if position_notional > il.max_position_notional {
+                return reject(Reject::PositionLimit, il.max_position_notional, position_notional);
             }
             // A fraction of current equity, compared without dividing (i128 division
             // is a library call, slower than the rest of the checks together).
-            let bps = i128::from(l.position_equity_bps);
+            let bps = i128::from(il.position_equity_bps);
             let equity = inputs.exposure.equity.max(0);
             if bps > 0 && position_notional * 10_000 > equity * bps {
                 return reject(Reject::PositionLimit, equity * bps / 10_000, position_notional);
@@ -406,7 +445,7 @@ impl Risk {
             // Exposure after the order, the instrument marked at its mid (the order's
             // price if there is none).
             let e = inputs.exposure;
-            let mark = i128::from(if e.mark > 0 { e.mark } else { price });
+            let mark = i128::from(if e.mark > 0 { e.mark } else { price }) * money;
             let gross = e.gross - i128::from(net).abs() * mark + after.abs() * mark;
             if gross > l.max_gross_notional {
                 return reject(Reject::GrossExposure, l.max_gross_notional, gross);
@@ -418,8 +457,8 @@ impl Risk {
             // Correlated positions move together: they count as one exposure.
             let combined_before = (i128::from(net) * mark + e.correlated).abs();
             let combined = (after * mark + e.correlated).abs();
-            if combined > combined_before && combined > l.max_correlated_notional {
-                return reject(Reject::Correlation, l.max_correlated_notional, combined);
+            if combined > combined_before && combined > il.max_correlated_notional {
+                return reject(Reject::Correlation, il.max_correlated_notional, combined);
             }
         }
         let open = inputs.open_notional + notional;
@@ -427,6 +466,7 @@ impl Risk {
             return reject(Reject::OpenNotional, l.max_open_notional, open);
         }
         let window = l.duplicate_window_ns;
+        let instrument_rate = il.orders_per_sec;
         if pacing && self.recent.iter().any(|(o, at)| o == order && inputs.now.saturating_sub(*at) < window) {
             return reject(Reject::Duplicate, i128::from(window), 0);
         }
@@ -442,13 +482,13 @@ impl Risk {
             }
             let venue = inputs.venue.min(MAX_VENUES - 1);
             if !self.buckets.get_mut(venue).is_some_and(|b| b.try_take(inputs.now)) {
-                return reject(Reject::Throttled, i128::from(self.limits.orders_per_sec), 0);
+                let rate = self.venue_rates.get(venue).map_or(0, |r| r.orders_per_sec);
+                return reject(Reject::Throttled, i128::from(rate), 0);
             }
-            let per_instrument = self.limits.instrument_orders_per_sec;
             if let Some(bucket) = self.instrument_buckets.get_mut(order.instrument.0 as usize)
                 && !bucket.try_take(inputs.now)
             {
-                return reject(Reject::InstrumentThrottled, i128::from(per_instrument), 0);
+                return reject(Reject::InstrumentThrottled, i128::from(instrument_rate), 0);
             }
         }
         let probe = match inputs.breaker.map(|b| b.try_admit(inputs.now)) {

@@ -383,3 +383,95 @@ fn the_position_limit_holds_for_the_symbol_over_every_venue() {
     // Growing this venue's position while the symbol shrinks is checked here alone.
     assert_eq!(r.check(&order(Side::Buy, 1000, 4), &long_here(-30, 8)).reject, None, "14 here, symbol 16 short");
 }
+
+#[test]
+fn an_instrument_with_its_own_limits_is_checked_against_them_alone() {
+    let b = book(999, 1001);
+    let mut r = Risk::new(limits(), 0);
+    let tight =
+        InstrumentLimits { max_qty: 3, tick: 2, collar_bps: 5, max_position_notional: 4_000, ..limits().instrument() };
+    r.set_instrument(1, tight, 0);
+    let at = |instrument: u32, side, price, qty| NewOrder {
+        instrument: InstrumentId(instrument),
+        ..order(side, price, qty)
+    };
+    let verdict = |r: &mut Risk, o: NewOrder, now| {
+        r.check(&o, &RiskInputs { now, ..inputs_with(&b, 0, OwnTop::default(), RICH) })
+    };
+    // Instrument 0 keeps the account's: 10 lots (notional 10,000) and a 50 bps collar.
+    assert_eq!(verdict(&mut r, at(0, Side::Buy, 1003, 9), 1).reject, None);
+    let d = verdict(&mut r, at(1, Side::Buy, 1000, 4), 2);
+    assert_eq!((d.reject, d.limit), (Some(Reject::QtyOutOfRange), 3), "instrument 1's own max size");
+    let d = verdict(&mut r, at(1, Side::Buy, 1001, 3), 3);
+    assert_eq!((d.reject, d.limit), (Some(Reject::OffTick), 2), "and its own tick");
+    let d = verdict(&mut r, at(1, Side::Buy, 1002, 3), 4);
+    assert_eq!((d.reject, d.limit), (Some(Reject::OutsideCollar), 5), "and its own collar");
+    assert_eq!(verdict(&mut r, at(1, Side::Buy, 1000, 3), 5).reject, None, "inside all of them");
+    let d = r.check(&at(1, Side::Buy, 1000, 2), &RiskInputs { now: 6, ..inputs_with(&b, 3, OwnTop::default(), RICH) });
+    assert_eq!((d.reject, d.limit), (Some(Reject::PositionLimit), 4_000), "and its own position limit");
+    assert_eq!(r.instrument(InstrumentId(1)), &tight);
+    assert_eq!(r.instrument(InstrumentId(0)), &limits().instrument());
+}
+
+#[test]
+fn a_venue_with_its_own_rates_throttles_at_them() {
+    let b = book(999, 1001);
+    let mut l = limits();
+    (l.order_burst, l.orders_per_sec, l.cancels_per_sec, l.instrument_orders_per_sec) = (2, 1_000, 1_000, 1_000);
+    let mut r = Risk::new(l, 0);
+    r.set_venue(1, VenueRates { orders_per_sec: 1, cancels_per_sec: 1 }, 0);
+    let at = |venue: usize, qty, now| {
+        let o = NewOrder { instrument: InstrumentId(venue as u32), ..order(Side::Buy, 1000, qty) };
+        (o, RiskInputs { now, venue, ..inputs_with(&b, 0, OwnTop::default(), RICH) })
+    };
+    for (k, now) in [1u64, 2, 3].into_iter().enumerate() {
+        let (o, i) = at(1, k as i64 + 1, now);
+        let d = r.check(&o, &i);
+        let expected = if k < 2 { None } else { Some(Reject::Throttled) };
+        assert_eq!(d.reject, expected, "venue 1: a burst of 2, then 1 a second");
+        if k == 2 {
+            assert_eq!(d.limit, 1, "the reject names venue 1's own rate");
+        }
+    }
+    let (o, i) = at(0, 4, 4);
+    assert_eq!(r.check(&o, &i).reject, None, "venue 0 keeps the account's rate");
+    assert!(r.allow_cancel(1, 5) && r.allow_cancel(1, 6) && !r.allow_cancel(1, 7), "venue 1's cancel rate");
+    assert!(r.allow_cancel(0, 8) && r.allow_cancel(0, 9) && r.allow_cancel(0, 2_000_000), "venue 0's");
+}
+
+#[test]
+fn notionals_of_instruments_with_different_scales_compare_in_one_money_unit() {
+    // Instrument 0 at scales (2, 5), instrument 1 at (2, 4): one of 1's lots is ten of 0's.
+    let (scale, money) = money_scale([(2u8, 5u8), (2, 4)].into_iter());
+    assert_eq!((scale, money.clone()), (7, vec![1, 10]));
+    // 10,000 quote a order, in 10^-7 units.
+    let l = RiskLimits::with_quote_limits(
+        7,
+        0,
+        QuoteLimits { order: 10_000, position: 50_000, open: 100_000, gross: 1 << 40, net: 1 << 40 },
+    );
+    let mut r = Risk::new(RiskLimits { collar_bps: 10_000, ..l }, 0);
+    for (i, m) in money.iter().enumerate() {
+        r.set_instrument(i, InstrumentLimits { money: *m, ..r.limits().instrument() }, 0);
+    }
+    let b = book(299_900, 300_100); // 3,000.00 quote
+    // 3 units at 3,000 = 9,000 quote: 300,000 lots at scale 5, 30,000 at scale 4.
+    let at = |instrument: u32, qty, now| {
+        let o = NewOrder { instrument: InstrumentId(instrument), ..order(Side::Buy, 300_000, qty) };
+        (o, RiskInputs { now, ..inputs_with(&b, 0, OwnTop::default(), RICH) })
+    };
+    for (instrument, lots) in [(0, 300_000), (1, 30_000)] {
+        let (o, i) = at(instrument, lots, 1 + u64::from(instrument));
+        assert_eq!(r.check(&o, &i).reject, None, "9,000 quote passes at scale {}", 5 - instrument);
+    }
+    // 4 units, 12,000 quote: over the 10,000 a order at either scale.
+    for (instrument, lots) in [(0, 400_000), (1, 40_000)] {
+        let (o, i) = at(instrument, lots, 10 + u64::from(instrument));
+        let d = r.check(&o, &i);
+        assert_eq!(
+            (d.reject, d.observed),
+            (Some(Reject::OrderNotional), 12_000 * 10_000_000),
+            "instrument {instrument}"
+        );
+    }
+}
