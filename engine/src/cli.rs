@@ -403,6 +403,20 @@ pub struct RunArgs {
     /// Price collar around the mid, in basis points.
     #[arg(long, default_value_t = 50)]
     pub collar_bps: i64,
+    /// One instrument's or one venue's own limits, over the account's flags:
+    /// `SCOPE:KEY=VALUE[,KEY=VALUE...]`, repeatable. SCOPE is a symbol (at every
+    /// venue), SYMBOL@V (at venue V, numbered from 0 in --feed order) or @V (every
+    /// symbol at venue V, and its rates); the most specific wins. Keys are the flags
+    /// they override: max-order-notional, max-position-notional,
+    /// max-correlated-notional (quote units), collar-bps, max-stop-distance-bps,
+    /// max-position-equity-bps, instrument-orders-per-sec, restricted (true/false),
+    /// and min-qty, max-qty, tick (decimal sizes and prices), max-reference-age (a
+    /// duration); on a venue also orders-per-sec and cancels-per-sec. Example:
+    /// `--limit BTCUSDT:max-qty=0.5,collar-bps=20 --limit @1:orders-per-sec=100`.
+    /// Gross, net and open-order notional, the loss and drawdown limits, ratios and
+    /// the duplicate window hold for the whole account.
+    #[arg(long, value_name = "SCOPE:KEY=VALUE,...", value_parser = crate::limit_flags::parse_limit, action = clap::ArgAction::Append)]
+    pub limit: Vec<crate::limit_flags::LimitFlag>,
     /// New orders per second allowed at each venue (a token bucket per venue,
     /// refilled at this rate).
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..))]

@@ -3,6 +3,7 @@
 //! (`max-order-notional = 10000`; `max_order_notional` works too), a list is a
 //! comma-separated flag value, `true` turns a switch on. The file's settings become
 //! flags in front of the command line's, so a flag given on the command line wins.
+//! An instrument's or a venue's own limits (`--limit`) are tables by scope.
 //!
 //! ```toml
 //! symbols = ["BTCUSDT", "ETHUSDT"]
@@ -10,6 +11,12 @@
 //! duration = "30s"
 //! max-order-notional = 20000
 //! mlock = true
+//!
+//! [limits.BTCUSDT]       # --limit BTCUSDT:max-qty=0.5,collar-bps=20
+//! max-qty = "0.5"
+//! collar-bps = 20
+//! [limits."@1"]          # venue 1's own rates
+//! orders-per-sec = 100
 //! ```
 
 use std::{ffi::OsString, path::Path};
@@ -76,6 +83,18 @@ fn flags_of(command: &[&str], table: &toml::Table) -> Result<Vec<OsString>, Stri
     let mut flags = Vec::new();
     for (key, value) in table {
         let name = key.replace('_', "-");
+        if name == "limits" && known.iter().any(|k| k == "limit") {
+            flags.extend(limit_flags(value)?);
+            continue;
+        }
+        if let (true, toml::Value::Array(items)) = (name == "limit", value) {
+            // One flag each: a limit's own settings are comma-separated.
+            for item in items {
+                let toml::Value::String(text) = item else { return Err("`limit`: a list of strings".into()) };
+                flags.extend(["--limit".into(), text.into()]);
+            }
+            continue;
+        }
         if name == "config" || name == "help" || name == "version" || !known.contains(&name) {
             return Err(format!(
                 "unknown setting `{key}`: settings are the long flags of `engine {}` without the dashes \
@@ -109,6 +128,31 @@ fn flags_of(command: &[&str], table: &toml::Table) -> Result<Vec<OsString>, Stri
         };
         flags.push(format!("--{name}").into());
         flags.push(text.into());
+    }
+    Ok(flags)
+}
+
+/// `[limits.SCOPE]` tables as `--limit SCOPE:KEY=VALUE,...` flags.
+fn limit_flags(value: &toml::Value) -> Result<Vec<OsString>, String> {
+    let expected = "`limits`: expected tables of limits by scope, like [limits.BTCUSDT] or [limits.\"@1\"]";
+    let toml::Value::Table(scopes) = value else { return Err(expected.into()) };
+    let mut flags = Vec::new();
+    for (scope, settings) in scopes {
+        let toml::Value::Table(settings) = settings else { return Err(format!("{expected}; `{scope}` is not one")) };
+        let mut pairs = Vec::new();
+        for (key, value) in settings {
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => return Err(format!("`limits.{scope}.{key}`: expected a string, number or boolean")),
+            };
+            pairs.push(format!("{}={text}", key.replace('_', "-")));
+        }
+        if !pairs.is_empty() {
+            flags.extend(["--limit".into(), format!("{scope}:{}", pairs.join(",")).into()]);
+        }
     }
     Ok(flags)
 }
@@ -147,6 +191,26 @@ mod tests {
     }
 
     #[test]
+    fn limit_tables_become_one_limit_flag_per_scope() {
+        let (_dir, path) = config(
+            "limit = [\"@1:orders-per-sec=50\"]\n[limits.BTCUSDT]\nmax_qty = \"0.5\"\ncollar-bps = 20\n\
+             [limits.\"ETHUSDT@1\"]\nrestricted = true\n",
+        );
+        let out = expand(args(&["engine", "run", "--config", &path])).unwrap();
+        let expected = [
+            "engine",
+            "run",
+            "--limit",
+            "@1:orders-per-sec=50",
+            "--limit",
+            "BTCUSDT:collar-bps=20,max-qty=0.5",
+            "--limit",
+            "ETHUSDT@1:restricted=true",
+        ];
+        assert_eq!(out[..expected.len()], args(&expected)[..]);
+    }
+
+    #[test]
     fn without_config_argv_is_untouched() {
         let argv = args(&["engine", "run", "--rate", "7"]);
         assert_eq!(expand(argv.clone()).unwrap(), argv);
@@ -159,7 +223,9 @@ mod tests {
             ("rate = \"fast\"\n", "invalid value 'fast' for '--rate <RATE>'"),
             ("rate = [1, {a = 2}]\n", "a list holds strings or integers"),
             ("rate = \n", "invalid TOML"),
-            ("[limits]\nrate = 1\n", "unknown setting `limits`"),
+            ("[limits]\nrate = 1\n", "`limits`: expected tables of limits by scope"),
+            ("[limits.BTCUSDT]\ncollar = 1\n", "unknown limit `collar`"),
+            ("[rate]\nx = 1\n", "`rate`: expected a string, number, boolean or list"),
         ];
         for (text, expected) in cases {
             let (_dir, path) = config(text);

@@ -13,6 +13,7 @@ pub mod config;
 pub mod decode;
 pub mod fixed;
 pub mod gateway;
+pub mod limit_flags;
 pub mod oms;
 pub mod order;
 pub mod pipeline;

@@ -86,6 +86,9 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     }
     limits.collar_bps = args.collar_bps;
     limits.orders_per_sec = args.orders_per_sec;
+    let scales: Vec<(u8, u8)> = instruments.iter().take(args.symbols.len()).map(|(_, p, q)| (*p, *q)).collect();
+    let own = crate::limit_flags::resolve(&args.limit, &args.symbols, &scales, venues, &limits, money)?;
+    limits.restricted = own.restricted;
     // P&L is in the money unit: amounts parse exactly at that scale.
     let amount = |flag: &str, text: &str| {
         feeds::decimal::parse_fixed(text.as_bytes(), money)
@@ -150,8 +153,8 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             venue_configs,
             strategy: args.strategy,
             limits,
-            instrument_limits: Vec::new(),
-            venue_rates: Vec::new(),
+            instrument_limits: own.instruments,
+            venue_rates: own.venues,
             kill,
             venue: first_venue,
             order_capacity: 4096,

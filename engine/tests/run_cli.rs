@@ -174,6 +174,11 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         (&["run", "--feed", "sim,sim", "--record", "x.cap"], "a capture holds one venue's frames"),
         (&["run", "--feed", "sim,sim,sim", "--symbols", &symbols_22], "3 venues × 22 symbols is more than the 64"),
         (&["run", "--route", "cheapest"], "possible values: off, best-price, lowest-fee, smart"),
+        (&["run", "--limit", "BTCUSDT:collar=5"], "unknown limit `collar`: one of max-order-notional"),
+        (&["run", "--limit", "BTCUSDT:orders-per-sec=5"], "is a venue's rate: set it on a venue"),
+        (&["run", "--limit", "ETHUSDT:collar-bps=5"], "--limit ETHUSDT:collar-bps=5: ETHUSDT is not one of --symbols"),
+        (&["run", "--limit", "@1:orders-per-sec=5"], "no venue @1 (the run has @0 to @0)"),
+        (&["run", "--limit", "BTCUSDT:max-qty=0.000001"], "expected a size over 0 with at most 5 decimals"),
     ];
     for (args, expected) in cases {
         let (code, _, stderr) = engine(args);
@@ -434,6 +439,9 @@ fn a_config_file_sets_flags_and_the_command_line_overrides_it() {
         ("cores = \"9999,0\"\n", "CPU 9999 is not available"),
         ("rate = 1\nrate = 2\n", "invalid TOML"),
         ("colar_bps = 5\n", "unknown setting `colar_bps`"),
+        ("[limits.SOLUSDT]\ncollar-bps = 5\n", "--limit SOLUSDT:collar-bps=5: SOLUSDT is not one of --symbols"),
+        ("[limits.BTCUSDT]\ncollar-bps = 0\n", "collar-bps=0: expected a whole number of basis points"),
+        ("[limits.\"@0\"]\nbogus = 1\n", "unknown limit `bogus`"),
     ] {
         std::fs::write(&bad, text).unwrap();
         let (code, stdout, stderr) = engine(&["run", "--config", bad.to_str().unwrap(), "--frames", "10"]);

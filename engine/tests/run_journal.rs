@@ -333,3 +333,67 @@ fn a_strategy_chooses_its_orders_routing_over_the_runs() {
     assert_eq!(s.counters.routed_children, 0, "route=stay keeps every order at its venue");
     assert!(s.orders > 20, "{s:?}");
 }
+
+/// `--limit`: one symbol's limits at every venue, one symbol's at one venue; the
+/// journal's risk decisions show each instrument checked against its own.
+#[test]
+fn each_instrument_is_checked_against_its_own_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let persist = format!("journal:{}", dir.path().display());
+    let args = run_args(&[
+        "--feed",
+        "sim,sim",
+        "--route",
+        "off",
+        "--persist",
+        &persist,
+        "--frames",
+        "120000",
+        "--rate",
+        "200000",
+        "--duration",
+        "60s",
+        "--symbols",
+        "BTCUSDT,ETHUSDT",
+        "--strategy",
+        "taker:cooldown_us=100,threshold_pct=40",
+        "--max-rejects-per-sec",
+        "0",
+        "--limit",
+        "BTCUSDT:max-order-notional=1",
+        "--limit",
+        "ETHUSDT@1:max-qty=0.0001",
+    ]);
+    let outcome = run(&options(&args).unwrap()).unwrap();
+    let s = &outcome.summary;
+    assert!(s.halt.is_none(), "{:?}", s.halt);
+    check_journal(dir.path(), s);
+    // (accepted, rejected with the instrument's own reason and limit, other) per id:
+    // BTC@0, ETH@0, BTC@1, ETH@1.
+    let own = |id: u32, f: &RiskFields| match id {
+        0 | 2 => f.reason == 5 && f.limit == 10_000_000, // order_notional: 1 quote at money scale 7
+        3 => f.reason == 3 && f.limit == 1,              // qty_out_of_range: 1 lot of 0.0001
+        _ => false,
+    };
+    let mut tally = [(0u64, 0u64, 0u64); 4];
+    let (records, _) = JournalReader::open(dir.path()).unwrap().read_all().unwrap();
+    for r in records.iter().filter(|r| r.kind() == Some(RecordKind::Risk)) {
+        let f = RiskFields::from_record(r).unwrap();
+        let Some(t) = tally.get_mut(r.instrument as usize).filter(|_| f.reason < 100) else { continue };
+        if f.reason == 0 {
+            t.0 += 1;
+        } else if own(r.instrument, &f) {
+            t.1 += 1;
+        } else {
+            t.2 += 1;
+        }
+    }
+    for (id, (accepted, own_rejects, _)) in tally.iter().enumerate() {
+        if id == 1 {
+            assert!(*accepted > 5, "ETH@0 keeps the account's limits: {tally:?}");
+        } else {
+            assert_eq!(*accepted, 0, "instrument {id} passes nothing under its own limit: {tally:?}");
+            assert!(*own_rejects > 5, "instrument {id}: {tally:?}");
+        }
+    }
+}

@@ -132,9 +132,17 @@ fn main() -> Result<(), String> {
             (i, order)
         })
         .collect();
-    let naive =
-        Naive { limits: symbols.iter().map(|s| (s.clone(), limits)).collect(), state: Mutex::new(HashMap::new()) };
+    // Each instrument has limits of its own (size and collar here), as a desk
+    // configures them: ours in its per-instrument table, the baseline in its map.
+    let own = |i: usize| RiskLimits { max_qty: 300 + 10 * i as i64, collar_bps: 40 + i as i64, ..limits };
+    let naive = Naive {
+        limits: symbols.iter().enumerate().map(|(i, s)| (s.clone(), own(i))).collect(),
+        state: Mutex::new(HashMap::new()),
+    };
     let mut ours = Risk::new(limits, 0);
+    for i in 0..INSTRUMENTS {
+        ours.set_instrument(i, own(i).instrument(), 0);
+    }
     // Ours also asks the order's venue's (closed) circuit breaker, as the engine
     // does: the 20 instruments are 4 symbols at each of 5 venues, venue `i / 4`. The
     // naive baseline has no breaker.
