@@ -152,6 +152,10 @@ fn three_venue_run(dir: &std::path::Path, extra: &[&str]) -> engine::run::RunSum
         "BTCUSDT,ETHUSDT",
         "--strategy",
         "taker:cooldown_us=100,threshold_pct=40",
+        // Room for positions at several venues (2% of 1M quote each): these runs
+        // prove routing, not the position limit the taker would press against.
+        "--equity",
+        "1000000",
     ];
     argv.extend_from_slice(extra);
     let outcome = run(&options(&run_args(&argv)).unwrap()).unwrap();
