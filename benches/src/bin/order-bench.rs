@@ -11,14 +11,19 @@
 //! same orders and books, and must agree (final positions, and every split); the
 //! harness fails otherwise.
 //!
-//! Orders run in batches of 64; each batch is timed, so percentiles are of ns per
-//! order within a batch. `orders_per_s` is OMS and routing together on one core.
+//! Everything is timed alone with the TSC (quanta's raw counter; the median cost of
+//! an empty timed region is subtracted): each routing decision (`route_*`), each
+//! OMS call (`oms_*`: a create, a transition, or a fill's transition with its
+//! position update), and each order's whole OMS life, create to terminal
+//! (`oms_life_*`, the sum of its calls). Orders run in batches of 64, ours and the
+//! baseline's batches alternating which goes first. `orders_per_s` is OMS and
+//! routing together on one core, from the timed totals.
 //!
 //! `cargo run --release -p benches --bin order-bench -- [--quick] [--json PATH]`
 
 #![allow(clippy::disallowed_methods, reason = "a benchmark measures wall time")]
 
-use std::{collections::HashMap, time::Instant};
+use std::collections::HashMap;
 
 use clap::Parser;
 use engine::{
@@ -166,6 +171,85 @@ fn naive_route(order: &NewOrder, books: &[Book], fees: &[FeeSchedule]) -> Vec<(u
     out
 }
 
+/// The median ns of an empty timed region: what every reading is charged besides
+/// the work.
+fn timer_overhead(tsc: &quanta::Clock) -> u64 {
+    let mut samples: Vec<u64> = (0..100_001)
+        .map(|_| {
+            let t0 = tsc.raw();
+            let t1 = tsc.raw();
+            tsc.delta_as_nanos(t0, t1)
+        })
+        .collect();
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+/// Times single calls with the TSC into one histogram (ns, the timer's own cost
+/// subtracted), and the time of a whole order's life into another.
+struct Timer<'a> {
+    tsc: &'a quanta::Clock,
+    overhead: u64,
+    calls: &'a mut Histogram<u64>,
+    total: f64,
+}
+
+impl Timer<'_> {
+    fn time<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let t0 = self.tsc.raw();
+        let r = f();
+        let ns = self.tsc.delta_as_nanos(t0, self.tsc.raw()).saturating_sub(self.overhead);
+        let _ = self.calls.record(ns.max(1));
+        self.total += ns as f64;
+        r
+    }
+}
+
+/// One order's life in our OMS, each call timed; returns what was filled (to keep
+/// the work live).
+fn our_life(oms: &mut Oms, o: &NewOrder, life: Life, t: &mut Timer<'_>) -> Result<i64, String> {
+    let (fill, price) = (o.qty.0, o.price.0);
+    let id = t.time(|| oms.create(*o)).map_err(|e| e.to_string())?;
+    let _ = t.time(|| oms.apply(id, OrderEvent::Send));
+    let _ = t.time(|| oms.apply(id, OrderEvent::Accept));
+    Ok(match life {
+        Life::Filled => t.time(|| oms.fill(id, price, fill, 1, 0)).map_or(0, |o| o.filled),
+        Life::PartialThenCancelled if fill > 1 => {
+            let _ = t.time(|| oms.fill(id, price, fill / 2, 1, 0));
+            let _ = t.time(|| oms.apply(id, OrderEvent::RequestCancel));
+            let _ = t.time(|| oms.apply(id, OrderEvent::Cancel));
+            fill / 2
+        }
+        Life::PartialThenCancelled => {
+            let _ = t.time(|| oms.apply(id, OrderEvent::RequestCancel));
+            let _ = t.time(|| oms.apply(id, OrderEvent::Cancel));
+            0
+        }
+    })
+}
+
+/// The same life in the baseline.
+fn base_life(base: &mut Baseline, symbols: &[String], o: &NewOrder, life: Life, t: &mut Timer<'_>) -> i64 {
+    let (fill, price) = (o.qty.0, o.price.0);
+    let id = t.time(|| base.create(&symbols[o.instrument.0 as usize], *o));
+    let _ = t.time(|| base.apply(&id, OrderEvent::Send));
+    let _ = t.time(|| base.apply(&id, OrderEvent::Accept));
+    match life {
+        Life::Filled => t.time(|| base.fill(&id, price, fill)).map_or(0, |()| fill),
+        Life::PartialThenCancelled if fill > 1 => {
+            let _ = t.time(|| base.fill(&id, price, fill / 2));
+            let _ = t.time(|| base.apply(&id, OrderEvent::RequestCancel));
+            let _ = t.time(|| base.apply(&id, OrderEvent::Cancel));
+            fill / 2
+        }
+        Life::PartialThenCancelled => {
+            let _ = t.time(|| base.apply(&id, OrderEvent::RequestCancel));
+            let _ = t.time(|| base.apply(&id, OrderEvent::Cancel));
+            0
+        }
+    }
+}
+
 fn main() -> Result<(), String> {
     let args = Args::parse();
     let batches: usize = if args.quick { 5_000 } else { 60_000 };
@@ -202,73 +286,43 @@ fn main() -> Result<(), String> {
     let mut oms = Oms::new(1024, INSTRUMENTS);
     let mut base = Baseline::default();
     let mut decision = Route::default();
-    let mut hists: [Histogram<u64>; 4] =
+    // Ours then the baseline's: OMS calls, routing decisions, OMS lives.
+    let mut hists: [Histogram<u64>; 6] =
         std::array::from_fn(|_| Histogram::<u64>::new(3).expect("3 significant digits is valid"));
-    let mut totals = [0f64; 4]; // ours oms, ours route, base oms, base route
+    let mut totals = [0f64; 6];
     let mut checked = 0u64;
+    let tsc = quanta::Clock::new();
+    let overhead = timer_overhead(&tsc);
     for b in 0..batches {
         let start = (b * BATCH) % orders.len();
         let batch = &orders[start..(start + BATCH).min(orders.len())];
         // Alternate which goes first, so neither always runs on a warmer cache.
         for round in 0..2 {
             let run_ours = (b + round) % 2 == 0;
-            let t = Instant::now();
+            let at = if run_ours { 0 } else { 3 };
             let mut sink = 0i64;
-            for (o, _) in batch {
+            for (o, life) in batch {
+                let t0 = tsc.raw();
                 if run_ours {
                     route(o, &views, policy, &mut decision);
                     sink += decision.children().map(|c| c.order.qty.0).sum::<i64>();
                 } else {
                     sink += naive_route(o, &books, &venue_fees).iter().map(|(_, q)| q).sum::<i64>();
                 }
-            }
-            let t_route = t.elapsed();
-            let t = Instant::now();
-            for (o, life) in batch {
-                let (fill, price) = (o.qty.0, o.price.0);
-                if run_ours {
-                    let id = oms.create(*o).map_err(|e| e.to_string())?;
-                    let _ = oms.apply(id, OrderEvent::Send);
-                    let _ = oms.apply(id, OrderEvent::Accept);
-                    match life {
-                        Life::Filled => sink += oms.fill(id, price, fill, 1, 0).map_or(0, |o| o.filled),
-                        Life::PartialThenCancelled if fill > 1 => {
-                            let _ = oms.fill(id, price, fill / 2, 1, 0);
-                            let _ = oms.apply(id, OrderEvent::RequestCancel);
-                            let _ = oms.apply(id, OrderEvent::Cancel);
-                        }
-                        Life::PartialThenCancelled => {
-                            let _ = oms.apply(id, OrderEvent::RequestCancel);
-                            let _ = oms.apply(id, OrderEvent::Cancel);
-                        }
-                    }
+                let ns = tsc.delta_as_nanos(t0, tsc.raw()).saturating_sub(overhead);
+                let _ = hists[at + 1].record(ns.max(1));
+                totals[at + 1] += ns as f64;
+                let [calls, life_hist] = hists.get_disjoint_mut([at, at + 2]).map_err(|e| e.to_string())?;
+                let mut t = Timer { tsc: &tsc, overhead, calls, total: 0.0 };
+                sink += if run_ours {
+                    our_life(&mut oms, o, *life, &mut t)?
                 } else {
-                    let id = base.create(&symbols[o.instrument.0 as usize], *o);
-                    let _ = base.apply(&id, OrderEvent::Send);
-                    let _ = base.apply(&id, OrderEvent::Accept);
-                    match life {
-                        Life::Filled => sink += base.fill(&id, price, fill).map_or(0, |()| fill),
-                        Life::PartialThenCancelled if fill > 1 => {
-                            let _ = base.fill(&id, price, fill / 2);
-                            let _ = base.apply(&id, OrderEvent::RequestCancel);
-                            let _ = base.apply(&id, OrderEvent::Cancel);
-                        }
-                        Life::PartialThenCancelled => {
-                            let _ = base.apply(&id, OrderEvent::RequestCancel);
-                            let _ = base.apply(&id, OrderEvent::Cancel);
-                        }
-                    }
-                }
+                    base_life(&mut base, &symbols, o, *life, &mut t)
+                };
+                totals[at] += t.total;
+                let _ = life_hist.record((t.total as u64).max(1));
             }
-            let t_oms = t.elapsed();
             std::hint::black_box(sink);
-            let n = batch.len() as f64;
-            let at = if run_ours { 0 } else { 2 };
-            for (k, elapsed) in [(at, t_oms), (at + 1, t_route)] {
-                let ns = elapsed.as_nanos() as f64 / n;
-                let _ = hists[k].record(ns.round().max(1.0) as u64);
-                totals[k] += ns * n;
-            }
         }
         // Every split must match the baseline's (checked outside the timing; the
         // 4,096 orders repeat, so the first pass over them checks them all).
@@ -297,31 +351,35 @@ fn main() -> Result<(), String> {
 
     let n_orders = (batches * BATCH) as f64;
     let row = |oms: usize| {
-        let (h_oms, h_route) = (&hists[oms], &hists[oms + 1]);
+        let (h_oms, h_route, h_life) = (&hists[oms], &hists[oms + 1], &hists[oms + 2]);
         serde_json::json!({
             "oms_p50_ns": h_oms.value_at_quantile(0.5),
             "oms_p99_ns": h_oms.value_at_quantile(0.99),
+            "oms_life_p50_ns": h_life.value_at_quantile(0.5),
+            "oms_life_p99_ns": h_life.value_at_quantile(0.99),
             "route_p50_ns": h_route.value_at_quantile(0.5),
             "route_p99_ns": h_route.value_at_quantile(0.99),
             "orders_per_s": n_orders / ((totals[oms] + totals[oms + 1]) / 1e9),
         })
     };
-    let (ours, baseline) = (row(0), row(2));
+    let (ours, baseline) = (row(0), row(3));
     println!(
         "{} orders in batches of {BATCH}, {INSTRUMENTS} instruments, SmartRoute over {VENUES} venues; \
-         ns per order within a batch; all {checked} distinct orders' splits and every position checked equal",
+         ns per order, each timed alone (TSC, {overhead} ns timer cost subtracted); all {checked} distinct orders' splits and every position checked equal",
         n_orders as u64
     );
     println!(
-        "{:<9} {:>10} {:>10} {:>12} {:>12} {:>14}",
-        "", "oms p50", "oms p99", "route p50", "route p99", "orders/s"
+        "{:<9} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12} {:>14}",
+        "", "oms p50", "oms p99", "life p50", "life p99", "route p50", "route p99", "orders/s"
     );
     for (name, r) in [("ours", &ours), ("baseline", &baseline)] {
         let n = |k: &str| r[k].as_f64().unwrap_or(0.0);
         println!(
-            "{name:<9} {:>10} {:>10} {:>12} {:>12} {:>14.0}",
+            "{name:<9} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12} {:>14.0}",
             n("oms_p50_ns"),
             n("oms_p99_ns"),
+            n("oms_life_p50_ns"),
+            n("oms_life_p99_ns"),
             n("route_p50_ns"),
             n("route_p99_ns"),
             n("orders_per_s")
