@@ -376,7 +376,9 @@ pub struct RunArgs {
     #[arg(long, default_value = "0.7", value_parser = parse_correlation)]
     pub correlation_cap: i32,
     /// The largest exposure of an instrument together with the positions correlated
-    /// with it, in whole quote units [default: --max-position-notional].
+    /// with it, in whole quote units [default: --max-position-notional; an
+    /// instrument's own max-position-notional (--limit) does not move it: set its
+    /// max-correlated-notional too].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_correlated_notional: Option<u64>,
     /// What an order that would cross one of our own working orders does: `reject`
@@ -406,8 +408,8 @@ pub struct RunArgs {
     /// One instrument's or one venue's own limits, over the account's flags:
     /// `SCOPE:KEY=VALUE[,KEY=VALUE...]`, repeatable. SCOPE is a symbol (at every
     /// venue), SYMBOL@V (at venue V, numbered from 0 in --feed order) or @V (every
-    /// symbol at venue V, and its rates); the most specific wins. Keys are the flags
-    /// they override: max-order-notional, max-position-notional,
+    /// symbol at venue V, and its rates); the most specific wins. Keys are named
+    /// after the flags they override where there is one: max-order-notional, max-position-notional,
     /// max-correlated-notional (quote units), collar-bps, max-stop-distance-bps,
     /// max-position-equity-bps, instrument-orders-per-sec, restricted (true/false),
     /// and min-qty, max-qty, tick (decimal sizes and prices), max-reference-age (a

@@ -4,8 +4,10 @@
 //! A scope is a symbol (`BTCUSDT`: at every venue), a symbol at one venue
 //! (`BTCUSDT@1`), or a venue (`@1`: its message rates, and limits for every symbol
 //! there). The most specific wins: account, then `@V`, then `SYMBOL`, then
-//! `SYMBOL@V`; within one scope, the later flag. A key is the long flag's name it
-//! overrides. In a `--config` file: a `[limits."BTCUSDT@1"]` table.
+//! `SYMBOL@V`; within one scope, the later flag. A key is the name of the long
+//! flag it overrides where there is one (`min-qty`, `max-qty`, `tick` and
+//! `max-reference-age` are set only here; `restricted` is true or false). In a
+//! `--config` file: a `[limits."BTCUSDT@1"]` table.
 
 use crate::risk::{InstrumentLimits, RiskLimits, VenueRates};
 
@@ -173,6 +175,14 @@ pub fn resolve(
         if let Some(v) = venue.filter(|v| *v >= venues) {
             return Err(format!("--limit {}: no venue @{v} (the run has @0 to @{})", flag.text, venues - 1));
         }
+        let rates = flag.settings.iter().any(|(k, _)| k.of_venue());
+        if let Some(v) = venue.filter(|v| rates && *v >= crate::risk::MAX_VENUES) {
+            let last = crate::risk::MAX_VENUES - 1;
+            return Err(format!(
+                "--limit {}: venues @{last} and up share @{last}'s rates: set them there, not on @{v}",
+                flag.text
+            ));
+        }
     }
     let mut out = Resolved {
         instruments: Vec::with_capacity(venues * symbols.len()),
@@ -220,7 +230,7 @@ pub fn resolve(
             }
             if limits.min_qty > limits.max_qty {
                 return Err(format!(
-                    "--limit {symbol}@{v}: min-qty ({} lots) is over max-qty ({} lots)",
+                    "--limit for {symbol} at venue @{v}: the flags leave min-qty ({} lots) over max-qty ({} lots)",
                     limits.min_qty, limits.max_qty
                 ));
             }

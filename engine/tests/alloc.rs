@@ -160,6 +160,7 @@ fn routing_and_order_lives_allocate_nothing() {
             ack_ns: 1_000_000 * v as u64,
             breaker: if v == 4 { BreakerState::Open } else { BreakerState::Closed },
             stale: false,
+            barred: false,
         })
         .collect();
     let policies = [Policy::BestPrice, Policy::LowestFee, Policy::SmartRoute(SmartWeights::default())];

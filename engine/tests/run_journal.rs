@@ -392,11 +392,11 @@ fn each_instrument_is_checked_against_its_own_limits() {
             t.2 += 1;
         }
     }
-    for (id, (accepted, own_rejects, _)) in tally.iter().enumerate() {
+    for (id, (accepted, own_rejects, other)) in tally.iter().enumerate() {
         if id == 1 {
             assert!(*accepted > 5, "ETH@0 keeps the account's limits: {tally:?}");
         } else {
-            assert_eq!(*accepted, 0, "instrument {id} passes nothing under its own limit: {tally:?}");
+            assert_eq!((*accepted, *other), (0, 0), "instrument {id}: every decision its own limit's: {tally:?}");
             assert!(*own_rejects > 5, "instrument {id}: {tally:?}");
         }
     }

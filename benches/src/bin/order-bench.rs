@@ -263,6 +263,7 @@ fn main() -> Result<(), String> {
             ack_ns: 0,
             breaker: BreakerState::Closed,
             stale: false,
+            barred: false,
         })
         .collect();
     // Latency and breaker penalties are off: the baseline ranks on price and fee.

@@ -89,10 +89,18 @@ fn bad_limits_are_refused_with_the_flag_named() {
         ("BTCUSDT:restricted=yes", "expected true or false"),
         ("@1:orders-per-sec=0", "orders-per-sec=0: expected a whole number over 0"),
         ("BTCUSDT:instrument-orders-per-sec=-1", "expected a whole number over 0"),
-        ("BTCUSDT:min-qty=2,max-qty=1", "BTCUSDT@0: min-qty (200000 lots) is over max-qty (100000 lots)"),
+        (
+            "BTCUSDT:min-qty=2,max-qty=1",
+            "for BTCUSDT at venue @0: the flags leave min-qty (200000 lots) over max-qty (100000 lots)",
+        ),
     ];
     for (text, expected) in values {
         let e = resolve(&flags(&[text]), &symbols(), &SCALES, 2, &account(), 7).unwrap_err();
         assert!(e.starts_with("--limit ") && e.contains(expected), "{text}: {e}");
     }
+    // Nine venues: rates hold for @0 to @7, the rest share @7's.
+    let e = resolve(&flags(&["@8:orders-per-sec=5"]), &symbols(), &SCALES, 9, &account(), 7).unwrap_err();
+    assert!(e.contains("venues @7 and up share @7's rates"), "{e}");
+    let r = resolve(&flags(&["@8:collar-bps=5"]), &symbols(), &SCALES, 9, &account(), 7).unwrap();
+    assert_eq!(r.instruments[16].collar_bps, 5, "an instrument limit at venue 8 holds");
 }

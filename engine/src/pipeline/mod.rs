@@ -867,13 +867,14 @@ impl Pipeline {
         // An order over the per-order limits is not split into pieces under them:
         // it stays whole, for risk to refuse.
         let l = self.risk.instrument(order.instrument);
-        let notional = i128::from(order.price.0) * i128::from(order.qty.0) * l.money;
+        let notional = (i128::from(order.price.0) * i128::from(order.qty.0)).saturating_mul(l.money);
         let oversized = order.qty.0 > l.max_qty || notional > l.max_order_notional;
         if !order.order_type.is_immediate() || reduces || !fresh || oversized || self.halt.is_some() {
             return order;
         }
         let Some(fallback) = self.books.first() else { return order };
-        let (layout, max_age) = (self.layout, l.max_reference_age_ns);
+        let layout = self.layout;
+        let restricted = self.risk.limits().restricted;
         let views: [crate::route::VenueView<'_>; crate::route::MAX_VENUES] = std::array::from_fn(|v| {
             let i = layout.at_venue(order.instrument, v).0 as usize;
             crate::route::VenueView {
@@ -891,7 +892,13 @@ impl Pipeline {
                         _ => crate::risk::BreakerState::HalfOpen,
                     }
                 }),
-                stale: now.saturating_sub(self.book_ts.get(i).copied().unwrap_or(0)) > max_age,
+                // Each venue's instrument by its own limits, as risk will check it.
+                stale: now.saturating_sub(self.book_ts.get(i).copied().unwrap_or(0))
+                    > self.risk.instrument(InstrumentId(i as u32)).max_reference_age_ns,
+                barred: {
+                    let own = self.risk.instrument(InstrumentId(i as u32));
+                    restricted & (1u64 << (i & 63)) != 0 || order.qty.0 > own.max_qty || order.qty.0 < own.min_qty
+                },
             }
         });
         let venues = views.get(..layout.venues.min(crate::route::MAX_VENUES)).unwrap_or(&[]);

@@ -25,7 +25,8 @@ use feeds::{
 
 use crate::{oms::Position, order::NewOrder};
 
-/// The whole book's exposure and equity, in price ticks × lots, marked at the mid.
+/// The whole book's exposure and equity in the account's money unit (see
+/// [`InstrumentLimits::money`]), marked at the mid.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Exposure {
     /// Sum of |position| × mark.
@@ -355,16 +356,22 @@ impl Risk {
         if l.restricted & (1u64 << (order.instrument.0 & 63)) != 0 && !shrinks {
             return reject(Reject::Restricted, 0, i128::from(order.instrument.0));
         }
-        if qty < il.min_qty || qty > il.max_qty {
+        // A close (flatten, stop-out: `pacing` off) must always go: our own size and
+        // tick bounds do not hold it back, so a position built from several orders
+        // can be closed in one.
+        if pacing && qty < il.min_qty {
+            return reject(Reject::QtyOutOfRange, i128::from(il.min_qty), i128::from(qty));
+        }
+        if qty <= 0 || (pacing && qty > il.max_qty) {
             return reject(Reject::QtyOutOfRange, i128::from(il.max_qty), i128::from(qty));
         }
-        if price <= 0 || price % il.tick != 0 {
+        if price <= 0 || (pacing && price % il.tick != 0) {
             return reject(Reject::OffTick, i128::from(il.tick), i128::from(price));
         }
         // Money: ticks × lots at the account's scale (see `InstrumentLimits::money`).
         let money = il.money;
-        let notional = i128::from(price) * i128::from(qty) * money;
-        if notional > il.max_order_notional {
+        let notional = (i128::from(price) * i128::from(qty)).saturating_mul(money);
+        if pacing && notional > il.max_order_notional {
             return reject(Reject::OrderNotional, il.max_order_notional, notional);
         }
         let book = inputs.book;
@@ -499,9 +506,11 @@ impl Risk {
         Decision { reject: None, limit: 0, observed: 0, probe }
     }
 
-    /// Checks an order that flattens a position after a trip: as if trading were
-    /// reduce-only (the engine stays halted), and exempt from the duplicate window
-    /// and the throttle, which pace a strategy, not a one-off emergency close.
+    /// Checks an order that closes a position (a flatten after a trip, a stop-out):
+    /// as if trading were reduce-only (the engine stays halted), and exempt from the
+    /// duplicate window and the throttle, which pace a strategy, not a one-off
+    /// emergency close, and from the per-order size, tick and notional bounds, which
+    /// a position built from several orders can outgrow.
     pub fn check_flatten(&mut self, order: &NewOrder, inputs: &RiskInputs<'_>) -> Decision {
         let kept = self.limits.state;
         self.limits.state = TradingState::ReduceOnly;

@@ -417,26 +417,49 @@ fn an_instrument_with_its_own_limits_is_checked_against_them_alone() {
 fn a_venue_with_its_own_rates_throttles_at_them() {
     let b = book(999, 1001);
     let mut l = limits();
-    (l.order_burst, l.orders_per_sec, l.cancels_per_sec, l.instrument_orders_per_sec) = (2, 1_000, 1_000, 1_000);
+    // The account refills a token every microsecond; venue 1 one a second.
+    (l.order_burst, l.orders_per_sec, l.cancels_per_sec, l.instrument_orders_per_sec) =
+        (2, 1_000_000, 1_000_000, 1_000_000);
     let mut r = Risk::new(l, 0);
     r.set_venue(1, VenueRates { orders_per_sec: 1, cancels_per_sec: 1 }, 0);
     let at = |venue: usize, qty, now| {
         let o = NewOrder { instrument: InstrumentId(venue as u32), ..order(Side::Buy, 1000, qty) };
-        (o, RiskInputs { now, venue, ..inputs_with(&b, 0, OwnTop::default(), RICH) })
+        (o, RiskInputs { now, book_ts: now, venue, ..inputs_with(&b, 0, OwnTop::default(), RICH) })
     };
-    for (k, now) in [1u64, 2, 3].into_iter().enumerate() {
-        let (o, i) = at(1, k as i64 + 1, now);
-        let d = r.check(&o, &i);
-        let expected = if k < 2 { None } else { Some(Reject::Throttled) };
-        assert_eq!(d.reject, expected, "venue 1: a burst of 2, then 1 a second");
-        if k == 2 {
-            assert_eq!(d.limit, 1, "the reject names venue 1's own rate");
+    // 10 µs apart: the account's rate would have refilled every time.
+    for (k, venue) in [0usize, 1].into_iter().enumerate() {
+        for step in 0..3u64 {
+            let now = 1 + 10_000 * (step + 3 * k as u64);
+            let (o, i) = at(venue, 1 + step as i64, now);
+            let d = r.check(&o, &i);
+            let refused = venue == 1 && step == 2;
+            assert_eq!(d.reject, refused.then_some(Reject::Throttled), "venue {venue}, order {step}");
+            if refused {
+                assert_eq!(d.limit, 1, "the reject names venue 1's own rate");
+            }
+            let cancel = r.allow_cancel(venue, now + 1);
+            assert_eq!(cancel, !refused, "venue {venue}'s cancel {step}");
         }
     }
-    let (o, i) = at(0, 4, 4);
-    assert_eq!(r.check(&o, &i).reject, None, "venue 0 keeps the account's rate");
-    assert!(r.allow_cancel(1, 5) && r.allow_cancel(1, 6) && !r.allow_cancel(1, 7), "venue 1's cancel rate");
-    assert!(r.allow_cancel(0, 8) && r.allow_cancel(0, 9) && r.allow_cancel(0, 2_000_000), "venue 0's");
+    let (o, i) = at(1, 9, 1_100_000_000);
+    assert_eq!(r.check(&o, &i).reject, None, "venue 1's next token, a second later");
+}
+
+#[test]
+fn a_close_is_not_held_back_by_the_per_order_size_tick_or_notional() {
+    let b = book(999, 1001);
+    let mut r = Risk::new(limits(), 0);
+    r.set_instrument(0, InstrumentLimits { max_qty: 3, min_qty: 2, tick: 2, ..limits().instrument() }, 0);
+    // A position of 12 built from orders of 3; the close takes it whole at the touch.
+    let close = order(Side::Sell, 999, 12);
+    let inputs = inputs_with(&b, 12, OwnTop::default(), RICH);
+    assert_eq!(r.check(&close, &inputs).reject, Some(Reject::QtyOutOfRange), "a strategy's order is bounded");
+    assert_eq!(r.check_flatten(&close, &inputs).reject, None, "a close is not: 12 lots, off the tick, 11,988 notional");
+    let rest = order(Side::Sell, 999, 1);
+    let inputs = inputs_with(&b, 1, OwnTop::default(), RICH);
+    let d = r.check(&rest, &inputs);
+    assert_eq!((d.reject, d.limit), (Some(Reject::QtyOutOfRange), 2), "under min-qty names min-qty");
+    assert_eq!(r.check_flatten(&rest, &inputs).reject, None, "a last lot under min-qty still closes");
 }
 
 #[test]

@@ -75,6 +75,9 @@ pub struct VenueView<'a> {
     pub breaker: BreakerState,
     /// Its book has not been updated for longer than a price may be trusted.
     pub stale: bool,
+    /// Its own risk limits would refuse the order there (the instrument restricted
+    /// at that venue, or the size outside its bounds).
+    pub barred: bool,
 }
 
 /// Why a venue took no part.
@@ -86,6 +89,9 @@ pub enum Skip {
     CircuitOpen,
     /// Its book is valid but old: its feed has gone quiet.
     StaleBook,
+    /// Its own limits would refuse the order (restricted there, or a size outside
+    /// that venue's bounds).
+    Barred,
     /// A crossing order found nothing at or better than its limit there.
     NoLiquidity,
     /// Eligible, but another venue scored better (single-venue policies) or the
@@ -290,6 +296,7 @@ fn score(order: &NewOrder, v: &VenueView<'_>, with_fee: bool, w: &SmartWeights, 
         () if !v.book.is_valid() => Some(Skip::InvalidBook),
         () if v.breaker == BreakerState::Open => Some(Skip::CircuitOpen),
         () if v.stale => Some(Skip::StaleBook),
+        () if v.barred => Some(Skip::Barred),
         () => None,
     };
     if skip.is_some() {

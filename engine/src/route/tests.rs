@@ -36,6 +36,7 @@ fn views(books: &[Book; 3], taker_bps: [i64; 3]) -> [VenueView<'_>; 3] {
         ack_ns: 0,
         breaker: BreakerState::Closed,
         stale: false,
+        barred: false,
     })
 }
 
@@ -186,4 +187,18 @@ fn a_limit_order_goes_where_it_can_fill_before_where_it_would_only_rest() {
     let r = decide(&order(Side::Buy, 100, 10, OrderType::Limit), &views(&b, [0; 3]), Policy::BestPrice);
     assert_eq!(children(&r), [(0, 10, 100)]);
     assert_eq!(r.scores()[1].avg_price(), 100, "a resting venue shows the limit");
+}
+
+#[test]
+fn a_venue_its_own_limits_bar_is_skipped_by_every_policy() {
+    let b = books();
+    let mut v = views(&b, [0; 3]);
+    v[1].barred = true; // B, the best for 10, is restricted there (or the size is out of its bounds)
+    let smart = Policy::SmartRoute(SmartWeights { latency_bps_per_ms: 0, half_open_bps: 0, min_child: 1 });
+    for policy in [Policy::BestPrice, Policy::LowestFee, smart] {
+        let r = decide(&order(Side::Buy, 110, 10, OrderType::Ioc), &v, policy);
+        assert!(children(&r).iter().all(|c| c.0 != 1), "{policy:?}: {:?}", children(&r));
+        assert_eq!(r.scores()[1].skipped, Some(Skip::Barred), "{policy:?}");
+        assert!(!children(&r).is_empty(), "{policy:?}: the others still take it");
+    }
 }
