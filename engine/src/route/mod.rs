@@ -280,18 +280,22 @@ fn score(order: &NewOrder, v: &VenueView<'_>, with_fee: bool, w: &SmartWeights, 
     let mut s = VenueScore { venue: v.venue, side: order.side, ..VenueScore::default() };
     let (limit, buy) = (order.price.0, order.side == Side::Buy);
     let side = if buy { BookSide::Ask } else { BookSide::Bid };
+    // Sums in locals (registers), written once: accumulating in the returned
+    // struct kept them in memory, a store-to-load chain per level.
+    let (mut displayed, mut available, mut fillable, mut cost, mut len) = (0i64, 0i64, 0i64, 0i128, 0usize);
     for l in v.book.levels(side).take(ROUTE_DEPTH) {
-        s.displayed = s.displayed.saturating_add(l.qty.0);
+        displayed = displayed.saturating_add(l.qty.0);
         let within = if buy { l.price.0 <= limit } else { l.price.0 >= limit };
-        if within && let Some(slot) = ladder.levels.get_mut(ladder.len) {
+        if within && let Some(slot) = ladder.levels.get_mut(len) {
             *slot = (l.price.0, l.qty.0);
-            ladder.len += 1;
-            s.available = s.available.saturating_add(l.qty.0);
-            let take = (order.qty.0 - s.fillable).min(l.qty.0);
-            s.fillable += take;
-            s.cost += i128::from(l.price.0) * i128::from(take);
+            len += 1;
+            available = available.saturating_add(l.qty.0);
+            let take = (order.qty.0 - fillable).min(l.qty.0);
+            fillable += take;
+            cost += i128::from(l.price.0) * i128::from(take);
         }
     }
+    (s.displayed, s.available, s.fillable, s.cost, ladder.len) = (displayed, available, fillable, cost, len);
     let skip = match () {
         () if !v.book.is_valid() => Some(Skip::InvalidBook),
         () if v.breaker == BreakerState::Open => Some(Skip::CircuitOpen),
@@ -389,13 +393,25 @@ fn split(order: &NewOrder, ladders: &[Ladder; MAX_VENUES], route: &mut Route, w:
         left -= take;
     }
     // Children best-scored first; a share under `min_child` folds into the best.
-    let mut order_of: [usize; MAX_VENUES] = std::array::from_fn(|i| i);
-    if let Some(slice) = order_of.get_mut(..n) {
-        // By the net price of what each venue takes (at most a few: insertion sort).
-        let cheaper = |a: usize, b: usize| match (route.scores.get(a), route.scores.get(b)) {
-            (Some(a), Some(b)) => a.cheaper_than(b),
-            _ => false,
-        };
+    // Only venues that take something are ordered (by the net price of what each
+    // takes, each venue's cost computed once; at most a few: insertion sort).
+    let mut order_of = [0usize; MAX_VENUES];
+    let mut m = 0;
+    for (i, t) in taken.iter().enumerate().take(n) {
+        if t.0 > 0
+            && let Some(slot) = order_of.get_mut(m)
+        {
+            *slot = i;
+            m += 1;
+        }
+    }
+    let costs: [(i128, i128); MAX_VENUES] =
+        std::array::from_fn(|i| route.scores.get(i).map_or((0, 1), |s| (s.net_cost(), s.sized())));
+    let cheaper = |a: usize, b: usize| match (costs.get(a), costs.get(b)) {
+        (Some(a), Some(b)) => a.0 * b.1 < b.0 * a.1,
+        _ => false,
+    };
+    if let Some(slice) = order_of.get_mut(..m) {
         for k in 1..slice.len() {
             let mut j = k;
             while j > 0 && cheaper(slice.get(j).copied().unwrap_or(0), slice.get(j - 1).copied().unwrap_or(0)) {
@@ -404,11 +420,10 @@ fn split(order: &NewOrder, ladders: &[Ladder; MAX_VENUES], route: &mut Route, w:
             }
         }
     }
-    let first = order_of.iter().take(n).copied().find(|&i| taken.get(i).is_some_and(|t| t.0 > 0));
+    let first = order_of.first().copied().filter(|_| m > 0);
     let mut spare = left;
-    for &i in order_of.iter().take(n) {
+    for &i in order_of.iter().take(m) {
         if let Some(t) = taken.get_mut(i)
-            && t.0 > 0
             && t.0 < w.min_child
             && Some(i) != first
         {
@@ -416,14 +431,16 @@ fn split(order: &NewOrder, ladders: &[Ladder; MAX_VENUES], route: &mut Route, w:
             t.0 = 0;
         }
     }
+    for (i, s) in route.scores.iter_mut().enumerate().take(n) {
+        if taken.get(i).is_none_or(|t| t.0 == 0) && s.skipped.is_none() {
+            s.skipped = Some(Skip::Outscored);
+        }
+    }
     let mut k = 0;
-    for &i in order_of.iter().take(n) {
+    for &i in order_of.iter().take(m) {
         let (qty, worst) = taken.get(i).copied().unwrap_or_default();
         let Some(s) = route.scores.get_mut(i) else { continue };
         if qty == 0 {
-            if s.skipped.is_none() {
-                s.skipped = Some(Skip::Outscored);
-            }
             continue;
         }
         // The unfilled rest rides with the best child at the parent's limit.
