@@ -218,7 +218,7 @@ pub fn resolve(
                 Scope::Symbol(_) => 1,
                 Scope::SymbolAt(..) => 2,
             };
-            let mut limits = account.instrument();
+            let mut limits = account.instrument;
             let mut restricted = account.restricted & (1u64 << (id & 63)) != 0;
             for rank_now in 0..3 {
                 for flag in flags.iter().filter(|f| applies(&f.scope) && rank(&f.scope) == rank_now) {

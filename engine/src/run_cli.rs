@@ -65,13 +65,13 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             net: args.max_net_notional,
         },
     );
-    limits.position_equity_bps = args.max_position_equity_bps;
-    limits.max_stop_distance_bps = args.max_stop_distance_bps;
+    limits.instrument.position_equity_bps = args.max_position_equity_bps;
+    limits.instrument.max_stop_distance_bps = args.max_stop_distance_bps;
     limits.correlation_cap = args.correlation_cap;
     if let Some(quote) = args.max_correlated_notional {
-        limits.max_correlated_notional = i128::from(quote) * 10i128.pow(u32::from(money));
+        limits.instrument.max_correlated_notional = i128::from(quote) * 10i128.pow(u32::from(money));
     }
-    limits.instrument_orders_per_sec = args.instrument_orders_per_sec;
+    limits.instrument.orders_per_sec = args.instrument_orders_per_sec;
     limits.cancels_per_sec = args.cancels_per_sec;
     limits.ratios.max_order_to_trade = args.max_order_to_trade;
     limits.ratios.max_cancel_to_new_pct = args.max_cancel_to_new_pct;
@@ -84,7 +84,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             limits.restricted |= 1u64 << id;
         }
     }
-    limits.collar_bps = args.collar_bps;
+    limits.instrument.collar_bps = args.collar_bps;
     limits.orders_per_sec = args.orders_per_sec;
     let scales: Vec<(u8, u8)> = instruments.iter().take(args.symbols.len()).map(|(_, p, q)| (*p, *q)).collect();
     let own = crate::limit_flags::resolve(&args.limit, &args.symbols, &scales, venues, &limits, money)?;

@@ -51,9 +51,9 @@ proptest! {
     fn no_sequence_of_orders_and_fills_takes_a_position_past_its_limit(ops in proptest::collection::vec(op(), 1..120)) {
         let quote = QuoteLimits { order: 100_000, position: 20_000, open: 1_000_000, gross: 1_000_000, net: 1_000_000 };
         let mut limits = RiskLimits::with_quote_limits(0, 0, quote);
-        (limits.orders_per_sec, limits.order_burst, limits.instrument_orders_per_sec) = (1_000_000, 1_000, 1_000_000);
-        limits.max_stop_distance_bps = 0;
-        limits.position_equity_bps = 0;
+        (limits.orders_per_sec, limits.order_burst, limits.instrument.orders_per_sec) = (1_000_000, 1_000, 1_000_000);
+        limits.instrument.max_stop_distance_bps = 0;
+        limits.instrument.position_equity_bps = 0;
         let mut risk = Risk::new(limits, 0);
         let mut oms = Oms::new(256, 1);
         let book = book();

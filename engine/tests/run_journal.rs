@@ -343,43 +343,19 @@ fn a_strategy_chooses_its_orders_routing_over_the_runs() {
 #[test]
 fn each_instrument_is_checked_against_its_own_limits() {
     let dir = tempfile::tempdir().unwrap();
-    let persist = format!("journal:{}", dir.path().display());
-    let args = run_args(&[
-        "--feed",
-        "sim,sim",
-        "--route",
-        "off",
-        "--persist",
-        &persist,
-        "--frames",
-        "120000",
-        "--rate",
-        "200000",
-        "--duration",
-        "60s",
-        "--symbols",
-        "BTCUSDT,ETHUSDT",
-        "--strategy",
-        "taker:cooldown_us=100,threshold_pct=40",
-        "--max-rejects-per-sec",
-        "0",
-        "--limit",
-        "BTCUSDT:max-order-notional=1",
-        "--limit",
-        "ETHUSDT@1:max-qty=0.0001",
-    ]);
-    let outcome = run(&options(&args).unwrap()).unwrap();
-    let s = &outcome.summary;
-    assert!(s.halt.is_none(), "{:?}", s.halt);
-    check_journal(dir.path(), s);
-    // (accepted, rejected with the instrument's own reason and limit, other) per id:
-    // BTC@0, ETH@0, BTC@1, ETH@1.
+    let limits = ["--limit", "BTCUSDT:max-order-notional=1", "--limit", "ETHUSDT@1:max-qty=0.0001"];
+    let mut extra = vec!["--route", "off", "--max-rejects-per-sec", "0"];
+    extra.extend(limits);
+    three_venue_run(dir.path(), &extra);
+    // Instrument v × 2 + k: BTC (k = 0) at every venue, and ETH at venue 1, refuse
+    // every order with their own reason and limit.
     let own = |id: u32, f: &RiskFields| match id {
-        0 | 2 => f.reason == 5 && f.limit == 10_000_000, // order_notional: 1 quote at money scale 7
-        3 => f.reason == 3 && f.limit == 1,              // qty_out_of_range: 1 lot of 0.0001
+        0 | 2 | 4 => f.reason == 5 && f.limit == 10_000_000, // order_notional: 1 quote at money scale 7
+        3 => f.reason == 3 && f.limit == 1,                  // qty_out_of_range: 1 lot of 0.0001
         _ => false,
     };
-    let mut tally = [(0u64, 0u64, 0u64); 4];
+    // (accepted, refused by its own limit, anything else) per instrument.
+    let mut tally = [(0u64, 0u64, 0u64); (VENUES * SYMBOLS) as usize];
     let (records, _) = JournalReader::open(dir.path()).unwrap().read_all().unwrap();
     for r in records.iter().filter(|r| r.kind() == Some(RecordKind::Risk)) {
         let f = RiskFields::from_record(r).unwrap();
@@ -393,8 +369,8 @@ fn each_instrument_is_checked_against_its_own_limits() {
         }
     }
     for (id, (accepted, own_rejects, other)) in tally.iter().enumerate() {
-        if id == 1 {
-            assert!(*accepted > 5, "ETH@0 keeps the account's limits: {tally:?}");
+        if id == 1 || id == 5 {
+            assert!(*accepted > 5, "ETH at venues 0 and 2 keeps the account's limits: {tally:?}");
         } else {
             assert_eq!((*accepted, *other), (0, 0), "instrument {id}: every decision its own limit's: {tally:?}");
             assert!(*own_rejects > 5, "instrument {id}: {tally:?}");

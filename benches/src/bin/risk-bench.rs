@@ -19,7 +19,7 @@ use clap::Parser;
 use engine::{
     oms::Position,
     order::{NewOrder, OrderType},
-    risk::{Exposure, OwnTop, QuoteLimits, Risk, RiskInputs, RiskLimits},
+    risk::{Exposure, InstrumentLimits, OwnTop, QuoteLimits, Risk, RiskInputs, RiskLimits},
 };
 use feeds::{
     book::Book,
@@ -67,24 +67,24 @@ impl Naive {
         let mut state = self.state.lock().ok()?;
         let (count, recent) = state.entry(symbol.to_owned()).or_default();
         let (price, qty) = (o.price.0, o.qty.0);
-        if qty < l.min_qty || qty > l.max_qty {
+        if qty < l.instrument.min_qty || qty > l.instrument.max_qty {
             return Some("qty_out_of_range".to_owned());
         }
-        if price % l.tick != 0 {
+        if price % l.instrument.tick != 0 {
             return Some("off_tick".into());
         }
         let notional = i128::from(price) * i128::from(qty);
-        if notional > l.max_order_notional {
+        if notional > l.instrument.max_order_notional {
             return Some("order_notional".into());
         }
         let (bid, ask) = (inputs.book.best_bid()?, inputs.book.best_ask()?);
         let mid2 = i128::from(bid.price.0 + ask.price.0);
-        if (2 * i128::from(price) - mid2).abs() * 10_000 > i128::from(l.collar_bps) * mid2 {
+        if (2 * i128::from(price) - mid2).abs() * 10_000 > i128::from(l.instrument.collar_bps) * mid2 {
             return Some("outside_collar".into());
         }
         let signed = if o.side == Side::Buy { qty } else { -qty };
         let after = i128::from(inputs.position.net + signed);
-        if after.abs() * i128::from(price) > l.max_position_notional {
+        if after.abs() * i128::from(price) > l.instrument.max_position_notional {
             return Some("position_limit".into());
         }
         if inputs.open_notional + notional > l.max_open_notional {
@@ -134,14 +134,17 @@ fn main() -> Result<(), String> {
         .collect();
     // Each instrument has limits of its own (size and collar here), as a desk
     // configures them: ours in its per-instrument table, the baseline in its map.
-    let own = |i: usize| RiskLimits { max_qty: 300 + 10 * i as i64, collar_bps: 40 + i as i64, ..limits };
+    let own = |i: usize| RiskLimits {
+        instrument: InstrumentLimits { max_qty: 300 + 10 * i as i64, collar_bps: 40 + i as i64, ..limits.instrument },
+        ..limits
+    };
     let naive = Naive {
         limits: symbols.iter().enumerate().map(|(i, s)| (s.clone(), own(i))).collect(),
         state: Mutex::new(HashMap::new()),
     };
     let mut ours = Risk::new(limits, 0);
     for i in 0..INSTRUMENTS {
-        ours.set_instrument(i, own(i).instrument(), 0);
+        ours.set_instrument(i, own(i).instrument, 0);
     }
     // Ours also asks the order's venue's (closed) circuit breaker, as the engine
     // does: the 20 instruments are 4 symbols at each of 5 venues, venue `i / 4`. The

@@ -36,7 +36,7 @@ fn the_most_specific_scope_wins_whatever_the_order_of_the_flags() {
     assert_eq!(r.instruments[1].max_qty, i64::MAX);
     assert_eq!(r.instruments[1].max_order_notional, 25_005_000_000, "2500.5 quote at the money scale (7)");
     assert_eq!(r.instruments[3].tick, 5, "0.05 at ETH's price scale (2)");
-    assert_eq!(r.instruments[0].max_order_notional, account().max_order_notional);
+    assert_eq!(r.instruments[0].max_order_notional, account().instrument.max_order_notional);
     assert_eq!(r.venues[0], account().venue());
     assert_eq!(r.venues[1], VenueRates { orders_per_sec: 100, cancels_per_sec: 50 });
 }
@@ -59,7 +59,7 @@ fn a_later_flag_on_the_same_scope_wins_and_restricted_can_be_lifted() {
 #[test]
 fn no_flags_leave_every_instrument_and_venue_at_the_accounts() {
     let r = resolve(&[], &symbols(), &SCALES, 3, &account(), 7).unwrap();
-    assert_eq!(r.instruments, vec![account().instrument(); 6]);
+    assert_eq!(r.instruments, vec![account().instrument; 6]);
     assert_eq!(r.venues, vec![account().venue(); 3]);
 }
 

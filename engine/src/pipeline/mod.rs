@@ -356,7 +356,7 @@ impl Pipeline {
         let (_, money) = crate::risk::money_scale(config.instruments.iter().take(n).map(|(_, p, q)| (*p, *q)));
         let mut risk = Risk::new(config.limits, 0);
         for (i, factor) in money.iter().enumerate() {
-            let own = config.instrument_limits.get(i).copied().unwrap_or_else(|| config.limits.instrument());
+            let own = config.instrument_limits.get(i).copied().unwrap_or(config.limits.instrument);
             risk.set_instrument(i, crate::risk::InstrumentLimits { money: *factor, ..own }, 0);
         }
         for (v, rates) in config.venue_rates.iter().enumerate() {

@@ -12,26 +12,14 @@ pub enum TradingState {
 }
 
 /// Limits in fixed point: prices in ticks, sizes in lots, notionals in the account's
-/// money unit (see [`InstrumentLimits::money`]). These are the account's; the ones
-/// [`InstrumentLimits`] repeats are every instrument's unless it has its own.
+/// money unit (see [`InstrumentLimits::money`]). These are the account's, with
+/// the instrument limits every instrument has unless it has its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RiskLimits {
     /// Trading state at start.
     pub state: TradingState,
-    /// Smallest order size.
-    pub min_qty: i64,
-    /// Largest order size.
-    pub max_qty: i64,
-    /// Prices must be multiples of this.
-    pub tick: i64,
-    /// Largest price × size of one order.
-    pub max_order_notional: i128,
-    /// Collar half-width around the mid, in basis points.
-    pub collar_bps: i64,
-    /// A book older than this is no reference.
-    pub max_reference_age_ns: u64,
-    /// Largest |position| × price after an order fills.
-    pub max_position_notional: i128,
+    /// Every instrument's limits unless it has its own (`--limit`).
+    pub instrument: InstrumentLimits,
     /// Largest notional of all working orders together.
     pub max_open_notional: i128,
     /// New orders per second (token refill rate).
@@ -42,27 +30,17 @@ pub struct RiskLimits {
     pub duplicate_window_ns: u64,
     /// Instruments no order may be sent for (bit per instrument id).
     pub restricted: u64,
-    /// A position's value at most this many basis points of current equity (0: off).
-    pub position_equity_bps: u32,
     /// Largest sum of |position| × mark over every instrument.
     pub max_gross_notional: i128,
     /// Largest |sum of position × mark| over every instrument.
     pub max_net_notional: i128,
-    /// New orders per second for any one instrument (token refill rate).
-    pub instrument_orders_per_sec: u32,
     /// Cancels per second to the venue (token refill rate).
     pub cancels_per_sec: u32,
     /// Order-to-trade and cancel-to-new ratio limits.
     pub ratios: super::RatioLimits,
-    /// An order that opens or grows a position must carry a stop at most this many
-    /// basis points from its price, on its losing side (0: stops not required).
-    pub max_stop_distance_bps: u32,
     /// Instruments whose returns correlate at least this much (ρ × 10,000) count as
     /// one exposure.
     pub correlation_cap: i32,
-    /// The largest exposure of an instrument together with the positions correlated
-    /// with it.
-    pub max_correlated_notional: i128,
 }
 
 /// Limits in whole quote-currency units, as a user writes them.
@@ -87,27 +65,30 @@ impl RiskLimits {
         let unit = 10i128.pow(u32::from(price_scale) + u32::from(qty_scale));
         Self {
             state: TradingState::Active,
-            min_qty: 1,
-            max_qty: i64::MAX,
-            tick: 1,
-            max_order_notional: i128::from(quote.order) * unit,
-            collar_bps: 50,
-            max_reference_age_ns: 1_000_000_000,
-            max_position_notional: i128::from(quote.position) * unit,
+            instrument: InstrumentLimits {
+                min_qty: 1,
+                max_qty: i64::MAX,
+                tick: 1,
+                max_order_notional: i128::from(quote.order) * unit,
+                collar_bps: 50,
+                max_reference_age_ns: 1_000_000_000,
+                max_position_notional: i128::from(quote.position) * unit,
+                position_equity_bps: 200,
+                max_stop_distance_bps: 200,
+                max_correlated_notional: i128::from(quote.position) * unit,
+                orders_per_sec: 2_000,
+                money: 1,
+            },
             max_open_notional: i128::from(quote.open) * unit,
             orders_per_sec: 2_000,
             order_burst: 100,
             duplicate_window_ns: 200_000,
             restricted: 0,
-            position_equity_bps: 200,
             max_gross_notional: i128::from(quote.gross) * unit,
             max_net_notional: i128::from(quote.net) * unit,
-            instrument_orders_per_sec: 2_000,
             cancels_per_sec: 2_000,
             ratios: super::RatioLimits::default(),
-            max_stop_distance_bps: 200,
             correlation_cap: 7_000,
-            max_correlated_notional: i128::from(quote.position) * unit,
         }
     }
 }
@@ -155,24 +136,6 @@ pub struct VenueRates {
 }
 
 impl RiskLimits {
-    /// The account's limits as every instrument's, at money factor 1.
-    pub fn instrument(&self) -> InstrumentLimits {
-        InstrumentLimits {
-            min_qty: self.min_qty,
-            max_qty: self.max_qty,
-            tick: self.tick,
-            max_order_notional: self.max_order_notional,
-            collar_bps: self.collar_bps,
-            max_reference_age_ns: self.max_reference_age_ns,
-            max_position_notional: self.max_position_notional,
-            position_equity_bps: self.position_equity_bps,
-            max_stop_distance_bps: self.max_stop_distance_bps,
-            max_correlated_notional: self.max_correlated_notional,
-            orders_per_sec: self.instrument_orders_per_sec,
-            money: 1,
-        }
-    }
-
     /// The account's message rates as every venue's.
     pub fn venue(&self) -> VenueRates {
         VenueRates { orders_per_sec: self.orders_per_sec, cancels_per_sec: self.cancels_per_sec }

@@ -244,7 +244,7 @@ impl Risk {
     /// A risk stage with these limits, its throttle full.
     pub fn new(limits: RiskLimits, now: u64) -> Self {
         let bucket = TokenBucket::new(limits.orders_per_sec, limits.order_burst, now);
-        let per_instrument = TokenBucket::new(limits.instrument_orders_per_sec, limits.order_burst, now);
+        let per_instrument = TokenBucket::new(limits.instrument.orders_per_sec, limits.order_burst, now);
         let cancel_bucket = TokenBucket::new(limits.cancels_per_sec, limits.order_burst, now);
         let blank = NewOrder {
             instrument: feeds::event::InstrumentId(u32::MAX),
@@ -256,8 +256,8 @@ impl Risk {
         };
         Self {
             limits,
-            instruments: vec![limits.instrument(); 64],
-            fallback: limits.instrument(),
+            instruments: vec![limits.instrument; 64],
+            fallback: limits.instrument,
             venue_rates: [limits.venue(); MAX_VENUES],
             buckets: [bucket; MAX_VENUES],
             instrument_buckets: [per_instrument; 64],

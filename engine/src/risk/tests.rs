@@ -222,7 +222,10 @@ fn the_position_limit_is_the_tighter_of_notional_and_a_fraction_of_equity() {
     // Equity fallen to 100,000: the same position is now over 2%; reducing still passes.
     let e = Exposure { equity: 100_000, ..RICH };
     assert_eq!(r.check(&order(Side::Sell, 1000, 1), &inputs_with(&b, 10, OwnTop::default(), e)).reject, None);
-    let mut off = Risk::new(RiskLimits { position_equity_bps: 0, ..limits() }, 0);
+    let mut off = Risk::new(
+        RiskLimits { instrument: InstrumentLimits { position_equity_bps: 0, ..limits().instrument }, ..limits() },
+        0,
+    );
     assert_eq!(off.check(&order(Side::Buy, 1000, 3), &inputs_with(&b, 0, OwnTop::default(), e)).reject, None);
 }
 
@@ -284,7 +287,7 @@ fn a_flattening_order_is_checked_reduce_only_without_pacing_while_halted() {
 fn each_instrument_has_its_own_order_rate_and_cancels_have_theirs() {
     let b = book(999, 1001);
     let mut l = limits();
-    (l.order_burst, l.orders_per_sec, l.instrument_orders_per_sec, l.cancels_per_sec) = (3, 1_000, 1, 1);
+    (l.order_burst, l.orders_per_sec, l.instrument.orders_per_sec, l.cancels_per_sec) = (3, 1_000, 1, 1);
     let mut r = Risk::new(l, 0);
     let inputs = |now| RiskInputs { now, ..inputs_with(&b, 0, OwnTop::default(), RICH) };
     for (k, qty) in [1, 2, 3].into_iter().enumerate() {
@@ -305,7 +308,7 @@ fn each_instrument_has_its_own_order_rate_and_cancels_have_theirs() {
 fn each_venue_throttles_its_own_new_orders() {
     let b = book(999, 1001);
     let mut l = limits();
-    (l.order_burst, l.orders_per_sec, l.instrument_orders_per_sec) = (1, 1, 1_000);
+    (l.order_burst, l.orders_per_sec, l.instrument.orders_per_sec) = (1, 1, 1_000);
     let mut r = Risk::new(l, 0);
     // Venue v's instrument is id v, as with one symbol at each venue.
     let at = |venue: usize, qty, now| {
@@ -323,7 +326,10 @@ fn each_venue_throttles_its_own_new_orders() {
 #[test]
 fn an_order_that_grows_a_position_needs_a_stop_on_its_losing_side_within_the_distance() {
     let b = book(999, 1001);
-    let mut r = Risk::new(RiskLimits { max_stop_distance_bps: 200, ..limits() }, 0); // 2%: 20 at 1,000
+    let mut r = Risk::new(
+        RiskLimits { instrument: InstrumentLimits { max_stop_distance_bps: 200, ..limits().instrument }, ..limits() },
+        0,
+    ); // 2%: 20 at 1,000
     let with_stop = |side, stop| NewOrder { stop: Price(stop), ..order(side, 1000, 1) };
     let mut check = |o: NewOrder, net: i64, now: u64| {
         r.check(&o, &RiskInputs { now, ..inputs_with(&b, net, OwnTop::default(), RICH) })
@@ -337,7 +343,10 @@ fn an_order_that_grows_a_position_needs_a_stop_on_its_losing_side_within_the_dis
     assert_eq!(check(with_stop(Side::Sell, 990), 0, 6).reject, Some(Reject::BadStop), "below a sell");
     assert_eq!(check(with_stop(Side::Sell, 0), 5, 7).reject, None, "reducing a long needs no stop");
     assert_eq!(check(with_stop(Side::Buy, 0), 5, 8).reject, Some(Reject::MissingStop), "growing it does");
-    let mut off = Risk::new(RiskLimits { max_stop_distance_bps: 0, ..limits() }, 0);
+    let mut off = Risk::new(
+        RiskLimits { instrument: InstrumentLimits { max_stop_distance_bps: 0, ..limits().instrument }, ..limits() },
+        0,
+    );
     let o = with_stop(Side::Buy, 0);
     assert_eq!(off.check(&o, &inputs_with(&b, 0, OwnTop::default(), RICH)).reject, None, "0: not required");
 }
@@ -389,7 +398,7 @@ fn an_instrument_with_its_own_limits_is_checked_against_them_alone() {
     let b = book(999, 1001);
     let mut r = Risk::new(limits(), 0);
     let tight =
-        InstrumentLimits { max_qty: 3, tick: 2, collar_bps: 5, max_position_notional: 4_000, ..limits().instrument() };
+        InstrumentLimits { max_qty: 3, tick: 2, collar_bps: 5, max_position_notional: 4_000, ..limits().instrument };
     r.set_instrument(1, tight, 0);
     let at = |instrument: u32, side, price, qty| NewOrder {
         instrument: InstrumentId(instrument),
@@ -410,7 +419,7 @@ fn an_instrument_with_its_own_limits_is_checked_against_them_alone() {
     let d = r.check(&at(1, Side::Buy, 1000, 2), &RiskInputs { now: 6, ..inputs_with(&b, 3, OwnTop::default(), RICH) });
     assert_eq!((d.reject, d.limit), (Some(Reject::PositionLimit), 4_000), "and its own position limit");
     assert_eq!(r.instrument(InstrumentId(1)), &tight);
-    assert_eq!(r.instrument(InstrumentId(0)), &limits().instrument());
+    assert_eq!(r.instrument(InstrumentId(0)), &limits().instrument);
 }
 
 #[test]
@@ -418,7 +427,7 @@ fn a_venue_with_its_own_rates_throttles_at_them() {
     let b = book(999, 1001);
     let mut l = limits();
     // The account refills a token every microsecond; venue 1 one a second.
-    (l.order_burst, l.orders_per_sec, l.cancels_per_sec, l.instrument_orders_per_sec) =
+    (l.order_burst, l.orders_per_sec, l.cancels_per_sec, l.instrument.orders_per_sec) =
         (2, 1_000_000, 1_000_000, 1_000_000);
     let mut r = Risk::new(l, 0);
     r.set_venue(1, VenueRates { orders_per_sec: 1, cancels_per_sec: 1 }, 0);
@@ -449,7 +458,7 @@ fn a_venue_with_its_own_rates_throttles_at_them() {
 fn a_close_is_not_held_back_by_the_per_order_size_tick_or_notional() {
     let b = book(999, 1001);
     let mut r = Risk::new(limits(), 0);
-    r.set_instrument(0, InstrumentLimits { max_qty: 3, min_qty: 2, tick: 2, ..limits().instrument() }, 0);
+    r.set_instrument(0, InstrumentLimits { max_qty: 3, min_qty: 2, tick: 2, ..limits().instrument }, 0);
     // A position of 12 built from orders of 3; the close takes it whole at the touch.
     let close = order(Side::Sell, 999, 12);
     let inputs = inputs_with(&b, 12, OwnTop::default(), RICH);
@@ -473,9 +482,9 @@ fn notionals_of_instruments_with_different_scales_compare_in_one_money_unit() {
         0,
         QuoteLimits { order: 10_000, position: 50_000, open: 100_000, gross: 1 << 40, net: 1 << 40 },
     );
-    let mut r = Risk::new(RiskLimits { collar_bps: 10_000, ..l }, 0);
+    let mut r = Risk::new(RiskLimits { instrument: InstrumentLimits { collar_bps: 10_000, ..l.instrument }, ..l }, 0);
     for (i, m) in money.iter().enumerate() {
-        r.set_instrument(i, InstrumentLimits { money: *m, ..r.limits().instrument() }, 0);
+        r.set_instrument(i, InstrumentLimits { money: *m, ..r.limits().instrument }, 0);
     }
     let b = book(299_900, 300_100); // 3,000.00 quote
     // 3 units at 3,000 = 9,000 quote: 300,000 lots at scale 5, 30,000 at scale 4.
