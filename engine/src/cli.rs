@@ -349,6 +349,10 @@ pub struct RunArgs {
     /// New orders per second for any one instrument (token bucket).
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub instrument_orders_per_sec: u32,
+    /// Cancels per second for any one instrument (token bucket). Like the venue's
+    /// cancel rate, a cancel over it waits for a token; it is never dropped.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub instrument_cancels_per_sec: u32,
     /// Cancels per second to each venue (a token bucket per venue). A cancel over the rate waits
     /// for a token; it is never dropped.
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..))]
@@ -411,7 +415,8 @@ pub struct RunArgs {
     /// symbol at venue V, and its rates); the most specific wins. Keys are named
     /// after the flags they override where there is one: max-order-notional, max-position-notional,
     /// max-correlated-notional (quote units), collar-bps, max-stop-distance-bps,
-    /// max-position-equity-bps, instrument-orders-per-sec, restricted (true/false),
+    /// max-position-equity-bps, instrument-orders-per-sec, instrument-cancels-per-sec,
+    /// restricted (true/false),
     /// and min-qty, max-qty, tick (decimal sizes and prices), max-reference-age (a
     /// duration); on a venue also orders-per-sec and cancels-per-sec. Example:
     /// `--limit BTCUSDT:max-qty=0.5,collar-bps=20 --limit @1:orders-per-sec=100`.

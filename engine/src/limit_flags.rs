@@ -39,6 +39,8 @@ pub enum Key {
     MaxPositionEquityBps,
     /// New orders per second for the instrument.
     InstrumentOrdersPerSec,
+    /// Cancels per second for the instrument.
+    InstrumentCancelsPerSec,
     /// Smallest order size (a decimal size).
     MinQty,
     /// Largest order size (a decimal size).
@@ -56,7 +58,7 @@ pub enum Key {
 }
 
 impl Key {
-    const ALL: [(Self, &'static str); 14] = [
+    const ALL: [(Self, &'static str); 15] = [
         (Self::MaxOrderNotional, "max-order-notional"),
         (Self::MaxPositionNotional, "max-position-notional"),
         (Self::MaxCorrelatedNotional, "max-correlated-notional"),
@@ -64,6 +66,7 @@ impl Key {
         (Self::MaxStopDistanceBps, "max-stop-distance-bps"),
         (Self::MaxPositionEquityBps, "max-position-equity-bps"),
         (Self::InstrumentOrdersPerSec, "instrument-orders-per-sec"),
+        (Self::InstrumentCancelsPerSec, "instrument-cancels-per-sec"),
         (Self::MinQty, "min-qty"),
         (Self::MaxQty, "max-qty"),
         (Self::Tick, "tick"),
@@ -260,6 +263,7 @@ fn set(
             .filter(|v| *v > 0)
             .ok_or_else(|| format!("expected {what} over 0 with at most {scale} decimals"))
     };
+    let rate = |value: &str| value.parse::<u32>().ok().filter(|r| *r > 0).ok_or("expected a whole number over 0");
     let bps = |low: u32| {
         value
             .parse::<u32>()
@@ -274,10 +278,8 @@ fn set(
         Key::CollarBps => limits.collar_bps = i64::from(bps(1)?),
         Key::MaxStopDistanceBps => limits.max_stop_distance_bps = bps(0)?,
         Key::MaxPositionEquityBps => limits.position_equity_bps = bps(0)?,
-        Key::InstrumentOrdersPerSec => {
-            limits.orders_per_sec =
-                value.parse::<u32>().ok().filter(|r| *r > 0).ok_or("expected a whole number over 0")?;
-        }
+        Key::InstrumentOrdersPerSec => limits.orders_per_sec = rate(value)?,
+        Key::InstrumentCancelsPerSec => limits.cancels_per_sec = rate(value)?,
         Key::MinQty => limits.min_qty = fixed(qty_scale, "a size")?,
         Key::MaxQty => limits.max_qty = fixed(qty_scale, "a size")?,
         Key::Tick => limits.tick = fixed(price_scale, "a price")?,

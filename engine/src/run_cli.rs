@@ -72,6 +72,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         limits.instrument.max_correlated_notional = i128::from(quote) * 10i128.pow(u32::from(money));
     }
     limits.instrument.orders_per_sec = args.instrument_orders_per_sec;
+    limits.instrument.cancels_per_sec = args.instrument_cancels_per_sec;
     limits.cancels_per_sec = args.cancels_per_sec;
     limits.ratios.max_order_to_trade = args.max_order_to_trade;
     limits.ratios.max_cancel_to_new_pct = args.max_cancel_to_new_pct;

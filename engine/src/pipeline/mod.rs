@@ -820,7 +820,7 @@ impl Pipeline {
                     Intent::Cancel(id) => {
                         if self.emergency {
                             self.risk.on_emergency_cancel(now);
-                        } else if !self.risk.allow_cancel(self.venue_of_order(id), now) {
+                        } else if !self.allow_cancel(id, now) {
                             // Already cancelling, or already waiting: nothing to add.
                             let cancelling = self.oms.get(id).is_some_and(|o| o.state == OrderState::PendingCancel);
                             if cancelling || self.deferred_cancels.as_slice().contains(&id) {
@@ -1226,7 +1226,7 @@ impl Pipeline {
             if !self.oms.get(id).is_some_and(|o| o.state.is_working() && o.state != OrderState::PendingCancel) {
                 continue;
             }
-            if self.risk.allow_cancel(self.venue_of_order(id), now) {
+            if self.allow_cancel(id, now) {
                 self.send_cancel(id, now);
             } else {
                 let _ = self.deferred_cancels.push(id); // it came from there: room is certain
@@ -1777,6 +1777,13 @@ impl Pipeline {
     }
 
     /// The venue of a live order (0 if unknown).
+    /// Whether a cancel of `id` may go now (its venue's and its instrument's rates).
+    fn allow_cancel(&mut self, id: crate::order::ClientId, now: u64) -> bool {
+        let instrument = self.oms.get(id).map_or(InstrumentId(u32::MAX), |o| o.new.instrument);
+        let venue = self.venue_of_order(id);
+        self.risk.allow_cancel(venue, instrument, now)
+    }
+
     fn venue_of_order(&self, id: crate::order::ClientId) -> usize {
         self.oms.get(id).map_or(0, |o| self.layout.venue_of(o.new.instrument))
     }

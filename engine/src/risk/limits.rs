@@ -77,6 +77,7 @@ impl RiskLimits {
                 max_stop_distance_bps: 200,
                 max_correlated_notional: i128::from(quote.position) * unit,
                 orders_per_sec: 2_000,
+                cancels_per_sec: 2_000,
                 money: 1,
             },
             max_open_notional: i128::from(quote.open) * unit,
@@ -120,6 +121,8 @@ pub struct InstrumentLimits {
     pub max_correlated_notional: i128,
     /// New orders per second for this instrument.
     pub orders_per_sec: u32,
+    /// Cancels per second for this instrument.
+    pub cancels_per_sec: u32,
     /// Price ticks × size lots of this instrument times `money` is in the account's
     /// money unit, 10^-S of the quote currency with S the largest price + size scale
     /// of any instrument: so amounts of instruments with different scales add up.

@@ -228,6 +228,8 @@ pub struct Risk {
     instrument_buckets: [TokenBucket; 64],
     /// Cancels per venue.
     cancel_buckets: [TokenBucket; MAX_VENUES],
+    /// Cancels per instrument.
+    instrument_cancel_buckets: [TokenBucket; 64],
     window: MessageWindow,
     cancels_throttled: u64,
     recent: [(NewOrder, u64); RECENT],
@@ -261,6 +263,8 @@ impl Risk {
             venue_rates: [limits.venue(); MAX_VENUES],
             buckets: [bucket; MAX_VENUES],
             instrument_buckets: [per_instrument; 64],
+            instrument_cancel_buckets: [TokenBucket::new(limits.instrument.cancels_per_sec, limits.order_burst, now);
+                64],
             cancel_buckets: [cancel_bucket; MAX_VENUES],
             window: MessageWindow::new(limits.ratios),
             cancels_throttled: 0,
@@ -273,9 +277,15 @@ impl Risk {
 
     /// Gives instrument `id` its own limits (and a full throttle at its own rate).
     pub fn set_instrument(&mut self, id: usize, limits: InstrumentLimits, now: u64) {
-        if let (Some(slot), Some(bucket)) = (self.instruments.get_mut(id), self.instrument_buckets.get_mut(id)) {
+        let burst = self.limits.order_burst;
+        if let (Some(slot), Some(orders), Some(cancels)) = (
+            self.instruments.get_mut(id),
+            self.instrument_buckets.get_mut(id),
+            self.instrument_cancel_buckets.get_mut(id),
+        ) {
             *slot = limits;
-            *bucket = TokenBucket::new(limits.orders_per_sec, self.limits.order_burst, now);
+            *orders = TokenBucket::new(limits.orders_per_sec, burst, now);
+            *cancels = TokenBucket::new(limits.cancels_per_sec, burst, now);
         }
     }
 
@@ -495,6 +505,10 @@ impl Risk {
             if let Some(bucket) = self.instrument_buckets.get_mut(order.instrument.0 as usize)
                 && !bucket.try_take(inputs.now)
             {
+                // Not sent: the venue's token goes back.
+                if let Some(b) = self.buckets.get_mut(venue) {
+                    b.refund();
+                }
                 return reject(Reject::InstrumentThrottled, i128::from(instrument_rate), 0);
             }
         }
@@ -519,17 +533,23 @@ impl Risk {
         decision
     }
 
-    /// Whether a cancel may go to `venue` now (its cancel rate); counted for the
-    /// cancel-to-new ratio when it may, as throttled when not.
-    pub fn allow_cancel(&mut self, venue: usize, now: u64) -> bool {
+    /// Whether a cancel of an order in `instrument` may go to `venue` now (the
+    /// venue's cancel rate and the instrument's); counted for the cancel-to-new
+    /// ratio when it may, as throttled when not.
+    pub fn allow_cancel(&mut self, venue: usize, instrument: feeds::event::InstrumentId, now: u64) -> bool {
         let venue = venue.min(MAX_VENUES - 1);
-        if self.cancel_buckets.get_mut(venue).is_some_and(|b| b.try_take(now)) {
+        let instrument_ok =
+            self.instrument_cancel_buckets.get_mut(instrument.0 as usize).is_none_or(|b| b.try_take(now));
+        let venue_ok = instrument_ok && self.cancel_buckets.get_mut(venue).is_some_and(|b| b.try_take(now));
+        if venue_ok {
             self.window.on_cancel(now);
-            true
-        } else {
-            self.cancels_throttled += 1;
-            false
+            return true;
         }
+        if instrument_ok && let Some(b) = self.instrument_cancel_buckets.get_mut(instrument.0 as usize) {
+            b.refund(); // the venue held it back: the instrument's token goes back
+        }
+        self.cancels_throttled += 1;
+        false
     }
 
     /// A cancel that bypasses the throttle (cancel-all on a trip, at shutdown), still

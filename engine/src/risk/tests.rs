@@ -297,11 +297,11 @@ fn each_instrument_has_its_own_order_rate_and_cancels_have_theirs() {
     assert_eq!((d.reject, d.limit), (Some(Reject::InstrumentThrottled), 1), "1 a second for this instrument");
     let other = NewOrder { instrument: InstrumentId(1), ..order(Side::Buy, 1000, 4) };
     assert_eq!(r.check(&other, &inputs(11_000_000)).reject, None, "another instrument has its own bucket");
-    assert!((0..3).all(|_| r.allow_cancel(0, 20)), "the cancel burst");
-    assert!(!r.allow_cancel(0, 21), "then 1 a second");
+    assert!((0..3).all(|_| r.allow_cancel(0, InstrumentId(0), 20)), "the cancel burst");
+    assert!(!r.allow_cancel(0, InstrumentId(0), 21), "then 1 a second");
     assert_eq!(r.cancels_throttled(), 1);
-    assert!(r.allow_cancel(1, 22), "another venue's cancels have a rate of their own");
-    assert!(r.allow_cancel(0, 1_000_000_021));
+    assert!(r.allow_cancel(1, InstrumentId(1), 22), "another venue's cancels have a rate of their own");
+    assert!(r.allow_cancel(0, InstrumentId(0), 1_000_000_021));
 }
 
 #[test]
@@ -427,8 +427,8 @@ fn a_venue_with_its_own_rates_throttles_at_them() {
     let b = book(999, 1001);
     let mut l = limits();
     // The account refills a token every microsecond; venue 1 one a second.
-    (l.order_burst, l.orders_per_sec, l.cancels_per_sec, l.instrument.orders_per_sec) =
-        (2, 1_000_000, 1_000_000, 1_000_000);
+    (l.order_burst, l.orders_per_sec, l.cancels_per_sec) = (2, 1_000_000, 1_000_000);
+    (l.instrument.orders_per_sec, l.instrument.cancels_per_sec) = (1_000_000, 1_000_000);
     let mut r = Risk::new(l, 0);
     r.set_venue(1, VenueRates { orders_per_sec: 1, cancels_per_sec: 1 }, 0);
     let at = |venue: usize, qty, now| {
@@ -446,7 +446,7 @@ fn a_venue_with_its_own_rates_throttles_at_them() {
             if refused {
                 assert_eq!(d.limit, 1, "the reject names venue 1's own rate");
             }
-            let cancel = r.allow_cancel(venue, now + 1);
+            let cancel = r.allow_cancel(venue, InstrumentId(venue as u32), now + 1);
             assert_eq!(cancel, !refused, "venue {venue}'s cancel {step}");
         }
     }
@@ -506,4 +506,27 @@ fn notionals_of_instruments_with_different_scales_compare_in_one_money_unit() {
             "instrument {instrument}"
         );
     }
+}
+
+#[test]
+fn an_instruments_cancels_have_their_own_rate_and_a_held_back_cancel_costs_no_token() {
+    let mut l = limits();
+    (l.order_burst, l.cancels_per_sec, l.instrument.cancels_per_sec) = (2, 1_000_000, 1_000_000);
+    let mut r = Risk::new(l, 0);
+    r.set_instrument(1, InstrumentLimits { cancels_per_sec: 1, ..l.instrument }, 0);
+    // 10 µs apart: the venue's and instrument 0's rates refill every time.
+    let at = |k: u64| 1 + 10_000 * k;
+    let one: Vec<bool> = (0..3).map(|k| r.allow_cancel(0, InstrumentId(1), at(k))).collect();
+    assert_eq!(one, [true, true, false], "instrument 1: a burst of 2, then 1 a second");
+    assert!((3..6).all(|k| r.allow_cancel(0, InstrumentId(0), at(k))), "instrument 0 keeps the account's rate");
+    assert_eq!(r.cancels_throttled(), 1);
+    // Both buckets full (2 tokens each), time standing still: no refills.
+    let later = 1_200_000_000;
+    r.set_instrument(1, InstrumentLimits { cancels_per_sec: 1, ..l.instrument }, later);
+    r.set_venue(0, VenueRates { orders_per_sec: 1_000_000, cancels_per_sec: 1 }, later);
+    assert!(r.allow_cancel(0, InstrumentId(1), later) && r.allow_cancel(0, InstrumentId(0), later));
+    assert!(!r.allow_cancel(0, InstrumentId(1), later), "the venue's two are spent");
+    r.set_venue(0, VenueRates { orders_per_sec: 1_000_000, cancels_per_sec: 1 }, later);
+    assert!(r.allow_cancel(0, InstrumentId(1), later), "instrument 1's token was given back");
+    assert!(!r.allow_cancel(0, InstrumentId(1), later), "and now both of its are spent");
 }

@@ -31,6 +31,13 @@ impl TokenBucket {
     }
 }
 
+impl TokenBucket {
+    /// Gives back a token taken for a message another bucket then held back.
+    pub fn refund(&mut self) {
+        self.nano_tokens = (self.nano_tokens + 1_000_000_000).min(self.capacity);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +50,9 @@ mod tests {
         assert!(b.try_take(100_000_000));
         assert!(!b.try_take(100_000_000));
         assert_eq!((0..20).filter(|_| b.try_take(10_000_000_000)).count(), 3, "never more than the burst");
+        b.refund();
+        assert!(b.try_take(10_000_000_000), "a refunded token");
+        (0..5).for_each(|_| b.refund());
+        assert_eq!((0..20).filter(|_| b.try_take(10_000_000_000)).count(), 3, "refunds never pass the burst");
     }
 }
