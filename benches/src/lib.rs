@@ -8,3 +8,4 @@
 
 pub mod parse;
 pub mod ring;
+pub mod risk;
