@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# cargo-fuzz (libFuzzer) over everything that reads untrusted bytes: the five venue
+# decoders, the capture reader, the journal reader and its recovery, and the
+# shared-memory ring header (targets in feeds/fuzz/fuzz_targets, seeds in
+# feeds/fuzz/seeds). Builds every target, then runs each for FUZZ_SECONDS (default 10)
+# from its seeds plus the corpus grown by earlier runs (feeds/fuzz/corpus, not kept
+# in git). A crash stops the script non-zero; its input is saved under
+# feeds/fuzz/artifacts/<target>/ and `cargo +nightly fuzz run <target> <file>`
+# (from feeds/) replays it.
+#
+#   scripts/fuzz.sh                        # every target, 10 s each
+#   FUZZ_SECONDS=3600 scripts/fuzz.sh okx  # one target for an hour
+#
+# Needs the nightly toolchain and cargo-fuzz: installs them if missing; if that
+# fails, says so loudly and exits non-zero unless FUZZ_OPTIONAL=1.
+set -euo pipefail
+cd "$(dirname "$0")/../feeds"
+
+seconds="${FUZZ_SECONDS:-10}"
+unavailable() {
+  echo "!!! FUZZING IS NOT AVAILABLE on this machine ($1): the fuzz targets did NOT run."
+  echo "!!! The decoders and readers still ran their proptests (feeds/tests/hostile_input.rs)."
+  [ "${FUZZ_OPTIONAL:-0}" = 1 ] && exit 0
+  exit 1
+}
+if ! rustup toolchain list | grep -q '^nightly'; then
+  rustup toolchain install nightly --profile minimal || unavailable "no nightly toolchain"
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked --version 0.13.2 || unavailable "cargo-fuzz did not install"
+fi
+
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  mapfile -t targets < <(cargo +nightly fuzz list)
+fi
+cargo +nightly fuzz build
+printf '%-16s %10s %8s %8s\n' target runs seconds corpus
+for t in "${targets[@]}"; do
+  mkdir -p "fuzz/corpus/$t"
+  log="$(mktemp)"
+  if ! cargo +nightly fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+      -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+    tail -40 "$log"
+    echo "!!! $t FAILED: the input is under feeds/fuzz/artifacts/$t/" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  runs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')"
+  printf '%-16s %10s %8s %8s\n' "$t" "$runs" "$seconds" "$(ls "fuzz/corpus/$t" | wc -l)"
+  rm -f "$log"
+done
