@@ -9,7 +9,7 @@
 # (from feeds/) replays it.
 #
 #   scripts/fuzz.sh                        # every target, 10 s each
-#   FUZZ_SECONDS=3600 scripts/fuzz.sh okx  # one target for an hour
+#   FUZZ_SECONDS=3600 scripts/fuzz.sh decode_okx  # one target for an hour
 #
 # Needs the nightly toolchain and cargo-fuzz: installs them if missing; if that
 # fails, says so loudly and exits non-zero unless FUZZ_OPTIONAL=1.
@@ -32,17 +32,23 @@ fi
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  mapfile -t targets < <(cargo +nightly fuzz list)
+  list="$(cargo +nightly fuzz list)"
+  mapfile -t targets <<<"$list"
 fi
 cargo +nightly fuzz build
 printf '%-16s %10s %8s %8s\n' target runs seconds corpus
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t"
   log="$(mktemp)"
+  # -timeout: an input that takes over 5 s (a reader that never ends) is a failure.
   if ! cargo +nightly fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-      -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+      -max_total_time="$seconds" -timeout=5 -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
     tail -40 "$log"
-    echo "!!! $t FAILED: the input is under feeds/fuzz/artifacts/$t/" >&2
+    if grep -q 'Test unit written to' "$log"; then
+      echo "!!! $t FAILED on an input, saved under feeds/fuzz/artifacts/$t/" >&2
+    else
+      echo "!!! $t did not run (see above)" >&2
+    fi
     rm -f "$log"
     exit 1
   fi

@@ -112,6 +112,10 @@ impl Fixture {
         );
         limits.orders_per_sec = u32::MAX; // measure the checks, not the throttle's verdict
         limits.order_burst = u32::MAX;
+        // The order-to-trade ratio is checked on every order but never refuses: the
+        // stream has no fills, and the baseline has no such check, so a refusal there
+        // would cut ours short and compare unlike work.
+        limits.ratios.max_order_to_trade = u64::MAX;
         let books = (0..INSTRUMENTS).map(|i| book(6_000_000 + 1_000 * i as i64)).collect();
         let symbols = (0..INSTRUMENTS).map(|i| format!("SYM{i}USDT")).collect();
         let orders = (0..4096)

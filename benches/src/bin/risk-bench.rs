@@ -6,8 +6,10 @@
 //! a `Mutex`, the reason as a `String`. Both see the same 20 instruments (4 symbols
 //! at each of 5 venues, each venue with its own circuit breaker for ours, each
 //! instrument with limits of its own), the same books and the same order stream
-//! (every check passes or fails the same way: the harness checks that the decisions
-//! agree). Orders are checked in batches of 64; each batch is timed, so the
+//! (every check passes or fails the same way: the harness fails unless both accept
+//! the same number of orders over the run, and agree on a sample order of each batch
+//! checked afresh). Ours also runs the checks the baseline lacks, set so that none
+//! refuses (the order-to-trade ratio among them: the stream has no fills). Orders are checked in batches of 64; each batch is timed, so the
 //! percentiles are of ns per check within a batch. The fixture is
 //! `benches::risk`, shared with the `risk_check` criterion bench.
 //!
@@ -45,6 +47,8 @@ fn main() -> Result<(), String> {
     let (mut total_ours, mut total_naive) = (0f64, 0f64);
     let mut now = 1_000_000_000u64;
     let mut disagreements = 0u64;
+    // Accepted orders per side: equal, or the two did unlike work.
+    let mut accepted_by = [0u64; 2];
     for b in 0..batches {
         let start = (b * BATCH) % orders.len();
         let batch = &orders[start..(start + BATCH).min(orders.len())];
@@ -64,7 +68,7 @@ fn main() -> Result<(), String> {
                 accepted += u32::from(ok);
             }
             let ns = t.elapsed().as_nanos() as f64 / batch.len() as f64;
-            std::hint::black_box(accepted);
+            accepted_by[usize::from(!run_ours)] += u64::from(std::hint::black_box(accepted));
             if run_ours {
                 let _ = hist_ours.record(ns.round().max(1.0) as u64);
                 total_ours += ns * batch.len() as f64;
@@ -80,6 +84,12 @@ fn main() -> Result<(), String> {
             let n = naive.check(&symbols[*i], o, &inputs).is_none();
             disagreements += u64::from(a != n);
         }
+    }
+    if accepted_by[0] != accepted_by[1] {
+        return Err(format!(
+            "ours accepted {} orders and the baseline {}: they did unlike work",
+            accepted_by[0], accepted_by[1]
+        ));
     }
     if disagreements > 0 {
         return Err(format!("ours and the baseline disagreed on {disagreements} orders"));

@@ -1776,14 +1776,19 @@ impl Pipeline {
         self.breakers.get(self.layout.venue_of(instrument)).map(|b| &**b)
     }
 
-    /// The venue of a live order (0 if unknown).
     /// Whether a cancel of `id` may go now (its venue's and its instrument's rates).
+    /// An order already being cancelled, or an armed stop (it lives only here), sends
+    /// nothing to a venue: it spends no token.
     fn allow_cancel(&mut self, id: crate::order::ClientId, now: u64) -> bool {
+        if self.oms.get(id).is_some_and(|o| o.state == OrderState::PendingCancel || o.is_armed()) {
+            return true;
+        }
         let instrument = self.oms.get(id).map_or(InstrumentId(u32::MAX), |o| o.new.instrument);
         let venue = self.venue_of_order(id);
         self.risk.allow_cancel(venue, instrument, now)
     }
 
+    /// The venue of a live order (0 if unknown).
     fn venue_of_order(&self, id: crate::order::ClientId) -> usize {
         self.oms.get(id).map_or(0, |o| self.layout.venue_of(o.new.instrument))
     }

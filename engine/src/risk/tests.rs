@@ -288,6 +288,7 @@ fn each_instrument_has_its_own_order_rate_and_cancels_have_theirs() {
     let b = book(999, 1001);
     let mut l = limits();
     (l.order_burst, l.orders_per_sec, l.instrument.orders_per_sec, l.cancels_per_sec) = (3, 1_000, 1, 1);
+    l.instrument.cancels_per_sec = 1_000_000_000; // refills within a nanosecond: only the venue's rate holds cancels
     let mut r = Risk::new(l, 0);
     let inputs = |now| RiskInputs { now, ..inputs_with(&b, 0, OwnTop::default(), RICH) };
     for (k, qty) in [1, 2, 3].into_iter().enumerate() {

@@ -1,7 +1,9 @@
-//! A journal segment of arbitrary bytes (and a good one before it): the reader never
-//! panics and never returns a record the CRC does not vouch for; opening the journal
-//! for writing recovers (truncating a torn tail) or refuses, never panics, and a
-//! second open finds nothing more to repair.
+//! A journal segment of arbitrary bytes: the reader never panics, and opening the
+//! journal for writing recovers (truncating a torn tail) or refuses, never panics;
+//! a second open finds nothing more to repair. The first byte chooses the layout:
+//! odd, the bytes are the only segment; even, they follow a good segment (from a
+//! short engine run), so a damaged later segment and a mismatched segment index
+//! get exercised.
 #![no_main]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,16 +12,21 @@ use libfuzzer_sys::fuzz_target;
 use persist::journal::{Journal, JournalOptions, JournalReader};
 
 static RUN: AtomicU64 = AtomicU64::new(0);
+static GOOD: &[u8] = include_bytes!("../fixtures/sim.seg");
 
-fuzz_target!(|bytes: &[u8]| {
-    let dir = std::env::temp_dir().join(format!(
-        "journal-fuzz-{}-{}",
-        std::process::id(),
-        RUN.fetch_add(1, Ordering::Relaxed)
-    ));
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, bytes)) = data.split_first() else { return };
+    let run = RUN.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("journal-fuzz-{}-{run}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{:016}.seg", 0)), bytes).unwrap();
+    let segment = |index: u64| dir.join(format!("{index:016}.seg"));
+    if mode % 2 == 1 {
+        std::fs::write(segment(0), bytes).unwrap();
+    } else {
+        std::fs::write(segment(0), GOOD).unwrap();
+        std::fs::write(segment(1), bytes).unwrap();
+    }
     if let Ok(reader) = JournalReader::open(&dir) {
         let _ = reader.read_all();
     }

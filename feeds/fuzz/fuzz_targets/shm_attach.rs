@@ -1,8 +1,10 @@
 //! A shared-memory ring file with arbitrary bytes: attaching as a consumer or a
 //! producer validates the header (magic, version, layout, type, size) and returns an
 //! error, or a ring that works; never a panic or an out-of-bounds access. The first
-//! byte chooses the file: odd, the bytes alone; even, a real ring's file with its
-//! start overwritten by the bytes, so the checks past the magic get exercised.
+//! byte chooses the file: odd, the bytes alone; even, a real ring's file with the
+//! bytes written over it just past its 8-byte magic, so every check after the magic
+//! (version, kind, capacity, element size and alignment, type, file size, indices)
+//! gets exercised.
 #![no_main]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +13,8 @@ use libfuzzer_sys::fuzz_target;
 use rings::shm::ShmOptions;
 
 static RUN: AtomicU64 = AtomicU64::new(0);
+/// The header's magic, which the input leaves alone in a real ring's file.
+const MAGIC: usize = 8;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, bytes)) = data.split_first() else { return };
@@ -23,8 +27,8 @@ fuzz_target!(|data: &[u8]| {
         let ring = ShmOptions::spsc(&path, 8).remove_on_drop(false).create_producer::<u64>();
         drop(ring.expect("a fresh ring file"));
         let mut file = std::fs::read(&path).unwrap();
-        let n = bytes.len().min(file.len());
-        file[..n].copy_from_slice(&bytes[..n]);
+        let n = bytes.len().min(file.len().saturating_sub(MAGIC));
+        file[MAGIC..MAGIC + n].copy_from_slice(&bytes[..n]);
         std::fs::write(&path, file).unwrap();
     }
     if let Ok(mut consumer) = rings::shm::attach_consumer::<u64>(&path) {
