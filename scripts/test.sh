@@ -20,6 +20,13 @@ cleanup() {
 trap cleanup EXIT
 echo "PostgreSQL on 127.0.0.1:$PGPORT in $ENGINE_PG_DIR"
 
+step "a font for the latency lab's PNG plot (Debian's fonts-dejavu-core, if missing)"
+if [[ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]]; then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq fonts-dejavu-core
+fi
+
 step "unit, integration, two-process, database and doc tests"
 cargo test --workspace --locked
 

@@ -3,7 +3,10 @@
 //! each rate so drift hits both), and records tick-to-order from each frame's
 //! *intended* arrival time (its due time), so a stall delays every frame queued
 //! behind it in the numbers too, not just the one that stalled (no coordinated
-//! omission). Writes one `.hgrm` per rate, a JSON summary and an SVG percentile plot.
+//! omission). Writes one `.hgrm` per rate, a JSON summary and a percentile plot (PNG,
+//! or SVG).
+
+mod png;
 
 use std::{fmt::Write as _, path::Path, time::Duration};
 
@@ -108,6 +111,8 @@ pub fn write_hgrms(dir: &Path, results: &[(RateResult, Histogram<u64>)]) -> std:
     }
     Ok(())
 }
+
+pub use png::png;
 
 /// A percentile plot as SVG: latency (log scale) against "1 in N" (log scale of
 /// 1/(1-p), as HdrHistogram plots are drawn), one line per rate.

@@ -156,7 +156,7 @@ pub struct SimArgs {
 pub enum BenchCmd {
     /// The latency lab: the full pipeline from the simulator at fixed offered rates,
     /// tick-to-order measured from each frame's intended arrival (no coordinated
-    /// omission). Prints a table; writes JSON, one `.hgrm` per rate and an SVG plot.
+    /// omission). Prints a table; writes JSON, one `.hgrm` per rate and a PNG or SVG plot.
     E2e(Box<E2eArgs>),
 }
 
@@ -174,7 +174,9 @@ pub struct E2eArgs {
     /// feed core's CPU (CPU 0), whose journal and status work then preempts the feed.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "fused,pipelined")]
     pub topologies: Vec<TopologyArg>,
-    /// Write the percentile plot (SVG) here. (`--json PATH` writes the results.)
+    /// Write the percentile plot here: a PNG for a `.png` name (its text needs a
+    /// system font such as Debian's fonts-dejavu-core, or ENGINE_PLOT_FONT=FILE.ttf),
+    /// else an SVG. (`--json PATH` writes the results.)
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
     /// Write one `.hgrm` per rate into this directory.

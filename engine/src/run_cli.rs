@@ -561,7 +561,12 @@ pub fn bench_e2e_command(args: &crate::cli::E2eArgs) -> Result<ExitCode, String>
         crate::bench::write_hgrms(dir, &results).map_err(|e| format!("--hgrm-dir {}: {e}", dir.display()))?;
     }
     if let Some(path) = &args.plot {
-        std::fs::write(path, crate::bench::svg(&results)).map_err(|e| format!("--plot {}: {e}", path.display()))?;
+        let as_png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+        if as_png {
+            crate::bench::png(&results, path).map_err(|e| format!("--plot {}: {e}", path.display()))?;
+        } else {
+            std::fs::write(path, crate::bench::svg(&results)).map_err(|e| format!("--plot {}: {e}", path.display()))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
