@@ -112,7 +112,7 @@ pub fn write_hgrms(dir: &Path, results: &[(RateResult, Histogram<u64>)]) -> std:
     Ok(())
 }
 
-pub use png::png;
+pub use png::{FONT_PATHS, font as png_font, png};
 
 /// A percentile plot as SVG: latency (log scale) against "1 in N" (log scale of
 /// 1/(1-p), as HdrHistogram plots are drawn), one line per rate.

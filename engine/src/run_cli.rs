@@ -550,6 +550,11 @@ pub fn bench_e2e_command(args: &crate::cli::E2eArgs) -> Result<ExitCode, String>
             },
         });
     }
+    let as_png = args.plot.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")));
+    if as_png {
+        // Before minutes of runs, not after them.
+        crate::bench::png_font().map_err(|e| format!("--plot: {e}"))?;
+    }
     let results = crate::bench::e2e(&topologies, &args.rates, args.seconds.max(1)).map_err(|e| e.to_string())?;
     print!("{}", crate::bench::table(&results));
     if let Some(path) = &args.run.json {
@@ -561,7 +566,6 @@ pub fn bench_e2e_command(args: &crate::cli::E2eArgs) -> Result<ExitCode, String>
         crate::bench::write_hgrms(dir, &results).map_err(|e| format!("--hgrm-dir {}: {e}", dir.display()))?;
     }
     if let Some(path) = &args.plot {
-        let as_png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
         if as_png {
             crate::bench::png(&results, path).map_err(|e| format!("--plot {}: {e}", path.display()))?;
         } else {
