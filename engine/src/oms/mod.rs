@@ -206,6 +206,7 @@ impl Oms {
     /// # Errors
     /// [`OmsError::SlabFull`].
     pub fn create(&mut self, new: NewOrder) -> Result<ClientId, OmsError> {
+        let money = self.money(new.instrument);
         let index = self.free.pop().ok_or(OmsError::SlabFull(self.slots.len()))?;
         let slot = self.slots.get_mut(index as usize).ok_or(OmsError::SlabFull(0))?;
         // 24 bits of generation: an id comes back only after 16M reuses of its slot.
@@ -223,8 +224,7 @@ impl Oms {
             triggered: false,
             sent_at: 0,
         };
-        let open = order.open_notional() * self.money.get(new.instrument.0 as usize).copied().unwrap_or(1);
-        self.open_notional += open;
+        self.open_notional += order.open_notional() * money;
         slot.order = Some(order);
         self.counters.created += 1;
         Ok(id)

@@ -877,6 +877,7 @@ impl Pipeline {
         let restricted = self.risk.limits().restricted;
         let views: [crate::route::VenueView<'_>; crate::route::MAX_VENUES] = std::array::from_fn(|v| {
             let i = layout.at_venue(order.instrument, v).0 as usize;
+            let own = self.risk.instrument(InstrumentId(i as u32));
             crate::route::VenueView {
                 venue: v as u8,
                 book: self.books.get(i).unwrap_or(fallback),
@@ -893,12 +894,8 @@ impl Pipeline {
                     }
                 }),
                 // Each venue's instrument by its own limits, as risk will check it.
-                stale: now.saturating_sub(self.book_ts.get(i).copied().unwrap_or(0))
-                    > self.risk.instrument(InstrumentId(i as u32)).max_reference_age_ns,
-                barred: {
-                    let own = self.risk.instrument(InstrumentId(i as u32));
-                    restricted & (1u64 << (i & 63)) != 0 || order.qty.0 > own.max_qty || order.qty.0 < own.min_qty
-                },
+                stale: now.saturating_sub(self.book_ts.get(i).copied().unwrap_or(0)) > own.max_reference_age_ns,
+                barred: restricted & (1u64 << (i & 63)) != 0 || order.qty.0 > own.max_qty || order.qty.0 < own.min_qty,
             }
         });
         let venues = views.get(..layout.venues.min(crate::route::MAX_VENUES)).unwrap_or(&[]);
@@ -1780,17 +1777,14 @@ impl Pipeline {
     /// An order already being cancelled, or an armed stop (it lives only here), sends
     /// nothing to a venue: it spends no token.
     fn allow_cancel(&mut self, id: crate::order::ClientId, now: u64) -> bool {
-        if self.oms.get(id).is_some_and(|o| o.state == OrderState::PendingCancel || o.is_armed()) {
+        let Some(order) = self.oms.get(id) else {
+            return self.risk.allow_cancel(0, InstrumentId(u32::MAX), now);
+        };
+        if order.state == OrderState::PendingCancel || order.is_armed() {
             return true;
         }
-        let instrument = self.oms.get(id).map_or(InstrumentId(u32::MAX), |o| o.new.instrument);
-        let venue = self.venue_of_order(id);
-        self.risk.allow_cancel(venue, instrument, now)
-    }
-
-    /// The venue of a live order (0 if unknown).
-    fn venue_of_order(&self, id: crate::order::ClientId) -> usize {
-        self.oms.get(id).map_or(0, |o| self.layout.venue_of(o.new.instrument))
+        let instrument = order.new.instrument;
+        self.risk.allow_cancel(self.layout.venue_of(instrument), instrument, now)
     }
 
     /// The circuit breaker of the venue an order went to (with one venue, its one
