@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cargo-fuzz (libFuzzer) over everything that reads untrusted bytes: the five venue
-# decoders, the capture reader, the journal reader and its recovery, and the
-# shared-memory ring header (targets in feeds/fuzz/fuzz_targets, seeds in
+# decoders, the WebSocket frame reader, the capture reader, the journal reader and its
+# recovery, the shared-memory ring header, the `--config` loader and the venue answer
+# decoder of order entry (targets in feeds/fuzz/fuzz_targets, seeds in
 # feeds/fuzz/seeds). Builds every target, then runs each for FUZZ_SECONDS (default 10)
 # from its seeds plus the corpus grown by earlier runs (feeds/fuzz/corpus, not kept
 # in git). A crash stops the script non-zero; its input is saved under

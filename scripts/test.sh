@@ -65,7 +65,7 @@ scripts/miri.sh
 step "ThreadSanitizer over the multi-threaded ring tests"
 scripts/tsan.sh
 
-step "cargo-fuzz: every decoder, the capture and journal readers, the shm header (10 s each)"
+step "cargo-fuzz: every decoder, the ws frame reader, the capture and journal readers, the shm header, the config loader and the venue answer decoder (10 s each)"
 FUZZ_SECONDS=10 scripts/fuzz.sh
 
 step "all checks passed"

@@ -36,11 +36,21 @@ const TAKES_CONFIG: [&[&str]; 3] = [&["run"], &["replay"], &["bench", "e2e"]];
 /// have, or gives a value its flag refuses; each message names the file.
 pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, String> {
     let Some(path) = config_path(&argv) else { return Ok(argv) };
-    let Some(command) = TAKES_CONFIG.iter().find(|c| argv.iter().skip(1).take(c.len()).eq(c.iter())) else {
+    if command_of(&argv).is_none() {
         return Ok(argv); // clap explains that this subcommand has no --config
-    };
+    }
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("--config {}: cannot read it: {e}", path.display()))?;
+    expand_text(argv, &path, &text)
+}
+
+/// [`expand`] with the file's `text` already read from `path` (named in messages).
+///
+/// # Errors
+/// As [`expand`], except reading the file.
+pub fn expand_text(argv: Vec<OsString>, path: &Path, text: &str) -> Result<Vec<OsString>, String> {
+    let Some(command) = command_of(&argv) else { return Ok(argv) };
     let file = |e: String| format!("--config {}: {e}", path.display());
-    let text = std::fs::read_to_string(&path).map_err(|e| file(format!("cannot read it: {e}")))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file(format!("invalid TOML: {e}")))?;
     let flags = flags_of(command, &table).map_err(file)?;
     // The file on its own first, so a bad value is blamed on the file.
@@ -56,6 +66,11 @@ pub fn expand(argv: Vec<OsString>) -> Result<Vec<OsString>, String> {
     out.extend(flags);
     out.extend(argv.into_iter().skip(1 + command.len()));
     Ok(out)
+}
+
+/// The subcommand path `argv` starts with, if it takes `--config`.
+fn command_of(argv: &[OsString]) -> Option<&'static [&'static str]> {
+    TAKES_CONFIG.iter().copied().find(|c| argv.iter().skip(1).take(c.len()).eq(c.iter()))
 }
 
 /// The value of `--config FILE` or `--config=FILE`.

@@ -9,11 +9,15 @@
 //! it for now (a local TLS terminator); doing TLS on the hot core is a measured
 //! decision still to make.
 
+mod inbound;
+
 use std::{
     io::{Read, Write},
     net::{TcpStream, ToSocketAddrs},
     time::Duration,
 };
+
+pub use inbound::{Control, Inbound};
 
 /// Why the connection failed or ended.
 #[derive(Debug, thiserror::Error)]
@@ -74,56 +78,11 @@ const SEND_SPINS: u32 = 5_000_000;
 #[derive(Debug)]
 pub struct WsClient {
     stream: TcpStream,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// Bytes of the message last handed out, dropped at the next poll.
-    consumed: usize,
-    /// Where the message last handed out lies in `buf`.
-    message: (usize, usize),
+    inbound: Inbound,
     /// Outgoing frames are built here (sized at connect; never grows).
     out: Vec<u8>,
     /// The last masking key (a xorshift sequence: each frame gets a fresh one).
     mask: u32,
-}
-
-enum Frame {
-    Complete { header: usize, len: usize, opcode: u8, fin: bool },
-    Incomplete { total: Option<u64> },
-}
-
-fn parse_frame(b: &[u8]) -> Result<Frame, WsError> {
-    let (Some(&b0), Some(&b1)) = (b.first(), b.get(1)) else { return Ok(Frame::Incomplete { total: None }) };
-    if b0 & 0x70 != 0 {
-        return Err(WsError::Protocol("reserved bits set (no extension was negotiated)"));
-    }
-    if b1 & 0x80 != 0 {
-        return Err(WsError::Protocol("masked frame from the server"));
-    }
-    let (header, len) = match b1 & 0x7f {
-        126 => match b.get(2..4) {
-            Some(l) => {
-                let mut a = [0u8; 2];
-                a.copy_from_slice(l);
-                (4, u64::from(u16::from_be_bytes(a)))
-            }
-            None => return Ok(Frame::Incomplete { total: None }),
-        },
-        127 => match b.get(2..10) {
-            Some(l) => {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(l);
-                (10, u64::from_be_bytes(a))
-            }
-            None => return Ok(Frame::Incomplete { total: None }),
-        },
-        n => (2, u64::from(n)),
-    };
-    let total = header as u64 + len;
-    if (b.len() as u64) < total {
-        return Ok(Frame::Incomplete { total: Some(total) });
-    }
-    Ok(Frame::Complete { header, len: len as usize, opcode: b0 & 0x0f, fin: b0 & 0x80 != 0 })
 }
 
 fn base64(bytes: &[u8]) -> String {
@@ -216,16 +175,7 @@ impl WsClient {
         stream.set_nodelay(true)?;
         // Seeded from the handshake key; never zero (xorshift would stay there).
         let mask = key.bytes().fold(0x9e37_79b9u32, |m, b| m.rotate_left(5) ^ u32::from(b)) | 1;
-        Ok(Self {
-            stream,
-            buf: vec![0; buffer.max(1024)],
-            start: 0,
-            end: 0,
-            consumed: 0,
-            message: (0, 0),
-            out: Vec::with_capacity(OUT_CAPACITY),
-            mask,
-        })
+        Ok(Self { stream, inbound: Inbound::new(buffer), out: Vec::with_capacity(OUT_CAPACITY), mask })
     }
 
     /// Sends `payload` as one masked text frame, waiting out a full socket. Builds the
@@ -293,101 +243,46 @@ impl WsClient {
 
     /// The message the last successful [`WsClient::advance`] found.
     pub fn message(&self) -> &[u8] {
-        self.buf.get(self.message.0..self.message.1).unwrap_or_default()
+        self.inbound.message()
     }
 
     /// Moves to the next complete text or binary message (then read it with
-    /// [`WsClient::message`]); `false` if none has arrived yet.
+    /// [`WsClient::message`]); `false` if none has arrived yet. Answers pings and
+    /// echoes a close on the way.
     ///
     /// # Errors
     /// As [`WsClient::poll`].
     pub fn advance(&mut self) -> Result<bool, WsError> {
-        self.start += std::mem::take(&mut self.consumed);
-        loop {
-            let frame = parse_frame(self.buf.get(self.start..self.end).unwrap_or_default())?;
-            match frame {
-                Frame::Complete { header, len, opcode, fin } => {
-                    let (body, next) = (self.start + header, self.start + header + len);
-                    match opcode {
-                        0x1 | 0x2 if fin => {
-                            self.consumed = header + len;
-                            self.message = (body, next);
-                            return Ok(true);
-                        }
-                        0x0..=0x2 => return Err(WsError::Protocol("fragmented messages are not supported")),
-                        0x8 => {
-                            let code = self
-                                .buf
-                                .get(body..body + 2)
-                                .and_then(|c| <[u8; 2]>::try_from(c).ok())
-                                .map(u16::from_be_bytes);
-                            let _ = self.send_control(0x8, &code.unwrap_or(1000).to_be_bytes());
-                            return Err(WsError::Closed { code });
-                        }
-                        0x9 => {
-                            let mut payload = [0u8; 125];
-                            let n = len.min(125);
-                            for (d, b) in payload.iter_mut().zip(self.buf.get(body..body + n).unwrap_or_default()) {
-                                *d = *b;
-                            }
-                            self.start = next;
-                            self.send_control(0xA, payload.get(..n).unwrap_or_default())?;
-                        }
-                        0xA => self.start = next,
-                        _ => return Err(WsError::Protocol("unknown opcode")),
-                    }
-                }
-                Frame::Incomplete { total } => {
-                    if let Some(total) = total
-                        && total > self.buf.len() as u64
-                    {
-                        return Err(WsError::TooLarge { len: total, capacity: self.buf.len() });
-                    }
-                    if self.start == self.end {
-                        (self.start, self.end) = (0, 0);
-                    } else if self.end == self.buf.len()
-                        || total.is_some_and(|t| self.start as u64 + t > self.buf.len() as u64)
-                    {
-                        self.buf.copy_within(self.start..self.end, 0);
-                        self.end -= self.start;
-                        self.start = 0;
-                    }
-                    let Some(room) = self.buf.get_mut(self.end..) else { return Ok(false) };
-                    match self.stream.read(room) {
-                        Ok(0) => return Err(WsError::Disconnected),
-                        Ok(n) => self.end += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(WsError::Io(e)),
-                    }
-                }
-            }
-        }
+        let stream = &self.stream;
+        self.inbound.advance(&mut &*stream, |control| match control {
+            Control::Ping(payload) => send_control(stream, 0xA, payload),
+            Control::Close(code) => send_control(stream, 0x8, &code.unwrap_or(1000).to_be_bytes()),
+        })
     }
+}
 
-    /// Sends a masked control frame (clients must mask), waiting out a full socket.
-    fn send_control(&mut self, opcode: u8, payload: &[u8]) -> Result<(), WsError> {
-        let mask = [0x5a, 0xc3, 0x17, 0x8e];
-        let mut frame = [0u8; 2 + 4 + 125];
-        let n = payload.len().min(125);
-        frame[0] = 0x80 | opcode;
-        frame[1] = 0x80 | n as u8;
-        frame[2..6].copy_from_slice(&mask);
-        for ((slot, b), m) in frame.iter_mut().skip(6).zip(payload.iter().take(n)).zip(mask.iter().cycle()) {
-            *slot = b ^ m;
-        }
-        let mut out = frame.get(..6 + n).unwrap_or_default();
-        while !out.is_empty() {
-            match self.stream.write(out) {
-                Ok(0) => return Err(WsError::Disconnected),
-                Ok(k) => out = out.get(k..).unwrap_or_default(),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(WsError::Io(e)),
-            }
-        }
-        Ok(())
+/// Sends a masked control frame (clients must mask), waiting out a full socket.
+fn send_control(mut stream: &TcpStream, opcode: u8, payload: &[u8]) -> Result<(), WsError> {
+    let mask = [0x5a, 0xc3, 0x17, 0x8e];
+    let mut frame = [0u8; 2 + 4 + 125];
+    let n = payload.len().min(125);
+    frame[0] = 0x80 | opcode;
+    frame[1] = 0x80 | n as u8;
+    frame[2..6].copy_from_slice(&mask);
+    for ((slot, b), m) in frame.iter_mut().skip(6).zip(payload.iter().take(n)).zip(mask.iter().cycle()) {
+        *slot = b ^ m;
     }
+    let mut out = frame.get(..6 + n).unwrap_or_default();
+    while !out.is_empty() {
+        match stream.write(out) {
+            Ok(0) => return Err(WsError::Disconnected),
+            Ok(k) => out = out.get(k..).unwrap_or_default(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(WsError::Io(e)),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

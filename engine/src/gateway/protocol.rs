@@ -326,6 +326,12 @@ pub fn decode_answer<'a>(msg: &'a [u8], symbols: &[WireSymbol<'_>]) -> Result<An
     let fixed = |text: &[u8], scale, field| {
         feeds::decimal::parse_fixed(text, scale).map_err(|error| s.err(DecodeErrorKind::BadDecimal { field, error }))
     };
+    // A fill or a replace at a price or size of zero or less is not one this engine
+    // sent; it is refused here rather than reaching the positions.
+    let positive = |text: &[u8], scale, field| match fixed(text, scale, field)? {
+        v if v > 0 => Ok(v),
+        _ => Err(s.err(DecodeErrorKind::BadField { field, expected: "a positive amount" })),
+    };
     match kind {
         b"ack" => report(ExecKind::Accepted),
         b"reject" => report(ExecKind::Rejected),
@@ -335,8 +341,8 @@ pub fn decode_answer<'a>(msg: &'a [u8], symbols: &[WireSymbol<'_>]) -> Result<An
         b"expired" => report(ExecKind::Expired),
         b"fill" => {
             let w = scales()?;
-            let price = Price(fixed(price, w.price_scale, "price")?);
-            let qty = Qty(fixed(qty, w.qty_scale, "qty")?);
+            let price = Price(positive(price, w.price_scale, "price")?);
+            let qty = Qty(positive(qty, w.qty_scale, "qty")?);
             let fee = fixed(fee, 0, "fee")?;
             let liquidity = if maker { Liquidity::Maker } else { Liquidity::Taker };
             if trade_id == 0 {
@@ -346,8 +352,8 @@ pub fn decode_answer<'a>(msg: &'a [u8], symbols: &[WireSymbol<'_>]) -> Result<An
         }
         b"replaced" => {
             let w = scales()?;
-            let price = Price(fixed(price, w.price_scale, "price")?);
-            let qty = Qty(fixed(qty, w.qty_scale, "qty")?);
+            let price = Price(positive(price, w.price_scale, "price")?);
+            let qty = Qty(positive(qty, w.qty_scale, "qty")?);
             report(ExecKind::Replaced { price, qty })
         }
         b"login" => Ok(Answer::Login { ok, seq, reason }),
@@ -421,6 +427,16 @@ mod tests {
             )
             .is_err()
         );
+        for (price, qty) in [("0", "0.001"), ("-1", "0.001"), ("100", "0"), ("100", "-0.001")] {
+            let fill = format!(
+                r#"{{"type":"fill","seq":1,"cid":1,"symbol":"BTCUSDT","trade_id":1,"price":"{price}","qty":"{qty}"}}"#
+            );
+            let e = decode_answer(fill.as_bytes(), &[BTC]).expect_err(&fill);
+            assert!(e.to_string().contains("positive"), "{fill}: {e}");
+            let replaced =
+                format!(r#"{{"type":"replaced","seq":1,"cid":1,"symbol":"BTCUSDT","price":"{price}","qty":"{qty}"}}"#);
+            assert!(decode_answer(replaced.as_bytes(), &[BTC]).is_err(), "{replaced}");
+        }
         assert!(decode_answer(br#"{"type":"teleport","cid":1}"#, &[BTC]).is_err());
         assert!(decode_answer(br#"{"type":"ack","cid":1"#, &[BTC]).is_err(), "truncated");
         assert!(matches!(decode_answer(br#"{"type":"open_orders","orders":[]}"#, &[BTC]), Ok(Answer::Query)));

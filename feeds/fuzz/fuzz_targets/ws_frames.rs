@@ -1,0 +1,70 @@
+//! Arbitrary bytes from a WebSocket server, in arbitrary read sizes: the client's
+//! receive buffer (`feeds::ws::Inbound`, exactly what reads the socket) returns
+//! messages or a clear error and never panics, loops or reads out of bounds. The
+//! first four bytes choose the read sizes (1 to 256 bytes, cycling), with a
+//! `WouldBlock` between reads so the "nothing yet" path runs too. Every message it
+//! hands out must be bytes of the input, in order, within the buffer's size; every
+//! ping payload is at most 125 bytes.
+#![no_main]
+
+use std::io::{ErrorKind, Read};
+
+use feeds::ws::{Control, Inbound};
+use libfuzzer_sys::fuzz_target;
+
+/// The buffer's size: the smallest `Inbound` takes, so "too large" is reachable.
+const CAPACITY: usize = 1024;
+
+struct Chunks<'a> {
+    data: &'a [u8],
+    sizes: &'a [u8],
+    reads: usize,
+    blocked: bool,
+}
+
+impl Read for Chunks<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        self.blocked = !self.blocked;
+        if self.blocked && !self.data.is_empty() {
+            return Err(ErrorKind::WouldBlock.into());
+        }
+        let size = self.sizes.get(self.reads % self.sizes.len().max(1)).map_or(256, |s| usize::from(*s) + 1);
+        self.reads += 1;
+        let n = size.min(out.len()).min(self.data.len());
+        let (now, rest) = self.data.split_at(n);
+        out[..n].copy_from_slice(now);
+        self.data = rest;
+        Ok(n) // 0 at the end: the peer hung up
+    }
+}
+
+fuzz_target!(|input: &[u8]| {
+    let (sizes, data) = input.split_at(input.len().min(4));
+    let mut src = Chunks { data, sizes, reads: 0, blocked: false };
+    let mut inbound = Inbound::new(CAPACITY);
+    let mut after = 0usize; // where the last message ended in `data`
+    loop {
+        let result = inbound.advance(&mut src, |control| {
+            if let Control::Ping(payload) = control {
+                assert!(payload.len() <= 125, "a pong of {} bytes", payload.len());
+            }
+            Ok(())
+        });
+        match result {
+            Ok(true) => {
+                let message = inbound.message();
+                assert!(message.len() + 2 <= CAPACITY, "a {}-byte message from a {CAPACITY}-byte buffer", message.len());
+                let rest = &data[after..];
+                let at = if message.is_empty() {
+                    Some(0)
+                } else {
+                    rest.windows(message.len()).position(|w| w == message)
+                };
+                let at = at.expect("a message that is not the input's next bytes");
+                after += at + message.len();
+            }
+            Ok(false) => {}
+            Err(_) => break,
+        }
+    }
+});
