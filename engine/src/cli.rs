@@ -125,9 +125,44 @@ pub struct SimArgs {
     /// Random seed (same seed, same market).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Drop one depth update id every N frames (0: never), to exercise gap recovery.
-    #[arg(long, default_value_t = 0)]
+    /// Feed fault: skip one update id every N depth updates (0: never). The engine
+    /// detects the gap, refuses orders on that book and resyncs it from the next
+    /// snapshot. This and the next five faults are counted per connection and printed
+    /// on stderr when it ends (`sim: faults injected on PEER: gap=N duplicate=N ...`).
+    #[arg(long, default_value_t = 0, value_name = "N")]
     pub gap_every: u64,
+    /// Feed fault: send every Nth depth update twice in a row, same update ids (0:
+    /// never). The engine drops the repeat as already applied (counter
+    /// `stale_updates`); its book and its trading are unaffected.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub duplicate_every: u64,
+    /// Feed fault: hold every Nth depth update back and send it right after the next
+    /// update of its symbol (0: never). The engine finds a gap at the later update
+    /// (the book is invalid, orders on it refused), drops the late one, and resyncs
+    /// from the next snapshot.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub reorder_every: u64,
+    /// Feed fault: send the first half of every Nth depth update's JSON instead of it,
+    /// so that update is lost (0: never). The engine counts a decode error, finds the
+    /// gap it leaves at the next update, and resyncs from the next snapshot.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub malformed_every: u64,
+    /// Feed fault: print every Nth trade at ten times the market price, then at a
+    /// tenth of it, alternately; nothing else is wrong with the frame, and the
+    /// order-entry venue does not trade on it (0: never). The engine journals the
+    /// print but prices its orders from the book, so none goes out off the market
+    /// (pre-trade risk's collar around the mid would refuse one). A print is a
+    /// trade through any engine-held stop, so it can fire one; its order keeps the
+    /// limit it was given from the book.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub absurd_price_every: u64,
+    /// Feed fault: replace every Nth depth update by one that puts a bid above the
+    /// best ask, update ids intact (0: never). The engine refuses the update (counter
+    /// `book_errors`), marks the book invalid until the next snapshot resyncs it:
+    /// strategies are not called on it, and pre-trade risk refuses any order on it
+    /// meanwhile, such as a stop entry a trade fires (`book_invalid`).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub crossed_every: u64,
     /// How often to send fresh snapshots.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub snapshot_every: std::time::Duration,

@@ -95,6 +95,8 @@ pub struct Counters {
     pub decode_errors: u64,
     /// Sequence gaps detected (book invalidated until a snapshot).
     pub gaps: u64,
+    /// Book updates dropped as already applied (a repeat, or one older than the book).
+    pub stale_updates: u64,
     /// Snapshots applied.
     pub resyncs: u64,
     /// Book updates refused (full depth, crossed).
@@ -586,7 +588,11 @@ impl Pipeline {
         let verdict = if self.mid_update & bit != 0 { Verdict::Apply } else { seq.check(d) };
         match verdict {
             Verdict::Apply | Verdict::Resync => {}
-            Verdict::Stale | Verdict::Waiting => return 0,
+            Verdict::Stale => {
+                self.counters.stale_updates += 1;
+                return 0;
+            }
+            Verdict::Waiting => return 0,
             Verdict::Gap { expected, got } => {
                 self.counters.gaps += 1;
                 book.invalidate();

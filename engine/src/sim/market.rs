@@ -1,6 +1,8 @@
 //! A simulated exchange market: per symbol a contiguous 20-level book around a price
 //! that random-walks, emitted as Binance spot `depthUpdate` and `trade` frames, so the
 //! engine parses exactly the bytes it would get from the venue. Deterministic per seed.
+//! On request it damages the content of some frames (a skipped update id, a book
+//! update that crosses the book, a trade far off the market): see [`super::Faults`].
 
 use std::io::Write;
 
@@ -9,7 +11,10 @@ use feeds::{
     event::{BookDelta, BookSide, Event, InstrumentId, LEVELS_PER_DELTA, Level, Price, Qty, Trade, UnixNanos, Venue},
 };
 
-use super::rng::SplitMix64;
+use super::{
+    faults::{FaultCounts, Faults},
+    rng::SplitMix64,
+};
 
 /// Levels per side the simulated book holds.
 pub const SIM_DEPTH: usize = 20;
@@ -58,7 +63,14 @@ pub struct MarketSim {
     frame: Vec<u8>,
     /// Skip one update id every this many depth frames (0: never), to exercise gap recovery.
     gap_every: u64,
+    /// Send a crossing book update instead of every this many depth frames (0: never).
+    crossed_every: u64,
+    /// Print every this many trades far off the market (0: never).
+    absurd_price_every: u64,
     depth_frames: u64,
+    trades: u64,
+    /// Content faults made so far.
+    injected: FaultCounts,
     /// What the last frame changed: its instrument, and the trade if it was one.
     last: Option<(InstrumentId, Option<Trade>)>,
 }
@@ -77,13 +89,44 @@ impl MarketSim {
                 *q = level_qty(&mut rng);
             }
         }
-        Self { rng, symbols, frame: Vec::with_capacity(4096), gap_every: 0, depth_frames: 0, last: None }
+        Self {
+            rng,
+            symbols,
+            frame: Vec::with_capacity(4096),
+            gap_every: 0,
+            crossed_every: 0,
+            absurd_price_every: 0,
+            depth_frames: 0,
+            trades: 0,
+            injected: FaultCounts::default(),
+            last: None,
+        }
     }
 
     /// Drops an update id every `n` depth frames, as a lossy network would.
     pub fn with_gap_every(mut self, n: u64) -> Self {
         self.gap_every = n;
         self
+    }
+
+    /// Makes the content faults of `faults`: its skipped update ids, crossing book
+    /// updates and off-market trades (the wire faults are [`super::FaultyMarket`]'s).
+    pub fn with_faults(mut self, faults: &Faults) -> Self {
+        self.gap_every = faults.gap_every;
+        self.crossed_every = faults.crossed_every;
+        self.absurd_price_every = faults.absurd_price_every;
+        self
+    }
+
+    /// Depth update frames made so far (crossing ones included).
+    pub fn depth_updates(&self) -> u64 {
+        self.depth_frames
+    }
+
+    /// The content faults made so far (skipped ids, crossing updates, off-market
+    /// trades; the other counts are 0).
+    pub fn injected(&self) -> FaultCounts {
+        self.injected
     }
 
     /// The symbols.
@@ -179,12 +222,26 @@ impl MarketSim {
         let (price, level) = if buy { (s.best_bid + 1, s.asks[0]) } else { (s.best_bid, s.bids[0]) };
         let qty = 1 + self.rng.below(level.max(1) as u64) as i64;
         s.trade_id += 1;
+        self.trades += 1;
+        let absurd = self.absurd_price_every != 0 && self.trades.is_multiple_of(self.absurd_price_every);
+        let printed = if absurd {
+            // Ten times the market, then a tenth of it: both sides of any collar.
+            self.injected.absurd_prices += 1;
+            if self.injected.absurd_prices % 2 == 1 { price.saturating_mul(10) } else { (price / 10).max(1) }
+        } else {
+            price
+        };
         let _ = write!(self.frame, r#"{{"e":"trade","E":{ms},"s":"{}","t":{},"p":""#, s.name, s.trade_id);
-        feeds::decimal::write_fixed(&mut self.frame, price, s.price_scale);
+        feeds::decimal::write_fixed(&mut self.frame, printed, s.price_scale);
         self.frame.extend_from_slice(br#"","q":""#);
         feeds::decimal::write_fixed(&mut self.frame, qty, s.qty_scale);
         // `m` is "the buyer is the maker": true when the taker sold.
         let _ = write!(self.frame, r#"","T":{ms},"m":{},"M":true}}"#, !buy);
+        if absurd {
+            // A bad print, not a trade: the venue that follows this market ignores it.
+            self.last = Some((s.instrument, None));
+            return;
+        }
         let aggressor = Some(if buy { feeds::event::Side::Buy } else { feeds::event::Side::Sell });
         let trade = Trade::new(
             Venue::Binance,
@@ -202,9 +259,25 @@ impl MarketSim {
     fn depth(&mut self, i: usize, ms: u64, moves: bool) {
         self.depth_frames += 1;
         let skip = u64::from(self.gap_every != 0 && self.depth_frames.is_multiple_of(self.gap_every));
+        let crossed = self.crossed_every != 0 && self.depth_frames.is_multiple_of(self.crossed_every);
         let rng = &mut self.rng;
         let Some(s) = self.symbols.get_mut(i) else { return };
         s.update_id += 1 + skip;
+        self.injected.gaps += skip;
+        if crossed {
+            // A bid one tick above the best ask, with the next update id; the
+            // simulator's book stays as it was (its next snapshot repairs a client's).
+            self.injected.crossed += 1;
+            let bid = [(s.best_bid + 2, level_qty(rng))];
+            let _ = write!(
+                self.frame,
+                r#"{{"e":"depthUpdate","E":{ms},"s":"{}","U":{},"u":{},"b":["#,
+                s.name, s.update_id, s.update_id
+            );
+            write_levels(&mut self.frame, &bid, s.price_scale, s.qty_scale);
+            self.frame.extend_from_slice(br#"],"a":[]}"#);
+            return;
+        }
         let (mut bids, mut asks) = ([(0i64, 0i64); 4], [(0i64, 0i64); 4]);
         let (mut nb, mut na) = (0, 0);
         if moves && rng.below(2) == 0 {
@@ -331,6 +404,65 @@ mod tests {
         for side in [BookSide::Bid, BookSide::Ask] {
             assert_eq!(fresh.levels(side).collect::<Vec<_>>(), book.levels(side).collect::<Vec<_>>());
         }
+    }
+
+    /// A crossing update decodes, keeps the update ids whole, and crosses a book
+    /// built from the stream; the off-market trades alternate 10x and a tenth, and
+    /// the venue following the market never sees them as trades.
+    #[test]
+    fn content_faults_cross_the_book_and_print_off_the_market() {
+        let mut table = SymbolTable::new();
+        let id = table.intern("BTCUSDT", 2, 5);
+        let decoder = BinanceDecoder::new(table);
+        let faults = Faults { crossed_every: 100, absurd_price_every: 20, ..Faults::default() };
+        let mut sim = MarketSim::new(vec![SimSymbol::new("BTCUSDT", id, (2, 5), 6_000_000)], 7).with_faults(&faults);
+        let mut events = Events::with_capacity(64);
+        let mut book = Book::with_depth(64);
+        assert!(sim.snapshot(id, 0, &mut events));
+        for e in events.as_slice() {
+            let Event::BookDelta(d) = e else { panic!() };
+            book.apply(d).unwrap();
+        }
+        let mut last = sim.symbols()[0].update_id;
+        let (mut crossed, mut prices) = (0, Vec::new());
+        for n in 0..10_000u64 {
+            events.clear();
+            let frame = sim.next_frame(n * 1_000_000).to_vec();
+            let hidden = sim.last_event().is_some_and(|(_, t)| t.is_none());
+            decoder.decode(&frame, UnixNanos(n), &mut events).unwrap();
+            for e in events.as_slice() {
+                match e {
+                    Event::BookDelta(d) => {
+                        assert_eq!(d.first_seq, last + 1, "ids intact");
+                        last = d.last_seq;
+                        if let Err(feeds::book::BookError::Crossed { bid, ask }) = book.apply(d) {
+                            assert_eq!(bid, ask + 1, "a bid one tick above the best ask");
+                            crossed += 1;
+                            // What a client does next: resync from a snapshot.
+                            let mut snap = Events::with_capacity(64);
+                            assert!(sim.snapshot(id, 0, &mut snap));
+                            for e in snap.as_slice() {
+                                let Event::BookDelta(d) = e else { panic!() };
+                                book.apply(d).unwrap();
+                            }
+                            assert!(book.is_valid());
+                        }
+                    }
+                    Event::Trade(t) => {
+                        let mid = (book.best_bid().unwrap().price.0 + book.best_ask().unwrap().price.0) / 2;
+                        if t.price.0 > 5 * mid || t.price.0 * 5 < mid {
+                            assert!(hidden, "the venue following the market does not trade on it");
+                            prices.push(t.price.0 > mid);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let injected = sim.injected();
+        assert_eq!((injected.crossed, injected.absurd_prices), (crossed, prices.len() as u64));
+        assert!(crossed > 50 && prices.len() > 30, "{injected:?}");
+        assert!(prices.iter().step_by(2).all(|up| *up) && prices.iter().skip(1).step_by(2).all(|up| !*up));
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! - Market data at `ws://127.0.0.1:PORT/` in Binance's format: each connection gets
 //!   its own market (first a partial-depth snapshot per symbol, then depth updates
 //!   and trades at the offered rate, and a fresh snapshot every `--snapshot-every`,
-//!   which is how a client that saw a gap resyncs).
+//!   which is how a client that saw a gap resyncs). With the feed-fault flags
+//!   (`--gap-every`, `--duplicate-every`, ...; see [`crate::sim::Faults`]) some of
+//!   those frames are damaged on purpose; each connection prints what it injected on
+//!   stderr when it ends.
 //! - Order entry at `ws://127.0.0.1:PORT/orders` in the protocol of
 //!   [`crate::gateway::protocol`], for the account whose API key and secret are in
 //!   `ENGINE_API_KEY` and `ENGINE_API_SECRET`. Orders match against the market of the
@@ -29,7 +32,7 @@ use crate::{
     cli::SimArgs,
     gateway::protocol::Credentials,
     run::sim_symbol_spec,
-    sim::{FeeSchedule, MarketSim, SimSymbol},
+    sim::{Faults, FaultyMarket, FeeSchedule, MarketSim, SimSymbol},
 };
 use account::{Account, Listing};
 
@@ -72,7 +75,7 @@ impl Registry {
     }
 }
 
-fn market(args: &SimArgs) -> MarketSim {
+fn market(args: &SimArgs) -> FaultyMarket {
     let symbols = args
         .symbols
         .iter()
@@ -82,7 +85,15 @@ fn market(args: &SimArgs) -> MarketSim {
             SimSymbol::new(name, feeds::event::InstrumentId(i as u32), (ps, qs), start)
         })
         .collect();
-    MarketSim::new(symbols, args.seed).with_gap_every(args.gap_every)
+    let faults = Faults {
+        gap_every: args.gap_every,
+        duplicate_every: args.duplicate_every,
+        reorder_every: args.reorder_every,
+        malformed_every: args.malformed_every,
+        absurd_price_every: args.absurd_price_every,
+        crossed_every: args.crossed_every,
+    };
+    FaultyMarket::new(MarketSim::new(symbols, args.seed), faults)
 }
 
 fn lock(account: &Arc<Mutex<Account>>) -> std::sync::MutexGuard<'_, Account> {
@@ -95,15 +106,29 @@ fn text(bytes: &[u8]) -> Message {
 }
 
 /// Serves market data on one connection until the client goes away (the error says
-/// how). With an account, the account's venue follows this market.
+/// how), then prints the faults it injected. With an account, the account's venue
+/// follows this market.
 fn serve_feed(
-    mut ws: tungstenite::WebSocket<TcpStream>,
+    ws: tungstenite::WebSocket<TcpStream>,
     args: &SimArgs,
     account: Option<Arc<Mutex<Account>>>,
 ) -> Result<(), String> {
-    let e = |e: tungstenite::Error| e.to_string();
+    let peer = ws.get_ref().peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut market = market(args);
-    let ids: Vec<_> = market.symbols().iter().map(|s| s.instrument).collect();
+    let ended = stream_market(ws, args, account.as_ref(), &mut market);
+    // Tests and the reliability report read this line for what was injected.
+    eprintln!("sim: faults injected on {peer}: {}", market.counts());
+    ended
+}
+
+fn stream_market(
+    mut ws: tungstenite::WebSocket<TcpStream>,
+    args: &SimArgs,
+    account: Option<&Arc<Mutex<Account>>>,
+    market: &mut FaultyMarket,
+) -> Result<(), String> {
+    let e = |e: tungstenite::Error| e.to_string();
+    let ids: Vec<_> = market.market().symbols().iter().map(|s| s.instrument).collect();
     let started = now();
     let mut sent = 0u64;
     let mut next_snapshot = Duration::ZERO;
@@ -111,9 +136,9 @@ fn serve_feed(
         let elapsed = started.elapsed();
         if elapsed >= next_snapshot {
             for id in &ids {
-                ws.write(text(market.snapshot_frame(*id))).map_err(e)?;
-                if let Some(a) = &account {
-                    lock(a).refresh(&market, *id, unix_ns());
+                ws.write(text(market.market_mut().snapshot_frame(*id))).map_err(e)?;
+                if let Some(a) = account {
+                    lock(a).refresh(market.market(), *id, unix_ns());
                 }
             }
             next_snapshot = elapsed + args.snapshot_every;
@@ -121,9 +146,9 @@ fn serve_feed(
         let due = (elapsed.as_nanos() * u128::from(args.rate) / 1_000_000_000) as u64;
         let ts = unix_ns();
         while sent < due {
-            ws.write(text(market.next_frame(ts))).map_err(e)?;
-            if let Some(a) = &account {
-                lock(a).follow(&market, ts);
+            market.next_frames(ts, |frame| ws.write(text(frame)).map_err(e))?;
+            if let Some(a) = account {
+                lock(a).follow(market.market(), ts);
             }
             sent += 1;
         }

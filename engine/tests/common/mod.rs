@@ -3,6 +3,7 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod counting;
+pub mod report;
 
 use std::process::Command;
 
@@ -58,4 +59,76 @@ pub fn start_sim(mut command: Command, args: &[&str]) -> (std::process::Child, S
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("sim said: {line}")).to_owned();
     (child, url)
+}
+
+/// A journal's records and, of them, how many repeat a (stream, sequence) already
+/// seen: the journal columns of a reliability report row.
+pub fn journal_counts(dir: &std::path::Path) -> (u64, u64) {
+    let (records, _) = persist::journal::JournalReader::open(dir).unwrap().read_all().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let repeated = records.iter().filter(|r| !seen.insert((r.stream, r.seq))).count();
+    (records.len() as u64, repeated as u64)
+}
+
+/// A report row for a run that journaled into `dir`: `expected` is what the run says
+/// it journaled, checked against what the journal holds.
+pub fn journaled_row(
+    dir: &std::path::Path,
+    summary: &serde_json::Value,
+    injected: u64,
+    recovered: u64,
+) -> report::Found {
+    let (found, repeated) = journal_counts(dir);
+    report::Found {
+        injected,
+        recovered,
+        expected: summary["journaled"].as_u64(),
+        journal: Some(found),
+        duplicates: Some(repeated),
+        ..report::Found::default()
+    }
+}
+
+/// Per stream: (records, distinct sequences, checksum), the checksum an XOR over
+/// records of `seq × 1000003 ^ ts_ns`, which SQL computes the same way.
+pub type Streams = std::collections::BTreeMap<i64, (i64, i64, i64)>;
+
+/// The journal's [`Streams`] and how many records repeat a sequence; asserts each
+/// stream is gapless from 1.
+pub fn journal_streams(dir: &std::path::Path) -> (Streams, u64) {
+    let (records, _) = persist::journal::JournalReader::open(dir).unwrap().read_all().unwrap();
+    let mut seqs: std::collections::BTreeMap<i64, Vec<u64>> = std::collections::BTreeMap::new();
+    let mut out = Streams::new();
+    for r in &records {
+        let e = out.entry(i64::from(r.stream)).or_default();
+        e.0 += 1;
+        e.2 ^= (r.seq as i64).wrapping_mul(1_000_003) ^ r.ts as i64;
+        seqs.entry(i64::from(r.stream)).or_default().push(r.seq);
+    }
+    let mut repeated = 0;
+    for (stream, mut s) in seqs {
+        s.sort_unstable();
+        let n = s.len();
+        s.dedup();
+        repeated += (n - s.len()) as u64;
+        if let Some(e) = out.get_mut(&stream) {
+            e.1 = s.len() as i64;
+        }
+        // Gapless: 1, 2, 3, ... across every restart.
+        assert_eq!(s.first().copied(), Some(1), "stream {stream} starts at 1");
+        assert_eq!(s.last().copied(), Some(s.len() as u64), "stream {stream} has a gap");
+    }
+    (out, repeated)
+}
+
+/// The database's [`Streams`], over every event table.
+pub fn database_streams(url: &str) -> Streams {
+    let tables = ["market_trades", "book_tops", "order_events", "fills", "position_snapshots", "risk_events"];
+    let union = tables.map(|t| format!("SELECT stream, seq, ts_ns FROM {t}")).join(" UNION ALL ");
+    let sql = format!(
+        "SELECT stream::bigint, count(*), count(DISTINCT seq), \
+         coalesce(bit_xor((seq * 1000003) # ts_ns), 0) FROM ({union}) u GROUP BY stream"
+    );
+    let mut db = persist::pg::connect(Some(url)).unwrap();
+    db.query(&sql, &[]).unwrap().iter().map(|row| (row.get(0), (row.get(1), row.get(2), row.get(3)))).collect()
 }
