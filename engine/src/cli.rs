@@ -556,14 +556,21 @@ pub struct RunArgs {
     /// breaker, a rejected one re-opens it.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub breaker_probes: u32,
+    /// When the cold core falls behind and the record ring fills, the hot core holds
+    /// order, fill and risk records (up to 65,536, in order) rather than wait, and
+    /// drops market records (counted). Meanwhile: `reduce-only` (trading resumes by
+    /// itself once the backlog is journaled) or `halt` (the kill switch trips).
+    #[arg(long, value_enum, default_value_t = crate::pipeline::BacklogPolicy::ReduceOnly)]
+    pub on_persist_backlog: crate::pipeline::BacklogPolicy,
     /// Fault injection for reliability tests: `panic-after=N` or `stall-after=N`
-    /// frames, or `venue-rejects-after=N` orders.
+    /// frames, `venue-rejects-after=N` orders, or `persist-stall=N` milliseconds.
     #[arg(long, hide = true, value_parser = parse_fault)]
     pub inject_fault: Option<crate::run::Faults>,
 }
 
 fn parse_fault(s: &str) -> Result<crate::run::Faults, String> {
-    const EXPECTED: &str = "expected panic-after=N, stall-after=N (frames) or venue-rejects-after=N (orders)";
+    const EXPECTED: &str = "expected panic-after=N, stall-after=N (frames), venue-rejects-after=N (orders) or \
+                            persist-stall=N (milliseconds)";
     let (kind, n) = s.split_once('=').ok_or_else(|| format!("`{s}`: {EXPECTED}"))?;
     let n: u64 = n.parse().map_err(|_| format!("`{s}`: N must be a number"))?;
     let none = crate::run::Faults::default();
@@ -571,6 +578,7 @@ fn parse_fault(s: &str) -> Result<crate::run::Faults, String> {
         "panic-after" => Ok(crate::run::Faults { panic_after: Some(n), ..none }),
         "stall-after" => Ok(crate::run::Faults { stall_after: Some(n), ..none }),
         "venue-rejects-after" => Ok(crate::run::Faults { venue_rejects_after: Some(n), ..none }),
+        "persist-stall" => Ok(crate::run::Faults { persist_stall_ms: Some(n), ..none }),
         _ => Err(format!("`{s}`: {EXPECTED}")),
     }
 }

@@ -149,6 +149,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         on_mismatch: args.on_mismatch,
         record: args.record.clone(),
         pipeline: PipelineConfig {
+            on_persist_backlog: args.on_persist_backlog,
             instruments,
             venues,
             venue_configs,
@@ -367,7 +368,7 @@ pub fn run_command(args: &RunArgs) -> Result<ExitCode, String> {
     host_audit(&options, args.require_tuned_host, args.quiet)?;
     let outcome = match run(&options) {
         Ok(o) => o,
-        Err(e @ (RunError::StagePanicked(_) | RunError::Stalled(_) | RunError::FeedStalled(_))) => {
+        Err(e @ (RunError::StagePanicked(_) | RunError::Stalled(..) | RunError::FeedStalled(_))) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(4));
         }

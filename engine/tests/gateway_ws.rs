@@ -257,6 +257,14 @@ fn cancel_on_disconnect_cancels_resting_orders_and_the_reconnect_delivers_every_
     assert_eq!(oms.live(), 0);
     assert!(g.open_orders().unwrap().is_empty(), "the venue agrees");
     assert_eq!(g.counters().reconnects, 1);
+    common::report::Found {
+        injected: 1,
+        recovered: g.counters().reconnects,
+        expected: Some(3),
+        note: "3 resting orders cancelled by the venue; each missed report delivered once on reconnect".into(),
+        ..common::report::Found::default()
+    }
+    .report();
 }
 
 #[test]
@@ -311,6 +319,13 @@ fn fills_that_race_a_cancel_are_applied_in_pending_cancel() {
         if raced > 0 {
             assert!(matches!(end, Some(OrderState::Canceled | OrderState::Filled)), "{end:?}");
             assert!(oms.position(InstrumentId(0)).net > 0, "the raced fills moved the position");
+            common::report::Found {
+                injected: 1,
+                recovered: raced as u64,
+                note: format!("{raced} fill(s) applied in PendingCancel, order ended {end:?}"),
+                ..common::report::Found::default()
+            }
+            .report();
             return;
         }
     }
@@ -497,8 +512,58 @@ fn a_venue_that_restarts_is_reconnected_and_every_order_settled() {
             continue;
         }
         assert!(settled >= 1, "orders were waiting on the old venue, in one of 3 runs: {summary}");
+        common::report::Found {
+            note: format!("{settled} orders settled by asking the restarted venue; none left unfinished"),
+            ..common::journaled_row(
+                journal.path(),
+                &summary,
+                1,
+                summary["counters"]["venue_reconnects"].as_u64().unwrap(),
+            )
+        }
+        .report();
         return;
     }
+}
+
+/// The hot stage stalls with orders working at the venue (an injected endless loop):
+/// the watchdog stops the engine (exit 4) and, the stage being unable to cancel, the
+/// venue's cancel-on-disconnect does it when the engine's connection closes. The
+/// journal shows orders still working at the stall; the venue holds none of them.
+#[test]
+fn a_stalled_engine_leaves_nothing_resting_at_a_cancel_on_disconnect_venue() {
+    let sim = sim(&["--order-rate", "100000"]);
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let out = engine_against(&sim.url, journal.path(), &json)
+        .args(["--duration", "20s", "--cancel-on-disconnect", "true", "--watchdog", "300ms"])
+        // Quotes $50 off the touch: they rest, rather than fill before anyone looks.
+        .args(["--strategy", "mm:half_spread=5000,requote=50", "--inject-fault", "stall-after=20000"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("no heartbeat") && stderr.contains("cancel-on-disconnect"), "{stderr}");
+    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+    let working = common::unfinished_orders(&records);
+    assert!(!working.is_empty(), "orders were working when the stage stalled");
+    // The venue may take a moment to notice the connection close.
+    let mut g = gateway(&sim.url, false);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut resting = g.open_orders().unwrap();
+    while !resting.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        resting = g.open_orders().unwrap();
+    }
+    assert_eq!(resting, [], "orders left resting at the venue after the stall");
+    common::report::Found {
+        injected: 1,
+        recovered: working.len() as u64,
+        note: format!("exit 4; {} orders working at the stall, the venue cancelled them on disconnect", working.len()),
+        ..common::report::Found::default()
+    }
+    .report();
 }
 
 /// The venue loses every third ack (`--drop-acks-every 3`): those orders stay
@@ -526,4 +591,14 @@ fn lost_acks_are_settled_by_asking_the_venue_not_by_a_timer() {
     assert_eq!(c["oms_errors"], 0, "{summary}");
     let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
     assert_eq!(common::unfinished_orders(&records), [], "orders left unfinished");
+    common::report::Found {
+        note: "orders with lost acks stayed Submitted until the venue was asked; none invented".into(),
+        ..common::journaled_row(
+            journal.path(),
+            &summary,
+            c["ack_timeouts"].as_u64().unwrap(),
+            c["settled"].as_u64().unwrap(),
+        )
+    }
+    .report();
 }

@@ -5,6 +5,7 @@
 mod common;
 
 use common::engine;
+use engine::oms::OrderState;
 use std::{
     path::Path,
     process::{Command, Stdio},
@@ -97,6 +98,7 @@ fn sigint_stops_the_run_in_order_and_prints_the_report() {
 
 #[test]
 fn a_panicking_or_stalled_stage_exits_4_with_everything_handed_over_journaled() {
+    let (mut trades, mut cancelled) = (0, 0);
     for (fault, message) in [("panic-after=20000", "panicked"), ("stall-after=20000", "no heartbeat")] {
         let dir = tempfile::tempdir().unwrap();
         let persist = journal_arg(dir.path());
@@ -119,7 +121,105 @@ fn a_panicking_or_stalled_stage_exits_4_with_everything_handed_over_journaled() 
         assert_eq!(code, Some(0), "{fault}: the journal verifies");
         let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         assert!(report["kinds"]["trade"].as_u64().unwrap() > 1_000, "{fault}: {report}");
+        trades += report["records"].as_u64().unwrap();
+        if fault.starts_with("panic") {
+            // On the way out the panicking stage tripped the kill switch and
+            // cancelled what was working: no order is left without an outcome.
+            let (records, _) = persist::journal::JournalReader::open(&journal).unwrap().read_all().unwrap();
+            let failed = engine::risk::TripReason::StageFailed as u16;
+            let trip = records.iter().find(|r| r.kind() == Some(persist::RecordKind::Risk) && r.code == failed);
+            assert!(trip.is_some(), "no stage_failed trip in the journal");
+            assert_eq!(common::unfinished_orders(&records), [], "orders left working after the panic");
+            cancelled = records
+                .iter()
+                .filter(|r| r.kind() == Some(persist::RecordKind::Order) && r.code == OrderState::Canceled as u16)
+                .filter(|r| trip.is_some_and(|t| r.seq > t.seq))
+                .count();
+            assert!(cancelled > 0, "quotes were working at the panic, and were cancelled");
+        }
     }
+    common::report::Found {
+        injected: 2,
+        journal: Some(trades),
+        note: format!("a panic (kill switch, {cancelled} orders cancelled) and a stall: exit 4 each, journal verifies"),
+        ..common::report::Found::default()
+    }
+    .report();
+}
+
+/// The cold core stops draining for 3 s (an injected stall: a slow disk, a preempted
+/// thread) and the record ring fills. The hot core never waits for it: it holds
+/// order, fill and risk records (journaled later, in order, gapless) and drops market
+/// records (counted), and applies the backlog policy meanwhile: reduce-only, lifted
+/// by itself once the cold core has caught up, or a kill-switch trip.
+#[test]
+fn a_stalled_persistence_core_costs_only_counted_market_records() {
+    let mut notes = Vec::new();
+    let (mut dropped_all, mut held_all) = (0, 0);
+    for (policy, exit) in [("reduce-only", 0), ("halt", 3)] {
+        let dir = tempfile::tempdir().unwrap();
+        let persist = journal_arg(dir.path());
+        let (code, s, stderr) = common::run(&[
+            "--rate",
+            "200000",
+            "--duration",
+            "6s",
+            "--persist",
+            &persist,
+            "--on-persist-backlog",
+            policy,
+            "--inject-fault",
+            "persist-stall=3000",
+        ]);
+        assert_eq!(code, Some(exit), "{policy}: {stderr}");
+        let dropped = s["dropped_market_records"].as_u64().unwrap();
+        let held = s["persist_held"].as_u64().unwrap();
+        assert!(dropped > 0, "{policy}: the ring filled and market records were dropped: {s}");
+        assert!(held > 0, "{policy}: records were held for the cold core: {s}");
+        assert_eq!(s["persist_waits"], 0, "{policy}: the hot core never waited: {s}");
+        // It kept reading the market: the worst tick-to-order stayed far below the stall.
+        let worst = s["tick_to_order_ns"]["max"].as_u64().unwrap();
+        assert!(worst < 1_000_000_000, "{policy}: the hot core froze with the cold one: {worst} ns");
+        let journal = dir.path().join("journal");
+        let (code, stdout, _) = engine(&["journal", "verify", journal.to_str().unwrap(), "--json"]);
+        assert_eq!(code, Some(0), "{stdout}");
+        let verify: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(verify["sequences_intact"], true, "{policy}: a dropped record never leaves a gap: {verify}");
+        assert_eq!(verify["records"], s["journaled"], "{policy}: {verify} vs {s}");
+        let (records, _) = persist::journal::JournalReader::open(&journal).unwrap().read_all().unwrap();
+        assert_eq!(common::unfinished_orders(&records), [], "{policy}: every order has its outcome");
+        let audit = |code: u16| {
+            records.iter().find(|r| r.kind() == Some(persist::RecordKind::Risk) && r.code == code).map(|r| r.seq)
+        };
+        let behind = audit(engine::pipeline::PERSIST_BEHIND).expect("the hold is audited");
+        let caught_up = audit(engine::pipeline::PERSIST_CAUGHT_UP).expect("so is its end");
+        assert!(behind < caught_up);
+        let sent_after = |seq: u64| {
+            records
+                .iter()
+                .filter(|r| r.seq > seq && r.kind() == Some(persist::RecordKind::Order))
+                .any(|r| r.code == OrderState::Submitted as u16)
+        };
+        if policy == "halt" {
+            let trip = audit(engine::risk::TripReason::PersistBacklog as u16).expect("the trip is audited");
+            assert!(!sent_after(trip), "an order was sent after the kill switch tripped");
+        } else {
+            assert!(sent_after(caught_up), "trading resumed once the cold core caught up");
+        }
+        dropped_all += dropped;
+        held_all += held;
+        notes.push(format!("{policy}: exit {exit}"));
+    }
+    common::report::Found {
+        injected: 2,
+        recovered: 2,
+        note: format!(
+            "{dropped_all} market records dropped (counted), {held_all} records held then journaled in order; {}",
+            notes.join(", ")
+        ),
+        ..common::report::Found::default()
+    }
+    .report();
 }
 
 #[test]
@@ -185,6 +285,12 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         assert_eq!(code, Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: expected `{expected}` in: {stderr}");
     }
+    common::report::Found {
+        injected: cases.len() as u64,
+        note: format!("{} bad command lines: each exit 2, naming the flag and what it accepts", cases.len()),
+        ..common::report::Found::default()
+    }
+    .report();
 }
 
 #[test]
@@ -268,6 +374,14 @@ fn a_full_disk_stops_the_engine_counts_what_was_not_journaled_and_corrupts_nothi
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["sequences_intact"], true);
     assert!(report["records"].as_u64().unwrap() > 1_000, "{report}");
+    // Every record the engine said it journaled is there.
+    let number_before = |text: &str| -> u64 {
+        let head = &stderr[..stderr.find(text).unwrap()];
+        head.trim_end().rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let (journaled, lost) = (number_before(" records were journaled"), number_before(" handed over after the failure"));
+    let found = report["records"].as_u64().unwrap();
+    assert_eq!(found, journaled, "{stderr}");
     let persist = format!("journal:{}", journal.display());
     let (code, _, stderr) = engine(&["run", "--quiet", "--frames", "2000", "--persist", &persist]);
     assert_eq!(code, Some(0), "{stderr}");
@@ -276,6 +390,18 @@ fn a_full_disk_stops_the_engine_counts_what_was_not_journaled_and_corrupts_nothi
     let after: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(after["torn_tail"], serde_json::Value::Null, "{after}");
     assert_eq!(after["sequences_intact"], true, "numbering resumes after the last journaled record");
+    common::report::Found {
+        injected: 1,
+        recovered: 1,
+        expected: Some(journaled),
+        journal: Some(found),
+        duplicates: Some(after["streams"]["1"]["repeated"].as_u64().unwrap_or(0)),
+        note: format!(
+            "exit 5, orders cancelled; {lost} records after the failure counted as lost; next run resumed cleanly"
+        ),
+        ..common::report::Found::default()
+    }
+    .report();
 }
 
 #[test]
@@ -432,7 +558,7 @@ fn a_config_file_sets_flags_and_the_command_line_overrides_it() {
     assert_eq!(summary["persist"], "none");
 
     let bad = dir.path().join("bad.toml");
-    for (text, expected) in [
+    let bad_files = [
         ("collar_bps = \"wide\"\n", "invalid value 'wide' for '--collar-bps"),
         ("max-drawdown-pct = 300\n", "300 is not in 0..=100"),
         ("sched-fifo = 0\n", "0 is not in 1..=99"),
@@ -442,7 +568,8 @@ fn a_config_file_sets_flags_and_the_command_line_overrides_it() {
         ("[limits.SOLUSDT]\ncollar-bps = 5\n", "--limit SOLUSDT:collar-bps=5: SOLUSDT is not one of --symbols"),
         ("[limits.BTCUSDT]\ncollar-bps = 0\n", "collar-bps=0: expected a whole number of basis points"),
         ("[limits.\"@0\"]\nbogus = 1\n", "unknown limit `bogus`"),
-    ] {
+    ];
+    for (text, expected) in bad_files {
         std::fs::write(&bad, text).unwrap();
         let (code, stdout, stderr) = engine(&["run", "--config", bad.to_str().unwrap(), "--frames", "10"]);
         assert_eq!(code, Some(2), "{text}: {stderr}");
@@ -452,6 +579,19 @@ fn a_config_file_sets_flags_and_the_command_line_overrides_it() {
     let (code, _, stderr) = engine(&["run", "--config", "/nonexistent/engine.toml"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("--config /nonexistent/engine.toml: cannot read it"), "{stderr}");
+    // A path that exists but cannot be read as a file (as root, permissions do not stop a read).
+    let unreadable = dir.path().to_str().unwrap();
+    let (code, stdout, stderr) = engine(&["run", "--config", unreadable]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("--config {unreadable}: cannot read it")), "{stderr}");
+    assert!(stdout.is_empty(), "nothing starts on an unreadable config: {stdout}");
+    common::report::Found {
+        injected: bad_files.len() as u64 + 2,
+        note: "invalid TOML, unknown and out-of-range settings, missing and unreadable files: exit 2, nothing started"
+            .into(),
+        ..common::report::Found::default()
+    }
+    .report();
 }
 
 /// The cold core estimates return correlations from the records it journals and

@@ -43,6 +43,12 @@ pub const FEED_STATUS: u16 = 170;
 /// observed). The child's own terms are in its order events.
 pub const ROUTED: u16 = 180;
 
+/// Audit codes of the cold core falling behind (records held on the hot core, the
+/// backlog policy applied) and of it catching up (the hold lifted).
+pub const PERSIST_BEHIND: u16 = 185;
+/// See [`PERSIST_BEHIND`].
+pub const PERSIST_CAUGHT_UP: u16 = 186;
+
 /// The risk-event code of a stop-out (beside the trips' 100+ codes).
 pub const STOP_OUT: u16 = 160;
 /// Instruments one fused stage can carry (a bit each in the changed-books mask).
@@ -198,6 +204,18 @@ pub struct PipelineConfig {
     /// How crossing orders pick their venue when there are several (`None`: each
     /// stays at the venue whose book the strategy traded on).
     pub route: Option<crate::route::Policy>,
+    /// What trading does while the cold core is behind and records are held.
+    pub on_persist_backlog: BacklogPolicy,
+}
+
+/// What trading does while the cold core is behind (`--on-persist-backlog`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BacklogPolicy {
+    /// Reduce-only until the backlog is journaled, then trading resumes by itself.
+    #[default]
+    ReduceOnly,
+    /// Trip the kill switch (orders cancelled; an operator re-arms).
+    Halt,
 }
 
 /// Self-trade prevention (`--self-trade`).
@@ -264,6 +282,10 @@ pub struct Pipeline {
     venue_down_since: u64,
     /// Reduce-only since a start-up reconciliation mismatch (until re-armed).
     reconcile_hold: bool,
+    /// While records are held for a cold core that is behind: the trading state
+    /// before the hold.
+    persist_hold: Option<TradingState>,
+    on_persist_backlog: BacklogPolicy,
     self_trade: SelfTradeMode,
     ack_timeout_ns: u64,
     /// When overdue answers were last looked for (ns).
@@ -384,6 +406,8 @@ impl Pipeline {
             last_reconnect: 0,
             venue_down_since: 0,
             reconcile_hold: false,
+            persist_hold: None,
+            on_persist_backlog: config.on_persist_backlog,
             self_trade: config.self_trade,
             ack_timeout_ns: config.ack_timeout_ns,
             last_ack_check: 0,
@@ -1363,7 +1387,48 @@ impl Pipeline {
         self.retry_deferred_cancels(now);
         self.check_stale(now);
         self.check_venue_down(now);
+        self.check_persist_backlog(now);
         self.finish_trip(now);
+    }
+
+    /// Moves held records into the ring; while the cold core is behind, applies the
+    /// backlog policy, and lifts a reduce-only hold once it has caught up.
+    fn check_persist_backlog(&mut self, now: u64) {
+        if let Err(gone) = self.sink.flush() {
+            self.trip(Halt::PersistGone(gone));
+            return;
+        }
+        match (self.sink.is_behind(), self.persist_hold) {
+            (true, None) => {
+                self.persist_hold = Some(self.risk.state());
+                self.audit(PERSIST_BEHIND, (0, self.sink.backlog() as i64), now, 0);
+                match self.on_persist_backlog {
+                    BacklogPolicy::ReduceOnly if self.risk.state() == TradingState::Active => {
+                        self.risk.set_state(TradingState::ReduceOnly);
+                    }
+                    BacklogPolicy::ReduceOnly => {}
+                    BacklogPolicy::Halt if self.halt.is_none() => {
+                        let observed = self.sink.backlog() as i64;
+                        self.trip(Halt::KillSwitch(Trip { reason: TripReason::PersistBacklog, limit: 0, observed }));
+                    }
+                    BacklogPolicy::Halt => {}
+                }
+            }
+            (false, Some(before)) => {
+                self.persist_hold = None;
+                self.audit(PERSIST_CAUGHT_UP, (0, self.sink.held_peak as i64), now, 0);
+                // Only what the hold itself changed is undone: a trip or a start-up
+                // reconciliation hold since then stays.
+                if before == TradingState::Active
+                    && self.risk.state() == TradingState::ReduceOnly
+                    && self.halt.is_none()
+                    && !self.reconcile_hold
+                {
+                    self.risk.set_state(TradingState::Active);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Every venue unusable (circuit open, or disconnected) too long trips the kill

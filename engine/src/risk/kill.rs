@@ -27,6 +27,12 @@ pub enum TripReason {
     ReconcileMismatch = 109,
     /// Every venue was unusable (circuit open or disconnected) too long.
     VenueDown = 110,
+    /// The hot stage failed (panicked): its state cannot be trusted, its orders are
+    /// cancelled and the engine stops.
+    StageFailed = 111,
+    /// The cold core fell behind and records had to be held (`--on-persist-backlog
+    /// halt`).
+    PersistBacklog = 112,
 }
 
 impl TripReason {
@@ -44,6 +50,8 @@ impl TripReason {
             Self::PositionBreach,
             Self::ReconcileMismatch,
             Self::VenueDown,
+            Self::StageFailed,
+            Self::PersistBacklog,
         ]
         .into_iter()
         .find(|r| *r as u16 == code)
@@ -63,6 +71,8 @@ impl TripReason {
             Self::PositionBreach => "position_breach",
             Self::ReconcileMismatch => "reconcile_mismatch",
             Self::VenueDown => "venue_down",
+            Self::StageFailed => "stage_failed",
+            Self::PersistBacklog => "persist_backlog",
         }
     }
 }

@@ -85,6 +85,9 @@ pub struct Faults {
     pub stall_after: Option<u64>,
     /// The simulated venue rejects every order after this many.
     pub venue_rejects_after: Option<u64>,
+    /// The cold core stops draining for this many milliseconds, once, a second into
+    /// the run (a slow disk, a preempted thread): the record ring fills.
+    pub persist_stall_ms: Option<u64>,
 }
 
 /// One turn of the hot loop: the next due frame through the stage, then any
@@ -215,8 +218,15 @@ pub fn run_input(
             let _ = heartbeat.try_push(status(pipeline, now));
         }
     }
+    wind_down(pipeline, input.is_live(), clock, heartbeat);
+}
+
+/// The hot stage's last act: cancel every working order and collect the venue's
+/// answers, so the journal ends with every order's outcome. `live`: wall time is
+/// event time (a replay's venue answers on event time instead).
+pub fn wind_down(pipeline: &mut Pipeline, live: bool, clock: &impl Clock, heartbeat: &mut Producer<Status>) {
     pipeline.cancel_all(pipeline.last_event_time());
-    if input.is_live() {
+    if live {
         // A real venue answers later: wait (under a second, heartbeats going) for
         // the answers to requests still out, so the journal ends with every order's
         // outcome.

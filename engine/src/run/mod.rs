@@ -122,6 +122,19 @@ pub enum Topology {
     },
 }
 
+/// What becomes of a stalled hot stage's working orders, which it cannot cancel.
+fn stalled_orders(options: &RunOptions) -> &'static str {
+    match (&options.venue, options.cancel_on_disconnect) {
+        (crate::cli::OrderVenue::Ws(_), true) => {
+            "the venue cancels its resting orders (cancel-on-disconnect) when the engine's connection closes at exit"
+        }
+        (crate::cli::OrderVenue::Ws(_), false) => {
+            "they may still rest at the venue (--cancel-on-disconnect is off): check and cancel them there"
+        }
+        _ => "they were at the simulated venue, which ends with the engine",
+    }
+}
+
 /// A venue gateway handed to the hot thread.
 type Gateway = Box<dyn crate::gateway::VenueGateway>;
 
@@ -342,8 +355,12 @@ pub enum RunError {
     /// The venue could not be reached or reconciled at start-up.
     #[error("venue: {0}")]
     Venue(String),
-    /// The hot stage panicked; records it had handed over were journaled.
-    #[error("the hot stage panicked ({0}); every record it handed over was journaled")]
+    /// The hot stage panicked; it tripped the kill switch and cancelled its working
+    /// orders on the way out, and records it had handed over were journaled.
+    #[error(
+        "the hot stage panicked ({0}); the kill switch tripped (stage_failed) and working orders were cancelled \
+         on the way out; every record it handed over was journaled"
+    )]
     StagePanicked(String),
     /// The pipelined feed core stopped sending heartbeats.
     #[error(
@@ -351,12 +368,13 @@ pub enum RunError {
          stopped; every record it handed over was journaled"
     )]
     FeedStalled(Duration),
-    /// The hot stage stopped sending heartbeats.
+    /// The hot stage stopped sending heartbeats; the text says what becomes of the
+    /// orders it could not cancel.
     #[error(
-        "watchdog: the hot stage sent no heartbeat for {0:?}; engine stopped (the stalled stage could not cancel \
-         its working orders); every record it handed over before the engine gave up on it was journaled"
+        "watchdog: the hot stage sent no heartbeat for {0:?}; engine stopped. The stalled stage could not cancel \
+         its working orders: {1}. Every record it handed over before the engine gave up on it was journaled"
     )]
-    Stalled(Duration),
+    Stalled(Duration, &'static str),
 }
 
 /// A finished run.
@@ -564,15 +582,18 @@ fn publish_durable(
     cold: &Cold,
     published: &mut Option<persist::journal::Position>,
 ) {
-    if let (Some(s), Some(j)) = (shipper.as_mut(), cold.journal.as_ref())
-        && cold.failed.is_none()
+    if let (Some(s), Some(p)) = (shipper.as_mut(), durable_of(cold))
+        && *published != Some(p)
+        // Not taken (the follower is busy): offered again next time round.
+        && s.durable(p)
     {
-        let p = j.durable_position();
-        if *published != Some(p) {
-            s.durable(p);
-            *published = Some(p);
-        }
+        *published = Some(p);
     }
+}
+
+/// How far the journal is durable, unless it failed.
+fn durable_of(cold: &Cold) -> Option<persist::journal::Position> {
+    cold.journal.as_ref().filter(|_| cold.failed.is_none()).map(|j| j.durable_position())
 }
 
 fn status_line(s: &Status, prev: &Status, capacity: usize) -> String {
@@ -725,7 +746,11 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         let (record_tx, record_rx, ring_memory) = record_ring(huge_pages, hot_cpu).map_err(cap)?;
         let record_tx = (!persist_none).then_some(record_tx);
         let clock = hot_clock;
-        let sink = RecordSink::new(record_tx, 1, last_seq);
+        let live = !matches!(&input, HotInput::Feed(source, ..) if matches!(**source, Source::Replay(_)));
+        // A replay waits for the cold core rather than hold records, so its orders
+        // never depend on how fast the cold core happened to be.
+        let sink =
+            if live { RecordSink::new(record_tx, 1, last_seq) } else { RecordSink::waiting(record_tx, 1, last_seq) };
         let mut pipeline = match venue {
             Some(gateway) => Pipeline::with_gateway(&config, sink, gateway),
             None => Pipeline::new(&config, sink),
@@ -740,7 +765,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             pipeline.inject_venue_rejects(orders);
         }
         let mut io = HotIo { control: control_rx, heartbeat: beat_tx, max_frames, faults };
-        let warning = match input {
+        let driven = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match input {
             HotInput::Feed(source, record, sim) => {
                 let fused = &mut Fused { io: &mut io, pipeline: &mut pipeline, clock: &clock };
                 drive_source(fused, *source, (&sim, layout), record)
@@ -749,6 +774,17 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 let HotIo { control, heartbeat, .. } = &mut io;
                 hot::run_input(&mut pipeline, &mut *ring, &clock, control, heartbeat, max_frames, faults);
                 None
+            }
+        }));
+        let warning = match driven {
+            Ok(warning) => warning,
+            Err(panic) => {
+                // The stage's state may be half-updated, but its orders at the venues are
+                // real: trip the kill switch (audited) and cancel them, then let the
+                // panic end the run.
+                pipeline.kill_switch(crate::risk::TripReason::StageFailed, pipeline.last_event_time());
+                hot::wind_down(&mut pipeline, live, &clock, &mut io.heartbeat);
+                std::panic::resume_unwind(panic);
             }
         };
         if let Some(w) = warning {
@@ -797,10 +833,18 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             let mut stop_sent = false;
             let mut published = None;
             let mut failure = None;
+            let mut persist_stall = options.faults.persist_stall_ms;
             while !handle.is_finished() {
                 // Batches of a few milliseconds: fewer, larger writes and syncs keep the
                 // cold core's system calls (and their interrupts) rare.
-                let now = clock.now_ns();
+                let mut now = clock.now_ns();
+                if let Some(ms) = persist_stall
+                    && now.saturating_sub(started) > 1_000_000_000
+                {
+                    persist_stall = None;
+                    std::thread::sleep(Duration::from_millis(ms));
+                    now = clock.now_ns();
+                }
                 let due = now.saturating_sub(last_drain) >= DRAIN_EVERY_NS || record_rx.len() >= RECORD_RING / 4;
                 let drained = if due {
                     last_drain = now;
@@ -867,7 +911,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                     let _ = control_tx.try_push(Control::Stop);
                     // A stalled hot core gets a grace period to answer the stop; then we go.
                     if now.saturating_sub(last_beat_at) > 2 * options.watchdog.as_nanos() as u64 {
-                        failure = Some(RunError::Stalled(options.watchdog));
+                        failure = Some(RunError::Stalled(options.watchdog, stalled_orders(options)));
                         break;
                     }
                 }
@@ -899,7 +943,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 while cold.drain(&mut record_rx) > 0 {}
                 cold.sync(false);
                 publish_durable(&mut shipper, &cold, &mut published);
-                let _ = shipper.map(ShipperThread::finish);
+                let _ = shipper.map(|s| s.finish(durable_of(&cold)));
                 return Err(cold.failure().unwrap_or(e));
             }
             let joined = handle.join();
@@ -907,10 +951,10 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             cold.sync(false);
             publish_durable(&mut shipper, &cold, &mut published);
             if let Some(e) = cold.failure() {
-                let _ = shipper.map(ShipperThread::finish);
+                let _ = shipper.map(|s| s.finish(durable_of(&cold)));
                 return Err(e);
             }
-            let db = shipper.map(ShipperThread::finish);
+            let db = shipper.map(|s| s.finish(durable_of(&cold)));
             let (pipeline, thread) = joined.map_err(|p| RunError::StagePanicked(panic_message(&*p)))??;
             // The feed core stops once the trading core has let go of its ring; one
             // that does not within the watchdog's time is stuck (and was the reason
@@ -1049,7 +1093,9 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         counters: c,
         risk_rejects: Reject::ALL.iter().map(|r| (r.name(), p.risk().rejected(*r))).filter(|(_, n)| *n > 0).collect(),
         dropped_market_records: p.sink().dropped_market,
-        persist_stalls: p.sink().stalls,
+        persist_held: p.sink().held,
+        persist_held_peak: p.sink().held_peak,
+        persist_waits: p.sink().waits,
         journaled,
         seconds,
         offered_rate: options.rate,

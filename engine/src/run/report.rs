@@ -34,8 +34,13 @@ pub struct RunSummary {
     pub risk_rejects: BTreeMap<&'static str, u64>,
     /// Market records dropped because the persist ring was full.
     pub dropped_market_records: u64,
-    /// Times an order record waited for room in the persist ring.
-    pub persist_stalls: u64,
+    /// Order, fill and risk records held on the hot core because the persist ring
+    /// was full (all journaled later, in order).
+    pub persist_held: u64,
+    /// The most records held at once.
+    pub persist_held_peak: u64,
+    /// Times a record had to wait: the hold was full too (a replay always waits).
+    pub persist_waits: u64,
     /// Records journaled this run.
     pub journaled: u64,
     /// Wall time the feed ran (s).
@@ -183,8 +188,15 @@ impl RunSummary {
         }
         let _ = writeln!(
             out,
-            "topology: {}; persist: {} ({} records, {} market records dropped, {} stalls)",
-            self.topology, self.persist, self.journaled, self.dropped_market_records, self.persist_stalls
+            "topology: {}; persist: {} ({} records; ring full: {} market records dropped, {} records held (at most \
+             {} at once), {} waits)",
+            self.topology,
+            self.persist,
+            self.journaled,
+            self.dropped_market_records,
+            self.persist_held,
+            self.persist_held_peak,
+            self.persist_waits
         );
         for t in self.feed_thread.iter().chain(&self.hot_thread) {
             let _ = writeln!(

@@ -27,7 +27,8 @@ pub struct ShipReport {
 /// The running follower: ask it to finish with [`ShipperThread::finish`].
 #[derive(Debug)]
 pub struct ShipperThread {
-    stop: Producer<u8>,
+    /// The stop request, carrying the journal's final durable position.
+    stop: Producer<Option<Position>>,
     durable: Producer<Position>,
     handle: JoinHandle<ShipReport>,
 }
@@ -41,19 +42,29 @@ fn now() -> std::time::Instant {
     std::time::Instant::now()
 }
 
-fn note(status: &ShipStatus, was_down: &mut bool, shipper: &Shipper) {
+/// What the operator was last told about the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Told {
+    Up,
+    Down,
+    Failed,
+}
+
+fn note(status: &ShipStatus, told: &mut Told, shipper: &Shipper) {
     match status {
-        ShipStatus::Down { error, .. } if !*was_down => {
+        ShipStatus::Down { error, .. } if *told == Told::Up => {
             eprintln!("database down: {error}; journaling continues, retrying with backoff");
-            *was_down = true;
+            *told = Told::Down;
         }
-        ShipStatus::Failed { error } if !*was_down => {
+        // Said even during an outage: a database that comes back refusing the rows
+        // must not be taken for one still down.
+        ShipStatus::Failed { error } if *told != Told::Failed => {
             eprintln!("database shipping stopped: {error}; not retried (fix it, then `engine journal load`)");
-            *was_down = true;
+            *told = Told::Failed;
         }
-        ShipStatus::Shipped(n) if *was_down => {
+        ShipStatus::Shipped(n) if *told == Told::Down => {
             eprintln!("database back: backfilled {n} rows from the journal ({} shipped in all)", shipper.shipped);
-            *was_down = false;
+            *told = Told::Up;
         }
         _ => {}
     }
@@ -65,11 +76,11 @@ impl ShipperThread {
     /// # Errors
     /// The thread cannot be spawned.
     pub fn spawn(url: Option<String>, journal: PathBuf) -> std::io::Result<Self> {
-        let (stop, mut stopped) = spsc::channel::<u8>(2).map_err(std::io::Error::other)?;
+        let (stop, mut stopped) = spsc::channel::<Option<Position>>(2).map_err(std::io::Error::other)?;
         let (durable, mut durable_rx) = spsc::channel::<Position>(64).map_err(std::io::Error::other)?;
         let handle = std::thread::Builder::new().name("db-ship".into()).spawn(move || {
             let mut shipper = Shipper::new(url, journal);
-            let mut was_down = false;
+            let mut told = Told::Up;
             // Only what the journal has made durable is shipped: the database must
             // never hold a record a power cut could take from the journal.
             let mut until = None;
@@ -78,20 +89,29 @@ impl ShipperThread {
                     *until = Some(p);
                 }
             };
-            while stopped.try_pop().is_err() && !stopped.is_abandoned() {
+            let last = loop {
+                if let Ok(last) = stopped.try_pop() {
+                    break last;
+                }
+                if stopped.is_abandoned() {
+                    break None;
+                }
                 latest(&mut durable_rx, &mut until);
                 if until.is_some() {
                     let status = shipper.poll(now(), until);
-                    note(&status, &mut was_down, &shipper);
+                    note(&status, &mut told, &shipper);
                 }
                 std::thread::sleep(POLL);
-            }
+            };
             latest(&mut durable_rx, &mut until);
+            // The final position comes with the stop: the ring of updates may have
+            // been full when the last one was offered.
+            until = until.max(last);
             // Final pass: everything durable, retrying for a while if down.
             let deadline = now() + FINAL_GRACE;
             while until.is_some() {
                 let status = shipper.poll(now(), until);
-                note(&status, &mut was_down, &shipper);
+                note(&status, &mut told, &shipper);
                 if matches!(status, ShipStatus::Shipped(_) | ShipStatus::Failed { .. }) || now() >= deadline {
                     break;
                 }
@@ -107,14 +127,16 @@ impl ShipperThread {
         Ok(Self { stop, durable, handle })
     }
 
-    /// Tells the follower how far the journal is durable.
-    pub fn durable(&mut self, position: Position) {
-        let _ = self.durable.try_push(position);
+    /// Tells the follower how far the journal is durable; `false` if its queue is
+    /// full (it is busy, e.g. connecting): offer the position again later.
+    pub fn durable(&mut self, position: Position) -> bool {
+        self.durable.try_push(position).is_ok()
     }
 
-    /// Ships what is left and returns the report. Call after the journal's final sync.
-    pub fn finish(mut self) -> ShipReport {
-        let _ = self.stop.try_push(1);
+    /// Ships everything up to `last` (the journal's final durable position, if any)
+    /// and returns the report. Call after the journal's final sync.
+    pub fn finish(mut self, last: Option<Position>) -> ShipReport {
+        let _ = self.stop.try_push(last);
         self.handle.join().unwrap_or_else(|_| ShipReport {
             behind_at_exit: true,
             last_error: Some("the database follower panicked".into()),
