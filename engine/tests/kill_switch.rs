@@ -127,6 +127,11 @@ fn a_rejects_storm_opens_the_venue_circuit_breaker() {
         .filter(|r| r.kind() == Some(RecordKind::Risk) && r.code == engine::risk::Reject::VenueCircuitOpen.code())
         .count();
     assert_eq!(audited as u64, refused, "every refusal is in the journal");
+    common::report::Found {
+        note: format!("breaker opened {opened}x, {refused} orders refused locally, exit 0"),
+        ..common::journaled_row(dir.path(), &s, venue_rejects, opened)
+    }
+    .report();
 }
 
 /// The storm again, with a cool-down longer than the venue-down limit: the only
@@ -179,6 +184,11 @@ fn a_rejects_storm_without_a_breaker_trips_the_kill_switch() {
     assert!(s["halt"].as_str().unwrap().starts_with("kill switch: reject_rate"), "{s}");
     assert_eq!(s["venue_breaker"]["times_opened"], 0);
     check_journal(dir.path(), TripReason::RejectRate);
+    common::report::Found {
+        note: "kill switch tripped (reject_rate), orders cancelled, exit 3".into(),
+        ..common::journaled_row(dir.path(), &s, s["counters"]["venue_rejects"].as_u64().unwrap(), 0)
+    }
+    .report();
 }
 
 /// SIGHUP re-reads the `--config` file and reconfigures the running venue breaker:

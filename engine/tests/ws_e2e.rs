@@ -54,15 +54,24 @@ fn gaps_resync_from_in_stream_snapshots() {
     assert!(c["gaps"].as_u64().unwrap() >= 5, "{s}");
     assert!(c["resyncs"].as_u64().unwrap() >= 5, "{s}");
     assert_eq!(c["decode_errors"], 0);
+    common::report::Found {
+        injected: c["gaps"].as_u64().unwrap(),
+        recovered: c["resyncs"].as_u64().unwrap(),
+        note: "every gap detected and resynced from the next in-stream snapshot".into(),
+        ..common::report::Found::default()
+    }
+    .report();
 }
 
 #[test]
 fn a_dropped_feed_is_reconnected_and_the_books_resynced() {
     let (mut server, url) = sim(&["--port", "0", "--rate", "50000"]);
     let port = url.trim_end_matches('/').rsplit(':').next().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let persist = format!("journal:{}", dir.path().display());
     let engine = std::thread::spawn({
         let url = url.clone();
-        move || run(&["--feed", &url, "--duration", "4s", "--persist", "none"])
+        move || run(&["--feed", &url, "--duration", "4s", "--persist", &persist])
     });
     std::thread::sleep(Duration::from_millis(1_200));
     server.kill().unwrap();
@@ -78,6 +87,27 @@ fn a_dropped_feed_is_reconnected_and_the_books_resynced() {
     assert_eq!(c["disconnects"], 1, "{s}");
     assert!(c["resyncs"].as_u64().unwrap() >= 2, "resynced after reconnecting: {s}");
     assert!(c["frames"].as_u64().unwrap() > 100_000, "frames kept coming after the reconnect: {s}");
+    // The status events, journaled in order: connected, disconnected, connected,
+    // resynced; and no order left while the books were down.
+    let (records, _) = persist::journal::JournalReader::open(dir.path()).unwrap().read_all().unwrap();
+    let status = |code: u16| records.iter().filter(move |r| r.kind() == Some(RecordKind::Risk) && r.code == code);
+    let dropped = status(172).next().expect("a disconnected status").seq;
+    let back = status(171).map(|r| r.seq).find(|seq| *seq > dropped).expect("connected again");
+    let resynced = status(174).map(|r| r.seq).find(|seq| *seq > back).expect("resynced after it");
+    let sent_meanwhile = records
+        .iter()
+        .filter(|r| (dropped..resynced).contains(&r.seq) && r.kind() == Some(RecordKind::Order))
+        .filter(|r| r.code == engine::oms::OrderState::Submitted as u16)
+        .count();
+    assert_eq!(sent_meanwhile, 0, "an order left while the books were invalid");
+    common::report::Found {
+        injected: 1,
+        recovered: 1,
+        note: "disconnected, reconnected, resynced (journaled in order); no order sent while the books were down"
+            .into(),
+        ..common::journaled_row(dir.path(), &s, 1, 1)
+    }
+    .report();
 }
 
 /// `engine record` captures a live WebSocket feed without trading; the capture
@@ -172,6 +202,11 @@ fn a_silent_then_dropped_feed_is_reported_stale_then_disconnected() {
         .collect();
     let at = |code| codes.iter().position(|c| *c == code).unwrap_or_else(|| panic!("no {code} in {codes:?}"));
     assert!(at(171) < at(175) && at(175) < at(172), "connected, stale, disconnected: {codes:?}");
+    common::report::Found {
+        note: "connected, stale (books invalidated), disconnected: journaled in that order".into(),
+        ..common::journaled_row(dir.path(), &s, 1, 0)
+    }
+    .report();
 }
 
 /// Two venues over two real sockets: `engine sim` streams on; a second server goes
@@ -222,6 +257,11 @@ fn one_silent_venue_goes_stale_alone_while_the_other_trades_on() {
         !records.iter().any(|r| r.kind() == Some(persist::RecordKind::Risk) && r.code == 175 && venue(r) == 0),
         "venue 0 is never stale"
     );
+    common::report::Found {
+        note: format!("venue 1 stale alone; venue 0 journaled {live_after} book tops after; no halt"),
+        ..common::journaled_row(dir.path(), &s, 1, 0)
+    }
+    .report();
 }
 
 /// `engine sim` with feed faults (`--duplicate-every` and the like), its stderr kept
@@ -258,14 +298,25 @@ fn injected(mut sim: Child, dir: &std::path::Path, kind: &str) -> u64 {
     }
     let _ = sim.kill();
     let _ = sim.wait();
-    let lines: Vec<&str> = text.lines().filter(|l| l.contains("faults injected")).collect();
-    assert!(!lines.is_empty(), "the sim said nothing of its faults: {text}");
-    lines
-        .iter()
+    assert!(text.contains("faults injected"), "the sim said nothing of its faults: {text}");
+    counted(&text, &key)
+}
+
+/// The sum of `key`'s counts over the simulator's "faults injected" lines.
+fn counted(text: &str, key: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.contains("faults injected"))
         .flat_map(|l| l.split_whitespace())
-        .filter_map(|kv| kv.strip_prefix(&key))
+        .filter_map(|kv| kv.strip_prefix(key))
         .map(|n| n.parse::<u64>().unwrap())
         .sum()
+}
+
+/// [`injected`] for two kinds at once (the simulator is stopped by the first call).
+fn injected_both(sim: Child, dir: &std::path::Path, first: &str, second: &str) -> (u64, u64) {
+    let a = injected(sim, dir, first);
+    let text = std::fs::read_to_string(dir.join("sim.stderr")).unwrap_or_default();
+    (a, counted(&text, &format!("{second}=")))
 }
 
 /// Order records that repeat the order's previous record (same state, fill, type and
@@ -324,7 +375,7 @@ fn duplicated_updates_are_dropped_as_stale_and_never_applied_twice() {
     let dir = tempfile::tempdir().unwrap();
     let (sim, url) = faulty_sim(dir.path(), &["--rate", "20000", "--duplicate-every", "500"]);
     let s = run_against(&url, dir.path(), &[]);
-    let injected = injected(sim, dir.path(), "duplicate");
+    let (injected, injected_trades) = injected_both(sim, dir.path(), "duplicate", "duplicate_trade");
     let c = &s["counters"];
     let stale = c["stale_updates"].as_u64().unwrap();
     // Some may still be in flight (socket buffers hold a second or so) when the
@@ -332,12 +383,22 @@ fn duplicated_updates_are_dropped_as_stale_and_never_applied_twice() {
     assert!(stale >= 20 && stale * 2 >= injected && stale <= injected, "{injected} sent twice: {s}");
     assert_eq!((&c["gaps"], &c["decode_errors"], &c["book_errors"]), (&0.into(), &0.into(), &0.into()), "{s}");
     assert_eq!(c["resyncs"], 1, "the first snapshot only: a repeat needs no resync: {s}");
+    // Repeated trades too: dropped, never journaled (nor matched, nor fired on) twice.
+    let trades_twice = injected_trades;
+    let dropped = c["duplicate_trades"].as_u64().unwrap();
+    assert!(dropped >= 5 && dropped * 2 >= trades_twice && dropped <= trades_twice, "{trades_twice}: {s}");
     assert!(s["orders"].as_u64().unwrap() > 20 && s["fills"].as_u64().unwrap() > 0, "trading went on: {s}");
-    let (_, row) = journal_of(&dir.path().join("journal"), &s);
+    let (records, row) = journal_of(&dir.path().join("journal"), &s);
+    let mut ids = std::collections::HashSet::new();
+    let twice = records
+        .iter()
+        .filter(|r| r.kind() == Some(RecordKind::Trade) && !ids.insert((r.instrument, r.fields[1])))
+        .count();
+    assert_eq!(twice, 0, "a trade journaled twice");
     common::report::Found {
-        injected,
-        recovered: stale,
-        note: format!("{stale} repeats dropped as stale, 0 gaps, no resync needed, exit 0"),
+        injected: injected + trades_twice,
+        recovered: stale + dropped,
+        note: format!("{stale} repeated updates dropped as stale, {dropped} repeated trades dropped; 0 gaps, exit 0"),
         ..row
     }
     .report();
@@ -450,6 +511,47 @@ fn absurd_trade_prints_never_price_an_order_off_the_market() {
         injected,
         recovered: 0,
         note: format!("{absurd} off-market prints journaled; {checked} orders all within 1% of the book mid, 0 outside_collar, exit 0"),
+        ..row
+    }
+    .report();
+}
+
+/// The same off-market prints against a taker whose stop entries fire on trades:
+/// the engine counts each print outside the collar around a valid book's mid
+/// (`off_market_trades`) and fires no stop on it. Every stop that fired did so on
+/// a trade within the collar of the book journaled before it.
+#[test]
+fn off_market_prints_fire_no_stop() {
+    use persist::{
+        Fields as _,
+        record::{BookTopFields, TradeFields},
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, url) = faulty_sim(dir.path(), &["--rate", "20000", "--absurd-price-every", "50"]);
+    let s = run_against(&url, dir.path(), &["--strategy", "taker:entry=stop,threshold_pct=0,cooldown_us=2000"]);
+    let injected = injected(sim, dir.path(), "absurd_price");
+    let off_market = s["counters"]["off_market_trades"].as_u64().unwrap();
+    assert!(off_market >= 10 && off_market * 2 >= injected && off_market <= injected, "{injected} sent: {s}");
+    let (records, row) = journal_of(&dir.path().join("journal"), &s);
+    let (mut mid2, mut last_trade, mut fired) = (0i64, 0i64, 0u64);
+    for r in &records {
+        if let Some(top) = BookTopFields::from_record(r) {
+            mid2 = top.bid + top.ask;
+        } else if let Some(t) = TradeFields::from_record(r) {
+            last_trade = t.price;
+        } else if r.kind() == Some(RecordKind::Order) && r.code == engine::oms::OrderState::Triggered as u16 {
+            // Within the default 50 bps collar of the mid, in integers.
+            assert!((2 * last_trade - mid2).abs() * 10_000 <= 50 * mid2, "a stop fired on {last_trade}, mid {mid2}");
+            fired += 1;
+        }
+    }
+    assert!(fired > 5, "stops fired on good trades meanwhile: {s}");
+    common::report::Found {
+        injected,
+        recovered: off_market,
+        note: format!(
+            "{off_market} off-market prints counted, no stop fired on them; {fired} stops fired on good trades"
+        ),
         ..row
     }
     .report();

@@ -3,6 +3,9 @@
 //! with SIGKILL at random points, and connection errors that never show a password.
 
 mod pg_common;
+/// The reliability report's row (scripts/reliability.sh), shared with the engine's tests.
+#[path = "../../engine/tests/common/report.rs"]
+mod report;
 
 use std::process::Command;
 
@@ -227,6 +230,16 @@ fn a_loader_killed_at_random_points_resumes_to_exactly_once() {
     assert_eq!(s.watermark(1), 120_000);
     assert_eq!(load_journal(&mut s, &reader, 5_000).unwrap().written, 0, "a second load writes nothing");
     let _ = RecordKind::ALL;
+    report::Found {
+        injected: kills,
+        recovered: kills,
+        expected: Some(120_000),
+        journal: Some(120_000),
+        database: Some(distinct as u64),
+        duplicates: Some(counts.iter().map(|(_, n)| *n as u64).sum::<u64>() - distinct as u64),
+        note: "each restart resumed from the watermark stored with its rows".into(),
+    }
+    .report();
 }
 
 #[test]

@@ -51,6 +51,8 @@ pub const PERSIST_CAUGHT_UP: u16 = 186;
 
 /// The risk-event code of a stop-out (beside the trips' 100+ codes).
 pub const STOP_OUT: u16 = 160;
+/// Trade ids remembered per instrument to drop a repeated trade frame.
+const RECENT_TRADES: usize = 16;
 /// Instruments one fused stage can carry (a bit each in the changed-books mask).
 pub const MAX_INSTRUMENTS: usize = 64;
 
@@ -103,6 +105,11 @@ pub struct Counters {
     pub gaps: u64,
     /// Book updates dropped as already applied (a repeat, or one older than the book).
     pub stale_updates: u64,
+    /// Trades dropped as repeats (a trade id among the instrument's recent ones).
+    pub duplicate_trades: u64,
+    /// Trades printed outside the collar around a valid book's mid: journaled as
+    /// the feed said, but no stop fires on them and no quote is matched by them.
+    pub off_market_trades: u64,
     /// Snapshots applied.
     pub resyncs: u64,
     /// Book updates refused (full depth, crossed).
@@ -271,6 +278,9 @@ pub struct Pipeline {
     mid_update: u64,
     needs_snapshot: u64,
     last_trade: Vec<Option<Price>>,
+    /// Per instrument, its last trade ids (a ring; 0 is empty): a repeated frame is
+    /// dropped rather than journaled, matched and fired on twice.
+    recent_trades: Vec<[u64; RECENT_TRADES]>,
     last_top: Vec<[i64; 4]>,
     strategy: Box<dyn Strategy>,
     risk: Risk,
@@ -398,6 +408,7 @@ impl Pipeline {
             mid_update: 0,
             needs_snapshot: if n == 64 { u64::MAX } else { (1u64 << n) - 1 },
             last_trade: vec![None; n],
+            recent_trades: vec![[0; RECENT_TRADES]; n],
             last_top: vec![[0; 4]; n],
             strategy: crate::strategy::build(&config.strategy, n),
             risk,
@@ -724,7 +735,18 @@ impl Pipeline {
 
     fn on_trade(&mut self, t: &Trade, now: u64) {
         let i = t.instrument.0 as usize;
-        if let Some(last) = self.last_trade.get_mut(i) {
+        if let Some(recent) = self.recent_trades.get_mut(i)
+            && t.trade_id != 0
+        {
+            if recent.contains(&t.trade_id) {
+                self.counters.duplicate_trades += 1;
+                return;
+            }
+            recent.rotate_right(1);
+            recent[0] = t.trade_id;
+        }
+        let off_market = self.off_market(t);
+        if !off_market && let Some(last) = self.last_trade.get_mut(i) {
             *last = Some(t.price);
         }
         let aggressor = match t.aggressor() {
@@ -739,8 +761,23 @@ impl Pipeline {
             qty: t.qty.0,
         };
         self.sink.market(fields, now, VENUE, t.instrument.0);
+        if off_market {
+            self.counters.off_market_trades += 1;
+            return;
+        }
         self.venue.on_trade(t, now);
         self.fire_stops(i, t.price, now);
+    }
+
+    /// Whether `t` printed outside the instrument's collar around its book's mid (a
+    /// bad print: a stop must not fire on it). Without a valid book it cannot be
+    /// judged, and is taken as it is (risk refuses orders on an invalid book anyway).
+    fn off_market(&self, t: &Trade) -> bool {
+        let Some(book) = self.books.get(t.instrument.0 as usize).filter(|b| b.is_valid()) else { return false };
+        let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else { return false };
+        let mid2 = i128::from(bid.price.0) + i128::from(ask.price.0);
+        let off2 = (2 * i128::from(t.price.0) - mid2).abs();
+        off2 * 10_000 > i128::from(self.risk.instrument(t.instrument).collar_bps) * mid2
     }
 
     fn record_top(&mut self, i: usize, now: u64) {

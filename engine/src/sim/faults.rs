@@ -21,7 +21,7 @@ use super::market::MarketSim;
 pub struct Faults {
     /// Skip one update id (a lost update: a gap).
     pub gap_every: u64,
-    /// Send the update twice in a row, same update ids.
+    /// Send the update twice in a row, same update ids; and every Nth trade twice.
     pub duplicate_every: u64,
     /// Hold the update back and send it right after the next update of its symbol.
     pub reorder_every: u64,
@@ -41,6 +41,8 @@ pub struct FaultCounts {
     pub gaps: u64,
     /// Updates sent twice.
     pub duplicated: u64,
+    /// Trades sent twice.
+    pub duplicated_trades: u64,
     /// Updates held back behind a later one.
     pub reordered: u64,
     /// Updates replaced by a damaged frame.
@@ -56,8 +58,14 @@ impl std::fmt::Display for FaultCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "gap={} duplicate={} reorder={} malformed={} absurd_price={} crossed={}",
-            self.gaps, self.duplicated, self.reordered, self.malformed, self.absurd_prices, self.crossed
+            "gap={} duplicate={} duplicate_trade={} reorder={} malformed={} absurd_price={} crossed={}",
+            self.gaps,
+            self.duplicated,
+            self.duplicated_trades,
+            self.reordered,
+            self.malformed,
+            self.absurd_prices,
+            self.crossed
         )
     }
 }
@@ -70,13 +78,15 @@ pub struct FaultyMarket {
     /// A depth update held back (its instrument and bytes), sent after the next
     /// update of that instrument.
     held: Option<(InstrumentId, Vec<u8>)>,
+    /// Trade frames sent so far.
+    trades: u64,
     counts: FaultCounts,
 }
 
 impl FaultyMarket {
     /// `market` with `faults` (the content faults are handed to it).
     pub fn new(market: MarketSim, faults: Faults) -> Self {
-        Self { market: market.with_faults(&faults), faults, held: None, counts: FaultCounts::default() }
+        Self { market: market.with_faults(&faults), faults, held: None, trades: 0, counts: FaultCounts::default() }
     }
 
     /// The market (for snapshots, and the venue that follows it).
@@ -94,6 +104,7 @@ impl FaultyMarket {
         let own = self.market.injected();
         FaultCounts {
             duplicated: self.counts.duplicated,
+            duplicated_trades: self.counts.duplicated_trades,
             reordered: self.counts.reordered,
             malformed: self.counts.malformed,
             ..own
@@ -112,7 +123,14 @@ impl FaultyMarket {
         let n = self.market.depth_updates();
         let frame = self.market.current_frame();
         if n == before {
-            return send(frame); // a trade
+            // A trade.
+            self.trades += 1;
+            send(frame)?;
+            if self.faults.duplicate_every != 0 && self.trades.is_multiple_of(self.faults.duplicate_every) {
+                self.counts.duplicated_trades += 1;
+                send(frame)?;
+            }
+            return Ok(());
         }
         let instrument = self.market.last_event().map(|(i, _)| i);
         let due = |every: u64| every != 0 && n.is_multiple_of(every);
@@ -175,7 +193,10 @@ mod tests {
         let (frames, counts) = wire(Faults::default(), 2_000);
         assert_eq!(counts, FaultCounts::default());
         assert!(update_ids(&frames).windows(2).all(|w| w[1] == w[0] + 1));
-        assert_eq!(counts.to_string(), "gap=0 duplicate=0 reorder=0 malformed=0 absurd_price=0 crossed=0");
+        assert_eq!(
+            counts.to_string(),
+            "gap=0 duplicate=0 duplicate_trade=0 reorder=0 malformed=0 absurd_price=0 crossed=0"
+        );
     }
 
     #[test]
@@ -183,9 +204,10 @@ mod tests {
         let (frames, counts) = wire(Faults { duplicate_every: 50, ..Faults::default() }, 2_000);
         let ids = update_ids(&frames);
         let repeats = ids.windows(2).filter(|w| w[1] == w[0]).count() as u64;
-        assert!(counts.duplicated >= 20, "{counts:?}");
+        assert!(counts.duplicated >= 20 && counts.duplicated_trades >= 5, "{counts:?}");
         assert_eq!(repeats, counts.duplicated);
-        assert!(frames.windows(2).filter(|w| w[0] == w[1]).count() as u64 == counts.duplicated, "byte for byte");
+        let twice = frames.windows(2).filter(|w| w[0] == w[1]).count() as u64;
+        assert_eq!(twice, counts.duplicated + counts.duplicated_trades, "byte for byte");
         assert!(ids.windows(2).all(|w| w[1] == w[0] + 1 || w[1] == w[0]));
     }
 
