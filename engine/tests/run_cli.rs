@@ -368,20 +368,20 @@ fn a_full_disk_stops_the_engine_counts_what_was_not_journaled_and_corrupts_nothi
     assert!(stderr.contains("journal failed during the run"), "{stderr}");
     assert!(stderr.contains("File too large"), "{stderr}");
     assert!(stderr.contains("handed over after the failure were not"), "{stderr}");
+    // What the engine says it journaled, and what it could not.
+    let number_before = |text: &str| -> u64 {
+        let head = &stderr[..stderr.find(text).unwrap_or_else(|| panic!("no `{text}` in {stderr}"))];
+        head.trim_end().rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let (journaled, lost) = (number_before(" records were journaled"), number_before(" handed over after the failure"));
     // What was written is intact: at most a torn tail, which the next open truncates.
     let (code, stdout, stderr) = engine(&["journal", "verify", journal.to_str().unwrap(), "--json"]);
     assert_eq!(code, Some(0), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["sequences_intact"], true);
     assert!(report["records"].as_u64().unwrap() > 1_000, "{report}");
-    // Every record the engine said it journaled is there.
-    let number_before = |text: &str| -> u64 {
-        let head = &stderr[..stderr.find(text).unwrap()];
-        head.trim_end().rsplit(' ').next().unwrap().parse().unwrap()
-    };
-    let (journaled, lost) = (number_before(" records were journaled"), number_before(" handed over after the failure"));
     let found = report["records"].as_u64().unwrap();
-    assert_eq!(found, journaled, "{stderr}");
+    assert_eq!(found, journaled, "every record the engine said it journaled is there: {report}");
     let persist = format!("journal:{}", journal.display());
     let (code, _, stderr) = engine(&["run", "--quiet", "--frames", "2000", "--persist", &persist]);
     assert_eq!(code, Some(0), "{stderr}");
