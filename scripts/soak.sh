@@ -66,7 +66,7 @@ start_sim 0
 port="${url##*:}"; port="${port%%/*}"
 echo "soak: ${seconds}s at ${rate} msgs/s offered from $url; engine journal in $dir/journal" >&2
 "$bin" run --feed "$url" --symbols BTCUSDT,ETHUSDT --duration "${seconds}s" --quiet \
-  --json "$dir/run.json" --persist "journal:$dir/journal" --feed-stale-after 2s 2>"$dir/engine.stderr" &
+  --json "$dir/run.json" --persist "journal:$dir/journal" --feed-stale-after 2s >"$dir/engine.stdout" 2>"$dir/engine.stderr" &
 engine_pid=$!
 
 drops=0
@@ -95,11 +95,18 @@ kill "$sim_pid" 2>/dev/null || true
 wait "$sim_pid" 2>/dev/null || true
 sim_pid=""
 
-summary="$(cat "$dir/run.json" 2>/dev/null || echo '{}')"
+summary="$(tr -d ' \n' <"$dir/run.json" 2>/dev/null || echo '{}')"
 num() { grep -o "\"$1\":[0-9.]*" <<<"$summary" | head -1 | cut -d: -f2; }
 t2o="$(grep -o '"tick_to_order_ns":{[^}]*}' <<<"$summary" || true)"
 pct() { grep -o "\"$1\":[0-9]*" <<<"$t2o" | cut -d: -f2; }
-injected() { grep -o "\b$1=[0-9]*" "$dir/sim.stderr" | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }'; }
+# Per connection, its last line (the final count, or the running tally of one
+# whose simulator was killed); summed over connections.
+injected() {
+  grep -E "^sim: faults (injected|so far) on " "$dir/sim.stderr" \
+    | awk -v k="$1" '{ for (i = 1; i <= NF; i++) if ($i == "on") peer = $(i + 1)
+                       for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) last[peer] = substr($i, length(k) + 2) }
+                     END { for (p in last) s += last[p]; print s + 0 }'
+}
 if "$bin" journal verify "$dir/journal" >"$dir/verify" 2>&1; then verify=ok; else verify=FAILED; fi
 
 # Memory: the first sample after the warm-up, the last, the largest after it.

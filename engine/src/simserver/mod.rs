@@ -115,7 +115,7 @@ fn serve_feed(
 ) -> Result<(), String> {
     let peer = ws.get_ref().peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut market = market(args);
-    let ended = stream_market(ws, args, account.as_ref(), &mut market);
+    let ended = stream_market(ws, args, account.as_ref(), &mut market, &peer);
     // Tests and the reliability report read this line for what was injected.
     eprintln!("sim: faults injected on {peer}: {}", market.counts());
     ended
@@ -126,14 +126,22 @@ fn stream_market(
     args: &SimArgs,
     account: Option<&Arc<Mutex<Account>>>,
     market: &mut FaultyMarket,
+    peer: &str,
 ) -> Result<(), String> {
     let e = |e: tungstenite::Error| e.to_string();
     let ids: Vec<_> = market.market().symbols().iter().map(|s| s.instrument).collect();
     let started = now();
     let mut sent = 0u64;
     let mut next_snapshot = Duration::ZERO;
+    let mut next_tally = Duration::from_secs(1);
     loop {
         let elapsed = started.elapsed();
+        if elapsed >= next_tally {
+            // A running tally, for whoever kills the simulator rather than let the
+            // connection end (the soak test): the last one stands for the connection.
+            eprintln!("sim: faults so far on {peer}: {}", market.counts());
+            next_tally = elapsed + Duration::from_secs(1);
+        }
         if elapsed >= next_snapshot {
             for id in &ids {
                 ws.write(text(market.market_mut().snapshot_frame(*id))).map_err(e)?;
