@@ -119,10 +119,14 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     };
     let database = match (url_db, args.db.as_deref()) {
         (Some(_), Some(_)) => return Err("give the database once: --persist postgres://... or --db, not both".into()),
-        (Some(url), None) => Some(Some(url)),
+        (Some(url), None) => {
+            warn_if_password_in(&url);
+            Some(Some(url))
+        }
         (None, Some("env")) => Some(None),
         (None, Some(url)) => {
             persist::pg::config(Some(url)).map_err(|e| format!("--db: {e}"))?;
+            warn_if_password_in(url);
             Some(Some(url.to_owned()))
         }
         (None, None) => None,
@@ -469,6 +473,17 @@ pub fn journal_command(args: &JournalArgs, verify: bool) -> Result<ExitCode, Str
     Ok(ExitCode::SUCCESS)
 }
 
+/// A password in a `--db` URL is on the command line, which any local user can read
+/// (`ps`): say so once, and how to keep it out.
+fn warn_if_password_in(url: &str) {
+    if persist::pg::url_has_password(url) {
+        eprintln!(
+            "warning: the --db URL carries a password, which other local users can read in the process list; \
+             leave it out of the URL and set PGPASSWORD instead"
+        );
+    }
+}
+
 /// `engine journal load`.
 ///
 /// # Errors
@@ -478,6 +493,9 @@ pub fn load_command(args: &LoadArgs) -> Result<ExitCode, String> {
         return Err(format!("{}: not a journal directory", args.dir.display()));
     }
     let reader = JournalReader::open(&args.dir).map_err(|e| e.to_string())?;
+    if let Some(url) = &args.db {
+        warn_if_password_in(url);
+    }
     let mut client = persist::pg::connect(args.db.as_deref()).map_err(|e| e.to_string())?;
     let (mode, migrated) = persist::pg::migrate(&mut client).map_err(|e| e.to_string())?;
     eprintln!("schema: {} ({})", mode.name(), if migrated { "migrated now" } else { "already current" });

@@ -33,6 +33,26 @@ fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// What the engine traded is for its own user only: a new journal's directory is
+/// 0700 and each segment 0600, whatever the umask.
+#[test]
+fn journals_are_created_for_their_owner_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("nested").join("journal");
+    let (mut j, _) = Journal::open(&journal, options(4096)).unwrap();
+    for k in 0..5 {
+        j.append(&batch(1, k * 100 + 1..=k * 100 + 100)).unwrap();
+    }
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&journal), 0o700);
+    let files = segments(&journal);
+    assert!(files.len() > 1, "rotated: {files:?}");
+    for f in files {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+}
+
 #[test]
 fn records_round_trip_exactly_across_reopen() {
     let dir = tempfile::tempdir().unwrap();

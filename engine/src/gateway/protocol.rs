@@ -34,7 +34,7 @@
 //! `fee` is in price units × size units of the instrument's fixed-point scales
 //! (negative: a rebate). Encoding a request and decoding a report allocate nothing.
 
-use std::io::Write;
+use std::{io::Write, path::Path};
 
 use feeds::{
     DecodeError, DecodeErrorKind,
@@ -54,6 +54,9 @@ pub const RECV_WINDOW_MS: u64 = 30_000;
 pub const KEY_VAR: &str = "ENGINE_API_KEY";
 /// See [`KEY_VAR`].
 pub const SECRET_VAR: &str = "ENGINE_API_SECRET";
+/// The environment variable naming a file that holds the API secret (mode 0600),
+/// read when [`SECRET_VAR`] is not set.
+pub const SECRET_FILE_VAR: &str = "ENGINE_API_SECRET_FILE";
 
 /// An account's API key and secret. `Debug` shows the key only: the secret is never
 /// printed or logged.
@@ -75,14 +78,21 @@ impl Credentials {
         Self { key: key.to_owned(), secret: secret.to_vec() }
     }
 
-    /// From [`KEY_VAR`] and [`SECRET_VAR`].
+    /// From [`KEY_VAR`], and [`SECRET_VAR`] or else the file [`SECRET_FILE_VAR`] names.
     ///
     /// # Errors
-    /// Either is unset or empty, or the key has characters JSON would need escaped.
+    /// The key or the secret is missing or empty, the secret file cannot be read or
+    /// others may read it, or the key has characters JSON would need escaped.
     pub fn from_env() -> Result<Self, String> {
         let read = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let key = read(KEY_VAR).ok_or_else(|| format!("{KEY_VAR} is not set (the venue's API key)"))?;
-        let secret = read(SECRET_VAR).ok_or_else(|| format!("{SECRET_VAR} is not set (the venue's API secret)"))?;
+        let secret = match (read(SECRET_VAR), read(SECRET_FILE_VAR)) {
+            (Some(secret), _) => secret,
+            (None, Some(path)) => secret_file(Path::new(&path))?,
+            (None, None) => {
+                return Err(format!("neither {SECRET_VAR} nor {SECRET_FILE_VAR} is set (the venue's API secret)"));
+            }
+        };
         if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(format!("{KEY_VAR} may hold only letters, digits, '-' and '_'"));
         }
@@ -136,6 +146,26 @@ impl Credentials {
         mac.update(payload);
         mac.verify_slice(&sig).is_ok()
     }
+}
+
+/// The secret in the file at `path`, its trailing newline dropped. Refused if its
+/// group or others may read or write it: a secret needs mode 0600 (or 0400).
+///
+/// # Errors
+/// The file cannot be read, is empty, or is open to others.
+pub fn secret_file(path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let named = |e: String| format!("{SECRET_FILE_VAR} {}: {e}", path.display());
+    let mode = std::fs::metadata(path).map_err(|e| named(e.to_string()))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(named(format!("mode {:04o} lets others near the secret: chmod 600 it", mode & 0o7777)));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| named(e.to_string()))?;
+    let secret = text.trim_end_matches(['\n', '\r']);
+    if secret.is_empty() {
+        return Err(named("empty".into()));
+    }
+    Ok(secret.to_owned())
 }
 
 /// A symbol's name and fixed-point scales, as the protocol writes them.
@@ -395,6 +425,25 @@ mod tests {
         assert!(!Credentials::new("k1", b"other").verify(&out), "another secret");
         assert!(!creds.verify(b"{\"op\":\"cancel\"}"), "unsigned");
         assert!(format!("{creds:?}").contains("redacted") && !format!("{creds:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_secret_file_must_be_the_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        for (mode, ok) in [(0o600, true), (0o400, true), (0o640, false), (0o644, false), (0o602, false)] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            match secret_file(&path) {
+                Ok(secret) => assert!(ok && secret == "s3cret", "{mode:o}: {secret}"),
+                Err(e) => assert!(!ok && e.contains("chmod 600") && !e.contains("s3cret"), "{mode:o}: {e}"),
+            }
+        }
+        std::fs::write(&path, "\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(secret_file(&path).unwrap_err().contains("empty"));
+        assert!(secret_file(&dir.path().join("none")).unwrap_err().contains("ENGINE_API_SECRET_FILE"));
     }
 
     #[test]

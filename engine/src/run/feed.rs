@@ -179,7 +179,14 @@ impl<F: Feed> Recording<F> {
     /// # Errors
     /// The file cannot be created.
     pub fn new(inner: F, path: &Path) -> Result<Self, String> {
-        let file = File::create(path).map_err(|e| format!("--record {}: {e}", path.display()))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| format!("--record {}: {e}", path.display()))?;
         let out = CaptureWriter::new(BufWriter::with_capacity(1 << 20, file)).map_err(|e| e.to_string())?;
         Ok(Self { inner, out, error: None })
     }

@@ -22,6 +22,7 @@ use std::{
     collections::BTreeMap,
     fs::{File, OpenOptions},
     io::Write,
+    os::unix::fs::{DirBuilderExt, OpenOptionsExt},
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
@@ -133,7 +134,8 @@ impl Journal {
     /// I/O failure, a foreign segment, or corruption that is not a torn tail (nothing
     /// is truncated then).
     pub fn open(dir: &Path, options: JournalOptions) -> Result<(Self, Recovery), JournalError> {
-        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        // Only the engine's user may read what it traded (0700; segments are 0600).
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io_error(dir))?;
         Self::repair_torn_header(dir)?;
         let reader = JournalReader::open(dir)?;
         let mut recovery = Recovery::default();
@@ -196,8 +198,13 @@ impl Journal {
 
     fn create_segment(dir: &Path, options: JournalOptions, index: u64) -> Result<Self, JournalError> {
         let path = segment_path(dir, index);
-        let mut file =
-            OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(io_error(&path))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_error(&path))?;
         let header = SegmentHeader { index, created_ns: wall_clock_ns() }.encode();
         file.write_all(&header).map_err(io_error(&path))?;
         file.sync_all().map_err(io_error(&path))?;

@@ -97,10 +97,18 @@ pub(crate) fn query(what: &'static str) -> impl FnOnce(postgres::Error) -> PgErr
 /// # Errors
 /// [`PgError::BadUrl`] when the string does not parse.
 pub fn config(url: Option<&str>) -> Result<postgres::Config, PgError> {
-    if let Some(url) = url {
-        return url.parse::<postgres::Config>().map_err(|e| PgError::BadUrl(e.to_string()));
-    }
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(url) = url {
+        let mut c = url.parse::<postgres::Config>().map_err(|e| PgError::BadUrl(e.to_string()))?;
+        // A URL without its password takes PGPASSWORD's: the password then stays out
+        // of the command line, which other local users can read.
+        if c.get_password().is_none()
+            && let Some(p) = env("PGPASSWORD")
+        {
+            c.password(p);
+        }
+        return Ok(c);
+    }
     let mut c = postgres::Config::new();
     c.host(&env("PGHOST").unwrap_or_else(|| "localhost".into()));
     if let Some(port) = env("PGPORT") {
@@ -113,6 +121,11 @@ pub fn config(url: Option<&str>) -> Result<postgres::Config, PgError> {
     }
     c.dbname(&env("PGDATABASE").unwrap_or(user));
     Ok(c)
+}
+
+/// Whether `url` itself carries a password (rather than taking PGPASSWORD's).
+pub fn url_has_password(url: &str) -> bool {
+    url.parse::<postgres::Config>().is_ok_and(|c| c.get_password().is_some())
 }
 
 /// `user@host:port/database` for messages: never the password.
