@@ -47,6 +47,7 @@ scenarios=(
   "2|venue disconnect, cancel-on-disconnect|engine|gateway_ws|cancel_on_disconnect_cancels_resting_orders_and_the_reconnect_delivers_every_missed_report"
   "2|venue restart|engine|gateway_ws|a_venue_that_restarts_is_reconnected_and_every_order_settled"
   "2|fill during cancel|engine|gateway_ws|fills_that_race_a_cancel_are_applied_in_pending_cancel"
+  "2|over-fill|engine|gateway_ws|an_over_fill_trips_the_kill_switch_and_never_reaches_the_position"
   "3|engine killed -9 at random (x20)|engine|crash|an_engine_killed_at_random_moments_loses_and_repeats_nothing"
   "3|database stopped 30 s, then killed -9|engine|pg_outage|a_database_stopped_for_30_s_then_killed_is_backfilled_exactly_once"
   "3|journal writer killed -9|persist|journal|a_writer_killed_at_random_moments_leaves_a_gapless_journal"

@@ -178,6 +178,10 @@ pub struct SimArgs {
     /// lost), so clients must find out by asking (0: never).
     #[arg(long, default_value_t = 0)]
     pub drop_acks_every: u64,
+    /// Order entry fault: report every Nth fill at a thousand times its size, more
+    /// than the order: the engine must refuse it and trip its kill switch (0: never).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub overfill_every: u64,
     /// Order entry: fee on fills of resting orders, in bps of notional (negative: a rebate).
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     pub maker_fee_bps: i64,

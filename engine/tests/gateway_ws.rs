@@ -566,6 +566,55 @@ fn a_stalled_engine_leaves_nothing_resting_at_a_cancel_on_disconnect_venue() {
     .report();
 }
 
+/// The venue reports a fill for more than the order (`--overfill-every`): the engine
+/// refuses it (the position never takes it), trips the kill switch (`over_fill`,
+/// which no re-arm lifts), cancels what is working and sends nothing more; exit 3.
+#[test]
+fn an_over_fill_trips_the_kill_switch_and_never_reaches_the_position() {
+    let sim = sim(&["--order-rate", "100000", "--overfill-every", "5"]);
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let out = engine_against(&sim.url, journal.path(), &json).args(["--duration", "4s"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary = summary_of(&json);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(summary["halt"].as_str().unwrap().contains("over"), "{summary}");
+    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+    let over = engine::risk::TripReason::OverFill as u16;
+    let trip = records
+        .iter()
+        .find(|r| r.kind() == Some(persist::RecordKind::Risk) && r.code == over)
+        .expect("the over-fill trip is journaled");
+    let sent_after = records
+        .iter()
+        .filter(|r| r.seq > trip.seq && r.kind() == Some(persist::RecordKind::Order))
+        .filter(|r| r.code == OrderState::Submitted as u16)
+        .count();
+    assert_eq!(sent_after, 0, "an order left after the over-fill");
+    // Every order finished but the over-filled one: the venue refuses its cancel (it
+    // holds it filled) and the engine, refusing the fill, keeps the state the venue
+    // last confirmed, for the operator to reconcile (an over-fill is never re-armed).
+    let unfinished = common::unfinished_orders(&records);
+    assert!(unfinished.len() <= 1, "orders left working after the trip: {unfinished:?}");
+    assert!(unfinished.iter().all(|(_, state)| *state != OrderState::Submitted as u16), "{unfinished:?}");
+    // The journaled fills are the good ones: none is as large as a whole quote x 1000.
+    let fills: Vec<i64> =
+        records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Fill)).map(|r| r.fields[4]).collect();
+    let largest = fills.iter().copied().max().unwrap_or(0);
+    let positions = summary["positions"].as_array().cloned().unwrap_or_default();
+    let net: f64 = positions.iter().filter_map(|p| p["net"].as_str()?.parse::<f64>().ok()).sum();
+    assert!(net.abs() < 1.0, "the position took the over-fill: {summary}");
+    common::report::Found {
+        note: format!(
+            "kill switch tripped (over_fill), exit 3; {} good fills journaled (largest {largest}), position {net}",
+            fills.len()
+        ),
+        ..common::journaled_row(journal.path(), &summary, 1, 0)
+    }
+    .report();
+}
+
 /// The venue loses every third ack (`--drop-acks-every 3`): those orders stay
 /// Submitted, with nothing assumed, until `--ack-timeout`; then the engine asks the
 /// venue which orders it holds and settles them from its answer. At the end every

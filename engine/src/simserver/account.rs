@@ -46,7 +46,10 @@ pub(super) struct Account {
     pub cancel_on_disconnect: bool,
     /// Fault injection: never send every Nth ack (0: never).
     pub drop_acks_every: u64,
+    /// Fault injection: report every Nth fill at a thousand times its size (0: never).
+    pub overfill_every: u64,
     acks: u64,
+    fills: u64,
     made: Bounded<ExecReport>,
     scratch: Events,
 }
@@ -64,7 +67,9 @@ impl Account {
             has_market: false,
             cancel_on_disconnect: false,
             drop_acks_every: 0,
+            overfill_every: 0,
             acks: 0,
+            fills: 0,
             // One trade can fill every resting order.
             made: Bounded::with_capacity(VENUE_CAPACITY + 16),
             scratch: Events::with_capacity(64),
@@ -202,6 +207,9 @@ impl Account {
                 ),
                 ExecKind::Fill { price, qty, liquidity, trade_id, fee } => {
                     let liquidity = if liquidity == Liquidity::Maker { "maker" } else { "taker" };
+                    self.fills += 1;
+                    let over = self.overfill_every > 0 && self.fills.is_multiple_of(self.overfill_every);
+                    let qty = if over { Qty(qty.0.saturating_mul(1000)) } else { qty };
                     format!(
                         r#"{{"type":"fill","seq":{seq},"cid":{cid},"symbol":"{}","trade_id":{trade_id},"price":"{}","qty":"{}","liquidity":"{liquidity}","fee":{fee}}}"#,
                         l.name,
