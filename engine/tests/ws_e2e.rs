@@ -575,6 +575,7 @@ fn a_crossed_book_update_invalidates_the_book_until_a_snapshot_resyncs_it() {
     assert!(refused >= 5 && refused * 4 >= injected && refused <= injected, "{injected} crossed: {s}");
     assert_eq!((&c["gaps"], &c["decode_errors"]), (&0.into(), &0.into()), "the sequence was intact: {s}");
     assert!(resyncs >= refused && c["feed_status"][3].as_u64().unwrap() >= refused, "every crossing resynced: {s}");
+    assert_eq!(c["feed_status"][2], refused, "each crossing reported as a gap_detected status: {s}");
     let invalid = s["risk_rejects"]["book_invalid"].as_u64().unwrap_or(0);
     assert!(invalid >= 3, "orders on the invalid book refused: {s}");
     assert!(s["orders"].as_u64().unwrap() > 20, "trading went on: {s}");

@@ -641,8 +641,12 @@ impl Pipeline {
             self.counters.book_errors += 1;
             self.mid_update &= !bit;
             if !d.is_snapshot() {
+                // A book that would cross has lost its integrity as surely as one with
+                // a missing update: reported the same way, then resynced.
+                let at = (seq.last(), d.last_seq);
                 seq.invalidate();
                 self.needs_snapshot |= bit;
+                self.feed_status(StatusKind::GapDetected, d.instrument, at, ts_recv);
             }
             return 0;
         }
