@@ -227,6 +227,7 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
     let symbols_22: Vec<String> = (0..22).map(|i| format!("SYM{i}")).collect();
     let symbols_22 = symbols_22.join(",");
     let cases: &[(&[&str], &str)] = &[
+        (&["run", "--frobnicate"], "unexpected argument '--frobnicate'"),
         (&["run", "--strategy", "arb"], "unknown strategy `arb`"),
         (&["run", "--strategy", "mm:size=-3"], "`size` must be > 0"),
         (&["run", "--duration", "0s"], "must be longer than zero"),
