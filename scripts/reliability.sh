@@ -64,6 +64,11 @@ scenarios=(
   "8|bad config files|engine|run_cli|a_config_file_sets_flags_and_the_command_line_overrides_it"
 )
 
+if [[ -n "${PGHOST:-}" && -z "${ENGINE_PG_DIR:-}" ]]; then
+  # The outage scenarios stop and restart the cluster through scripts/pg.sh.
+  echo "reliability.sh: PGHOST is set but ENGINE_PG_DIR is not: give a cluster from scripts/pg.sh, or unset PGHOST" >&2
+  exit 2
+fi
 if [[ -z "${PGHOST:-}" ]]; then
   pg_env="$(scripts/pg.sh start)" || { echo "reliability.sh: could not start PostgreSQL" >&2; exit 1; }
   eval "$pg_env"
@@ -83,7 +88,8 @@ for s in "${scenarios[@]}"; do
   report="$logs/$test.row"
   log="$logs/$test.log"
   start=$(date +%s)
-  if RELIABILITY_REPORT="$report" cargo test --locked -q -p "$package" --test "$binary" -- --exact "$test" \
+  # A hung scenario fails on its own rather than stall the report.
+  if RELIABILITY_REPORT="$report" timeout 600 cargo test --locked -q -p "$package" --test "$binary" -- --exact "$test" \
       >"$log" 2>&1 && grep -q 'test result: ok. 1 passed' "$log" && [[ -s "$report" || -n "$fixed_note" ]]; then
     outcome=pass
   else
@@ -92,8 +98,10 @@ for s in "${scenarios[@]}"; do
   fi
   seconds=$(( $(date +%s) - start ))
   line="$(tail -1 "$report" 2>/dev/null)"
-  field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$line"; }
-  note="$(sed -n 's/.* note=//p' <<<"$line")"
+  fields="${line%% note=*}"  # the note may hold anything, `key=` included
+  field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$fields"; }
+  note=""
+  [[ "$line" == *" note="* ]] && note="${line#* note=}"
   [[ -z "$note" ]] && note="$fixed_note"
   [[ $outcome == FAIL ]] && note="see $log"
   rows+=("$section|$name|$(field injected)|$(field recovered)|$(field expected)|$(field journal)|$(field database)|$(field duplicates)|$outcome|${seconds}s|$note")

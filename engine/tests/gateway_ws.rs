@@ -602,9 +602,18 @@ fn an_over_fill_trips_the_kill_switch_and_never_reaches_the_position() {
     let fills: Vec<i64> =
         records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Fill)).map(|r| r.fields[4]).collect();
     let largest = fills.iter().copied().max().unwrap_or(0);
-    let positions = summary["positions"].as_array().cloned().unwrap_or_default();
-    let net: f64 = positions.iter().filter_map(|p| p["net"].as_str()?.parse::<f64>().ok()).sum();
-    assert!(net.abs() < 1.0, "the position took the over-fill: {summary}");
+    let largest_order =
+        records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Order)).map(|r| r.fields[3]).max().unwrap_or(0);
+    assert!(largest <= largest_order, "a fill of {largest} journaled; no order was over {largest_order}");
+    // The position is exactly the journaled fills: the refused one never reached it.
+    let filled: i64 = records
+        .iter()
+        .filter(|r| r.kind() == Some(persist::RecordKind::Fill))
+        .map(|r| if r.fields[2] == 1 { r.fields[4] } else { -r.fields[4] })
+        .sum();
+    let last_position = records.iter().rev().find(|r| r.kind() == Some(persist::RecordKind::Position));
+    let net = last_position.map_or(0, |p| p.fields[0]);
+    assert_eq!(net, filled, "the position is the sum of the journaled fills");
     common::report::Found {
         note: format!(
             "kill switch tripped (over_fill), exit 3; {} good fills journaled (largest {largest}), position {net}",

@@ -200,6 +200,10 @@ fn a_stalled_persistence_core_costs_only_counted_market_records() {
                 .filter(|r| r.seq > seq && r.kind() == Some(persist::RecordKind::Order))
                 .any(|r| r.code == OrderState::Submitted as u16)
         };
+        if policy == "reduce-only" {
+            // Held to reduce-only meanwhile: the market maker's position-growing quotes refused.
+            assert!(s["risk_rejects"]["reduce_only"].as_u64().unwrap_or(0) > 0, "{s}");
+        }
         if policy == "halt" {
             let trip = audit(engine::risk::TripReason::PersistBacklog as u16).expect("the trip is audited");
             assert!(!sent_after(trip), "an order was sent after the kill switch tripped");
@@ -220,6 +224,33 @@ fn a_stalled_persistence_core_costs_only_counted_market_records() {
         ..common::report::Found::default()
     }
     .report();
+}
+
+/// The run ends (its --frames) while the cold core is stalled and records are
+/// held on the hot core: the stage hands every held record over before it ends, so
+/// the journal holds every order's outcome and what the engine says it journaled.
+#[test]
+fn a_run_ending_while_records_are_held_journals_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let persist = journal_arg(dir.path());
+    // The hot core stops itself after 2 s of frames, 1 s into the cold core's stall.
+    let args =
+        ["--rate", "200000", "--frames", "400000", "--persist", &persist, "--inject-fault", "persist-stall=3000"];
+    let (code, s, stderr) = common::run(&args);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(s["persist_held"].as_u64().unwrap() > 0, "the run ended with records held: {s}");
+    let journal = dir.path().join("journal");
+    let (records, _) = persist::journal::JournalReader::open(&journal).unwrap().read_all().unwrap();
+    assert_eq!(records.len() as u64, s["journaled"].as_u64().unwrap(), "{s}");
+    assert_eq!(common::unfinished_orders(&records), [], "every order's outcome, held ones included");
+    let count = |kind, code: Option<u16>| {
+        records.iter().filter(|r| r.kind() == Some(kind) && code.is_none_or(|c| r.code == c)).count() as u64
+    };
+    let sent = count(persist::RecordKind::Order, Some(OrderState::Submitted as u16));
+    assert_eq!(sent, s["orders"].as_u64().unwrap(), "every order sent is journaled: {s}");
+    assert_eq!(count(persist::RecordKind::Fill, None), s["fills"].as_u64().unwrap(), "and every fill: {s}");
+    let (code, stdout, _) = engine(&["journal", "verify", journal.to_str().unwrap(), "--json"]);
+    assert_eq!(code, Some(0), "{stdout}");
 }
 
 #[test]

@@ -127,6 +127,35 @@ impl WsClient {
     /// # Errors
     /// A bad URL, a refused connection, or a refused upgrade.
     pub fn connect(url: &str, timeout: Duration, buffer: usize) -> Result<Self, WsError> {
+        Self::connect_reusing(url, timeout, &mut None, buffer)
+    }
+
+    /// [`WsClient::connect`], taking the receive buffer from `spare` (a dropped
+    /// connection's, from [`WsClient::into_inbound`]) if there is one, and only once
+    /// connected: a reconnect then allocates no new buffer, and a failed attempt
+    /// leaves the spare for the next.
+    ///
+    /// # Errors
+    /// As [`WsClient::connect`].
+    pub fn connect_reusing(
+        url: &str,
+        timeout: Duration,
+        spare: &mut Option<Inbound>,
+        buffer: usize,
+    ) -> Result<Self, WsError> {
+        let (stream, mask) = Self::handshake(url, timeout)?;
+        let mut inbound = spare.take().unwrap_or_else(|| Inbound::new(buffer));
+        inbound.clear();
+        Ok(Self { stream, inbound, out: Vec::with_capacity(OUT_CAPACITY), mask })
+    }
+
+    /// The receive buffer, for the next connection to reuse.
+    pub fn into_inbound(self) -> Inbound {
+        self.inbound
+    }
+
+    /// Connects and upgrades: the non-blocking stream and the first masking key.
+    fn handshake(url: &str, timeout: Duration) -> Result<(TcpStream, u32), WsError> {
         let (host, port, path) = parse_url(url)?;
         let addr = format!("{host}:{port}");
         let connect_error = |source| WsError::Connect { addr: addr.clone(), source };
@@ -175,7 +204,7 @@ impl WsClient {
         stream.set_nodelay(true)?;
         // Seeded from the handshake key; never zero (xorshift would stay there).
         let mask = key.bytes().fold(0x9e37_79b9u32, |m, b| m.rotate_left(5) ^ u32::from(b)) | 1;
-        Ok(Self { stream, inbound: Inbound::new(buffer), out: Vec::with_capacity(OUT_CAPACITY), mask })
+        Ok((stream, mask))
     }
 
     /// Sends `payload` as one masked text frame, waiting out a full socket. Builds the

@@ -292,9 +292,10 @@ pub struct Pipeline {
     venue_down_since: u64,
     /// Reduce-only since a start-up reconciliation mismatch (until re-armed).
     reconcile_hold: bool,
-    /// While records are held for a cold core that is behind: the trading state
-    /// before the hold.
-    persist_hold: Option<TradingState>,
+    /// While records are held for a cold core that is behind: whether the hold
+    /// itself made trading reduce-only (and so may lift it). A trip, a re-arm or a
+    /// start-up reconciliation since then decides the state instead.
+    persist_hold: Option<bool>,
     on_persist_backlog: BacklogPolicy,
     self_trade: SelfTradeMode,
     ack_timeout_ns: u64,
@@ -1348,6 +1349,7 @@ impl Pipeline {
 
     fn trip(&mut self, halt: Halt) {
         self.risk.set_state(TradingState::Halted);
+        self.forget_hold_state();
         if self.halt.is_some() {
             return;
         }
@@ -1383,6 +1385,7 @@ impl Pipeline {
             Some(Halt::OverFill(_)) => return Err(RearmError::OverFill),
             Some(Halt::KillSwitch(_)) => {}
         }
+        self.forget_hold_state();
         self.halt = None;
         self.reconcile_hold = false;
         self.kill.reset_windows();
@@ -1411,7 +1414,9 @@ impl Pipeline {
     fn finish_trip(&mut self, now: u64) {
         if std::mem::take(&mut self.cancel_pending) {
             self.cancel_all(now);
-            if self.flatten_on_trip && matches!(self.halt, Some(Halt::KillSwitch(_))) {
+            // A stage that failed cannot trust its positions: it only cancels.
+            let trusted = !matches!(self.halt, Some(Halt::KillSwitch(t)) if t.reason == TripReason::StageFailed);
+            if self.flatten_on_trip && trusted && matches!(self.halt, Some(Halt::KillSwitch(_))) {
                 self.flatten(now);
             }
         }
@@ -1432,6 +1437,25 @@ impl Pipeline {
         self.finish_trip(now);
     }
 
+    /// A trip, a re-arm or a reconciliation sets the trading state: a persistence
+    /// hold lifting later must not undo it.
+    fn forget_hold_state(&mut self) {
+        if let Some(lowered) = self.persist_hold.as_mut() {
+            *lowered = false;
+        }
+    }
+
+    /// Moves the records held for a cold core that fell behind into the ring as it
+    /// makes room: `true` while some are still held. A cold core that is gone halts
+    /// the stage (and `false`: nothing more can be handed over).
+    pub fn flush_records(&mut self) -> bool {
+        if let Err(gone) = self.sink.flush() {
+            self.trip(Halt::PersistGone(gone));
+            return false;
+        }
+        self.sink.is_behind()
+    }
+
     /// Moves held records into the ring; while the cold core is behind, applies the
     /// backlog policy, and lifts a reduce-only hold once it has caught up.
     fn check_persist_backlog(&mut self, now: u64) {
@@ -1439,36 +1463,28 @@ impl Pipeline {
             self.trip(Halt::PersistGone(gone));
             return;
         }
-        match (self.sink.is_behind(), self.persist_hold) {
-            (true, None) => {
-                self.persist_hold = Some(self.risk.state());
-                self.audit(PERSIST_BEHIND, (0, self.sink.backlog() as i64), now, 0);
-                match self.on_persist_backlog {
-                    BacklogPolicy::ReduceOnly if self.risk.state() == TradingState::Active => {
-                        self.risk.set_state(TradingState::ReduceOnly);
-                    }
-                    BacklogPolicy::ReduceOnly => {}
-                    BacklogPolicy::Halt if self.halt.is_none() => {
-                        let observed = self.sink.backlog() as i64;
-                        self.trip(Halt::KillSwitch(Trip { reason: TripReason::PersistBacklog, limit: 0, observed }));
-                    }
-                    BacklogPolicy::Halt => {}
-                }
+        let behind = self.sink.is_behind();
+        if behind && self.persist_hold.is_none() {
+            self.audit(PERSIST_BEHIND, (0, self.sink.backlog() as i64), now, 0);
+            let lowered = self.on_persist_backlog == BacklogPolicy::ReduceOnly
+                && self.risk.state() == TradingState::Active
+                && self.halt.is_none();
+            if lowered {
+                self.risk.set_state(TradingState::ReduceOnly);
             }
-            (false, Some(before)) => {
-                self.persist_hold = None;
-                self.audit(PERSIST_CAUGHT_UP, (0, self.sink.held_peak as i64), now, 0);
-                // Only what the hold itself changed is undone: a trip or a start-up
-                // reconciliation hold since then stays.
-                if before == TradingState::Active
-                    && self.risk.state() == TradingState::ReduceOnly
-                    && self.halt.is_none()
-                    && !self.reconcile_hold
-                {
-                    self.risk.set_state(TradingState::Active);
-                }
+            self.persist_hold = Some(lowered);
+        }
+        // Halt: tripped while behind, and again if re-armed while still behind.
+        if behind && self.on_persist_backlog == BacklogPolicy::Halt && self.halt.is_none() {
+            let observed = self.sink.backlog() as i64;
+            self.trip(Halt::KillSwitch(Trip { reason: TripReason::PersistBacklog, limit: 0, observed }));
+        }
+        if !behind && let Some(lowered) = self.persist_hold.take() {
+            self.audit(PERSIST_CAUGHT_UP, (0, self.sink.held_peak as i64), now, 0);
+            // Only what the hold itself changed is undone.
+            if lowered && self.risk.state() == TradingState::ReduceOnly && self.halt.is_none() {
+                self.risk.set_state(TradingState::Active);
             }
-            _ => {}
         }
     }
 
@@ -2063,6 +2079,7 @@ impl Pipeline {
     /// trip) or starts it reduce-only, in the state a standard re-arm leaves (every
     /// other check and trip still live); `engine rearm` lifts either.
     pub fn start_reconciled(&mut self, venue: &[crate::gateway::VenuePosition], mismatch: Option<MismatchPolicy>) {
+        self.forget_hold_state();
         for p in venue {
             self.oms.seed_position(p.instrument, p.net, p.avg_price);
         }

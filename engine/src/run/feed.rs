@@ -261,6 +261,8 @@ impl<F: Feed> Feed for Recording<F> {
 pub struct WsFeed {
     url: String,
     client: Option<WsClient>,
+    /// A dropped connection's receive buffer, for the next one.
+    spare: Option<feeds::ws::Inbound>,
     retry_at: u64,
     backoff_ns: u64,
     dropped: bool,
@@ -286,6 +288,7 @@ impl WsFeed {
         Ok(Self {
             url: url.to_owned(),
             client: Some(client),
+            spare: None,
             retry_at: 0,
             backoff_ns: MIN_BACKOFF_NS,
             dropped: false,
@@ -296,7 +299,8 @@ impl WsFeed {
     }
 
     fn lost(&mut self, now: u64, error: String) {
-        self.client = None;
+        // Its receive buffer serves the next connection: reconnecting allocates none.
+        self.spare = self.client.take().map(WsClient::into_inbound);
         self.dropped = true;
         self.disconnects += 1;
         self.last_error = Some(error);
@@ -312,7 +316,7 @@ impl Feed for WsFeed {
             }
             // Reconnecting blocks this core for up to the connect timeout: the feed
             // is down anyway, and nothing else on it can act without market data.
-            match WsClient::connect(&self.url, std::time::Duration::from_secs(1), WS_BUFFER) {
+            match WsClient::connect_reusing(&self.url, std::time::Duration::from_secs(1), &mut self.spare, WS_BUFFER) {
                 Ok(c) => {
                     self.client = Some(c);
                     self.backoff_ns = MIN_BACKOFF_NS;

@@ -245,5 +245,15 @@ pub fn wind_down(pipeline: &mut Pipeline, live: bool, clock: &impl Clock, heartb
         // within a few seconds of the last event, the same in every replay.
         pipeline.take_answers(pipeline.last_event_time().saturating_add(10_000_000_000));
     }
+    // Records still held for a cold core that fell behind go into the ring before
+    // the stage ends (the cold core drains until it has): none is left behind.
+    let mut n = 0u32;
+    while pipeline.flush_records() {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        n = n.wrapping_add(1);
+        if n.is_multiple_of(100) {
+            let _ = heartbeat.try_push(status(pipeline, clock.now_ns()));
+        }
+    }
     let _ = heartbeat.try_push(status(pipeline, clock.now_ns()));
 }

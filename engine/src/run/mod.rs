@@ -782,8 +782,11 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 // The stage's state may be half-updated, but its orders at the venues are
                 // real: trip the kill switch (audited) and cancel them, then let the
                 // panic end the run.
-                pipeline.kill_switch(crate::risk::TripReason::StageFailed, pipeline.last_event_time());
-                hot::wind_down(&mut pipeline, live, &clock, &mut io.heartbeat);
+                // A second panic on the way out must not hide the first.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    pipeline.kill_switch(crate::risk::TripReason::StageFailed, pipeline.last_event_time());
+                    hot::wind_down(&mut pipeline, live, &clock, &mut io.heartbeat);
+                }));
                 std::panic::resume_unwind(panic);
             }
         };

@@ -76,6 +76,11 @@ impl Inbound {
         Self { buf: vec![0; capacity.max(1024)], start: 0, end: 0, consumed: 0, message: (0, 0) }
     }
 
+    /// Empties the buffer for a new connection, keeping its memory.
+    pub fn clear(&mut self) {
+        (self.start, self.end, self.consumed, self.message) = (0, 0, 0, (0, 0));
+    }
+
     /// The buffer's size: the largest message (with its frame header) it takes.
     pub fn capacity(&self) -> usize {
         self.buf.len()
