@@ -478,8 +478,8 @@ pub fn journal_command(args: &JournalArgs, verify: bool) -> Result<ExitCode, Str
 fn warn_if_password_in(url: &str) {
     if persist::pg::url_has_password(url) {
         eprintln!(
-            "warning: the --db URL carries a password, which other local users can read in the process list; \
-             leave it out of the URL and set PGPASSWORD instead"
+            "warning: the database URL carries a password, which other local users can read in the process \
+             list; leave it out of the URL and set PGPASSWORD instead"
         );
     }
 }

@@ -34,13 +34,8 @@ fn an_engine_killed_at_random_moments_loses_and_repeats_nothing() {
     admin.batch_execute("DROP DATABASE IF EXISTS engine_crash_db").unwrap();
     admin.batch_execute("CREATE DATABASE engine_crash_db").unwrap();
     let var = |k: &str| std::env::var(k).unwrap();
-    let url = format!(
-        "postgres://{}:{}@{}:{}/engine_crash_db",
-        var("PGUSER"),
-        var("PGPASSWORD"),
-        var("PGHOST"),
-        var("PGPORT")
-    );
+    // The password comes from PGPASSWORD, not the command line.
+    let url = format!("postgres://{}@{}:{}/engine_crash_db", var("PGUSER"), var("PGHOST"), var("PGPORT"));
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal");
     let persist = format!("journal:{}", journal.display());

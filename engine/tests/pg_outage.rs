@@ -32,13 +32,8 @@ fn a_database_stopped_for_30_s_then_killed_is_backfilled_exactly_once() {
     admin.batch_execute("CREATE DATABASE engine_outage_db").unwrap();
     drop(admin);
     let var = |k: &str| std::env::var(k).unwrap();
-    let url = format!(
-        "postgres://{}:{}@{}:{}/engine_outage_db",
-        var("PGUSER"),
-        var("PGPASSWORD"),
-        var("PGHOST"),
-        var("PGPORT")
-    );
+    // The password comes from PGPASSWORD, not the command line.
+    let url = format!("postgres://{}@{}:{}/engine_outage_db", var("PGUSER"), var("PGHOST"), var("PGPORT"));
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal");
     let json = dir.path().join("run.json");

@@ -382,7 +382,7 @@ fn a_run_with_db_ships_exactly_its_journal_into_postgres() {
     let (code, _, stderr) = engine(&["journal", "load", journal.to_str().unwrap(), "--db", &wrong]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("password authentication failed"), "{stderr}");
-    assert!(stderr.contains("warning: the --db URL carries a password"), "{stderr}");
+    assert!(stderr.contains("warning: the database URL carries a password"), "{stderr}");
     assert!(!stderr.contains("wrong-pass-42"), "the password leaked: {stderr}");
 }
 

@@ -268,19 +268,9 @@ fn one_silent_venue_goes_stale_alone_while_the_other_trades_on() {
 /// in `dir`: each connection prints there what it injected when it ends (read back by
 /// [`injected`]). Returns the process and its URL.
 fn faulty_sim(dir: &std::path::Path, args: &[&str]) -> (Child, String) {
-    use std::io::BufRead;
     let stderr = std::fs::File::create(dir.join("sim.stderr")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args(["sim", "--port", "0"])
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("sim said: {line}")).to_owned();
-    (child, url)
+    let args = [&["--port", "0"][..], args].concat();
+    common::start_sim_logging(Command::new(env!("CARGO_BIN_EXE_engine")), &args, stderr)
 }
 
 /// How many faults of `kind` (`duplicate`, `reorder`, `malformed`, `absurd_price`,

@@ -2135,7 +2135,7 @@ impl Pipeline {
         &self.latency
     }
 
-    /// The record sink (backlog, drops, stalls).
+    /// The record sink (held records, drops, waits).
     pub fn sink(&self) -> &RecordSink {
         &self.sink
     }

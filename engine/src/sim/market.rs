@@ -356,6 +356,17 @@ mod tests {
 
     use super::*;
 
+    /// `book` rebuilt from a fresh snapshot of `id` (as a client resyncs).
+    fn resync(sim: &mut MarketSim, id: InstrumentId, book: &mut Book) {
+        let mut events = Events::with_capacity(64);
+        assert!(sim.snapshot(id, 0, &mut events));
+        for e in events.as_slice() {
+            let Event::BookDelta(d) = e else { panic!() };
+            book.apply(d).unwrap();
+        }
+        assert!(book.is_valid());
+    }
+
     /// The simulator's frames decode, keep a valid uncrossed book, and sequence
     /// without gaps; its snapshot equals the book the stream built.
     #[test]
@@ -366,12 +377,7 @@ mod tests {
         let mut sim = MarketSim::new(vec![SimSymbol::new("BTCUSDT", id, (2, 5), 6_000_000)], 7);
         let mut events = Events::with_capacity(64);
         let mut book = Book::with_depth(64);
-        assert!(sim.snapshot(id, 0, &mut events));
-        for e in events.as_slice() {
-            let Event::BookDelta(d) = e else { panic!() };
-            book.apply(d).unwrap();
-        }
-        assert!(book.is_valid());
+        resync(&mut sim, id, &mut book);
         let mut last = sim.symbols()[0].update_id;
         let (mut trades, mut deltas) = (0, 0);
         for n in 0..20_000u64 {
@@ -418,11 +424,7 @@ mod tests {
         let mut sim = MarketSim::new(vec![SimSymbol::new("BTCUSDT", id, (2, 5), 6_000_000)], 7).with_faults(&faults);
         let mut events = Events::with_capacity(64);
         let mut book = Book::with_depth(64);
-        assert!(sim.snapshot(id, 0, &mut events));
-        for e in events.as_slice() {
-            let Event::BookDelta(d) = e else { panic!() };
-            book.apply(d).unwrap();
-        }
+        resync(&mut sim, id, &mut book);
         let mut last = sim.symbols()[0].update_id;
         let (mut crossed, mut prices) = (0, Vec::new());
         for n in 0..10_000u64 {
@@ -439,13 +441,7 @@ mod tests {
                             assert_eq!(bid, ask + 1, "a bid one tick above the best ask");
                             crossed += 1;
                             // What a client does next: resync from a snapshot.
-                            let mut snap = Events::with_capacity(64);
-                            assert!(sim.snapshot(id, 0, &mut snap));
-                            for e in snap.as_slice() {
-                                let Event::BookDelta(d) = e else { panic!() };
-                                book.apply(d).unwrap();
-                            }
-                            assert!(book.is_valid());
+                            resync(&mut sim, id, &mut book);
                         }
                     }
                     Event::Trade(t) => {

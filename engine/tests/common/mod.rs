@@ -46,15 +46,18 @@ pub fn unfinished_orders(records: &[persist::Record]) -> Vec<(i64, u16)> {
 
 /// Starts `engine sim` with `args` (and whatever `command` already holds, such as
 /// credentials) and returns it with the URL its first line announces.
-pub fn start_sim(mut command: Command, args: &[&str]) -> (std::process::Child, String) {
+pub fn start_sim(command: Command, args: &[&str]) -> (std::process::Child, String) {
+    start_sim_logging(command, args, std::process::Stdio::null())
+}
+
+/// [`start_sim`], its stderr going to `stderr`.
+pub fn start_sim_logging(
+    mut command: Command,
+    args: &[&str],
+    stderr: impl Into<std::process::Stdio>,
+) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let mut child = command
-        .arg("sim")
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = command.arg("sim").args(args).stdout(std::process::Stdio::piped()).stderr(stderr).spawn().unwrap();
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("sim said: {line}")).to_owned();
