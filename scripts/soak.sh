@@ -2,7 +2,8 @@
 # The soak test (issue 9): the engine for minutes against the exchange simulator over
 # a loopback WebSocket at 500,000 messages/s offered, with faults all the way
 # through: the simulator skips, repeats, reorders and damages updates, crosses the
-# book and prints off-market trades at intervals of a few seconds, and this script
+# book and prints off-market trades at random moments a few seconds apart on average
+# (--fault-timing random), and this script
 # kills the simulator at random moments (every 10 to 40 s) and starts it again on the
 # same port, so the feed drops and reconnects. It samples the engine's resident
 # memory every 5 s and reports, at the end: the offered and achieved rates, the
@@ -50,8 +51,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Faults at intervals of a few seconds at this rate (primes, so they drift apart).
-sim_args=(--rate "$rate" --symbols BTCUSDT,ETHUSDT --snapshot-every 200ms
+# Faults a few seconds apart on average at this rate, each at random moments.
+sim_args=(--rate "$rate" --symbols BTCUSDT,ETHUSDT --snapshot-every 200ms --fault-timing random
   --gap-every 1000003 --duplicate-every 700001 --reorder-every 1500007
   --malformed-every 2000003 --crossed-every 2500009 --absurd-price-every 300007)
 

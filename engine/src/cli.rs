@@ -163,6 +163,10 @@ pub struct SimArgs {
     /// meanwhile, such as a stop entry a trade fires (`book_invalid`).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub crossed_every: u64,
+    /// How the `--*-every N` faults are spaced: `periodic` (every Nth) or `random`
+    /// (each update a 1-in-N chance, from --seed: the same moments run after run).
+    #[arg(long, value_enum, default_value_t = FaultTiming::Periodic)]
+    pub fault_timing: FaultTiming,
     /// How often to send fresh snapshots.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub snapshot_every: std::time::Duration,
@@ -585,6 +589,15 @@ fn parse_fault(s: &str) -> Result<crate::run::Faults, String> {
         "persist-stall" => Ok(crate::run::Faults { persist_stall_ms: Some(n), ..none }),
         _ => Err(format!("`{s}`: {EXPECTED}")),
     }
+}
+
+/// `engine sim --fault-timing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FaultTiming {
+    /// Every Nth update.
+    Periodic,
+    /// A 1-in-N chance per update.
+    Random,
 }
 
 /// `engine run --venue` values.

@@ -13,7 +13,7 @@
 
 use feeds::event::InstrumentId;
 
-use super::market::MarketSim;
+use super::{market::MarketSim, rng::SplitMix64};
 
 /// Which faults to inject, each as a period: every Nth depth update (trade, for
 /// `absurd_price_every`) gets it. 0 is off.
@@ -32,6 +32,32 @@ pub struct Faults {
     /// Replace the update with one that puts a bid above the best ask (update ids
     /// intact; the simulator's own book is untouched).
     pub crossed_every: u64,
+    /// Each fault at random, with a chance of 1 in N per update (trade) instead of
+    /// every Nth, from this seed: the same faults at the same moments run after run.
+    pub random_seed: Option<u64>,
+}
+
+/// When a fault of period N is due: every Nth time, or at random with a chance of
+/// 1 in N (its own generator, so the market's random walk is the same either way).
+#[derive(Debug, Clone)]
+pub struct FaultTiming {
+    rng: Option<SplitMix64>,
+}
+
+impl FaultTiming {
+    /// Periodic, or random from `seed`.
+    pub fn new(random_seed: Option<u64>) -> Self {
+        Self { rng: random_seed.map(SplitMix64::new) }
+    }
+
+    /// Whether a fault of period `every` (0: off) is due at the `count`th update.
+    pub fn due(&mut self, every: u64, count: u64) -> bool {
+        match (every, self.rng.as_mut()) {
+            (0, _) => false,
+            (_, None) => count.is_multiple_of(every),
+            (_, Some(rng)) => rng.below(every) == 0,
+        }
+    }
 }
 
 /// Faults injected so far.
@@ -80,13 +106,23 @@ pub struct FaultyMarket {
     held: Option<(InstrumentId, Vec<u8>)>,
     /// Trade frames sent so far.
     trades: u64,
+    timing: FaultTiming,
     counts: FaultCounts,
 }
 
 impl FaultyMarket {
     /// `market` with `faults` (the content faults are handed to it).
     pub fn new(market: MarketSim, faults: Faults) -> Self {
-        Self { market: market.with_faults(&faults), faults, held: None, trades: 0, counts: FaultCounts::default() }
+        // The wire faults draw from their own generator, apart from the market's.
+        let timing = FaultTiming::new(faults.random_seed.map(|s| s ^ 0x5eed_fa17));
+        Self {
+            market: market.with_faults(&faults),
+            faults,
+            held: None,
+            trades: 0,
+            timing,
+            counts: FaultCounts::default(),
+        }
     }
 
     /// The market (for snapshots, and the venue that follows it).
@@ -126,14 +162,15 @@ impl FaultyMarket {
             // A trade.
             self.trades += 1;
             send(frame)?;
-            if self.faults.duplicate_every != 0 && self.trades.is_multiple_of(self.faults.duplicate_every) {
+            if self.timing.due(self.faults.duplicate_every, self.trades) {
                 self.counts.duplicated_trades += 1;
                 send(frame)?;
             }
             return Ok(());
         }
         let instrument = self.market.last_event().map(|(i, _)| i);
-        let due = |every: u64| every != 0 && n.is_multiple_of(every);
+        let timing = &mut self.timing;
+        let mut due = |every: u64| timing.due(every, n);
         if due(self.faults.malformed_every) {
             self.counts.malformed += 1;
             send(frame.get(..frame.len() / 2).unwrap_or_default())?;
@@ -209,6 +246,25 @@ mod tests {
         let twice = frames.windows(2).filter(|w| w[0] == w[1]).count() as u64;
         assert_eq!(twice, counts.duplicated + counts.duplicated_trades, "byte for byte");
         assert!(ids.windows(2).all(|w| w[1] == w[0] + 1 || w[1] == w[0]));
+    }
+
+    #[test]
+    fn random_timing_strikes_at_uneven_moments_the_same_way_each_run() {
+        let random = Faults { duplicate_every: 50, random_seed: Some(7), ..Faults::default() };
+        let (frames, counts) = wire(random, 4_000);
+        assert_eq!(wire(random, 4_000), (frames.clone(), counts), "the same seed, the same faults");
+        // About one update in 50 (of ~3,400 updates), not exactly every 50th.
+        assert!((40..=110).contains(&counts.duplicated), "{counts:?}");
+        let ids = update_ids(&frames);
+        let at: Vec<u64> = ids.windows(2).filter(|w| w[1] == w[0]).map(|w| w[0]).collect();
+        let gaps: std::collections::BTreeSet<u64> = at.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.len() > 10, "uneven spacing: {gaps:?}");
+        let (periodic, _) = wire(Faults { random_seed: None, ..random }, 4_000);
+        assert_eq!(
+            update_ids(&periodic).iter().max(),
+            update_ids(&frames).iter().max(),
+            "the market itself is the same either way"
+        );
     }
 
     #[test]

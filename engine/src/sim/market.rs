@@ -12,7 +12,7 @@ use feeds::{
 };
 
 use super::{
-    faults::{FaultCounts, Faults},
+    faults::{FaultCounts, FaultTiming, Faults},
     rng::SplitMix64,
 };
 
@@ -67,6 +67,8 @@ pub struct MarketSim {
     crossed_every: u64,
     /// Print every this many trades far off the market (0: never).
     absurd_price_every: u64,
+    /// When each of those is due: every Nth, or at random.
+    timing: FaultTiming,
     depth_frames: u64,
     trades: u64,
     /// Content faults made so far.
@@ -96,6 +98,7 @@ impl MarketSim {
             gap_every: 0,
             crossed_every: 0,
             absurd_price_every: 0,
+            timing: FaultTiming::new(None),
             depth_frames: 0,
             trades: 0,
             injected: FaultCounts::default(),
@@ -115,6 +118,7 @@ impl MarketSim {
         self.gap_every = faults.gap_every;
         self.crossed_every = faults.crossed_every;
         self.absurd_price_every = faults.absurd_price_every;
+        self.timing = FaultTiming::new(faults.random_seed);
         self
     }
 
@@ -223,7 +227,7 @@ impl MarketSim {
         let qty = 1 + self.rng.below(level.max(1) as u64) as i64;
         s.trade_id += 1;
         self.trades += 1;
-        let absurd = self.absurd_price_every != 0 && self.trades.is_multiple_of(self.absurd_price_every);
+        let absurd = self.timing.due(self.absurd_price_every, self.trades);
         let printed = if absurd {
             // Ten times the market, then a tenth of it: both sides of any collar.
             self.injected.absurd_prices += 1;
@@ -258,8 +262,8 @@ impl MarketSim {
 
     fn depth(&mut self, i: usize, ms: u64, moves: bool) {
         self.depth_frames += 1;
-        let skip = u64::from(self.gap_every != 0 && self.depth_frames.is_multiple_of(self.gap_every));
-        let crossed = self.crossed_every != 0 && self.depth_frames.is_multiple_of(self.crossed_every);
+        let skip = u64::from(self.timing.due(self.gap_every, self.depth_frames));
+        let crossed = self.timing.due(self.crossed_every, self.depth_frames);
         let rng = &mut self.rng;
         let Some(s) = self.symbols.get_mut(i) else { return };
         s.update_id += 1 + skip;

@@ -93,6 +93,7 @@ fn market(args: &SimArgs) -> FaultyMarket {
         malformed_every: args.malformed_every,
         absurd_price_every: args.absurd_price_every,
         crossed_every: args.crossed_every,
+        random_seed: (args.fault_timing == crate::cli::FaultTiming::Random).then_some(args.seed),
     };
     FaultyMarket::new(MarketSim::new(symbols, args.seed), faults)
 }
