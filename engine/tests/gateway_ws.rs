@@ -368,6 +368,7 @@ fn engine_run(url: &str, journal: &std::path::Path, strategy: &str) -> (Option<i
 /// reduce-only, audited, with the venue's position taken over.
 #[test]
 fn the_engine_trades_over_the_socket_and_reconciles_with_the_venue_at_start_up() {
+    let _one = common::one_engine_at_a_time();
     let sim = sim(&["--rate", "40000"]);
     let journal = tempfile::tempdir().unwrap();
     let (code, s, stderr) = engine_run(&sim.url, journal.path(), "taker:threshold_pct=30,max_inventory=300");
@@ -422,6 +423,7 @@ fn the_engine_trades_over_the_socket_and_reconciles_with_the_venue_at_start_up()
 /// with `venue_down`; the engine exits 3 with everything it had journaled intact.
 #[test]
 fn a_venue_that_disappears_trips_the_kill_switch() {
+    let _one = common::one_engine_at_a_time();
     let mut sim = sim(&["--rate", "20000", "--order-rate", "100000"]);
     let journal = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -481,6 +483,7 @@ fn sending_orders_and_reading_answers_allocates_nothing() {
 /// journal has finished, none left hanging on an answer that will never come.
 #[test]
 fn a_venue_that_restarts_is_reconnected_and_every_order_settled() {
+    let _one = common::one_engine_at_a_time();
     // Usually orders are resting at the old venue when it goes; when by chance none
     // are, there is nothing to settle, and the run is tried again.
     for attempt in 1..=3 {
@@ -532,6 +535,7 @@ fn a_venue_that_restarts_is_reconnected_and_every_order_settled() {
 /// journal shows orders still working at the stall; the venue holds none of them.
 #[test]
 fn a_stalled_engine_leaves_nothing_resting_at_a_cancel_on_disconnect_venue() {
+    let _one = common::one_engine_at_a_time();
     let sim = sim(&["--order-rate", "100000"]);
     let journal = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -571,6 +575,7 @@ fn a_stalled_engine_leaves_nothing_resting_at_a_cancel_on_disconnect_venue() {
 /// which no re-arm lifts), cancels what is working and sends nothing more; exit 3.
 #[test]
 fn an_over_fill_trips_the_kill_switch_and_never_reaches_the_position() {
+    let _one = common::one_engine_at_a_time();
     let sim = sim(&["--order-rate", "100000", "--overfill-every", "5"]);
     let journal = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -630,6 +635,7 @@ fn an_over_fill_trips_the_kill_switch_and_never_reaches_the_position() {
 /// order in the journal has finished.
 #[test]
 fn lost_acks_are_settled_by_asking_the_venue_not_by_a_timer() {
+    let _one = common::one_engine_at_a_time();
     let sim = sim(&["--order-rate", "100000", "--drop-acks-every", "3"]);
     let journal = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -98,6 +98,7 @@ fn sigint_stops_the_run_in_order_and_prints_the_report() {
 
 #[test]
 fn a_panicking_or_stalled_stage_exits_4_with_everything_handed_over_journaled() {
+    let _one = common::one_engine_at_a_time();
     let (mut trades, mut cancelled) = (0, 0);
     for (fault, message) in [("panic-after=20000", "panicked"), ("stall-after=20000", "no heartbeat")] {
         let dir = tempfile::tempdir().unwrap();
@@ -154,6 +155,7 @@ fn a_panicking_or_stalled_stage_exits_4_with_everything_handed_over_journaled() 
 /// by itself once the cold core has caught up, or a kill-switch trip.
 #[test]
 fn a_stalled_persistence_core_costs_only_counted_market_records() {
+    let _one = common::one_engine_at_a_time();
     let mut notes = Vec::new();
     let (mut dropped_all, mut held_all) = (0, 0);
     for (policy, exit) in [("reduce-only", 0), ("halt", 3)] {
@@ -231,6 +233,7 @@ fn a_stalled_persistence_core_costs_only_counted_market_records() {
 /// the journal holds every order's outcome and what the engine says it journaled.
 #[test]
 fn a_run_ending_while_records_are_held_journals_them_all() {
+    let _one = common::one_engine_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let persist = journal_arg(dir.path());
     // The hot core stops itself after 2 s of frames, 1 s into the cold core's stall.

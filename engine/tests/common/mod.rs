@@ -44,6 +44,15 @@ pub fn unfinished_orders(records: &[persist::Record]) -> Vec<(i64, u16)> {
     last.into_iter().filter(|(_, state)| !done.contains(state)).collect()
 }
 
+/// Held by a test while it runs a whole engine against a simulator: the tests of
+/// one binary run in parallel, and several engines and simulators at once starve
+/// each other on a 2-core host until their timing-based expectations fail (an
+/// engine that made 40 orders in 3 s instead of thousands, in CI).
+pub fn one_engine_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Starts `engine sim` with `args` (and whatever `command` already holds, such as
 /// credentials) and returns it with the URL its first line announces.
 pub fn start_sim(command: Command, args: &[&str]) -> (std::process::Child, String) {
