@@ -29,13 +29,7 @@ fn next(state: &mut u64) -> u64 {
 
 #[test]
 fn an_engine_killed_at_random_moments_loses_and_repeats_nothing() {
-    assert!(std::env::var_os("PGHOST").is_some(), "needs the test cluster: run scripts/test.sh");
-    let mut admin = persist::pg::connect(None).unwrap();
-    admin.batch_execute("DROP DATABASE IF EXISTS engine_crash_db").unwrap();
-    admin.batch_execute("CREATE DATABASE engine_crash_db").unwrap();
-    let var = |k: &str| std::env::var(k).unwrap();
-    // The password comes from PGPASSWORD, not the command line.
-    let url = format!("postgres://{}@{}:{}/engine_crash_db", var("PGUSER"), var("PGHOST"), var("PGPORT"));
+    let url = common::fresh_database("engine_crash_db");
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal");
     let persist = format!("journal:{}", journal.display());

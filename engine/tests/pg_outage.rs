@@ -26,14 +26,8 @@ fn fault(kind: &'static str, seconds: u64) -> std::thread::JoinHandle<()> {
 
 #[test]
 fn a_database_stopped_for_30_s_then_killed_is_backfilled_exactly_once() {
-    assert!(std::env::var_os("PGHOST").is_some(), "needs the test cluster: run scripts/test.sh");
-    let mut admin = persist::pg::connect(None).unwrap();
-    admin.batch_execute("DROP DATABASE IF EXISTS engine_outage_db").unwrap();
-    admin.batch_execute("CREATE DATABASE engine_outage_db").unwrap();
-    drop(admin);
+    let url = common::fresh_database("engine_outage_db");
     let var = |k: &str| std::env::var(k).unwrap();
-    // The password comes from PGPASSWORD, not the command line.
-    let url = format!("postgres://{}@{}:{}/engine_outage_db", var("PGUSER"), var("PGHOST"), var("PGPORT"));
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal");
     let json = dir.path().join("run.json");

@@ -330,13 +330,8 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
 
 #[test]
 fn a_run_with_db_ships_exactly_its_journal_into_postgres() {
-    assert!(std::env::var_os("PGHOST").is_some(), "needs the test cluster: run scripts/test.sh");
-    let mut admin = persist::pg::connect(None).unwrap();
-    admin.batch_execute("DROP DATABASE IF EXISTS engine_run_db").unwrap();
-    admin.batch_execute("CREATE DATABASE engine_run_db").unwrap();
+    let url = common::fresh_database("engine_run_db");
     let var = |k: &str| std::env::var(k).unwrap();
-    // No password in the URL: it comes from PGPASSWORD, off the command line.
-    let url = format!("postgres://{}@{}:{}/engine_run_db", var("PGUSER"), var("PGHOST"), var("PGPORT"));
     let dir = tempfile::tempdir().unwrap();
     let persist = journal_arg(dir.path());
     let json = dir.path().join("run.json");

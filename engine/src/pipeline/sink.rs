@@ -47,18 +47,18 @@ impl RecordSink {
     /// `last_seq + 1`, with a backlog of [`BACKLOG`] records. `None` disables
     /// persistence (`--persist none`).
     pub fn new(ring: Option<Producer<Record>>, stream: u16, last_seq: u64) -> Self {
-        let backlog = VecDeque::with_capacity(if ring.is_some() { BACKLOG } else { 0 });
-        Self { ring, stream, seq: last_seq, backlog, dropped_market: 0, held: 0, held_peak: 0, waits: 0 }
+        let backlog = if ring.is_some() { BACKLOG } else { 0 };
+        Self::with_backlog(ring, stream, last_seq, backlog)
     }
 
     /// A sink that waits for room instead of holding records (a replay).
     pub fn waiting(ring: Option<Producer<Record>>, stream: u16, last_seq: u64) -> Self {
-        Self { backlog: VecDeque::new(), ..Self::new(None, stream, last_seq) }.with_ring(ring)
+        Self::with_backlog(ring, stream, last_seq, 0)
     }
 
-    fn with_ring(mut self, ring: Option<Producer<Record>>) -> Self {
-        self.ring = ring;
-        self
+    fn with_backlog(ring: Option<Producer<Record>>, stream: u16, last_seq: u64, backlog: usize) -> Self {
+        let backlog = VecDeque::with_capacity(backlog);
+        Self { ring, stream, seq: last_seq, backlog, dropped_market: 0, held: 0, held_peak: 0, waits: 0 }
     }
 
     fn origin(&self, ts: u64, venue: u16, instrument: u32) -> Origin {

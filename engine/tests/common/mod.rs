@@ -44,6 +44,17 @@ pub fn unfinished_orders(records: &[persist::Record]) -> Vec<(i64, u16)> {
     last.into_iter().filter(|(_, state)| !done.contains(state)).collect()
 }
 
+/// A new, empty database `name` on the test cluster, and its URL. The URL carries no
+/// password (it comes from PGPASSWORD), as an operator's command line should not.
+pub fn fresh_database(name: &str) -> String {
+    assert!(std::env::var_os("PGHOST").is_some(), "needs the test cluster: run scripts/test.sh");
+    let mut admin = persist::pg::connect(None).unwrap();
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let var = |k: &str| std::env::var(k).unwrap();
+    format!("postgres://{}@{}:{}/{name}", var("PGUSER"), var("PGHOST"), var("PGPORT"))
+}
+
 /// Held by a test while it runs a whole engine against a simulator: the tests of
 /// one binary run in parallel, and several engines and simulators at once starve
 /// each other on a 2-core host until their timing-based expectations fail (an
