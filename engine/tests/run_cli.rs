@@ -136,7 +136,12 @@ fn a_panicking_or_stalled_stage_exits_4_with_everything_handed_over_journaled() 
                 .filter(|r| r.kind() == Some(persist::RecordKind::Order) && r.code == OrderState::Canceled as u16)
                 .filter(|r| trip.is_some_and(|t| r.seq > t.seq))
                 .count();
-            assert!(cancelled > 0, "quotes were working at the panic, and were cancelled");
+            // Whether quotes were working at that instant depends on the market:
+            // when some were, the stage cancelled at least one (the rest may fill).
+            let before: Vec<persist::Record> =
+                records.iter().filter(|r| trip.is_some_and(|t| r.seq < t.seq)).copied().collect();
+            let working_at_trip = common::unfinished_orders(&before).len();
+            assert!(working_at_trip == 0 || cancelled > 0, "{working_at_trip} working at the panic, none cancelled");
         }
     }
     common::report::Found {
