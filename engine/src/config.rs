@@ -95,6 +95,13 @@ fn flags_of(command: &[&str], table: &toml::Table) -> Result<Vec<OsString>, Stri
         sub = sub.find_subcommand_mut(name).ok_or_else(|| format!("no subcommand {name}"))?;
     }
     let known: Vec<String> = sub.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect();
+    // Switches take no value: `mlock = 500` must not become `--mlock 500`, whose
+    // value a subcommand with a positional argument would take as that argument.
+    let switches: Vec<String> = sub
+        .get_arguments()
+        .filter(|a| !a.get_action().takes_values())
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect();
     let mut flags = Vec::new();
     for (key, value) in table {
         let name = key.replace('_', "-");
@@ -116,6 +123,9 @@ fn flags_of(command: &[&str], table: &toml::Table) -> Result<Vec<OsString>, Stri
                  (see --help), e.g. `rate = 100000`",
                 command.join(" ")
             ));
+        }
+        if switches.contains(&name) && !value.is_bool() {
+            return Err(format!("`{key}`: a switch, so true or false"));
         }
         let text = match value {
             toml::Value::String(s) => s.clone(),
@@ -185,6 +195,15 @@ mod tests {
         let path = dir.path().join("engine.toml");
         std::fs::write(&path, text).unwrap();
         (dir, path.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn a_switch_given_a_value_is_refused_not_taken_as_a_capture() {
+        // Found by the config_loader fuzz target: `engine replay` took the 500 of
+        // `--mlock 500` as its capture file.
+        let (_dir, path) = config("mlock = 500\n");
+        let e = expand(args(&["engine", "replay", "run.cap", "--config", &path])).unwrap_err();
+        assert!(e.contains("`mlock`: a switch, so true or false"), "{e}");
     }
 
     #[test]
