@@ -263,6 +263,38 @@ fn the_shipper_never_gets_ahead_of_what_the_journal_has_synced() {
     assert_eq!(shipper.poll(now(), Some(journal.durable_position())), ShipStatus::Shipped(60));
 }
 
+#[test]
+fn rows_whose_commit_acknowledgement_was_lost_count_as_shipped() {
+    use persist::pg::{ShipStatus, Shipper};
+    let url = fresh_database("pg_lost_ack");
+    let dir = tempfile::tempdir().unwrap();
+    let (mut journal, _) = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+    let mut shipper = Shipper::new(Some(url.clone()), dir.path().to_path_buf());
+    #[allow(clippy::disallowed_methods, reason = "the shipper's backoff clock")]
+    let now = std::time::Instant::now;
+    journal.append(&records(1, 100, TS0)).unwrap();
+    journal.sync().unwrap();
+    assert_eq!(shipper.poll(now(), Some(journal.durable_position())), ShipStatus::Shipped(600));
+    // The shipper's next commit goes through, but the database dies before the
+    // shipper hears of it: the rows are in, its connection is gone.
+    journal.append(&records(601, 50, TS0)).unwrap();
+    journal.sync().unwrap();
+    let mut other = sink(&url);
+    let reader = JournalReader::open(dir.path()).unwrap();
+    assert_eq!(load_journal(&mut other, &reader, 1_000).unwrap().written, 300);
+    let killed = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                  WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    assert_eq!(other.client().query_one(killed, &[]).unwrap().get::<_, i64>(0), 1);
+    journal.append(&records(901, 10, TS0)).unwrap();
+    journal.sync().unwrap();
+    assert!(matches!(shipper.poll(now(), Some(journal.durable_position())), ShipStatus::Down { .. }));
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    assert_eq!(shipper.poll(now(), Some(journal.durable_position())), ShipStatus::Shipped(360));
+    assert_eq!(shipper.shipped, 960, "every journaled row, counted once");
+    let (_, _, distinct) = table_counts(&mut other);
+    assert_eq!(distinct, 960);
+}
+
 /// The definition of CHECK constraint `name` on `table`.
 fn constraint(c: &mut postgres::Client, table: &str, name: &str) -> String {
     let sql =

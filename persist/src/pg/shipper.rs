@@ -40,7 +40,11 @@ pub struct Shipper {
     url: Option<String>,
     journal: PathBuf,
     sink: Option<PgSink>,
+    /// Where the next ship starts on the current connection.
     from: Option<Position>,
+    /// The end of the last ship the database acknowledged: everything before it is
+    /// known to be there.
+    acknowledged: Option<Position>,
     backoff: Duration,
     next_attempt: Option<Instant>,
     down_since: Option<Instant>,
@@ -65,6 +69,7 @@ impl Shipper {
             journal,
             sink: None,
             from: None,
+            acknowledged: None,
             backoff: MIN_BACKOFF,
             next_attempt: None,
             down_since: None,
@@ -126,11 +131,32 @@ impl Shipper {
         if self.sink.is_none() {
             self.sink = Some(self.connect()?);
         }
-        let from = self.from.unwrap_or_else(|| reader.start());
         let Some(sink) = self.sink.as_mut() else { return Ok(0) };
+        let mut rows = 0;
+        let reconnected = self.from.is_none() && self.acknowledged.is_some();
+        let from = match (self.from, self.acknowledged) {
+            (Some(from), _) => from,
+            // Reconnected: anything before the last acknowledged ship should be there
+            // already; whatever a restored database lacks is shipped again.
+            (None, Some(acknowledged)) => {
+                rows += load_journal_from(sink, &reader, (reader.start(), Some(acknowledged)), BATCH)?.0.written;
+                acknowledged
+            }
+            (None, None) => reader.start(),
+        };
         let (report, end) = load_journal_from(sink, &reader, (from, until), BATCH)?;
+        rows += report.written;
+        if reconnected {
+            // Past the last acknowledged ship, a row already there is ours: its
+            // commit went through but the acknowledgement was lost with the
+            // connection (the database killed between the two). Before the first
+            // acknowledged ship of a run this cannot be told from a row an earlier
+            // run shipped, so that one window stays uncounted.
+            rows += report.already_there;
+        }
         self.from = Some(end);
-        Ok(report.written)
+        self.acknowledged = Some(end);
+        Ok(rows)
     }
 
     /// Whether the database is currently unreachable, or shipping has failed.
