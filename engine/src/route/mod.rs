@@ -184,20 +184,31 @@ pub struct Child {
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
     children: [Option<Child>; MAX_VENUES],
+    /// How many of `children` this decision set (the rest are an earlier one's).
+    children_len: usize,
     scores: [VenueScore; MAX_VENUES],
     venues: usize,
+    /// Scratch: each venue's levels the order may take. Kept here, not built per
+    /// decision, so a decision does not clear 700 bytes first.
+    ladders: [Ladder; MAX_VENUES],
 }
 
 impl Default for Route {
     fn default() -> Self {
-        Self { children: [None; MAX_VENUES], scores: [VenueScore::default(); MAX_VENUES], venues: 0 }
+        Self {
+            children: [None; MAX_VENUES],
+            children_len: 0,
+            scores: [VenueScore::default(); MAX_VENUES],
+            venues: 0,
+            ladders: [Ladder::default(); MAX_VENUES],
+        }
     }
 }
 
 impl Route {
     /// The child orders, best venue first (none: nowhere to go).
     pub fn children(&self) -> impl Iterator<Item = &Child> {
-        self.children.iter().map_while(Option::as_ref)
+        self.children.iter().take(self.children_len).map_while(Option::as_ref)
     }
 
     /// What the router saw at each venue, in the order the venues were given.
@@ -225,7 +236,7 @@ impl AckLatency {
 /// Routes `order` over `venues` (at most [`MAX_VENUES`]; more are ignored) by `policy`
 /// into `route`.
 pub fn route(order: &NewOrder, venues: &[VenueView<'_>], policy: Policy, route: &mut Route) {
-    route.children = [None; MAX_VENUES];
+    route.children_len = 0;
     let venues = venues.get(..venues.len().min(MAX_VENUES)).unwrap_or(venues);
     route.venues = venues.len();
     let weights = match policy {
@@ -233,15 +244,14 @@ pub fn route(order: &NewOrder, venues: &[VenueView<'_>], policy: Policy, route: 
         _ => SmartWeights { latency_bps_per_ms: 0, half_open_bps: 0, min_child: 1 },
     };
     let with_fee = !matches!(policy, Policy::BestPrice);
-    let mut ladders = [Ladder::default(); MAX_VENUES];
-    for ((slot, ladder), v) in route.scores.iter_mut().zip(&mut ladders).zip(venues) {
+    for ((slot, ladder), v) in route.scores.iter_mut().zip(&mut route.ladders).zip(venues) {
         *slot = score(order, v, with_fee, &weights, ladder);
     }
     match policy {
         // A FOK cannot be split: one venue must fill it whole.
         _ if order.order_type == OrderType::Fok => pick_one(order, route),
         Policy::BestPrice | Policy::LowestFee => pick_one(order, route),
-        Policy::SmartRoute(w) => split(order, &ladders, route, &w),
+        Policy::SmartRoute(w) => split(order, route, &w),
     }
 }
 
@@ -358,40 +368,22 @@ fn pick_one(order: &NewOrder, route: &mut Route) {
             return;
         }
         route.children[0] = Some(Child { venue: s.venue, order: *order, score: i });
+        route.children_len = 1;
     }
 }
 
 /// SmartRoute: merge the eligible venues' ladders by net price and take the best
 /// first; a resting order goes whole to the best-scored venue.
-fn split(order: &NewOrder, ladders: &[Ladder; MAX_VENUES], route: &mut Route, w: &SmartWeights) {
+fn split(order: &NewOrder, route: &mut Route, w: &SmartWeights) {
     let n = route.venues;
-    if ladders.iter().take(n).all(|l| l.len == 0) {
+    if route.ladders.iter().take(n).all(|l| l.len == 0) {
         return pick_one(order, route);
     }
-    // Per venue: the cursor into its ladder, the size taken and the worst price taken.
-    let mut cursor = [0usize; MAX_VENUES];
-    let mut taken = [(0i64, 0i64); MAX_VENUES];
     let adjust: [i64; MAX_VENUES] =
         std::array::from_fn(|i| route.scores.get(i).map_or(0, |s| s.fee_bps.saturating_add(s.penalty_bps)));
-    let mut left = order.qty.0;
-    while left > 0 {
-        let mut best: Option<(usize, (i64, i64), i128)> = None;
-        for (i, ((ladder, at), adjust)) in ladders.iter().zip(&cursor).zip(adjust).enumerate().take(n) {
-            if let Some(level) = ladder.get(*at) {
-                let k = key(order.side, i128::from(level.0), adjust);
-                if best.is_none_or(|(.., b)| k < b) {
-                    best = Some((i, level, k));
-                }
-            }
-        }
-        let Some((i, (price, qty), _)) = best else { break };
-        let take = left.min(qty);
-        if let (Some(t), Some(c)) = (taken.get_mut(i), cursor.get_mut(i)) {
-            *t = (t.0 + take, price);
-            *c += 1;
-        }
-        left -= take;
-    }
+    let (mut taken, left) = merge::<i64>(order, &route.ladders, &adjust, n)
+        .or_else(|| merge::<i128>(order, &route.ladders, &adjust, n))
+        .unwrap_or(([(0, 0); MAX_VENUES], order.qty.0));
     // Children best-scored first; a share under `min_child` folds into the best.
     // Only venues that take something are ordered (by the net price of what each
     // takes, each venue's cost computed once; at most a few: insertion sort).
@@ -451,4 +443,77 @@ fn split(order: &NewOrder, ladders: &[Ladder; MAX_VENUES], route: &mut Route, w:
             k += 1;
         }
     }
+    route.children_len = k;
+}
+
+/// A merge key: a level's price net of its venue's fee and penalty, lower is better
+/// (as [`key`]). An `i64` when every key of the decision fits, as they do for any
+/// real price: comparing those is half the work of `i128` ones.
+trait MergeKey: Copy + Ord {
+    /// Above every key: a venue with no levels left.
+    const USED_UP: Self;
+    /// The key of a unit at `price`; `None` if it does not fit.
+    fn of(side: Side, price: i64, adjust_bps: i64) -> Option<Self>;
+}
+
+impl MergeKey for i64 {
+    const USED_UP: Self = i64::MAX;
+
+    fn of(side: Side, price: i64, adjust_bps: i64) -> Option<Self> {
+        let bps = BPS as i64;
+        let k = match side {
+            Side::Buy => price.checked_mul(bps.checked_add(adjust_bps)?)?,
+            Side::Sell => price.checked_mul(bps.checked_sub(adjust_bps)?)?.checked_neg()?,
+        };
+        Some(k).filter(|&k| k != Self::USED_UP)
+    }
+}
+
+impl MergeKey for i128 {
+    const USED_UP: Self = i128::MAX;
+
+    fn of(side: Side, price: i64, adjust_bps: i64) -> Option<Self> {
+        Some(key(side, i128::from(price), adjust_bps))
+    }
+}
+
+/// Takes `order`'s size from the first `n` ladders, best key first. Returns, per
+/// venue, the size taken and the worst price taken, and the size left untaken;
+/// `None` if a key does not fit `K`.
+fn merge<K: MergeKey>(
+    order: &NewOrder,
+    ladders: &[Ladder; MAX_VENUES],
+    adjust: &[i64; MAX_VENUES],
+    n: usize,
+) -> Option<([(i64, i64); MAX_VENUES], i64)> {
+    // Each venue's next level's key, kept as its levels are taken, so a step compares
+    // n keys instead of computing them (as a fold, which compiles to selects).
+    let head = |i: usize, at: usize| match (ladders.get(i).and_then(|l| l.get(at)), adjust.get(i)) {
+        (Some((price, _)), Some(&adjust)) => K::of(order.side, price, adjust),
+        _ => Some(K::USED_UP),
+    };
+    let mut heads = [K::USED_UP; MAX_VENUES];
+    for (i, h) in heads.iter_mut().enumerate().take(n) {
+        *h = head(i, 0)?;
+    }
+    let mut cursor = [0usize; MAX_VENUES];
+    let mut taken = [(0i64, 0i64); MAX_VENUES];
+    let mut left = order.qty.0;
+    while left > 0 {
+        let (i, best) = heads
+            .iter()
+            .take(n)
+            .enumerate()
+            .fold((0, K::USED_UP), |(bi, bk), (i, &k)| if k < bk { (i, k) } else { (bi, bk) });
+        let level = ladders.get(i).zip(cursor.get(i)).and_then(|(l, &at)| l.get(at));
+        let (Some((price, qty)), false) = (level, best == K::USED_UP) else { break };
+        let take = left.min(qty);
+        if let (Some(t), Some(c), Some(h)) = (taken.get_mut(i), cursor.get_mut(i), heads.get_mut(i)) {
+            *t = (t.0 + take, price);
+            *c += 1;
+            *h = head(i, *c)?;
+        }
+        left -= take;
+    }
+    Some((taken, left))
 }

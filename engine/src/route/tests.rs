@@ -117,6 +117,26 @@ fn smart_route_splits_by_net_price_across_venues() {
 }
 
 #[test]
+fn smart_route_splits_the_same_at_prices_too_large_for_64_bit_keys() {
+    // C's asks (102 × f ticks) and A's far ask overflow an i64 key (× 10 000); A's and
+    // B's touches do not. The merge must fall back, not wrap C's price to a bargain.
+    let f = 9_100_000_000_000;
+    let scaled = |levels: &[(i64, i64)]| levels.iter().map(|&(p, q)| (p * f, q)).collect::<Vec<_>>();
+    let b = [
+        book(&scaled(&[(99, 5), (94, 10)]), &scaled(&[(100, 5), (105, 10)])),
+        book(&scaled(&[(98, 20)]), &scaled(&[(101, 20)])),
+        book(&scaled(&[(97, 50)]), &scaled(&[(102, 50)])),
+    ];
+    let smart = Policy::SmartRoute(SmartWeights::default());
+    let mut got = children(&decide(&order(Side::Buy, 110 * f, 40, OrderType::Ioc), &views(&b, [0; 3]), smart));
+    got.sort_unstable();
+    assert_eq!(got, [(0, 5, 100 * f), (1, 20, 101 * f), (2, 15, 102 * f)]);
+    let mut got = children(&decide(&order(Side::Sell, 90 * f, 40, OrderType::Ioc), &views(&b, [0; 3]), smart));
+    got.sort_unstable();
+    assert_eq!(got, [(0, 5, 99 * f), (1, 20, 98 * f), (2, 15, 97 * f)]);
+}
+
+#[test]
 fn smart_route_charges_latency_and_a_half_open_breaker() {
     let b = books();
     let mut v = views(&b, [0; 3]);
