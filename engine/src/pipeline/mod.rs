@@ -972,9 +972,10 @@ impl Pipeline {
         });
         let venues = views.get(..layout.venues.min(crate::route::MAX_VENUES)).unwrap_or(&[]);
         crate::route::route(&order, venues, policy, &mut self.decision);
-        let decision = self.decision;
         let mut routed = order;
-        for (k, child) in decision.children().enumerate() {
+        // Child by child, not a copy of the whole decision (about 2 KB with its scratch).
+        for k in 0..crate::route::MAX_VENUES {
+            let Some(child) = self.decision.child(k) else { break };
             let instrument = layout.at_venue(order.instrument, usize::from(child.venue));
             let child_order = self.at_venue(&order, &child.order, instrument);
             let child_id = if k == 0 {
@@ -998,7 +999,7 @@ impl Pipeline {
                 child_id
             };
             self.counters.routed_children += 1;
-            let expected = decision.scores().get(child.score).map_or(0, crate::route::VenueScore::avg_price);
+            let expected = self.decision.scores().get(child.score).map_or(0, crate::route::VenueScore::avg_price);
             let record = RiskFields {
                 reason: ROUTED,
                 client_id: child_id.0 as i64,

@@ -211,6 +211,12 @@ impl Route {
         self.children.iter().take(self.children_len).map_while(Option::as_ref)
     }
 
+    /// The `k`-th child (a copy, so the caller may go on to change what owns the
+    /// decision without copying all of it).
+    pub fn child(&self, k: usize) -> Option<Child> {
+        self.children().nth(k).copied()
+    }
+
     /// What the router saw at each venue, in the order the venues were given.
     pub fn scores(&self) -> &[VenueScore] {
         self.scores.get(..self.venues).unwrap_or(&[])
