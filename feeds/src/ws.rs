@@ -5,11 +5,11 @@
 //! (masked server frames, fragmented messages, messages larger than its buffer)
 //! with a clear error rather than guessing.
 //!
-//! Plain `ws://` only: TLS (`wss://`, as every exchange requires) belongs in front of
-//! it for now (a local TLS terminator); doing TLS on the hot core is a measured
-//! decision still to make.
+//! `ws://` and `wss://` (TLS, [`TlsConfig`]): TLS costs an allocation per record,
+//! measured and explained in the `tls` module.
 
 mod inbound;
+mod tls;
 
 use std::{
     io::{Read, Write},
@@ -18,12 +18,14 @@ use std::{
 };
 
 pub use inbound::{Control, Inbound};
+pub use tls::TlsConfig;
+use tls::Transport;
 
 /// Why the connection failed or ended.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WsError {
-    /// The URL is not a `ws://host[:port][/path]` URL.
+    /// The URL is not a `ws://` or `wss://host[:port][/path]` URL.
     #[error("{0}")]
     Url(String),
     /// TCP connect failed.
@@ -77,7 +79,7 @@ const SEND_SPINS: u32 = 5_000_000;
 /// A connected client.
 #[derive(Debug)]
 pub struct WsClient {
-    stream: TcpStream,
+    stream: Transport,
     inbound: Inbound,
     /// Outgoing frames are built here (sized at connect; never grows).
     out: Vec<u8>,
@@ -99,24 +101,31 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// `(host, port, path)` of a `ws://` URL.
-fn parse_url(url: &str) -> Result<(String, u16, String), WsError> {
-    if url.starts_with("wss://") {
-        return Err(WsError::Url(format!(
-            "`{url}`: TLS (wss://) is not supported by the feed core yet; put a local TLS terminator in front and use ws://"
-        )));
-    }
-    let rest =
-        url.strip_prefix("ws://").ok_or_else(|| WsError::Url(format!("`{url}`: expected ws://host[:port][/path]")))?;
+/// A parsed `ws://` or `wss://` URL.
+#[derive(Debug, PartialEq, Eq)]
+struct Target {
+    tls: bool,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+fn parse_url(url: &str) -> Result<Target, WsError> {
+    let (tls, rest) = match (url.strip_prefix("wss://"), url.strip_prefix("ws://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        (None, None) => return Err(WsError::Url(format!("`{url}`: expected ws:// or wss://host[:port][/path]"))),
+    };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) => (h, p.parse().map_err(|_| WsError::Url(format!("`{url}`: bad port `{p}`")))?),
-        None => (authority, 80),
+        None => (authority, if tls { 443 } else { 80 }),
     };
     if host.is_empty() {
         return Err(WsError::Url(format!("`{url}`: no host")));
     }
-    Ok((host.to_owned(), port, if path.is_empty() { "/".to_owned() } else { path.to_owned() }))
+    let path = if path.is_empty() { "/".to_owned() } else { path.to_owned() };
+    Ok(Target { tls, host: host.to_owned(), port, path })
 }
 
 impl WsClient {
@@ -143,7 +152,22 @@ impl WsClient {
         spare: &mut Option<Inbound>,
         buffer: usize,
     ) -> Result<Self, WsError> {
-        let (stream, mask) = Self::handshake(url, timeout)?;
+        Self::connect_with(url, timeout, spare, buffer, &TlsConfig::default())
+    }
+
+    /// [`WsClient::connect_reusing`], trusting `tls`'s roots for a `wss://` URL.
+    ///
+    /// # Errors
+    /// As [`WsClient::connect`], and a TLS handshake that fails (an untrusted
+    /// certificate, a name that does not match it) with rustls's reason.
+    pub fn connect_with(
+        url: &str,
+        timeout: Duration,
+        spare: &mut Option<Inbound>,
+        buffer: usize,
+        tls: &TlsConfig,
+    ) -> Result<Self, WsError> {
+        let (stream, mask) = Self::handshake(url, timeout, tls)?;
         let mut inbound = spare.take().unwrap_or_else(|| Inbound::new(buffer));
         inbound.clear();
         Ok(Self { stream, inbound, out: Vec::with_capacity(OUT_CAPACITY), mask })
@@ -155,16 +179,21 @@ impl WsClient {
     }
 
     /// Connects and upgrades: the non-blocking stream and the first masking key.
-    fn handshake(url: &str, timeout: Duration) -> Result<(TcpStream, u32), WsError> {
-        let (host, port, path) = parse_url(url)?;
+    fn handshake(url: &str, timeout: Duration, tls: &TlsConfig) -> Result<(Transport, u32), WsError> {
+        let Target { tls: secure, host, port, path } = parse_url(url)?;
         let addr = format!("{host}:{port}");
         let connect_error = |source| WsError::Connect { addr: addr.clone(), source };
         let target = addr.to_socket_addrs().map_err(connect_error)?.next().ok_or_else(|| {
             connect_error(std::io::Error::new(std::io::ErrorKind::NotFound, "the name resolves to no address"))
         })?;
-        let mut stream = TcpStream::connect_timeout(&target, timeout).map_err(connect_error)?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
+        let socket = TcpStream::connect_timeout(&target, timeout).map_err(connect_error)?;
+        socket.set_read_timeout(Some(timeout))?;
+        socket.set_write_timeout(Some(timeout))?;
+        let mut stream = if secure {
+            Transport::tls(socket, &host, tls).map_err(|reason| WsError::Handshake { addr: addr.clone(), reason })?
+        } else {
+            Transport::Plain(socket)
+        };
         let nonce = std::process::id().to_le_bytes().into_iter().chain(target.port().to_le_bytes());
         let key = base64(&nonce.chain(*b"engine-ws!").take(16).collect::<Vec<u8>>());
         let request = format!(
@@ -200,8 +229,8 @@ impl WsClient {
         if !accepted {
             return Err(WsError::Handshake { addr, reason: "missing or wrong Sec-WebSocket-Accept".into() });
         }
-        stream.set_nonblocking(true)?;
-        stream.set_nodelay(true)?;
+        stream.tcp().set_nonblocking(true)?;
+        stream.tcp().set_nodelay(true)?;
         // Seeded from the handshake key; never zero (xorshift would stay there).
         let mask = key.bytes().fold(0x9e37_79b9u32, |m, b| m.rotate_left(5) ^ u32::from(b)) | 1;
         Ok((stream, mask))
@@ -282,8 +311,7 @@ impl WsClient {
     /// # Errors
     /// As [`WsClient::poll`].
     pub fn advance(&mut self) -> Result<bool, WsError> {
-        let stream = &self.stream;
-        self.inbound.advance(&mut &*stream, |control| match control {
+        self.inbound.advance(&mut self.stream, |stream, control| match control {
             Control::Ping(payload) => send_control(stream, 0xA, payload),
             Control::Close(code) => send_control(stream, 0x8, &code.unwrap_or(1000).to_be_bytes()),
         })
@@ -291,7 +319,7 @@ impl WsClient {
 }
 
 /// Sends a masked control frame (clients must mask), waiting out a full socket.
-fn send_control(mut stream: &TcpStream, opcode: u8, payload: &[u8]) -> Result<(), WsError> {
+fn send_control(stream: &mut impl Write, opcode: u8, payload: &[u8]) -> Result<(), WsError> {
     let mask = [0x5a, 0xc3, 0x17, 0x8e];
     let mut frame = [0u8; 2 + 4 + 125];
     let n = payload.len().min(125);
@@ -319,10 +347,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_parse_and_wss_is_refused_with_a_reason() {
-        assert_eq!(parse_url("ws://127.0.0.1:9443/ws").unwrap(), ("127.0.0.1".into(), 9443, "/ws".into()));
-        assert_eq!(parse_url("ws://example.com").unwrap(), ("example.com".into(), 80, "/".into()));
-        assert!(parse_url("wss://stream.binance.com:9443/ws").unwrap_err().to_string().contains("TLS"));
+    fn urls_parse_with_each_scheme_s_default_port() {
+        let target = |tls, host: &str, port, path: &str| Target { tls, host: host.into(), port, path: path.into() };
+        assert_eq!(parse_url("ws://127.0.0.1:9443/ws").unwrap(), target(false, "127.0.0.1", 9443, "/ws"));
+        assert_eq!(parse_url("ws://example.com").unwrap(), target(false, "example.com", 80, "/"));
+        assert_eq!(
+            parse_url("wss://stream.binance.com:9443/ws").unwrap(),
+            target(true, "stream.binance.com", 9443, "/ws")
+        );
+        assert_eq!(
+            parse_url("wss://ws.okx.com/ws/v5/public").unwrap(),
+            target(true, "ws.okx.com", 443, "/ws/v5/public")
+        );
         assert!(parse_url("http://x").unwrap_err().to_string().contains("expected ws://"));
         assert!(parse_url("ws://x:port").unwrap_err().to_string().contains("bad port"));
     }

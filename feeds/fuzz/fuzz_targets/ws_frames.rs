@@ -57,7 +57,7 @@ fuzz_target!(|input: &[u8]| {
     let mut inbound = Inbound::new(CAPACITY);
     let mut after = 0usize; // where the frames not yet handed out start in `data`
     loop {
-        let result = inbound.advance(&mut src, |control| {
+        let result = inbound.advance(&mut src, |_, control| {
             if let Control::Ping(payload) = control {
                 assert!(payload.len() <= 125, "a pong of {} bytes", payload.len());
             }

@@ -103,7 +103,7 @@ impl Inbound {
     pub fn advance<R: Read>(
         &mut self,
         src: &mut R,
-        mut control: impl FnMut(Control<'_>) -> Result<(), WsError>,
+        mut control: impl FnMut(&mut R, Control<'_>) -> Result<(), WsError>,
     ) -> Result<bool, WsError> {
         self.start += std::mem::take(&mut self.consumed);
         loop {
@@ -125,13 +125,13 @@ impl Inbound {
                                 .and_then(|c| <[u8; 2]>::try_from(c).ok())
                                 .map(u16::from_be_bytes);
                             // The close is being reported anyway; a failed echo adds nothing.
-                            let _ = control(Control::Close(code));
+                            let _ = control(src, Control::Close(code));
                             return Err(WsError::Closed { code });
                         }
                         0x9 => {
                             self.start = next;
                             let payload = self.buf.get(body..next).unwrap_or_default();
-                            control(Control::Ping(payload.get(..125).unwrap_or(payload)))?;
+                            control(src, Control::Ping(payload.get(..125).unwrap_or(payload)))?;
                         }
                         0xA => self.start = next,
                         _ => return Err(WsError::Protocol("unknown opcode")),
