@@ -116,6 +116,13 @@ pub struct SimArgs {
     /// TCP port on 127.0.0.1 (0: any free port, printed on the first line).
     #[arg(long, default_value_t = 9001)]
     pub port: u16,
+    /// Serve wss:// (TLS) with the certificate chain in this PEM file (give
+    /// --tls-key too). A client must trust its issuer: `engine run --tls-ca`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Frames per second per connection.
     #[arg(long, default_value_t = 100_000)]
     pub rate: u64,
@@ -260,9 +267,9 @@ pub struct RunArgs {
     /// Market data source. `sim`: the built-in simulator, emitting Binance spot
     /// frames in-process at --rate. `replay:PATH`: a capture made with --record,
     /// replayed as fast as the hot core takes it (the same decisions every time:
-    /// strategy, risk and OMS run on the recorded event times). `ws://host:port/path`:
-    /// a Binance-format WebSocket stream read on the hot core (`engine sim` serves
-    /// one; TLS needs a local terminator for now).
+    /// strategy, risk and OMS run on the recorded event times). `ws://host:port/path`
+    /// or `wss://…` (TLS, see --tls-ca): a Binance-format WebSocket stream read on the
+    /// hot core (`engine sim` serves one).
     ///
     /// Several venues: one feed per venue, comma-separated (`sim,sim,sim`, or
     /// `ws://a/,ws://b/`), each venue trading every --symbols symbol with its own
@@ -271,14 +278,19 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', default_value = "sim", value_parser = parse_feed, action = clap::ArgAction::Set)]
     pub feed: Vec<FeedArg>,
     /// Where orders go. `sim`: the simulated venue in-process, matching against the
-    /// feed's book. `ws://host:port/orders`: `engine sim`'s order entry over a
-    /// WebSocket, signed with the key and secret in ENGINE_API_KEY and
+    /// feed's book. `ws://host:port/orders` (or `wss://`): `engine sim`'s order entry
+    /// over a WebSocket, signed with the key and secret in ENGINE_API_KEY and
     /// ENGINE_API_SECRET (feed from `ws://host:port/?account=KEY` so orders match the
     /// market you see). A WebSocket venue is reconciled at start-up: its positions
     /// become the engine's, and orders it still holds from an earlier run are
     /// cancelled before trading starts.
     #[arg(long, default_value = "sim", value_parser = parse_venue)]
     pub venue: OrderVenue,
+    /// For wss:// feeds and venues, also trust the CA certificates in this PEM file
+    /// (a venue's test environment, a private CA). The public web's root CAs are
+    /// always trusted; a certificate neither vouches for fails the connect.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
     /// A request (new, cancel, replace) unanswered this long makes the engine ask the
     /// venue which orders it holds and settle every waiting order from its answer; an
     /// outcome is never assumed on a timer (0: never ask).
@@ -612,11 +624,8 @@ pub enum OrderVenue {
 fn parse_venue(s: &str) -> Result<OrderVenue, String> {
     match s.split_once(':') {
         _ if s == "sim" => Ok(OrderVenue::Sim),
-        Some(("ws", _)) => Ok(OrderVenue::Ws(s.to_owned())),
-        Some(("wss", _)) => {
-            Err(format!("`{s}`: TLS is not supported yet; put a local TLS terminator in front and use ws://"))
-        }
-        _ => Err(format!("`{s}`: expected `sim` or `ws://host:port/orders`")),
+        Some(("ws" | "wss", _)) => Ok(OrderVenue::Ws(s.to_owned())),
+        _ => Err(format!("`{s}`: expected `sim`, `ws://host:port/orders` or `wss://…`")),
     }
 }
 
@@ -672,11 +681,8 @@ fn parse_feed(s: &str) -> Result<FeedArg, String> {
     match s.split_once(':') {
         _ if s == "sim" => Ok(FeedArg::Sim),
         Some(("replay", path)) if !path.is_empty() => Ok(FeedArg::Replay(path.into())),
-        Some(("ws", _)) => Ok(FeedArg::Ws(s.to_owned())),
-        Some(("wss", _)) => Err(format!(
-            "`{s}`: TLS is not supported by the feed core yet; put a local TLS terminator in front and use ws://"
-        )),
-        _ => Err(format!("`{s}`: expected `sim`, `replay:PATH` or `ws://host:port/path`")),
+        Some(("ws" | "wss", _)) => Ok(FeedArg::Ws(s.to_owned())),
+        _ => Err(format!("`{s}`: expected `sim`, `replay:PATH`, `ws://host:port/path` or `wss://…`")),
     }
 }
 

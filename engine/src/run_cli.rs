@@ -146,8 +146,13 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             "--venue: a replay trades against the simulated venue (its determinism needs one); drop --venue".into()
         );
     }
+    let tls = match &args.tls_ca {
+        Some(path) => feeds::ws::TlsConfig::with_ca_file(path).map_err(|e| format!("--tls-ca: {e}"))?,
+        None => feeds::ws::TlsConfig::default(),
+    };
     Ok(RunOptions {
         feed,
+        tls,
         venue: args.venue.clone(),
         cancel_on_disconnect: args.cancel_on_disconnect,
         on_mismatch: args.on_mismatch,

@@ -418,6 +418,41 @@ fn the_engine_trades_over_the_socket_and_reconciles_with_the_venue_at_start_up()
     assert!(records.iter().any(|r| r.kind() == Some(persist::RecordKind::Risk) && r.code == 109), "audited");
 }
 
+/// The same over TLS: `engine sim` serves wss:// with a certificate from a private
+/// CA; the engine, told to trust that CA, takes its feed and trades through its order
+/// entry. Without the CA it refuses to connect and says why.
+#[test]
+fn the_engine_trades_over_tls_with_a_private_ca_and_refuses_an_unknown_one() {
+    let _one = common::one_engine_at_a_time();
+    let pki = common::pki::test_pki();
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (ca, cert, key) = (file("ca.pem", &pki.ca), file("cert.pem", &pki.cert), file("key.pem", &pki.key));
+    let sim = sim(&["--tls-cert", &cert, "--tls-key", &key]);
+    assert!(sim.url.starts_with("wss://127.0.0.1:"), "{}", sim.url);
+    let journal = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let out = engine_against(&sim.url, journal.path(), &json)
+        .args(["--tls-ca", &ca, "--frames", "20000", "--strategy", "taker:threshold_pct=30,max_inventory=300"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let s = summary_of(&json);
+    assert_eq!(s["counters"]["frames"], 20_000, "every frame came through TLS: {s}");
+    assert!(s["orders"].as_u64().unwrap() > 5 && s["fills"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(s["counters"]["gateway_errors"], 0, "{s}");
+
+    let out = engine_against(&sim.url, journal.path(), &json).args(["--frames", "100"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr.contains("TLS handshake") && stderr.contains("UnknownIssuer"), "{stderr}");
+}
+
 /// The venue goes away mid-run (the simulator process is killed): sends fail, the
 /// gateway retries once a second, and after --max-venue-down the kill switch trips
 /// with `venue_down`; the engine exits 3 with everything it had journaled intact.

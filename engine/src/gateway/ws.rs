@@ -32,6 +32,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_millis(800);
 #[derive(Debug)]
 pub struct WsGateway {
     url: String,
+    /// Whom a wss:// venue must be vouched for by.
+    tls: feeds::ws::TlsConfig,
     creds: Credentials,
     /// Instrument id → (symbol, price scale, size scale).
     symbols: Vec<(String, u8, u8)>,
@@ -60,8 +62,22 @@ impl WsGateway {
         symbols: Vec<(String, u8, u8)>,
         cancel_on_disconnect: bool,
     ) -> Result<Self, GatewayError> {
+        Self::connect_with(url, creds, (symbols, cancel_on_disconnect), feeds::ws::TlsConfig::default())
+    }
+
+    /// [`WsGateway::connect`], a wss:// venue vouched for by `tls`'s roots.
+    ///
+    /// # Errors
+    /// As [`WsGateway::connect`].
+    pub fn connect_with(
+        url: &str,
+        creds: Credentials,
+        (symbols, cancel_on_disconnect): (Vec<(String, u8, u8)>, bool),
+        tls: feeds::ws::TlsConfig,
+    ) -> Result<Self, GatewayError> {
         let mut gateway = Self {
             url: url.to_owned(),
+            tls,
             creds,
             symbols,
             client: None,
@@ -104,7 +120,7 @@ impl WsGateway {
     }
 
     fn try_login(&mut self) -> Result<(), GatewayError> {
-        let mut client = WsClient::connect(&self.url, ANSWER_TIMEOUT, 1 << 20)?;
+        let mut client = WsClient::connect_with(&self.url, ANSWER_TIMEOUT, &mut None, 1 << 20, &self.tls)?;
         let ts = self.ts_ms();
         let first = !self.logged_in_before;
         let resume_from = if first { u64::MAX } else { self.last_seq };

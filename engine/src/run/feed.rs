@@ -260,6 +260,7 @@ impl<F: Feed> Feed for Recording<F> {
 #[derive(Debug)]
 pub struct WsFeed {
     url: String,
+    tls: feeds::ws::TlsConfig,
     client: Option<WsClient>,
     /// A dropped connection's receive buffer, for the next one.
     spare: Option<feeds::ws::Inbound>,
@@ -283,10 +284,12 @@ impl WsFeed {
     ///
     /// # Errors
     /// The URL is bad or the server refuses.
-    pub fn connect(url: &str) -> Result<Self, String> {
-        let client = WsClient::connect(url, std::time::Duration::from_secs(2), WS_BUFFER).map_err(|e| e.to_string())?;
+    pub fn connect(url: &str, tls: &feeds::ws::TlsConfig) -> Result<Self, String> {
+        let timeout = std::time::Duration::from_secs(2);
+        let client = WsClient::connect_with(url, timeout, &mut None, WS_BUFFER, tls).map_err(|e| e.to_string())?;
         Ok(Self {
             url: url.to_owned(),
+            tls: tls.clone(),
             client: Some(client),
             spare: None,
             retry_at: 0,
@@ -316,7 +319,8 @@ impl Feed for WsFeed {
             }
             // Reconnecting blocks this core for up to the connect timeout: the feed
             // is down anyway, and nothing else on it can act without market data.
-            match WsClient::connect_reusing(&self.url, std::time::Duration::from_secs(1), &mut self.spare, WS_BUFFER) {
+            let timeout = std::time::Duration::from_secs(1);
+            match WsClient::connect_with(&self.url, timeout, &mut self.spare, WS_BUFFER, &self.tls) {
                 Ok(c) => {
                     self.client = Some(c);
                     self.backoff_ns = MIN_BACKOFF_NS;

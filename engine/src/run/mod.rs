@@ -144,7 +144,8 @@ fn connect_venue(options: &RunOptions) -> Result<(Option<Gateway>, Option<reconc
     let crate::cli::OrderVenue::Ws(url) = &options.venue else { return Ok((None, None)) };
     let creds = crate::gateway::protocol::Credentials::from_env().map_err(RunError::Venue)?;
     let symbols = options.pipeline.instruments.clone();
-    let mut gateway = crate::gateway::WsGateway::connect(url, creds, symbols.clone(), options.cancel_on_disconnect)
+    let entry = (symbols.clone(), options.cancel_on_disconnect);
+    let mut gateway = crate::gateway::WsGateway::connect_with(url, creds, entry, options.tls.clone())
         .map_err(|e| RunError::Venue(format!("{url}: {e}")))?;
     let journal = match &options.persist {
         PersistTarget::Journal(dir, _) => reconcile::journal_positions(dir).map_err(RunError::Venue)?,
@@ -249,6 +250,8 @@ pub struct RunOptions {
     pub on_mismatch: crate::cli::MismatchPolicy,
     /// Record every frame and snapshot into this capture file.
     pub record: Option<PathBuf>,
+    /// Whom wss:// feeds and venues trust.
+    pub tls: feeds::ws::TlsConfig,
     /// The hot stage.
     pub pipeline: PipelineConfig,
     /// Frames per second the simulator offers (0: as fast as the stage takes them).
@@ -642,10 +645,10 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         FeedSource::Sim => Source::Sim,
         FeedSource::Replay(path) => Source::Replay(ReplayFeed::open(path).map_err(RunError::Capture)?),
         FeedSource::Ws(urls) => match &urls[..] {
-            [url] => Source::Ws(WsFeed::connect(url).map_err(RunError::Feed)?),
+            [url] => Source::Ws(WsFeed::connect(url, &options.tls).map_err(RunError::Feed)?),
             _ => Source::WsVenues(MultiFeed::new(
                 urls.iter()
-                    .map(|url| WsFeed::connect(url).map_err(|e| RunError::Feed(format!("{url}: {e}"))))
+                    .map(|url| WsFeed::connect(url, &options.tls).map_err(|e| RunError::Feed(format!("{url}: {e}"))))
                     .collect::<Result<_, _>>()?,
                 VenueLayout::of(&options.pipeline),
             )),

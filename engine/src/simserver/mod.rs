@@ -110,12 +110,12 @@ fn text(bytes: &[u8]) -> Message {
 /// Serves market data on one connection until the client goes away (the error says
 /// how), then prints the faults it injected. With an account, the account's venue
 /// follows this market.
-fn serve_feed(
-    ws: tungstenite::WebSocket<TcpStream>,
+fn serve_feed<S: Socket>(
+    ws: tungstenite::WebSocket<S>,
     args: &SimArgs,
     account: Option<Arc<Mutex<Account>>>,
 ) -> Result<(), String> {
-    let peer = ws.get_ref().peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let peer = ws.get_ref().tcp().peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut market = market(args);
     let ended = stream_market(ws, args, account.as_ref(), &mut market, &peer);
     // Tests and the reliability report read this line for what was injected.
@@ -123,8 +123,8 @@ fn serve_feed(
     ended
 }
 
-fn stream_market(
-    mut ws: tungstenite::WebSocket<TcpStream>,
+fn stream_market<S: Socket>(
+    mut ws: tungstenite::WebSocket<S>,
     args: &SimArgs,
     account: Option<&Arc<Mutex<Account>>>,
     market: &mut FaultyMarket,
@@ -167,10 +167,61 @@ fn stream_market(
     }
 }
 
+/// A connection's byte stream: plain, or TLS over the socket.
+pub(super) trait Socket: std::io::Read + std::io::Write {
+    /// The socket underneath.
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Socket for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Socket for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+}
+
+/// The server side of --tls-cert and --tls-key.
+fn tls_config(args: &SimArgs) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else { return Ok(None) };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
+    Ok(Some(Arc::new(config)))
+}
+
 /// Routes one connection by its path: `/orders` is order entry, anything else
 /// market data (`?account=KEY` ties it to that account's venue).
-fn serve(stream: TcpStream, args: &SimArgs, registry: &Registry) -> Result<(), String> {
+fn serve(
+    stream: TcpStream,
+    args: &SimArgs,
+    registry: &Registry,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<(), String> {
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    match tls {
+        Some(config) => {
+            let conn = rustls::ServerConnection::new(config).map_err(|e| e.to_string())?;
+            serve_ws(rustls::StreamOwned::new(conn, stream), args, registry)
+        }
+        None => serve_ws(stream, args, registry),
+    }
+}
+
+fn serve_ws<S: Socket>(stream: S, args: &SimArgs, registry: &Registry) -> Result<(), String> {
     let mut target = String::new();
     #[allow(clippy::result_large_err, reason = "tungstenite's callback type; it never fails here")]
     let remember = |request: &tungstenite::handshake::server::Request, response| {
@@ -195,22 +246,24 @@ fn serve(stream: TcpStream, args: &SimArgs, registry: &Registry) -> Result<(), S
 /// # Errors
 /// The port cannot be bound.
 pub fn run(args: &SimArgs) -> Result<std::process::ExitCode, String> {
+    let tls = tls_config(args)?;
     let listener =
         TcpListener::bind(("127.0.0.1", args.port)).map_err(|e| format!("cannot listen on port {}: {e}", args.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
     let credentials = Credentials::from_env().ok();
     let registry = Arc::new(Registry { credentials, accounts: Mutex::new(HashMap::new()) });
     // The first line says where: tests and scripts read it.
-    println!("listening on ws://{addr}/");
+    println!("listening on {scheme}://{addr}/");
     if registry.credentials.is_none() {
-        eprintln!("sim: order entry is off: set ENGINE_API_KEY and ENGINE_API_SECRET to open ws://{addr}/orders");
+        eprintln!("sim: order entry is off: set ENGINE_API_KEY and ENGINE_API_SECRET to open {scheme}://{addr}/orders");
     }
     let _ = std::io::stdout().flush();
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-        let (args, registry) = (args.clone(), Arc::clone(&registry));
-        std::thread::spawn(move || match serve(stream, &args, &registry) {
+        let (args, registry, tls) = (args.clone(), Arc::clone(&registry), tls.clone());
+        std::thread::spawn(move || match serve(stream, &args, &registry, tls) {
             Ok(()) => {}
             Err(e) => eprintln!("sim: connection {peer} ended: {e}"),
         });

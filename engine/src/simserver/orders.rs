@@ -7,7 +7,6 @@
 //! orders are cancelled.
 
 use std::{
-    net::TcpStream,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -15,7 +14,7 @@ use std::{
 use feeds::event::{Price, Qty, Side};
 use tungstenite::{Message, WebSocket};
 
-use super::{Registry, account::Account, lock, now, unix_ns};
+use super::{Registry, Socket, account::Account, lock, now, unix_ns};
 use crate::{
     cli::SimArgs,
     gateway::protocol::{self, RECV_WINDOW_MS},
@@ -37,8 +36,8 @@ struct Session {
 }
 
 /// Serves one order-entry connection until it ends (the error says how).
-pub(super) fn serve(mut ws: WebSocket<TcpStream>, registry: &Registry, args: &SimArgs) -> Result<(), String> {
-    ws.get_ref().set_read_timeout(Some(Duration::from_millis(1))).map_err(|e| e.to_string())?;
+pub(super) fn serve<S: Socket>(mut ws: WebSocket<S>, registry: &Registry, args: &SimArgs) -> Result<(), String> {
+    ws.get_ref().tcp().set_read_timeout(Some(Duration::from_millis(1))).map_err(|e| e.to_string())?;
     let mut session =
         Session { account: None, sent: 0, tokens: f64::from(args.order_rate), refilled: now(), delayed: Vec::new() };
     let result = run(&mut ws, &mut session, registry, args);
@@ -51,7 +50,7 @@ pub(super) fn serve(mut ws: WebSocket<TcpStream>, registry: &Registry, args: &Si
     result
 }
 
-fn run(ws: &mut WebSocket<TcpStream>, s: &mut Session, registry: &Registry, args: &SimArgs) -> Result<(), String> {
+fn run<S: Socket>(ws: &mut WebSocket<S>, s: &mut Session, registry: &Registry, args: &SimArgs) -> Result<(), String> {
     loop {
         match ws.read() {
             Ok(Message::Text(text)) => {

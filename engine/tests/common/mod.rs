@@ -3,6 +3,9 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod counting;
+/// The TLS tests' throwaway CA and server certificate (the feeds tests' own).
+#[path = "../../../feeds/tests/common/pki.rs"]
+pub mod pki;
 pub mod report;
 
 use std::process::Command;
