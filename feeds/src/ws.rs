@@ -237,7 +237,9 @@ impl WsClient {
     }
 
     /// Sends `payload` as one masked text frame, waiting out a full socket. Builds the
-    /// frame in a buffer sized at connect, so sending allocates nothing.
+    /// frame in a buffer sized at connect, so over `ws://` sending allocates nothing
+    /// (over `wss://` rustls allocates per frame, and may still hold the frame's
+    /// bytes when this returns: they go out with the next read or write).
     ///
     /// # Errors
     /// A payload over [`OUT_CAPACITY`] − 14 bytes, a dropped connection or a socket error.

@@ -344,7 +344,8 @@ fn over_tls_receiving_allocates_per_record_not_per_message() {
     COUNTING.with(|c| c.set(false));
     let allocs = ALLOCS.with(Cell::get);
     eprintln!("{allocs} allocations for {} messages, {total} bytes", MESSAGES - 1_000);
-    assert!(allocs as usize <= total / 4_096, "{allocs} allocations for {total} bytes: more than one per record");
+    // At most four per full 16 KiB record (two were measured): far from one per message.
+    assert!(allocs as usize <= total / 4_096, "{allocs} allocations for {total} bytes: more than four per record");
     drop(client);
     server.join().unwrap();
 }

@@ -134,6 +134,28 @@ fn smart_route_splits_the_same_at_prices_too_large_for_64_bit_keys() {
     let mut got = children(&decide(&order(Side::Sell, 90 * f, 40, OrderType::Ioc), &views(&b, [0; 3]), smart));
     got.sort_unstable();
     assert_eq!(got, [(0, 5, 99 * f), (1, 20, 98 * f), (2, 15, 97 * f)]);
+    // A seller's rebate raises the multiplier above 10 000: A's 99 × f overflows
+    // with a 300 bps rebate at A, and would wrap to the worst key if not caught.
+    let mut got = children(&decide(&order(Side::Sell, 90 * f, 10, OrderType::Ioc), &views(&b, [-300, 0, 0]), smart));
+    got.sort_unstable();
+    assert_eq!(got, [(0, 5, 99 * f), (1, 5, 98 * f)], "A's touch (rebated) first, then B's");
+}
+
+/// One `Route` reused, as the pipeline does: a decision never shows an earlier one's
+/// children, whether it makes fewer or none.
+#[test]
+fn a_reused_route_shows_only_its_own_decision() {
+    let b = books();
+    let smart = Policy::SmartRoute(SmartWeights::default());
+    let mut r = Route::default();
+    route(&order(Side::Buy, 110, 40, OrderType::Ioc), &views(&b, [0; 3]), smart, &mut r);
+    assert_eq!(r.children().count(), 3);
+    route(&order(Side::Buy, 110, 5, OrderType::Ioc), &views(&b, [0; 3]), smart, &mut r);
+    assert_eq!(children(&r), [(0, 5, 100)]);
+    // A FOK no venue can fill whole goes nowhere.
+    route(&order(Side::Buy, 110, 80, OrderType::Fok), &views(&b, [0; 3]), smart, &mut r);
+    assert_eq!(children(&r), []);
+    assert_eq!(r.child(0), None);
 }
 
 #[test]

@@ -121,14 +121,17 @@ impl Write for Transport {
             Self::Plain(s) => s.write(buf),
             Self::Tls(s) => {
                 let n = s.write(buf)?;
-                // rustls holds the encrypted bytes until told to send them. A full
-                // socket must not fail the write: the bytes are taken (a retry would
-                // send them twice) and go out with the next read or write.
-                match s.flush() {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(n),
-                    Err(e) => Err(e),
-                    Ok(()) => Ok(n),
+                if n == 0 && !buf.is_empty() {
+                    // rustls's send buffer is full (a full socket, the peer still
+                    // sending): nothing was taken, so the caller may retry.
+                    return Err(std::io::ErrorKind::WouldBlock.into());
                 }
+                // rustls holds the encrypted bytes until told to send them. Once
+                // taken, they must never be reported as not sent (a retry would send
+                // them twice): whatever a full or broken socket leaves here goes out
+                // with the next read or write, or fails it.
+                let _ = s.flush();
+                Ok(n)
             }
         }
     }

@@ -52,7 +52,10 @@ pub struct Shipper {
     failed: bool,
     /// Outages seen (a transition from up to down).
     pub outages: u64,
-    /// Rows shipped in total.
+    /// Rows shipped in total: those its own commits wrote, and, after a reconnect,
+    /// rows found in the database past its last acknowledged batch (a commit whose
+    /// acknowledgement was lost; rows another loader, such as a concurrent `engine
+    /// journal load`, wrote there meanwhile are counted too).
     pub shipped: u64,
 }
 
