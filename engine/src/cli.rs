@@ -132,6 +132,12 @@ pub struct SimArgs {
     /// Random seed (same seed, same market).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Whose message format the market data is in: Binance spot (`depthUpdate`,
+    /// `trade`, partial-depth snapshots in the combined-stream wrapper) or Bybit v5
+    /// (`orderbook.50` snapshots and deltas, `publicTrade`). Read it with `engine run
+    /// --dialect` set the same.
+    #[arg(long, value_enum, default_value_t = Dialect::Binance)]
+    pub dialect: Dialect,
     /// Feed fault: skip one update id every N depth updates (0: never). The engine
     /// detects the gap, refuses orders on that book and resyncs it from the next
     /// snapshot. This and the next five faults are counted per connection and printed
@@ -264,12 +270,12 @@ pub struct JournalArgs {
 /// `engine run` flags.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Market data source. `sim`: the built-in simulator, emitting Binance spot
-    /// frames in-process at --rate. `replay:PATH`: a capture made with --record,
-    /// replayed as fast as the hot core takes it (the same decisions every time:
-    /// strategy, risk and OMS run on the recorded event times). `ws://host:port/path`
-    /// or `wss://…` (TLS, see --tls-ca): a Binance-format WebSocket stream read on the
-    /// hot core (`engine sim` serves one).
+    /// Market data source, in --dialect's message format. `sim`: the built-in
+    /// simulator, emitting frames in-process at --rate. `replay:PATH`: a capture made
+    /// with --record, replayed as fast as the hot core takes it (the same decisions
+    /// every time: strategy, risk and OMS run on the recorded event times).
+    /// `ws://host:port/path` or `wss://…` (TLS, see --tls-ca): a WebSocket stream read
+    /// on the hot core (`engine sim` serves one).
     ///
     /// Several venues: one feed per venue, comma-separated (`sim,sim,sim`, or
     /// `ws://a/,ws://b/`), each venue trading every --symbols symbol with its own
@@ -286,6 +292,11 @@ pub struct RunArgs {
     /// cancelled before trading starts.
     #[arg(long, default_value = "sim", value_parser = parse_venue)]
     pub venue: OrderVenue,
+    /// Whose message format every --feed speaks: the built-in simulator's frames, a
+    /// WebSocket stream (subscribed to each symbol on every connect where the venue
+    /// wants it, as Bybit does), or a capture (give the dialect it was recorded in).
+    #[arg(long, value_enum, default_value_t = Dialect::Binance)]
+    pub dialect: Dialect,
     /// For wss:// feeds and venues, also trust the CA certificates in this PEM file
     /// (a venue's test environment, a private CA). The public web's root CAs are
     /// always trusted; a certificate neither vouches for fails the connect.
@@ -610,6 +621,26 @@ pub enum FaultTiming {
     Periodic,
     /// A 1-in-N chance per update.
     Random,
+}
+
+/// `--dialect` values: the venues whose feed format `engine run` and `engine sim`
+/// speak end to end (`engine decode` reads all five).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dialect {
+    /// Binance spot.
+    Binance,
+    /// Bybit v5 public.
+    Bybit,
+}
+
+impl Dialect {
+    /// The venue whose format it is.
+    pub fn venue(self) -> feeds::event::Venue {
+        match self {
+            Self::Binance => feeds::event::Venue::Binance,
+            Self::Bybit => feeds::event::Venue::Bybit,
+        }
+    }
 }
 
 /// `engine run --venue` values.

@@ -177,6 +177,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             ack_timeout_ns: args.ack_timeout.as_nanos() as u64,
             feed_stale_ns: args.feed_stale_after.as_nanos() as u64,
             route: args.route.policy(),
+            dialect: args.dialect.venue(),
         },
         rate: args.rate,
         duration: args.duration,

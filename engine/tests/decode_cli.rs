@@ -39,7 +39,7 @@ fn a_missing_file_or_unknown_venue_is_a_clear_error() {
 }
 
 #[test]
-fn bybit_frames_decode_and_an_ack_line_fails_by_name() {
+fn bybit_frames_decode_an_ack_is_nothing_and_a_refused_subscription_fails_by_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bybit.jsonl");
     std::fs::write(
@@ -48,6 +48,8 @@ fn bybit_frames_decode_and_an_ack_line_fails_by_name() {
             r#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1672304484978,"data":{"s":"BTCUSDT","b":[["16493.50","0.006"]],"a":[["16611.00","0.029"]],"u":18521288,"seq":7961638724},"cts":1672304484976}"#,
             "\n",
             r#"{"success":true,"ret_msg":"","conn_id":"x","req_id":"","op":"subscribe"}"#,
+            "\n",
+            r#"{"success":false,"ret_msg":"error:handler not found","conn_id":"x","req_id":"","op":"subscribe"}"#,
             "\n"
         ),
     )
@@ -59,7 +61,8 @@ fn bybit_frames_decode_and_an_ack_line_fails_by_name() {
     assert_eq!(lines[0]["symbol"], "BTCUSDT");
     assert_eq!(lines[0]["levels"][0]["price"], "16493.50000000");
     assert_eq!(lines[0]["first_seq"], 18521288);
-    assert_eq!(lines[1]["line"], 2);
+    assert_eq!(lines.len(), 2, "the ack adds no line: {stdout}");
+    assert_eq!(lines[1]["line"], 3);
 }
 
 #[test]

@@ -46,6 +46,9 @@ struct Envelope<'f> {
     ts: Option<(u64, usize)>,
     cts: Option<(u64, usize)>,
     data: Option<usize>,
+    /// A request's answer (`"op":"subscribe"`, `"op":"pong"`) and whether it succeeded.
+    op: bool,
+    success: Option<bool>,
 }
 
 impl BybitDecoder {
@@ -64,8 +67,9 @@ impl BybitDecoder {
     ///
     /// # Errors
     /// A [`DecodeError`] for malformed JSON, a missing or invalid field, an unknown
-    /// symbol or topic (subscription acks and pongs included), or a full `out`; `out`
-    /// is then left as it was.
+    /// symbol or topic, a request's answer that says it failed (a refused
+    /// subscription), or a full `out`; `out` is then left as it was. A successful
+    /// answer (a subscription ack, a pong) decodes to no events.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         crate::venue::all_or_nothing(out, |out, _| self.decode_frame(frame, ts_recv, out))
     }
@@ -85,11 +89,19 @@ impl BybitDecoder {
                     env.data = Some(at);
                     s.skip()?;
                 }
+                b"op" => {
+                    env.op = true;
+                    s.skip()?;
+                }
+                b"success" => env.success = Some(s.bool("success")?),
                 _ => s.skip()?,
             }
             Ok(())
         })?;
         s.end()?;
+        if env.topic.is_none() && env.op && env.success == Some(true) {
+            return Ok(());
+        }
         let topic = env.topic.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;
         let data = env.data.ok_or(missing("data"))?;
         s.seek(data);

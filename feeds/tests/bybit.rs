@@ -20,6 +20,16 @@ fn kind(frame: &str) -> DecodeErrorKind {
     decode(frame).unwrap_err().kind
 }
 
+/// Answers to our requests, as Bybit's documentation shows them: a successful
+/// subscription and a pong carry no market data and are not errors.
+#[test]
+fn a_subscription_ack_and_a_pong_decode_to_nothing() {
+    let ack = r#"{"success":true,"ret_msg":"","conn_id":"2324d924-aa4d-45b0-a858-7b8be29ab52b","req_id":"10001","op":"subscribe"}"#;
+    assert_eq!(decode(ack).unwrap(), []);
+    let pong = r#"{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}"#;
+    assert_eq!(decode(pong).unwrap(), []);
+}
+
 #[test]
 fn an_orderbook_snapshot_from_the_docs() {
     let events = decode(
@@ -85,8 +95,10 @@ fn public_trades_from_the_docs() {
 
 #[test]
 fn bad_input_is_a_typed_error_and_nothing_half_decoded() {
-    let ack = r#"{"success":true,"ret_msg":"","conn_id":"abc","req_id":"","op":"subscribe"}"#;
-    assert_eq!(kind(ack), DecodeErrorKind::UnknownMessage);
+    let refused =
+        r#"{"success":false,"ret_msg":"error:handler not found","conn_id":"abc","req_id":"","op":"subscribe"}"#;
+    assert_eq!(kind(refused), DecodeErrorKind::UnknownMessage);
+    assert_eq!(kind(r#"{"conn_id":"abc","req_id":""}"#), DecodeErrorKind::UnknownMessage, "neither data nor an answer");
     let book = |b: &str, u: &str| {
         format!(
             r#"{{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{{"s":"BTCUSDT","b":[{b}],"a":[],{u}"seq":1}},"cts":1}}"#

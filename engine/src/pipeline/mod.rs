@@ -33,7 +33,6 @@ use crate::{
     strategy::{Ctx, Market, Strategy, StrategyConfig},
 };
 
-const VENUE: u16 = Venue::Binance as u16;
 /// Feed-status events are journaled as audit records with code `FEED_STATUS + kind`
 /// (171 connected … 175 stale).
 pub const FEED_STATUS: u16 = 170;
@@ -213,6 +212,9 @@ pub struct PipelineConfig {
     pub route: Option<crate::route::Policy>,
     /// What trading does while the cold core is behind and records are held.
     pub on_persist_backlog: BacklogPolicy,
+    /// Whose message format every feed speaks (its decoder and sequencing rules):
+    /// Binance or Bybit.
+    pub dialect: Venue,
 }
 
 /// What trading does while the cold core is behind (`--on-persist-backlog`).
@@ -272,8 +274,10 @@ pub struct Pipeline {
     events: Events,
     books: Vec<Book>,
     book_ts: Vec<u64>,
-    /// Each book's venue sequencing (Binance's `U`/`u` chain).
+    /// Each book's venue sequencing (Binance's `U`/`u` chain, Bybit's `u`).
     sequencers: Vec<feeds::sequencer::Sequencer>,
+    /// Whose message format the feeds speak (and what records name as the venue).
+    dialect: Venue,
     /// Books in the middle of a multi-delta update the sequencer already accepted.
     mid_update: u64,
     needs_snapshot: u64,
@@ -405,7 +409,8 @@ impl Pipeline {
             // allocating, on the hot path.
             books: (0..n).map(|_| Book::with_depth(config.book_depth)).collect(),
             book_ts: vec![0; n],
-            sequencers: vec![feeds::sequencer::Sequencer::new(Venue::Binance); n],
+            sequencers: vec![feeds::sequencer::Sequencer::new(config.dialect); n],
+            dialect: config.dialect,
             mid_update: 0,
             needs_snapshot: if n == 64 { u64::MAX } else { (1u64 << n) - 1 },
             last_trade: vec![None; n],
@@ -698,7 +703,7 @@ impl Pipeline {
     /// code 170 + its kind, beside the risk decisions it changes: a book that is
     /// not whole makes risk refuse orders).
     fn feed_status(&mut self, kind: StatusKind, instrument: InstrumentId, (seq, detail): (u64, u64), now: u64) {
-        let status = FeedStatus::new(Venue::Binance, instrument, kind, (seq, detail), UnixNanos(now));
+        let status = FeedStatus::new(self.dialect, instrument, kind, (seq, detail), UnixNanos(now));
         self.record_status(&status);
     }
 
@@ -765,7 +770,7 @@ impl Pipeline {
             price: t.price.0,
             qty: t.qty.0,
         };
-        self.sink.market(fields, now, VENUE, t.instrument.0);
+        self.sink.market(fields, now, self.dialect as u16, t.instrument.0);
         if off_market {
             self.counters.off_market_trades += 1;
             return;
@@ -803,7 +808,7 @@ impl Pipeline {
             ask: top[2],
             ask_qty: top[3],
         };
-        self.sink.market(fields, now, VENUE, i as u32);
+        self.sink.market(fields, now, self.dialect as u16, i as u32);
     }
 
     fn send_intents(&mut self, now: u64, arrived: u64, clock: &impl Clock) {
@@ -1343,7 +1348,7 @@ impl Pipeline {
     }
 
     fn must_record(&mut self, fields: impl persist::Fields, now: u64, instrument: u32) {
-        if let Err(gone) = self.sink.must(fields, now, VENUE, instrument) {
+        if let Err(gone) = self.sink.must(fields, now, self.dialect as u16, instrument) {
             self.trip(Halt::PersistGone(gone));
         }
     }

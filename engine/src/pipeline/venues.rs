@@ -7,7 +7,8 @@
 use feeds::{
     DecodeError, Events,
     binance::BinanceDecoder,
-    event::{InstrumentId, UnixNanos},
+    bybit::BybitDecoder,
+    event::{InstrumentId, UnixNanos, Venue},
     symbols::SymbolTable,
 };
 
@@ -64,10 +65,26 @@ pub fn instrument_labels(config: &PipelineConfig) -> Vec<String> {
         .collect()
 }
 
+/// One venue's feed decoder, in the run's dialect (`--dialect`).
+#[derive(Debug)]
+enum FeedDecoder {
+    Binance(BinanceDecoder),
+    Bybit(BybitDecoder),
+}
+
+impl FeedDecoder {
+    fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
+        match self {
+            Self::Binance(d) => d.decode(frame, ts_recv, out),
+            Self::Bybit(d) => d.decode(frame, ts_recv, out),
+        }
+    }
+}
+
 /// One decoder per venue, each numbering its symbols from where its venue's ids start.
 #[derive(Debug)]
 pub struct Decoders {
-    venues: Vec<BinanceDecoder>,
+    venues: Vec<FeedDecoder>,
 }
 
 impl Decoders {
@@ -81,7 +98,10 @@ impl Decoders {
                 for (name, price_scale, qty_scale) in config.instruments.get(ids).unwrap_or_default() {
                     symbols.intern(name, *price_scale, *qty_scale);
                 }
-                BinanceDecoder::new(symbols)
+                match config.dialect {
+                    Venue::Bybit => FeedDecoder::Bybit(BybitDecoder::new(symbols)),
+                    _ => FeedDecoder::Binance(BinanceDecoder::new(symbols)),
+                }
             })
             .collect();
         Self { venues }

@@ -261,6 +261,9 @@ impl<F: Feed> Feed for Recording<F> {
 pub struct WsFeed {
     url: String,
     tls: feeds::ws::TlsConfig,
+    /// Sent on every connect, before any frame is read (the venue's subscribe
+    /// requests; none for Binance, whose streams are in the URL).
+    subscribe: Vec<Vec<u8>>,
     client: Option<WsClient>,
     /// A dropped connection's receive buffer, for the next one.
     spare: Option<feeds::ws::Inbound>,
@@ -276,6 +279,22 @@ pub struct WsFeed {
 }
 
 const WS_BUFFER: usize = 1 << 20;
+
+fn send_all(client: &mut WsClient, messages: &[Vec<u8>]) -> Result<(), feeds::ws::WsError> {
+    messages.iter().try_for_each(|m| client.send_text(m))
+}
+
+/// The subscribe requests a `dialect` feed needs for `symbols`: Bybit's
+/// `{"op":"subscribe","args":["orderbook.50.S","publicTrade.S",...]}`, at most 10
+/// topics a request (its documented limit for spot); none for Binance.
+pub fn subscriptions(dialect: feeds::event::Venue, symbols: &[&str]) -> Vec<Vec<u8>> {
+    if dialect != feeds::event::Venue::Bybit {
+        return Vec::new();
+    }
+    let topics: Vec<String> =
+        symbols.iter().flat_map(|s| [format!("\"orderbook.50.{s}\""), format!("\"publicTrade.{s}\"")]).collect();
+    topics.chunks(10).map(|c| format!(r#"{{"op":"subscribe","args":[{}]}}"#, c.join(",")).into_bytes()).collect()
+}
 const MIN_BACKOFF_NS: u64 = 100_000_000;
 const MAX_BACKOFF_NS: u64 = 5_000_000_000;
 
@@ -284,12 +303,14 @@ impl WsFeed {
     ///
     /// # Errors
     /// The URL is bad or the server refuses.
-    pub fn connect(url: &str, tls: &feeds::ws::TlsConfig) -> Result<Self, String> {
+    pub fn connect(url: &str, tls: &feeds::ws::TlsConfig, subscribe: Vec<Vec<u8>>) -> Result<Self, String> {
         let timeout = std::time::Duration::from_secs(2);
-        let client = WsClient::connect_with(url, timeout, &mut None, WS_BUFFER, tls).map_err(|e| e.to_string())?;
+        let mut client = WsClient::connect_with(url, timeout, &mut None, WS_BUFFER, tls).map_err(|e| e.to_string())?;
+        send_all(&mut client, &subscribe).map_err(|e| format!("subscribing: {e}"))?;
         Ok(Self {
             url: url.to_owned(),
             tls: tls.clone(),
+            subscribe,
             client: Some(client),
             spare: None,
             retry_at: 0,
@@ -317,10 +338,13 @@ impl Feed for WsFeed {
             if now < self.retry_at {
                 return None;
             }
-            // Reconnecting blocks this core for up to the connect timeout: the feed
-            // is down anyway, and nothing else on it can act without market data.
+            // Reconnecting blocks this core for up to the connect timeout per step
+            // (TCP, a TLS handshake, the upgrade): the feed is down anyway, and
+            // nothing else on it can act without market data.
             let timeout = std::time::Duration::from_secs(1);
-            match WsClient::connect_with(&self.url, timeout, &mut self.spare, WS_BUFFER, &self.tls) {
+            let connected = WsClient::connect_with(&self.url, timeout, &mut self.spare, WS_BUFFER, &self.tls)
+                .and_then(|mut c| send_all(&mut c, &self.subscribe).map(|()| c));
+            match connected {
                 Ok(c) => {
                     self.client = Some(c);
                     self.backoff_ns = MIN_BACKOFF_NS;

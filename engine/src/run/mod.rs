@@ -401,7 +401,7 @@ pub fn sim_market(config: &PipelineConfig, venue: usize, seed: u64, gap_every: u
             SimSymbol::new(name, feeds::event::InstrumentId(i as u32), (*ps, *qs), sim_symbol_spec(name).2)
         })
         .collect();
-    MarketSim::new(symbols, seed.wrapping_add(venue as u64)).with_gap_every(gap_every)
+    MarketSim::new(symbols, seed.wrapping_add(venue as u64)).with_gap_every(gap_every).with_dialect(config.dialect)
 }
 
 /// Scales and a starting price for the simulator's symbols.
@@ -641,14 +641,20 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         signal_hook::consts::SIGHUP,
     ])
     .map_err(setup("installing SIGINT/SIGTERM/SIGUSR1/SIGHUP handlers"))?;
+    let names: Vec<&str> = options.pipeline.instruments.iter().map(|(name, ..)| name.as_str()).collect();
+    let per_venue = names.get(..VenueLayout::of(&options.pipeline).per_venue).unwrap_or(&names);
+    let subscribe = feed::subscriptions(options.pipeline.dialect, per_venue);
     let source = match &options.feed {
         FeedSource::Sim => Source::Sim,
         FeedSource::Replay(path) => Source::Replay(ReplayFeed::open(path).map_err(RunError::Capture)?),
         FeedSource::Ws(urls) => match &urls[..] {
-            [url] => Source::Ws(WsFeed::connect(url, &options.tls).map_err(RunError::Feed)?),
+            [url] => Source::Ws(WsFeed::connect(url, &options.tls, subscribe).map_err(RunError::Feed)?),
             _ => Source::WsVenues(MultiFeed::new(
                 urls.iter()
-                    .map(|url| WsFeed::connect(url, &options.tls).map_err(|e| RunError::Feed(format!("{url}: {e}"))))
+                    .map(|url| {
+                        WsFeed::connect(url, &options.tls, subscribe.clone())
+                            .map_err(|e| RunError::Feed(format!("{url}: {e}")))
+                    })
                     .collect::<Result<_, _>>()?,
                 VenueLayout::of(&options.pipeline),
             )),

@@ -16,6 +16,7 @@ use crate::{
 use rings::spsc;
 
 /// The opened source, moved into the thread that reads it.
+#[allow(clippy::large_enum_variant, reason = "one per run, made once and never moved on the hot path")]
 pub(super) enum Source {
     Sim,
     Replay(ReplayFeed),

@@ -1,6 +1,7 @@
 //! A simulated exchange market: per symbol a contiguous 20-level book around a price
-//! that random-walks, emitted as Binance spot `depthUpdate` and `trade` frames, so the
-//! engine parses exactly the bytes it would get from the venue. Deterministic per seed.
+//! that random-walks, emitted as a venue's own frames (Binance spot `depthUpdate` and
+//! `trade` by default, or Bybit v5 `orderbook` deltas and `publicTrade`), so the engine
+//! parses exactly the bytes it would get from the venue. Deterministic per seed.
 //! On request it damages the content of some frames (a skipped update id, a book
 //! update that crosses the book, a trade far off the market): see [`super::Faults`].
 
@@ -75,7 +76,12 @@ pub struct MarketSim {
     injected: FaultCounts,
     /// What the last frame changed: its instrument, and the trade if it was one.
     last: Option<(InstrumentId, Option<Trade>)>,
+    /// Whose message format the frames are in.
+    dialect: Venue,
 }
+
+/// The venues whose message format the simulator can speak.
+pub const SIM_DIALECTS: [Venue; 2] = [Venue::Binance, Venue::Bybit];
 
 fn level_qty(rng: &mut SplitMix64) -> i64 {
     100 + rng.below(4_900) as i64
@@ -103,7 +109,20 @@ impl MarketSim {
             trades: 0,
             injected: FaultCounts::default(),
             last: None,
+            dialect: Venue::Binance,
         }
+    }
+
+    /// Speaks `venue`'s message format (one of [`SIM_DIALECTS`]; any other stays
+    /// Binance's).
+    pub fn with_dialect(mut self, venue: Venue) -> Self {
+        self.dialect = if SIM_DIALECTS.contains(&venue) { venue } else { Venue::Binance };
+        self
+    }
+
+    /// Whose message format the frames are in.
+    pub fn dialect(&self) -> Venue {
+        self.dialect
     }
 
     /// Drops an update id every `n` depth frames, as a lossy network would.
@@ -169,24 +188,57 @@ impl MarketSim {
         d
     }
 
-    /// The current book of `instrument` as a Binance partial book depth message in
-    /// the combined-stream wrapper (`{"stream":"btcusdt@depth20","data":{...}}`): how
-    /// a WebSocket client gets its snapshots from `engine sim`.
-    pub fn snapshot_frame(&mut self, instrument: InstrumentId) -> &[u8] {
-        self.frame.clear();
-        let Some(s) = self.symbols.iter().find(|s| s.instrument == instrument) else { return &self.frame };
+    /// Binance's combined-stream partial depth, or Bybit's `orderbook` snapshot.
+    fn write_snapshot(frame: &mut Vec<u8>, dialect: Venue, s: &SimSymbol, ms: u64) {
+        let bids: Vec<(i64, i64)> = (0..SIM_DEPTH).map(|i| (s.best_bid - i as i64, s.bids[i])).collect();
+        let asks: Vec<(i64, i64)> = (0..SIM_DEPTH).map(|i| (s.best_bid + 1 + i as i64, s.asks[i])).collect();
+        if dialect == Venue::Bybit {
+            return write_bybit_book(frame, (s, ms), "snapshot", &bids, &asks);
+        }
         let _ = write!(
-            self.frame,
+            frame,
             r#"{{"stream":"{}@depth{SIM_DEPTH}","data":{{"lastUpdateId":{},"bids":["#,
             s.name.to_ascii_lowercase(),
             s.update_id
         );
-        let bids: Vec<(i64, i64)> = (0..SIM_DEPTH).map(|i| (s.best_bid - i as i64, s.bids[i])).collect();
-        let asks: Vec<(i64, i64)> = (0..SIM_DEPTH).map(|i| (s.best_bid + 1 + i as i64, s.asks[i])).collect();
-        write_levels(&mut self.frame, &bids, s.price_scale, s.qty_scale);
-        self.frame.extend_from_slice(br#"],"asks":["#);
-        write_levels(&mut self.frame, &asks, s.price_scale, s.qty_scale);
-        self.frame.extend_from_slice(b"]}}");
+        write_levels(frame, &bids, s.price_scale, s.qty_scale);
+        frame.extend_from_slice(br#"],"asks":["#);
+        write_levels(frame, &asks, s.price_scale, s.qty_scale);
+        frame.extend_from_slice(b"]}}");
+    }
+
+    /// One book update with update id `s.update_id`: Binance's `depthUpdate` or
+    /// Bybit's `orderbook` delta.
+    fn write_update(
+        frame: &mut Vec<u8>,
+        dialect: Venue,
+        (s, ms): (&SimSymbol, u64),
+        bids: &[(i64, i64)],
+        asks: &[(i64, i64)],
+    ) {
+        if dialect == Venue::Bybit {
+            return write_bybit_book(frame, (s, ms), "delta", bids, asks);
+        }
+        let _ = write!(
+            frame,
+            r#"{{"e":"depthUpdate","E":{ms},"s":"{}","U":{},"u":{},"b":["#,
+            s.name, s.update_id, s.update_id
+        );
+        write_levels(frame, bids, s.price_scale, s.qty_scale);
+        frame.extend_from_slice(br#"],"a":["#);
+        write_levels(frame, asks, s.price_scale, s.qty_scale);
+        frame.extend_from_slice(b"]}");
+    }
+
+    /// The current book of `instrument` as a snapshot message: for Binance a partial
+    /// book depth message in the combined-stream wrapper
+    /// (`{"stream":"btcusdt@depth20","data":{...}}`), for Bybit an `orderbook`
+    /// snapshot. How a WebSocket client gets its snapshots from `engine sim`.
+    pub fn snapshot_frame(&mut self, instrument: InstrumentId) -> &[u8] {
+        self.frame.clear();
+        if let Some(s) = self.symbols.iter().find(|s| s.instrument == instrument) {
+            Self::write_snapshot(&mut self.frame, self.dialect, s, 0);
+        }
         &self.frame
     }
 
@@ -235,12 +287,24 @@ impl MarketSim {
         } else {
             price
         };
-        let _ = write!(self.frame, r#"{{"e":"trade","E":{ms},"s":"{}","t":{},"p":""#, s.name, s.trade_id);
-        feeds::decimal::write_fixed(&mut self.frame, printed, s.price_scale);
-        self.frame.extend_from_slice(br#"","q":""#);
-        feeds::decimal::write_fixed(&mut self.frame, qty, s.qty_scale);
-        // `m` is "the buyer is the maker": true when the taker sold.
-        let _ = write!(self.frame, r#"","T":{ms},"m":{},"M":true}}"#, !buy);
+        if self.dialect == Venue::Bybit {
+            let (topic, taker) = (&s.name, if buy { "Buy" } else { "Sell" });
+            let _ = write!(
+                self.frame,
+                r#"{{"topic":"publicTrade.{topic}","type":"snapshot","ts":{ms},"data":[{{"T":{ms},"s":"{topic}","S":"{taker}","v":""#
+            );
+            feeds::decimal::write_fixed(&mut self.frame, qty, s.qty_scale);
+            self.frame.extend_from_slice(br#"","p":""#);
+            feeds::decimal::write_fixed(&mut self.frame, printed, s.price_scale);
+            let _ = write!(self.frame, r#"","L":"ZeroPlusTick","i":"{}","BT":false}}]}}"#, s.trade_id);
+        } else {
+            let _ = write!(self.frame, r#"{{"e":"trade","E":{ms},"s":"{}","t":{},"p":""#, s.name, s.trade_id);
+            feeds::decimal::write_fixed(&mut self.frame, printed, s.price_scale);
+            self.frame.extend_from_slice(br#"","q":""#);
+            feeds::decimal::write_fixed(&mut self.frame, qty, s.qty_scale);
+            // `m` is "the buyer is the maker": true when the taker sold.
+            let _ = write!(self.frame, r#"","T":{ms},"m":{},"M":true}}"#, !buy);
+        }
         if absurd {
             // A bad print, not a trade: the venue that follows this market ignores it.
             self.last = Some((s.instrument, None));
@@ -273,13 +337,7 @@ impl MarketSim {
             // simulator's book stays as it was (its next snapshot repairs a client's).
             self.injected.crossed += 1;
             let bid = [(s.best_bid + 2, level_qty(rng))];
-            let _ = write!(
-                self.frame,
-                r#"{{"e":"depthUpdate","E":{ms},"s":"{}","U":{},"u":{},"b":["#,
-                s.name, s.update_id, s.update_id
-            );
-            write_levels(&mut self.frame, &bid, s.price_scale, s.qty_scale);
-            self.frame.extend_from_slice(br#"],"a":[]}"#);
+            Self::write_update(&mut self.frame, self.dialect, (s, ms), &bid, &[]);
             return;
         }
         let (mut bids, mut asks) = ([(0i64, 0i64); 4], [(0i64, 0i64); 4]);
@@ -332,16 +390,28 @@ impl MarketSim {
                 }
             }
         }
-        let _ = write!(
-            self.frame,
-            r#"{{"e":"depthUpdate","E":{ms},"s":"{}","U":{},"u":{},"b":["#,
-            s.name, s.update_id, s.update_id
-        );
-        write_levels(&mut self.frame, &bids[..nb], s.price_scale, s.qty_scale);
-        self.frame.extend_from_slice(br#"],"a":["#);
-        write_levels(&mut self.frame, &asks[..na], s.price_scale, s.qty_scale);
-        self.frame.extend_from_slice(b"]}");
+        Self::write_update(&mut self.frame, self.dialect, (s, ms), &bids[..nb], &asks[..na]);
     }
+}
+
+/// A Bybit v5 `orderbook.50.{symbol}` message of `kind` (`snapshot` or `delta`), with
+/// `u` (and `seq`) the symbol's update id.
+fn write_bybit_book(
+    frame: &mut Vec<u8>,
+    (s, ms): (&SimSymbol, u64),
+    kind: &str,
+    bids: &[(i64, i64)],
+    asks: &[(i64, i64)],
+) {
+    let _ = write!(
+        frame,
+        r#"{{"topic":"orderbook.50.{}","type":"{kind}","ts":{ms},"data":{{"s":"{}","b":["#,
+        s.name, s.name
+    );
+    write_levels(frame, bids, s.price_scale, s.qty_scale);
+    frame.extend_from_slice(br#"],"a":["#);
+    write_levels(frame, asks, s.price_scale, s.qty_scale);
+    let _ = write!(frame, r#"],"u":{},"seq":{}}},"cts":{ms}}}"#, s.update_id, s.update_id);
 }
 
 fn write_levels(out: &mut Vec<u8>, levels: &[(i64, i64)], price_scale: u8, qty_scale: u8) {
@@ -372,22 +442,41 @@ mod tests {
     }
 
     /// The simulator's frames decode, keep a valid uncrossed book, and sequence
-    /// without gaps; its snapshot equals the book the stream built.
+    /// without gaps; its snapshot equals the book the stream built. In each dialect.
     #[test]
     fn frames_decode_into_a_consistent_book() {
         let mut table = SymbolTable::new();
         let id = table.intern("BTCUSDT", 2, 5);
-        let decoder = BinanceDecoder::new(table);
-        let mut sim = MarketSim::new(vec![SimSymbol::new("BTCUSDT", id, (2, 5), 6_000_000)], 7);
+        let binance = BinanceDecoder::new(table.clone());
+        frames_decode_into_a_consistent_book_in(Venue::Binance, id, |f, ts, out| binance.decode(f, ts, out));
+        let bybit = feeds::bybit::BybitDecoder::new(table);
+        frames_decode_into_a_consistent_book_in(Venue::Bybit, id, |f, ts, out| bybit.decode(f, ts, out));
+    }
+
+    fn frames_decode_into_a_consistent_book_in(
+        dialect: Venue,
+        id: InstrumentId,
+        decode: impl Fn(&[u8], UnixNanos, &mut Events) -> Result<usize, feeds::DecodeError>,
+    ) {
+        let symbol = SimSymbol::new("BTCUSDT", id, (2, 5), 6_000_000);
+        let mut sim = MarketSim::new(vec![symbol], 7).with_dialect(dialect);
         let mut events = Events::with_capacity(64);
         let mut book = Book::with_depth(64);
-        resync(&mut sim, id, &mut book);
+        // The snapshot message, through the decoder like the stream.
+        let snapshot = sim.snapshot_frame(id).to_vec();
+        decode(&snapshot, UnixNanos(0), &mut events).unwrap();
+        for e in events.as_slice() {
+            let Event::BookDelta(d) = e else { panic!("{e:?}") };
+            assert!(d.is_snapshot());
+            book.apply(d).unwrap();
+        }
+        assert!(book.is_valid(), "{dialect:?}");
         let mut last = sim.symbols()[0].update_id;
         let (mut trades, mut deltas) = (0, 0);
         for n in 0..20_000u64 {
             events.clear();
             let frame = sim.next_frame(n * 1_000_000).to_vec();
-            decoder.decode(&frame, UnixNanos(n), &mut events).unwrap_or_else(|e| {
+            decode(&frame, UnixNanos(n), &mut events).unwrap_or_else(|e| {
                 panic!("{e:?} in {}", String::from_utf8_lossy(&frame));
             });
             for e in events.as_slice() {
@@ -398,12 +487,20 @@ mod tests {
                         book.apply(d).unwrap();
                         deltas += 1;
                     }
-                    Event::Trade(_) => trades += 1,
+                    Event::Trade(t) => {
+                        // What the venue following this market was told traded.
+                        let Some((_, Some(made))) = sim.last_event() else { panic!("a trade the sim did not make") };
+                        assert_eq!(
+                            (t.price, t.qty, t.aggressor(), t.trade_id),
+                            (made.price, made.qty, made.aggressor(), made.trade_id)
+                        );
+                        trades += 1;
+                    }
                     Event::Bbo(_) | Event::Status(_) => panic!("no bookTicker or status in the sim"),
                 }
             }
         }
-        assert!(book.is_valid() && trades > 1_000 && deltas > 10_000);
+        assert!(book.is_valid() && trades > 1_000 && deltas > 10_000, "{dialect:?}");
         events.clear();
         assert!(sim.snapshot(id, 0, &mut events));
         let mut fresh = Book::with_depth(64);

@@ -95,7 +95,7 @@ fn market(args: &SimArgs) -> FaultyMarket {
         crossed_every: args.crossed_every,
         random_seed: (args.fault_timing == crate::cli::FaultTiming::Random).then_some(args.seed),
     };
-    FaultyMarket::new(MarketSim::new(symbols, args.seed), faults)
+    FaultyMarket::new(MarketSim::new(symbols, args.seed).with_dialect(args.dialect.venue()), faults)
 }
 
 fn lock(account: &Arc<Mutex<Account>>) -> std::sync::MutexGuard<'_, Account> {
@@ -131,6 +131,9 @@ fn stream_market<S: Socket>(
     peer: &str,
 ) -> Result<(), String> {
     let e = |e: tungstenite::Error| e.to_string();
+    if market.market().dialect() == feeds::event::Venue::Bybit {
+        await_subscription(&mut ws)?;
+    }
     let ids: Vec<_> = market.market().symbols().iter().map(|s| s.instrument).collect();
     let started = now();
     let mut sent = 0u64;
@@ -201,6 +204,28 @@ fn tls_config(args: &SimArgs) -> Result<Option<Arc<rustls::ServerConfig>>, Strin
         .with_single_cert(chain, key)
         .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
     Ok(Some(Arc::new(config)))
+}
+
+/// As Bybit does, sends nothing until the client subscribes (`{"op":"subscribe",...}`),
+/// and acknowledges it; a client that stays silent for 10 s is let go.
+fn await_subscription<S: Socket>(ws: &mut tungstenite::WebSocket<S>) -> Result<(), String> {
+    let wait = Duration::from_secs(10);
+    ws.get_ref().tcp().set_read_timeout(Some(wait)).map_err(|e| e.to_string())?;
+    loop {
+        match ws.read() {
+            Ok(Message::Text(t)) if t.contains(r#""op":"subscribe""#) => break,
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+            {
+                return Err(format!("no subscribe request within {wait:?}"));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    ws.get_ref().tcp().set_read_timeout(None).map_err(|e| e.to_string())?;
+    let ack = r#"{"success":true,"ret_msg":"","conn_id":"engine-sim","req_id":"","op":"subscribe"}"#;
+    ws.send(Message::text(ack)).map_err(|e| e.to_string())
 }
 
 /// Routes one connection by its path: `/orders` is order entry, anything else
