@@ -158,6 +158,29 @@ fn refused_connections_and_upgrades_name_the_server() {
     http.join().unwrap();
 }
 
+/// Receives `messages`, counting this thread's allocations after the first `warm_up`:
+/// (allocations, bytes received after warm-up).
+fn receive_counting(client: &mut WsClient, messages: u32, warm_up: u32) -> (u64, usize) {
+    let (mut seen, mut total) = (0u32, 0usize);
+    let before = ALLOCS.with(Cell::get);
+    while seen < messages {
+        if seen == warm_up {
+            COUNTING.with(|c| c.set(true));
+        }
+        match client.poll().unwrap() {
+            Some(m) => {
+                if seen >= warm_up {
+                    total += m.len();
+                }
+                seen += 1;
+            }
+            None => std::hint::spin_loop(),
+        }
+    }
+    COUNTING.with(|c| c.set(false));
+    (ALLOCS.with(Cell::get) - before, total)
+}
+
 #[test]
 fn receiving_allocates_nothing_after_warm_up() {
     let (url, server) = server(|mut ws| {
@@ -171,23 +194,9 @@ fn receiving_allocates_nothing_after_warm_up() {
         std::thread::sleep(Duration::from_millis(500));
     });
     let mut client = WsClient::connect(&url, Duration::from_secs(2), 64 * 1024).unwrap();
-    let mut seen = 0u32;
-    let mut total = 0usize;
-    while seen < 20_000 {
-        if seen == 1_000 {
-            COUNTING.with(|c| c.set(true));
-        }
-        match client.poll().unwrap() {
-            Some(m) => {
-                total += m.len();
-                seen += 1;
-            }
-            None => std::hint::spin_loop(),
-        }
-    }
-    COUNTING.with(|c| c.set(false));
-    assert!(total > 20_000 * 20);
-    assert_eq!(ALLOCS.with(Cell::get), 0, "allocations while receiving");
+    let (allocs, total) = receive_counting(&mut client, 20_000, 1_000);
+    assert!(total > 19_000 * 20);
+    assert_eq!(allocs, 0, "allocations while receiving");
     server.join().unwrap();
 }
 
@@ -328,21 +337,7 @@ fn over_tls_receiving_allocates_per_record_not_per_message() {
         while ws.read().is_ok() {}
     });
     let mut client = connect_tls(&url, ca.path(), 64 * 1024).unwrap();
-    let (mut seen, mut total) = (0u32, 0usize);
-    while seen < MESSAGES {
-        if seen == 1_000 {
-            COUNTING.with(|c| c.set(true));
-        }
-        match client.poll().unwrap() {
-            Some(m) => {
-                total += m.len();
-                seen += 1;
-            }
-            None => std::hint::spin_loop(),
-        }
-    }
-    COUNTING.with(|c| c.set(false));
-    let allocs = ALLOCS.with(Cell::get);
+    let (allocs, total) = receive_counting(&mut client, MESSAGES, 1_000);
     eprintln!("{allocs} allocations for {} messages, {total} bytes", MESSAGES - 1_000);
     // At most four per full 16 KiB record (two were measured): far from one per message.
     assert!(allocs as usize <= total / 4_096, "{allocs} allocations for {total} bytes: more than four per record");
