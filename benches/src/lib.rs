@@ -6,6 +6,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![allow(clippy::disallowed_methods, reason = "benchmarks measure wall time with Instant::now")]
 
+pub mod order;
 pub mod parse;
 pub mod ring;
 pub mod risk;

@@ -2,14 +2,9 @@
 //! one order's life with its position update, and a SmartRoute decision across five
 //! venues.
 //!
-//! Ours is `engine::oms::Oms` (a pre-allocated slab indexed by the client id, with
-//! positions in a vector) and `engine::route::route` (a merge over the venues' books
-//! into fixed arrays). The baseline keeps orders in a `HashMap<String, Order>` keyed
-//! by a formatted client order id and positions in a `HashMap` keyed by symbol, and
-//! routes by collecting every level into a `Vec`, sorting it and summing per venue
-//! in a `HashMap`. Both use the same state table and position arithmetic, see the
-//! same orders and books, and must agree (final positions, and every split); the
-//! harness fails otherwise.
+//! Ours and the baseline are described in `benches::order`. Both see the same orders
+//! and books and must agree (final positions, and every split); the harness fails
+//! otherwise.
 //!
 //! Everything is timed alone with the TSC (quanta's raw counter; the median cost of
 //! an empty timed region is subtracted): each routing decision (`route_*`), each
@@ -23,20 +18,13 @@
 
 #![allow(clippy::disallowed_methods, reason = "a benchmark measures wall time")]
 
-use std::collections::HashMap;
-
+use benches::order::{Baseline, Clocked, Fixture, INSTRUMENTS, VENUES, base_life, naive_route, our_life, policy};
 use clap::Parser;
 use engine::{
-    oms::{Oms, OrderEvent, OrderState, Position, next_state},
-    order::{NewOrder, OrderType},
-    risk::BreakerState,
-    route::{Policy, Route, SmartWeights, VenueView, route},
-    sim::FeeSchedule,
+    oms::Oms,
+    route::{Route, route},
 };
-use feeds::{
-    book::Book,
-    event::{BookDelta, BookSide, InstrumentId, Level, Price, Qty, Side, UnixNanos, Venue},
-};
+use feeds::event::InstrumentId;
 use hdrhistogram::Histogram;
 
 #[derive(Debug, Parser)]
@@ -49,127 +37,7 @@ struct Args {
     json: Option<std::path::PathBuf>,
 }
 
-const INSTRUMENTS: usize = 20;
-const VENUES: usize = 5;
 const BATCH: usize = 64;
-
-/// Venue `v`'s book: five levels a side, each venue a tick apart and a little
-/// deeper than the last, so splits differ by order size.
-fn book(v: usize) -> Book {
-    let mut d = BookDelta::new(Venue::Binance, InstrumentId(0), (1, 1), UnixNanos(0), UnixNanos(0));
-    let (mid, depth) = (10_000 + v as i64, 20 + 10 * v as i64);
-    for k in 0..5 {
-        d.push(BookSide::Bid, Level { price: Price(mid - 1 - 2 * k), qty: Qty(depth + k) });
-        d.push(BookSide::Ask, Level { price: Price(mid + 1 + 2 * k), qty: Qty(depth + k) });
-    }
-    d.set_snapshot();
-    d.set_last();
-    let mut b = Book::with_depth(8);
-    let _ = b.apply(&d);
-    b
-}
-
-fn fees(v: usize) -> FeeSchedule {
-    FeeSchedule { maker_bps: v as i64 - 2, taker_bps: [5, 2, 8, 4, 6][v % 5] }
-}
-
-/// One order's life: what the venue does to it after it is sent.
-#[derive(Clone, Copy)]
-enum Life {
-    /// Accepted, then filled whole.
-    Filled,
-    /// Accepted, partly filled, then cancelled on request.
-    PartialThenCancelled,
-}
-
-struct BaseOrder {
-    symbol: String,
-    new: NewOrder,
-    state: OrderState,
-    before: OrderState,
-    filled: i64,
-}
-
-/// The baseline OMS: orders by formatted client id, positions by symbol.
-#[derive(Default)]
-struct Baseline {
-    orders: HashMap<String, BaseOrder>,
-    positions: HashMap<String, Position>,
-    seq: u64,
-}
-
-impl Baseline {
-    fn create(&mut self, symbol: &str, new: NewOrder) -> String {
-        self.seq += 1;
-        let id = format!("ORD-{:012}", self.seq);
-        let order = BaseOrder {
-            symbol: symbol.to_owned(),
-            new,
-            state: OrderState::Initialized,
-            before: OrderState::Initialized,
-            filled: 0,
-        };
-        self.orders.insert(id.clone(), order);
-        id
-    }
-
-    fn apply(&mut self, id: &str, event: OrderEvent) -> Option<()> {
-        let o = self.orders.get_mut(id)?;
-        let next = next_state(o.state, event, o.before).ok()?;
-        if next == OrderState::PendingCancel {
-            o.before = o.state;
-        }
-        o.state = next;
-        if next.is_terminal() {
-            self.orders.remove(id);
-        }
-        Some(())
-    }
-
-    fn fill(&mut self, id: &str, price: i64, qty: i64) -> Option<()> {
-        let o = self.orders.get_mut(id)?;
-        o.filled += qty;
-        let event = if o.filled == o.new.qty.0 { OrderEvent::FullFill } else { OrderEvent::PartialFill };
-        let (symbol, side) = (o.symbol.clone(), o.new.side);
-        self.positions.entry(symbol).or_default().apply_fill(side, price, qty);
-        self.apply(id, event)
-    }
-}
-
-/// The baseline router: every level into a vector, sorted, taken, summed per venue.
-fn naive_route(order: &NewOrder, books: &[Book], fees: &[FeeSchedule]) -> Vec<(u8, i64)> {
-    let buy = order.side == Side::Buy;
-    let side = if buy { BookSide::Ask } else { BookSide::Bid };
-    let mut ladder: Vec<(i128, u8, Level)> = Vec::new();
-    for (v, b) in books.iter().enumerate() {
-        if !b.is_valid() {
-            continue;
-        }
-        for l in b.levels(side).take(5) {
-            if (buy && l.price > order.price) || (!buy && l.price < order.price) {
-                break;
-            }
-            let fee = i128::from(fees[v].taker_bps);
-            let price = i128::from(l.price.0) * 1_000;
-            let key = if buy { price * (10_000 + fee) } else { -(price * (10_000 - fee)) };
-            ladder.push((key, v as u8, l));
-        }
-    }
-    ladder.sort_by_key(|(k, v, _)| (*k, *v));
-    let mut per_venue: HashMap<u8, i64> = HashMap::new();
-    let mut left = order.qty.0;
-    for (_, v, l) in ladder {
-        if left == 0 {
-            break;
-        }
-        let take = left.min(l.qty.0);
-        *per_venue.entry(v).or_default() += take;
-        left -= take;
-    }
-    let mut out: Vec<(u8, i64)> = per_venue.into_iter().collect();
-    out.sort_unstable();
-    out
-}
 
 /// The median ns of an empty timed region: what every reading is charged besides
 /// the work.
@@ -194,7 +62,7 @@ struct Timer<'a> {
     total: f64,
 }
 
-impl Timer<'_> {
+impl Clocked for Timer<'_> {
     fn time<R>(&mut self, f: impl FnOnce() -> R) -> R {
         let t0 = self.tsc.raw();
         let r = f();
@@ -205,85 +73,13 @@ impl Timer<'_> {
     }
 }
 
-/// One order's life in our OMS, each call timed; returns what was filled (to keep
-/// the work live).
-fn our_life(oms: &mut Oms, o: &NewOrder, life: Life, t: &mut Timer<'_>) -> Result<i64, String> {
-    let (fill, price) = (o.qty.0, o.price.0);
-    let id = t.time(|| oms.create(*o)).map_err(|e| e.to_string())?;
-    let _ = t.time(|| oms.apply(id, OrderEvent::Send));
-    let _ = t.time(|| oms.apply(id, OrderEvent::Accept));
-    Ok(match life {
-        Life::Filled => t.time(|| oms.fill(id, price, fill, 1, 0)).map_or(0, |o| o.filled),
-        Life::PartialThenCancelled if fill > 1 => {
-            let _ = t.time(|| oms.fill(id, price, fill / 2, 1, 0));
-            let _ = t.time(|| oms.apply(id, OrderEvent::RequestCancel));
-            let _ = t.time(|| oms.apply(id, OrderEvent::Cancel));
-            fill / 2
-        }
-        Life::PartialThenCancelled => {
-            let _ = t.time(|| oms.apply(id, OrderEvent::RequestCancel));
-            let _ = t.time(|| oms.apply(id, OrderEvent::Cancel));
-            0
-        }
-    })
-}
-
-/// The same life in the baseline.
-fn base_life(base: &mut Baseline, symbols: &[String], o: &NewOrder, life: Life, t: &mut Timer<'_>) -> i64 {
-    let (fill, price) = (o.qty.0, o.price.0);
-    let id = t.time(|| base.create(&symbols[o.instrument.0 as usize], *o));
-    let _ = t.time(|| base.apply(&id, OrderEvent::Send));
-    let _ = t.time(|| base.apply(&id, OrderEvent::Accept));
-    match life {
-        Life::Filled => t.time(|| base.fill(&id, price, fill)).map_or(0, |()| fill),
-        Life::PartialThenCancelled if fill > 1 => {
-            let _ = t.time(|| base.fill(&id, price, fill / 2));
-            let _ = t.time(|| base.apply(&id, OrderEvent::RequestCancel));
-            let _ = t.time(|| base.apply(&id, OrderEvent::Cancel));
-            fill / 2
-        }
-        Life::PartialThenCancelled => {
-            let _ = t.time(|| base.apply(&id, OrderEvent::RequestCancel));
-            let _ = t.time(|| base.apply(&id, OrderEvent::Cancel));
-            0
-        }
-    }
-}
-
 fn main() -> Result<(), String> {
     let args = Args::parse();
     let batches: usize = if args.quick { 5_000 } else { 60_000 };
-    let books: Vec<Book> = (0..VENUES).map(book).collect();
-    let venue_fees: Vec<FeeSchedule> = (0..VENUES).map(fees).collect();
-    let views: Vec<VenueView<'_>> = (0..VENUES)
-        .map(|v| VenueView {
-            venue: v as u8,
-            book: &books[v],
-            fees: venue_fees[v],
-            ack_ns: 0,
-            breaker: BreakerState::Closed,
-            stale: false,
-            barred: false,
-        })
-        .collect();
-    // Latency and breaker penalties are off: the baseline ranks on price and fee.
-    let policy = Policy::SmartRoute(SmartWeights { latency_bps_per_ms: 0, half_open_bps: 0, min_child: 1 });
-    let symbols: Vec<String> = (0..INSTRUMENTS).map(|i| format!("SYM{i}USDT")).collect();
-    let orders: Vec<(NewOrder, Life)> = (0..4096)
-        .map(|k| {
-            let buy = k % 2 == 0;
-            let order = NewOrder {
-                instrument: InstrumentId((k % INSTRUMENTS) as u32),
-                side: if buy { Side::Buy } else { Side::Sell },
-                price: Price(if buy { 10_020 } else { 9_980 }),
-                qty: Qty(1 + (k as i64 * 37) % 300),
-                order_type: OrderType::Ioc,
-                stop: Price(0),
-            };
-            (order, if k % 4 == 3 { Life::PartialThenCancelled } else { Life::Filled })
-        })
-        .collect();
-
+    let fixture = Fixture::default();
+    let (books, venue_fees, symbols, orders) = (&fixture.books, &fixture.fees, &fixture.symbols, &fixture.orders);
+    let views = fixture.views();
+    let policy = policy();
     let mut oms = Oms::new(1024, INSTRUMENTS);
     let mut base = Baseline::default();
     let mut decision = Route::default();
@@ -308,7 +104,7 @@ fn main() -> Result<(), String> {
                     route(o, &views, policy, &mut decision);
                     sink += decision.children().map(|c| c.order.qty.0).sum::<i64>();
                 } else {
-                    sink += naive_route(o, &books, &venue_fees).iter().map(|(_, q)| q).sum::<i64>();
+                    sink += naive_route(o, books, venue_fees).iter().map(|(_, q)| q).sum::<i64>();
                 }
                 let ns = tsc.delta_as_nanos(t0, tsc.raw()).saturating_sub(overhead);
                 let _ = hists[at + 1].record(ns.max(1));
@@ -318,7 +114,7 @@ fn main() -> Result<(), String> {
                 sink += if run_ours {
                     our_life(&mut oms, o, *life, &mut t)?
                 } else {
-                    base_life(&mut base, &symbols, o, *life, &mut t)
+                    base_life(&mut base, symbols, o, *life, &mut t)
                 };
                 totals[at] += t.total;
                 let _ = life_hist.record((t.total as u64).max(1));
@@ -332,7 +128,7 @@ fn main() -> Result<(), String> {
                 route(o, &views, policy, &mut decision);
                 let mut ours: Vec<(u8, i64)> = decision.children().map(|c| (c.venue, c.order.qty.0)).collect();
                 ours.sort_unstable();
-                if ours != naive_route(o, &books, &venue_fees) {
+                if ours != naive_route(o, books, venue_fees) {
                     return Err(format!("the routers disagree on {o:?}: ours {ours:?}"));
                 }
                 checked += 1;
@@ -346,8 +142,8 @@ fn main() -> Result<(), String> {
             return Err(format!("positions disagree on {symbol}: ours {ours:?}, baseline {theirs:?}"));
         }
     }
-    if oms.live() != 0 || !base.orders.is_empty() {
-        return Err(format!("orders left over: ours {}, baseline {}", oms.live(), base.orders.len()));
+    if oms.live() != 0 || !base.live() == 0 {
+        return Err(format!("orders left over: ours {}, baseline {}", oms.live(), base.live()));
     }
 
     let n_orders = (batches * BATCH) as f64;
