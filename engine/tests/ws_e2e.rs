@@ -45,37 +45,34 @@ fn orders_and_fills_from_a_websocket_feed_are_all_journaled() {
 
 /// The other dialect end to end: `engine sim --dialect bybit` sends Bybit v5
 /// `orderbook.50` snapshots and deltas and `publicTrade` only after a subscribe
-/// request, which the engine sends on connect. Skipped update ids are gaps resynced
-/// from the next snapshot, trading goes on, and the journal names the venue Bybit.
+/// request, and, as Bybit does, a book's snapshot only when its topic is subscribed,
+/// never on a timer. The engine subscribes on connect, and on every skipped update
+/// id unsubscribes and subscribes that book again for a fresh snapshot: each gap the
+/// simulator injected is detected and resynced, trading goes on, and the journal
+/// names the venue Bybit.
 #[test]
 fn a_bybit_feed_is_subscribed_decoded_sequenced_and_traded() {
     let symbols = "BTCUSDT,ETHUSDT";
-    let (mut server, url) = sim(&[
-        "--port",
-        "0",
-        "--dialect",
-        "bybit",
-        "--rate",
-        "100000",
-        "--symbols",
-        symbols,
-        "--gap-every",
-        "3000",
-        "--snapshot-every",
-        "100ms",
-    ]);
     let dir = tempfile::tempdir().unwrap();
-    let persist = format!("journal:{}", dir.path().display());
+    let sim_args = ["--dialect", "bybit", "--rate", "100000", "--symbols", symbols, "--gap-every", "20000"];
+    let (server, url) = faulty_sim(dir.path(), &sim_args);
+    let journal = dir.path().join("journal");
+    let persist = format!("journal:{}", journal.display());
     let args =
-        ["--feed", &url, "--dialect", "bybit", "--symbols", symbols, "--frames", "100000", "--persist", &persist];
+        ["--feed", &url, "--dialect", "bybit", "--symbols", symbols, "--frames", "200000", "--persist", &persist];
     let (code, s, stderr) = run(&args);
-    server.kill().unwrap();
+    let gaps = injected(server, dir.path(), "gap");
     assert_eq!(code, Some(0), "{stderr}");
     let c = &s["counters"];
-    assert_eq!(c["decode_errors"], 0, "the subscription ack is no error either: {s}");
-    assert!(c["gaps"].as_u64().unwrap() >= 5 && c["resyncs"].as_u64().unwrap() >= 5, "{s}");
+    assert_eq!(c["decode_errors"], 0, "the subscription acks are no errors either: {s}");
+    assert!(gaps >= 5, "{gaps} gaps injected");
+    assert_eq!(c["gaps"], gaps, "every skipped id detected: {s}");
+    // One resync a gap, less perhaps the last (its snapshot still on the way), and
+    // one per symbol at the start.
+    let resyncs = c["resyncs"].as_u64().unwrap();
+    assert!((gaps + 1..=gaps + 2).contains(&resyncs), "{resyncs} resyncs for {gaps} gaps: {s}");
     assert!(s["orders"].as_u64().unwrap() > 20 && s["fills"].as_u64().unwrap() > 5, "{s}");
-    let (records, _) = JournalReader::open(dir.path()).unwrap().read_all().unwrap();
+    let (records, _) = JournalReader::open(&journal).unwrap().read_all().unwrap();
     let venues: std::collections::BTreeSet<u16> =
         records.iter().filter(|r| r.kind() == Some(RecordKind::Trade)).map(|r| r.venue).collect();
     assert_eq!(venues, [feeds::event::Venue::Bybit as u16].into(), "market records name Bybit");

@@ -46,7 +46,8 @@ struct Envelope<'f> {
     ts: Option<(u64, usize)>,
     cts: Option<(u64, usize)>,
     data: Option<usize>,
-    /// A request's answer (`"op":"subscribe"`, `"op":"pong"`) and whether it succeeded.
+    /// A request's answer (`"op":"subscribe"`, `"op":"pong"`) and whether it said it
+    /// succeeded (derivatives' pong does not say).
     op: bool,
     success: Option<bool>,
 }
@@ -99,7 +100,9 @@ impl BybitDecoder {
             Ok(())
         })?;
         s.end()?;
-        if env.topic.is_none() && env.op && env.success == Some(true) {
+        // An answer to a request: spot's `{"success":true,...,"op":"ping"}` or
+        // derivatives' `{"op":"pong","args":[...]}` (no `success` at all).
+        if env.topic.is_none() && env.op && env.success != Some(false) {
             return Ok(());
         }
         let topic = env.topic.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;

@@ -28,6 +28,8 @@ fn a_subscription_ack_and_a_pong_decode_to_nothing() {
     assert_eq!(decode(ack).unwrap(), []);
     let pong = r#"{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}"#;
     assert_eq!(decode(pong).unwrap(), []);
+    let linear_pong = r#"{"req_id":"test","op":"pong","args":["1675418560633"],"conn_id":"cfcb4ocsvfriu23r3er0-1b"}"#;
+    assert_eq!(decode(linear_pong).unwrap(), []);
 }
 
 #[test]

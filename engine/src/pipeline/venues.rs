@@ -98,6 +98,7 @@ impl Decoders {
                 for (name, price_scale, qty_scale) in config.instruments.get(ids).unwrap_or_default() {
                     symbols.intern(name, *price_scale, *qty_scale);
                 }
+                // `--dialect` offers Binance and Bybit only.
                 match config.dialect {
                     Venue::Bybit => FeedDecoder::Bybit(BybitDecoder::new(symbols)),
                     _ => FeedDecoder::Binance(BinanceDecoder::new(symbols)),

@@ -261,9 +261,9 @@ impl<F: Feed> Feed for Recording<F> {
 pub struct WsFeed {
     url: String,
     tls: feeds::ws::TlsConfig,
-    /// Sent on every connect, before any frame is read (the venue's subscribe
-    /// requests; none for Binance, whose streams are in the URL).
-    subscribe: Vec<Vec<u8>>,
+    /// What the venue's protocol asks of a client beyond reading: subscribing,
+    /// re-subscribing for a snapshot, a heartbeat (nothing for Binance).
+    session: Session,
     client: Option<WsClient>,
     /// A dropped connection's receive buffer, for the next one.
     spare: Option<feeds::ws::Inbound>,
@@ -284,16 +284,82 @@ fn send_all(client: &mut WsClient, messages: &[Vec<u8>]) -> Result<(), feeds::ws
     messages.iter().try_for_each(|m| client.send_text(m))
 }
 
-/// The subscribe requests a `dialect` feed needs for `symbols`: Bybit's
-/// `{"op":"subscribe","args":["orderbook.50.S","publicTrade.S",...]}`, at most 10
-/// topics a request (its documented limit for spot); none for Binance.
-pub fn subscriptions(dialect: feeds::event::Venue, symbols: &[&str]) -> Vec<Vec<u8>> {
-    if dialect != feeds::event::Venue::Bybit {
-        return Vec::new();
+/// What a venue's feed protocol asks of the client, its requests built at start-up
+/// so sending them allocates nothing. Bybit v5: subscribe on every connect; a book
+/// whose sequence broke gets a fresh snapshot by unsubscribing and subscribing its
+/// topic again (Bybit sends one only after a subscribe); and `{"op":"ping"}` every
+/// 20 s, as its documentation asks. Binance: none of it (its streams are in the URL
+/// and the server pings).
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    subscribe: Vec<Vec<u8>>,
+    /// Per instrument (from `first`): unsubscribe then subscribe its book topic.
+    resubscribe: Vec<[Vec<u8>; 2]>,
+    first: u32,
+    asked_at: Vec<u64>,
+    ping: Option<Vec<u8>>,
+    pinged_at: u64,
+}
+
+/// How often a Bybit client pings.
+const PING_EVERY_NS: u64 = 20_000_000_000;
+/// How long a snapshot request (a subscription, or a re-subscription) is given to be
+/// answered before a book still waiting asks again.
+const RESUBSCRIBE_EVERY_NS: u64 = 250_000_000;
+
+impl Session {
+    /// The session `dialect` needs for `symbols`, whose instrument ids start at `first`.
+    /// Bybit's subscriptions carry at most 10 topics a request (its spot limit).
+    pub fn new(dialect: feeds::event::Venue, symbols: &[&str], first: u32) -> Self {
+        if dialect != feeds::event::Venue::Bybit {
+            return Self::default();
+        }
+        let request =
+            |op: &str, topics: &[String]| format!(r#"{{"op":"{op}","args":[{}]}}"#, topics.join(",")).into_bytes();
+        let book = |s: &str| format!("\"orderbook.50.{s}\"");
+        let topics: Vec<String> = symbols.iter().flat_map(|s| [book(s), format!("\"publicTrade.{s}\"")]).collect();
+        Self {
+            subscribe: topics.chunks(10).map(|c| request("subscribe", c)).collect(),
+            resubscribe: symbols
+                .iter()
+                .map(|s| [request("unsubscribe", &[book(s)]), request("subscribe", &[book(s)])])
+                .collect(),
+            first,
+            asked_at: vec![0; symbols.len()],
+            ping: Some(br#"{"op":"ping"}"#.to_vec()),
+            pinged_at: 0,
+        }
     }
-    let topics: Vec<String> =
-        symbols.iter().flat_map(|s| [format!("\"orderbook.50.{s}\""), format!("\"publicTrade.{s}\"")]).collect();
-    topics.chunks(10).map(|c| format!(r#"{{"op":"subscribe","args":[{}]}}"#, c.join(",")).into_bytes()).collect()
+
+    /// A new connection: subscribe (which asks for every book's snapshot).
+    fn start(&mut self, client: &mut WsClient, now: u64) -> Result<(), feeds::ws::WsError> {
+        self.pinged_at = now;
+        self.asked_at.fill(now);
+        send_all(client, &self.subscribe)
+    }
+
+    /// Pings when due.
+    fn tick(&mut self, client: &mut WsClient, now: u64) -> Result<(), feeds::ws::WsError> {
+        match &self.ping {
+            Some(ping) if now.saturating_sub(self.pinged_at) >= PING_EVERY_NS => {
+                self.pinged_at = now;
+                client.send_text(ping)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Asks for a fresh snapshot of `instrument`'s book, unless one was asked for
+    /// less than [`RESUBSCRIBE_EVERY_NS`] ago.
+    fn resync(&mut self, client: &mut WsClient, instrument: InstrumentId, now: u64) -> Result<(), feeds::ws::WsError> {
+        let k = instrument.0.wrapping_sub(self.first) as usize;
+        let (Some(requests), Some(at)) = (self.resubscribe.get(k), self.asked_at.get_mut(k)) else { return Ok(()) };
+        if now.saturating_sub(*at) < RESUBSCRIBE_EVERY_NS {
+            return Ok(());
+        }
+        *at = now;
+        send_all(client, requests)
+    }
 }
 const MIN_BACKOFF_NS: u64 = 100_000_000;
 const MAX_BACKOFF_NS: u64 = 5_000_000_000;
@@ -303,14 +369,14 @@ impl WsFeed {
     ///
     /// # Errors
     /// The URL is bad or the server refuses.
-    pub fn connect(url: &str, tls: &feeds::ws::TlsConfig, subscribe: Vec<Vec<u8>>) -> Result<Self, String> {
+    pub fn connect(url: &str, tls: &feeds::ws::TlsConfig, mut session: Session, now: u64) -> Result<Self, String> {
         let timeout = std::time::Duration::from_secs(2);
         let mut client = WsClient::connect_with(url, timeout, &mut None, WS_BUFFER, tls).map_err(|e| e.to_string())?;
-        send_all(&mut client, &subscribe).map_err(|e| format!("subscribing: {e}"))?;
+        session.start(&mut client, now).map_err(|e| format!("subscribing: {e}"))?;
         Ok(Self {
             url: url.to_owned(),
             tls: tls.clone(),
-            subscribe,
+            session,
             client: Some(client),
             spare: None,
             retry_at: 0,
@@ -342,8 +408,17 @@ impl Feed for WsFeed {
             // (TCP, a TLS handshake, the upgrade): the feed is down anyway, and
             // nothing else on it can act without market data.
             let timeout = std::time::Duration::from_secs(1);
-            let connected = WsClient::connect_with(&self.url, timeout, &mut self.spare, WS_BUFFER, &self.tls)
-                .and_then(|mut c| send_all(&mut c, &self.subscribe).map(|()| c));
+            let connected =
+                WsClient::connect_with(&self.url, timeout, &mut self.spare, WS_BUFFER, &self.tls).and_then(|mut c| {
+                    match self.session.start(&mut c, now) {
+                        Ok(()) => Ok(c),
+                        Err(e) => {
+                            // Its buffer serves the next attempt: reconnecting allocates none.
+                            self.spare = Some(c.into_inbound());
+                            Err(e)
+                        }
+                    }
+                });
             match connected {
                 Ok(c) => {
                     self.client = Some(c);
@@ -360,7 +435,8 @@ impl Feed for WsFeed {
                 }
             }
         }
-        let ready = self.client.as_mut().map(WsClient::advance)?;
+        let client = self.client.as_mut()?;
+        let ready = self.session.tick(client, now).and_then(|()| client.advance());
         match ready {
             Ok(true) => self.client.as_ref().map(|c| (c.message(), now, now)),
             Ok(false) => None,
@@ -371,8 +447,15 @@ impl Feed for WsFeed {
         }
     }
 
-    fn snapshot(&mut self, _instrument: InstrumentId, _now: u64, _out: &mut Events) -> bool {
-        false // they come in the stream
+    fn snapshot(&mut self, instrument: InstrumentId, now: u64, _out: &mut Events) -> bool {
+        // Snapshots come in the stream; where the venue sends one only on request,
+        // request it (answered in the stream too).
+        if let Some(client) = self.client.as_mut()
+            && let Err(e) = self.session.resync(client, instrument, now)
+        {
+            self.lost(now, e.to_string());
+        }
+        false
     }
 
     fn take_disconnect(&mut self) -> Option<usize> {

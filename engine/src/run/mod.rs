@@ -641,18 +641,24 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         signal_hook::consts::SIGHUP,
     ])
     .map_err(setup("installing SIGINT/SIGTERM/SIGUSR1/SIGHUP handlers"))?;
+    let layout = VenueLayout::of(&options.pipeline);
     let names: Vec<&str> = options.pipeline.instruments.iter().map(|(name, ..)| name.as_str()).collect();
-    let per_venue = names.get(..VenueLayout::of(&options.pipeline).per_venue).unwrap_or(&names);
-    let subscribe = feed::subscriptions(options.pipeline.dialect, per_venue);
+    let per_venue = names.get(..layout.per_venue).unwrap_or(&names);
+    let session = |venue: usize| {
+        let first = layout.ids(venue).start as u32;
+        feed::Session::new(options.pipeline.dialect, per_venue, first)
+    };
+    let now = crate::clock::LiveClock::new().now_ns();
     let source = match &options.feed {
         FeedSource::Sim => Source::Sim,
         FeedSource::Replay(path) => Source::Replay(ReplayFeed::open(path).map_err(RunError::Capture)?),
         FeedSource::Ws(urls) => match &urls[..] {
-            [url] => Source::Ws(WsFeed::connect(url, &options.tls, subscribe).map_err(RunError::Feed)?),
+            [url] => Source::Ws(WsFeed::connect(url, &options.tls, session(0), now).map_err(RunError::Feed)?),
             _ => Source::WsVenues(MultiFeed::new(
                 urls.iter()
-                    .map(|url| {
-                        WsFeed::connect(url, &options.tls, subscribe.clone())
+                    .enumerate()
+                    .map(|(venue, url)| {
+                        WsFeed::connect(url, &options.tls, session(venue), now)
                             .map_err(|e| RunError::Feed(format!("{url}: {e}")))
                     })
                     .collect::<Result<_, _>>()?,

@@ -1,4 +1,4 @@
-//! The built-in exchange simulator: a market that emits real Binance frames, and a
+//! The built-in exchange simulator: a market that emits real Binance (or Bybit) frames, and a
 //! venue that matches our orders against it; and the feed faults `engine sim` can
 //! inject into that market's frames.
 

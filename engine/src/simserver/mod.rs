@@ -16,6 +16,7 @@
 //! Cold code: it allocates freely.
 
 mod account;
+mod bybit;
 mod orders;
 
 use std::{
@@ -131,8 +132,19 @@ fn stream_market<S: Socket>(
     peer: &str,
 ) -> Result<(), String> {
     let e = |e: tungstenite::Error| e.to_string();
-    if market.market().dialect() == feeds::event::Venue::Bybit {
-        await_subscription(&mut ws)?;
+    // Bybit: nothing until the client subscribes, and a book snapshot only when it
+    // subscribes to the book (never on a timer).
+    let bybit = market.market().dialect() == feeds::event::Venue::Bybit;
+    if bybit {
+        let wait = Duration::from_secs(10);
+        loop {
+            let Some(request) = bybit_request(&mut ws, Some(wait))? else {
+                return Err(format!("no subscribe request within {wait:?}"));
+            };
+            if answer_bybit(&mut ws, &request, market)? {
+                break;
+            }
+        }
     }
     let ids: Vec<_> = market.market().symbols().iter().map(|s| s.instrument).collect();
     let started = now();
@@ -147,9 +159,16 @@ fn stream_market<S: Socket>(
             eprintln!("sim: faults so far on {peer}: {}", market.counts());
             next_tally = elapsed + Duration::from_secs(1);
         }
+        if bybit {
+            while let Some(request) = bybit_request(&mut ws, None)? {
+                let _ = answer_bybit(&mut ws, &request, market)?;
+            }
+        }
         if elapsed >= next_snapshot {
             for id in &ids {
-                ws.write(text(market.market_mut().snapshot_frame(*id))).map_err(e)?;
+                if !bybit {
+                    ws.write(text(market.market_mut().snapshot_frame(*id))).map_err(e)?;
+                }
                 if let Some(a) = account {
                     lock(a).refresh(market.market(), *id, unix_ns());
                 }
@@ -206,26 +225,51 @@ fn tls_config(args: &SimArgs) -> Result<Option<Arc<rustls::ServerConfig>>, Strin
     Ok(Some(Arc::new(config)))
 }
 
-/// As Bybit does, sends nothing until the client subscribes (`{"op":"subscribe",...}`),
-/// and acknowledges it; a client that stays silent for 10 s is let go.
-fn await_subscription<S: Socket>(ws: &mut tungstenite::WebSocket<S>) -> Result<(), String> {
-    let wait = Duration::from_secs(10);
-    ws.get_ref().tcp().set_read_timeout(Some(wait)).map_err(|e| e.to_string())?;
-    loop {
-        match ws.read() {
-            Ok(Message::Text(t)) if t.contains(r#""op":"subscribe""#) => break,
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
-            {
-                return Err(format!("no subscribe request within {wait:?}"));
-            }
-            Err(e) => return Err(e.to_string()),
+/// A Bybit client's next request, if one has come: waiting up to `wait` for it, or,
+/// with no `wait`, only taking one already there.
+fn bybit_request<S: Socket>(
+    ws: &mut tungstenite::WebSocket<S>,
+    wait: Option<Duration>,
+) -> Result<Option<String>, String> {
+    let tcp = ws.get_ref().tcp();
+    let set = match wait {
+        Some(wait) => tcp.set_read_timeout(Some(wait)),
+        None => tcp.set_nonblocking(true),
+    };
+    set.map_err(|e| e.to_string())?;
+    let read = ws.read();
+    ws.get_ref().tcp().set_nonblocking(false).map_err(|e| e.to_string())?;
+    match read {
+        Ok(Message::Text(t)) => Ok(Some(t.as_str().to_owned())),
+        Ok(_) => Ok(None),
+        Err(tungstenite::Error::Io(e))
+            if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Answers a Bybit client's request, and sends the book snapshots a subscription asks
+/// for; whether it was a subscription that succeeded.
+fn answer_bybit<S: Socket>(
+    ws: &mut tungstenite::WebSocket<S>,
+    request: &str,
+    market: &mut FaultyMarket,
+) -> Result<bool, String> {
+    let symbols: Vec<String> = market.market().symbols().iter().map(|s| s.name.clone()).collect();
+    let answer = bybit::answer(request, &symbols);
+    let subscribed = answer.subscribed;
+    ws.write(Message::text(answer.reply)).map_err(|e| e.to_string())?;
+    for name in answer.snapshots {
+        let id = market.market().symbols().iter().find(|s| s.name == name).map(|s| s.instrument);
+        if let Some(id) = id {
+            ws.write(text(market.market_mut().snapshot_frame(id))).map_err(|e| e.to_string())?;
         }
     }
-    ws.get_ref().tcp().set_read_timeout(None).map_err(|e| e.to_string())?;
-    let ack = r#"{"success":true,"ret_msg":"","conn_id":"engine-sim","req_id":"","op":"subscribe"}"#;
-    ws.send(Message::text(ack)).map_err(|e| e.to_string())
+    ws.flush().map_err(|e| e.to_string())?;
+    Ok(subscribed)
 }
 
 /// Routes one connection by its path: `/orders` is order entry, anything else
