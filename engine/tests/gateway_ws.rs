@@ -424,14 +424,8 @@ fn the_engine_trades_over_the_socket_and_reconciles_with_the_venue_at_start_up()
 #[test]
 fn the_engine_trades_over_tls_with_a_private_ca_and_refuses_an_unknown_one() {
     let _one = common::one_engine_at_a_time();
-    let pki = common::pki::test_pki();
     let dir = tempfile::tempdir().unwrap();
-    let file = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_owned()
-    };
-    let (ca, cert, key) = (file("ca.pem", &pki.ca), file("cert.pem", &pki.cert), file("key.pem", &pki.key));
+    let (ca, cert, key) = common::pki_files(dir.path());
     let sim = sim(&["--tls-cert", &cert, "--tls-key", &key]);
     assert!(sim.url.starts_with("wss://127.0.0.1:"), "{}", sim.url);
     let journal = tempfile::tempdir().unwrap();

@@ -121,14 +121,8 @@ fn a_dropped_feed_is_reconnected_and_the_books_resynced() {
 /// is killed and comes back; the engine reconnects with a new TLS handshake.
 #[test]
 fn a_dropped_tls_feed_is_reconnected_and_the_books_resynced() {
-    let pki = common::pki::test_pki();
     let dir = tempfile::tempdir().unwrap();
-    let file = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_owned()
-    };
-    let (ca, cert, key) = (file("ca.pem", &pki.ca), file("cert.pem", &pki.cert), file("key.pem", &pki.key));
+    let (ca, cert, key) = common::pki_files(dir.path());
     let journal = dir.path().join("journal");
     dropped_and_reconnected(&journal, &["--tls-cert", &cert, "--tls-key", &key], &["--tls-ca", &ca]);
 }

@@ -47,6 +47,18 @@ pub fn unfinished_orders(records: &[persist::Record]) -> Vec<(i64, u16)> {
     last.into_iter().filter(|(_, state)| !done.contains(state)).collect()
 }
 
+/// A fresh test PKI written into `dir` as PEM files: (CA, server certificate, its
+/// key) paths, for `engine run --tls-ca` and `engine sim --tls-cert --tls-key`.
+pub fn pki_files(dir: &std::path::Path) -> (String, String, String) {
+    let pki = pki::test_pki();
+    let file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    (file("ca.pem", &pki.ca), file("cert.pem", &pki.cert), file("key.pem", &pki.key))
+}
+
 /// A new, empty database `name` on the test cluster, and its URL. The URL carries no
 /// password (it comes from PGPASSWORD), as an operator's command line should not.
 pub fn fresh_database(name: &str) -> String {
