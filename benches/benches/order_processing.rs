@@ -26,7 +26,7 @@ fn orders(c: &mut Criterion) {
             k += 1;
             route(black_box(o), &views, policy(), &mut decision);
             let routed: i64 = decision.children().map(|c| c.order.qty.0).sum();
-            routed + our_life(&mut oms, o, *life, &mut Untimed).unwrap_or(0)
+            routed + our_life(&mut oms, o, *life, &mut Untimed).expect("every life ends its order")
         });
     });
     let (mut base, mut k) = (Baseline::default(), 0usize);

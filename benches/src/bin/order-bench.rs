@@ -142,7 +142,7 @@ fn main() -> Result<(), String> {
             return Err(format!("positions disagree on {symbol}: ours {ours:?}, baseline {theirs:?}"));
         }
     }
-    if oms.live() != 0 || !base.live() == 0 {
+    if oms.live() != 0 || base.live() != 0 {
         return Err(format!("orders left over: ours {}, baseline {}", oms.live(), base.live()));
     }
 

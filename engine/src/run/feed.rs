@@ -299,6 +299,9 @@ pub struct Session {
     asked_at: Vec<u64>,
     ping: Option<Vec<u8>>,
     pinged_at: u64,
+    /// Connected, and not yet polled: the clocks above start at the first poll (the
+    /// start-up that follows a first connect can take longer than a snapshot wait).
+    fresh: bool,
 }
 
 /// How often a Bybit client pings.
@@ -328,18 +331,22 @@ impl Session {
             asked_at: vec![0; symbols.len()],
             ping: Some(br#"{"op":"ping"}"#.to_vec()),
             pinged_at: 0,
+            fresh: false,
         }
     }
 
     /// A new connection: subscribe (which asks for every book's snapshot).
-    fn start(&mut self, client: &mut WsClient, now: u64) -> Result<(), feeds::ws::WsError> {
-        self.pinged_at = now;
-        self.asked_at.fill(now);
+    fn start(&mut self, client: &mut WsClient) -> Result<(), feeds::ws::WsError> {
+        self.fresh = true;
         send_all(client, &self.subscribe)
     }
 
     /// Pings when due.
     fn tick(&mut self, client: &mut WsClient, now: u64) -> Result<(), feeds::ws::WsError> {
+        if std::mem::take(&mut self.fresh) {
+            self.pinged_at = now;
+            self.asked_at.fill(now);
+        }
         match &self.ping {
             Some(ping) if now.saturating_sub(self.pinged_at) >= PING_EVERY_NS => {
                 self.pinged_at = now;
@@ -369,10 +376,10 @@ impl WsFeed {
     ///
     /// # Errors
     /// The URL is bad or the server refuses.
-    pub fn connect(url: &str, tls: &feeds::ws::TlsConfig, mut session: Session, now: u64) -> Result<Self, String> {
+    pub fn connect(url: &str, tls: &feeds::ws::TlsConfig, mut session: Session) -> Result<Self, String> {
         let timeout = std::time::Duration::from_secs(2);
         let mut client = WsClient::connect_with(url, timeout, &mut None, WS_BUFFER, tls).map_err(|e| e.to_string())?;
-        session.start(&mut client, now).map_err(|e| format!("subscribing: {e}"))?;
+        session.start(&mut client).map_err(|e| format!("subscribing: {e}"))?;
         Ok(Self {
             url: url.to_owned(),
             tls: tls.clone(),
@@ -410,7 +417,7 @@ impl Feed for WsFeed {
             let timeout = std::time::Duration::from_secs(1);
             let connected =
                 WsClient::connect_with(&self.url, timeout, &mut self.spare, WS_BUFFER, &self.tls).and_then(|mut c| {
-                    match self.session.start(&mut c, now) {
+                    match self.session.start(&mut c) {
                         Ok(()) => Ok(c),
                         Err(e) => {
                             // Its buffer serves the next attempt: reconnecting allocates none.

@@ -648,17 +648,16 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         let first = layout.ids(venue).start as u32;
         feed::Session::new(options.pipeline.dialect, per_venue, first)
     };
-    let now = crate::clock::LiveClock::new().now_ns();
     let source = match &options.feed {
         FeedSource::Sim => Source::Sim,
         FeedSource::Replay(path) => Source::Replay(ReplayFeed::open(path).map_err(RunError::Capture)?),
         FeedSource::Ws(urls) => match &urls[..] {
-            [url] => Source::Ws(WsFeed::connect(url, &options.tls, session(0), now).map_err(RunError::Feed)?),
+            [url] => Source::Ws(WsFeed::connect(url, &options.tls, session(0)).map_err(RunError::Feed)?),
             _ => Source::WsVenues(MultiFeed::new(
                 urls.iter()
                     .enumerate()
                     .map(|(venue, url)| {
-                        WsFeed::connect(url, &options.tls, session(venue), now)
+                        WsFeed::connect(url, &options.tls, session(venue))
                             .map_err(|e| RunError::Feed(format!("{url}: {e}")))
                     })
                     .collect::<Result<_, _>>()?,

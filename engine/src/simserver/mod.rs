@@ -237,11 +237,17 @@ fn bybit_request<S: Socket>(
         None => tcp.set_nonblocking(true),
     };
     set.map_err(|e| e.to_string())?;
-    let read = ws.read();
+    // Control frames (a ping, a pong) are no requests: read on past them.
+    let read = loop {
+        match ws.read() {
+            Ok(Message::Text(t)) => break Ok(t),
+            Ok(_) => {}
+            Err(e) => break Err(e),
+        }
+    };
     ws.get_ref().tcp().set_nonblocking(false).map_err(|e| e.to_string())?;
     match read {
-        Ok(Message::Text(t)) => Ok(Some(t.as_str().to_owned())),
-        Ok(_) => Ok(None),
+        Ok(t) => Ok(Some(t.as_str().to_owned())),
         Err(tungstenite::Error::Io(e))
             if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
         {
