@@ -285,6 +285,7 @@ pub struct Pipeline {
     /// Per instrument, its last trade ids (a ring; 0 is empty): a repeated frame is
     /// dropped rather than journaled, matched and fired on twice.
     recent_trades: Vec<[u64; RECENT_TRADES]>,
+    /// Per instrument, the last top of its book while valid (bid, size, ask, size).
     last_top: Vec<[i64; 4]>,
     strategy: Box<dyn Strategy>,
     risk: Risk,
@@ -780,12 +781,20 @@ impl Pipeline {
     }
 
     /// Whether `t` printed outside the instrument's collar around its book's mid (a
-    /// bad print: a stop must not fire on it). Without a valid book it cannot be
-    /// judged, and is taken as it is (risk refuses orders on an invalid book anyway).
+    /// bad print: a stop must not fire on it). A book being resynced is judged by its
+    /// last valid top, so a bad print in a resync is caught too; before the book was
+    /// ever valid a print cannot be judged, and is taken as it is.
     fn off_market(&self, t: &Trade) -> bool {
-        let Some(book) = self.books.get(t.instrument.0 as usize).filter(|b| b.is_valid()) else { return false };
-        let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else { return false };
-        let mid2 = i128::from(bid.price.0) + i128::from(ask.price.0);
+        let i = t.instrument.0 as usize;
+        let book = self.books.get(i).filter(|b| b.is_valid());
+        let (bid, ask) = match book.map(|b| (b.best_bid(), b.best_ask())) {
+            Some((Some(bid), Some(ask))) => (bid.price.0, ask.price.0),
+            _ => match self.last_top.get(i) {
+                Some(&[bid, _, ask, _]) if bid > 0 && ask > 0 => (bid, ask),
+                _ => return false,
+            },
+        };
+        let mid2 = i128::from(bid) + i128::from(ask);
         let off2 = (2 * i128::from(t.price.0) - mid2).abs();
         off2 * 10_000 > i128::from(self.risk.instrument(t.instrument).collar_bps) * mid2
     }
