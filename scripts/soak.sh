@@ -126,11 +126,19 @@ if grep -q "mlockall refused" "$dir/engine.stderr"; then
   echo "soak.sh: warning: mlockall was refused here, so reserved memory shows up as growth" >&2
 fi
 
-events="$(num events)"; secs="$(num seconds)"
-achieved="$(awk -v e="${events:-0}" -v s="${secs:-1}" 'BEGIN { printf "%.0f", e / s }')"
+# Rates in frames: what the simulator sent while a connection was up (its kills are
+# outages this script injects), and what the engine received, over the whole run and
+# over the connected time alone.
+frames="$(num frames)"; secs="$(num seconds)"
+sent="$(injected sent)"; connected_ms="$(injected connected_ms)"
+achieved="$(awk -v f="${frames:-0}" -v s="${secs:-1}" 'BEGIN { printf "%.0f", f / s }')"
+sent_rate="$(awk -v n="$sent" -v ms="$connected_ms" 'BEGIN { printf "%.0f", (ms > 0 ? n * 1000 / ms : 0) }')"
+connected_rate="$(awk -v f="${frames:-0}" -v ms="$connected_ms" 'BEGIN { printf "%.0f", (ms > 0 ? f * 1000 / ms : 0) }')"
 printf '\n| soak | value |\n|---|---|\n'
 printf '| duration | %ss |\n' "$seconds"
 printf '| offered / achieved | %s / %s msgs/s |\n' "$rate" "$achieved"
+printf '| while connected (%s s of %s s) | simulator sent %s/s; engine received %s frames/s |\n' \
+  "$(( connected_ms / 1000 ))" "$seconds" "$sent_rate" "$connected_rate"
 printf '| tick-to-order p50 / p99 / p99.9 / max | %s / %s / %s / %s ns (%s orders) |\n' \
   "$(pct p50)" "$(pct p99)" "$(pct p999)" "$(pct max)" "$(pct count)"
 printf '| faults injected | feed drops %s, gaps %s, duplicates %s (+%s trades), reorders %s, malformed %s, crossed %s, off-market prints %s |\n' \
@@ -146,8 +154,8 @@ printf '| engine exit / journal | %s / %s (%s records) |\n' "$engine_exit" "$ver
 t2o_json="${t2o#*:}"
 [[ -z "$t2o" ]] && t2o_json=null
 if [[ -n "$json" ]]; then
-  printf '{"seconds": %s, "offered": %s, "achieved": %s, "tick_to_order_ns": %s, "feed_drops": %s, "rss_kib": {"warm": %s, "half": %s, "last": %s, "peak": %s}, "memory_flat": %s, "engine_exit": %s, "journal": "%s"}\n' \
-    "$seconds" "$rate" "$achieved" "$t2o_json" "$drops" "$warm" "$half" "$last" "$peak" \
+  printf '{"seconds": %s, "offered": %s, "achieved": %s, "connected_s": %s, "sent_per_s_connected": %s, "received_per_s_connected": %s, "tick_to_order_ns": %s, "feed_drops": %s, "rss_kib": {"warm": %s, "half": %s, "last": %s, "peak": %s}, "memory_flat": %s, "engine_exit": %s, "journal": "%s"}\n' \
+    "$seconds" "$rate" "$achieved" "$(( connected_ms / 1000 ))" "$sent_rate" "$connected_rate" "$t2o_json" "$drops" "$warm" "$half" "$last" "$peak" \
     "$([[ $flat == yes ]] && echo true || echo false)" "$engine_exit" "$verify" >"$json"
   echo "wrote $json" >&2
 fi

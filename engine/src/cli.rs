@@ -141,7 +141,9 @@ pub struct SimArgs {
     /// Feed fault: skip one update id every N depth updates (0: never). The engine
     /// detects the gap, refuses orders on that book and resyncs it from the next
     /// snapshot. This and the next five faults are counted per connection and printed
-    /// on stderr when it ends (`sim: faults injected on PEER: gap=N duplicate=N ...`).
+    /// on stderr when it ends (`sim: faults injected on PEER: gap=N duplicate=N ...
+    /// sent=N connected_ms=N`, the last two the updates made and the connection's
+    /// age), and as a running tally once a second (`faults so far`).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub gap_every: u64,
     /// Feed fault: send every Nth depth update twice in a row, same update ids (0:

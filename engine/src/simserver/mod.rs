@@ -118,10 +118,25 @@ fn serve_feed<S: Socket>(
 ) -> Result<(), String> {
     let peer = ws.get_ref().tcp().peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut market = market(args);
-    let ended = stream_market(ws, args, account.as_ref(), &mut market, &peer);
+    let mut stream = Streamed { started: now(), sent: 0 };
+    let ended = stream_market(ws, args, account.as_ref(), &mut market, &mut stream, &peer);
     // Tests and the reliability report read this line for what was injected.
-    eprintln!("sim: faults injected on {peer}: {}", market.counts());
+    eprintln!("sim: faults injected on {peer}: {} {stream}", market.counts());
     ended
+}
+
+/// How much a connection has streamed: the soak test divides one by the other for
+/// the rate it offered while connected, outages aside.
+struct Streamed {
+    started: std::time::Instant,
+    /// Market updates made (each one frame, before faults).
+    sent: u64,
+}
+
+impl std::fmt::Display for Streamed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "sent={} connected_ms={}", self.sent, self.started.elapsed().as_millis())
+    }
 }
 
 fn stream_market<S: Socket>(
@@ -129,6 +144,7 @@ fn stream_market<S: Socket>(
     args: &SimArgs,
     account: Option<&Arc<Mutex<Account>>>,
     market: &mut FaultyMarket,
+    stream: &mut Streamed,
     peer: &str,
 ) -> Result<(), String> {
     let e = |e: tungstenite::Error| e.to_string();
@@ -148,7 +164,7 @@ fn stream_market<S: Socket>(
     }
     let ids: Vec<_> = market.market().symbols().iter().map(|s| s.instrument).collect();
     let started = now();
-    let mut sent = 0u64;
+    stream.started = started;
     let mut next_snapshot = Duration::ZERO;
     let mut next_tally = Duration::from_secs(1);
     loop {
@@ -156,7 +172,7 @@ fn stream_market<S: Socket>(
         if elapsed >= next_tally {
             // A running tally, for whoever kills the simulator rather than let the
             // connection end (the soak test): the last one stands for the connection.
-            eprintln!("sim: faults so far on {peer}: {}", market.counts());
+            eprintln!("sim: faults so far on {peer}: {} {stream}", market.counts());
             next_tally = elapsed + Duration::from_secs(1);
         }
         if bybit {
@@ -177,12 +193,12 @@ fn stream_market<S: Socket>(
         }
         let due = (elapsed.as_nanos() * u128::from(args.rate) / 1_000_000_000) as u64;
         let ts = unix_ns();
-        while sent < due {
+        while stream.sent < due {
             market.next_frames(ts, |frame| ws.write(text(frame)).map_err(e))?;
             if let Some(a) = account {
                 lock(a).follow(market.market(), ts);
             }
-            sent += 1;
+            stream.sent += 1;
         }
         ws.flush().map_err(e)?;
         std::thread::sleep(Duration::from_micros(200));
