@@ -12,6 +12,10 @@
 //! Decoded, `first_seq` holds `prevSeqId` (0 for −1) and `last_seq` holds `seqId`, so a
 //! sequencer checks `first_seq == previous last_seq`. The CRC32 `checksum` rides on
 //! the update's last delta; [`crate::checksum::okx`] computes it from the book.
+//!
+//! A request's answer (`{"event":"subscribe","arg":{...},"connId"}`, likewise
+//! `unsubscribe`) and the text `pong` that answers a client's `ping` decode to no
+//! events; `{"event":"error","code","msg"}` (a refused subscription) is an error.
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -59,8 +63,9 @@ impl OkxDecoder {
     ///
     /// # Errors
     /// A [`DecodeError`] for malformed JSON, a missing or invalid field, an unknown
-    /// instrument or channel (subscription events included), or a full `out`; `out`
-    /// is then left as it was.
+    /// instrument or channel, a request refused (`"event":"error"`), or a full
+    /// `out`; `out` is then left as it was. A request's answer and `pong` decode to
+    /// no events.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         crate::venue::all_or_nothing(out, |out, before| self.decode_frame(frame, ts_recv, out, before))
     }
@@ -72,8 +77,11 @@ impl OkxDecoder {
         out: &mut Events,
         before: usize,
     ) -> Result<(), DecodeError> {
+        if frame == b"pong" {
+            return Ok(());
+        }
         let mut s = Scanner::new(frame);
-        let (mut channel, mut inst, mut action, mut data) = (None, None, None, None);
+        let (mut channel, mut inst, mut action, mut data, mut event) = (None, None, None, None, None);
         s.object(|s, key| {
             s.ws();
             let at = s.pos();
@@ -89,6 +97,7 @@ impl OkxDecoder {
                     Ok(())
                 })?,
                 b"action" => action = Some(s.string()?),
+                b"event" => event = Some((s.string()?, at)),
                 b"data" => {
                     data = Some(at);
                     s.skip()?;
@@ -98,6 +107,11 @@ impl OkxDecoder {
             Ok(())
         })?;
         s.end()?;
+        match event {
+            Some((b"subscribe" | b"unsubscribe", _)) => return Ok(()),
+            Some((_, at)) => return Err(error(at, DecodeErrorKind::UnknownMessage)),
+            None => {}
+        }
         let channel = channel.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;
         s.seek(data.ok_or(missing("data"))?);
         if channel == b"trades" || channel == b"trades-all" {

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | Binance | diff depth `U..u`: drop if `u <= last`; a gap if `U > last + 1` |
 //! | Bybit | `u` per topic: `u == last + 1`; `u <= last` repeats; a snapshot (or `u == 1`, a service restart) replaces the book |
-//! | OKX | `prevSeqId == last seqId`; `prevSeqId == seqId` is a no-change heartbeat |
+//! | OKX | `prevSeqId == last seqId`; `seqId == last seqId` repeats (or is a no-change heartbeat, `prevSeqId == seqId`) |
 //! | Kraken | no sequence: the top-10 CRC32 after every update is the check |
 //! | Coinbase (level2) | no sequence: the channel is the guaranteed-delivery one |
 //!
@@ -124,7 +124,8 @@ impl Sequencer {
             Venue::Binance if first > self.last + 1 => Verdict::Gap { expected: self.last + 1, got: first },
             Venue::Bybit if last <= self.last => Verdict::Stale,
             Venue::Bybit if last != self.last + 1 => Verdict::Gap { expected: self.last + 1, got: last },
-            Venue::Okx if first == last && last == self.last => Verdict::Stale, // heartbeat
+            // A repeat of the last message, or a no-change heartbeat (prevSeqId == seqId).
+            Venue::Okx if last == self.last => Verdict::Stale,
             Venue::Okx if first != self.last => Verdict::Gap { expected: self.last, got: first },
             _ => Verdict::Apply,
         };
@@ -223,6 +224,7 @@ mod tests {
         assert_eq!(s.check(&delta(Venue::Okx, (0, 100), true)), Verdict::Resync);
         assert_eq!(s.check(&delta(Venue::Okx, (100, 107), false)), Verdict::Apply, "any step size");
         assert_eq!(s.check(&delta(Venue::Okx, (107, 107), false)), Verdict::Stale, "no-change heartbeat");
+        assert_eq!(s.check(&delta(Venue::Okx, (100, 107), false)), Verdict::Stale, "the last message again");
         assert_eq!(s.check(&delta(Venue::Okx, (107, 90), false)), Verdict::Apply, "a sequence reset still chains");
         assert_eq!(s.check(&delta(Venue::Okx, (95, 99), false)), Verdict::Gap { expected: 90, got: 95 });
     }

@@ -55,14 +55,27 @@ fn trades_from_the_docs() {
     assert_eq!((t.aggressor(), t.ts_exchange.0, t.ts_recv.0), (Some(Side::Buy), 1_630_048_897_897_000_000, 5));
 }
 
+/// Answers to the client's requests, from the docs: an ack and `pong` are no events;
+/// a refusal is an error at its `event` value, so the feed counts it.
+#[test]
+fn request_answers_decode_to_nothing_and_a_refusal_to_an_error() {
+    for answer in [
+        r#"{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a4d3ae55"}"#,
+        r#"{"event":"unsubscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"d0b44253"}"#,
+        "pong",
+    ] {
+        assert_eq!(decode(answer).unwrap(), [], "{answer}");
+    }
+    let refused =
+        r#"{"event":"error","code":"60012","msg":"Invalid request: {\"op\": \"subscribe\"}","connId":"a4d3ae55"}"#;
+    let e = decode(refused).unwrap_err();
+    assert_eq!((e.kind, e.offset), (DecodeErrorKind::UnknownMessage, 9));
+}
+
 #[test]
 fn bad_input_is_a_typed_error() {
     let kind = |f: &str| decode(f).unwrap_err().kind;
-    assert_eq!(
-        kind(r#"{"event":"subscribe","arg":{"channel":"trades","instId":"BTC-USDT"},"connId":"a4d3ae55"}"#),
-        DecodeErrorKind::MissingField { field: "data" }
-    );
-    assert_eq!(kind(r#"{"event":"subscribe","connId":"a4d3ae55"}"#), DecodeErrorKind::UnknownMessage);
+    assert_eq!(kind(r#"{"connId":"a4d3ae55"}"#), DecodeErrorKind::UnknownMessage);
     assert_eq!(kind(r#"{"arg":{"channel":"trades","instId":"ETH-USDT"},"data":[]}"#), DecodeErrorKind::UnknownSymbol);
     let trade = |px: &str, sz: &str, side: &str, ts: &str| {
         format!(
