@@ -41,6 +41,7 @@ scenarios=(
   "1|off-market prints, market maker|engine|ws_e2e|absurd_trade_prints_never_price_an_order_off_the_market"
   "1|off-market prints, stops|engine|ws_e2e|off_market_prints_fire_no_stop"
   "1|crossed book|engine|ws_e2e|a_crossed_book_update_invalidates_the_book_until_a_snapshot_resyncs_it"
+  "1|book checksum mismatch (OKX)|engine|ws_e2e|an_okx_feed_is_subscribed_checksummed_sequenced_and_traded"
   "2|rejects storm, breaker|engine|kill_switch|a_rejects_storm_opens_the_venue_circuit_breaker"
   "2|rejects storm, kill switch|engine|kill_switch|a_rejects_storm_without_a_breaker_trips_the_kill_switch"
   "2|ack timeout|engine|gateway_ws|lost_acks_are_settled_by_asking_the_venue_not_by_a_timer"

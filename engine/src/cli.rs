@@ -133,8 +133,11 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Whose message format the market data is in: Binance spot (`depthUpdate`,
-    /// `trade`, partial-depth snapshots in the combined-stream wrapper) or Bybit v5
-    /// (`orderbook.50` snapshots and deltas, `publicTrade`). Read it with `engine run
+    /// `trade`, partial-depth snapshots in the combined-stream wrapper), Bybit v5
+    /// (`orderbook.50` snapshots and deltas, `publicTrade`) or OKX v5 (`books`
+    /// snapshots and updates with checksums, `trades`, symbols as `BTC-USDT`). With
+    /// Bybit and OKX nothing streams until the client subscribes, and a book's
+    /// snapshot comes only when it subscribes to the book. Read it with `engine run
     /// --dialect` set the same.
     #[arg(long, value_enum, default_value_t = Dialect::Binance)]
     pub dialect: Dialect,
@@ -178,6 +181,13 @@ pub struct SimArgs {
     /// meanwhile, such as a stop entry a trade fires (`book_invalid`).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub crossed_every: u64,
+    /// Feed fault, OKX dialect only: send every Nth depth update with one level's
+    /// size off by one, update ids intact, under the checksum of the simulator's true
+    /// book (0: never). Only the checksum can tell: the engine finds the mismatch
+    /// (counter `checksum_mismatches`), marks the book invalid and re-subscribes it
+    /// for a fresh snapshot. Refused with the other dialects, which carry no checksum.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub corrupt_every: u64,
     /// How the `--*-every N` faults are spaced: `periodic` (every Nth) or `random`
     /// (each update a 1-in-N chance, from --seed: the same moments run after run).
     #[arg(long, value_enum, default_value_t = FaultTiming::Periodic)]
@@ -296,7 +306,9 @@ pub struct RunArgs {
     pub venue: OrderVenue,
     /// Whose message format every --feed speaks: the built-in simulator's frames, a
     /// WebSocket stream (subscribed to each symbol on every connect where the venue
-    /// wants it, as Bybit does), or a capture (give the dialect it was recorded in).
+    /// wants it, as Bybit and OKX do), or a capture (give the dialect it was recorded
+    /// in). Symbols are given as Binance writes them (`BTCUSDT`); OKX's are derived
+    /// (`BTC-USDT`).
     #[arg(long, value_enum, default_value_t = Dialect::Binance)]
     pub dialect: Dialect,
     /// For wss:// feeds and venues, also trust the CA certificates in this PEM file
@@ -633,6 +645,8 @@ pub enum Dialect {
     Binance,
     /// Bybit v5 public.
     Bybit,
+    /// OKX v5 public (`books` with checksums, `trades`; symbols written `BTC-USDT`).
+    Okx,
 }
 
 impl Dialect {
@@ -641,6 +655,7 @@ impl Dialect {
         match self {
             Self::Binance => feeds::event::Venue::Binance,
             Self::Bybit => feeds::event::Venue::Bybit,
+            Self::Okx => feeds::event::Venue::Okx,
         }
     }
 }

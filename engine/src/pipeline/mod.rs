@@ -9,7 +9,7 @@ mod venues;
 
 pub use latency::{Hop, Latencies, Percentiles, hgrm};
 pub use sink::{PersistGone, RecordSink};
-pub use venues::{Decoders, VenueLayout, instrument_labels};
+pub use venues::{Decoders, VenueLayout, instrument_labels, venue_symbol};
 
 use feeds::{
     DecodeError, Events,
@@ -113,6 +113,9 @@ pub struct Counters {
     pub resyncs: u64,
     /// Book updates refused (full depth, crossed).
     pub book_errors: u64,
+    /// Book updates after which the venue's checksum (OKX, Kraken) and the book's
+    /// disagreed (book invalidated until a snapshot).
+    pub checksum_mismatches: u64,
     /// Orders handed to the venue gateway.
     pub orders: u64,
     /// Cancels sent.
@@ -274,8 +277,11 @@ pub struct Pipeline {
     events: Events,
     books: Vec<Book>,
     book_ts: Vec<u64>,
-    /// Each book's venue sequencing (Binance's `U`/`u` chain, Bybit's `u`).
+    /// Each book's venue sequencing (Binance's `U`/`u` chain, Bybit's `u`, OKX's
+    /// `prevSeqId`/`seqId` and checksum).
     sequencers: Vec<feeds::sequencer::Sequencer>,
+    /// Each book's (price, size) decimals, for the venue checksums.
+    scales: Vec<(u8, u8)>,
     /// Whose message format the feeds speak (and what records name as the venue).
     dialect: Venue,
     /// Books in the middle of a multi-delta update the sequencer already accepted.
@@ -411,6 +417,7 @@ impl Pipeline {
             books: (0..n).map(|_| Book::with_depth(config.book_depth)).collect(),
             book_ts: vec![0; n],
             sequencers: vec![feeds::sequencer::Sequencer::new(config.dialect); n],
+            scales: config.instruments.iter().map(|(_, p, q)| (*p, *q)).collect(),
             dialect: config.dialect,
             mid_update: 0,
             needs_snapshot: if n == 64 { u64::MAX } else { (1u64 << n) - 1 },
@@ -662,6 +669,19 @@ impl Pipeline {
             return 0;
         }
         self.mid_update &= !bit;
+        if d.checksum().is_some() {
+            // The venue's precision is the book's scale here (the run's instruments
+            // are scaled as the venue quotes them).
+            let scale = self.scales.get(i).copied().unwrap_or_default();
+            if seq.verify(d, book, scale, scale).is_err() {
+                let at = (seq.last(), d.last_seq);
+                self.counters.checksum_mismatches += 1;
+                book.invalidate();
+                self.needs_snapshot |= bit;
+                self.feed_status(StatusKind::GapDetected, d.instrument, at, ts_recv);
+                return 0;
+            }
+        }
         if let Some(ts) = self.book_ts.get_mut(i) {
             *ts = ts_recv;
         }

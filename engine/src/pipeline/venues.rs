@@ -9,6 +9,7 @@ use feeds::{
     binance::BinanceDecoder,
     bybit::BybitDecoder,
     event::{InstrumentId, UnixNanos, Venue},
+    okx::OkxDecoder,
     symbols::SymbolTable,
 };
 
@@ -65,11 +66,30 @@ pub fn instrument_labels(config: &PipelineConfig) -> Vec<String> {
         .collect()
 }
 
+/// Quote currencies, longest first where one ends another (`FDUSD`, `USDT`, `USD`).
+const QUOTES: [&str; 7] = ["FDUSD", "USDT", "USDC", "USD", "EUR", "BTC", "ETH"];
+
+/// How `venue` writes the engine's symbol `name` (the engine names instruments as
+/// Binance does: `BTCUSDT`). OKX writes base and quote apart, `BTC-USDT`; a name that
+/// already has a `-`, or whose quote is not one of [`QUOTES`], is kept as given.
+pub fn venue_symbol(venue: Venue, name: &str) -> String {
+    if venue != Venue::Okx || name.contains('-') {
+        return name.to_owned();
+    }
+    QUOTES
+        .iter()
+        .find_map(|quote| {
+            name.strip_suffix(quote).filter(|base| !base.is_empty()).map(|base| format!("{base}-{quote}"))
+        })
+        .unwrap_or_else(|| name.to_owned())
+}
+
 /// One venue's feed decoder, in the run's dialect (`--dialect`).
 #[derive(Debug)]
 enum FeedDecoder {
     Binance(BinanceDecoder),
     Bybit(BybitDecoder),
+    Okx(OkxDecoder),
 }
 
 impl FeedDecoder {
@@ -77,6 +97,7 @@ impl FeedDecoder {
         match self {
             Self::Binance(d) => d.decode(frame, ts_recv, out),
             Self::Bybit(d) => d.decode(frame, ts_recv, out),
+            Self::Okx(d) => d.decode(frame, ts_recv, out),
         }
     }
 }
@@ -96,11 +117,12 @@ impl Decoders {
                 let ids = layout.ids(v);
                 let mut symbols = SymbolTable::starting_at(InstrumentId(ids.start as u32));
                 for (name, price_scale, qty_scale) in config.instruments.get(ids).unwrap_or_default() {
-                    symbols.intern(name, *price_scale, *qty_scale);
+                    symbols.intern(&venue_symbol(config.dialect, name), *price_scale, *qty_scale);
                 }
-                // `--dialect` offers Binance and Bybit only.
+                // `--dialect` offers Binance, Bybit and OKX.
                 match config.dialect {
                     Venue::Bybit => FeedDecoder::Bybit(BybitDecoder::new(symbols)),
+                    Venue::Okx => FeedDecoder::Okx(OkxDecoder::new(symbols)),
                     _ => FeedDecoder::Binance(BinanceDecoder::new(symbols)),
                 }
             })
@@ -124,5 +146,24 @@ impl Decoders {
             Some(decoder) => decoder.decode(frame, ts_recv, out),
             None => Err(DecodeError { offset: 0, kind: feeds::DecodeErrorKind::UnknownSymbol }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn okx_writes_base_and_quote_apart() {
+        let okx = |name| venue_symbol(Venue::Okx, name);
+        assert_eq!(okx("BTCUSDT"), "BTC-USDT");
+        assert_eq!(okx("ETHBTC"), "ETH-BTC");
+        assert_eq!(okx("SOLUSD"), "SOL-USD");
+        assert_eq!(okx("BTCFDUSD"), "BTC-FDUSD", "FDUSD before USD");
+        assert_eq!(okx("BTC-USDT-SWAP"), "BTC-USDT-SWAP", "already OKX's");
+        assert_eq!(okx("USDT"), "USDT", "a quote alone has no base");
+        assert_eq!(okx("XYZ"), "XYZ");
+        assert_eq!(venue_symbol(Venue::Bybit, "BTCUSDT"), "BTCUSDT");
+        assert_eq!(venue_symbol(Venue::Binance, "BTCUSDT"), "BTCUSDT");
     }
 }

@@ -288,8 +288,11 @@ fn send_all(client: &mut WsClient, messages: &[Vec<u8>]) -> Result<(), feeds::ws
 /// so sending them allocates nothing. Bybit v5: subscribe on every connect; a book
 /// whose sequence broke gets a fresh snapshot by unsubscribing and subscribing its
 /// topic again (Bybit sends one only after a subscribe); and `{"op":"ping"}` every
-/// 20 s, as its documentation asks. Binance: none of it (its streams are in the URL
-/// and the server pings).
+/// 20 s, as its documentation asks. OKX v5 the same, in its own words: `{"op":
+/// "subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}`, a re-subscription
+/// for a book whose chain or checksum broke, and the text `ping` (it closes a
+/// connection silent for 30 s). Binance: none of it (its streams are in the URL and
+/// the server pings).
 #[derive(Debug, Clone, Default)]
 pub struct Session {
     subscribe: Vec<Vec<u8>>,
@@ -304,32 +307,46 @@ pub struct Session {
     fresh: bool,
 }
 
-/// How often a Bybit client pings.
+/// How often a Bybit or OKX client pings.
 const PING_EVERY_NS: u64 = 20_000_000_000;
 /// How long a snapshot request (a subscription, or a re-subscription) is given to be
 /// answered before a book still waiting asks again.
 const RESUBSCRIBE_EVERY_NS: u64 = 250_000_000;
 
 impl Session {
-    /// The session `dialect` needs for `symbols`, whose instrument ids start at `first`.
-    /// Bybit's subscriptions carry at most 10 topics a request (its spot limit).
+    /// The session `dialect` needs for `symbols` (the engine's names), whose
+    /// instrument ids start at `first`. Bybit's subscriptions carry at most 10 topics
+    /// a request (its spot limit); OKX's are kept to 50 channels a request, far inside
+    /// its 64 KB request limit.
     pub fn new(dialect: feeds::event::Venue, symbols: &[&str], first: u32) -> Self {
-        if dialect != feeds::event::Venue::Bybit {
-            return Self::default();
-        }
+        use feeds::event::Venue;
         let request =
             |op: &str, topics: &[String]| format!(r#"{{"op":"{op}","args":[{}]}}"#, topics.join(",")).into_bytes();
-        let book = |s: &str| format!("\"orderbook.50.{s}\"");
-        let topics: Vec<String> = symbols.iter().flat_map(|s| [book(s), format!("\"publicTrade.{s}\"")]).collect();
+        // A symbol's book and trade subscriptions, in the venue's words.
+        type Topic = fn(&str) -> String;
+        let (book, trades, per_request, ping): (Topic, Topic, usize, &[u8]) = match dialect {
+            Venue::Bybit => {
+                (|s| format!("\"orderbook.50.{s}\""), |s| format!("\"publicTrade.{s}\""), 10, br#"{"op":"ping"}"#)
+            }
+            Venue::Okx => (
+                |s| format!(r#"{{"channel":"books","instId":"{s}"}}"#),
+                |s| format!(r#"{{"channel":"trades","instId":"{s}"}}"#),
+                50,
+                b"ping",
+            ),
+            _ => return Self::default(),
+        };
+        let names: Vec<String> = symbols.iter().map(|s| crate::pipeline::venue_symbol(dialect, s)).collect();
+        let topics: Vec<String> = names.iter().flat_map(|s| [book(s), trades(s)]).collect();
         Self {
-            subscribe: topics.chunks(10).map(|c| request("subscribe", c)).collect(),
-            resubscribe: symbols
+            subscribe: topics.chunks(per_request).map(|c| request("subscribe", c)).collect(),
+            resubscribe: names
                 .iter()
                 .map(|s| [request("unsubscribe", &[book(s)]), request("subscribe", &[book(s)])])
                 .collect(),
             first,
             asked_at: vec![0; symbols.len()],
-            ping: Some(br#"{"op":"ping"}"#.to_vec()),
+            ping: Some(ping.to_vec()),
             pinged_at: 0,
             fresh: false,
         }

@@ -179,6 +179,13 @@ impl RunSummary {
             c.decode_errors,
             c.oms_errors
         );
+        if c.checksum_mismatches > 0 {
+            let _ = writeln!(
+                out,
+                "book checksum mismatches {} (each made its book invalid until a fresh snapshot)",
+                c.checksum_mismatches
+            );
+        }
         if c.rearms + c.rearms_refused > 0 {
             let _ = writeln!(out, "kill switch re-armed {} time(s), {} re-arm(s) refused", c.rearms, c.rearms_refused);
         }

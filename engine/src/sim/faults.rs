@@ -32,6 +32,10 @@ pub struct Faults {
     /// Replace the update with one that puts a bid above the best ask (update ids
     /// intact; the simulator's own book is untouched).
     pub crossed_every: u64,
+    /// Send the update with one level's size off by one, update ids intact and the
+    /// checksum of the simulator's true book: a book gone wrong that only a venue
+    /// checksum can expose (OKX's dialect; ignored in the others, which have none).
+    pub corrupt_every: u64,
     /// Each fault at random, with a chance of 1 in N per update (trade) instead of
     /// every Nth, from this seed: the same faults at the same moments run after run.
     pub random_seed: Option<u64>,
@@ -77,6 +81,8 @@ pub struct FaultCounts {
     pub absurd_prices: u64,
     /// Updates that crossed the book.
     pub crossed: u64,
+    /// Updates sent with a wrong size under a true checksum.
+    pub corrupted: u64,
 }
 
 impl std::fmt::Display for FaultCounts {
@@ -84,14 +90,15 @@ impl std::fmt::Display for FaultCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "gap={} duplicate={} duplicate_trade={} reorder={} malformed={} absurd_price={} crossed={}",
+            "gap={} duplicate={} duplicate_trade={} reorder={} malformed={} absurd_price={} crossed={} corrupt={}",
             self.gaps,
             self.duplicated,
             self.duplicated_trades,
             self.reordered,
             self.malformed,
             self.absurd_prices,
-            self.crossed
+            self.crossed,
+            self.corrupted
         )
     }
 }
@@ -232,7 +239,7 @@ mod tests {
         assert!(update_ids(&frames).windows(2).all(|w| w[1] == w[0] + 1));
         assert_eq!(
             counts.to_string(),
-            "gap=0 duplicate=0 duplicate_trade=0 reorder=0 malformed=0 absurd_price=0 crossed=0"
+            "gap=0 duplicate=0 duplicate_trade=0 reorder=0 malformed=0 absurd_price=0 crossed=0 corrupt=0"
         );
     }
 

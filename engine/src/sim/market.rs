@@ -1,7 +1,8 @@
 //! A simulated exchange market: per symbol a contiguous 20-level book around a price
 //! that random-walks, emitted as a venue's own frames (Binance spot `depthUpdate` and
-//! `trade` by default, or Bybit v5 `orderbook` deltas and `publicTrade`), so the engine
-//! parses exactly the bytes it would get from the venue. Deterministic per seed.
+//! `trade` by default, Bybit v5 `orderbook` deltas and `publicTrade`, or OKX v5
+//! `books` updates with their checksums and `trades`), so the engine parses exactly
+//! the bytes it would get from the venue. Deterministic per seed.
 //! On request it damages the content of some frames (a skipped update id, a book
 //! update that crosses the book, a trade far off the market): see [`super::Faults`].
 
@@ -23,8 +24,10 @@ pub const SIM_DEPTH: usize = 20;
 /// One simulated instrument.
 #[derive(Debug, Clone)]
 pub struct SimSymbol {
-    /// Venue symbol (upper case, as Binance).
+    /// The engine's symbol (upper case, as Binance).
     pub name: String,
+    /// The symbol as the dialect's venue writes it (`BTC-USDT` at OKX).
+    pub venue_name: String,
     /// Engine id.
     pub instrument: InstrumentId,
     /// Price decimals.
@@ -44,6 +47,7 @@ impl SimSymbol {
     pub fn new(name: &str, instrument: InstrumentId, (price_scale, qty_scale): (u8, u8), best_bid: i64) -> Self {
         Self {
             name: name.to_owned(),
+            venue_name: name.to_owned(),
             instrument,
             price_scale,
             qty_scale,
@@ -66,6 +70,9 @@ pub struct MarketSim {
     gap_every: u64,
     /// Send a crossing book update instead of every this many depth frames (0: never).
     crossed_every: u64,
+    /// Send every this many depth frames with a wrong size under a true checksum
+    /// (OKX only; 0: never).
+    corrupt_every: u64,
     /// Print every this many trades far off the market (0: never).
     absurd_price_every: u64,
     /// When each of those is due: every Nth, or at random.
@@ -81,7 +88,7 @@ pub struct MarketSim {
 }
 
 /// The venues whose message format the simulator can speak.
-pub const SIM_DIALECTS: [Venue; 2] = [Venue::Binance, Venue::Bybit];
+pub const SIM_DIALECTS: [Venue; 3] = [Venue::Binance, Venue::Bybit, Venue::Okx];
 
 fn level_qty(rng: &mut SplitMix64) -> i64 {
     100 + rng.below(4_900) as i64
@@ -103,6 +110,7 @@ impl MarketSim {
             frame: Vec::with_capacity(4096),
             gap_every: 0,
             crossed_every: 0,
+            corrupt_every: 0,
             absurd_price_every: 0,
             timing: FaultTiming::new(None),
             depth_frames: 0,
@@ -117,6 +125,9 @@ impl MarketSim {
     /// Binance's).
     pub fn with_dialect(mut self, venue: Venue) -> Self {
         self.dialect = if SIM_DIALECTS.contains(&venue) { venue } else { Venue::Binance };
+        for s in &mut self.symbols {
+            s.venue_name = crate::pipeline::venue_symbol(self.dialect, &s.name);
+        }
         self
     }
 
@@ -136,6 +147,7 @@ impl MarketSim {
     pub fn with_faults(mut self, faults: &Faults) -> Self {
         self.gap_every = faults.gap_every;
         self.crossed_every = faults.crossed_every;
+        self.corrupt_every = faults.corrupt_every;
         self.absurd_price_every = faults.absurd_price_every;
         self.timing = FaultTiming::new(faults.random_seed);
         self
@@ -188,12 +200,15 @@ impl MarketSim {
         d
     }
 
-    /// Binance's combined-stream partial depth, or Bybit's `orderbook` snapshot.
+    /// Binance's combined-stream partial depth, Bybit's `orderbook` snapshot, or
+    /// OKX's `books` snapshot.
     fn write_snapshot(frame: &mut Vec<u8>, dialect: Venue, s: &SimSymbol, ms: u64) {
         let bids: Vec<(i64, i64)> = (0..SIM_DEPTH).map(|i| (s.best_bid - i as i64, s.bids[i])).collect();
         let asks: Vec<(i64, i64)> = (0..SIM_DEPTH).map(|i| (s.best_bid + 1 + i as i64, s.asks[i])).collect();
-        if dialect == Venue::Bybit {
-            return write_bybit_book(frame, (s, ms), "snapshot", &bids, &asks);
+        match dialect {
+            Venue::Bybit => return write_bybit_book(frame, (s, ms), "snapshot", &bids, &asks),
+            Venue::Okx => return write_okx_book(frame, (s, ms), "snapshot", &bids, &asks),
+            _ => {}
         }
         let _ = write!(
             frame,
@@ -207,8 +222,8 @@ impl MarketSim {
         frame.extend_from_slice(b"]}}");
     }
 
-    /// One book update with update id `s.update_id`: Binance's `depthUpdate` or
-    /// Bybit's `orderbook` delta.
+    /// One book update with update id `s.update_id`: Binance's `depthUpdate`,
+    /// Bybit's `orderbook` delta or OKX's `books` update.
     fn write_update(
         frame: &mut Vec<u8>,
         dialect: Venue,
@@ -216,8 +231,10 @@ impl MarketSim {
         bids: &[(i64, i64)],
         asks: &[(i64, i64)],
     ) {
-        if dialect == Venue::Bybit {
-            return write_bybit_book(frame, (s, ms), "delta", bids, asks);
+        match dialect {
+            Venue::Bybit => return write_bybit_book(frame, (s, ms), "delta", bids, asks),
+            Venue::Okx => return write_okx_book(frame, (s, ms), "update", bids, asks),
+            _ => {}
         }
         let _ = write!(
             frame,
@@ -233,7 +250,7 @@ impl MarketSim {
     /// The current book of `instrument` as a snapshot message: for Binance a partial
     /// book depth message in the combined-stream wrapper
     /// (`{"stream":"btcusdt@depth20","data":{...}}`), for Bybit an `orderbook`
-    /// snapshot. How a WebSocket client gets its snapshots from `engine sim`.
+    /// snapshot, for OKX a `books` snapshot. How a WebSocket client gets its snapshots from `engine sim`.
     pub fn snapshot_frame(&mut self, instrument: InstrumentId) -> &[u8] {
         self.frame.clear();
         if let Some(s) = self.symbols.iter().find(|s| s.instrument == instrument) {
@@ -287,7 +304,18 @@ impl MarketSim {
         } else {
             price
         };
-        if self.dialect == Venue::Bybit {
+        if self.dialect == Venue::Okx {
+            let (inst, taker) = (&s.venue_name, if buy { "buy" } else { "sell" });
+            let _ = write!(
+                self.frame,
+                r#"{{"arg":{{"channel":"trades","instId":"{inst}"}},"data":[{{"instId":"{inst}","tradeId":"{}","px":""#,
+                s.trade_id
+            );
+            write_trimmed(&mut self.frame, printed, s.price_scale);
+            self.frame.extend_from_slice(br#"","sz":""#);
+            write_trimmed(&mut self.frame, qty, s.qty_scale);
+            let _ = write!(self.frame, r#"","side":"{taker}","ts":"{ms}","count":"1"}}]}}"#);
+        } else if self.dialect == Venue::Bybit {
             let (topic, taker) = (&s.name, if buy { "Buy" } else { "Sell" });
             let _ = write!(
                 self.frame,
@@ -390,6 +418,16 @@ impl MarketSim {
                 }
             }
         }
+        let corrupt = self.dialect == Venue::Okx && self.timing.due(self.corrupt_every, self.depth_frames);
+        if corrupt
+            && let Some(level) =
+                bids.get_mut(..nb).and_then(<[_]>::first_mut).or_else(|| asks.get_mut(..na).and_then(<[_]>::first_mut))
+        {
+            // What goes out differs from the simulator's book by one unit of size; the
+            // checksum below is of the book.
+            level.1 += 1;
+            self.injected.corrupted += 1;
+        }
         Self::write_update(&mut self.frame, self.dialect, (s, ms), &bids[..nb], &asks[..na]);
     }
 }
@@ -412,6 +450,56 @@ fn write_bybit_book(
     frame.extend_from_slice(br#"],"a":["#);
     write_levels(frame, asks, s.price_scale, s.qty_scale);
     let _ = write!(frame, r#"],"u":{},"seq":{}}},"cts":{ms}}}"#, s.update_id, s.update_id);
+}
+
+/// An OKX v5 `books` message of `action` (`snapshot` or `update`): `seqId` the
+/// symbol's update id, `prevSeqId` the one before it (-1 on a snapshot; an id the
+/// simulator skipped breaks the chain), and the checksum of the simulator's whole book
+/// as it stands, over the same decimals the levels are written in.
+fn write_okx_book(
+    frame: &mut Vec<u8>,
+    (s, ms): (&SimSymbol, u64),
+    action: &str,
+    bids: &[(i64, i64)],
+    asks: &[(i64, i64)],
+) {
+    let inst = &s.venue_name;
+    let _ = write!(frame, r#"{{"arg":{{"channel":"books","instId":"{inst}"}},"action":"{action}","data":[{{"asks":["#);
+    write_okx_levels(frame, asks, (s.price_scale, s.qty_scale));
+    frame.extend_from_slice(br#"],"bids":["#);
+    write_okx_levels(frame, bids, (s.price_scale, s.qty_scale));
+    let level = |price: i64, qty: i64| Level { price: Price(price), qty: Qty(qty) };
+    let book_bids = (0..SIM_DEPTH).map(|i| level(s.best_bid - i as i64, s.bids[i]));
+    let book_asks = (0..SIM_DEPTH).map(|i| level(s.best_bid + 1 + i as i64, s.asks[i]));
+    let checksum = feeds::checksum::okx_levels(book_bids, book_asks, (s.price_scale, s.qty_scale));
+    let prev = if action == "snapshot" { -1 } else { s.update_id as i64 - 1 };
+    let _ = write!(frame, r#"],"ts":"{ms}","checksum":{checksum},"prevSeqId":{prev},"seqId":{}}}]}}"#, s.update_id);
+}
+
+/// OKX's 4-string levels: price, size, the deprecated `"0"` and an order count.
+fn write_okx_levels(frame: &mut Vec<u8>, levels: &[(i64, i64)], (price_scale, qty_scale): (u8, u8)) {
+    for (n, (price, qty)) in levels.iter().enumerate() {
+        frame.extend_from_slice(if n == 0 { b"[\"" } else { b",[\"" });
+        write_trimmed(frame, *price, price_scale);
+        frame.extend_from_slice(b"\",\"");
+        write_trimmed(frame, *qty, qty_scale);
+        frame.extend_from_slice(br#"","0","1"]"#);
+    }
+}
+
+/// Fixed point `value` as OKX writes decimals: no trailing zeros after the point,
+/// and no point when nothing follows it.
+fn write_trimmed(out: &mut Vec<u8>, value: i64, scale: u8) {
+    let start = out.len();
+    feeds::decimal::write_fixed(out, value, scale);
+    if out.get(start..).is_some_and(|digits| digits.contains(&b'.')) {
+        while out.last() == Some(&b'0') {
+            out.pop();
+        }
+        if out.last() == Some(&b'.') {
+            out.pop();
+        }
+    }
 }
 
 fn write_levels(out: &mut Vec<u8>, levels: &[(i64, i64)], price_scale: u8, qty_scale: u8) {
@@ -451,6 +539,10 @@ mod tests {
         frames_decode_into_a_consistent_book_in(Venue::Binance, id, |f, ts, out| binance.decode(f, ts, out));
         let bybit = feeds::bybit::BybitDecoder::new(table);
         frames_decode_into_a_consistent_book_in(Venue::Bybit, id, |f, ts, out| bybit.decode(f, ts, out));
+        let mut table = SymbolTable::new();
+        assert_eq!(table.intern("BTC-USDT", 2, 5), id);
+        let okx = feeds::okx::OkxDecoder::new(table);
+        frames_decode_into_a_consistent_book_in(Venue::Okx, id, |f, ts, out| okx.decode(f, ts, out));
     }
 
     fn frames_decode_into_a_consistent_book_in(
@@ -472,7 +564,7 @@ mod tests {
         }
         assert!(book.is_valid(), "{dialect:?}");
         let mut last = sim.symbols()[0].update_id;
-        let (mut trades, mut deltas) = (0, 0);
+        let (mut trades, mut deltas, mut checksums) = (0, 0, 0);
         for n in 0..20_000u64 {
             events.clear();
             let frame = sim.next_frame(n * 1_000_000).to_vec();
@@ -482,9 +574,14 @@ mod tests {
             for e in events.as_slice() {
                 match e {
                     Event::BookDelta(d) => {
-                        assert_eq!(d.first_seq, last + 1);
+                        // OKX chains by identity (prevSeqId), the others count up.
+                        assert_eq!(d.first_seq, if dialect == Venue::Okx { last } else { last + 1 });
                         last = d.last_seq;
                         book.apply(d).unwrap();
+                        if let Some(sent) = d.checksum() {
+                            assert_eq!(sent, feeds::checksum::okx(&book, (2, 5)) as u32, "{dialect:?}");
+                            checksums += 1;
+                        }
                         deltas += 1;
                     }
                     Event::Trade(t) => {
@@ -501,6 +598,7 @@ mod tests {
             }
         }
         assert!(book.is_valid() && trades > 1_000 && deltas > 10_000, "{dialect:?}");
+        assert_eq!(checksums > 0, dialect == Venue::Okx, "OKX updates carry a checksum, the others none");
         events.clear();
         assert!(sim.snapshot(id, 0, &mut events));
         let mut fresh = Book::with_depth(64);

@@ -17,6 +17,7 @@
 
 mod account;
 mod bybit;
+mod okx;
 mod orders;
 
 use std::{
@@ -94,6 +95,7 @@ fn market(args: &SimArgs) -> FaultyMarket {
         malformed_every: args.malformed_every,
         absurd_price_every: args.absurd_price_every,
         crossed_every: args.crossed_every,
+        corrupt_every: args.corrupt_every,
         random_seed: (args.fault_timing == crate::cli::FaultTiming::Random).then_some(args.seed),
     };
     FaultyMarket::new(MarketSim::new(symbols, args.seed).with_dialect(args.dialect.venue()), faults)
@@ -148,16 +150,16 @@ fn stream_market<S: Socket>(
     peer: &str,
 ) -> Result<(), String> {
     let e = |e: tungstenite::Error| e.to_string();
-    // Bybit: nothing until the client subscribes, and a book snapshot only when it
+    // Bybit and OKX: nothing until the client subscribes, and a book snapshot only when it
     // subscribes to the book (never on a timer).
-    let bybit = market.market().dialect() == feeds::event::Venue::Bybit;
-    if bybit {
+    let subscribes = matches!(market.market().dialect(), feeds::event::Venue::Bybit | feeds::event::Venue::Okx);
+    if subscribes {
         let wait = Duration::from_secs(10);
         loop {
-            let Some(request) = bybit_request(&mut ws, Some(wait))? else {
+            let Some(request) = client_request(&mut ws, Some(wait))? else {
                 return Err(format!("no subscribe request within {wait:?}"));
             };
-            if answer_bybit(&mut ws, &request, market)? {
+            if answer_request(&mut ws, &request, market)? {
                 break;
             }
         }
@@ -175,14 +177,14 @@ fn stream_market<S: Socket>(
             eprintln!("sim: faults so far on {peer}: {} {stream}", market.counts());
             next_tally = elapsed + Duration::from_secs(1);
         }
-        if bybit {
-            while let Some(request) = bybit_request(&mut ws, None)? {
-                let _ = answer_bybit(&mut ws, &request, market)?;
+        if subscribes {
+            while let Some(request) = client_request(&mut ws, None)? {
+                let _ = answer_request(&mut ws, &request, market)?;
             }
         }
         if elapsed >= next_snapshot {
             for id in &ids {
-                if !bybit {
+                if !subscribes {
                     ws.write(text(market.market_mut().snapshot_frame(*id))).map_err(e)?;
                 }
                 if let Some(a) = account {
@@ -241,9 +243,9 @@ fn tls_config(args: &SimArgs) -> Result<Option<Arc<rustls::ServerConfig>>, Strin
     Ok(Some(Arc::new(config)))
 }
 
-/// A Bybit client's next request, if one has come: waiting up to `wait` for it, or,
-/// with no `wait`, only taking one already there.
-fn bybit_request<S: Socket>(
+/// A Bybit or OKX client's next request, if one has come: waiting up to `wait` for
+/// it, or, with no `wait`, only taking one already there.
+fn client_request<S: Socket>(
     ws: &mut tungstenite::WebSocket<S>,
     wait: Option<Duration>,
 ) -> Result<Option<String>, String> {
@@ -273,25 +275,30 @@ fn bybit_request<S: Socket>(
     }
 }
 
-/// Answers a Bybit client's request, and sends the book snapshots a subscription asks
-/// for; whether it was a subscription that succeeded.
-fn answer_bybit<S: Socket>(
+/// Answers a Bybit or OKX client's request in its venue's words, and sends the book
+/// snapshots a subscription asks for; whether it was a subscription that succeeded.
+fn answer_request<S: Socket>(
     ws: &mut tungstenite::WebSocket<S>,
     request: &str,
     market: &mut FaultyMarket,
 ) -> Result<bool, String> {
-    let symbols: Vec<String> = market.market().symbols().iter().map(|s| s.name.clone()).collect();
-    let answer = bybit::answer(request, &symbols);
-    let subscribed = answer.subscribed;
-    ws.write(Message::text(answer.reply)).map_err(|e| e.to_string())?;
+    let symbols: Vec<String> = market.market().symbols().iter().map(|s| s.venue_name.clone()).collect();
+    let answer = if market.market().dialect() == feeds::event::Venue::Okx {
+        okx::answer(request, &symbols)
+    } else {
+        bybit::answer(request, &symbols)
+    };
+    for reply in answer.replies {
+        ws.write(Message::text(reply)).map_err(|e| e.to_string())?;
+    }
     for name in answer.snapshots {
-        let id = market.market().symbols().iter().find(|s| s.name == name).map(|s| s.instrument);
+        let id = market.market().symbols().iter().find(|s| s.venue_name == name).map(|s| s.instrument);
         if let Some(id) = id {
             ws.write(text(market.market_mut().snapshot_frame(id))).map_err(|e| e.to_string())?;
         }
     }
     ws.flush().map_err(|e| e.to_string())?;
-    Ok(subscribed)
+    Ok(answer.subscribed)
 }
 
 /// Routes one connection by its path: `/orders` is order entry, anything else
@@ -335,8 +342,11 @@ fn serve_ws<S: Socket>(stream: S, args: &SimArgs, registry: &Registry) -> Result
 /// Runs the simulator server until killed.
 ///
 /// # Errors
-/// The port cannot be bound.
+/// A fault the dialect cannot carry, a bad certificate, or the port cannot be bound.
 pub fn run(args: &SimArgs) -> Result<std::process::ExitCode, String> {
+    if args.corrupt_every > 0 && args.dialect != crate::cli::Dialect::Okx {
+        return Err("--corrupt-every needs --dialect okx: only OKX's books carry a checksum that can expose it".into());
+    }
     let tls = tls_config(args)?;
     let listener =
         TcpListener::bind(("127.0.0.1", args.port)).map_err(|e| format!("cannot listen on port {}: {e}", args.port))?;
