@@ -136,7 +136,7 @@ sent_rate="$(awk -v n="$sent" -v ms="$connected_ms" 'BEGIN { printf "%.0f", (ms 
 connected_rate="$(awk -v f="${frames:-0}" -v ms="$connected_ms" 'BEGIN { printf "%.0f", (ms > 0 ? f * 1000 / ms : 0) }')"
 printf '\n| soak | value |\n|---|---|\n'
 printf '| duration | %ss |\n' "$seconds"
-printf '| offered / achieved | %s / %s msgs/s |\n' "$rate" "$achieved"
+printf '| offered / achieved | %s msgs/s / %s frames/s |\n' "$rate" "$achieved"
 printf '| while connected (%s s of %s s) | simulator sent %s/s; engine received %s frames/s |\n' \
   "$(( connected_ms / 1000 ))" "$seconds" "$sent_rate" "$connected_rate"
 printf '| tick-to-order p50 / p99 / p99.9 / max | %s / %s / %s / %s ns (%s orders) |\n' \

@@ -170,7 +170,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             venue: first_venue,
             order_capacity: 4096,
             client_id_epoch: 0,
-            book_depth: 256,
+            book_depth: crate::pipeline::book_depth(args.dialect.venue()),
             breaker: breaker_config(args),
             flatten_on_trip: args.flatten_on_trip,
             self_trade: args.self_trade,

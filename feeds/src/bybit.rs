@@ -69,7 +69,7 @@ impl BybitDecoder {
     /// # Errors
     /// A [`DecodeError`] for malformed JSON, a missing or invalid field, an unknown
     /// symbol or topic, a request's answer that says it failed (a refused
-    /// subscription), or a full `out`; `out` is then left as it was. A successful
+    /// subscription: [`DecodeErrorKind::Refused`]), or a full `out`; `out` is then left as it was. A successful
     /// answer (a subscription ack, a pong) decodes to no events.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         crate::venue::all_or_nothing(out, |out, _| self.decode_frame(frame, ts_recv, out))
@@ -102,8 +102,8 @@ impl BybitDecoder {
         s.end()?;
         // An answer to a request: spot's `{"success":true,...,"op":"ping"}` or
         // derivatives' `{"op":"pong","args":[...]}` (no `success` at all).
-        if env.topic.is_none() && env.op && env.success != Some(false) {
-            return Ok(());
+        if env.topic.is_none() && env.op {
+            return if env.success == Some(false) { Err(error(0, DecodeErrorKind::Refused)) } else { Ok(()) };
         }
         let topic = env.topic.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;
         let data = env.data.ok_or(missing("data"))?;

@@ -85,6 +85,11 @@ pub enum DecodeErrorKind {
     /// The caller's event buffer is full.
     #[error("event buffer full")]
     BufferFull,
+    /// The venue's answer to a request says it refused it (a subscription to a
+    /// topic it does not carry, too many topics): the frame is well formed, but what
+    /// it answers did not happen.
+    #[error("the venue refused a request")]
+    Refused,
 }
 
 #[cfg(test)]
@@ -114,5 +119,6 @@ mod tests {
         assert_eq!(DecodeErrorKind::DuplicateField { field: "s" }.to_string(), "field \"s\" appears twice");
         assert_eq!(DecodeErrorKind::UnknownMessage.to_string(), "unknown message kind");
         assert_eq!(DecodeErrorKind::BufferFull.to_string(), "event buffer full");
+        assert_eq!(DecodeErrorKind::Refused.to_string(), "the venue refused a request");
     }
 }

@@ -14,8 +14,10 @@
 //! the update's last delta; [`crate::checksum::okx`] computes it from the book.
 //!
 //! A request's answer (`{"event":"subscribe","arg":{...},"connId"}`, likewise
-//! `unsubscribe`) and the text `pong` that answers a client's `ping` decode to no
-//! events; `{"event":"error","code","msg"}` (a refused subscription) is an error.
+//! `unsubscribe`), a `notice` or `channel-conn-count` event, and the text `pong` that
+//! answers a client's `ping` decode to no events; `{"event":"error","code","msg"}`
+//! (a refused subscription) and `channel-conn-count-error` are
+//! [`DecodeErrorKind::Refused`].
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -63,7 +65,8 @@ impl OkxDecoder {
     ///
     /// # Errors
     /// A [`DecodeError`] for malformed JSON, a missing or invalid field, an unknown
-    /// instrument or channel, a request refused (`"event":"error"`), or a full
+    /// instrument or channel, a request refused (`"event":"error"`:
+    /// [`DecodeErrorKind::Refused`]), or a full
     /// `out`; `out` is then left as it was. A request's answer and `pong` decode to
     /// no events.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
@@ -108,7 +111,10 @@ impl OkxDecoder {
         })?;
         s.end()?;
         match event {
-            Some((b"subscribe" | b"unsubscribe", _)) => return Ok(()),
+            // Acks, a notice (a service upgrade will close the connection: the client
+            // reconnects when it does) and the channel's connection count.
+            Some((b"subscribe" | b"unsubscribe" | b"notice" | b"channel-conn-count", _)) => return Ok(()),
+            Some((b"error" | b"channel-conn-count-error", at)) => return Err(error(at, DecodeErrorKind::Refused)),
             Some((_, at)) => return Err(error(at, DecodeErrorKind::UnknownMessage)),
             None => {}
         }

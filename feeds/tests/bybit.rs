@@ -99,7 +99,7 @@ fn public_trades_from_the_docs() {
 fn bad_input_is_a_typed_error_and_nothing_half_decoded() {
     let refused =
         r#"{"success":false,"ret_msg":"error:handler not found","conn_id":"abc","req_id":"","op":"subscribe"}"#;
-    assert_eq!(kind(refused), DecodeErrorKind::UnknownMessage);
+    assert_eq!(kind(refused), DecodeErrorKind::Refused);
     assert_eq!(kind(r#"{"conn_id":"abc","req_id":""}"#), DecodeErrorKind::UnknownMessage, "neither data nor an answer");
     let book = |b: &str, u: &str| {
         format!(

@@ -62,6 +62,8 @@ fn request_answers_decode_to_nothing_and_a_refusal_to_an_error() {
     for answer in [
         r#"{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a4d3ae55"}"#,
         r#"{"event":"unsubscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"d0b44253"}"#,
+        r#"{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":"a4d3ae55"}"#,
+        r#"{"event":"channel-conn-count","channel":"books","connCount":"2","connId":"abcd1234"}"#,
         "pong",
     ] {
         assert_eq!(decode(answer).unwrap(), [], "{answer}");
@@ -69,7 +71,7 @@ fn request_answers_decode_to_nothing_and_a_refusal_to_an_error() {
     let refused =
         r#"{"event":"error","code":"60012","msg":"Invalid request: {\"op\": \"subscribe\"}","connId":"a4d3ae55"}"#;
     let e = decode(refused).unwrap_err();
-    assert_eq!((e.kind, e.offset), (DecodeErrorKind::UnknownMessage, 9));
+    assert_eq!((e.kind, e.offset), (DecodeErrorKind::Refused, 9));
 }
 
 #[test]

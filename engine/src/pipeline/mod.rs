@@ -9,7 +9,7 @@ mod venues;
 
 pub use latency::{Hop, Latencies, Percentiles, hgrm};
 pub use sink::{PersistGone, RecordSink};
-pub use venues::{Decoders, VenueLayout, instrument_labels, venue_symbol};
+pub use venues::{Decoders, VenueLayout, book_depth, instrument_labels, venue_symbol};
 
 use feeds::{
     DecodeError, Events,
@@ -52,6 +52,10 @@ pub const PERSIST_CAUGHT_UP: u16 = 186;
 pub const STOP_OUT: u16 = 160;
 /// Trade ids remembered per instrument to drop a repeated trade frame.
 const RECENT_TRADES: usize = 16;
+/// How long a book's last valid top still judges prints while the book resyncs: a
+/// resync takes milliseconds; a book down longer may no longer say where the
+/// market is.
+const LAST_TOP_TRUSTED_NS: u64 = 1_000_000_000;
 /// Instruments one fused stage can carry (a bit each in the changed-books mask).
 pub const MAX_INSTRUMENTS: usize = 64;
 
@@ -100,6 +104,9 @@ pub struct Counters {
     pub events: u64,
     /// Frames that failed to decode (counted, skipped).
     pub decode_errors: u64,
+    /// Venue answers refusing one of our requests (a subscription): the books it
+    /// covers cannot sync. Not decode errors: the frames were well formed.
+    pub refused_requests: u64,
     /// Sequence gaps detected (book invalidated until a snapshot).
     pub gaps: u64,
     /// Book updates dropped as already applied (a repeat, or one older than the book).
@@ -542,6 +549,10 @@ impl Pipeline {
         self.heard(venue, ts_recv);
         self.counters.frames += 1;
         self.last_event = self.last_event.max(ts_recv);
+        if error.is_some_and(|e| e.kind == feeds::DecodeErrorKind::Refused) {
+            self.counters.refused_requests += 1;
+            return;
+        }
         self.counters.decode_errors += 1;
         if error.is_some() {
             self.last_decode_error = error;
@@ -674,7 +685,8 @@ impl Pipeline {
             // are scaled as the venue quotes them).
             let scale = self.scales.get(i).copied().unwrap_or_default();
             if seq.verify(d, book, scale, scale).is_err() {
-                let at = (seq.last(), d.last_seq);
+                // The update, and the checksum the venue sent for it.
+                let at = (d.last_seq, u64::from(d.checksum().unwrap_or(0)));
                 self.counters.checksum_mismatches += 1;
                 book.invalidate();
                 self.needs_snapshot |= bit;
@@ -776,7 +788,7 @@ impl Pipeline {
             recent.rotate_right(1);
             recent[0] = t.trade_id;
         }
-        let off_market = self.off_market(t);
+        let off_market = self.off_market(t, now);
         if !off_market && let Some(last) = self.last_trade.get_mut(i) {
             *last = Some(t.price);
         }
@@ -802,15 +814,21 @@ impl Pipeline {
 
     /// Whether `t` printed outside the instrument's collar around its book's mid (a
     /// bad print: a stop must not fire on it). A book being resynced is judged by its
-    /// last valid top, so a bad print in a resync is caught too; before the book was
-    /// ever valid a print cannot be judged, and is taken as it is.
-    fn off_market(&self, t: &Trade) -> bool {
+    /// last valid top for [`LAST_TOP_TRUSTED_NS`], so a bad print in a resync is
+    /// caught too. Past that, or before the book was ever valid, a print cannot be
+    /// judged and is taken as it is: a market that moved on while the book was down
+    /// must not make every genuine print look off the market.
+    fn off_market(&self, t: &Trade, now: u64) -> bool {
         let i = t.instrument.0 as usize;
         let book = self.books.get(i).filter(|b| b.is_valid());
+        let recent = self
+            .invalid_since
+            .get(i)
+            .is_some_and(|&since| since == 0 || now.saturating_sub(since) < LAST_TOP_TRUSTED_NS);
         let (bid, ask) = match book.map(|b| (b.best_bid(), b.best_ask())) {
             Some((Some(bid), Some(ask))) => (bid.price.0, ask.price.0),
             _ => match self.last_top.get(i) {
-                Some(&[bid, _, ask, _]) if bid > 0 && ask > 0 => (bid, ask),
+                Some(&[bid, _, ask, _]) if bid > 0 && ask > 0 && recent => (bid, ask),
                 _ => return false,
             },
         };

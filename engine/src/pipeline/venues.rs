@@ -66,6 +66,14 @@ pub fn instrument_labels(config: &PipelineConfig) -> Vec<String> {
         .collect()
 }
 
+/// Levels a side each book holds for `venue`'s feed: as deep as the venue's book
+/// channel sends (OKX's `books`: 400), and 256 for the others (Binance's partial
+/// depth sends 20, Bybit's `orderbook.50` 50). A snapshot deeper than this fails to
+/// apply and leaves its book invalid.
+pub fn book_depth(venue: Venue) -> usize {
+    if venue == Venue::Okx { 400 } else { 256 }
+}
+
 /// Quote currencies, longest first where one ends another (`FDUSD`, `USDT`, `USD`).
 const QUOTES: [&str; 7] = ["FDUSD", "USDT", "USDC", "USD", "EUR", "BTC", "ETH"];
 
@@ -165,5 +173,33 @@ mod tests {
         assert_eq!(okx("XYZ"), "XYZ");
         assert_eq!(venue_symbol(Venue::Bybit, "BTCUSDT"), "BTCUSDT");
         assert_eq!(venue_symbol(Venue::Binance, "BTCUSDT"), "BTCUSDT");
+    }
+
+    /// OKX's `books` channel starts with a 400-level snapshot: the engine's books
+    /// for an OKX feed hold it whole (a shallower book refuses it and stays invalid).
+    #[test]
+    fn an_okx_book_holds_a_full_books_snapshot() {
+        let level = |p: u32| format!(r#"["{p}","1","0","1"]"#);
+        let (asks, bids): (Vec<_>, Vec<_>) =
+            ((10_001..10_401).map(level).collect(), (9_601..10_001).rev().map(level).collect());
+        let frame = format!(
+            r#"{{"arg":{{"channel":"books","instId":"BTC-USDT"}},"action":"snapshot","data":[{{"asks":[{}],"bids":[{}],"ts":"1","checksum":0,"prevSeqId":-1,"seqId":1}}]}}"#,
+            asks.join(","),
+            bids.join(",")
+        );
+        let mut symbols = SymbolTable::new();
+        symbols.intern("BTC-USDT", 0, 0);
+        let mut events = Events::with_capacity(256);
+        OkxDecoder::new(symbols).decode(frame.as_bytes(), UnixNanos(0), &mut events).unwrap();
+        let apply = |depth: usize| {
+            let mut book = feeds::book::Book::with_depth(depth);
+            let applied = events.as_slice().iter().all(|e| match e {
+                feeds::event::Event::BookDelta(d) => book.apply(d).is_ok(),
+                _ => false,
+            });
+            applied && book.is_valid() && book.depth(feeds::event::BookSide::Bid) == 400
+        };
+        assert!(apply(book_depth(Venue::Okx)));
+        assert!(!apply(256), "the depth the other venues get would not do");
     }
 }

@@ -302,10 +302,57 @@ pub struct Session {
     asked_at: Vec<u64>,
     ping: Option<Vec<u8>>,
     pinged_at: u64,
+    /// The venue's cap on subscribe and unsubscribe requests a connection may send
+    /// (OKX: 480 an hour), if it has one.
+    limit: Option<RequestWindow>,
     /// Connected, and not yet polled: the clocks above start at the first poll (the
     /// start-up that follows a first connect can take longer than a snapshot wait).
     fresh: bool,
 }
+
+/// The send times of a connection's last `N` requests, so a client can keep to a
+/// venue's "at most N requests an hour per connection": a request may go once the
+/// oldest of the last N is more than an hour old. Fixed size: nothing allocated
+/// after start-up.
+#[derive(Debug, Clone)]
+struct RequestWindow {
+    sent: Vec<u64>,
+    next: usize,
+    window_ns: u64,
+}
+
+impl RequestWindow {
+    fn new(n: usize, window_ns: u64) -> Self {
+        Self { sent: vec![0; n], next: 0, window_ns }
+    }
+
+    /// A new connection: nothing sent on it yet.
+    fn reset(&mut self) {
+        self.sent.fill(0);
+    }
+
+    /// Whether `n` more requests may go at `now`, and if so counts them as sent.
+    fn take(&mut self, n: usize, now: u64) -> bool {
+        let len = self.sent.len();
+        // The n-th oldest of the last `len`: its slot is overwritten by the n-th send.
+        let slot = (self.next + n.saturating_sub(1)) % len.max(1);
+        let free =
+            n <= len && self.sent.get(slot).is_some_and(|&at| at == 0 || now.saturating_sub(at) >= self.window_ns);
+        if free {
+            for _ in 0..n {
+                if let Some(at) = self.sent.get_mut(self.next) {
+                    *at = now.max(1);
+                }
+                self.next = (self.next + 1) % len;
+            }
+        }
+        free
+    }
+}
+
+/// OKX's cap on subscribe, unsubscribe and login requests: 480 an hour per connection.
+const OKX_REQUESTS_PER_HOUR: usize = 480;
+const HOUR_NS: u64 = 3_600_000_000_000;
 
 /// How often a Bybit or OKX client pings.
 const PING_EVERY_NS: u64 = 20_000_000_000;
@@ -324,6 +371,7 @@ impl Session {
             |op: &str, topics: &[String]| format!(r#"{{"op":"{op}","args":[{}]}}"#, topics.join(",")).into_bytes();
         // A symbol's book and trade subscriptions, in the venue's words.
         type Topic = fn(&str) -> String;
+        let limit = (dialect == Venue::Okx).then(|| RequestWindow::new(OKX_REQUESTS_PER_HOUR, HOUR_NS));
         let (book, trades, per_request, ping): (Topic, Topic, usize, &[u8]) = match dialect {
             Venue::Bybit => {
                 (|s| format!("\"orderbook.50.{s}\""), |s| format!("\"publicTrade.{s}\""), 10, br#"{"op":"ping"}"#)
@@ -348,6 +396,7 @@ impl Session {
             asked_at: vec![0; symbols.len()],
             ping: Some(ping.to_vec()),
             pinged_at: 0,
+            limit,
             fresh: false,
         }
     }
@@ -363,6 +412,11 @@ impl Session {
         if std::mem::take(&mut self.fresh) {
             self.pinged_at = now;
             self.asked_at.fill(now);
+            // A new connection's count starts with its subscriptions.
+            if let Some(limit) = &mut self.limit {
+                limit.reset();
+                limit.take(self.subscribe.len(), now);
+            }
         }
         match &self.ping {
             Some(ping) if now.saturating_sub(self.pinged_at) >= PING_EVERY_NS => {
@@ -374,7 +428,9 @@ impl Session {
     }
 
     /// Asks for a fresh snapshot of `instrument`'s book, unless one was asked for
-    /// less than [`RESUBSCRIBE_EVERY_NS`] ago.
+    /// less than [`RESUBSCRIBE_EVERY_NS`] ago, or the venue's request cap is reached
+    /// (the book then waits, refusing orders, rather than have the venue drop the
+    /// connection; the stale-book kill switch bounds the wait).
     fn resync(&mut self, client: &mut WsClient, instrument: InstrumentId, now: u64) -> Result<(), feeds::ws::WsError> {
         let k = instrument.0.wrapping_sub(self.first) as usize;
         let (Some(requests), Some(at)) = (self.resubscribe.get(k), self.asked_at.get_mut(k)) else { return Ok(()) };
@@ -382,6 +438,11 @@ impl Session {
             return Ok(());
         }
         *at = now;
+        if let Some(limit) = &mut self.limit
+            && !limit.take(requests.len(), now)
+        {
+            return Ok(());
+        }
         send_all(client, requests)
     }
 }
@@ -555,5 +616,41 @@ impl<F: Feed> Feed for MultiFeed<F> {
 
     fn is_live(&self) -> bool {
         self.feeds.iter().all(Feed::is_live)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_window_keeps_to_n_an_hour() {
+        let mut w = RequestWindow::new(4, HOUR_NS);
+        let t0 = 5 * HOUR_NS;
+        assert!(w.take(3, t0));
+        assert!(!w.take(2, t0 + 1), "3 sent, 2 more would make 5 within the hour");
+        assert!(w.take(1, t0 + 2));
+        assert!(!w.take(1, t0 + HOUR_NS - 1), "the oldest is not an hour old yet");
+        assert!(w.take(2, t0 + HOUR_NS), "the first 3 have aged out together");
+        assert!(!w.take(2, t0 + HOUR_NS), "only one of them is left");
+        assert!(!w.take(5, t0 + 10 * HOUR_NS), "never more than the window holds at once");
+        w.reset();
+        assert!(w.take(4, t0 + HOUR_NS + 1), "a new connection starts with none sent");
+    }
+
+    #[test]
+    fn okx_subscribes_in_its_own_words_and_counts_its_requests() {
+        let s = Session::new(feeds::event::Venue::Okx, &["BTCUSDT", "ETHUSDT"], 0);
+        assert_eq!(
+            String::from_utf8_lossy(&s.subscribe[0]),
+            r#"{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"},{"channel":"trades","instId":"BTC-USDT"},{"channel":"books","instId":"ETH-USDT"},{"channel":"trades","instId":"ETH-USDT"}]}"#
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&s.resubscribe[1][0]),
+            r#"{"op":"unsubscribe","args":[{"channel":"books","instId":"ETH-USDT"}]}"#
+        );
+        assert_eq!(s.ping.as_deref(), Some(&b"ping"[..]));
+        assert_eq!(s.limit.as_ref().map(|l| l.sent.len()), Some(OKX_REQUESTS_PER_HOUR));
+        assert!(Session::new(feeds::event::Venue::Bybit, &["BTCUSDT"], 0).limit.is_none());
     }
 }

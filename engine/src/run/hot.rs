@@ -37,6 +37,8 @@ pub struct Status {
     pub rejects: u64,
     /// Gaps so far.
     pub gaps: u64,
+    /// Venue answers refusing a request (a subscription) so far.
+    pub refused: u64,
     /// Records waiting in the persist ring.
     pub backlog: usize,
     /// Tick-to-order p50 so far (ns).
@@ -65,6 +67,7 @@ fn status(p: &Pipeline, now: u64) -> Status {
         fills: c.fills,
         rejects: c.risk_rejects + c.venue_rejects,
         gaps: c.gaps,
+        refused: c.refused_requests,
         backlog: p.sink().backlog(),
         p50,
         p99,

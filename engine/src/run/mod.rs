@@ -602,9 +602,15 @@ fn durable_of(cold: &Cold) -> Option<persist::journal::Position> {
 fn status_line(s: &Status, prev: &Status, capacity: usize) -> String {
     let dt = (s.ts.saturating_sub(prev.ts)).max(1) as f64 / 1e9;
     let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / dt;
+    // Only when it happened: a refused subscription leaves books that never sync.
+    let refused = if s.refused > 0 {
+        format!("  VENUE REFUSED {} REQUEST(S): check --symbols and --dialect", s.refused)
+    } else {
+        String::new()
+    };
     format!(
         "events {:>9.0}/s  orders {:>7.0}/s  fills {:>6}  rejects {:>6}  gaps {:>3}  persist ring {:>5.1}%  \
-         tick-to-order p50 {:>6} ns p99 {:>7} ns  kill switch {}",
+         tick-to-order p50 {:>6} ns p99 {:>7} ns  kill switch {}{refused}",
         rate(s.events, prev.events),
         rate(s.orders, prev.orders),
         s.fills,

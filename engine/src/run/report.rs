@@ -179,6 +179,14 @@ impl RunSummary {
             c.decode_errors,
             c.oms_errors
         );
+        if c.refused_requests > 0 {
+            let _ = writeln!(
+                out,
+                "the venue refused {} request(s): subscriptions to symbols or channels it does not carry, so \
+                 their books never synced (check --symbols and --dialect)",
+                c.refused_requests
+            );
+        }
         if c.checksum_mismatches > 0 {
             let _ = writeln!(
                 out,

@@ -419,10 +419,7 @@ impl MarketSim {
             }
         }
         let corrupt = self.dialect == Venue::Okx && self.timing.due(self.corrupt_every, self.depth_frames);
-        if corrupt
-            && let Some(level) =
-                bids.get_mut(..nb).and_then(<[_]>::first_mut).or_else(|| asks.get_mut(..na).and_then(<[_]>::first_mut))
-        {
+        if corrupt && let Some(level) = corruptible(&mut bids[..nb]).or_else(|| corruptible(&mut asks[..na])) {
             // What goes out differs from the simulator's book by one unit of size; the
             // checksum below is of the book.
             level.1 += 1;
@@ -450,6 +447,15 @@ fn write_bybit_book(
     frame.extend_from_slice(br#"],"a":["#);
     write_levels(frame, asks, s.price_scale, s.qty_scale);
     let _ = write!(frame, r#"],"u":{},"seq":{}}},"cts":{ms}}}"#, s.update_id, s.update_id);
+}
+
+/// A level of an update whose size can be sent wrong so that only a checksum tells:
+/// one that stays in the book (not a delete, which would turn into a level the
+/// other side may cross) and whose price no other change of the update sets again
+/// (which would overwrite the wrong size).
+fn corruptible(levels: &mut [(i64, i64)]) -> Option<&mut (i64, i64)> {
+    let prices: Vec<i64> = levels.iter().map(|l| l.0).collect();
+    levels.iter_mut().find(|(price, qty)| *qty > 0 && prices.iter().filter(|p| *p == price).count() == 1)
 }
 
 /// An OKX v5 `books` message of `action` (`snapshot` or `update`): `seqId` the
