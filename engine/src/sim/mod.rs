@@ -1,8 +1,9 @@
-//! The built-in exchange simulator: a market that emits real Binance (or Bybit) frames, and a
+//! The built-in exchange simulator: a market that emits real Binance (or Bybit, or OKX) frames, and a
 //! venue that matches our orders against it; and the feed faults `engine sim` can
 //! inject into that market's frames.
 
 mod faults;
+mod frames;
 mod market;
 mod rng;
 mod venue;
