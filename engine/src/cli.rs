@@ -650,6 +650,20 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// The dialect of a venue id (`Venue as u16`), if `--dialect` offers it.
+    pub fn of(venue: u16) -> Option<Self> {
+        [Self::Binance, Self::Bybit, Self::Okx].into_iter().find(|d| d.venue() as u16 == venue)
+    }
+
+    /// Its `--dialect` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Binance => "binance",
+            Self::Bybit => "bybit",
+            Self::Okx => "okx",
+        }
+    }
+
     /// The venue whose format it is.
     pub fn venue(self) -> feeds::event::Venue {
         match self {

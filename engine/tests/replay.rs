@@ -74,3 +74,24 @@ fn a_damaged_or_foreign_capture_is_a_clear_error() {
     assert!(stderr.contains("replay ended early: capture cut short"), "{stderr}");
     assert!(stdout.contains("frames 4999 "), "{stdout}");
 }
+
+/// A capture names the dialect it was recorded in: replayed as another venue's, it
+/// is refused at start with the flag that would read it, rather than decode to
+/// nothing but errors; replayed in its own dialect it runs.
+#[test]
+fn a_capture_replayed_in_another_dialect_is_refused_naming_the_right_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("okx.cap");
+    let cap = capture.to_str().unwrap();
+    let record = ["run", "--dialect", "okx", "--frames", "20000", "--rate", "0", "--persist", "none", "--quiet"];
+    let (code, _, stderr) = engine(&[&record[..], &["--record", cap]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let (code, _, stderr) = engine(&["replay", cap, "--persist", "none", "--quiet"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("recorded from okx frames") && stderr.contains("--dialect okx"), "{stderr}");
+
+    let (code, stdout, stderr) = engine(&["replay", cap, "--dialect", "okx", "--persist", "none"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("frames 20000 ") && stdout.contains("decode errors 0 "), "{stdout}");
+}

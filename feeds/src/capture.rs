@@ -6,20 +6,23 @@
 //! file:      magic "ENGCAP1\n" | record*
 //! frame:     0u8 | ts_recv u64 | len u32 | bytes
 //! snapshot:  1u8 | ts u64 | instrument u32 | count u32 | count × BookDelta (raw, 176 B each)
+//! venue:     2u8 | venue u16 (whose message format the frames are in; first, if at all)
 //! ```
-//! Integers are little-endian. A truncated final record (a capture cut short by a
+//! Integers are little-endian. A capture that names its venue can be refused by a
+//! replay that would decode it in another venue's format. A truncated final record (a capture cut short by a
 //! crash) is reported as such, never misread.
 
 use std::io::Write;
 
 use crate::{
     Events,
-    event::{BookDelta, Event, InstrumentId},
+    event::{BookDelta, Event, InstrumentId, Venue},
 };
 
 const MAGIC: &[u8; 8] = b"ENGCAP1\n";
 const FRAME: u8 = 0;
 const SNAPSHOT: u8 = 1;
+const VENUE: u8 = 2;
 /// The largest frame a capture may hold.
 pub const MAX_FRAME: usize = 16 << 20;
 
@@ -37,6 +40,15 @@ impl<W: Write> CaptureWriter<W> {
     pub fn new(mut out: W) -> std::io::Result<Self> {
         out.write_all(MAGIC)?;
         Ok(Self { out })
+    }
+
+    /// Records whose message format the frames are in (write it first).
+    ///
+    /// # Errors
+    /// The write failed.
+    pub fn venue(&mut self, venue: Venue) -> std::io::Result<()> {
+        self.out.write_all(&[VENUE])?;
+        self.out.write_all(&(venue as u16).to_le_bytes())
     }
 
     /// Appends a frame received at `ts_recv`.
@@ -99,6 +111,11 @@ pub enum Item<'a> {
         instrument: InstrumentId,
         /// The deltas' bytes.
         raw: &'a [u8],
+    },
+    /// Whose message format the frames are in (`Venue as u16`).
+    Venue {
+        /// The venue.
+        venue: u16,
     },
 }
 
@@ -203,9 +220,26 @@ impl<'a> CaptureReader<'a> {
                 self.at = offset + 17 + len;
                 Item::Snapshot { ts, instrument: InstrumentId(instrument), raw }
             }
+            VENUE => {
+                let Some(&[lo, hi]) = b.get(offset + 1..offset + 3) else { return Some(truncated) };
+                self.at = offset + 3;
+                Item::Venue { venue: u16::from_le_bytes([lo, hi]) }
+            }
             kind => return Some(Err(CaptureError::UnknownRecord { kind, offset })),
         };
         Some(Ok(item))
+    }
+}
+
+/// The venue a capture says its frames came from (`Venue as u16`), if it says.
+///
+/// # Errors
+/// [`CaptureError::BadMagic`], or a damaged first record.
+pub fn recorded_venue(bytes: &[u8]) -> Result<Option<u16>, CaptureError> {
+    match CaptureReader::new(bytes)?.next_item() {
+        Some(Ok(Item::Venue { venue })) => Ok(Some(venue)),
+        Some(Err(e)) => Err(e),
+        _ => Ok(None),
     }
 }
 
@@ -257,5 +291,19 @@ mod tests {
             }
         }
         assert_eq!(CaptureReader::new(b"JUNKJUNK").unwrap_err(), CaptureError::BadMagic);
+        assert_eq!(recorded_venue(&bytes), Ok(None), "this one does not say");
+    }
+
+    #[test]
+    fn a_capture_can_name_its_venue_first() {
+        let mut w = CaptureWriter::new(Vec::new()).unwrap();
+        w.venue(Venue::Okx).unwrap();
+        w.frame(7, b"{}").unwrap();
+        let bytes = w.finish().unwrap();
+        assert_eq!(recorded_venue(&bytes), Ok(Some(Venue::Okx as u16)));
+        let mut r = CaptureReader::new(&bytes).unwrap();
+        assert_eq!(r.next_item(), Some(Ok(Item::Venue { venue: Venue::Okx as u16 })));
+        assert_eq!(r.next_item(), Some(Ok(Item::Frame { ts_recv: 7, bytes: b"{}" })));
+        assert_eq!(recorded_venue(&bytes[..MAGIC.len() + 2]), Err(CaptureError::Truncated { offset: MAGIC.len() }));
     }
 }

@@ -7,7 +7,7 @@ use std::{fs::File, io::BufWriter, path::Path};
 use feeds::{
     Events,
     capture::{CaptureReader, CaptureWriter, Item, snapshot_events},
-    event::InstrumentId,
+    event::{InstrumentId, Venue},
 };
 
 use feeds::ws::WsClient;
@@ -103,13 +103,24 @@ pub struct ReplayFeed {
 }
 
 impl ReplayFeed {
-    /// Loads a capture file.
+    /// Loads a capture file whose frames are to be decoded as `dialect`'s.
     ///
     /// # Errors
-    /// The file cannot be read or is not a capture.
-    pub fn open(path: &Path) -> Result<Self, String> {
+    /// The file cannot be read or is not a capture, or it says it was recorded
+    /// from another venue's feed (it would decode to nothing but errors).
+    pub fn open(path: &Path, dialect: Venue) -> Result<Self, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let at = CaptureReader::new(&bytes).map_err(|e| format!("{}: {e}", path.display()))?.position();
+        let recorded = feeds::capture::recorded_venue(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(recorded) = recorded.filter(|v| *v != dialect as u16) {
+            let name =
+                crate::cli::Dialect::of(recorded).map_or_else(|| format!("venue {recorded}"), |d| d.name().to_owned());
+            return Err(format!(
+                "{}: recorded from {name} frames, but this run decodes {} frames: replay it with --dialect {name}",
+                path.display(),
+                crate::cli::Dialect::of(dialect as u16).map_or("other", crate::cli::Dialect::name),
+            ));
+        }
         Ok(Self { bytes, at, done: false, unrequested_snapshots: 0, error: None })
     }
 }
@@ -132,6 +143,7 @@ impl Feed for ReplayFeed {
                     self.unrequested_snapshots += 1;
                     self.at = reader.position();
                 }
+                Some(Ok(Item::Venue { .. })) => self.at = reader.position(),
                 Some(Ok(Item::Frame { ts_recv, .. })) => {
                     let start = self.at;
                     self.at = reader.position();
@@ -174,11 +186,12 @@ pub struct Recording<F> {
 }
 
 impl<F: Feed> Recording<F> {
-    /// Records `inner` into a new file at `path`.
+    /// Records `inner`, whose frames are in `dialect`'s format, into a new file at
+    /// `path`.
     ///
     /// # Errors
     /// The file cannot be created.
-    pub fn new(inner: F, path: &Path) -> Result<Self, String> {
+    pub fn new(inner: F, path: &Path, dialect: Venue) -> Result<Self, String> {
         use std::os::unix::fs::OpenOptionsExt;
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -187,7 +200,8 @@ impl<F: Feed> Recording<F> {
             .mode(0o600)
             .open(path)
             .map_err(|e| format!("--record {}: {e}", path.display()))?;
-        let out = CaptureWriter::new(BufWriter::with_capacity(1 << 20, file)).map_err(|e| e.to_string())?;
+        let mut out = CaptureWriter::new(BufWriter::with_capacity(1 << 20, file)).map_err(|e| e.to_string())?;
+        out.venue(dialect).map_err(|e| e.to_string())?;
         Ok(Self { inner, out, error: None })
     }
 

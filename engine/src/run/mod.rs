@@ -175,7 +175,7 @@ type SimFactory = Box<dyn Fn(usize) -> SimFeed + Send>;
 /// What the trading core reads.
 enum HotInput {
     /// The feed itself (fused), with the capture to record into.
-    Feed(Box<Source>, Option<PathBuf>, SimFactory),
+    Feed(Box<Source>, Option<(PathBuf, feeds::event::Venue)>, SimFactory),
     /// The feed core's ring (pipelined).
     Ring(Box<RingInput>),
 }
@@ -656,7 +656,9 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     };
     let source = match &options.feed {
         FeedSource::Sim => Source::Sim,
-        FeedSource::Replay(path) => Source::Replay(ReplayFeed::open(path).map_err(RunError::Capture)?),
+        FeedSource::Replay(path) => {
+            Source::Replay(ReplayFeed::open(path, options.pipeline.dialect).map_err(RunError::Capture)?)
+        }
         FeedSource::Ws(urls) => match &urls[..] {
             [url] => Source::Ws(WsFeed::connect(url, &options.tls, session(0)).map_err(RunError::Feed)?),
             _ => Source::WsVenues(MultiFeed::new(
@@ -712,7 +714,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let mut config = options.pipeline.clone();
     let (rate, seed, gap_every, max_frames) = (options.rate, options.seed, options.gap_every, options.max_frames);
     let faults = options.faults;
-    let record = options.record.clone();
+    let record = options.record.clone().map(|path| (path, options.pipeline.dialect));
     let start_state = reconciliation.clone();
     let hot_options = tuning::HotThreadOptions { fifo_priority: options.fifo, ..Default::default() };
     // One clock for every thread: the ring hop is measured across cores.

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use feeds::event::Venue;
+
 use super::{
     Feed, MultiFeed, Recording, ReplayFeed, SimFeed, WsFeed,
     hot::{self, Control, Faults, Status},
@@ -87,7 +89,7 @@ pub(super) fn drive_source(
     driver: &mut impl Driver,
     source: Source,
     (sim, layout): (&dyn Fn(usize) -> SimFeed, VenueLayout),
-    record: Option<PathBuf>,
+    record: Option<(PathBuf, Venue)>,
 ) -> Option<String> {
     match source {
         Source::Sim if layout.venues == 1 => drive(driver, sim(0), record),
@@ -98,10 +100,14 @@ pub(super) fn drive_source(
     }
 }
 
-fn drive<F: Feed + FeedReport>(driver: &mut impl Driver, mut feed: F, record: Option<PathBuf>) -> Option<String> {
+fn drive<F: Feed + FeedReport>(
+    driver: &mut impl Driver,
+    mut feed: F,
+    record: Option<(PathBuf, Venue)>,
+) -> Option<String> {
     match record {
         None => driver.drive(&mut feed),
-        Some(path) => match Recording::new(feed, &path) {
+        Some((path, dialect)) => match Recording::new(feed, &path, dialect) {
             Ok(mut recording) => driver.drive(&mut recording).or(recording.finish().err()),
             Err(e) => Some(e),
         },

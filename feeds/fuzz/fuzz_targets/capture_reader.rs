@@ -29,6 +29,8 @@ fuzz_target!(|bytes: &[u8]| {
                     }
                 }
             }
+            // Any id: a replay compares it with its dialect, never trusts it.
+            Ok(Item::Venue { .. }) => {}
             Err(_) => break,
         }
         assert!(reader.position() > before, "an item that does not move the reader on");
