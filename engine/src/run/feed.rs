@@ -111,15 +111,21 @@ impl ReplayFeed {
     pub fn open(path: &Path, dialect: Venue) -> Result<Self, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let at = CaptureReader::new(&bytes).map_err(|e| format!("{}: {e}", path.display()))?.position();
-        let recorded = feeds::capture::recorded_venue(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        // A first record cut short says nothing: the replay reports where it ends.
+        let recorded = feeds::capture::recorded_venue(&bytes).ok().flatten();
         if let Some(recorded) = recorded.filter(|v| *v != dialect as u16) {
-            let name =
-                crate::cli::Dialect::of(recorded).map_or_else(|| format!("venue {recorded}"), |d| d.name().to_owned());
-            return Err(format!(
-                "{}: recorded from {name} frames, but this run decodes {} frames: replay it with --dialect {name}",
-                path.display(),
-                crate::cli::Dialect::of(dialect as u16).map_or("other", crate::cli::Dialect::name),
-            ));
+            let ours = crate::cli::Dialect::of(dialect as u16).map_or("other", crate::cli::Dialect::name);
+            return Err(match crate::cli::Dialect::of(recorded) {
+                Some(theirs) => format!(
+                    "{}: recorded from {} frames, but this run decodes {ours} frames: replay it with --dialect {}",
+                    path.display(),
+                    theirs.name(),
+                    theirs.name()
+                ),
+                None => {
+                    format!("{}: recorded from frames of venue id {recorded}, which no --dialect reads", path.display())
+                }
+            });
         }
         Ok(Self { bytes, at, done: false, unrequested_snapshots: 0, error: None })
     }
@@ -316,9 +322,11 @@ pub struct Session {
     asked_at: Vec<u64>,
     ping: Option<Vec<u8>>,
     pinged_at: u64,
-    /// The venue's cap on subscribe and unsubscribe requests a connection may send
-    /// (OKX: 480 an hour), if it has one.
-    limit: Option<RequestWindow>,
+    /// Where the venue caps the subscribe and unsubscribe requests a connection may
+    /// send (OKX: 480 an hour), each book's share of the cap beyond the
+    /// subscriptions: a book that never syncs (a symbol the venue refused) spends its
+    /// own share, never the others'.
+    limits: Vec<RequestWindow>,
     /// Connected, and not yet polled: the clocks above start at the first poll (the
     /// start-up that follows a first connect can take longer than a snapshot wait).
     fresh: bool,
@@ -385,7 +393,6 @@ impl Session {
             |op: &str, topics: &[String]| format!(r#"{{"op":"{op}","args":[{}]}}"#, topics.join(",")).into_bytes();
         // A symbol's book and trade subscriptions, in the venue's words.
         type Topic = fn(&str) -> String;
-        let limit = (dialect == Venue::Okx).then(|| RequestWindow::new(OKX_REQUESTS_PER_HOUR, HOUR_NS));
         let (book, trades, per_request, ping): (Topic, Topic, usize, &[u8]) = match dialect {
             Venue::Bybit => {
                 (|s| format!("\"orderbook.50.{s}\""), |s| format!("\"publicTrade.{s}\""), 10, br#"{"op":"ping"}"#)
@@ -400,8 +407,16 @@ impl Session {
         };
         let names: Vec<String> = symbols.iter().map(|s| crate::pipeline::venue_symbol(dialect, s)).collect();
         let topics: Vec<String> = names.iter().flat_map(|s| [book(s), trades(s)]).collect();
+        let subscribe: Vec<Vec<u8>> = topics.chunks(per_request).map(|c| request("subscribe", c)).collect();
+        // Whole re-subscriptions (2 requests each) a book may send an hour.
+        let share = (OKX_REQUESTS_PER_HOUR.saturating_sub(subscribe.len()) / names.len().max(1) / 2 * 2).max(2);
+        let limits = if dialect == Venue::Okx {
+            names.iter().map(|_| RequestWindow::new(share, HOUR_NS)).collect()
+        } else {
+            Vec::new()
+        };
         Self {
-            subscribe: topics.chunks(per_request).map(|c| request("subscribe", c)).collect(),
+            subscribe,
             resubscribe: names
                 .iter()
                 .map(|s| [request("unsubscribe", &[book(s)]), request("subscribe", &[book(s)])])
@@ -410,7 +425,7 @@ impl Session {
             asked_at: vec![0; symbols.len()],
             ping: Some(ping.to_vec()),
             pinged_at: 0,
-            limit,
+            limits,
             fresh: false,
         }
     }
@@ -418,6 +433,8 @@ impl Session {
     /// A new connection: subscribe (which asks for every book's snapshot).
     fn start(&mut self, client: &mut WsClient) -> Result<(), feeds::ws::WsError> {
         self.fresh = true;
+        // The venue counts per connection: a new one starts with none sent.
+        self.limits.iter_mut().for_each(RequestWindow::reset);
         send_all(client, &self.subscribe)
     }
 
@@ -426,11 +443,6 @@ impl Session {
         if std::mem::take(&mut self.fresh) {
             self.pinged_at = now;
             self.asked_at.fill(now);
-            // A new connection's count starts with its subscriptions.
-            if let Some(limit) = &mut self.limit {
-                limit.reset();
-                limit.take(self.subscribe.len(), now);
-            }
         }
         match &self.ping {
             Some(ping) if now.saturating_sub(self.pinged_at) >= PING_EVERY_NS => {
@@ -442,9 +454,9 @@ impl Session {
     }
 
     /// Asks for a fresh snapshot of `instrument`'s book, unless one was asked for
-    /// less than [`RESUBSCRIBE_EVERY_NS`] ago, or the venue's request cap is reached
-    /// (the book then waits, refusing orders, rather than have the venue drop the
-    /// connection; the stale-book kill switch bounds the wait).
+    /// less than [`RESUBSCRIBE_EVERY_NS`] ago, or the book's share of the venue's
+    /// request cap is spent (the book then waits, refusing orders, rather than have
+    /// the venue drop the connection; the stale-book kill switch bounds the wait).
     fn resync(&mut self, client: &mut WsClient, instrument: InstrumentId, now: u64) -> Result<(), feeds::ws::WsError> {
         let k = instrument.0.wrapping_sub(self.first) as usize;
         let (Some(requests), Some(at)) = (self.resubscribe.get(k), self.asked_at.get_mut(k)) else { return Ok(()) };
@@ -452,7 +464,7 @@ impl Session {
             return Ok(());
         }
         *at = now;
-        if let Some(limit) = &mut self.limit
+        if let Some(limit) = self.limits.get_mut(k)
             && !limit.take(requests.len(), now)
         {
             return Ok(());
@@ -664,7 +676,9 @@ mod tests {
             r#"{"op":"unsubscribe","args":[{"channel":"books","instId":"ETH-USDT"}]}"#
         );
         assert_eq!(s.ping.as_deref(), Some(&b"ping"[..]));
-        assert_eq!(s.limit.as_ref().map(|l| l.sent.len()), Some(OKX_REQUESTS_PER_HOUR));
-        assert!(Session::new(feeds::event::Venue::Bybit, &["BTCUSDT"], 0).limit.is_none());
+        // 480 an hour, less the one subscription, shared by the two books in whole
+        // re-subscriptions.
+        assert_eq!(s.limits.iter().map(|l| l.sent.len()).collect::<Vec<_>>(), [238, 238]);
+        assert!(Session::new(feeds::event::Venue::Bybit, &["BTCUSDT"], 0).limits.is_empty());
     }
 }

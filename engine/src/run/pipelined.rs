@@ -44,6 +44,8 @@ pub enum FeedMsg {
         venue: u8,
         /// Its receive time.
         ts_recv: u64,
+        /// Why (a venue's refusal is counted apart from malformed frames).
+        error: feeds::DecodeError,
     },
     /// One `BookDelta` of the snapshot being assembled.
     SnapshotEvent(Event),
@@ -170,15 +172,16 @@ impl FeedStage {
             self.last_ts = ts_recv;
             self.report.frames += 1;
             self.events.clear();
-            if self.decoders.decode(venue, frame, UnixNanos(ts_recv), &mut self.events).is_ok() {
-                let parsed = clock.now_ns();
-                for n in 0..self.events.len() {
-                    let Some(event) = self.events.as_slice().get(n).copied() else { break };
-                    self.push(FeedMsg::Event(event));
+            match self.decoders.decode(venue, frame, UnixNanos(ts_recv), &mut self.events) {
+                Ok(_) => {
+                    let parsed = clock.now_ns();
+                    for n in 0..self.events.len() {
+                        let Some(event) = self.events.as_slice().get(n).copied() else { break };
+                        self.push(FeedMsg::Event(event));
+                    }
+                    self.push(FeedMsg::Frame { venue: venue as u8, ts_recv, arrived, parsed });
                 }
-                self.push(FeedMsg::Frame { venue: venue as u8, ts_recv, arrived, parsed });
-            } else {
-                self.push(FeedMsg::DecodeError { venue: venue as u8, ts_recv });
+                Err(error) => self.push(FeedMsg::DecodeError { venue: venue as u8, ts_recv, error }),
             }
         }
         busy
@@ -259,8 +262,8 @@ impl Input for RingInput {
                     self.ask(pipeline, now);
                     return true;
                 }
-                FeedMsg::DecodeError { venue, ts_recv } => {
-                    pipeline.on_decode_error(usize::from(venue), ts_recv, None);
+                FeedMsg::DecodeError { venue, ts_recv, error } => {
+                    pipeline.on_decode_error(usize::from(venue), ts_recv, Some(error));
                     pipeline.decoded_events().clear();
                     return true;
                 }
