@@ -307,8 +307,8 @@ pub struct RunArgs {
     /// Whose message format every --feed speaks: the built-in simulator's frames, a
     /// WebSocket stream (subscribed to each symbol on every connect where the venue
     /// wants it, as Bybit and OKX do), or a capture (give the dialect it was recorded
-    /// in). Symbols are given as Binance writes them (`BTCUSDT`); OKX's are derived
-    /// (`BTC-USDT`).
+    /// in: a capture names it, and one from another dialect is refused). Symbols are
+    /// given as Binance writes them (`BTCUSDT`); OKX's are derived (`BTC-USDT`).
     #[arg(long, value_enum, default_value_t = Dialect::Binance)]
     pub dialect: Dialect,
     /// For wss:// feeds and venues, also trust the CA certificates in this PEM file
