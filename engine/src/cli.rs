@@ -652,16 +652,12 @@ pub enum Dialect {
 impl Dialect {
     /// The dialect of a venue id (`Venue as u16`), if `--dialect` offers it.
     pub fn of(venue: u16) -> Option<Self> {
-        [Self::Binance, Self::Bybit, Self::Okx].into_iter().find(|d| d.venue() as u16 == venue)
+        <Self as clap::ValueEnum>::value_variants().iter().copied().find(|d| d.venue() as u16 == venue)
     }
 
-    /// Its `--dialect` value.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Binance => "binance",
-            Self::Bybit => "bybit",
-            Self::Okx => "okx",
-        }
+    /// Its `--dialect` value, as clap names it.
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self).map_or_else(String::new, |v| v.get_name().to_owned())
     }
 
     /// The venue whose format it is.

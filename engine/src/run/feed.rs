@@ -114,7 +114,8 @@ impl ReplayFeed {
         // A first record cut short says nothing: the replay reports where it ends.
         let recorded = feeds::capture::recorded_venue(&bytes).ok().flatten();
         if let Some(recorded) = recorded.filter(|v| *v != dialect as u16) {
-            let ours = crate::cli::Dialect::of(dialect as u16).map_or("other", crate::cli::Dialect::name);
+            let ours =
+                crate::cli::Dialect::of(dialect as u16).map_or_else(|| "other".to_owned(), crate::cli::Dialect::name);
             return Err(match crate::cli::Dialect::of(recorded) {
                 Some(theirs) => format!(
                     "{}: recorded from {} frames, but this run decodes {ours} frames: replay it with --dialect {}",
