@@ -6,7 +6,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use benches::parse::{Figures, measure, sets};
+use benches::parse::binance::{self, Binance};
+use benches::parse::bybit::{self, Bybit};
+use benches::parse::coinbase::{self, Coinbase};
+use benches::parse::kraken::{self, Kraken};
+use benches::parse::okx::{self, Okx};
+use benches::parse::{Candidate, Figures, candidates, measure};
 use clap::Parser;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -26,29 +31,45 @@ struct Cli {
     /// Interleaved rounds per set; medians are reported [default: 15, or 3 with --quick].
     #[arg(long)]
     rounds: Option<usize>,
-    /// Sets to run [default: all]: binance_trade, binance_depth, binance_mix.
+    /// Sets to run [default: all]: binance_trade, binance_depth, binance_mix,
+    /// coinbase, kraken, bybit, okx.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
 
+/// Every set: its name, and how to make its frames and its contenders.
+type Set = (&'static str, fn(usize) -> Vec<Vec<u8>>, fn() -> Vec<(&'static str, Candidate)>);
+
+const SETS: [Set; 7] = [
+    ("binance_trade", |n| binance::frames("trade", n), candidates::<Binance>),
+    ("binance_depth", |n| binance::frames("depth", n), candidates::<Binance>),
+    ("binance_mix", |n| binance::frames("mix", n), candidates::<Binance>),
+    ("coinbase", coinbase::frames, candidates::<Coinbase>),
+    ("kraken", kraken::frames, candidates::<Kraken>),
+    ("bybit", bybit::frames, candidates::<Bybit>),
+    ("okx", okx::frames, candidates::<Okx>),
+];
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let rounds = cli.rounds.unwrap_or(if cli.quick { 3 } else { 15 }).max(1);
-    let frames = if cli.quick { 5_000 } else { 50_000 };
+    let frames_per_set = if cli.quick { 5_000 } else { 50_000 };
     let allocs = |run: &dyn Fn()| {
         let region = Region::new(GLOBAL);
         run();
         region.change().allocations as u64
     };
     let mut report: BTreeMap<&str, BTreeMap<&str, Figures>> = BTreeMap::new();
-    const SETS: [(&str, &str); 3] = [("binance_trade", "trade"), ("binance_depth", "depth"), ("binance_mix", "mix")];
-    if let Some(bad) = cli.only.iter().find(|o| !SETS.iter().any(|(s, _)| s == o)) {
-        eprintln!("error: unknown set {bad:?}; choose from binance_trade, binance_depth, binance_mix");
+    let names = || SETS.iter().map(|(name, ..)| *name).collect::<Vec<_>>().join(", ");
+    if let Some(bad) = cli.only.iter().find(|o| !SETS.iter().any(|(s, ..)| s == o)) {
+        eprintln!("error: unknown set {bad:?}; choose from {}", names());
         return ExitCode::FAILURE;
     }
-    for (set, kind) in SETS.into_iter().filter(|(s, _)| cli.only.is_empty() || cli.only.iter().any(|o| o == s)) {
+    for (set, frames, contenders) in
+        SETS.into_iter().filter(|(s, ..)| cli.only.is_empty() || cli.only.iter().any(|o| o == s))
+    {
         eprintln!("measuring {set} ...");
-        report.insert(set, measure(&sets::binance(kind, frames), rounds, &allocs));
+        report.insert(set, measure(&frames(frames_per_set), &contenders(), rounds, &allocs));
     }
     println!(
         "{:<15} {:<11} {:>9} {:>12} {:>12} {:>10} {:>10}",
@@ -68,7 +89,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "\n(medians of {rounds} interleaved rounds of {frames} frames; ratios are MB/s to serde_json and sonic-rs in this run)"
+        "\n(medians of {rounds} interleaved rounds of {frames_per_set} frames; ratios are MB/s to serde_json and sonic-rs in this run)"
     );
     if let Some(path) = cli.json {
         let json = serde_json::json!({ "sets": report });
