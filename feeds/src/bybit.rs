@@ -13,15 +13,27 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
+use crate::event::{BookSide, Event, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
-use crate::venue::{Update, decimal, error, missing, price_and_size, push_trade, side};
+use crate::venue::{Lists, decimal, decimal_or_offset, error, missing, price_and_size, push_trade, side};
 
 /// Decodes Bybit v5 public frames into events.
 #[derive(Debug, Clone)]
 pub struct BybitDecoder {
     symbols: SymbolTable,
+}
+
+/// One `[price, size]` level.
+fn level(s: &mut Scanner<'_>, inst: Instrument, field: &'static str) -> Result<Level, DecodeError> {
+    s.expect(b'[', "'['")?;
+    s.ws();
+    let price = decimal(s, inst.price_scale, field, true)?;
+    s.expect(b',', "','")?;
+    s.ws();
+    let qty = decimal(s, inst.qty_scale, field, false)?;
+    s.expect(b']', "']'")?;
+    Ok(Level { price: Price(price), qty: Qty(qty) })
 }
 
 fn ms_to_ns(ms: u64, at: usize, field: &'static str) -> Result<UnixNanos, DecodeError> {
@@ -36,6 +48,13 @@ fn trade_id(text: &[u8]) -> u64 {
         return text.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
     }
     text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// What an envelope's `data` was read as, when it was read in place.
+#[derive(Debug, Clone, Copy)]
+enum Decoded {
+    Book,
+    Trades,
 }
 
 /// The envelope, as read.
@@ -72,12 +91,19 @@ impl BybitDecoder {
     /// subscription: [`DecodeErrorKind::Refused`]), or a full `out`; `out` is then left as it was. A successful
     /// answer (a subscription ack, a pong) decodes to no events.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
-        crate::venue::all_or_nothing(out, |out, _| self.decode_frame(frame, ts_recv, out))
+        crate::venue::all_or_nothing(out, |out, before| self.decode_frame(frame, ts_recv, out, before))
     }
 
-    fn decode_frame(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
+    fn decode_frame(
+        &self,
+        frame: &[u8],
+        ts_recv: UnixNanos,
+        out: &mut Events,
+        before: usize,
+    ) -> Result<(), DecodeError> {
         let mut s = Scanner::new(frame);
         let mut env = Envelope::default();
+        let mut decoded = None;
         s.object(|s, key| {
             s.ws();
             let at = s.pos();
@@ -86,9 +112,20 @@ impl BybitDecoder {
                 b"type" => env.kind = Some(s.string()?),
                 b"ts" => env.ts = Some((s.u64("ts")?, at)),
                 b"cts" => env.cts = Some((s.u64("cts")?, at)),
+                // In Bybit's order the topic, type and ts come first, so `data` is
+                // read in place; otherwise once the whole envelope is known.
                 b"data" => {
                     env.data = Some(at);
-                    s.skip()?;
+                    let topic = env.topic.unwrap_or_default();
+                    if topic.starts_with(b"orderbook.") && env.kind.is_some() && env.ts.is_some() {
+                        self.book(s, &env, ts_recv, out)?;
+                        decoded = Some(Decoded::Book);
+                    } else if topic.starts_with(b"publicTrade.") {
+                        self.trades(s, ts_recv, out)?;
+                        decoded = Some(Decoded::Trades);
+                    } else {
+                        s.skip()?;
+                    }
                 }
                 b"op" => {
                     env.op = true;
@@ -104,6 +141,22 @@ impl BybitDecoder {
         // derivatives' `{"op":"pong","args":[...]}` (no `success` at all).
         if env.topic.is_none() && env.op {
             return if env.success == Some(false) { Err(error(0, DecodeErrorKind::Refused)) } else { Ok(()) };
+        }
+        match decoded {
+            // `cts`, the book's time where sent, follows `data`.
+            Some(Decoded::Book) => {
+                if let Some((cts, at)) = env.cts {
+                    let ts = ms_to_ns(cts, at, "cts")?;
+                    for event in out.tail_mut(before) {
+                        if let Event::BookDelta(d) = event {
+                            d.ts_exchange = ts;
+                        }
+                    }
+                }
+                return Ok(());
+            }
+            Some(Decoded::Trades) => return Ok(()),
+            None => {}
         }
         let topic = env.topic.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;
         let data = env.data.ok_or(missing("data"))?;
@@ -133,21 +186,16 @@ impl BybitDecoder {
             Some(b"delta") => false,
             _ => return Err(missing("type")),
         };
-        let (mut inst, mut update, mut bids, mut asks) = (None, None, None, None);
+        let (mut inst, mut update) = (None, None);
+        let mut lists = Lists::new(Venue::Bybit, ts_recv, level);
         s.object(|s, key| {
             s.ws();
             let at = s.pos();
             match key {
                 b"s" => inst = Some(self.instrument(s.string()?, at)?),
                 b"u" => update = Some(s.u64("u")?),
-                b"b" => {
-                    bids = Some(at);
-                    s.skip()?;
-                }
-                b"a" => {
-                    asks = Some(at);
-                    s.skip()?;
-                }
+                b"b" => lists.list(s, out, inst, BookSide::Bid, "b")?,
+                b"a" => lists.list(s, out, inst, BookSide::Ask, "a")?,
                 _ => s.skip()?,
             }
             Ok(())
@@ -158,21 +206,7 @@ impl BybitDecoder {
         let ts = ms_to_ns(time.0, time.1, "cts")?;
         // A restarted service resends the whole book with u = 1.
         let replaces = snapshot || update == 1;
-        let mut book = Update::new(BookDelta::new(Venue::Bybit, inst.id, (update, update), ts, ts_recv), out);
-        for (side, at, field) in [(BookSide::Bid, bids, "b"), (BookSide::Ask, asks, "a")] {
-            s.seek(at.ok_or(missing(field))?);
-            s.array(|s| {
-                s.expect(b'[', "'['")?;
-                s.ws();
-                let price = decimal(s, inst.price_scale, field, true)?;
-                s.expect(b',', "','")?;
-                s.ws();
-                let qty = decimal(s, inst.qty_scale, field, false)?;
-                s.expect(b']', "']'")?;
-                book.level(out, side, Level { price: Price(price), qty: Qty(qty) }, s.pos())
-            })?;
-        }
-        book.finish(out, replaces)
+        lists.finish(s, out, inst, ["b", "a"], ((update, update), ts), replaces, None)
     }
 
     fn trades(&self, s: &mut Scanner<'_>, ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
@@ -188,14 +222,8 @@ impl BybitDecoder {
                     b"T" => time = Some((s.u64("T")?, at)),
                     b"S" => taker = Some(side(s.string()?, b"Buy", b"Sell", at, "S", "Buy or Sell")?),
                     b"i" => id = Some(trade_id(s.string()?)),
-                    b"p" => {
-                        price_at = Some(at);
-                        s.skip()?;
-                    }
-                    b"v" => {
-                        size_at = Some(at);
-                        s.skip()?;
-                    }
+                    b"p" => price_at = Some(decimal_or_offset(s, inst.map(|i| i.price_scale), "p", true)?),
+                    b"v" => size_at = Some(decimal_or_offset(s, inst.map(|i| i.qty_scale), "v", true)?),
                     _ => s.skip()?,
                 }
                 Ok(())

@@ -13,11 +13,11 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
+use crate::event::{BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
 use crate::time::rfc3339_ns;
-use crate::venue::{Update, decimal, error, missing, price_and_size, push_trade, side};
+use crate::venue::{Lists, decimal, decimal_or_offset, error, missing, price_and_size, push_trade, side};
 
 /// Decodes Kraken v2 public frames into events.
 #[derive(Debug, Clone)]
@@ -31,6 +31,21 @@ fn timestamp(s: &mut Scanner<'_>) -> Result<UnixNanos, DecodeError> {
     rfc3339_ns(text)
         .map(UnixNanos)
         .ok_or(error(at, DecodeErrorKind::BadField { field: "timestamp", expected: "RFC 3339 UTC time" }))
+}
+
+/// One `{"price","qty"}` level.
+fn level(s: &mut Scanner<'_>, inst: Instrument, _field: &'static str) -> Result<Level, DecodeError> {
+    let (mut price, mut qty) = (None, None);
+    s.object(|s, key| {
+        s.ws();
+        match key {
+            b"price" => price = Some(decimal(s, inst.price_scale, "price", true)?),
+            b"qty" => qty = Some(decimal(s, inst.qty_scale, "qty", false)?),
+            _ => s.skip()?,
+        }
+        Ok(())
+    })?;
+    Ok(Level { price: Price(price.ok_or(missing("price"))?), qty: Qty(qty.ok_or(missing("qty"))?) })
 }
 
 impl KrakenDecoder {
@@ -52,22 +67,37 @@ impl KrakenDecoder {
 
     fn decode_frame(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
         let mut s = Scanner::new(frame);
-        let (mut channel, mut kind, mut data) = (None, None, None);
+        let (mut channel, mut kind, mut data, mut decoded) = (None, None, None, false);
         s.object(|s, key| {
             s.ws();
             let at = s.pos();
             match key {
                 b"channel" => channel = Some(s.string()?),
                 b"type" => kind = Some(s.string()?),
-                b"data" => {
-                    data = Some(at);
-                    s.skip()?;
-                }
+                // In Kraken's order `channel` and `type` come first, so `data` is read
+                // in place; otherwise once the whole envelope is known.
+                b"data" => match (channel, kind) {
+                    (Some(b"trade"), _) => {
+                        self.trades(s, ts_recv, out)?;
+                        decoded = true;
+                    }
+                    (Some(b"book"), Some(kind)) => {
+                        self.book(s, kind == b"snapshot", ts_recv, out)?;
+                        decoded = true;
+                    }
+                    _ => {
+                        data = Some(at);
+                        s.skip()?;
+                    }
+                },
                 _ => s.skip()?,
             }
             Ok(())
         })?;
         s.end()?;
+        if decoded {
+            return Ok(());
+        }
         let channel = channel.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;
         let data = data.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;
         s.seek(data);
@@ -90,20 +120,15 @@ impl KrakenDecoder {
         out: &mut Events,
     ) -> Result<(), DecodeError> {
         s.array(|s| {
-            let (mut inst, mut bids, mut asks, mut ts, mut checksum) = (None, None, None, UnixNanos(0), None);
+            let (mut inst, mut ts, mut checksum) = (None, UnixNanos(0), None);
+            let mut lists = Lists::new(Venue::Kraken, ts_recv, level);
             s.object(|s, key| {
                 s.ws();
                 let at = s.pos();
                 match key {
                     b"symbol" => inst = Some(self.instrument(s.string()?, at)?),
-                    b"bids" => {
-                        bids = Some(at);
-                        s.skip()?;
-                    }
-                    b"asks" => {
-                        asks = Some(at);
-                        s.skip()?;
-                    }
+                    b"bids" => lists.list(s, out, inst, BookSide::Bid, "bids")?,
+                    b"asks" => lists.list(s, out, inst, BookSide::Ask, "asks")?,
                     b"timestamp" => ts = timestamp(s)?,
                     b"checksum" => {
                         let at = s.pos();
@@ -117,30 +142,8 @@ impl KrakenDecoder {
                 }
                 Ok(())
             })?;
-            let end = s.pos();
             let inst = inst.ok_or(missing("symbol"))?;
-            let mut book = Update::new(BookDelta::new(Venue::Kraken, inst.id, (0, 0), ts, ts_recv), out);
-            for (side, at, field) in [(BookSide::Bid, bids, "bids"), (BookSide::Ask, asks, "asks")] {
-                s.seek(at.ok_or(missing(field))?);
-                s.array(|s| {
-                    let (mut price, mut qty) = (None, None);
-                    s.object(|s, key| {
-                        s.ws();
-                        match key {
-                            b"price" => price = Some(decimal(s, inst.price_scale, "price", true)?),
-                            b"qty" => qty = Some(decimal(s, inst.qty_scale, "qty", false)?),
-                            _ => s.skip()?,
-                        }
-                        Ok(())
-                    })?;
-                    let level =
-                        Level { price: Price(price.ok_or(missing("price"))?), qty: Qty(qty.ok_or(missing("qty"))?) };
-                    book.level(out, side, level, s.pos())
-                })?;
-            }
-            book.finish_checked(out, snapshot, checksum)?;
-            s.seek(end);
-            Ok(())
+            lists.finish(s, out, inst, ["bids", "asks"], ((0, 0), ts), snapshot, checksum)
         })
     }
 
@@ -156,14 +159,8 @@ impl KrakenDecoder {
                     b"side" => taker = Some(side(s.string()?, b"buy", b"sell", at, "side", "buy or sell")?),
                     b"trade_id" => id = Some(s.u64("trade_id")?),
                     b"timestamp" => ts = Some(timestamp(s)?),
-                    b"price" => {
-                        price_at = Some(at);
-                        s.skip()?;
-                    }
-                    b"qty" => {
-                        qty_at = Some(at);
-                        s.skip()?;
-                    }
+                    b"price" => price_at = Some(decimal_or_offset(s, inst.map(|i| i.price_scale), "price", true)?),
+                    b"qty" => qty_at = Some(decimal_or_offset(s, inst.map(|i| i.qty_scale), "qty", true)?),
                     _ => s.skip()?,
                 }
                 Ok(())

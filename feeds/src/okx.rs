@@ -24,7 +24,7 @@ use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
-use crate::venue::{Update, decimal, error, missing, price_and_size, push_trade, side};
+use crate::venue::{Update, decimal, decimal_or_offset, error, missing, price_and_size, push_trade, side};
 
 /// Decodes OKX v5 public frames into events.
 #[derive(Debug, Clone)]
@@ -52,6 +52,37 @@ fn ms_to_ns(ms: u64, field: &'static str) -> Result<UnixNanos, DecodeError> {
     ms.checked_mul(1_000_000)
         .map(UnixNanos)
         .ok_or(error(0, DecodeErrorKind::BadField { field, expected: "ms timestamp" }))
+}
+
+/// Where a message's `data` goes.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Trades,
+    Books { inst: Instrument, snapshot: bool },
+}
+
+/// The route for `channel`; `Ok(None)` for a channel we do not decode. Until the
+/// envelope is `complete`, a book whose `instId` or `action` is not yet seen is
+/// `Ok(None)` too (it may still come); once complete, a missing `instId` is an error
+/// and a missing `action` means a snapshot (`bbo-tbt` and `books5` send whole books).
+fn route(
+    channel: &[u8],
+    inst: Option<Instrument>,
+    action: Option<&[u8]>,
+    complete: bool,
+) -> Result<Option<Route>, DecodeError> {
+    if channel == b"trades" || channel == b"trades-all" {
+        return Ok(Some(Route::Trades));
+    }
+    if !(channel.starts_with(b"books") || channel == b"bbo-tbt") {
+        return Ok(None);
+    }
+    match (inst, action) {
+        (Some(inst), Some(action)) => Ok(Some(Route::Books { inst, snapshot: action != b"update" })),
+        (Some(inst), None) if complete => Ok(Some(Route::Books { inst, snapshot: true })),
+        (None, _) if complete => Err(missing("instId")),
+        _ => Ok(None),
+    }
 }
 
 impl OkxDecoder {
@@ -85,6 +116,7 @@ impl OkxDecoder {
         }
         let mut s = Scanner::new(frame);
         let (mut channel, mut inst, mut action, mut data, mut event) = (None, None, None, None, None);
+        let mut decoded = false;
         s.object(|s, key| {
             s.ws();
             let at = s.pos();
@@ -101,10 +133,18 @@ impl OkxDecoder {
                 })?,
                 b"action" => action = Some(s.string()?),
                 b"event" => event = Some((s.string()?, at)),
-                b"data" => {
-                    data = Some(at);
-                    s.skip()?;
-                }
+                // In OKX's order `arg` and `action` come first, so `data` is read in
+                // place; otherwise it is read once the whole envelope is known.
+                b"data" => match channel.and_then(|c| route(c, inst, action, false).transpose()) {
+                    Some(route) => {
+                        self.data(s, route?, ts_recv, out, before)?;
+                        decoded = true;
+                    }
+                    None => {
+                        data = Some(at);
+                        s.skip()?;
+                    }
+                },
                 _ => s.skip()?,
             }
             Ok(())
@@ -113,22 +153,34 @@ impl OkxDecoder {
         match event {
             // Acks, a notice (a service upgrade will close the connection: the client
             // reconnects when it does) and the channel's connection count.
-            Some((b"subscribe" | b"unsubscribe" | b"notice" | b"channel-conn-count", _)) => return Ok(()),
+            Some((b"subscribe" | b"unsubscribe" | b"notice" | b"channel-conn-count", _)) => {
+                out.truncate(before);
+                return Ok(());
+            }
             Some((b"error" | b"channel-conn-count-error", at)) => return Err(error(at, DecodeErrorKind::Refused)),
             Some((_, at)) => return Err(error(at, DecodeErrorKind::UnknownMessage)),
+            None if decoded => return Ok(()),
             None => {}
         }
         let channel = channel.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;
         s.seek(data.ok_or(missing("data"))?);
-        if channel == b"trades" || channel == b"trades-all" {
-            self.trades(&mut s, ts_recv, out)
-        } else if channel.starts_with(b"books") || channel == b"bbo-tbt" {
-            let inst = inst.ok_or(missing("instId"))?;
-            // bbo-tbt and books5 send whole books and no action: each is a snapshot.
-            let snapshot = !matches!(action, Some(b"update"));
-            self.books(&mut s, inst, snapshot, ts_recv, out, before)
-        } else {
-            Err(error(0, DecodeErrorKind::UnknownMessage))
+        match route(channel, inst, action, true)? {
+            Some(route) => self.data(&mut s, route, ts_recv, out, before),
+            None => Err(error(0, DecodeErrorKind::UnknownMessage)),
+        }
+    }
+
+    fn data(
+        &self,
+        s: &mut Scanner<'_>,
+        route: Route,
+        ts_recv: UnixNanos,
+        out: &mut Events,
+        before: usize,
+    ) -> Result<(), DecodeError> {
+        match route {
+            Route::Trades => self.trades(s, ts_recv, out),
+            Route::Books { inst, snapshot } => self.books(s, inst, snapshot, ts_recv, out, before),
         }
     }
 
@@ -146,18 +198,36 @@ impl OkxDecoder {
         before: usize,
     ) -> Result<(), DecodeError> {
         s.array(|s| {
-            let (mut asks, mut bids, mut ts, mut prev, mut seq, mut checksum) = (None, None, None, None, None, None);
+            let (mut ts, mut prev, mut seq, mut checksum) = (None, None, None, None);
+            let (mut asks, mut bids) = (false, false);
+            let mut book = Update::new(BookDelta::new(Venue::Okx, inst.id, (0, 0), UnixNanos(0), ts_recv), out);
             s.object(|s, key| {
                 s.ws();
-                let at = s.pos();
                 match key {
-                    b"asks" => {
-                        asks = Some(at);
-                        s.skip()?;
-                    }
-                    b"bids" => {
-                        bids = Some(at);
-                        s.skip()?;
+                    // Levels are read in one pass; the sequence numbers and time that
+                    // follow them are written into the deltas when the update closes.
+                    b"asks" | b"bids" => {
+                        let (side, seen, field) = match key {
+                            b"asks" => (BookSide::Ask, &mut asks, "asks"),
+                            _ => (BookSide::Bid, &mut bids, "bids"),
+                        };
+                        if std::mem::replace(seen, true) {
+                            return Err(error(s.pos(), DecodeErrorKind::BadField { field, expected: "one list" }));
+                        }
+                        s.array(|s| {
+                            s.expect(b'[', "'['")?;
+                            s.ws();
+                            let price = decimal(s, inst.price_scale, field, true)?;
+                            s.expect(b',', "','")?;
+                            s.ws();
+                            let qty = decimal(s, inst.qty_scale, field, false)?;
+                            while s.peek() == Some(b',') {
+                                s.expect(b',', "','")?;
+                                s.skip()?; // the deprecated "0" and the order count
+                            }
+                            s.expect(b']', "']'")?;
+                            book.level(out, side, Level { price: Price(price), qty: Qty(qty) }, s.pos())
+                        })?;
                     }
                     b"ts" => ts = Some(s.u64("ts")?),
                     b"prevSeqId" => prev = Some(signed(s, "prevSeqId")?),
@@ -168,31 +238,15 @@ impl OkxDecoder {
                 }
                 Ok(())
             })?;
-            let end = s.pos();
+            for (seen, field) in [(asks, "asks"), (bids, "bids")] {
+                if !seen {
+                    return Err(missing(field));
+                }
+            }
             let ts = ms_to_ns(ts.ok_or(missing("ts"))?, "ts")?;
             // bbo-tbt and books5 carry no sequence: 0 marks "none".
-            let (first, last) = (prev.unwrap_or(0).max(0) as u64, seq.unwrap_or(0).max(0) as u64);
-            let mut book = Update::new(BookDelta::new(Venue::Okx, inst.id, (first, last), ts, ts_recv), out);
-            for (side, at, field) in [(BookSide::Bid, bids, "bids"), (BookSide::Ask, asks, "asks")] {
-                s.seek(at.ok_or(missing(field))?);
-                s.array(|s| {
-                    s.expect(b'[', "'['")?;
-                    s.ws();
-                    let price = decimal(s, inst.price_scale, field, true)?;
-                    s.expect(b',', "','")?;
-                    s.ws();
-                    let qty = decimal(s, inst.qty_scale, field, false)?;
-                    while s.peek() == Some(b',') {
-                        s.expect(b',', "','")?;
-                        s.skip()?; // the deprecated "0" and the order count
-                    }
-                    s.expect(b']', "']'")?;
-                    book.level(out, side, Level { price: Price(price), qty: Qty(qty) }, s.pos())
-                })?;
-            }
-            book.finish_checked(out, snapshot, checksum)?;
-            s.seek(end);
-            Ok(())
+            book.header((prev.unwrap_or(0).max(0) as u64, seq.unwrap_or(0).max(0) as u64), ts);
+            book.finish_checked(out, snapshot, checksum)
         })?;
         if out.len() == before { Err(error(0, DecodeErrorKind::MissingField { field: "data" })) } else { Ok(()) }
     }
@@ -209,14 +263,8 @@ impl OkxDecoder {
                     b"tradeId" => id = Some(s.u64("tradeId")?),
                     b"side" => taker = Some(side(s.string()?, b"buy", b"sell", at, "side", "buy or sell")?),
                     b"ts" => ts = Some(s.u64("ts")?),
-                    b"px" => {
-                        px = Some(at);
-                        s.skip()?;
-                    }
-                    b"sz" => {
-                        sz = Some(at);
-                        s.skip()?;
-                    }
+                    b"px" => px = Some(decimal_or_offset(s, inst.map(|i| i.price_scale), "px", true)?),
+                    b"sz" => sz = Some(decimal_or_offset(s, inst.map(|i| i.qty_scale), "sz", true)?),
                     _ => s.skip()?,
                 }
                 Ok(())

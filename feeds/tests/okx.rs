@@ -27,9 +27,10 @@ fn a_books_snapshot_from_the_docs() {
     assert_eq!((deltas[0].first_seq, deltas[0].last_seq), (0, 123456), "prevSeqId -1 becomes 0");
     assert_eq!(deltas[0].ts_exchange.0, 1_597_026_383_085_000_000);
     let levels: Vec<_> = deltas.iter().flat_map(|d| d.levels().collect::<Vec<_>>()).collect();
-    assert_eq!((levels[0].0, levels[0].1.price.0, levels[0].1.qty.0), (BookSide::Bid, 847_697, 25_600_000_000));
-    assert_eq!((levels[8].0, levels[8].1.price.0, levels[8].1.qty.0), (BookSide::Ask, 847_698, 41_500_000_000));
-    assert_eq!(levels[9].1.price.0, 847_700, "\"8477\" has no decimals");
+    // In the frame's order: asks first, as OKX sends them.
+    assert_eq!((levels[0].0, levels[0].1.price.0, levels[0].1.qty.0), (BookSide::Ask, 847_698, 41_500_000_000));
+    assert_eq!(levels[1].1.price.0, 847_700, "\"8477\" has no decimals");
+    assert_eq!((levels[8].0, levels[8].1.price.0, levels[8].1.qty.0), (BookSide::Bid, 847_697, 25_600_000_000));
 }
 
 #[test]
