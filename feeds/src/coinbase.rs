@@ -64,6 +64,7 @@ impl CoinbaseDecoder {
     fn decode_frame(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
         let mut s = Scanner::new(frame);
         let mut m = Message::default();
+        let mut read = None;
         s.object(|s, key| {
             s.ws();
             let at = s.pos();
@@ -93,13 +94,28 @@ impl CoinbaseDecoder {
                 b"best_ask_size" => mark(&mut m.best_ask_size, s)?,
                 b"bids" => mark(&mut m.bids, s)?,
                 b"asks" => mark(&mut m.asks, s)?,
-                b"changes" => mark(&mut m.changes, s)?,
+                // An l2update's type and product come first: its changes are read
+                // in place (their time, which follows, is set when it closes).
+                b"changes" if read.is_some() || m.changes.is_some() => {
+                    return Err(error(at, DecodeErrorKind::BadField { field: "changes", expected: "one list" }));
+                }
+                b"changes" => match (m.kind, m.inst) {
+                    (Some(b"l2update"), Some(inst)) => {
+                        let template = BookDelta::new(Venue::Coinbase, inst.id, (0, 0), UnixNanos(0), ts_recv);
+                        changes(s, read.insert(Update::new(template, out)), out, inst)?;
+                    }
+                    _ => mark(&mut m.changes, s)?,
+                },
                 _ => s.skip()?,
             }
             Ok(())
         })?;
         s.end()?;
         let kind = m.kind.ok_or(missing("type"))?;
+        if read.is_some() && kind != b"l2update" {
+            // A second `type` after changes were read as an l2update's.
+            return Err(error(0, DecodeErrorKind::BadField { field: "type", expected: "one type" }));
+        }
         if !matches!(kind, b"ticker" | b"match" | b"last_match" | b"snapshot" | b"l2update") {
             return Err(error(0, DecodeErrorKind::UnknownMessage));
         }
@@ -149,7 +165,7 @@ impl CoinbaseDecoder {
                 let trade = Trade::new(Venue::Coinbase, inst.id, id, price, qty, Some(taker), time()?, ts_recv);
                 push(out, Event::Trade(trade))
             }
-            _ => self.book(&mut s, &m, inst, kind == b"snapshot", ts_recv, out),
+            _ => self.book(&mut s, &m, inst, kind == b"snapshot", ts_recv, out, read),
         }
     }
 
@@ -162,60 +178,69 @@ impl CoinbaseDecoder {
         snapshot: bool,
         ts_recv: UnixNanos,
         out: &mut Events,
+        read: Option<Update>,
     ) -> Result<(), DecodeError> {
         let ts = m.time.unwrap_or_default();
+        if let Some(mut book) = read {
+            book.header((0, 0), ts);
+            return book.finish(out, false);
+        }
         let mut book = Update::new(BookDelta::new(Venue::Coinbase, inst.id, (0, 0), ts, ts_recv), out);
-        let pair = |s: &mut Scanner<'_>| -> Result<Level, DecodeError> {
-            s.ws();
-            let at = s.pos();
-            let price = s
-                .fixed(inst.price_scale)?
-                .map_err(|e| error(at, DecodeErrorKind::BadDecimal { field: "price", error: e }))?;
-            s.expect(b',', "','")?;
-            s.ws();
-            let at_size = s.pos();
-            let size = s
-                .fixed(inst.qty_scale)?
-                .map_err(|e| error(at_size, DecodeErrorKind::BadDecimal { field: "size", error: e }))?;
-            if price <= 0 {
-                return Err(error(at, DecodeErrorKind::NotPositive { field: "price" }));
-            }
-            if size < 0 {
-                return Err(error(at_size, DecodeErrorKind::Negative { field: "size" }));
-            }
-            Ok(Level { price: Price(price), qty: Qty(size) })
-        };
         if snapshot {
             for (side, at, field) in [(BookSide::Bid, m.bids, "bids"), (BookSide::Ask, m.asks, "asks")] {
                 s.seek(at.ok_or(missing(field))?);
                 s.array(|s| {
                     s.expect(b'[', "'['")?;
-                    let level = pair(s)?;
+                    let level = pair(s, inst)?;
                     s.expect(b']', "']'")?;
                     book.level(out, side, level, s.pos())
                 })?;
             }
         } else {
             s.seek(m.changes.ok_or(missing("changes"))?);
-            s.array(|s| {
-                s.expect(b'[', "'['")?;
-                s.ws();
-                let at = s.pos();
-                let side = match s.string()? {
-                    b"buy" => BookSide::Bid,
-                    b"sell" => BookSide::Ask,
-                    _ => {
-                        return Err(error(at, DecodeErrorKind::BadField { field: "changes", expected: "buy or sell" }));
-                    }
-                };
-                s.expect(b',', "','")?;
-                let level = pair(s)?;
-                s.expect(b']', "']'")?;
-                book.level(out, side, level, s.pos())
-            })?;
+            changes(s, &mut book, out, inst)?;
         }
         book.finish(out, snapshot)
     }
+}
+
+/// A `price, size` pair inside a level's brackets.
+fn pair(s: &mut Scanner<'_>, inst: Instrument) -> Result<Level, DecodeError> {
+    s.ws();
+    let at = s.pos();
+    let price =
+        s.fixed(inst.price_scale)?.map_err(|e| error(at, DecodeErrorKind::BadDecimal { field: "price", error: e }))?;
+    s.expect(b',', "','")?;
+    s.ws();
+    let at_size = s.pos();
+    let size = s
+        .fixed(inst.qty_scale)?
+        .map_err(|e| error(at_size, DecodeErrorKind::BadDecimal { field: "size", error: e }))?;
+    if price <= 0 {
+        return Err(error(at, DecodeErrorKind::NotPositive { field: "price" }));
+    }
+    if size < 0 {
+        return Err(error(at_size, DecodeErrorKind::Negative { field: "size" }));
+    }
+    Ok(Level { price: Price(price), qty: Qty(size) })
+}
+
+/// An `l2update`'s `changes`: `[side, price, size]` each.
+fn changes(s: &mut Scanner<'_>, book: &mut Update, out: &mut Events, inst: Instrument) -> Result<(), DecodeError> {
+    s.array(|s| {
+        s.expect(b'[', "'['")?;
+        s.ws();
+        let at = s.pos();
+        let side = match s.string()? {
+            b"buy" => BookSide::Bid,
+            b"sell" => BookSide::Ask,
+            _ => return Err(error(at, DecodeErrorKind::BadField { field: "changes", expected: "buy or sell" })),
+        };
+        s.expect(b',', "','")?;
+        let level = pair(s, inst)?;
+        s.expect(b']', "']'")?;
+        book.level(out, side, level, s.pos())
+    })
 }
 
 fn push(out: &mut Events, event: Event) -> Result<(), DecodeError> {

@@ -4,6 +4,7 @@
 //! a repeated level list must be an error, not applied twice.
 
 use feeds::bybit::BybitDecoder;
+use feeds::coinbase::CoinbaseDecoder;
 use feeds::event::{Event, UnixNanos};
 use feeds::kraken::KrakenDecoder;
 use feeds::okx::OkxDecoder;
@@ -112,4 +113,27 @@ fn kraken_books_and_trades_decode_the_same_whatever_the_key_order() {
     );
     let twice = r#"{"channel":"book","type":"update","data":[{"symbol":"MATIC/USD","bids":[],"bids":[],"asks":[]}]}"#;
     assert!(kraken.decode(twice.as_bytes(), UnixNanos(0), &mut Events::with_capacity(16)).is_err());
+}
+
+#[test]
+fn coinbase_l2updates_decode_the_same_whatever_the_key_order() {
+    let coinbase = CoinbaseDecoder::new(symbols("BTC-USD"));
+    let decode = |f: &[u8], t, out: &mut Events| coinbase.decode(f, t, out);
+    same_events_in_any_key_order(
+        &decode,
+        r#"{"type":"l2update","product_id":"BTC-USD","changes":[["buy","22356.27","0.00000000"],["sell","22356.30","1.5"]],"time":"2022-08-04T15:25:05.010067Z"}"#,
+        &[
+            r#"{"time":"2022-08-04T15:25:05.010067Z","changes":[["buy","22356.27","0.00000000"],["sell","22356.30","1.5"]],"product_id":"BTC-USD","type":"l2update"}"#,
+            r#"{"product_id":"BTC-USD","changes":[["buy","22356.27","0.00000000"],["sell","22356.30","1.5"]],"type":"l2update","time":"2022-08-04T15:25:05.010067Z"}"#,
+        ],
+    );
+    for hostile in [
+        r#"{"type":"l2update","product_id":"BTC-USD","changes":[["buy","1","1"]],"changes":[["buy","1","1"]],"time":"2022-08-04T15:25:05Z"}"#,
+        r#"{"type":"l2update","product_id":"BTC-USD","changes":[["buy","1","1"]],"type":"match","time":"2022-08-04T15:25:05Z"}"#,
+    ] {
+        assert!(
+            coinbase.decode(hostile.as_bytes(), UnixNanos(0), &mut Events::with_capacity(16)).is_err(),
+            "{hostile}"
+        );
+    }
 }
