@@ -16,7 +16,7 @@ use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{BookSide, Event, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
-use crate::venue::{Lists, decimal, decimal_or_offset, error, missing, price_and_size, push_trade, side};
+use crate::venue::{Lists, decimal, decimal_or_offset, error, missing, once, price_and_size, push_trade, side};
 
 /// Decodes Bybit v5 public frames into events.
 #[derive(Debug, Clone)]
@@ -115,9 +115,12 @@ impl BybitDecoder {
                 // In Bybit's order the topic, type and ts come first, so `data` is
                 // read in place; otherwise once the whole envelope is known.
                 b"data" => {
-                    env.data = Some(at);
+                    once(&mut env.data, at, at, "data")?;
                     let topic = env.topic.unwrap_or_default();
-                    if topic.starts_with(b"orderbook.") && env.kind.is_some() && env.ts.is_some() {
+                    // The book's time is `cts`, which follows, or else `ts`: read in
+                    // place only if `ts` can stand in until `cts` is seen.
+                    let ts_valid = env.ts.is_some_and(|(ms, _)| ms.checked_mul(1_000_000).is_some());
+                    if topic.starts_with(b"orderbook.") && env.kind.is_some() && (env.cts.is_some() || ts_valid) {
                         self.book(s, &env, ts_recv, out)?;
                         decoded = Some(Decoded::Book);
                     } else if topic.starts_with(b"publicTrade.") {
@@ -192,7 +195,7 @@ impl BybitDecoder {
             s.ws();
             let at = s.pos();
             match key {
-                b"s" => inst = Some(self.instrument(s.string()?, at)?),
+                b"s" => once(&mut inst, self.instrument(s.string()?, at)?, at, "s")?,
                 b"u" => update = Some(s.u64("u")?),
                 b"b" => lists.list(s, out, inst, BookSide::Bid, "b")?,
                 b"a" => lists.list(s, out, inst, BookSide::Ask, "a")?,
@@ -203,7 +206,7 @@ impl BybitDecoder {
         let inst = inst.ok_or(missing("s"))?;
         let update = update.ok_or(missing("u"))?;
         let time = env.cts.or(env.ts).ok_or(missing("ts"))?;
-        let ts = ms_to_ns(time.0, time.1, "cts")?;
+        let ts = ms_to_ns(time.0, time.1, if env.cts.is_some() { "cts" } else { "ts" })?;
         // A restarted service resends the whole book with u = 1.
         let replaces = snapshot || update == 1;
         lists.finish(s, out, inst, ["b", "a"], ((update, update), ts), replaces, None)
@@ -218,7 +221,7 @@ impl BybitDecoder {
                 s.ws();
                 let at = s.pos();
                 match key {
-                    b"s" => inst = Some(self.instrument(s.string()?, at)?),
+                    b"s" => once(&mut inst, self.instrument(s.string()?, at)?, at, "s")?,
                     b"T" => time = Some((s.u64("T")?, at)),
                     b"S" => taker = Some(side(s.string()?, b"Buy", b"Sell", at, "S", "Buy or Sell")?),
                     b"i" => id = Some(trade_id(s.string()?)),

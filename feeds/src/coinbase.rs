@@ -16,7 +16,7 @@ use crate::event::{Bbo, BookDelta, BookSide, Event, Level, Price, Qty, Side, Tra
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
 use crate::time::rfc3339_ns;
-use crate::venue::{Update, error, missing, side};
+use crate::venue::{Update, error, missing, once, side};
 
 /// Decodes Coinbase Exchange frames into events.
 #[derive(Debug, Clone)]
@@ -76,7 +76,8 @@ impl CoinbaseDecoder {
                 b"type" => m.kind = Some(s.string()?),
                 b"product_id" => {
                     let id = s.string()?;
-                    m.inst = Some(self.symbols.lookup(id).ok_or(error(at, DecodeErrorKind::UnknownSymbol))?);
+                    let inst = self.symbols.lookup(id).ok_or(error(at, DecodeErrorKind::UnknownSymbol))?;
+                    once(&mut m.inst, inst, at, "product_id")?;
                 }
                 b"sequence" => m.sequence = Some(s.u64("sequence")?),
                 b"trade_id" => m.trade_id = Some(s.u64("trade_id")?),

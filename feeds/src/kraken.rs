@@ -17,7 +17,7 @@ use crate::event::{BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
 use crate::time::rfc3339_ns;
-use crate::venue::{Lists, decimal, decimal_or_offset, error, missing, price_and_size, push_trade, side};
+use crate::venue::{Lists, decimal, decimal_or_offset, error, missing, once, price_and_size, push_trade, side};
 
 /// Decodes Kraken v2 public frames into events.
 #[derive(Debug, Clone)]
@@ -76,6 +76,9 @@ impl KrakenDecoder {
                 b"type" => kind = Some(s.string()?),
                 // In Kraken's order `channel` and `type` come first, so `data` is read
                 // in place; otherwise once the whole envelope is known.
+                b"data" if data.is_some() || decoded => {
+                    return Err(error(at, DecodeErrorKind::BadField { field: "data", expected: "one value" }));
+                }
                 b"data" => match (channel, kind) {
                     (Some(b"trade"), _) => {
                         self.trades(s, ts_recv, out)?;
@@ -126,7 +129,7 @@ impl KrakenDecoder {
                 s.ws();
                 let at = s.pos();
                 match key {
-                    b"symbol" => inst = Some(self.instrument(s.string()?, at)?),
+                    b"symbol" => once(&mut inst, self.instrument(s.string()?, at)?, at, "symbol")?,
                     b"bids" => lists.list(s, out, inst, BookSide::Bid, "bids")?,
                     b"asks" => lists.list(s, out, inst, BookSide::Ask, "asks")?,
                     b"timestamp" => ts = timestamp(s)?,
@@ -155,7 +158,7 @@ impl KrakenDecoder {
                 s.ws();
                 let at = s.pos();
                 match key {
-                    b"symbol" => inst = Some(self.instrument(s.string()?, at)?),
+                    b"symbol" => once(&mut inst, self.instrument(s.string()?, at)?, at, "symbol")?,
                     b"side" => taker = Some(side(s.string()?, b"buy", b"sell", at, "side", "buy or sell")?),
                     b"trade_id" => id = Some(s.u64("trade_id")?),
                     b"timestamp" => ts = Some(timestamp(s)?),

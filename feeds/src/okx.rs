@@ -24,7 +24,7 @@ use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::symbols::{Instrument, SymbolTable};
-use crate::venue::{Update, decimal, decimal_or_offset, error, missing, price_and_size, push_trade, side};
+use crate::venue::{Update, decimal, decimal_or_offset, error, missing, once, price_and_size, push_trade, side};
 
 /// Decodes OKX v5 public frames into events.
 #[derive(Debug, Clone)]
@@ -126,7 +126,7 @@ impl OkxDecoder {
                     let at = s.pos();
                     match key {
                         b"channel" => channel = Some(s.string()?),
-                        b"instId" => inst = Some(self.instrument(s.string()?, at)?),
+                        b"instId" => once(&mut inst, self.instrument(s.string()?, at)?, at, "instId")?,
                         _ => s.skip()?,
                     }
                     Ok(())
@@ -134,17 +134,19 @@ impl OkxDecoder {
                 b"action" => action = Some(s.string()?),
                 b"event" => event = Some((s.string()?, at)),
                 // In OKX's order `arg` and `action` come first, so `data` is read in
-                // place; otherwise it is read once the whole envelope is known.
-                b"data" => match channel.and_then(|c| route(c, inst, action, false).transpose()) {
-                    Some(route) => {
-                        self.data(s, route?, ts_recv, out, before)?;
-                        decoded = true;
+                // place; otherwise (and for `books5` and `bbo-tbt`, which send no
+                // action) it is read once the whole envelope is known.
+                b"data" => {
+                    once(&mut data, at, at, "data")?;
+                    let ready = channel.filter(|_| event.is_none());
+                    match ready.and_then(|c| route(c, inst, action, false).transpose()) {
+                        Some(route) => {
+                            self.data(s, route?, ts_recv, out, before)?;
+                            decoded = true;
+                        }
+                        None => s.skip()?,
                     }
-                    None => {
-                        data = Some(at);
-                        s.skip()?;
-                    }
-                },
+                }
                 _ => s.skip()?,
             }
             Ok(())
@@ -259,7 +261,7 @@ impl OkxDecoder {
                 s.ws();
                 let at = s.pos();
                 match key {
-                    b"instId" => inst = Some(self.instrument(s.string()?, at)?),
+                    b"instId" => once(&mut inst, self.instrument(s.string()?, at)?, at, "instId")?,
                     b"tradeId" => id = Some(s.u64("tradeId")?),
                     b"side" => taker = Some(side(s.string()?, b"buy", b"sell", at, "side", "buy or sell")?),
                     b"ts" => ts = Some(s.u64("ts")?),

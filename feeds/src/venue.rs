@@ -43,6 +43,17 @@ pub(crate) fn decimal(s: &mut Scanner<'_>, scale: u8, field: &'static str, posit
     }
 }
 
+/// Sets a field that a frame may give only once: the instrument (decimals are read
+/// at its scale as soon as it is known) or the data (read where it stands). A second
+/// one is an error at `at`, never a second reading.
+pub(crate) fn once<T>(slot: &mut Option<T>, value: T, at: usize, field: &'static str) -> Result<(), DecodeError> {
+    if slot.is_some() {
+        return Err(error(at, DecodeErrorKind::BadField { field, expected: "one value" }));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
 /// A decimal read where it stands when its scale is already known (the instrument
 /// came first, as venues send it), else its offset, to read once the scale is known.
 #[derive(Debug, Clone, Copy)]

@@ -1,7 +1,9 @@
 //! Decoders read a frame's data in the same pass as its envelope when the keys come
 //! in the venue's documented order, and fall back to reading it afterwards when they
-//! do not. JSON does not fix key order, so both paths must give the same events, and
-//! a repeated level list must be an error, not applied twice.
+//! do not. JSON does not fix key order, so both paths must give the same events (a
+//! book's two lists may come out in either order; these frames keep bids first).
+//! A repeated data, level list or instrument must be an error, never read twice or
+//! mixed.
 
 use feeds::bybit::BybitDecoder;
 use feeds::coinbase::CoinbaseDecoder;
@@ -136,4 +138,74 @@ fn coinbase_l2updates_decode_the_same_whatever_the_key_order() {
             "{hostile}"
         );
     }
+}
+
+fn refused(decode: Decode<'_>, frame: &str) {
+    let mut out = Events::with_capacity(16);
+    assert!(decode(frame.as_bytes(), UnixNanos(0), &mut out).is_err(), "{frame}");
+    assert!(out.is_empty(), "a refused frame leaves nothing: {frame}");
+}
+
+#[test]
+fn a_repeated_data_or_instrument_is_an_error_not_read_twice() {
+    let okx = OkxDecoder::new(symbols("BTC-USDT"));
+    let okx = |f: &[u8], t, out: &mut Events| okx.decode(f, t, out);
+    let trade = r#"{"instId":"BTC-USDT","tradeId":"1","px":"1.5","sz":"1","side":"buy","ts":"1"}"#;
+    refused(
+        &okx,
+        &format!(r#"{{"arg":{{"channel":"trades","instId":"BTC-USDT"}},"data":[{trade}],"data":[{trade}]}}"#),
+    );
+    refused(
+        &okx,
+        &format!(r#"{{"data":[{trade}],"data":[{trade}],"arg":{{"channel":"trades","instId":"BTC-USDT"}}}}"#),
+    );
+    refused(
+        &okx,
+        r#"{"arg":{"channel":"trades"},"data":[{"instId":"BTC-USDT","px":"1.5","instId":"BTC-USDT","tradeId":"1","sz":"1","side":"buy","ts":"1"}]}"#,
+    );
+    let bybit = BybitDecoder::new(symbols("BTCUSDT"));
+    let bybit = |f: &[u8], t, out: &mut Events| bybit.decode(f, t, out);
+    let data = r#"[{"T":1,"s":"BTCUSDT","S":"Buy","v":"1","p":"1.00","i":"7"}]"#;
+    refused(
+        &bybit,
+        &format!(r#"{{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":{data},"data":{data}}}"#),
+    );
+    refused(
+        &bybit,
+        r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["1.00","1"]],"s":"BTCUSDT","a":[],"u":5}}"#,
+    );
+    let kraken = KrakenDecoder::new(symbols("MATIC/USD"));
+    let kraken = |f: &[u8], t, out: &mut Events| kraken.decode(f, t, out);
+    let data =
+        r#"[{"symbol":"MATIC/USD","side":"sell","price":0.5,"qty":1,"trade_id":1,"timestamp":"2023-09-25T07:49:37Z"}]"#;
+    refused(&kraken, &format!(r#"{{"channel":"trade","type":"update","data":{data},"data":{data}}}"#));
+    refused(&kraken, &format!(r#"{{"data":{data},"data":{data},"channel":"trade","type":"update"}}"#));
+    let coinbase = CoinbaseDecoder::new(symbols("BTC-USD"));
+    let coinbase = |f: &[u8], t, out: &mut Events| coinbase.decode(f, t, out);
+    refused(
+        &coinbase,
+        r#"{"type":"l2update","product_id":"BTC-USD","changes":[["buy","1","1"]],"product_id":"BTC-USD","time":"2022-08-04T15:25:05Z"}"#,
+    );
+}
+
+#[test]
+fn an_okx_answer_is_judged_by_its_event_not_by_data_beside_it() {
+    let okx = OkxDecoder::new(symbols("BTC-USDT"));
+    let mut out = Events::with_capacity(16);
+    let ack = r#"{"event":"subscribe","arg":{"channel":"trades"},"data":[{"instId":"NOPE"}]}"#;
+    assert_eq!(okx.decode(ack.as_bytes(), UnixNanos(0), &mut out).ok(), Some(0));
+    let refusal = r#"{"event":"error","arg":{"channel":"trades"},"data":[{"instId":"BTC-USDT","px":"bad"}]}"#;
+    let kind = okx.decode(refusal.as_bytes(), UnixNanos(0), &mut out).err().map(|e| e.kind);
+    assert_eq!(kind, Some(feeds::DecodeErrorKind::Refused));
+}
+
+#[test]
+fn a_bybit_book_takes_cts_even_when_its_ts_alone_would_not_convert() {
+    let bybit = BybitDecoder::new(symbols("BTCUSDT"));
+    let decode = |f: &[u8], t, out: &mut Events| bybit.decode(f, t, out);
+    let book = events(
+        &decode,
+        r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":99999999999999999,"data":{"s":"BTCUSDT","b":[["1.00","1"]],"a":[],"u":5},"cts":1}"#,
+    );
+    assert!(matches!(book.as_slice(), [Event::BookDelta(d)] if d.ts_exchange.0 == 1_000_000));
 }
