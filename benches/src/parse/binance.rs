@@ -61,7 +61,7 @@ impl Tallied for Msg<'_> {
             tally.trade(inst, self.t, fixed(p), fixed(q), !self.m, self.T * 1_000_000);
             return;
         }
-        tally.book(inst, self.U, self.u, self.E * 1_000_000);
+        tally.book(inst, (self.U, self.u), self.E * 1_000_000, false);
         for (ask, levels) in [(false, &self.b), (true, &self.a)] {
             for level in levels.iter().flatten() {
                 tally.level(fixed(level[0]), fixed(level[1]), ask);

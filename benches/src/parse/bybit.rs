@@ -30,6 +30,8 @@ impl VenueSet for Bybit {
 /// The peers' typed view of a Bybit book or trade frame.
 #[derive(Debug, Deserialize)]
 pub struct Msg<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
     ts: u64,
     #[serde(default)]
     cts: Option<u64>,
@@ -91,7 +93,9 @@ impl Tallied for Msg<'_> {
         match &self.data {
             Data::Book(book) => {
                 let ts = self.cts.unwrap_or(self.ts) * 1_000_000;
-                tally.book(instrument(SYMBOLS, book.s), book.u, book.u, ts);
+                // A restarted service resends the whole book with u = 1.
+                let snapshot = self.kind == "snapshot" || book.u == 1;
+                tally.book(instrument(SYMBOLS, book.s), (book.u, book.u), ts, snapshot);
                 for (ask, levels) in [(false, &book.b), (true, &book.a)] {
                     for [price, size] in levels {
                         tally.level(fixed(price), fixed(size), ask);
@@ -155,7 +159,7 @@ fn trades(rng: &mut Rng, id: u64, symbol: &str, ms: u64) -> String {
     format!(r#"{{"topic":"publicTrade.{symbol}","type":"snapshot","ts":{ms},"data":[{data}]}}"#)
 }
 
-/// `n` Bybit frames: 70% `orderbook.50` deltas (0-10 levels), 30% trades (1-2 per frame).
+/// `n` Bybit frames: 70% `orderbook.50` deltas (1-10 levels), 30% trades (1-2 per frame).
 pub fn frames(n: usize) -> Vec<Vec<u8>> {
     let mut rng = Rng::new(0xb1b1_7000);
     (0..n as u64)

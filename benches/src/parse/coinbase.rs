@@ -72,7 +72,7 @@ impl Tallied for Msg<'_> {
                 tally.bbo(inst, self.sequence, bid, ask, ts);
             }
             _ => {
-                tally.book(inst, 0, 0, ts);
+                tally.book(inst, (0, 0), ts, self.kind == "snapshot");
                 for [side, price, size] in self.changes.iter().flatten() {
                     tally.level(fixed(price), fixed(size), *side == "sell");
                 }

@@ -32,6 +32,8 @@ impl VenueSet for Kraken {
 #[derive(Debug, Deserialize)]
 pub struct Msg<'a> {
     channel: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
     #[serde(borrow)]
     data: Vec<Entry<'a>>,
 }
@@ -77,7 +79,7 @@ impl Tallied for Msg<'_> {
                 tally.trade(inst, e.trade_id, scaled(e.price), scaled(e.qty), e.side == Some("buy"), ts);
                 continue;
             }
-            tally.book(inst, 0, 0, ts);
+            tally.book(inst, (0, 0), ts, self.kind == "snapshot");
             if let Some(crc) = e.checksum {
                 tally.checksum(crc);
             }

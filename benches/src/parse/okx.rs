@@ -28,6 +28,8 @@ impl VenueSet for Okx {
 pub struct Msg<'a> {
     #[serde(borrow)]
     arg: Arg<'a>,
+    #[serde(default)]
+    action: Option<&'a str>,
     #[serde(borrow)]
     data: Vec<Entry<'a>>,
 }
@@ -85,7 +87,9 @@ impl Tallied for Msg<'_> {
                 continue;
             }
             let (first, last) = (e.prevSeqId.max(0) as u64, e.seqId.max(0) as u64);
-            tally.book(instrument(SYMBOLS, self.arg.instId), first, last, ts);
+            // `books5` and `bbo-tbt` send no action: each is a whole book.
+            let snapshot = self.action != Some("update");
+            tally.book(instrument(SYMBOLS, self.arg.instId), (first, last), ts, snapshot);
             if let Some(crc) = e.checksum {
                 tally.checksum(crc as i32 as u32);
             }

@@ -30,8 +30,10 @@ impl Tally {
         self.add(17, ts_ns);
     }
 
-    /// The header of one book update (once per update, however many events it spans).
-    pub fn book(&mut self, instrument: usize, first_seq: u64, last_seq: u64, ts_ns: u64) {
+    /// The header of one book update (once per update, however many events it spans):
+    /// its instrument, sequence numbers, time, and whether it replaces the book.
+    pub fn book(&mut self, instrument: usize, (first_seq, last_seq): (u64, u64), ts_ns: u64, snapshot: bool) {
+        self.add(83, u64::from(snapshot));
         self.add(19, instrument as u64);
         self.add(23, first_seq);
         self.add(29, last_seq);
@@ -72,7 +74,8 @@ impl Tally {
                 }
                 Event::BookDelta(d) => {
                     if update_starts {
-                        self.book(d.instrument.0 as usize, d.first_seq, d.last_seq, d.ts_exchange.0);
+                        let seq = (d.first_seq, d.last_seq);
+                        self.book(d.instrument.0 as usize, seq, d.ts_exchange.0, d.is_snapshot());
                     }
                     update_starts = d.is_last();
                     if let Some(crc) = d.checksum() {
