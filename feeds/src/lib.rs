@@ -20,6 +20,7 @@ mod error;
 pub mod event;
 pub mod json;
 pub mod kraken;
+mod layout;
 pub mod okx;
 pub mod sequencer;
 pub mod symbols;

@@ -292,3 +292,48 @@ fn partial_depth_in_a_combined_stream_is_a_snapshot() {
     assert_eq!(err.kind, DecodeErrorKind::MissingField { field: "asks" });
     assert!(out.is_empty());
 }
+
+/// A documented-layout trade is read by a literal-matching fast path; the same frame
+/// with a leading space goes the general way. Both must agree on every frame, valid
+/// or not: the same trade, or an error of the same kind.
+#[test]
+fn documented_trades_decode_as_the_general_path_does() {
+    let mut symbols = SymbolTable::new();
+    symbols.intern("BNBBTC", 8, 8);
+    symbols.intern("BTCUSDT", 2, 6);
+    let decoder = BinanceDecoder::new(symbols);
+    let prices = ["25.35190000", "0.001", "1", "0.00000000", "-1.5", "1e3", "0.123456789", "9223372036854.77580", "2.", ""];
+    let ids = ["12345", "0", "18446744073709551615", "18446744073709551616", "-1", "1.5"];
+    let times = ["1672515782136", "18446744073709551615", "x"];
+    let symbols = ["BNBBTC", "BTCUSDT", "ETHBTC", "BNB\\u0042TC"];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut pick = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        // The first (valid) choice most of the time, so valid frames are common.
+        if seed % 10 < 7 { 0 } else { ((seed >> 8) % n as u64) as usize }
+    };
+    let mut fast_ok = 0;
+    for _ in 0..5_000 {
+        let frame = format!(
+            r#"{{"e":"trade","E":{},"s":"{}","t":{},"p":"{}","q":"{}","T":{},"m":{},"M":{}}}"#,
+            times[pick(times.len())],
+            symbols[pick(symbols.len())],
+            ids[pick(ids.len())],
+            prices[pick(prices.len())],
+            prices[pick(prices.len())],
+            times[pick(times.len())],
+            ["true", "false", "1"][pick(3)],
+            ["true", "false"][pick(2)],
+        );
+        let decode = |text: &str| {
+            let mut out = Events::with_capacity(4);
+            decoder.decode(text.as_bytes(), UnixNanos(9), &mut out).map(|_| out.as_slice().to_vec()).map_err(|e| e.kind)
+        };
+        let (fast, general) = (decode(&frame), decode(&format!(" {frame}")));
+        assert_eq!(fast, general, "{frame}");
+        fast_ok += usize::from(fast.is_ok());
+    }
+    assert!(fast_ok > 500, "the valid frames were exercised too: {fast_ok}");
+}
