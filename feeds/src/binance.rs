@@ -18,8 +18,9 @@ use crate::decimal::DecimalError;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{Bbo, BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
-use crate::layout::Layout;
+use crate::layout::{Layout, LevelShape};
 use crate::symbols::{Instrument, SymbolTable};
+use crate::venue::Update;
 
 /// Decodes Binance spot frames into events.
 #[derive(Debug, Clone)]
@@ -197,6 +198,10 @@ impl BinanceDecoder {
         if let Some(trade) = self.trade_as_documented(frame, ts_recv) {
             return push(out, Event::Trade(trade), 0);
         }
+        if self.depth_as_documented(frame, ts_recv, out).is_some() {
+            return Ok(());
+        }
+        out.truncate(before);
         let mut s = Scanner::new(frame);
         let mut m = self.walk(&mut s, ts_recv, out)?;
         s.end()?;
@@ -237,9 +242,34 @@ impl BinanceDecoder {
         l.literal(br#","M":"#)?;
         l.bool()?;
         l.literal(b"}")?;
-        l.at_end().then(|| {
-            Trade::new(Venue::Binance, inst.id, id, Price(price), Qty(qty), Some(aggressor), time, ts_recv)
-        })
+        l.at_end()
+            .then(|| Trade::new(Venue::Binance, inst.id, id, Price(price), Qty(qty), Some(aggressor), time, ts_recv))
+    }
+
+    /// A `depthUpdate` exactly as Binance documents and sends it, read like
+    /// [`Self::trade_as_documented`]; on `None` the caller takes back anything it
+    /// appended to `out`.
+    fn depth_as_documented(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Option<()> {
+        let mut l = Layout::new(frame);
+        l.literal(br#"{"e":"depthUpdate","E":"#)?;
+        let ts = UnixNanos(l.digits()?.checked_mul(1_000_000)?);
+        l.literal(br#","s":""#)?;
+        let inst = self.symbols.lookup(l.string_body()?)?;
+        l.literal(br#","U":"#)?;
+        let first = l.digits()?;
+        l.literal(br#","u":"#)?;
+        let last = l.digits()?;
+        let mut update = Update::new(BookDelta::new(Venue::Binance, inst.id, (first, last), ts, ts_recv), out);
+        let shape = LevelShape::Strings { extra: 0 };
+        l.literal(br#","b":"#)?;
+        l.levels(inst, shape, |level| update.level(out, BookSide::Bid, level, 0).ok())?;
+        l.literal(br#","a":"#)?;
+        l.levels(inst, shape, |level| update.level(out, BookSide::Ask, level, 0).ok())?;
+        l.literal(b"}")?;
+        if !l.at_end() {
+            return None;
+        }
+        update.finish(out, false).ok()
     }
 
     /// One pass over a message object, converting every field it knows.
@@ -351,13 +381,13 @@ impl BinanceDecoder {
         let fresh = || BookDelta::new(Venue::Binance, inst.id, (0, 0), UnixNanos(0), ts_recv);
         // Continue this update's last delta if it has room (levels carry their side).
         let last = out.len().saturating_sub(1);
-        let mut delta = match out.tail_mut(last).first() {
+        let (mut delta, continued) = match out.tail_mut(last).first() {
             Some(Event::BookDelta(d)) if continue_last && d.len() < crate::event::LEVELS_PER_DELTA => {
                 let d = *d;
                 out.truncate(last);
-                d
+                (d, true)
             }
-            _ => fresh(),
+            _ => (fresh(), false),
         };
         s.array(|s| {
             s.expect(b'[', "'['")?;
@@ -381,6 +411,10 @@ impl BinanceDecoder {
             }
             Ok(())
         })?;
+        if delta.is_empty() && continue_last && !continued {
+            // An empty list after a full delta: the update already has its deltas.
+            return Ok(());
+        }
         push(out, Event::BookDelta(delta), s.pos())
     }
 

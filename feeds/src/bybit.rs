@@ -13,10 +13,11 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookSide, Event, Level, Price, Qty, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
+use crate::layout::{Layout, LevelShape};
 use crate::symbols::{Instrument, SymbolTable};
-use crate::venue::{Lists, decimal, decimal_or_offset, error, missing, once, price_and_size, push_trade, side};
+use crate::venue::{Lists, Update, decimal, decimal_or_offset, error, missing, once, price_and_size, push_trade, side};
 
 /// Decodes Bybit v5 public frames into events.
 #[derive(Debug, Clone)]
@@ -91,7 +92,49 @@ impl BybitDecoder {
     /// subscription: [`DecodeErrorKind::Refused`]), or a full `out`; `out` is then left as it was. A successful
     /// answer (a subscription ack, a pong) decodes to no events.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
-        crate::venue::all_or_nothing(out, |out, before| self.decode_frame(frame, ts_recv, out, before))
+        crate::venue::documented_or_general(
+            out,
+            |out| self.book_as_documented(frame, ts_recv, out),
+            |out, before| self.decode_frame(frame, ts_recv, out, before),
+        )
+    }
+
+    /// An `orderbook` message exactly as Bybit documents and sends it (keys in order,
+    /// no white space), read by comparing the text between the values; `None` for
+    /// anything else, which the general path then decodes (the same events, or an error).
+    fn book_as_documented(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Option<()> {
+        let mut l = Layout::new(frame);
+        l.literal(br#"{"topic":"orderbook."#)?;
+        l.string_body()?;
+        l.literal(br#","type":""#)?;
+        let snapshot = match l.string_body()? {
+            b"delta" => false,
+            b"snapshot" => true,
+            _ => return None,
+        };
+        l.literal(br#","ts":"#)?;
+        l.digits()?;
+        l.literal(br#","data":{"s":""#)?;
+        let inst = self.symbols.lookup(l.string_body()?)?;
+        let mut update = Update::new(BookDelta::new(Venue::Bybit, inst.id, (0, 0), UnixNanos(0), ts_recv), out);
+        let shape = LevelShape::Strings { extra: 0 };
+        l.literal(br#","b":"#)?;
+        l.levels(inst, shape, |level| update.level(out, BookSide::Bid, level, 0).ok())?;
+        l.literal(br#","a":"#)?;
+        l.levels(inst, shape, |level| update.level(out, BookSide::Ask, level, 0).ok())?;
+        l.literal(br#","u":"#)?;
+        let u = l.digits()?;
+        l.literal(br#","seq":"#)?;
+        l.digits()?;
+        l.literal(br#"},"cts":"#)?;
+        let ts = UnixNanos(l.digits()?.checked_mul(1_000_000)?);
+        l.literal(b"}")?;
+        if !l.at_end() {
+            return None;
+        }
+        update.header((u, u), ts);
+        // A restarted service resends the whole book with u = 1.
+        update.finish(out, snapshot || u == 1).ok()
     }
 
     fn decode_frame(

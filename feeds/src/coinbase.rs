@@ -14,6 +14,7 @@ use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{Bbo, BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
+use crate::layout::Layout;
 use crate::symbols::{Instrument, SymbolTable};
 use crate::time::rfc3339_ns;
 use crate::venue::{Update, error, missing, once, side};
@@ -58,7 +59,50 @@ impl CoinbaseDecoder {
     /// product or message type (`subscriptions`, `heartbeat`, `error` included), or a
     /// full `out`; `out` is then left as it was.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
-        crate::venue::all_or_nothing(out, |out, _| self.decode_frame(frame, ts_recv, out))
+        crate::venue::documented_or_general(
+            out,
+            |out| self.l2update_as_documented(frame, ts_recv, out),
+            |out, _| self.decode_frame(frame, ts_recv, out),
+        )
+    }
+
+    /// An `l2update` exactly as Coinbase documents and sends it (keys in order, no
+    /// white space), read by comparing the text between the values; `None` for
+    /// anything else, which the general path then decodes.
+    fn l2update_as_documented(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Option<()> {
+        let mut l = Layout::new(frame);
+        l.literal(br#"{"type":"l2update","product_id":""#)?;
+        let inst = self.symbols.lookup(l.string_body()?)?;
+        let mut update = Update::new(BookDelta::new(Venue::Coinbase, inst.id, (0, 0), UnixNanos(0), ts_recv), out);
+        l.literal(br#","changes":["#)?;
+        if l.literal(b"]").is_none() {
+            loop {
+                l.literal(b"[\"")?;
+                let side = match l.string_body()? {
+                    b"buy" => BookSide::Bid,
+                    b"sell" => BookSide::Ask,
+                    _ => return None,
+                };
+                l.literal(b",\"")?;
+                let price = l.decimal(inst.price_scale).filter(|p| *p > 0)?;
+                l.literal(b"\",\"")?;
+                let qty = l.decimal(inst.qty_scale).filter(|q| *q >= 0)?;
+                l.literal(b"\"]")?;
+                update.level(out, side, Level { price: Price(price), qty: Qty(qty) }, 0).ok()?;
+                if l.literal(b",").is_none() {
+                    l.literal(b"]")?;
+                    break;
+                }
+            }
+        }
+        l.literal(br#","time":""#)?;
+        let ts = UnixNanos(rfc3339_ns(l.string_body()?)?);
+        l.literal(b"}")?;
+        if !l.at_end() {
+            return None;
+        }
+        update.header((0, 0), ts);
+        update.finish(out, false).ok()
     }
 
     fn decode_frame(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {

@@ -13,11 +13,12 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
+use crate::layout::{Layout, LevelShape};
 use crate::symbols::{Instrument, SymbolTable};
 use crate::time::rfc3339_ns;
-use crate::venue::{Lists, decimal, decimal_or_offset, error, missing, once, price_and_size, push_trade, side};
+use crate::venue::{Lists, Update, decimal, decimal_or_offset, error, missing, once, price_and_size, push_trade, side};
 
 /// Decodes Kraken v2 public frames into events.
 #[derive(Debug, Clone)]
@@ -62,7 +63,41 @@ impl KrakenDecoder {
     /// symbol or channel (heartbeats and status messages included), or a full `out`;
     /// `out` is then left as it was.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
-        crate::venue::all_or_nothing(out, |out, _| self.decode_frame(frame, ts_recv, out))
+        crate::venue::documented_or_general(
+            out,
+            |out| self.book_as_documented(frame, ts_recv, out),
+            |out, _| self.decode_frame(frame, ts_recv, out),
+        )
+    }
+
+    /// A book update exactly as Kraken documents and sends it (keys in order, no
+    /// white space, one symbol), read by comparing the text between the values;
+    /// `None` for anything else, which the general path then decodes.
+    fn book_as_documented(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Option<()> {
+        let mut l = Layout::new(frame);
+        l.literal(br#"{"channel":"book","type":""#)?;
+        let snapshot = match l.string_body()? {
+            b"update" => false,
+            b"snapshot" => true,
+            _ => return None,
+        };
+        l.literal(br#","data":[{"symbol":""#)?;
+        let inst = self.symbols.lookup(l.string_body()?)?;
+        let mut update = Update::new(BookDelta::new(Venue::Kraken, inst.id, (0, 0), UnixNanos(0), ts_recv), out);
+        l.literal(br#","bids":"#)?;
+        l.levels(inst, LevelShape::Numbers, |level| update.level(out, BookSide::Bid, level, 0).ok())?;
+        l.literal(br#","asks":"#)?;
+        l.levels(inst, LevelShape::Numbers, |level| update.level(out, BookSide::Ask, level, 0).ok())?;
+        l.literal(br#","checksum":"#)?;
+        let checksum = u32::try_from(l.digits()?).ok()?;
+        l.literal(br#","timestamp":""#)?;
+        let ts = UnixNanos(rfc3339_ns(l.string_body()?)?);
+        l.literal(b"}]}")?;
+        if !l.at_end() {
+            return None;
+        }
+        update.header((0, 0), ts);
+        update.finish_checked(out, snapshot, Some(checksum)).ok()
     }
 
     fn decode_frame(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {

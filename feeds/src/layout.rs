@@ -5,6 +5,8 @@
 //! reports errors, so this path only ever accepts what the general path accepts.
 
 use crate::decimal::parse_fixed_prefix;
+use crate::event::{Level, Price, Qty};
+use crate::symbols::Instrument;
 
 /// A position in a frame expected to follow one layout.
 #[derive(Debug)]
@@ -59,15 +61,74 @@ impl<'a> Layout<'a> {
 
     /// `true` or `false`.
     pub(crate) fn bool(&mut self) -> Option<bool> {
-        if self.literal(b"true").is_some() {
-            Some(true)
-        } else {
-            self.literal(b"false").map(|()| false)
-        }
+        if self.literal(b"true").is_some() { Some(true) } else { self.literal(b"false").map(|()| false) }
     }
 
     /// Whether the whole frame was read.
     pub(crate) fn at_end(&self) -> bool {
         self.pos == self.buf.len()
+    }
+}
+
+/// How one level of a book list is written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LevelShape {
+    /// `["price","size"]` followed by `extra` more strings (OKX's deprecated field
+    /// and order count).
+    Strings { extra: usize },
+    /// `{"price":number,"qty":number}` (Kraken v2).
+    Numbers,
+}
+
+impl Layout<'_> {
+    /// An integer with an optional minus sign and at most 18 digits.
+    pub(crate) fn signed(&mut self) -> Option<i64> {
+        let negative = self.literal(b"-").is_some();
+        let start = self.pos;
+        let value = self.digits()?;
+        if self.pos - start > 18 {
+            return None;
+        }
+        let value = i64::try_from(value).ok()?;
+        Some(if negative { -value } else { value })
+    }
+
+    /// A book list (`[]` or `[level,...]`) of levels shaped `shape`, each passed to
+    /// `each`; every price must be > 0 and every size >= 0, as every venue requires.
+    pub(crate) fn levels(
+        &mut self,
+        inst: Instrument,
+        shape: LevelShape,
+        mut each: impl FnMut(Level) -> Option<()>,
+    ) -> Option<()> {
+        self.literal(b"[")?;
+        if self.literal(b"]").is_some() {
+            return Some(());
+        }
+        loop {
+            let (open, between, close) = match shape {
+                LevelShape::Strings { .. } => (&b"[\""[..], &b"\",\""[..], &b"\""[..]),
+                LevelShape::Numbers => (&br#"{"price":"#[..], &br#","qty":"#[..], &b""[..]),
+            };
+            self.literal(open)?;
+            let price = self.decimal(inst.price_scale).filter(|p| *p > 0)?;
+            self.literal(between)?;
+            let qty = self.decimal(inst.qty_scale).filter(|q| *q >= 0)?;
+            self.literal(close)?;
+            match shape {
+                LevelShape::Strings { extra } => {
+                    for _ in 0..extra {
+                        self.literal(b",\"")?;
+                        self.string_body()?;
+                    }
+                    self.literal(b"]")?;
+                }
+                LevelShape::Numbers => self.literal(b"}")?,
+            }
+            each(Level { price: Price(price), qty: Qty(qty) })?;
+            if self.literal(b",").is_none() {
+                return self.literal(b"]");
+            }
+        }
     }
 }

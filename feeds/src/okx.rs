@@ -23,6 +23,7 @@ use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
+use crate::layout::{Layout, LevelShape};
 use crate::symbols::{Instrument, SymbolTable};
 use crate::venue::{Update, decimal, decimal_or_offset, error, missing, once, price_and_size, push_trade, side};
 
@@ -101,7 +102,48 @@ impl OkxDecoder {
     /// `out`; `out` is then left as it was. A request's answer and `pong` decode to
     /// no events.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
-        crate::venue::all_or_nothing(out, |out, before| self.decode_frame(frame, ts_recv, out, before))
+        crate::venue::documented_or_general(
+            out,
+            |out| self.books_as_documented(frame, ts_recv, out),
+            |out, before| self.decode_frame(frame, ts_recv, out, before),
+        )
+    }
+
+    /// A book update exactly as OKX documents and sends it (keys in order, no white
+    /// space), read by comparing the text between the values; `None` for anything
+    /// else, which the general path then decodes (to the same events, or an error).
+    fn books_as_documented(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Option<()> {
+        let mut l = Layout::new(frame);
+        l.literal(br#"{"arg":{"channel":"books"#)?;
+        l.string_body()?;
+        l.literal(br#","instId":""#)?;
+        let inst = self.symbols.lookup(l.string_body()?)?;
+        l.literal(br#"},"action":""#)?;
+        let snapshot = match l.string_body()? {
+            b"update" => false,
+            b"snapshot" => true,
+            _ => return None,
+        };
+        let mut update = Update::new(BookDelta::new(Venue::Okx, inst.id, (0, 0), UnixNanos(0), ts_recv), out);
+        let shape = LevelShape::Strings { extra: 2 };
+        l.literal(br#","data":[{"asks":"#)?;
+        l.levels(inst, shape, |level| update.level(out, BookSide::Ask, level, 0).ok())?;
+        l.literal(br#","bids":"#)?;
+        l.levels(inst, shape, |level| update.level(out, BookSide::Bid, level, 0).ok())?;
+        l.literal(br#","ts":""#)?;
+        let ts = UnixNanos(l.digits()?.checked_mul(1_000_000)?);
+        l.literal(br#"","checksum":"#)?;
+        let checksum = l.signed()? as i32 as u32;
+        l.literal(br#","prevSeqId":"#)?;
+        let prev = l.signed()?;
+        l.literal(br#","seqId":"#)?;
+        let seq = l.signed()?;
+        l.literal(b"}]}")?;
+        if !l.at_end() {
+            return None;
+        }
+        update.header((prev.max(0) as u64, seq.max(0) as u64), ts);
+        update.finish_checked(out, snapshot, Some(checksum)).ok()
     }
 
     fn decode_frame(

@@ -22,6 +22,23 @@ pub(crate) fn all_or_nothing(
     result.map(|()| out.len() - before)
 }
 
+/// [`all_or_nothing`], trying `documented` first: a fast path that reads the frame
+/// only if it is in the venue's documented layout (`crate::layout`). When it returns
+/// `None`, whatever it appended is taken back and `general` decodes the frame.
+pub(crate) fn documented_or_general(
+    out: &mut Events,
+    documented: impl FnOnce(&mut Events) -> Option<()>,
+    general: impl FnOnce(&mut Events, usize) -> Result<(), DecodeError>,
+) -> Result<usize, DecodeError> {
+    all_or_nothing(out, |out, before| {
+        if documented(out).is_some() {
+            return Ok(());
+        }
+        out.truncate(before);
+        general(out, before)
+    })
+}
+
 /// An error at byte `at`.
 pub(crate) fn error(at: usize, kind: DecodeErrorKind) -> DecodeError {
     DecodeError { offset: u32::try_from(at).unwrap_or(u32::MAX), kind }

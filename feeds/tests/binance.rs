@@ -302,7 +302,8 @@ fn documented_trades_decode_as_the_general_path_does() {
     symbols.intern("BNBBTC", 8, 8);
     symbols.intern("BTCUSDT", 2, 6);
     let decoder = BinanceDecoder::new(symbols);
-    let prices = ["25.35190000", "0.001", "1", "0.00000000", "-1.5", "1e3", "0.123456789", "9223372036854.77580", "2.", ""];
+    let prices =
+        ["25.35190000", "0.001", "1", "0.00000000", "-1.5", "1e3", "0.123456789", "9223372036854.77580", "2.", ""];
     let ids = ["12345", "0", "18446744073709551615", "18446744073709551616", "-1", "1.5"];
     let times = ["1672515782136", "18446744073709551615", "x"];
     let symbols = ["BNBBTC", "BTCUSDT", "ETHBTC", "BNB\\u0042TC"];
