@@ -13,9 +13,9 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
-use crate::layout::{Layout, LevelShape};
+use crate::layout::{Layout, LevelShape, first, quoted_decimal};
 use crate::symbols::{Instrument, SymbolTable};
 use crate::venue::{Lists, Update, decimal, decimal_or_offset, error, missing, once, price_and_size, push_trade, side};
 
@@ -94,7 +94,9 @@ impl BybitDecoder {
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         crate::venue::documented_or_general(
             out,
-            |out| self.book_as_documented(frame, ts_recv, out),
+            |out| {
+                self.book_as_documented(frame, ts_recv, out).or_else(|| self.trades_as_documented(frame, ts_recv, out))
+            },
             |out, before| self.decode_frame(frame, ts_recv, out, before),
         )
     }
@@ -135,6 +137,50 @@ impl BybitDecoder {
         update.header((u, u), ts);
         // A restarted service resends the whole book with u = 1.
         update.finish(out, snapshot || u == 1).ok()
+    }
+
+    /// A `publicTrade` message as Bybit documents and sends it (envelope keys in
+    /// order, no white space, plain values), read like [`Self::book_as_documented`].
+    fn trades_as_documented(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Option<()> {
+        let mut l = Layout::new(frame);
+        l.literal(br#"{"topic":"publicTrade."#)?;
+        l.string_body()?;
+        l.literal(br#","type":"snapshot","ts":"#)?;
+        l.digits()?;
+        l.literal(br#","data":["#)?;
+        loop {
+            l.literal(b"{")?;
+            let (mut time, mut inst, mut taker, mut id, mut qty, mut price) = (None, None, None, None, None, None);
+            l.fields(|key, l| match key {
+                b"T" => first(&mut time, l.digits()?.checked_mul(1_000_000)?),
+                b"s" => first(&mut inst, self.symbols.lookup(l.quoted()?)?),
+                b"S" => first(
+                    &mut taker,
+                    match l.quoted()? {
+                        b"Buy" => Side::Buy,
+                        b"Sell" => Side::Sell,
+                        _ => return None,
+                    },
+                ),
+                b"i" => {
+                    let text = l.quoted()?;
+                    let numeric = !text.is_empty() && text.len() <= 19 && text.iter().all(u8::is_ascii_digit);
+                    first(&mut id, numeric.then(|| trade_id(text))?)
+                }
+                b"v" => first(&mut qty, quoted_decimal(l, inst?.qty_scale)?),
+                b"p" => first(&mut price, quoted_decimal(l, inst?.price_scale)?),
+                _ => Some(false),
+            })?;
+            let (inst, price, qty) = (inst?, price.filter(|p| *p > 0)?, qty.filter(|q| *q > 0)?);
+            let trade =
+                Trade::new(Venue::Bybit, inst.id, id?, Price(price), Qty(qty), Some(taker?), UnixNanos(time?), ts_recv);
+            out.push(Event::Trade(trade)).then_some(())?;
+            if l.literal(b",").is_none() {
+                break;
+            }
+        }
+        l.literal(b"]}")?;
+        l.at_end().then_some(())
     }
 
     fn decode_frame(

@@ -14,7 +14,7 @@ use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::event::{Bbo, BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
-use crate::layout::Layout;
+use crate::layout::{Layout, first};
 use crate::symbols::{Instrument, SymbolTable};
 use crate::time::rfc3339_ns;
 use crate::venue::{Update, error, missing, once, side};
@@ -23,6 +23,23 @@ use crate::venue::{Update, error, missing, once, side};
 #[derive(Debug, Clone)]
 pub struct CoinbaseDecoder {
     symbols: SymbolTable,
+}
+
+/// What [`CoinbaseDecoder::flat_as_documented`] read, decimals as their text.
+#[derive(Debug, Default)]
+struct Flat<'f> {
+    kind: Option<&'f [u8]>,
+    inst: Option<Instrument>,
+    sequence: Option<u64>,
+    trade_id: Option<u64>,
+    time: Option<UnixNanos>,
+    side: Option<Side>,
+    price: Option<&'f [u8]>,
+    size: Option<&'f [u8]>,
+    best_bid: Option<&'f [u8]>,
+    best_bid_size: Option<&'f [u8]>,
+    best_ask: Option<&'f [u8]>,
+    best_ask_size: Option<&'f [u8]>,
 }
 
 /// Everything one message said; decimals are converted once the product is known.
@@ -61,7 +78,10 @@ impl CoinbaseDecoder {
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         crate::venue::documented_or_general(
             out,
-            |out| self.l2update_as_documented(frame, ts_recv, out),
+            |out| {
+                self.l2update_as_documented(frame, ts_recv, out)
+                    .or_else(|| self.flat_as_documented(frame, ts_recv, out))
+            },
             |out, _| self.decode_frame(frame, ts_recv, out),
         )
     }
@@ -103,6 +123,78 @@ impl CoinbaseDecoder {
         }
         update.header((0, 0), ts);
         update.finish(out, false).ok()
+    }
+
+    /// A `match` or `ticker` whose values are all plain (no white space, escapes or
+    /// nesting), read by comparing the text between the values; `None` for anything
+    /// else, which the general path then decodes. Every field the general path
+    /// checks is checked here too, whatever the message's type.
+    fn flat_as_documented(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Option<()> {
+        let mut l = Layout::new(frame);
+        l.literal(b"{")?;
+        let mut f = Flat::default();
+        l.fields(|key, l| match key {
+            b"type" => first(&mut f.kind, l.quoted()?),
+            b"product_id" => first(&mut f.inst, self.symbols.lookup(l.quoted()?)?),
+            b"sequence" => first(&mut f.sequence, l.digits()?),
+            b"trade_id" => first(&mut f.trade_id, l.digits()?),
+            b"time" => first(&mut f.time, UnixNanos(rfc3339_ns(l.quoted()?)?)),
+            b"side" => first(
+                &mut f.side,
+                match l.quoted()? {
+                    b"buy" => Side::Buy,
+                    b"sell" => Side::Sell,
+                    _ => return None,
+                },
+            ),
+            b"price" => first(&mut f.price, l.quoted()?),
+            b"size" | b"last_size" => first(&mut f.size, l.quoted()?),
+            b"best_bid" => first(&mut f.best_bid, l.quoted()?),
+            b"best_bid_size" => first(&mut f.best_bid_size, l.quoted()?),
+            b"best_ask" => first(&mut f.best_ask, l.quoted()?),
+            b"best_ask_size" => first(&mut f.best_ask_size, l.quoted()?),
+            b"bids" | b"asks" | b"changes" => None,
+            _ => Some(false),
+        })?;
+        if !l.at_end() {
+            return None;
+        }
+        let inst = f.inst?;
+        let decimal = |text: Option<&[u8]>, scale: u8, positive: bool| {
+            crate::decimal::parse_fixed(text?, scale).ok().filter(|v| *v > 0 || (!positive && *v == 0))
+        };
+        let event = match f.kind? {
+            b"match" => {
+                let price = decimal(f.price, inst.price_scale, true)?;
+                let qty = decimal(f.size, inst.qty_scale, true)?;
+                // `side` is the maker's: the taker took the other side.
+                let taker = if f.side? == Side::Buy { Side::Sell } else { Side::Buy };
+                let trade = Trade::new(
+                    Venue::Coinbase,
+                    inst.id,
+                    f.trade_id?,
+                    Price(price),
+                    Qty(qty),
+                    Some(taker),
+                    f.time?,
+                    ts_recv,
+                );
+                Event::Trade(trade)
+            }
+            b"ticker" => {
+                let bid = (
+                    Price(decimal(f.best_bid, inst.price_scale, true)?),
+                    Qty(decimal(f.best_bid_size, inst.qty_scale, false)?),
+                );
+                let ask = (
+                    Price(decimal(f.best_ask, inst.price_scale, true)?),
+                    Qty(decimal(f.best_ask_size, inst.qty_scale, false)?),
+                );
+                Event::Bbo(Bbo::new(Venue::Coinbase, inst.id, f.sequence?, bid, ask, f.time?, ts_recv))
+            }
+            _ => return None,
+        };
+        out.push(event).then_some(())
     }
 
     fn decode_frame(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {

@@ -13,9 +13,9 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
-use crate::layout::{Layout, LevelShape};
+use crate::layout::{Layout, LevelShape, first};
 use crate::symbols::{Instrument, SymbolTable};
 use crate::time::rfc3339_ns;
 use crate::venue::{Lists, Update, decimal, decimal_or_offset, error, missing, once, price_and_size, push_trade, side};
@@ -65,7 +65,9 @@ impl KrakenDecoder {
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         crate::venue::documented_or_general(
             out,
-            |out| self.book_as_documented(frame, ts_recv, out),
+            |out| {
+                self.book_as_documented(frame, ts_recv, out).or_else(|| self.trades_as_documented(frame, ts_recv, out))
+            },
             |out, _| self.decode_frame(frame, ts_recv, out),
         )
     }
@@ -98,6 +100,52 @@ impl KrakenDecoder {
         }
         update.header((0, 0), ts);
         update.finish_checked(out, snapshot, Some(checksum)).ok()
+    }
+
+    /// A `trade` message as Kraken documents and sends it (envelope keys in order,
+    /// no white space, plain values), read like [`Self::book_as_documented`].
+    fn trades_as_documented(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Option<()> {
+        let mut l = Layout::new(frame);
+        l.literal(br#"{"channel":"trade","type":""#)?;
+        l.string_body()?;
+        l.literal(br#","data":["#)?;
+        loop {
+            l.literal(b"{")?;
+            let (mut inst, mut taker, mut price, mut qty, mut id, mut time) = (None, None, None, None, None, None);
+            l.fields(|key, l| match key {
+                b"symbol" => first(&mut inst, self.symbols.lookup(l.quoted()?)?),
+                b"side" => first(
+                    &mut taker,
+                    match l.quoted()? {
+                        b"buy" => Side::Buy,
+                        b"sell" => Side::Sell,
+                        _ => return None,
+                    },
+                ),
+                b"price" => first(&mut price, l.decimal(inst?.price_scale)?),
+                b"qty" => first(&mut qty, l.decimal(inst?.qty_scale)?),
+                b"trade_id" => first(&mut id, l.digits()?),
+                b"timestamp" => first(&mut time, rfc3339_ns(l.quoted()?)?),
+                _ => Some(false),
+            })?;
+            let (inst, price, qty) = (inst?, price.filter(|p| *p > 0)?, qty.filter(|q| *q > 0)?);
+            let trade = Trade::new(
+                Venue::Kraken,
+                inst.id,
+                id?,
+                Price(price),
+                Qty(qty),
+                Some(taker?),
+                UnixNanos(time?),
+                ts_recv,
+            );
+            out.push(Event::Trade(trade)).then_some(())?;
+            if l.literal(b",").is_none() {
+                break;
+            }
+        }
+        l.literal(b"]}")?;
+        l.at_end().then_some(())
     }
 
     fn decode_frame(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {

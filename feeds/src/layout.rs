@@ -132,3 +132,65 @@ impl Layout<'_> {
         }
     }
 }
+
+impl<'a> Layout<'a> {
+    /// A string, opening quote included.
+    pub(crate) fn quoted(&mut self) -> Option<&'a [u8]> {
+        self.literal(b"\"")?;
+        self.string_body()
+    }
+
+    /// Skips a plain value: a string without escapes, `true`, `false`, or a number
+    /// without an exponent.
+    fn value(&mut self) -> Option<()> {
+        if self.literal(b"\"").is_some() {
+            return self.string_body().map(drop);
+        }
+        if self.bool().is_some() {
+            return Some(());
+        }
+        self.literal(b"-");
+        self.digits()?;
+        if self.literal(b".").is_some() {
+            self.digits()?;
+        }
+        Some(())
+    }
+
+    /// The rest of an object whose `{` was just read, to its `}`: for each key,
+    /// `field(key, self)` reads the value and says `true`, or says `false` to have a
+    /// plain value skipped. Nested values are not expected: they return `None`.
+    pub(crate) fn fields(&mut self, mut field: impl FnMut(&'a [u8], &mut Self) -> Option<bool>) -> Option<()> {
+        if self.literal(b"}").is_some() {
+            return Some(());
+        }
+        loop {
+            let key = self.quoted()?;
+            self.literal(b":")?;
+            if !field(key, self)? {
+                self.value()?;
+            }
+            if self.literal(b",").is_none() {
+                return self.literal(b"}");
+            }
+        }
+    }
+}
+
+/// Sets `slot` unless a value is already there (a repeated key): `None` then, so the
+/// general path decides what a repeated key means.
+pub(crate) fn first<T>(slot: &mut Option<T>, value: T) -> Option<bool> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(true)
+}
+
+/// A decimal in a string, quotes included.
+pub(crate) fn quoted_decimal(l: &mut Layout<'_>, scale: u8) -> Option<i64> {
+    l.literal(b"\"")?;
+    let value = l.decimal(scale)?;
+    l.literal(b"\"")?;
+    Some(value)
+}

@@ -21,9 +21,9 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
-use crate::layout::{Layout, LevelShape};
+use crate::layout::{Layout, LevelShape, first, quoted_decimal};
 use crate::symbols::{Instrument, SymbolTable};
 use crate::venue::{Update, decimal, decimal_or_offset, error, missing, once, price_and_size, push_trade, side};
 
@@ -104,7 +104,9 @@ impl OkxDecoder {
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         crate::venue::documented_or_general(
             out,
-            |out| self.books_as_documented(frame, ts_recv, out),
+            |out| {
+                self.books_as_documented(frame, ts_recv, out).or_else(|| self.trades_as_documented(frame, ts_recv, out))
+            },
             |out, before| self.decode_frame(frame, ts_recv, out, before),
         )
     }
@@ -144,6 +146,54 @@ impl OkxDecoder {
         }
         update.header((prev.max(0) as u64, seq.max(0) as u64), ts);
         update.finish_checked(out, snapshot, Some(checksum)).ok()
+    }
+
+    /// A `trades` push as OKX documents and sends it (envelope keys in order, no
+    /// white space, plain values), read like [`Self::books_as_documented`].
+    fn trades_as_documented(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Option<()> {
+        let mut l = Layout::new(frame);
+        l.literal(br#"{"arg":{"channel":"trades","instId":""#)?;
+        self.symbols.lookup(l.string_body()?)?;
+        l.literal(br#"},"data":["#)?;
+        loop {
+            l.literal(b"{")?;
+            let (mut inst, mut id, mut price, mut qty, mut taker, mut time) = (None, None, None, None, None, None);
+            l.fields(|key, l| match key {
+                b"instId" => first(&mut inst, self.symbols.lookup(l.quoted()?)?),
+                b"tradeId" => {
+                    l.literal(b"\"")?;
+                    let value = l.digits()?;
+                    l.literal(b"\"")?;
+                    first(&mut id, value)
+                }
+                b"px" => first(&mut price, quoted_decimal(l, inst?.price_scale)?),
+                b"sz" => first(&mut qty, quoted_decimal(l, inst?.qty_scale)?),
+                b"side" => first(
+                    &mut taker,
+                    match l.quoted()? {
+                        b"buy" => Side::Buy,
+                        b"sell" => Side::Sell,
+                        _ => return None,
+                    },
+                ),
+                b"ts" => {
+                    l.literal(b"\"")?;
+                    let value = l.digits()?.checked_mul(1_000_000)?;
+                    l.literal(b"\"")?;
+                    first(&mut time, value)
+                }
+                _ => Some(false),
+            })?;
+            let (inst, price, qty) = (inst?, price.filter(|p| *p > 0)?, qty.filter(|q| *q > 0)?);
+            let trade =
+                Trade::new(Venue::Okx, inst.id, id?, Price(price), Qty(qty), Some(taker?), UnixNanos(time?), ts_recv);
+            out.push(crate::event::Event::Trade(trade)).then_some(())?;
+            if l.literal(b",").is_none() {
+                break;
+            }
+        }
+        l.literal(b"]}")?;
+        l.at_end().then_some(())
     }
 
     fn decode_frame(

@@ -37,6 +37,11 @@ fn list(rng: &mut Rng, level: impl Fn(&str, &str) -> String) -> String {
     (0..n).map(|_| level(rng.pick(&PRICES), rng.pick(&SIZES))).collect::<Vec<_>>().join(",")
 }
 
+/// One to three trades, joined for a `data` array.
+fn trades(rng: &mut Rng, trade: impl Fn(&mut Rng) -> String) -> String {
+    (0..1 + rng.below(3)).map(|_| trade(rng)).collect::<Vec<_>>().join(",")
+}
+
 fn pair(p: &str, q: &str) -> String {
     format!(r#"["{p}","{q}"]"#)
 }
@@ -76,7 +81,7 @@ fn decoder_for(venue: &str) -> Decode {
 /// A documented frame of `venue` with random values and level counts.
 fn documented(venue: &str, rng: &mut Rng) -> String {
     let id = rng.pick(&["12345", "0", "18446744073709551615", "7"]);
-    match (venue, rng.below(2)) {
+    match (venue, rng.below(if venue == "coinbase" { 3 } else { 2 })) {
         ("binance", 0) => format!(
             r#"{{"e":"trade","E":1672515782136,"s":"BNBBTC","t":{id},"p":"{}","q":"{}","T":1672515782136,"m":{},"M":true}}"#,
             rng.pick(&PRICES),
@@ -95,12 +100,17 @@ fn documented(venue: &str, rng: &mut Rng) -> String {
             list(rng, |p, q| format!(r#"["{p}","{q}","0","1"]"#)),
             rng.pick(&["-1", "123456"]),
         ),
-        ("okx", _) => format!(
-            r#"{{"arg":{{"channel":"trades","instId":"BTC-USDT"}},"data":[{{"instId":"BTC-USDT","tradeId":"{id}","px":"{}","sz":"{}","side":"{}","ts":"1630048897897","count":"3","source":"0","seqId":1234}}]}}"#,
-            rng.pick(&PRICES),
-            rng.pick(&SIZES),
-            rng.pick(&["buy", "sell"])
-        ),
+        ("okx", _) => {
+            let data = trades(rng, |rng| {
+                format!(
+                    r#"{{"instId":"BTC-USDT","tradeId":"{id}","px":"{}","sz":"{}","side":"{}","ts":"1630048897897","count":"3","source":"0","seqId":1234}}"#,
+                    rng.pick(&PRICES),
+                    rng.pick(&SIZES),
+                    rng.pick(&["buy", "sell"])
+                )
+            });
+            format!(r#"{{"arg":{{"channel":"trades","instId":"BTC-USDT"}},"data":[{data}]}}"#)
+        }
         ("bybit", 0) => format!(
             r#"{{"topic":"orderbook.50.BTCUSDT","type":"{}","ts":1687940967466,"data":{{"s":"BTCUSDT","b":[{}],"a":[{}],"u":{},"seq":66544703342}},"cts":1687940967464}}"#,
             rng.pick(&["delta", "snapshot"]),
@@ -108,30 +118,50 @@ fn documented(venue: &str, rng: &mut Rng) -> String {
             list(rng, pair),
             rng.pick(&["1", "177400507"]),
         ),
-        ("bybit", _) => format!(
-            r#"{{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1672304486868,"data":[{{"T":1672304486865,"s":"BTCUSDT","S":"{}","v":"{}","p":"{}","L":"PlusTick","i":"{id}","BT":false}}]}}"#,
-            rng.pick(&["Buy", "Sell"]),
-            rng.pick(&SIZES),
-            rng.pick(&PRICES),
-        ),
+        ("bybit", _) => {
+            let data = trades(rng, |rng| {
+                format!(
+                    r#"{{"T":1672304486865,"s":"BTCUSDT","S":"{}","v":"{}","p":"{}","L":"PlusTick","i":"{}","BT":false}}"#,
+                    rng.pick(&["Buy", "Sell"]),
+                    rng.pick(&SIZES),
+                    rng.pick(&PRICES),
+                    rng.pick(&[id, "20f43950-d8dd-5b31-9112-a178eb6023af"]),
+                )
+            });
+            format!(r#"{{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1672304486868,"data":[{data}]}}"#)
+        }
         ("kraken", 0) => format!(
             r#"{{"channel":"book","type":"{}","data":[{{"symbol":"MATIC/USD","bids":[{}],"asks":[{}],"checksum":2114181697,"timestamp":"2023-10-06T17:35:55.440295Z"}}]}}"#,
             rng.pick(&["update", "snapshot"]),
             list(rng, |p, q| format!(r#"{{"price":{p},"qty":{q}}}"#)),
             list(rng, |p, q| format!(r#"{{"price":{p},"qty":{q}}}"#)),
         ),
-        ("kraken", _) => format!(
-            r#"{{"channel":"trade","type":"update","data":[{{"symbol":"MATIC/USD","side":"{}","price":{},"qty":{},"ord_type":"market","trade_id":{id},"timestamp":"2023-09-25T07:49:37.708706Z"}}]}}"#,
-            rng.pick(&["buy", "sell"]),
-            rng.pick(&PRICES),
-            rng.pick(&SIZES),
-        ),
+        ("kraken", _) => {
+            let data = trades(rng, |rng| {
+                format!(
+                    r#"{{"symbol":"MATIC/USD","side":"{}","price":{},"qty":{},"ord_type":"market","trade_id":{id},"timestamp":"2023-09-25T07:49:37.708706Z"}}"#,
+                    rng.pick(&["buy", "sell"]),
+                    rng.pick(&PRICES),
+                    rng.pick(&SIZES),
+                )
+            });
+            format!(r#"{{"channel":"trade","type":"update","data":[{data}]}}"#)
+        }
         (_, 0) => format!(
             r#"{{"type":"l2update","product_id":"BTC-USD","changes":[{}],"time":"2022-08-04T15:25:05.010067Z"}}"#,
             list(rng, |p, q| format!(r#"["{}","{p}","{q}"]"#, if q.len() % 2 == 0 { "buy" } else { "sell" })),
         ),
+        (_, 1) => format!(
+            r#"{{"type":"ticker","sequence":{id},"product_id":"BTC-USD","price":"1285.22","open_24h":"1310.79","volume_24h":"245532.79269678","best_bid":"{}","best_bid_size":"{}","best_ask":"{}","best_ask_size":"{}","side":"{}","time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,"last_size":"11.4396987"}}"#,
+            rng.pick(&PRICES),
+            rng.pick(&SIZES),
+            rng.pick(&PRICES),
+            rng.pick(&SIZES),
+            rng.pick(&["buy", "sell"]),
+        ),
         (_, _) => format!(
-            r#"{{"type":"match","trade_id":{id},"sequence":50,"maker_order_id":"ac928c66","taker_order_id":"132fb6ae","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"{}","price":"{}","side":"{}"}}"#,
+            r#"{{"type":"{}","trade_id":{id},"sequence":50,"maker_order_id":"ac928c66","taker_order_id":"132fb6ae","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"{}","price":"{}","side":"{}"}}"#,
+            rng.pick(&["match", "match", "last_match"]),
             rng.pick(&SIZES),
             rng.pick(&PRICES),
             rng.pick(&["buy", "sell"]),
