@@ -18,6 +18,7 @@ fn journal_arg(dir: &Path) -> String {
 
 #[test]
 fn a_run_writes_its_summary_and_histograms_and_its_journal_verifies() {
+    let _one = common::one_engine_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
     let hgrm = dir.path().join("hgrm");
@@ -74,6 +75,7 @@ fn a_run_writes_its_summary_and_histograms_and_its_journal_verifies() {
 
 #[test]
 fn sigint_stops_the_run_in_order_and_prints_the_report() {
+    let _one = common::one_engine_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let persist = journal_arg(dir.path());
     let child = Command::new(env!("CARGO_BIN_EXE_engine"))
@@ -263,6 +265,7 @@ fn a_run_ending_while_records_are_held_journals_them_all() {
 
 #[test]
 fn bad_flags_are_named_with_what_would_be_accepted() {
+    let _one = common::one_engine_at_a_time();
     let symbols_22: Vec<String> = (0..22).map(|i| format!("SYM{i}")).collect();
     let symbols_22 = symbols_22.join(",");
     let cases: &[(&[&str], &str)] = &[
@@ -335,6 +338,7 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
 
 #[test]
 fn a_run_with_db_ships_exactly_its_journal_into_postgres() {
+    let _one = common::one_engine_at_a_time();
     let url = common::fresh_database("engine_run_db");
     let var = |k: &str| std::env::var(k).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -391,6 +395,7 @@ fn a_run_with_db_ships_exactly_its_journal_into_postgres() {
 
 #[test]
 fn a_full_disk_stops_the_engine_counts_what_was_not_journaled_and_corrupts_nothing() {
+    let _one = common::one_engine_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal");
     // A size-limited file: past 512 KiB every write fails with EFBIG, as on a full disk.
@@ -443,6 +448,7 @@ fn a_full_disk_stops_the_engine_counts_what_was_not_journaled_and_corrupts_nothi
 
 #[test]
 fn require_tuned_host_refuses_exactly_when_the_audit_fails_for_the_hot_core() {
+    let _one = common::one_engine_at_a_time();
     let (_, json, _) = engine(&["tune", "check", "--json", "--irq-sample-ms", "0", "--cores", "1"]);
     let findings: serde_json::Value = serde_json::from_str(&json).unwrap();
     let fails = findings.as_array().unwrap().iter().filter(|f| f["status"] == "fail").count();
@@ -459,6 +465,7 @@ fn require_tuned_host_refuses_exactly_when_the_audit_fails_for_the_hot_core() {
 
 #[test]
 fn the_latency_lab_writes_results_histograms_and_a_plot_per_rate() {
+    let _one = common::one_engine_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let (json, plot, hgrm) = (dir.path().join("e2e.json"), dir.path().join("e2e.svg"), dir.path().join("hgrm"));
     let (code, stdout, stderr) = engine(&[
@@ -508,6 +515,7 @@ fn the_latency_lab_writes_results_histograms_and_a_plot_per_rate() {
 /// put it. Whether huge pages come depends on the host's THP setting, read here too.
 #[test]
 fn the_record_ring_lands_on_the_hot_cores_node_and_on_huge_pages_when_the_host_allows() {
+    let _one = common::one_engine_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
     let args = ["run", "--quiet", "--frames", "20000", "--persist", "none", "--huge-pages", "--json"];
@@ -544,6 +552,7 @@ fn the_record_ring_lands_on_the_hot_cores_node_and_on_huge_pages_when_the_host_a
 /// the feed core's CPU, which the engine warns about.
 #[test]
 fn a_pipelined_run_journals_everything_and_measures_the_ring_hop() {
+    let _one = common::one_engine_at_a_time();
     let allowed = tuning::allowed_cpus().unwrap();
     let (first, last) = (allowed[0], allowed[allowed.len() - 1]);
     let cores = if allowed.len() >= 3 {
@@ -578,6 +587,7 @@ fn a_pipelined_run_journals_everything_and_measures_the_ring_hop() {
 /// a switch may appear in both, and a bad file is refused before anything starts.
 #[test]
 fn a_config_file_sets_flags_and_the_command_line_overrides_it() {
+    let _one = common::one_engine_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("engine.toml");
     let json = dir.path().join("run.json");
@@ -637,6 +647,7 @@ fn a_config_file_sets_flags_and_the_command_line_overrides_it() {
 /// publishes them to the risk core once a second; the report shows the last ones.
 #[test]
 fn the_cold_core_publishes_return_correlations_for_every_pair() {
+    let _one = common::one_engine_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
     let persist = journal_arg(dir.path());
