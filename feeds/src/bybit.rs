@@ -94,9 +94,9 @@ impl BybitDecoder {
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         crate::venue::documented_or_general(
             out,
-            |out| {
-                self.book_as_documented(frame, ts_recv, out).or_else(|| self.trades_as_documented(frame, ts_recv, out))
-            },
+            &[&|out| self.book_as_documented(frame, ts_recv, out), &|out| {
+                self.trades_as_documented(frame, ts_recv, out)
+            }],
             |out, before| self.decode_frame(frame, ts_recv, out, before),
         )
     }

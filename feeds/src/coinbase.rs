@@ -78,10 +78,9 @@ impl CoinbaseDecoder {
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         crate::venue::documented_or_general(
             out,
-            |out| {
-                self.l2update_as_documented(frame, ts_recv, out)
-                    .or_else(|| self.flat_as_documented(frame, ts_recv, out))
-            },
+            &[&|out| self.l2update_as_documented(frame, ts_recv, out), &|out| {
+                self.flat_as_documented(frame, ts_recv, out)
+            }],
             |out, _| self.decode_frame(frame, ts_recv, out),
         )
     }

@@ -26,7 +26,7 @@ impl<'a> Layout<'a> {
         rest.starts_with(text).then(|| self.pos += text.len())
     }
 
-    /// Unsigned decimal digits (1 to 19, no overflow).
+    /// Unsigned decimal digits: at least one, and no more than fit a `u64`.
     pub(crate) fn digits(&mut self) -> Option<u64> {
         let mut value: u64 = 0;
         let start = self.pos;

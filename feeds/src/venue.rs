@@ -22,19 +22,25 @@ pub(crate) fn all_or_nothing(
     result.map(|()| out.len() - before)
 }
 
-/// [`all_or_nothing`], trying `documented` first: a fast path that reads the frame
-/// only if it is in the venue's documented layout (`crate::layout`). When it returns
-/// `None`, whatever it appended is taken back and `general` decodes the frame.
+/// A fast path: appends a frame's events to `out` and says `Some` only if the frame
+/// is in the venue's documented layout (`crate::layout`).
+pub(crate) type FastPath<'d> = &'d dyn Fn(&mut Events) -> Option<()>;
+
+/// [`all_or_nothing`], trying each of `documented` first, in turn. After each one
+/// that returns `None`, whatever it appended is taken back; when none reads the
+/// frame, `general` decodes it.
 pub(crate) fn documented_or_general(
     out: &mut Events,
-    documented: impl FnOnce(&mut Events) -> Option<()>,
+    documented: &[FastPath<'_>],
     general: impl FnOnce(&mut Events, usize) -> Result<(), DecodeError>,
 ) -> Result<usize, DecodeError> {
     all_or_nothing(out, |out, before| {
-        if documented(out).is_some() {
-            return Ok(());
+        for fast in documented {
+            if fast(out).is_some() {
+                return Ok(());
+            }
+            out.truncate(before);
         }
-        out.truncate(before);
         general(out, before)
     })
 }

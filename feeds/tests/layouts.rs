@@ -184,7 +184,7 @@ fn mutate(frame: &str, rng: &mut Rng) -> Vec<u8> {
 }
 
 fn outcome(decode: &Decode, frame: &[u8]) -> Result<Vec<Event>, DecodeErrorKind> {
-    let mut out = Events::with_capacity(8);
+    let mut out = Events::with_capacity(16);
     match decode(frame, &mut out) {
         Ok(n) => {
             assert_eq!(n, out.len());
@@ -213,5 +213,90 @@ fn fast_paths_agree_with_the_general_decoders_on_every_venue() {
             }
         }
         assert!(decoded > 1_000, "{venue}: valid frames were exercised ({decoded})");
+    }
+}
+
+/// Near misses that a one-byte mutation rarely makes: repeated keys, keys in another
+/// order inside a trade, integers one digit too long, times at the ns overflow.
+#[test]
+fn fast_paths_agree_on_repeated_keys_other_orders_and_limits() {
+    let cases = [
+        (
+            "okx",
+            r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"1","px":"2","px":"3","sz":"1","side":"buy","ts":"1"}]}"#,
+        ),
+        (
+            "okx",
+            r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"sz":"1","instId":"BTC-USDT","tradeId":"1","px":"2","side":"buy","ts":"1"}]}"#,
+        ),
+        (
+            "okx",
+            r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"1","px":"2","sz":"1","side":"buy","ts":"18446744073709"}]}"#,
+        ),
+        (
+            "okx",
+            r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"1","px":"2","sz":"1","side":"buy","ts":"18446744073710"}]}"#,
+        ),
+        (
+            "okx",
+            r#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1","checksum":1234567890123456789,"prevSeqId":1,"seqId":2}]}"#,
+        ),
+        (
+            "okx",
+            r#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1","checksum":123456789012345678,"prevSeqId":-123456789012345678,"seqId":2}]}"#,
+        ),
+        (
+            "bybit",
+            r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":1,"s":"BTCUSDT","S":"Buy","v":"1","p":"2","p":"3","i":"7"}]}"#,
+        ),
+        (
+            "bybit",
+            r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"p":"2","T":1,"s":"BTCUSDT","S":"Buy","v":"1","i":"7"}]}"#,
+        ),
+        (
+            "bybit",
+            r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":1,"s":"BTCUSDT","S":"Buy","v":"1","p":"2","i":"1234567890123456789"}]}"#,
+        ),
+        (
+            "bybit",
+            r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":1,"s":"BTCUSDT","S":"Buy","v":"1","p":"2","i":"12345678901234567890"}]}"#,
+        ),
+        (
+            "bybit",
+            r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[],"a":[],"u":5,"seq":1},"cts":18446744073710}"#,
+        ),
+        (
+            "kraken",
+            r#"{"channel":"trade","type":"update","data":[{"symbol":"MATIC/USD","side":"buy","price":1,"price":2,"qty":1,"trade_id":1,"timestamp":"2023-09-25T07:49:37Z"}]}"#,
+        ),
+        (
+            "kraken",
+            r#"{"channel":"trade","type":"update","data":[{"qty":1,"symbol":"MATIC/USD","side":"buy","price":1,"trade_id":1,"timestamp":"2023-09-25T07:49:37Z"}]}"#,
+        ),
+        (
+            "kraken",
+            r#"{"channel":"book","type":"update","data":[{"symbol":"MATIC/USD","bids":[],"asks":[],"checksum":4294967296,"timestamp":"2023-10-06T17:35:55Z"}]}"#,
+        ),
+        (
+            "coinbase",
+            r#"{"type":"ticker","sequence":1,"product_id":"BTC-USD","best_bid":"1","best_bid":"2","best_bid_size":"1","best_ask":"3","best_ask_size":"1","time":"2022-10-19T23:28:22Z"}"#,
+        ),
+        (
+            "coinbase",
+            r#"{"type":"match","trade_id":1,"size":"1","last_size":"2","price":"3","side":"buy","product_id":"BTC-USD","time":"2014-11-07T08:19:27Z"}"#,
+        ),
+        (
+            "coinbase",
+            r#"{"product_id":"BTC-USD","type":"match","trade_id":1,"size":"1","price":"3","side":"sell","time":"2014-11-07T08:19:27Z"}"#,
+        ),
+        (
+            "coinbase",
+            r#"{"type":"match","trade_id":1,"size":"1","price":"3","side":"buy","product_id":"BTC-USD","time":"2014-11-07T08:19:27Z","sequence":"x"}"#,
+        ),
+    ];
+    for (venue, frame) in cases {
+        let decode = decoder_for(venue);
+        let spaced = format!(" {frame}");
+        assert_eq!(outcome(&decode, frame.as_bytes()), outcome(&decode, spaced.as_bytes()), "{venue}: {frame}");
     }
 }
