@@ -188,6 +188,12 @@ pub struct SimArgs {
     /// for a fresh snapshot. Refused with the other dialects, which carry no checksum.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub corrupt_every: u64,
+    /// Feed fault: drop each client's connection (a TCP close, as a venue's gateway
+    /// restarting does) this long after it started streaming; the simulator keeps
+    /// listening, so the client can reconnect at once and gets a new snapshot (0:
+    /// never). `reconnect-bench` measures the engine's way back with it.
+    #[arg(long, default_value = "0", value_parser = parse_duration_or_zero, value_name = "DURATION")]
+    pub drop_every: std::time::Duration,
     /// How the `--*-every N` faults are spaced: `periodic` (every Nth) or `random`
     /// (each update a 1-in-N chance, from --seed: the same moments run after run).
     #[arg(long, value_enum, default_value_t = FaultTiming::Periodic)]

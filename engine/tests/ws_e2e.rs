@@ -196,6 +196,51 @@ fn a_dropped_feed_is_reconnected_and_the_books_resynced() {
     .report();
 }
 
+/// A venue that drops every connection 400 ms into it and keeps listening (the
+/// simulator's `--drop-every`): the engine is back each time, at once, and each
+/// drop is followed in the journal by a connect and the books resynced, before the
+/// next drop. No order leaves while the books are down.
+#[test]
+fn a_venue_dropping_every_connection_is_rejoined_each_time() {
+    let (mut server, url) = sim(&["--port", "0", "--rate", "20000", "--drop-every", "400ms"]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    let persist = format!("journal:{}", journal.display());
+    let (code, s, stderr) = run(&["--feed", &url, "--duration", "3s", "--persist", &persist]);
+    server.kill().unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
+    let drops = s["counters"]["disconnects"].as_u64().unwrap();
+    assert!(drops >= 3, "3 s of 400 ms connections: {s}");
+    let (records, _) = JournalReader::open(&journal).unwrap().read_all().unwrap();
+    let status =
+        |r: &persist::Record| (r.kind() == Some(RecordKind::Risk) && (171..=174).contains(&r.code)).then_some(r.code);
+    let statuses: Vec<u16> = records.iter().filter_map(status).filter(|c| *c != 173).collect();
+    let mut rejoined = 0;
+    for (i, _) in statuses.iter().enumerate().filter(|(_, c)| **c == 172) {
+        let until_next_drop: Vec<u16> = statuses[i + 1..].iter().copied().take_while(|c| *c != 172).collect();
+        if until_next_drop.is_empty() {
+            continue; // the run ended before it could reconnect
+        }
+        assert_eq!(until_next_drop.first(), Some(&171), "connected first after a drop: {statuses:?}");
+        assert!(until_next_drop.contains(&174), "books resynced before the next drop: {statuses:?}");
+        rejoined += 1;
+    }
+    assert!(rejoined as u64 + 1 >= drops, "every drop but maybe the last was rejoined: {statuses:?}");
+    let orders_while_down = records
+        .iter()
+        .scan(false, |down, r| {
+            match status(r) {
+                Some(172) => *down = true,
+                Some(174) => *down = false,
+                _ => {}
+            }
+            Some(*down && r.kind() == Some(RecordKind::Order) && r.code == engine::oms::OrderState::Submitted as u16)
+        })
+        .filter(|sent| *sent)
+        .count();
+    assert_eq!(orders_while_down, 0, "an order left while the books were down");
+}
+
 /// The same over TLS: the simulator serves wss:// with a test CA's certificate,
 /// is killed and comes back; the engine reconnects with a new TLS handshake.
 #[test]

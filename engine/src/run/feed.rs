@@ -276,8 +276,10 @@ impl<F: Feed> Feed for Recording<F> {
 }
 
 /// A venue WebSocket (or `engine sim`) read on the hot core. Book snapshots arrive
-/// in the stream (Binance partial depth in the combined-stream wrapper); a dropped
-/// connection is reported once and retried with backoff (100 ms doubling to 5 s).
+/// in the stream (Binance partial depth in the combined-stream wrapper). A dropped
+/// connection is reported once and retried at once; each failed attempt then waits
+/// a random time up to a bound that starts at 100 ms and doubles to 5 s (exponential
+/// backoff with full jitter, so many clients dropped together do not return together).
 #[derive(Debug)]
 pub struct WsFeed {
     url: String,
@@ -290,6 +292,8 @@ pub struct WsFeed {
     spare: Option<feeds::ws::Inbound>,
     retry_at: u64,
     backoff_ns: u64,
+    /// Random state for the jitter (xorshift), seeded by the clock at the first drop.
+    jitter: u64,
     dropped: bool,
     /// A connection was made that no one has heard of yet.
     connected: bool,
@@ -493,6 +497,7 @@ impl WsFeed {
             spare: None,
             retry_at: 0,
             backoff_ns: MIN_BACKOFF_NS,
+            jitter: 0,
             dropped: false,
             connected: true,
             disconnects: 0,
@@ -506,7 +511,19 @@ impl WsFeed {
         self.dropped = true;
         self.disconnects += 1;
         self.last_error = Some(error);
-        self.retry_at = now + self.backoff_ns;
+        // At once: a venue that dropped one connection usually takes the next.
+        self.retry_at = now;
+        if self.jitter == 0 {
+            self.jitter = now | 1;
+        }
+    }
+
+    /// A random wait in `0..=backoff_ns` (full jitter).
+    fn jittered(&mut self) -> u64 {
+        self.jitter ^= self.jitter << 13;
+        self.jitter ^= self.jitter >> 7;
+        self.jitter ^= self.jitter << 17;
+        self.jitter % (self.backoff_ns + 1)
     }
 }
 
@@ -541,7 +558,7 @@ impl Feed for WsFeed {
                 }
                 Err(e) => {
                     self.last_error = Some(e.to_string());
-                    self.retry_at = now + self.backoff_ns;
+                    self.retry_at = now + self.jittered();
                     self.backoff_ns = (self.backoff_ns * 2).min(MAX_BACKOFF_NS);
                     return None;
                 }

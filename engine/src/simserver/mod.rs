@@ -171,6 +171,11 @@ fn stream_market<S: Socket>(
     let mut next_tally = Duration::from_secs(1);
     loop {
         let elapsed = started.elapsed();
+        if !args.drop_every.is_zero() && elapsed >= args.drop_every {
+            // Abruptly, as a restarting gateway does: no close handshake.
+            let _ = ws.get_ref().tcp().shutdown(std::net::Shutdown::Both);
+            return Err(format!("dropped after {:?} (--drop-every)", args.drop_every));
+        }
         if elapsed >= next_tally {
             // A running tally, for whoever kills the simulator rather than let the
             // connection end (the soak test): the last one stands for the connection.
