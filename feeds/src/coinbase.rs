@@ -73,7 +73,8 @@ impl CoinbaseDecoder {
     ///
     /// # Errors
     /// A [`DecodeError`] for malformed JSON, a missing or invalid field, an unknown
-    /// product or message type (`subscriptions`, `heartbeat`, `error` included), or a
+    /// product or message type, an `error` answering a request
+    /// ([`DecodeErrorKind::Refused`]), or a
     /// full `out`; `out` is then left as it was.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         crate::venue::documented_or_general(
@@ -252,8 +253,13 @@ impl CoinbaseDecoder {
             // A second `type` after changes were read as an l2update's.
             return Err(error(0, DecodeErrorKind::BadField { field: "type", expected: "one type" }));
         }
-        if !matches!(kind, b"ticker" | b"match" | b"last_match" | b"snapshot" | b"l2update") {
-            return Err(error(0, DecodeErrorKind::UnknownMessage));
+        match kind {
+            b"ticker" | b"match" | b"last_match" | b"snapshot" | b"l2update" => {}
+            // The subscription's confirmation and the heartbeat channel: nothing to
+            // decode. An `error` answers a request (a refused subscription).
+            b"subscriptions" | b"heartbeat" => return Ok(()),
+            b"error" => return Err(error(0, DecodeErrorKind::Refused)),
+            _ => return Err(error(0, DecodeErrorKind::UnknownMessage)),
         }
         let inst = m.inst.ok_or(missing("product_id"))?;
         let mut decimal =

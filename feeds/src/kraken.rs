@@ -60,7 +60,9 @@ impl KrakenDecoder {
     ///
     /// # Errors
     /// A [`DecodeError`] for malformed JSON, a missing or invalid field, an unknown
-    /// symbol or channel (heartbeats and status messages included), or a full `out`;
+    /// symbol or channel, a request's answer that says it failed
+    /// ([`DecodeErrorKind::Refused`]), or a full `out`; a heartbeat, a status message
+    /// and a successful answer decode to no events;
     /// `out` is then left as it was.
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         crate::venue::documented_or_general(
@@ -151,12 +153,15 @@ impl KrakenDecoder {
     fn decode_frame(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<(), DecodeError> {
         let mut s = Scanner::new(frame);
         let (mut channel, mut kind, mut data, mut decoded) = (None, None, None, false);
+        let (mut method, mut success) = (None, None);
         s.object(|s, key| {
             s.ws();
             let at = s.pos();
             match key {
                 b"channel" => channel = Some(s.string()?),
                 b"type" => kind = Some(s.string()?),
+                b"method" => method = Some(s.string()?),
+                b"success" => success = Some(s.bool("success")?),
                 // In Kraken's order `channel` and `type` come first, so `data` is read
                 // in place; otherwise once the whole envelope is known.
                 b"data" if data.is_some() || decoded => {
@@ -184,7 +189,16 @@ impl KrakenDecoder {
         if decoded {
             return Ok(());
         }
+        // A request's answer (`subscribe`, `unsubscribe`, `pong`): nothing, unless it
+        // says it failed (a refused subscription).
+        if method.is_some() && channel.is_none() {
+            return if success == Some(false) { Err(error(0, DecodeErrorKind::Refused)) } else { Ok(()) };
+        }
         let channel = channel.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;
+        // The connection's heartbeat and the exchange's status: nothing to decode.
+        if matches!(channel, b"heartbeat" | b"status") {
+            return Ok(());
+        }
         let data = data.ok_or(error(0, DecodeErrorKind::UnknownMessage))?;
         s.seek(data);
         match channel {

@@ -66,16 +66,19 @@ fn level2_snapshot_and_update() {
 #[test]
 fn bad_input_is_a_typed_error() {
     let kind = |f: &str| decode(f).unwrap_err().kind;
+    // The subscription's confirmation and a heartbeat are nothing to decode; an
+    // `error` (a refused subscription) is reported as a refusal.
+    for nothing in [
+        r#"{"type":"subscriptions","channels":[{"name":"level2","product_ids":["BTC-USD"]}]}"#,
+        r#"{"type":"heartbeat","sequence":90,"last_trade_id":20,"product_id":"BTC-USD","time":"2014-11-07T08:19:28.464459Z"}"#,
+    ] {
+        assert_eq!(decode(nothing).map(|e| e.len()), Ok(0), "{nothing}");
+    }
     assert_eq!(
-        kind(r#"{"type":"subscriptions","channels":[{"name":"level2","product_ids":["BTC-USD"]}]}"#),
-        DecodeErrorKind::UnknownMessage
+        kind(r#"{"type":"error","message":"Failed to subscribe","reason":"ETH-USDX is not a valid product"}"#),
+        DecodeErrorKind::Refused
     );
-    assert_eq!(
-        kind(
-            r#"{"type":"heartbeat","sequence":90,"last_trade_id":20,"product_id":"BTC-USD","time":"2014-11-07T08:19:28.464459Z"}"#
-        ),
-        DecodeErrorKind::UnknownMessage
-    );
+    assert_eq!(kind(r#"{"type":"status","products":[]}"#), DecodeErrorKind::UnknownMessage);
     assert_eq!(kind(r#"{"type":"match","product_id":"DOGE-USD"}"#), DecodeErrorKind::UnknownSymbol);
     let m = |size: &str, side: &str, time: &str| {
         format!(

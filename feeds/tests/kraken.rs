@@ -52,11 +52,23 @@ fn a_trade_from_the_docs() {
 #[test]
 fn bad_input_is_a_typed_error() {
     let kind = |f: &str| decode(f).unwrap_err().kind;
-    assert_eq!(kind(r#"{"channel":"heartbeat"}"#), DecodeErrorKind::UnknownMessage);
+    // A heartbeat, the status channel and a request's successful answer are nothing
+    // to decode; a failed answer (a refused subscription) is a refusal.
+    for nothing in [
+        r#"{"channel":"heartbeat"}"#,
+        r#"{"channel":"status","type":"update","data":[{"version":"2.0.0","system":"online","api_version":"v2","connection_id":1}]}"#,
+        r#"{"method":"subscribe","result":{"channel":"book","depth":10,"snapshot":true,"symbol":"MATIC/USD"},"success":true,"time_in":"2023-09-25T09:04:31.742599Z","time_out":"2023-09-25T09:04:31.742648Z"}"#,
+        r#"{"method":"pong","req_id":101,"time_in":"2023-09-24T14:10:23.799685Z","time_out":"2023-09-24T14:10:23.799703Z"}"#,
+    ] {
+        assert_eq!(decode(nothing).map(|e| e.len()), Ok(0), "{nothing}");
+    }
     assert_eq!(
-        kind(r#"{"channel":"status","type":"update","data":[{"system":"online"}]}"#),
-        DecodeErrorKind::UnknownMessage
+        kind(
+            r#"{"error":"Already subscribed","method":"subscribe","req_id":1,"success":false,"symbol":"MATIC/USD","time_in":"2023-09-25T09:04:31.742599Z","time_out":"2023-09-25T09:04:31.742648Z"}"#
+        ),
+        DecodeErrorKind::Refused
     );
+    assert_eq!(kind(r#"{"channel":"ticker","type":"update","data":[]}"#), DecodeErrorKind::UnknownMessage);
     let trade = |price: &str, ts: &str| {
         format!(
             r#"{{"channel":"trade","type":"update","data":[{{"symbol":"MATIC/USD","side":"buy","price":{price},"qty":1,"trade_id":1,"timestamp":"{ts}"}}]}}"#
