@@ -1,20 +1,31 @@
 //! An L2 order book built for the feed core: two sorted arrays with the best level at
 //! the end, so the best bid and ask are O(1), an update near the top of the book moves
-//! few entries, and nothing allocates after construction. The depth is bounded: size
-//! it for the venue's channel (a full-depth diff stream needs its full depth), since a
-//! level beyond it invalidates the book.
+//! few entries, and nothing allocates after construction. The depth is bounded. A
+//! side that would grow past it (a full-depth diff stream, such as Binance's, covers
+//! thousands of levels) keeps its best levels and drops the worst: it is then
+//! *truncated*, exact from the best level down to the worst it holds, with nothing
+//! known beyond (so it takes no new level below its worst). Deletes can thin a truncated side until levels beyond its worst,
+//! which it dropped, would be among the top: below [`TRUNCATED_FLOOR`] levels it is
+//! invalid until the next snapshot.
 
 use crate::event::{BookDelta, BookSide, Level, Price};
+
+/// How few levels a truncated side may hold (or its whole depth, if smaller) before
+/// the levels it dropped could be among its best.
+pub const TRUNCATED_FLOOR: usize = 10;
 
 /// Why a book refused an update, or stopped being trustworthy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BookError {
-    /// A new level would exceed the configured depth.
-    #[error("book side full at {max} levels")]
-    Full {
-        /// The configured depth per side.
-        max: usize,
+    /// A side that dropped levels past its depth was thinned below the floor: the
+    /// levels it dropped may now be among its best.
+    #[error("a truncated book side fell to {held} levels, below {floor}: the levels it dropped are unknown")]
+    Thin {
+        /// Levels the side holds.
+        held: usize,
+        /// The floor it fell below.
+        floor: usize,
     },
     /// After a complete update the best bid is at or above the best ask.
     #[error("book crossed: best bid {bid} >= best ask {ask}")]
@@ -34,6 +45,8 @@ pub struct Book {
     /// Descending by price: the best (lowest) ask is last.
     asks: Vec<Level>,
     max_levels: usize,
+    /// Per side (bids, asks): levels were dropped past the depth since the last clear.
+    truncated: [bool; 2],
     valid: bool,
     /// Inside a multi-event update (a delta without `last` was applied).
     mid_update: bool,
@@ -51,6 +64,7 @@ impl Book {
             bids: Vec::with_capacity(max_levels),
             asks: Vec::with_capacity(max_levels),
             max_levels,
+            truncated: [false; 2],
             valid: false,
             mid_update: false,
             current: (0, 0),
@@ -75,6 +89,7 @@ impl Book {
     pub fn clear(&mut self) {
         self.bids.clear();
         self.asks.clear();
+        self.truncated = [false; 2];
         self.mid_update = false;
     }
 
@@ -93,6 +108,13 @@ impl Book {
         self.side(side).iter().rev().copied()
     }
 
+    /// Whether a side dropped levels past its depth since the last snapshot (it is
+    /// exact only down to its worst level).
+    pub fn is_truncated(&self, side: BookSide) -> bool {
+        let [bids, asks] = self.truncated;
+        if side == BookSide::Ask { asks } else { bids }
+    }
+
     /// How many levels a side holds.
     pub fn depth(&self, side: BookSide) -> usize {
         self.side(side).len()
@@ -106,16 +128,20 @@ impl Book {
     }
 
     /// Sets one level's absolute size; size 0 removes it (removing an absent level is
-    /// a no-op, as venues send deletes for levels outside a client's depth).
+    /// a no-op, as venues send deletes for levels outside a client's depth). A new
+    /// level on a full side pushes out the worst, or is itself dropped if it is the
+    /// worst: the side is then truncated.
     ///
     /// # Errors
-    /// [`BookError::Full`] when a new level would exceed the depth; the book is then
-    /// marked invalid (it no longer matches the venue's).
+    /// [`BookError::Thin`] when a delete leaves a truncated side below the floor; the
+    /// book is then marked invalid (its best levels may be ones it dropped).
     pub fn set(&mut self, side: BookSide, level: Level) -> Result<(), BookError> {
         let max = self.max_levels;
-        let (levels, better) = match side {
-            BookSide::Bid => (&mut self.bids, Price::gt as fn(&Price, &Price) -> bool),
-            BookSide::Ask => (&mut self.asks, Price::lt as fn(&Price, &Price) -> bool),
+        let floor = TRUNCATED_FLOOR.min(max);
+        let [bids_truncated, asks_truncated] = &mut self.truncated;
+        let (levels, better, truncated) = match side {
+            BookSide::Bid => (&mut self.bids, Price::gt as fn(&Price, &Price) -> bool, bids_truncated),
+            BookSide::Ask => (&mut self.asks, Price::lt as fn(&Price, &Price) -> bool, asks_truncated),
         };
         // Position from the worst end: entries before `at` are worse than `level`.
         let at = levels.partition_point(|l| better(&level.price, &l.price));
@@ -123,13 +149,26 @@ impl Book {
         if exists {
             if level.qty.0 == 0 {
                 levels.remove(at);
+                if *truncated && levels.len() < floor {
+                    self.valid = false;
+                    return Err(BookError::Thin { held: levels.len(), floor });
+                }
             } else if let Some(existing) = levels.get_mut(at) {
                 existing.qty = level.qty;
             }
         } else if level.qty.0 != 0 {
+            // Every level a truncated side dropped is worse than every level it holds,
+            // so it stays exact down to its worst: a new level below that is dropped
+            // too, even with room, as a dropped one might lie between them.
+            if at == 0 && (*truncated || levels.len() == max) {
+                *truncated = true;
+                return Ok(());
+            }
             if levels.len() == max {
-                self.valid = false;
-                return Err(BookError::Full { max });
+                *truncated = true;
+                levels.remove(0); // the worst goes; `level` lands one place lower
+                levels.insert(at - 1, level);
+                return Ok(());
             }
             levels.insert(at, level);
         }
@@ -143,7 +182,7 @@ impl Book {
     /// crossed and, for a snapshot that applied cleanly, makes the book valid.
     ///
     /// # Errors
-    /// [`BookError::Full`] or [`BookError::Crossed`]; either leaves the book invalid
+    /// [`BookError::Thin`] or [`BookError::Crossed`]; either leaves the book invalid
     /// until the next clean snapshot.
     pub fn apply(&mut self, delta: &BookDelta) -> Result<(), BookError> {
         let range = (delta.first_seq, delta.last_seq);
@@ -243,10 +282,13 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_that_overflowed_or_an_unfinished_update_never_validates() {
-        // Full in the middle of a snapshot: its last event must not make it valid.
+    fn a_snapshot_that_failed_or_an_unfinished_update_never_validates() {
+        // Crossed in the middle of a snapshot... is only judged at its end; a failed
+        // event (a thinned truncated side) in it: its last event must not validate it.
         let mut book = Book::with_depth(1);
-        assert!(book.apply(&seq_delta(&[(BookSide::Bid, 100, 1), (BookSide::Bid, 99, 1)], true, false, 5)).is_err());
+        book.apply(&seq_delta(&[(BookSide::Bid, 100, 1), (BookSide::Bid, 99, 1)], true, false, 5)).unwrap();
+        assert!(book.is_truncated(BookSide::Bid));
+        assert!(book.apply(&seq_delta(&[(BookSide::Bid, 100, 0)], true, false, 5)).is_err(), "thinned to nothing");
         book.apply(&seq_delta(&[(BookSide::Ask, 101, 1)], true, true, 5)).unwrap();
         assert!(!book.is_valid());
         // A diff whose last event never came, then a new snapshot: cleared, then valid.
@@ -264,14 +306,37 @@ mod tests {
     }
 
     #[test]
-    fn depth_is_bounded_without_reallocating() {
-        let mut book = Book::with_depth(2);
-        book.set(BookSide::Bid, level(1, 1)).unwrap();
-        book.set(BookSide::Bid, level(2, 1)).unwrap();
-        assert_eq!(book.set(BookSide::Bid, level(3, 1)), Err(BookError::Full { max: 2 }));
-        assert_eq!(BookError::Full { max: 2 }.to_string(), "book side full at 2 levels");
+    fn a_full_side_keeps_its_best_levels_and_thinning_it_too_far_invalidates() {
+        let mut book = Book::with_depth(12);
+        let snapshot: Vec<_> = (1..=12).map(|p| (BookSide::Bid, 100 + p, 1)).collect();
+        book.apply(&seq_delta(&snapshot[..8], true, false, 1)).unwrap();
+        book.apply(&seq_delta(&snapshot[8..], true, true, 1)).unwrap();
+        assert!(book.is_valid() && !book.is_truncated(BookSide::Bid));
+        let capacity = book.bids.capacity();
+        // Better than the worst: it comes in and the worst (101) goes.
+        book.set(BookSide::Bid, level(113, 5)).unwrap();
+        assert_eq!(book.best_bid(), Some(level(113, 5)));
+        assert_eq!(book.levels(BookSide::Bid).last(), Some(level(102, 1)));
+        // Worse than every level held: dropped.
+        book.set(BookSide::Bid, level(50, 5)).unwrap();
+        assert_eq!(book.depth(BookSide::Bid), 12);
+        assert!(book.is_truncated(BookSide::Bid) && !book.is_truncated(BookSide::Ask));
+        assert!(book.is_valid(), "its top is exact");
+        assert_eq!(book.bids.capacity(), capacity, "never reallocated");
+        // Deletes thin it: at the floor it is still exact; below it, invalid.
+        for p in 102..=103 {
+            book.set(BookSide::Bid, level(p, 0)).unwrap();
+        }
+        assert_eq!(book.depth(BookSide::Bid), TRUNCATED_FLOOR);
+        assert_eq!(book.set(BookSide::Bid, level(104, 0)), Err(BookError::Thin { held: 9, floor: 10 }));
         assert!(!book.is_valid());
-        book.set(BookSide::Bid, level(2, 9)).unwrap(); // an update in place still works
-        assert_eq!(book.best_bid(), Some(level(2, 9)));
+        assert_eq!(
+            BookError::Thin { held: 9, floor: 10 }.to_string(),
+            "a truncated book side fell to 9 levels, below 10: the levels it dropped are unknown"
+        );
+        // A snapshot makes it whole again, and untruncated.
+        book.apply(&seq_delta(&snapshot[..8], true, false, 2)).unwrap();
+        book.apply(&seq_delta(&snapshot[8..], true, true, 2)).unwrap();
+        assert!(book.is_valid() && !book.is_truncated(BookSide::Bid));
     }
 }

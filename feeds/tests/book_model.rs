@@ -71,3 +71,53 @@ proptest! {
         }
     }
 }
+
+fn deep_update() -> impl Strategy<Value = Update> {
+    // Bids below 60 and asks above, mostly, so books are rarely crossed.
+    let level = (any::<bool>(), 0i64..60, 0i64..3).prop_map(|(ask, p, q)| (ask, if ask { p + 55 } else { p }, q));
+    (prop::bool::weighted(0.1), prop::collection::vec(level, 0..30))
+        .prop_map(|(snapshot, levels)| Update { snapshot, levels })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// A book shallower than the market: whenever it is valid, each side is exactly the
+    /// market's best levels, as many as it holds (and all of them while not truncated),
+    /// and a truncated side holds at least the floor.
+    #[test]
+    fn a_shallow_book_is_the_exact_top_of_a_deep_one(updates in prop::collection::vec(deep_update(), 1..60)) {
+        let mut book = Book::with_depth(12);
+        let (mut bids, mut asks) = (BTreeMap::<i64, i64>::new(), BTreeMap::<i64, i64>::new());
+        for u in &updates {
+            if u.snapshot {
+                bids.clear();
+                asks.clear();
+            }
+            for &(ask, p, q) in &u.levels {
+                let side = if ask { &mut asks } else { &mut bids };
+                if q == 0 { side.remove(&p); } else { side.insert(p, q); }
+            }
+            for d in deltas(u) {
+                let _ = book.apply(&d);
+            }
+            if !book.is_valid() {
+                continue;
+            }
+            let model = [
+                (BookSide::Bid, bids.iter().rev().map(|(p, q)| (*p, *q)).collect::<Vec<_>>()),
+                (BookSide::Ask, asks.iter().map(|(p, q)| (*p, *q)).collect::<Vec<_>>()),
+            ];
+            for (side, market) in model {
+                let got: Vec<(i64, i64)> = book.levels(side).map(|l| (l.price.0, l.qty.0)).collect();
+                prop_assert!(got.len() <= 12);
+                prop_assert_eq!(&got[..], &market[..got.len().min(market.len())], "{:?}", side);
+                if book.is_truncated(side) {
+                    prop_assert!(got.len() >= feeds::book::TRUNCATED_FLOOR, "{:?}", side);
+                } else {
+                    prop_assert_eq!(got.len(), market.len(), "{:?}: not truncated, so all of it", side);
+                }
+            }
+        }
+    }
+}
