@@ -241,6 +241,31 @@ fn a_venue_dropping_every_connection_is_rejoined_each_time() {
     assert_eq!(orders_while_down, 0, "an order left while the books were down");
 }
 
+/// A venue that accepts every WebSocket and closes it before sending anything (a
+/// gateway over its connection limit): the engine backs off between attempts rather
+/// than reconnecting in a loop, as it may only for a connection that delivered data.
+#[test]
+fn a_venue_that_drops_before_any_data_is_not_hammered() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let (accepted, connections) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            if let Ok(ws) = tungstenite::accept(stream) {
+                let _ = accepted.send(());
+                drop(ws);
+            }
+        }
+    });
+    let (code, s, stderr) = run(&["--feed", &url, "--symbols", "BTCUSDT", "--duration", "2s", "--persist", "none"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let attempts = connections.try_iter().count();
+    // Backoff bounds 100, 200, 400, 800 ms... (each wait a random part of its bound)
+    // allow a few dozen attempts in 2 s; a loop without backoff makes hundreds.
+    assert!(attempts >= 2, "it did try again: {attempts}, {s}");
+    assert!(attempts < 40, "{attempts} connections in 2 s: the engine hammered the venue: {s}");
+}
+
 /// The same over TLS: the simulator serves wss:// with a test CA's certificate,
 /// is killed and comes back; the engine reconnects with a new TLS handshake.
 #[test]

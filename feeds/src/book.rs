@@ -74,8 +74,8 @@ impl Book {
     }
 
     /// Whether the book can be trusted: synced by a snapshot that applied cleanly, not
-    /// crossed or overflowed at the end of any update since, and not in the middle of
-    /// a multi-event update (which may be transiently crossed).
+    /// crossed at the end of any update since nor thinned too far while truncated, and
+    /// not in the middle of a multi-event update (which may be transiently crossed).
     pub fn is_valid(&self) -> bool {
         self.valid && !self.mid_update
     }

@@ -68,8 +68,9 @@ pub fn instrument_labels(config: &PipelineConfig) -> Vec<String> {
 
 /// Levels a side each book holds for `venue`'s feed: as deep as the venue's book
 /// channel sends (OKX's `books`: 400), and 256 for the others (Binance's partial
-/// depth sends 20, Bybit's `orderbook.50` 50). A snapshot deeper than this fails to
-/// apply and leaves its book invalid.
+/// depth sends 20, Bybit's `orderbook.50` 50). A deeper snapshot or stream leaves the
+/// book truncated: it keeps its best levels (see `feeds::book`), and a checksum over
+/// more levels than it holds (OKX's top 25) would fail.
 pub fn book_depth(venue: Venue) -> usize {
     if venue == Venue::Okx { 400 } else { 256 }
 }
@@ -176,7 +177,7 @@ mod tests {
     }
 
     /// OKX's `books` channel starts with a 400-level snapshot: the engine's books
-    /// for an OKX feed hold it whole (a shallower book refuses it and stays invalid).
+    /// for an OKX feed hold it whole (a shallower book would keep only its best levels).
     #[test]
     fn an_okx_book_holds_a_full_books_snapshot() {
         let level = |p: u32| format!(r#"["{p}","1","0","1"]"#);
@@ -200,6 +201,6 @@ mod tests {
             applied && book.is_valid() && book.depth(feeds::event::BookSide::Bid) == 400
         };
         assert!(apply(book_depth(Venue::Okx)));
-        assert!(!apply(256), "the depth the other venues get would not do");
+        assert!(!apply(256), "the depth the other venues get would hold only part of it");
     }
 }

@@ -277,9 +277,11 @@ impl<F: Feed> Feed for Recording<F> {
 
 /// A venue WebSocket (or `engine sim`) read on the hot core. Book snapshots arrive
 /// in the stream (Binance partial depth in the combined-stream wrapper). A dropped
-/// connection is reported once and retried at once; each failed attempt then waits
-/// a random time up to a bound that starts at 100 ms and doubles to 5 s (exponential
-/// backoff with full jitter, so many clients dropped together do not return together).
+/// connection is reported once. If it had delivered data it is retried at once;
+/// otherwise (a failed attempt, or a venue that accepts and then drops before any
+/// data) the next attempt waits a random time up to a bound that starts at 100 ms and
+/// doubles to 5 s (exponential backoff with full jitter, so many clients dropped
+/// together do not return together, and a venue that keeps dropping is not hammered).
 #[derive(Debug)]
 pub struct WsFeed {
     url: String,
@@ -294,6 +296,9 @@ pub struct WsFeed {
     backoff_ns: u64,
     /// Random state for the jitter (xorshift), seeded by the clock at the first drop.
     jitter: u64,
+    /// The current connection has delivered data: its loss is retried at once, and
+    /// the backoff starts over.
+    healthy: bool,
     dropped: bool,
     /// A connection was made that no one has heard of yet.
     connected: bool,
@@ -498,6 +503,7 @@ impl WsFeed {
             retry_at: 0,
             backoff_ns: MIN_BACKOFF_NS,
             jitter: 0,
+            healthy: false,
             dropped: false,
             connected: true,
             disconnects: 0,
@@ -511,11 +517,22 @@ impl WsFeed {
         self.dropped = true;
         self.disconnects += 1;
         self.last_error = Some(error);
-        // At once: a venue that dropped one connection usually takes the next.
-        self.retry_at = now;
         if self.jitter == 0 {
             self.jitter = now | 1;
         }
+        if std::mem::take(&mut self.healthy) {
+            // At once: a venue that dropped a working connection usually takes the next.
+            self.backoff_ns = MIN_BACKOFF_NS;
+            self.retry_at = now;
+        } else {
+            self.retry_at = now.saturating_add(self.jittered());
+            self.backoff();
+        }
+    }
+
+    /// The next wait's bound doubles, to the cap.
+    fn backoff(&mut self) {
+        self.backoff_ns = (self.backoff_ns * 2).min(MAX_BACKOFF_NS);
     }
 
     /// A random wait in `0..=backoff_ns` (full jitter).
@@ -551,15 +568,14 @@ impl Feed for WsFeed {
             match connected {
                 Ok(c) => {
                     self.client = Some(c);
-                    self.backoff_ns = MIN_BACKOFF_NS;
                     self.connected = true;
                     // The connection is reported before its first frame.
                     return None;
                 }
                 Err(e) => {
                     self.last_error = Some(e.to_string());
-                    self.retry_at = now + self.jittered();
-                    self.backoff_ns = (self.backoff_ns * 2).min(MAX_BACKOFF_NS);
+                    self.retry_at = now.saturating_add(self.jittered());
+                    self.backoff();
                     return None;
                 }
             }
@@ -567,7 +583,10 @@ impl Feed for WsFeed {
         let client = self.client.as_mut()?;
         let ready = self.session.tick(client, now).and_then(|()| client.advance());
         match ready {
-            Ok(true) => self.client.as_ref().map(|c| (c.message(), now, now)),
+            Ok(true) => {
+                self.healthy = true;
+                self.client.as_ref().map(|c| (c.message(), now, now))
+            }
             Ok(false) => None,
             Err(e) => {
                 self.lost(now, e.to_string());
