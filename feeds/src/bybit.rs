@@ -13,7 +13,7 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::layout::{Layout, LevelShape, first, quoted_decimal};
 use crate::symbols::{Instrument, SymbolTable};
@@ -148,38 +148,20 @@ impl BybitDecoder {
         l.literal(br#","type":"snapshot","ts":"#)?;
         l.digits()?;
         l.literal(br#","data":["#)?;
-        loop {
-            l.literal(b"{")?;
-            let (mut time, mut inst, mut taker, mut id, mut qty, mut price) = (None, None, None, None, None, None);
-            l.fields(|key, l| match key {
-                b"T" => first(&mut time, l.digits()?.checked_mul(1_000_000)?),
-                b"s" => first(&mut inst, self.symbols.lookup(l.quoted()?)?),
-                b"S" => first(
-                    &mut taker,
-                    match l.quoted()? {
-                        b"Buy" => Side::Buy,
-                        b"Sell" => Side::Sell,
-                        _ => return None,
-                    },
-                ),
-                b"i" => {
-                    let text = l.quoted()?;
-                    let numeric = !text.is_empty() && text.len() <= 19 && text.iter().all(u8::is_ascii_digit);
-                    first(&mut id, numeric.then(|| trade_id(text))?)
-                }
-                b"v" => first(&mut qty, quoted_decimal(l, inst?.qty_scale)?),
-                b"p" => first(&mut price, quoted_decimal(l, inst?.price_scale)?),
-                _ => Some(false),
-            })?;
-            let (inst, price, qty) = (inst?, price.filter(|p| *p > 0)?, qty.filter(|q| *q > 0)?);
-            let trade =
-                Trade::new(Venue::Bybit, inst.id, id?, Price(price), Qty(qty), Some(taker?), UnixNanos(time?), ts_recv);
-            out.push(Event::Trade(trade)).then_some(())?;
-            if l.literal(b",").is_none() {
-                break;
+        l.trades(Venue::Bybit, ts_recv, out, |key, l, t| match key {
+            b"T" => first(&mut t.time_ns, l.digits()?.checked_mul(1_000_000)?),
+            b"s" => first(&mut t.inst, self.symbols.lookup(l.quoted()?)?),
+            b"S" => first(&mut t.taker, l.side(b"Buy", b"Sell")?),
+            b"i" => {
+                let text = l.quoted()?;
+                let numeric = !text.is_empty() && text.len() <= 19 && text.iter().all(u8::is_ascii_digit);
+                first(&mut t.id, numeric.then(|| trade_id(text))?)
             }
-        }
-        l.literal(b"]}")?;
+            b"v" => first(&mut t.qty, quoted_decimal(l, t.inst?.qty_scale)?),
+            b"p" => first(&mut t.price, quoted_decimal(l, t.inst?.price_scale)?),
+            _ => Some(false),
+        })?;
+        l.literal(b"}")?;
         l.at_end().then_some(())
     }
 

@@ -13,7 +13,7 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::layout::{Layout, LevelShape, first};
 use crate::symbols::{Instrument, SymbolTable};
@@ -111,42 +111,16 @@ impl KrakenDecoder {
         l.literal(br#"{"channel":"trade","type":""#)?;
         l.string_body()?;
         l.literal(br#","data":["#)?;
-        loop {
-            l.literal(b"{")?;
-            let (mut inst, mut taker, mut price, mut qty, mut id, mut time) = (None, None, None, None, None, None);
-            l.fields(|key, l| match key {
-                b"symbol" => first(&mut inst, self.symbols.lookup(l.quoted()?)?),
-                b"side" => first(
-                    &mut taker,
-                    match l.quoted()? {
-                        b"buy" => Side::Buy,
-                        b"sell" => Side::Sell,
-                        _ => return None,
-                    },
-                ),
-                b"price" => first(&mut price, l.decimal(inst?.price_scale)?),
-                b"qty" => first(&mut qty, l.decimal(inst?.qty_scale)?),
-                b"trade_id" => first(&mut id, l.digits()?),
-                b"timestamp" => first(&mut time, rfc3339_ns(l.quoted()?)?),
-                _ => Some(false),
-            })?;
-            let (inst, price, qty) = (inst?, price.filter(|p| *p > 0)?, qty.filter(|q| *q > 0)?);
-            let trade = Trade::new(
-                Venue::Kraken,
-                inst.id,
-                id?,
-                Price(price),
-                Qty(qty),
-                Some(taker?),
-                UnixNanos(time?),
-                ts_recv,
-            );
-            out.push(Event::Trade(trade)).then_some(())?;
-            if l.literal(b",").is_none() {
-                break;
-            }
-        }
-        l.literal(b"]}")?;
+        l.trades(Venue::Kraken, ts_recv, out, |key, l, t| match key {
+            b"symbol" => first(&mut t.inst, self.symbols.lookup(l.quoted()?)?),
+            b"side" => first(&mut t.taker, l.side(b"buy", b"sell")?),
+            b"price" => first(&mut t.price, l.decimal(t.inst?.price_scale)?),
+            b"qty" => first(&mut t.qty, l.decimal(t.inst?.qty_scale)?),
+            b"trade_id" => first(&mut t.id, l.digits()?),
+            b"timestamp" => first(&mut t.time_ns, rfc3339_ns(l.quoted()?)?),
+            _ => Some(false),
+        })?;
+        l.literal(b"}")?;
         l.at_end().then_some(())
     }
 

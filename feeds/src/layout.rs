@@ -4,8 +4,9 @@
 //! general path instead. The general path gives the same events and is the one that
 //! reports errors, so this path only ever accepts what the general path accepts.
 
+use crate::buffer::Events;
 use crate::decimal::parse_fixed_prefix;
-use crate::event::{Level, Price, Qty};
+use crate::event::{Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
 use crate::symbols::Instrument;
 
 /// A position in a frame expected to follow one layout.
@@ -193,4 +194,52 @@ pub(crate) fn quoted_decimal(l: &mut Layout<'_>, scale: u8) -> Option<i64> {
     let value = l.decimal(scale)?;
     l.literal(b"\"")?;
     Some(value)
+}
+
+/// What a fast path reads from one trade object, by key.
+#[derive(Debug, Default)]
+pub(crate) struct TradeFields {
+    pub(crate) inst: Option<Instrument>,
+    pub(crate) id: Option<u64>,
+    pub(crate) price: Option<i64>,
+    pub(crate) qty: Option<i64>,
+    pub(crate) taker: Option<Side>,
+    pub(crate) time_ns: Option<u64>,
+}
+
+impl<'a> Layout<'a> {
+    /// `buy` or `sell`, in the venue's spelling, quoted. Inlined so the spellings
+    /// are constants and the comparisons need no `memcmp` call.
+    #[inline(always)]
+    pub(crate) fn side(&mut self, buy: &[u8], sell: &[u8]) -> Option<Side> {
+        match self.quoted()? {
+            text if text == buy => Some(Side::Buy),
+            text if text == sell => Some(Side::Sell),
+            _ => None,
+        }
+    }
+
+    /// A list of trade objects, its `[` already read, through its `]`: each object's
+    /// keys are read by `field` (as in [`Layout::fields`]) into a [`TradeFields`], and
+    /// each trade, complete and with price and size > 0, is appended to `out`.
+    pub(crate) fn trades(
+        &mut self,
+        venue: Venue,
+        ts_recv: UnixNanos,
+        out: &mut Events,
+        mut field: impl FnMut(&'a [u8], &mut Self, &mut TradeFields) -> Option<bool>,
+    ) -> Option<()> {
+        loop {
+            self.literal(b"{")?;
+            let mut t = TradeFields::default();
+            self.fields(|key, l| field(key, l, &mut t))?;
+            let (price, qty) = (t.price.filter(|p| *p > 0)?, t.qty.filter(|q| *q > 0)?);
+            let (ts, aggressor) = (UnixNanos(t.time_ns?), Some(t.taker?));
+            let trade = Trade::new(venue, t.inst?.id, t.id?, Price(price), Qty(qty), aggressor, ts, ts_recv);
+            out.push(Event::Trade(trade)).then_some(())?;
+            if self.literal(b",").is_none() {
+                return self.literal(b"]");
+            }
+        }
+    }
 }

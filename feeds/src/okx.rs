@@ -21,7 +21,7 @@
 
 use crate::buffer::Events;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::event::{BookDelta, BookSide, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
+use crate::event::{BookDelta, BookSide, Level, Price, Qty, Trade, UnixNanos, Venue};
 use crate::json::Scanner;
 use crate::layout::{Layout, LevelShape, first, quoted_decimal};
 use crate::symbols::{Instrument, SymbolTable};
@@ -155,44 +155,26 @@ impl OkxDecoder {
         l.literal(br#"{"arg":{"channel":"trades","instId":""#)?;
         self.symbols.lookup(l.string_body()?)?;
         l.literal(br#"},"data":["#)?;
-        loop {
-            l.literal(b"{")?;
-            let (mut inst, mut id, mut price, mut qty, mut taker, mut time) = (None, None, None, None, None, None);
-            l.fields(|key, l| match key {
-                b"instId" => first(&mut inst, self.symbols.lookup(l.quoted()?)?),
-                b"tradeId" => {
-                    l.literal(b"\"")?;
-                    let value = l.digits()?;
-                    l.literal(b"\"")?;
-                    first(&mut id, value)
-                }
-                b"px" => first(&mut price, quoted_decimal(l, inst?.price_scale)?),
-                b"sz" => first(&mut qty, quoted_decimal(l, inst?.qty_scale)?),
-                b"side" => first(
-                    &mut taker,
-                    match l.quoted()? {
-                        b"buy" => Side::Buy,
-                        b"sell" => Side::Sell,
-                        _ => return None,
-                    },
-                ),
-                b"ts" => {
-                    l.literal(b"\"")?;
-                    let value = l.digits()?.checked_mul(1_000_000)?;
-                    l.literal(b"\"")?;
-                    first(&mut time, value)
-                }
-                _ => Some(false),
-            })?;
-            let (inst, price, qty) = (inst?, price.filter(|p| *p > 0)?, qty.filter(|q| *q > 0)?);
-            let trade =
-                Trade::new(Venue::Okx, inst.id, id?, Price(price), Qty(qty), Some(taker?), UnixNanos(time?), ts_recv);
-            out.push(crate::event::Event::Trade(trade)).then_some(())?;
-            if l.literal(b",").is_none() {
-                break;
+        l.trades(Venue::Okx, ts_recv, out, |key, l, t| match key {
+            b"instId" => first(&mut t.inst, self.symbols.lookup(l.quoted()?)?),
+            b"tradeId" => {
+                l.literal(b"\"")?;
+                let value = l.digits()?;
+                l.literal(b"\"")?;
+                first(&mut t.id, value)
             }
-        }
-        l.literal(b"]}")?;
+            b"px" => first(&mut t.price, quoted_decimal(l, t.inst?.price_scale)?),
+            b"sz" => first(&mut t.qty, quoted_decimal(l, t.inst?.qty_scale)?),
+            b"side" => first(&mut t.taker, l.side(b"buy", b"sell")?),
+            b"ts" => {
+                l.literal(b"\"")?;
+                let value = l.digits()?.checked_mul(1_000_000)?;
+                l.literal(b"\"")?;
+                first(&mut t.time_ns, value)
+            }
+            _ => Some(false),
+        })?;
+        l.literal(b"}")?;
         l.at_end().then_some(())
     }
 
