@@ -41,20 +41,26 @@ echo "font: $font_found"
 step "unit, integration, two-process, database and doc tests"
 cargo test --workspace --locked
 
-step "benchmark harnesses: their tests, and one-round smoke runs of ring-bench, parse-bench, persist-cost, ingest-bench, risk-bench and order-bench"
+step "benchmark harnesses: their tests, and one-round smoke runs of ring-bench, parse-bench, persist-cost, ingest-bench, risk-bench, order-bench and kill-bench"
 cargo test --benches --locked -p benches
-cargo run --release --locked -p benches --bin ring-bench -- --quick --rounds 1
-cargo run --release --locked -p benches --bin parse-bench -- --quick --rounds 1
-cargo run --release --locked -p benches --bin persist-cost -- --rounds 1 --seconds 1
-cargo run --release --locked -p benches --bin ingest-bench -- --quick --rounds 1
-cargo run --release --locked -p benches --bin risk-bench -- --quick
-cargo run --release --locked -p benches --bin order-bench -- --quick
-cargo run --release --locked -p benches --bin kill-bench -- --quick
+# One build of every binary in the smoke profile (release optimisation, no fat LTO):
+# these runs check that each harness works and agrees with its peers, not its numbers,
+# and seven fat-LTO links took a quarter of the CI run.
+cargo build --profile smoke --locked -p benches --bins -p engine
+bin="${CARGO_TARGET_DIR:-target}/smoke"
+"$bin/ring-bench" --quick --rounds 1
+"$bin/parse-bench" --quick --rounds 1
+"$bin/persist-cost" --rounds 1 --seconds 1
+"$bin/ingest-bench" --quick --rounds 1
+"$bin/risk-bench" --quick
+"$bin/order-bench" --quick
+"$bin/kill-bench" --quick
 
-step "the README's main command, and its journal verified"
+step "the README's main job (engine run on the simulator, journal by default), and its journal verified"
+# The README builds it with --release; the same code, smoke-built here to keep CI short.
 smoke="$(mktemp -d)"
-cargo run --release --locked -p engine -- run --duration 3s --quiet --persist "journal:$smoke/journal"
-cargo run --release --locked -p engine -- journal verify "$smoke/journal"
+"$bin/engine" run --duration 3s --quiet --persist "journal:$smoke/journal"
+"$bin/engine" journal verify "$smoke/journal"
 
 step "loom models of the ring protocol"
 scripts/loom.sh
