@@ -185,7 +185,17 @@ impl BinanceDecoder {
     /// assert_eq!(t.price.0, 100_000); // 0.001 at 8 decimals
     /// ```
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
-        crate::venue::all_or_nothing(out, |out, before| self.decode_frame(frame, ts_recv, out, before))
+        crate::venue::documented_or_general(
+            out,
+            &[
+                &|out| {
+                    let trade = self.trade_as_documented(frame, ts_recv)?;
+                    push(out, Event::Trade(trade), 0).ok()
+                },
+                &|out| self.depth_as_documented(frame, ts_recv, out),
+            ],
+            |out, before| self.decode_frame(frame, ts_recv, out, before),
+        )
     }
 
     fn decode_frame(
@@ -195,13 +205,6 @@ impl BinanceDecoder {
         out: &mut Events,
         before: usize,
     ) -> Result<(), DecodeError> {
-        if let Some(trade) = self.trade_as_documented(frame, ts_recv) {
-            return push(out, Event::Trade(trade), 0);
-        }
-        if self.depth_as_documented(frame, ts_recv, out).is_some() {
-            return Ok(());
-        }
-        out.truncate(before);
         let mut s = Scanner::new(frame);
         let mut m = self.walk(&mut s, ts_recv, out)?;
         s.end()?;
