@@ -33,6 +33,18 @@ fn positive(key: &str, value: &str) -> Result<i64, String> {
     if n > 0 { Ok(n) } else { Err(format!("strategy parameter `{key}` must be > 0, got {n}")) }
 }
 
+/// How many levels a side the taker's imbalance may read: at most as deep as a book
+/// is known to be exact (a truncated side may hold no more; see `feeds::book`).
+fn imbalance_levels(key: &str, value: &str) -> Result<usize, String> {
+    let n = positive(key, value)? as usize;
+    let most = feeds::book::TRUNCATED_FLOOR;
+    if n <= most {
+        Ok(n)
+    } else {
+        Err(format!("strategy parameter `{key}` must be at most {most} (how deep every book is exact), got {n}"))
+    }
+}
+
 impl FromStr for StrategyConfig {
     type Err = String;
 
@@ -71,7 +83,7 @@ impl FromStr for StrategyConfig {
                 for pair in pairs {
                     let (k, v) = pair?;
                     match k {
-                        "levels" => p.levels = positive(k, v)? as usize,
+                        "levels" => p.levels = imbalance_levels(k, v)?,
                         "threshold_pct" => p.threshold_pct = number(k, v)?,
                         "size" => p.size = positive(k, v)?,
                         "cooldown_us" => p.cooldown_ns = number::<u64>(k, v)?.saturating_mul(1_000),
@@ -121,6 +133,10 @@ mod tests {
         let Ok(StrategyConfig::Taker(t)) = "taker:cooldown_us=3".parse() else { panic!() };
         assert_eq!(t.cooldown_ns, 3_000);
         assert!("mm:size=0".parse::<StrategyConfig>().unwrap_err().contains("> 0"));
+        let Ok(StrategyConfig::Taker(t)) = "taker:levels=10".parse() else { panic!() };
+        assert_eq!(t.levels, 10);
+        let deep = "taker:levels=11".parse::<StrategyConfig>().unwrap_err();
+        assert!(deep.contains("at most 10") && deep.contains("got 11"), "{deep}");
         assert!("mm:spread=1".parse::<StrategyConfig>().unwrap_err().contains("known: half_spread"));
         assert!("mm:size".parse::<StrategyConfig>().unwrap_err().contains("key=value"));
         assert!("arb".parse::<StrategyConfig>().unwrap_err().contains("unknown strategy"));
