@@ -241,6 +241,36 @@ fn a_venue_dropping_every_connection_is_rejoined_each_time() {
     assert_eq!(orders_while_down, 0, "an order left while the books were down");
 }
 
+/// Two venues, each dropping every connection on its own clock: every connected and
+/// disconnected status names its venue, and each venue's alternate, up first.
+#[test]
+fn each_venue_s_drops_and_rejoins_are_journaled_under_its_name() {
+    let (mut fast, fast_url) = sim(&["--port", "0", "--rate", "5000", "--drop-every", "300ms"]);
+    let (mut slow, slow_url) = sim(&["--port", "0", "--rate", "5000", "--drop-every", "700ms"]);
+    let dir = tempfile::tempdir().unwrap();
+    let persist = format!("journal:{}", dir.path().display());
+    let feeds = format!("{fast_url},{slow_url}");
+    let (code, _, stderr) =
+        run(&["--feed", &feeds, "--symbols", "BTCUSDT", "--duration", "2500ms", "--persist", &persist]);
+    let _ = (fast.kill(), slow.kill());
+    assert_eq!(code, Some(0), "{stderr}");
+    let (records, _) = JournalReader::open(dir.path()).unwrap().read_all().unwrap();
+    use persist::Fields as _;
+    let mut per_venue = [Vec::new(), Vec::new()];
+    for r in records.iter().filter(|r| r.kind() == Some(RecordKind::Risk) && (r.code == 171 || r.code == 172)) {
+        let venue = persist::record::RiskFields::from_record(r).unwrap().limit;
+        assert_eq!(r.instrument, venue as u32, "venue {venue}'s status names its instrument (BTCUSDT@{venue})");
+        per_venue[usize::try_from(venue).unwrap()].push(r.code);
+    }
+    for (venue, codes) in per_venue.iter().enumerate() {
+        let alternating = codes.iter().enumerate().all(|(i, c)| *c == if i % 2 == 0 { 171 } else { 172 });
+        assert!(alternating, "venue {venue}: connected, disconnected, connected...: {codes:?}");
+    }
+    let drops = per_venue.map(|codes| codes.iter().filter(|c| **c == 172).count());
+    assert!(drops[0] >= 4 && drops[1] >= 2, "300 ms and 700 ms connections over 2.5 s: {drops:?}");
+    assert!(drops[0] > drops[1], "the faster-dropping venue dropped more: {drops:?}");
+}
+
 /// A venue that accepts every WebSocket and closes it before sending anything (a
 /// gateway over its connection limit): the engine backs off between attempts rather
 /// than reconnecting in a loop, as it may only for a connection that delivered data.

@@ -721,15 +721,19 @@ impl Pipeline {
     /// snapshots (other venues' books stand).
     pub fn on_disconnect(&mut self, venue: usize) {
         self.counters.disconnects += 1;
-        let all =
-            if self.layout.venues == 1 { FeedStatus::ALL } else { InstrumentId(self.layout.ids(venue).start as u32) };
-        self.feed_status(StatusKind::Disconnected, all, (venue as u64, 0), self.last_event);
+        self.feed_status(StatusKind::Disconnected, self.venue_status_id(venue), (venue as u64, 0), self.last_event);
         self.invalidate_venue(venue);
     }
 
-    /// The feed connection is up (at start, and after each reconnect).
-    pub fn on_connect(&mut self, now: u64) {
-        self.feed_status(StatusKind::Connected, FeedStatus::ALL, (0, 0), now);
+    /// `venue`'s feed connection is up (at start, and after each reconnect).
+    pub fn on_connect(&mut self, venue: usize, now: u64) {
+        self.feed_status(StatusKind::Connected, self.venue_status_id(venue), (venue as u64, 0), now);
+    }
+
+    /// What a venue-wide status names: every instrument with one venue, else the
+    /// venue's first instrument (the status's `seq` names the venue).
+    fn venue_status_id(&self, venue: usize) -> InstrumentId {
+        if self.layout.venues == 1 { FeedStatus::ALL } else { InstrumentId(self.layout.ids(venue).start as u32) }
     }
 
     /// A feed-status event: counted per kind and journaled (as an audit record,

@@ -30,14 +30,30 @@ pub trait Feed {
     fn poll_venue(&mut self, now: u64) -> Option<(usize, &[u8], u64, u64)> {
         self.poll(now).map(|(frame, ts, arrived)| (0, frame, ts, arrived))
     }
-    /// The venue whose connection dropped since the last call, if one did (its books
-    /// are then stale).
+    /// A venue whose connection dropped since the last call, if one did (its books
+    /// are then stale). Call until `None`: several venues may have dropped.
     fn take_disconnect(&mut self) -> Option<usize> {
         None
     }
-    /// Whether a connection was made since the last call (at start, or a reconnect).
-    fn take_connect(&mut self) -> bool {
-        false
+    /// A venue whose connection was made since the last call (at start, or a
+    /// reconnect), if one was. Call until `None`.
+    fn take_connect(&mut self) -> Option<usize> {
+        None
+    }
+    /// Every connection change since the last call, in the order they happened for
+    /// each venue: `changed(venue, up)`. Drops come first: a feed reports at most a
+    /// drop then a connect between two calls, never a connect then a drop (a
+    /// connection lost before anyone saw it made is not reported at all).
+    fn take_link_changes(&mut self, mut changed: impl FnMut(usize, bool))
+    where
+        Self: Sized,
+    {
+        while let Some(venue) = self.take_disconnect() {
+            changed(venue, false);
+        }
+        while let Some(venue) = self.take_connect() {
+            changed(venue, true);
+        }
     }
     /// Whether wall time is event time (a live feed), so checks may run between
     /// frames; a replay's time moves only with its frames.
@@ -266,7 +282,7 @@ impl<F: Feed> Feed for Recording<F> {
         self.inner.take_disconnect()
     }
 
-    fn take_connect(&mut self) -> bool {
+    fn take_connect(&mut self) -> Option<usize> {
         self.inner.take_connect()
     }
 
@@ -514,7 +530,12 @@ impl WsFeed {
     fn lost(&mut self, now: u64, error: String) {
         // Its receive buffer serves the next connection: reconnecting allocates none.
         self.spare = self.client.take().map(WsClient::into_inbound);
-        self.dropped = true;
+        // A connection lost before its connect was reported was never seen: the
+        // engine still holds the venue down, so neither is reported, and a pending
+        // change is never a connect followed by a drop.
+        if !std::mem::take(&mut self.connected) {
+            self.dropped = true;
+        }
         self.disconnects += 1;
         self.last_error = Some(error);
         if self.jitter == 0 {
@@ -610,8 +631,8 @@ impl Feed for WsFeed {
         std::mem::take(&mut self.dropped).then_some(0)
     }
 
-    fn take_connect(&mut self) -> bool {
-        std::mem::take(&mut self.connected)
+    fn take_connect(&mut self) -> Option<usize> {
+        std::mem::take(&mut self.connected).then_some(0)
     }
 }
 
@@ -668,13 +689,8 @@ impl<F: Feed> Feed for MultiFeed<F> {
         self.feeds.iter_mut().enumerate().find_map(|(v, feed)| feed.take_disconnect().map(|_| v))
     }
 
-    fn take_connect(&mut self) -> bool {
-        // Every feed's flag is taken, so none is reported twice.
-        let mut any = false;
-        for feed in &mut self.feeds {
-            any |= feed.take_connect();
-        }
-        any
+    fn take_connect(&mut self) -> Option<usize> {
+        self.feeds.iter_mut().enumerate().find_map(|(v, feed)| feed.take_connect().map(|_| v))
     }
 
     fn is_live(&self) -> bool {

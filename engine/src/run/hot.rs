@@ -102,14 +102,11 @@ pub fn step<F: Feed>(
     now: u64,
     snapshot: &mut Events,
 ) -> bool {
-    if feed.take_connect() {
-        pipeline.on_connect(now);
-    }
     // Every turn, not only when idle: with several venues, one venue's drop must
     // not wait behind the others' frames.
-    if let Some(venue) = feed.take_disconnect() {
-        pipeline.on_disconnect(venue);
-    }
+    feed.take_link_changes(
+        |venue, up| if up { pipeline.on_connect(venue, now) } else { pipeline.on_disconnect(venue) },
+    );
     let Some((venue, frame, ts_recv, arrived)) = feed.poll_venue(now) else { return false };
     pipeline.on_frame(venue, frame, ts_recv, arrived, clock);
     let mut wanted = pipeline.snapshot_requests();

@@ -18,7 +18,7 @@ mod source;
 
 use std::{path::PathBuf, time::Duration};
 
-pub use feed::{Feed, MultiFeed, Recording, ReplayFeed, SimFeed, WsFeed};
+pub use feed::{Feed, MultiFeed, Recording, ReplayFeed, Session, SimFeed, WsFeed};
 pub use hot::{Control, Faults, Input, Status, step};
 use persist::{
     Record,

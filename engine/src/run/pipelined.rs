@@ -61,8 +61,10 @@ pub enum FeedMsg {
         /// The venue.
         venue: u8,
     },
-    /// A connection was made (at start, or a reconnect).
+    /// A venue's connection was made (at start, or a reconnect).
     Connect {
+        /// The venue.
+        venue: u8,
         /// When.
         ts: u64,
     },
@@ -159,14 +161,12 @@ impl FeedStage {
                 }
             }
         }
-        if feed.take_connect() {
-            self.push(FeedMsg::Connect { ts: now });
-        }
         // Before the next frame, as the fused stage does.
-        if let Some(venue) = feed.take_disconnect() {
+        feed.take_link_changes(|venue, up| {
             busy = true;
-            self.push(FeedMsg::Disconnect { venue: venue as u8 });
-        }
+            let venue = venue as u8;
+            self.push(if up { FeedMsg::Connect { venue, ts: now } } else { FeedMsg::Disconnect { venue } });
+        });
         if let Some((venue, frame, ts_recv, arrived)) = feed.poll_venue(now) {
             busy = true;
             self.last_ts = ts_recv;
@@ -279,8 +279,8 @@ impl Input for RingInput {
                     pipeline.on_disconnect(usize::from(venue));
                     return true;
                 }
-                FeedMsg::Connect { ts } => {
-                    pipeline.on_connect(ts);
+                FeedMsg::Connect { venue, ts } => {
+                    pipeline.on_connect(usize::from(venue), ts);
                     return true;
                 }
             }
