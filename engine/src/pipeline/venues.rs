@@ -67,12 +67,14 @@ pub fn instrument_labels(config: &PipelineConfig) -> Vec<String> {
 }
 
 /// Levels a side each book holds for `venue`'s feed: as deep as the venue's book
-/// channel sends (OKX's `books`: 400), and 256 for the others (Binance's partial
+/// channel sends (OKX's `books`: 400, and one spare), and 256 for the others (Binance's partial
 /// depth sends 20, Bybit's `orderbook.50` 50). A deeper snapshot or stream leaves the
 /// book truncated: it keeps its best levels (see `feeds::book`), and a checksum over
 /// more levels than it holds (OKX's top 25) would fail.
 pub fn book_depth(venue: Venue) -> usize {
-    if venue == Venue::Okx { 400 } else { 256 }
+    // OKX: one spare level, as its updates list a new level before the delete of the
+    // level it pushes out of the 400.
+    if venue == Venue::Okx { 401 } else { 256 }
 }
 
 /// Quote currencies, longest first where one ends another (`FDUSD`, `USDT`, `USD`).
@@ -202,5 +204,47 @@ mod tests {
         };
         assert!(apply(book_depth(Venue::Okx)));
         assert!(!apply(256), "the depth the other venues get would hold only part of it");
+    }
+
+    /// OKX keeps 400 levels a side: a new best level comes in the same update as the
+    /// delete of the level it pushes out of the 400, listed after it (asks rise). A
+    /// full side takes the insert first, so it needs one spare level not to evict
+    /// (and mark itself truncated) what OKX is about to delete anyway.
+    #[test]
+    fn a_full_okx_side_stays_whole_when_an_update_inserts_before_it_deletes() {
+        let level = |p: u32, size: u32| format!(r#"["{p}","{size}","0","1"]"#);
+        let frame = |action: &str, asks: Vec<String>, bids: Vec<String>, seq: u32| {
+            format!(
+                r#"{{"arg":{{"channel":"books","instId":"BTC-USDT"}},"action":"{action}","data":[{{"asks":[{}],"bids":[{}],"ts":"1","checksum":0,"prevSeqId":{},"seqId":{seq}}}]}}"#,
+                asks.join(","),
+                bids.join(","),
+                seq - 1
+            )
+        };
+        let snapshot = frame(
+            "snapshot",
+            (0..400).map(|k| level(10_002 + 2 * k, 1)).collect(),
+            (0..400).map(|k| level(9_998 - 2 * k, 1)).collect(),
+            1,
+        );
+        // A new best ask at 10 001; the 400th, at 10 800, leaves the window.
+        let update = frame("update", vec![level(10_001, 1), level(10_800, 0)], Vec::new(), 2);
+        let mut symbols = SymbolTable::new();
+        symbols.intern("BTC-USDT", 0, 0);
+        let decoder = OkxDecoder::new(symbols);
+        let mut events = Events::with_capacity(256);
+        for f in [&snapshot, &update] {
+            decoder.decode(f.as_bytes(), UnixNanos(0), &mut events).unwrap();
+        }
+        let mut book = feeds::book::Book::with_depth(book_depth(Venue::Okx));
+        for e in events.as_slice() {
+            let feeds::event::Event::BookDelta(d) = e else { panic!("{e:?}") };
+            book.apply(d).unwrap();
+        }
+        let asks = feeds::event::BookSide::Ask;
+        assert!(book.is_valid() && !book.is_truncated(asks), "OKX's 400 levels held exactly");
+        assert_eq!(book.depth(asks), 400);
+        let (best, worst) = (book.levels(asks).next().unwrap(), book.levels(asks).last().unwrap());
+        assert_eq!((best.price.0, worst.price.0), (10_001, 10_798));
     }
 }
