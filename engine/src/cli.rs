@@ -134,11 +134,12 @@ pub struct SimArgs {
     pub seed: u64,
     /// Whose message format the market data is in: Binance spot (`depthUpdate`,
     /// `trade`, partial-depth snapshots in the combined-stream wrapper), Bybit v5
-    /// (`orderbook.50` snapshots and deltas, `publicTrade`) or OKX v5 (`books`
-    /// snapshots and updates with checksums, `trades`, symbols as `BTC-USDT`). With
-    /// Bybit and OKX nothing streams until the client subscribes, and a book's
-    /// snapshot comes only when it subscribes to the book. Read it with `engine run
-    /// --dialect` set the same.
+    /// (`orderbook.50` snapshots and deltas, `publicTrade`), OKX v5 (`books`
+    /// snapshots and updates with checksums, `trades`, symbols as `BTC-USDT`) or
+    /// Coinbase Exchange (`level2_batch` snapshots and `l2update`s, `matches`, times
+    /// in RFC 3339, products as `BTC-USDT`). With Bybit, OKX and Coinbase nothing
+    /// streams until the client subscribes, and a book's snapshot comes only when it
+    /// subscribes to the book. Read it with `engine run --dialect` set the same.
     #[arg(long, value_enum, default_value_t = Dialect::Binance)]
     pub dialect: Dialect,
     /// Feed fault: skip one update id every N depth updates (0: never). The engine
@@ -312,9 +313,10 @@ pub struct RunArgs {
     pub venue: OrderVenue,
     /// Whose message format every --feed speaks: the built-in simulator's frames, a
     /// WebSocket stream (subscribed to each symbol on every connect where the venue
-    /// wants it, as Bybit and OKX do), or a capture (give the dialect it was recorded
-    /// in: a capture names it, and one from another dialect is refused). Symbols are
-    /// given as Binance writes them (`BTCUSDT`); OKX's are derived (`BTC-USDT`).
+    /// wants it, as Bybit, OKX and Coinbase do), or a capture (give the dialect it was
+    /// recorded in: a capture names it, and one from another dialect is refused).
+    /// Symbols are given as Binance writes them (`BTCUSDT`); OKX's and Coinbase's are
+    /// derived (`BTC-USDT`).
     #[arg(long, value_enum, default_value_t = Dialect::Binance)]
     pub dialect: Dialect,
     /// For wss:// feeds and venues, also trust the CA certificates in this PEM file
@@ -653,6 +655,11 @@ pub enum Dialect {
     Bybit,
     /// OKX v5 public (`books` with checksums, `trades`; symbols written `BTC-USDT`).
     Okx,
+    /// Coinbase Exchange (`level2_batch` snapshots and `l2update`s, `matches`;
+    /// products written `BTC-USDT`). Its book updates carry no sequence number, so
+    /// the simulator refuses the faults only one could expose (gaps, duplicates,
+    /// reorders, malformed updates: a lost update).
+    Coinbase,
 }
 
 impl Dialect {
@@ -672,6 +679,7 @@ impl Dialect {
             Self::Binance => feeds::event::Venue::Binance,
             Self::Bybit => feeds::event::Venue::Bybit,
             Self::Okx => feeds::event::Venue::Okx,
+            Self::Coinbase => feeds::event::Venue::Coinbase,
         }
     }
 }

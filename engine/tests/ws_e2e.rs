@@ -138,14 +138,69 @@ fn an_okx_feed_is_subscribed_checksummed_sequenced_and_traded() {
     .report();
 }
 
+/// Coinbase end to end: `engine sim --dialect coinbase` sends a product's level 2
+/// `snapshot` only once it is subscribed, then `l2update`s (times in RFC 3339, no
+/// sequence) and `match`es. The engine subscribes its symbols as Coinbase writes
+/// them (`BTC-USDT`); a crossing update, the one fault such a feed can expose, is
+/// refused and the book resynced by re-subscribing its level 2 channel. Faults no
+/// client of this feed could see are refused by the simulator, with the reason.
+#[test]
+fn a_coinbase_feed_is_subscribed_decoded_resynced_and_traded() {
+    let symbols = "BTCUSDT,ETHUSDT";
+    let dir = tempfile::tempdir().unwrap();
+    let sim_args = ["--dialect", "coinbase", "--rate", "100000", "--symbols", symbols, "--crossed-every", "20000"];
+    let (server, url) = faulty_sim(dir.path(), &sim_args);
+    let journal = dir.path().join("journal");
+    let persist = format!("journal:{}", journal.display());
+    let args =
+        ["--feed", &url, "--dialect", "coinbase", "--symbols", symbols, "--frames", "200000", "--persist", &persist];
+    let (code, s, stderr) = run(&args);
+    let crossed = injected(server, dir.path(), "crossed");
+    assert_eq!(code, Some(0), "{stderr}");
+    let c = &s["counters"];
+    assert_eq!(c["decode_errors"], 0, "the subscriptions answers are no errors either: {s}");
+    let refused = c["book_errors"].as_u64().unwrap();
+    assert!(refused >= 3 && refused * 3 >= crossed && refused <= crossed, "{crossed} crossed: {s}");
+    // Past each book's first snapshot, one resync per crossing (the last crossing of
+    // each book may still be waiting for its snapshot when the run ends).
+    let resyncs = c["resyncs"].as_u64().unwrap().saturating_sub(2);
+    assert!(resyncs + 2 >= refused && resyncs >= 3, "each crossing resynced by re-subscribing: {s}");
+    assert!(s["orders"].as_u64().unwrap() > 20 && s["fills"].as_u64().unwrap() > 5, "trading went on: {s}");
+    let (records, _) = JournalReader::open(&journal).unwrap().read_all().unwrap();
+    let venues: std::collections::BTreeSet<u16> =
+        records.iter().filter(|r| r.kind() == Some(RecordKind::Trade)).map(|r| r.venue).collect();
+    assert_eq!(venues, [feeds::event::Venue::Coinbase as u16].into(), "market records name Coinbase");
+    for fault in ["--gap-every", "--duplicate-every", "--reorder-every", "--malformed-every"] {
+        let sim = Command::new(env!("CARGO_BIN_EXE_engine"))
+            .args(["sim", "--port", "0", "--dialect", "coinbase", fault, "100"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A simulator that took the fault would serve until killed: give it 10 s.
+        let (done, finished) = std::sync::mpsc::channel();
+        let pid = sim.id();
+        std::thread::spawn(move || done.send(sim.wait_with_output()));
+        let Ok(out) = finished.recv_timeout(Duration::from_secs(10)) else {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            panic!("{fault}: the simulator took it and served");
+        };
+        let out = out.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{fault}");
+        assert!(stderr.contains(fault) && stderr.contains("carry a sequence"), "{fault}: {stderr}");
+    }
+}
+
 /// A subscription the venue refuses (here a symbol the simulator does not carry)
 /// is neither traded on nor mistaken for a malformed frame: it is counted as a
-/// refused request, not a decode error, and the report says what it means. Both
-/// dialects that subscribe, and both topologies (pipelined: the feed core decodes).
+/// refused request, not a decode error, and the report says what it means. Every
+/// dialect that subscribes, and both topologies (pipelined: the feed core decodes).
 #[test]
 fn a_refused_subscription_is_reported_as_such() {
     let pipelined = ["--topology", "pipelined", "--cores", "0,1,0", "--force-cpu0"];
-    for (dialect, topology) in [("bybit", &[][..]), ("okx", &[][..]), ("okx", &pipelined[..])] {
+    let topologies = [("bybit", &[][..]), ("okx", &[][..]), ("okx", &pipelined[..]), ("coinbase", &[][..])];
+    for (dialect, topology) in topologies {
         let (mut server, url) = sim(&["--port", "0", "--dialect", dialect, "--symbols", "BTCUSDT"]);
         let out = Command::new(env!("CARGO_BIN_EXE_engine"))
             .args(["run", "--feed", &url, "--dialect", dialect, "--symbols", "BTCUSDT,DOGEUSDT"])

@@ -37,9 +37,52 @@ pub fn rfc3339_ns(text: &[u8]) -> Option<u64> {
     u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(nanos as u64)
 }
 
+/// The civil date (year, month, day; proleptic Gregorian) of `days` since
+/// 1970-01-01: Howard Hinnant's algorithm, the inverse of the one in [`rfc3339_ns`].
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Writes `ns` since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds, as
+/// Coinbase writes its times; the nanoseconds below are cut off).
+pub fn write_rfc3339_micros(out: &mut Vec<u8>, ns: u64) {
+    use std::io::Write as _;
+    let (secs, micros) = (ns / 1_000_000_000, ns % 1_000_000_000 / 1_000);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rest = secs % 86_400;
+    let (hh, mm, ss) = (rest / 3_600, rest / 60 % 60, rest % 60);
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{micros:06}Z");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_times_read_back_to_the_microsecond() {
+        let written = |ns| {
+            let mut out = Vec::new();
+            write_rfc3339_micros(&mut out, ns);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(written(1_696_613_755_440_295_123), "2023-10-06T17:35:55.440295Z");
+        assert_eq!(written(951_782_400_500_000_000), "2000-02-29T00:00:00.500000Z");
+        assert_eq!(written(0), "1970-01-01T00:00:00.000000Z");
+        // Every day of four centuries (leap days, century years), at odd times.
+        for day in 0..146_097u64 {
+            let ns = day * 86_400_000_000_000 + day % 86_400 * 1_000_000_017 % 86_400_000_000_000;
+            let back = rfc3339_ns(written(ns).as_bytes()).unwrap();
+            assert_eq!(back, ns / 1_000 * 1_000, "day {day}: {}", written(ns));
+        }
+    }
 
     #[test]
     fn rfc3339_times_convert_exactly() {

@@ -176,21 +176,13 @@ fn text_copy(client: &mut postgres::Client, rows: &[Record]) -> Result<(), Strin
     Ok(())
 }
 
-/// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC), the civil-from-days algorithm.
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC).
 struct PgTime(u64);
 
 impl std::fmt::Display for PgTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (days, secs) = ((self.0 / 86_400) as i64, self.0 % 86_400);
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
+        let (y, m, d) = feeds::time::civil_from_days((self.0 / 86_400) as i64);
+        let secs = self.0 % 86_400;
         write!(f, "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3_600, secs / 60 % 60, secs % 60)
     }
 }

@@ -8,6 +8,7 @@ use feeds::{
     DecodeError, Events,
     binance::BinanceDecoder,
     bybit::BybitDecoder,
+    coinbase::CoinbaseDecoder,
     event::{InstrumentId, UnixNanos, Venue},
     okx::OkxDecoder,
     symbols::SymbolTable,
@@ -81,10 +82,11 @@ pub fn book_depth(venue: Venue) -> usize {
 const QUOTES: [&str; 7] = ["FDUSD", "USDT", "USDC", "USD", "EUR", "BTC", "ETH"];
 
 /// How `venue` writes the engine's symbol `name` (the engine names instruments as
-/// Binance does: `BTCUSDT`). OKX writes base and quote apart, `BTC-USDT`; a name that
-/// already has a `-`, or whose quote is not one of [`QUOTES`], is kept as given.
+/// Binance does: `BTCUSDT`). OKX and Coinbase write base and quote apart, `BTC-USDT`;
+/// a name that already has a `-`, or whose quote is not one of [`QUOTES`], is kept as
+/// given.
 pub fn venue_symbol(venue: Venue, name: &str) -> String {
-    if venue != Venue::Okx || name.contains('-') {
+    if !matches!(venue, Venue::Okx | Venue::Coinbase) || name.contains('-') {
         return name.to_owned();
     }
     QUOTES
@@ -101,6 +103,7 @@ enum FeedDecoder {
     Binance(BinanceDecoder),
     Bybit(BybitDecoder),
     Okx(OkxDecoder),
+    Coinbase(CoinbaseDecoder),
 }
 
 impl FeedDecoder {
@@ -109,6 +112,7 @@ impl FeedDecoder {
             Self::Binance(d) => d.decode(frame, ts_recv, out),
             Self::Bybit(d) => d.decode(frame, ts_recv, out),
             Self::Okx(d) => d.decode(frame, ts_recv, out),
+            Self::Coinbase(d) => d.decode(frame, ts_recv, out),
         }
     }
 }
@@ -130,10 +134,11 @@ impl Decoders {
                 for (name, price_scale, qty_scale) in config.instruments.get(ids).unwrap_or_default() {
                     symbols.intern(&venue_symbol(config.dialect, name), *price_scale, *qty_scale);
                 }
-                // `--dialect` offers Binance, Bybit and OKX.
+                // `--dialect` offers Binance, Bybit, OKX and Coinbase.
                 match config.dialect {
                     Venue::Bybit => FeedDecoder::Bybit(BybitDecoder::new(symbols)),
                     Venue::Okx => FeedDecoder::Okx(OkxDecoder::new(symbols)),
+                    Venue::Coinbase => FeedDecoder::Coinbase(CoinbaseDecoder::new(symbols)),
                     _ => FeedDecoder::Binance(BinanceDecoder::new(symbols)),
                 }
             })
@@ -174,6 +179,7 @@ mod tests {
         assert_eq!(okx("BTC-USDT-SWAP"), "BTC-USDT-SWAP", "already OKX's");
         assert_eq!(okx("USDT"), "USDT", "a quote alone has no base");
         assert_eq!(okx("XYZ"), "XYZ");
+        assert_eq!(venue_symbol(Venue::Coinbase, "BTCUSD"), "BTC-USD");
         assert_eq!(venue_symbol(Venue::Bybit, "BTCUSDT"), "BTCUSDT");
         assert_eq!(venue_symbol(Venue::Binance, "BTCUSDT"), "BTCUSDT");
     }

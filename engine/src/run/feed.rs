@@ -429,6 +429,7 @@ impl Session {
                 50,
                 b"ping",
             ),
+            Venue::Coinbase => return Self::coinbase(symbols, first),
             _ => return Self::default(),
         };
         let names: Vec<String> = symbols.iter().map(|s| crate::pipeline::venue_symbol(dialect, s)).collect();
@@ -453,6 +454,31 @@ impl Session {
             pinged_at: 0,
             limits,
             fresh: false,
+        }
+    }
+
+    /// Coinbase Exchange: one `subscribe` for every product's `level2_batch` (the
+    /// unauthenticated level 2 channel: a snapshot, then `l2update`s) and `matches`;
+    /// a book is resynced by unsubscribing and resubscribing its `level2_batch`, which
+    /// sends a fresh snapshot. No client ping: Coinbase keeps a subscribed connection
+    /// open by itself.
+    fn coinbase(symbols: &[&str], first: u32) -> Self {
+        use feeds::event::Venue;
+        let products: Vec<String> =
+            symbols.iter().map(|s| format!("\"{}\"", crate::pipeline::venue_symbol(Venue::Coinbase, s))).collect();
+        let request = |kind: &str, products: &[String], channels: &str| {
+            format!(r#"{{"type":"{kind}","product_ids":[{}],"channels":[{channels}]}}"#, products.join(","))
+                .into_bytes()
+        };
+        Self {
+            subscribe: vec![request("subscribe", &products, r#""level2_batch","matches""#)],
+            resubscribe: products
+                .chunks(1)
+                .map(|p| [request("unsubscribe", p, r#""level2_batch""#), request("subscribe", p, r#""level2_batch""#)])
+                .collect(),
+            first,
+            asked_at: vec![0; symbols.len()],
+            ..Self::default()
         }
     }
 
@@ -733,5 +759,24 @@ mod tests {
         // re-subscriptions.
         assert_eq!(s.limits.iter().map(|l| l.sent.len()).collect::<Vec<_>>(), [238, 238]);
         assert!(Session::new(feeds::event::Venue::Bybit, &["BTCUSDT"], 0).limits.is_empty());
+    }
+
+    #[test]
+    fn coinbase_subscribes_every_product_at_once_and_resyncs_one_book() {
+        let s = Session::new(feeds::event::Venue::Coinbase, &["BTCUSD", "ETHUSDT"], 4);
+        assert_eq!(
+            String::from_utf8_lossy(&s.subscribe[0]),
+            r#"{"type":"subscribe","product_ids":["BTC-USD","ETH-USDT"],"channels":["level2_batch","matches"]}"#
+        );
+        let [unsubscribe, subscribe] = &s.resubscribe[1];
+        assert_eq!(
+            String::from_utf8_lossy(unsubscribe),
+            r#"{"type":"unsubscribe","product_ids":["ETH-USDT"],"channels":["level2_batch"]}"#
+        );
+        assert_eq!(
+            String::from_utf8_lossy(subscribe),
+            r#"{"type":"subscribe","product_ids":["ETH-USDT"],"channels":["level2_batch"]}"#
+        );
+        assert_eq!((s.subscribe.len(), s.first, s.ping.is_none(), s.limits.is_empty()), (1, 4, true, true));
     }
 }

@@ -1,6 +1,7 @@
 //! The simulator's frames in each venue's own words: Bybit v5 `orderbook` messages,
-//! OKX v5 `books` messages with their checksums, and the decimals and levels they
-//! are written with (Binance's are in [`super::market`], the default).
+//! OKX v5 `books` messages with their checksums, Coinbase Exchange `snapshot`,
+//! `l2update` and `match` messages, and the decimals and levels they are written
+//! with (Binance's are in [`super::market`], the default).
 
 use std::io::Write;
 
@@ -50,6 +51,60 @@ pub(super) fn write_okx_book(
     let checksum = feeds::checksum::okx_levels(book_bids, book_asks, (s.price_scale, s.qty_scale));
     let prev = if action == "snapshot" { -1 } else { s.update_id as i64 - 1 };
     let _ = write!(frame, r#"],"ts":"{ms}","checksum":{checksum},"prevSeqId":{prev},"seqId":{}}}]}}"#, s.update_id);
+}
+
+/// A Coinbase Exchange level 2 message: a `snapshot` (`bids`, `asks`) or an
+/// `l2update` (`changes`, each `[side, price, size]`, size 0 a delete, then its time).
+pub(super) fn write_coinbase_book(
+    frame: &mut Vec<u8>,
+    (s, ms): (&SimSymbol, u64),
+    snapshot: bool,
+    bids: &[(i64, i64)],
+    asks: &[(i64, i64)],
+) {
+    let product = &s.venue_name;
+    if snapshot {
+        let _ = write!(frame, r#"{{"type":"snapshot","product_id":"{product}","bids":["#);
+        write_levels(frame, bids, s.price_scale, s.qty_scale);
+        frame.extend_from_slice(br#"],"asks":["#);
+        write_levels(frame, asks, s.price_scale, s.qty_scale);
+        frame.extend_from_slice(b"]}");
+        return;
+    }
+    let _ = write!(frame, r#"{{"type":"l2update","product_id":"{product}","changes":["#);
+    let changes = bids.iter().map(|l| ("buy", l)).chain(asks.iter().map(|l| ("sell", l)));
+    for (n, (side, (price, qty))) in changes.enumerate() {
+        let _ = write!(frame, r#"{}["{side}",""#, if n == 0 { "" } else { "," });
+        feeds::decimal::write_fixed(frame, *price, s.price_scale);
+        frame.extend_from_slice(b"\",\"");
+        feeds::decimal::write_fixed(frame, *qty, s.qty_scale);
+        frame.extend_from_slice(b"\"]");
+    }
+    frame.extend_from_slice(br#"],"time":""#);
+    feeds::time::write_rfc3339_micros(frame, ms * 1_000_000);
+    frame.extend_from_slice(b"\"}");
+}
+
+/// A Coinbase Exchange `match`: `side` is the maker's (the taker bought when the
+/// maker sold); `sequence` the product's, here its update id.
+pub(super) fn write_coinbase_match(
+    frame: &mut Vec<u8>,
+    (s, ms): (&SimSymbol, u64),
+    taker_bought: bool,
+    (price, qty): (i64, i64),
+) {
+    let (trade_id, sequence, product) = (s.trade_id, s.update_id, &s.venue_name);
+    let _ = write!(
+        frame,
+        r#"{{"type":"match","trade_id":{trade_id},"sequence":{sequence},"maker_order_id":"sim-maker-{trade_id}","taker_order_id":"sim-taker-{trade_id}","time":""#
+    );
+    feeds::time::write_rfc3339_micros(frame, ms * 1_000_000);
+    let _ = write!(frame, r#"","product_id":"{product}","size":""#);
+    feeds::decimal::write_fixed(frame, qty, s.qty_scale);
+    frame.extend_from_slice(br#"","price":""#);
+    feeds::decimal::write_fixed(frame, price, s.price_scale);
+    let maker = if taker_bought { "sell" } else { "buy" };
+    let _ = write!(frame, r#"","side":"{maker}"}}"#);
 }
 
 /// OKX's 4-string levels: price, size, the deprecated `"0"` and an order count.

@@ -1,8 +1,8 @@
 //! A simulated exchange market: per symbol a contiguous 20-level book around a price
 //! that random-walks, emitted as a venue's own frames (Binance spot `depthUpdate` and
-//! `trade` by default, Bybit v5 `orderbook` deltas and `publicTrade`, or OKX v5
-//! `books` updates with their checksums and `trades`), so the engine parses exactly
-//! the bytes it would get from the venue. Deterministic per seed.
+//! `trade` by default, Bybit v5 `orderbook` deltas and `publicTrade`, OKX v5 `books`
+//! updates with their checksums and `trades`, or Coinbase Exchange `l2update` and
+//! `match`), so the engine parses exactly the bytes it would get from the venue. Deterministic per seed.
 //! On request it damages the content of some frames (a skipped update id, a book
 //! update that crosses the book, a trade far off the market): see [`super::Faults`].
 
@@ -15,7 +15,9 @@ use feeds::{
 
 use super::{
     faults::{FaultCounts, FaultTiming, Faults},
-    frames::{write_bybit_book, write_levels, write_okx_book, write_trimmed},
+    frames::{
+        write_bybit_book, write_coinbase_book, write_coinbase_match, write_levels, write_okx_book, write_trimmed,
+    },
     rng::SplitMix64,
 };
 
@@ -43,7 +45,7 @@ pub struct SimSymbol {
     pub(super) asks: [i64; SIM_DEPTH],
     /// The last book update's id.
     pub(super) update_id: u64,
-    trade_id: u64,
+    pub(super) trade_id: u64,
 }
 
 impl SimSymbol {
@@ -92,7 +94,7 @@ pub struct MarketSim {
 }
 
 /// The venues whose message format the simulator can speak.
-pub const SIM_DIALECTS: [Venue; 3] = [Venue::Binance, Venue::Bybit, Venue::Okx];
+pub const SIM_DIALECTS: [Venue; 4] = [Venue::Binance, Venue::Bybit, Venue::Okx, Venue::Coinbase];
 
 fn level_qty(rng: &mut SplitMix64) -> i64 {
     100 + rng.below(4_900) as i64
@@ -212,6 +214,7 @@ impl MarketSim {
         match dialect {
             Venue::Bybit => return write_bybit_book(frame, (s, ms), "snapshot", &bids, &asks),
             Venue::Okx => return write_okx_book(frame, (s, ms), "snapshot", &bids, &asks),
+            Venue::Coinbase => return write_coinbase_book(frame, (s, ms), true, &bids, &asks),
             _ => {}
         }
         let _ = write!(
@@ -238,6 +241,7 @@ impl MarketSim {
         match dialect {
             Venue::Bybit => return write_bybit_book(frame, (s, ms), "delta", bids, asks),
             Venue::Okx => return write_okx_book(frame, (s, ms), "update", bids, asks),
+            Venue::Coinbase => return write_coinbase_book(frame, (s, ms), false, bids, asks),
             _ => {}
         }
         let _ = write!(
@@ -254,7 +258,7 @@ impl MarketSim {
     /// The current book of `instrument` as a snapshot message: for Binance a partial
     /// book depth message in the combined-stream wrapper
     /// (`{"stream":"btcusdt@depth20","data":{...}}`), for Bybit an `orderbook`
-    /// snapshot, for OKX a `books` snapshot. How a WebSocket client gets its snapshots from `engine sim`.
+    /// snapshot, for OKX a `books` snapshot, for Coinbase a level 2 `snapshot`. How a WebSocket client gets its snapshots from `engine sim`.
     pub fn snapshot_frame(&mut self, instrument: InstrumentId) -> &[u8] {
         self.frame.clear();
         if let Some(s) = self.symbols.iter().find(|s| s.instrument == instrument) {
@@ -308,7 +312,9 @@ impl MarketSim {
         } else {
             price
         };
-        if self.dialect == Venue::Okx {
+        if self.dialect == Venue::Coinbase {
+            write_coinbase_match(&mut self.frame, (s, ms), buy, (printed, qty));
+        } else if self.dialect == Venue::Okx {
             let (inst, taker) = (&s.venue_name, if buy { "buy" } else { "sell" });
             let _ = write!(
                 self.frame,
@@ -471,8 +477,10 @@ mod tests {
         frames_decode_into_a_consistent_book_in(Venue::Bybit, id, |f, ts, out| bybit.decode(f, ts, out));
         let mut table = SymbolTable::new();
         assert_eq!(table.intern("BTC-USDT", 2, 5), id);
-        let okx = feeds::okx::OkxDecoder::new(table);
+        let okx = feeds::okx::OkxDecoder::new(table.clone());
         frames_decode_into_a_consistent_book_in(Venue::Okx, id, |f, ts, out| okx.decode(f, ts, out));
+        let coinbase = feeds::coinbase::CoinbaseDecoder::new(table);
+        frames_decode_into_a_consistent_book_in(Venue::Coinbase, id, |f, ts, out| coinbase.decode(f, ts, out));
     }
 
     fn frames_decode_into_a_consistent_book_in(
@@ -504,8 +512,13 @@ mod tests {
             for e in events.as_slice() {
                 match e {
                     Event::BookDelta(d) => {
-                        // OKX chains by identity (prevSeqId), the others count up.
-                        assert_eq!(d.first_seq, if dialect == Venue::Okx { last } else { last + 1 });
+                        // OKX chains by identity (prevSeqId), Coinbase's level 2 has no
+                        // sequence, the others count up.
+                        match dialect {
+                            Venue::Okx => assert_eq!(d.first_seq, last),
+                            Venue::Coinbase => assert_eq!((d.first_seq, d.last_seq), (0, 0)),
+                            _ => assert_eq!(d.first_seq, last + 1),
+                        }
                         last = d.last_seq;
                         book.apply(d).unwrap();
                         if let Some(sent) = d.checksum() {

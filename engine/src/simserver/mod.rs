@@ -17,6 +17,7 @@
 
 mod account;
 mod bybit;
+mod coinbase;
 mod okx;
 mod orders;
 
@@ -150,9 +151,12 @@ fn stream_market<S: Socket>(
     peer: &str,
 ) -> Result<(), String> {
     let e = |e: tungstenite::Error| e.to_string();
-    // Bybit and OKX: nothing until the client subscribes, and a book snapshot only when it
-    // subscribes to the book (never on a timer).
-    let subscribes = matches!(market.market().dialect(), feeds::event::Venue::Bybit | feeds::event::Venue::Okx);
+    // Bybit, OKX and Coinbase: nothing until the client subscribes, and a book snapshot
+    // only when it subscribes to the book (never on a timer).
+    let subscribes = matches!(
+        market.market().dialect(),
+        feeds::event::Venue::Bybit | feeds::event::Venue::Okx | feeds::event::Venue::Coinbase
+    );
     if subscribes {
         let wait = Duration::from_secs(10);
         loop {
@@ -248,7 +252,7 @@ fn tls_config(args: &SimArgs) -> Result<Option<Arc<rustls::ServerConfig>>, Strin
     Ok(Some(Arc::new(config)))
 }
 
-/// A Bybit or OKX client's next request, if one has come: waiting up to `wait` for
+/// A Bybit, OKX or Coinbase client's next request, if one has come: waiting up to `wait` for
 /// it, or, with no `wait`, only taking one already there.
 fn client_request<S: Socket>(
     ws: &mut tungstenite::WebSocket<S>,
@@ -280,7 +284,7 @@ fn client_request<S: Socket>(
     }
 }
 
-/// Answers a Bybit or OKX client's request in its venue's words, and sends the book
+/// Answers a Bybit, OKX or Coinbase client's request in its venue's words, and sends the book
 /// snapshots a subscription asks for; whether it was a subscription that succeeded.
 fn answer_request<S: Socket>(
     ws: &mut tungstenite::WebSocket<S>,
@@ -288,10 +292,10 @@ fn answer_request<S: Socket>(
     market: &mut FaultyMarket,
 ) -> Result<bool, String> {
     let symbols: Vec<String> = market.market().symbols().iter().map(|s| s.venue_name.clone()).collect();
-    let answer = if market.market().dialect() == feeds::event::Venue::Okx {
-        okx::answer(request, &symbols)
-    } else {
-        bybit::answer(request, &symbols)
+    let answer = match market.market().dialect() {
+        feeds::event::Venue::Okx => okx::answer(request, &symbols),
+        feeds::event::Venue::Coinbase => coinbase::answer(request, &symbols),
+        _ => bybit::answer(request, &symbols),
     };
     for reply in answer.replies {
         ws.write(Message::text(reply)).map_err(|e| e.to_string())?;
@@ -351,6 +355,20 @@ fn serve_ws<S: Socket>(stream: S, args: &SimArgs, registry: &Registry) -> Result
 pub fn run(args: &SimArgs) -> Result<std::process::ExitCode, String> {
     if args.corrupt_every > 0 && args.dialect != crate::cli::Dialect::Okx {
         return Err("--corrupt-every needs --dialect okx: only OKX's books carry a checksum that can expose it".into());
+    }
+    if args.dialect == crate::cli::Dialect::Coinbase {
+        let unseen = [
+            ("--gap-every", args.gap_every),
+            ("--duplicate-every", args.duplicate_every),
+            ("--reorder-every", args.reorder_every),
+            ("--malformed-every", args.malformed_every),
+        ];
+        if let Some((flag, _)) = unseen.iter().find(|(_, n)| *n > 0) {
+            return Err(format!(
+                "{flag} needs a dialect whose book updates carry a sequence: Coinbase's level 2 updates have none, \
+                 so no client could see the fault"
+            ));
+        }
     }
     let tls = tls_config(args)?;
     let listener =
