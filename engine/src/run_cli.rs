@@ -158,6 +158,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     Ok(RunOptions {
         feed,
         tls,
+        reconnect_max_wait: args.reconnect_max_wait,
         venue: args.venue.clone(),
         cancel_on_disconnect: args.cancel_on_disconnect,
         on_mismatch: args.on_mismatch,

@@ -310,6 +310,8 @@ pub struct WsFeed {
     spare: Option<feeds::ws::Inbound>,
     retry_at: u64,
     backoff_ns: u64,
+    /// The cap on `backoff_ns`.
+    max_backoff_ns: u64,
     /// Random state for the jitter (xorshift), seeded by the clock at the first drop.
     jitter: u64,
     /// The current connection has delivered data: its loss is retried at once, and
@@ -544,6 +546,7 @@ impl WsFeed {
             spare: None,
             retry_at: 0,
             backoff_ns: MIN_BACKOFF_NS,
+            max_backoff_ns: MAX_BACKOFF_NS,
             jitter: 0,
             healthy: false,
             dropped: false,
@@ -569,7 +572,7 @@ impl WsFeed {
         }
         if std::mem::take(&mut self.healthy) {
             // At once: a venue that dropped a working connection usually takes the next.
-            self.backoff_ns = MIN_BACKOFF_NS;
+            self.backoff_ns = MIN_BACKOFF_NS.min(self.max_backoff_ns);
             self.retry_at = now;
         } else {
             self.retry_at = now.saturating_add(self.jittered());
@@ -579,7 +582,16 @@ impl WsFeed {
 
     /// The next wait's bound doubles, to the cap.
     fn backoff(&mut self) {
-        self.backoff_ns = (self.backoff_ns * 2).min(MAX_BACKOFF_NS);
+        self.backoff_ns = (self.backoff_ns * 2).min(self.max_backoff_ns);
+    }
+
+    /// Caps the wait between reconnect attempts (5 s unless set): a venue back
+    /// after an outage is rejoined within this long.
+    #[must_use]
+    pub fn with_max_backoff(mut self, max: std::time::Duration) -> Self {
+        self.max_backoff_ns = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.backoff_ns = self.backoff_ns.min(self.max_backoff_ns);
+        self
     }
 
     /// A random wait in `0..=backoff_ns` (full jitter).

@@ -252,6 +252,8 @@ pub struct RunOptions {
     pub record: Option<PathBuf>,
     /// Whom wss:// feeds and venues trust.
     pub tls: feeds::ws::TlsConfig,
+    /// The longest wait between a dropped feed's reconnect attempts.
+    pub reconnect_max_wait: Duration,
     /// The hot stage.
     pub pipeline: PipelineConfig,
     /// Frames per second the simulator offers (0: as fast as the stage takes them).
@@ -660,12 +662,17 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             Source::Replay(ReplayFeed::open(path, options.pipeline.dialect).map_err(RunError::Capture)?)
         }
         FeedSource::Ws(urls) => match &urls[..] {
-            [url] => Source::Ws(WsFeed::connect(url, &options.tls, session(0)).map_err(RunError::Feed)?),
+            [url] => Source::Ws(
+                WsFeed::connect(url, &options.tls, session(0))
+                    .map_err(RunError::Feed)?
+                    .with_max_backoff(options.reconnect_max_wait),
+            ),
             _ => Source::WsVenues(MultiFeed::new(
                 urls.iter()
                     .enumerate()
                     .map(|(venue, url)| {
                         WsFeed::connect(url, &options.tls, session(venue))
+                            .map(|feed| feed.with_max_backoff(options.reconnect_max_wait))
                             .map_err(|e| RunError::Feed(format!("{url}: {e}")))
                     })
                     .collect::<Result<_, _>>()?,
