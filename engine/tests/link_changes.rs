@@ -115,3 +115,63 @@ fn a_connection_lost_before_it_was_seen_is_not_reported() {
     }
     assert_eq!(changes(&mut feed), [], "connected and lost unseen, then refused: nothing to report");
 }
+
+/// A venue that drops and then stalls the reconnect's handshake (it accepts the TCP
+/// connection and never answers the upgrade): meanwhile the other venue's frames
+/// keep coming. The reconnect runs on its own thread; on the hot core, it held
+/// every venue up to the connect timeout, then gave the handshake up.
+#[test]
+fn a_stalled_reconnect_does_not_hold_up_the_other_venue() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let stalling = format!("ws://{}/", listener.local_addr().unwrap());
+    let (stalled, stall_started) = mpsc::channel();
+    let (ask, asked) = mpsc::channel::<()>();
+    let (answer, still_pending) = mpsc::channel();
+    std::thread::spawn(move || {
+        // One frame, hang up; then hold the next connection without a word.
+        let (first, _) = listener.accept().unwrap();
+        let mut ws = tungstenite::accept(first).unwrap();
+        ws.send(Message::text("frame")).unwrap();
+        drop(ws);
+        let (mut held, _) = listener.accept().unwrap();
+        stalled.send(()).unwrap();
+        asked.recv().unwrap();
+        // Is the client still waiting on its upgrade, or has it hung up?
+        held.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 4096];
+        let pending = loop {
+            match std::io::Read::read(&mut held, &mut buf) {
+                Ok(0) => break false,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break true,
+                Err(_) => break false,
+            }
+        };
+        answer.send(pending).unwrap();
+    });
+    static STREAMING: [(usize, bool); 1] = [(20_000, false)];
+    let start = Instant::now();
+    let mut feed =
+        MultiFeed::new(vec![connect(&stalling), connect(&venue(&STREAMING))], VenueLayout { venues: 2, per_venue: 1 });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut other_frames_since_stall = None;
+    while other_frames_since_stall.is_none_or(|n| n < 100) {
+        assert!(
+            Instant::now() < deadline,
+            "frames from the other venue during the stall: {other_frames_since_stall:?}"
+        );
+        let venue = feed.poll_venue(now_ns(start)).map(|(venue, ..)| venue);
+        if other_frames_since_stall.is_none() && stall_started.try_recv().is_ok() {
+            other_frames_since_stall = Some(0);
+        }
+        if let (Some(1), Some(n)) = (venue, other_frames_since_stall.as_mut()) {
+            *n += 1;
+        }
+    }
+    ask.send(()).unwrap();
+    assert!(
+        still_pending.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "100 frames from the other venue came only after the stalled handshake was given up"
+    );
+    assert_eq!(feed.feeds()[0].disconnects, 1);
+}

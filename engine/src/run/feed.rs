@@ -298,16 +298,20 @@ impl<F: Feed> Feed for Recording<F> {
 /// data) the next attempt waits a random time up to a bound that starts at 100 ms and
 /// doubles to 5 s (exponential backoff with full jitter, so many clients dropped
 /// together do not return together, and a venue that keeps dropping is not hammered).
+/// Each attempt runs on the feed's reconnect thread (on the cold core when told),
+/// so a slow handshake never stalls the hot core.
 #[derive(Debug)]
 pub struct WsFeed {
-    url: String,
-    tls: feeds::ws::TlsConfig,
     /// What the venue's protocol asks of a client beyond reading: subscribing,
     /// re-subscribing for a snapshot, a heartbeat (nothing for Binance).
     session: Session,
     client: Option<WsClient>,
     /// A dropped connection's receive buffer, for the next one.
     spare: Option<feeds::ws::Inbound>,
+    /// Reconnects run on its thread, off the hot core.
+    connector: super::connector::Connector,
+    /// Where reconnects run (the cold core); unset, they inherit the hot thread's CPUs.
+    connect_cpu: Option<usize>,
     retry_at: u64,
     backoff_ns: u64,
     /// The cap on `backoff_ns`.
@@ -486,10 +490,16 @@ impl Session {
 
     /// A new connection: subscribe (which asks for every book's snapshot).
     fn start(&mut self, client: &mut WsClient) -> Result<(), feeds::ws::WsError> {
+        send_all(client, &self.subscribe)?;
+        self.started();
+        Ok(())
+    }
+
+    /// A connection subscribed (by [`Session::start`] or a reconnect's thread).
+    fn started(&mut self) {
         self.fresh = true;
         // The venue counts per connection: a new one starts with none sent.
         self.limits.iter_mut().for_each(RequestWindow::reset);
-        send_all(client, &self.subscribe)
     }
 
     /// Pings when due.
@@ -538,12 +548,14 @@ impl WsFeed {
         let timeout = std::time::Duration::from_secs(2);
         let mut client = WsClient::connect_with(url, timeout, &mut None, WS_BUFFER, tls).map_err(|e| e.to_string())?;
         session.start(&mut client).map_err(|e| format!("subscribing: {e}"))?;
+        let connector = super::connector::Connector::spawn(url, tls, session.subscribe.clone(), WS_BUFFER)
+            .map_err(|e| format!("starting the reconnect thread: {e}"))?;
         Ok(Self {
-            url: url.to_owned(),
-            tls: tls.clone(),
             session,
             client: Some(client),
             spare: None,
+            connector,
+            connect_cpu: None,
             retry_at: 0,
             backoff_ns: MIN_BACKOFF_NS,
             max_backoff_ns: MAX_BACKOFF_NS,
@@ -585,6 +597,43 @@ impl WsFeed {
         self.backoff_ns = (self.backoff_ns * 2).min(self.max_backoff_ns);
     }
 
+    /// Runs reconnects on `cpu` (the cold core), off the hot core's CPU.
+    #[must_use]
+    pub fn with_connect_cpu(mut self, cpu: usize) -> Self {
+        self.connect_cpu = Some(cpu);
+        self
+    }
+
+    /// Starts a reconnect on the connector's thread.
+    fn start_connect(&mut self, now: u64) {
+        if let Err((error, spare)) = self.connector.start(self.spare.take(), self.connect_cpu) {
+            self.spare = spare;
+            self.failed(now, error);
+        }
+    }
+
+    /// A reconnect that finished: the connection, or the next attempt scheduled.
+    fn finish_connect(&mut self, (connected, spare): (Result<WsClient, String>, Option<feeds::ws::Inbound>), now: u64) {
+        if spare.is_some() {
+            self.spare = spare;
+        }
+        match connected {
+            Ok(client) => {
+                self.session.started();
+                self.client = Some(client);
+                self.connected = true;
+            }
+            Err(e) => self.failed(now, e),
+        }
+    }
+
+    /// A reconnect attempt failed: the next waits.
+    fn failed(&mut self, now: u64, error: String) {
+        self.last_error = Some(error);
+        self.retry_at = now.saturating_add(self.jittered());
+        self.backoff();
+    }
+
     /// Caps the wait between reconnect attempts (5 s unless set): a venue back
     /// after an outage is rejoined within this long.
     #[must_use]
@@ -606,38 +655,14 @@ impl WsFeed {
 impl Feed for WsFeed {
     fn poll(&mut self, now: u64) -> Option<(&[u8], u64, u64)> {
         if self.client.is_none() {
-            if now < self.retry_at {
-                return None;
+            // The connect runs on its own thread; this core only looks in on it.
+            if let Some(attempt) = self.connector.poll() {
+                self.finish_connect(attempt, now);
+            } else if !self.connector.in_flight() && now >= self.retry_at {
+                self.start_connect(now);
             }
-            // Reconnecting blocks this core for up to the connect timeout per step
-            // (TCP, a TLS handshake, the upgrade): the feed is down anyway, and
-            // nothing else on it can act without market data.
-            let timeout = std::time::Duration::from_secs(1);
-            let connected =
-                WsClient::connect_with(&self.url, timeout, &mut self.spare, WS_BUFFER, &self.tls).and_then(|mut c| {
-                    match self.session.start(&mut c) {
-                        Ok(()) => Ok(c),
-                        Err(e) => {
-                            // Its buffer serves the next attempt: reconnecting allocates none.
-                            self.spare = Some(c.into_inbound());
-                            Err(e)
-                        }
-                    }
-                });
-            match connected {
-                Ok(c) => {
-                    self.client = Some(c);
-                    self.connected = true;
-                    // The connection is reported before its first frame.
-                    return None;
-                }
-                Err(e) => {
-                    self.last_error = Some(e.to_string());
-                    self.retry_at = now.saturating_add(self.jittered());
-                    self.backoff();
-                    return None;
-                }
-            }
+            // A new connection is reported before its first frame.
+            return None;
         }
         let client = self.client.as_mut()?;
         let ready = self.session.tick(client, now).and_then(|()| client.advance());

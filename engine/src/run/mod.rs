@@ -7,6 +7,7 @@
 //! cancels its working orders and returns, the ring is drained, the journal synced,
 //! and the report printed.
 
+mod connector;
 pub mod control;
 mod feed;
 mod hot;
@@ -665,14 +666,15 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             [url] => Source::Ws(
                 WsFeed::connect(url, &options.tls, session(0))
                     .map_err(RunError::Feed)?
-                    .with_max_backoff(options.reconnect_max_wait),
+                    .with_max_backoff(options.reconnect_max_wait)
+                    .with_connect_cpu(cold_cpu),
             ),
             _ => Source::WsVenues(MultiFeed::new(
                 urls.iter()
                     .enumerate()
                     .map(|(venue, url)| {
                         WsFeed::connect(url, &options.tls, session(venue))
-                            .map(|feed| feed.with_max_backoff(options.reconnect_max_wait))
+                            .map(|feed| feed.with_max_backoff(options.reconnect_max_wait).with_connect_cpu(cold_cpu))
                             .map_err(|e| RunError::Feed(format!("{url}: {e}")))
                     })
                     .collect::<Result<_, _>>()?,
