@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-  cargo test -p rings --test loom --profile smoke --locked
+  cargo test -p rings --test loom --locked
