@@ -7,7 +7,7 @@
 # from its seeds plus the corpus grown by earlier runs (feeds/fuzz/corpus, not kept
 # in git). A crash stops the script non-zero; its input is saved under
 # feeds/fuzz/artifacts/<target>/ and `cargo +nightly fuzz run <target> <file>`
-# (from feeds/) replays it.
+# (from feeds/; add --dev after `run` for a FUZZ_BUILD=dev crash) replays it.
 #
 #   scripts/fuzz.sh                        # every target, 10 s each
 #   FUZZ_SECONDS=3600 scripts/fuzz.sh decode_okx  # one target for an hour
@@ -58,7 +58,7 @@ for t in "${targets[@]}"; do
       -max_total_time="$seconds" -timeout=5 -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
     tail -40 "$log"
     if grep -q 'Test unit written to' "$log"; then
-      echo "!!! $t FAILED on an input, saved under feeds/fuzz/artifacts/$t/ (replay with FUZZ_BUILD=${FUZZ_BUILD:-release})" >&2
+      echo "!!! $t FAILED on an input, saved under feeds/fuzz/artifacts/$t/ (replay with cargo +nightly fuzz run ${build[*]} $t FILE)" >&2
     else
       echo "!!! $t did not run (see above)" >&2
     fi

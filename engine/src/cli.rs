@@ -324,9 +324,11 @@ pub struct RunArgs {
     /// always trusted; a certificate neither vouches for fails the connect.
     #[arg(long, value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
-    /// A dropped feed is retried at once, then after random waits (full jitter)
-    /// whose bound doubles from 100 ms up to this cap: a venue back from an outage
-    /// is rejoined within about this long, and one that stays down is not hammered.
+    /// A dropped feed that had delivered data is retried at once; a failed attempt
+    /// (or a connection dropped before any data) waits a random time (full jitter)
+    /// under a bound that doubles from 100 ms up to this cap: a venue back from an
+    /// outage is rejoined within about this long, and one that stays down is not
+    /// hammered.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub reconnect_max_wait: std::time::Duration,
     /// A request (new, cancel, replace) unanswered this long makes the engine ask the

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
+mod connector;
 pub mod decode;
 pub mod fixed;
 pub mod gateway;

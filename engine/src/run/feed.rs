@@ -296,8 +296,9 @@ impl<F: Feed> Feed for Recording<F> {
 /// connection is reported once. If it had delivered data it is retried at once;
 /// otherwise (a failed attempt, or a venue that accepts and then drops before any
 /// data) the next attempt waits a random time up to a bound that starts at 100 ms and
-/// doubles to 5 s (exponential backoff with full jitter, so many clients dropped
-/// together do not return together, and a venue that keeps dropping is not hammered).
+/// doubles to a cap, 5 s unless set (exponential backoff with full jitter, so many
+/// clients dropped together do not return together, and a venue that keeps dropping
+/// is not hammered).
 /// Each attempt runs on the feed's reconnect thread (on the cold core when told),
 /// so a slow handshake never stalls the hot core.
 #[derive(Debug)]
@@ -309,9 +310,12 @@ pub struct WsFeed {
     /// A dropped connection's receive buffer, for the next one.
     spare: Option<feeds::ws::Inbound>,
     /// Reconnects run on its thread, off the hot core.
-    connector: super::connector::Connector,
-    /// Where reconnects run (the cold core); unset, they inherit the hot thread's CPUs.
+    connector: crate::connector::Connector,
+    /// Where reconnects run (the cold core); unset, on the CPUs of the thread that
+    /// called [`WsFeed::connect`].
     connect_cpu: Option<usize>,
+    /// How long each step of a reconnect (TCP, TLS, the upgrade) may take.
+    connect_timeout: std::time::Duration,
     retry_at: u64,
     backoff_ns: u64,
     /// The cap on `backoff_ns`.
@@ -548,7 +552,7 @@ impl WsFeed {
         let timeout = std::time::Duration::from_secs(2);
         let mut client = WsClient::connect_with(url, timeout, &mut None, WS_BUFFER, tls).map_err(|e| e.to_string())?;
         session.start(&mut client).map_err(|e| format!("subscribing: {e}"))?;
-        let connector = super::connector::Connector::spawn(url, tls, session.subscribe.clone(), WS_BUFFER)
+        let connector = crate::connector::Connector::spawn(url, tls, session.subscribe.clone(), WS_BUFFER)
             .map_err(|e| format!("starting the reconnect thread: {e}"))?;
         Ok(Self {
             session,
@@ -556,6 +560,7 @@ impl WsFeed {
             spare: None,
             connector,
             connect_cpu: None,
+            connect_timeout: std::time::Duration::from_secs(1),
             retry_at: 0,
             backoff_ns: MIN_BACKOFF_NS,
             max_backoff_ns: MAX_BACKOFF_NS,
@@ -594,26 +599,34 @@ impl WsFeed {
 
     /// The next wait's bound doubles, to the cap.
     fn backoff(&mut self) {
-        self.backoff_ns = (self.backoff_ns * 2).min(self.max_backoff_ns);
+        self.backoff_ns = self.backoff_ns.saturating_mul(2).min(self.max_backoff_ns);
     }
 
-    /// Runs reconnects on `cpu` (the cold core), off the hot core's CPU.
+    /// Runs reconnects on `cpu` (the cold core), off the hot cores' CPUs; `None`:
+    /// wherever the scheduler puts them.
     #[must_use]
-    pub fn with_connect_cpu(mut self, cpu: usize) -> Self {
-        self.connect_cpu = Some(cpu);
+    pub fn with_connect_cpu(mut self, cpu: Option<usize>) -> Self {
+        self.connect_cpu = cpu;
+        self
+    }
+
+    /// Gives each step of a reconnect (TCP, TLS, the upgrade) this long (1 s unless set).
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.connect_timeout = timeout;
         self
     }
 
     /// Starts a reconnect on the connector's thread.
     fn start_connect(&mut self, now: u64) {
-        if let Err((error, spare)) = self.connector.start(self.spare.take(), self.connect_cpu) {
+        if let Err((error, spare)) = self.connector.start(self.spare.take(), self.connect_cpu, self.connect_timeout) {
             self.spare = spare;
             self.failed(now, error);
         }
     }
 
     /// A reconnect that finished: the connection, or the next attempt scheduled.
-    fn finish_connect(&mut self, (connected, spare): (Result<WsClient, String>, Option<feeds::ws::Inbound>), now: u64) {
+    fn finish_connect(&mut self, (connected, spare): crate::connector::Attempt, now: u64) {
         if spare.is_some() {
             self.spare = spare;
         }
@@ -648,7 +661,7 @@ impl WsFeed {
         self.jitter ^= self.jitter << 13;
         self.jitter ^= self.jitter >> 7;
         self.jitter ^= self.jitter << 17;
-        self.jitter % (self.backoff_ns + 1)
+        self.jitter % self.backoff_ns.saturating_add(1)
     }
 }
 
@@ -658,7 +671,7 @@ impl Feed for WsFeed {
             // The connect runs on its own thread; this core only looks in on it.
             if let Some(attempt) = self.connector.poll() {
                 self.finish_connect(attempt, now);
-            } else if !self.connector.in_flight() && now >= self.retry_at {
+            } else if !self.connector.is_in_flight() && now >= self.retry_at {
                 self.start_connect(now);
             }
             // A new connection is reported before its first frame.

@@ -7,7 +7,6 @@
 //! cancels its working orders and returns, the ring is drained, the journal synced,
 //! and the report printed.
 
-mod connector;
 pub mod control;
 mod feed;
 mod hot;
@@ -138,6 +137,18 @@ fn stalled_orders(options: &RunOptions) -> &'static str {
 
 /// A venue gateway handed to the hot thread.
 type Gateway = Box<dyn crate::gateway::VenueGateway>;
+
+/// Where feed and order-entry reconnects run: the cold core, unless a hot stage
+/// shares its CPU (`--cores` may give the feed core's to the cold core), and then
+/// wherever the scheduler puts them.
+fn connect_cpu(options: &RunOptions) -> Option<usize> {
+    let (hot_cpu, cold_cpu) = options.cores;
+    let feed_core = match options.topology {
+        Topology::Pipelined { feed_cpu } => feed_cpu,
+        Topology::Fused => hot_cpu,
+    };
+    (cold_cpu != hot_cpu && cold_cpu != feed_core).then_some(cold_cpu)
+}
 
 /// Connects a WebSocket venue and reconciles with it (none for the simulated venue,
 /// which starts empty with every run).
@@ -657,6 +668,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         let first = layout.ids(venue).start as u32;
         feed::Session::new(options.pipeline.dialect, per_venue, first)
     };
+    let connect_cpu = connect_cpu(options);
     let source = match &options.feed {
         FeedSource::Sim => Source::Sim,
         FeedSource::Replay(path) => {
@@ -667,14 +679,14 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 WsFeed::connect(url, &options.tls, session(0))
                     .map_err(RunError::Feed)?
                     .with_max_backoff(options.reconnect_max_wait)
-                    .with_connect_cpu(cold_cpu),
+                    .with_connect_cpu(connect_cpu),
             ),
             _ => Source::WsVenues(MultiFeed::new(
                 urls.iter()
                     .enumerate()
                     .map(|(venue, url)| {
                         WsFeed::connect(url, &options.tls, session(venue))
-                            .map(|feed| feed.with_max_backoff(options.reconnect_max_wait).with_connect_cpu(cold_cpu))
+                            .map(|feed| feed.with_max_backoff(options.reconnect_max_wait).with_connect_cpu(connect_cpu))
                             .map_err(|e| RunError::Feed(format!("{url}: {e}")))
                     })
                     .collect::<Result<_, _>>()?,
