@@ -127,6 +127,17 @@ fn gateway(url: &str, cancel_on_disconnect: bool) -> WsGateway {
     WsGateway::connect(&format!("{url}orders"), creds, symbols(), cancel_on_disconnect).unwrap()
 }
 
+/// Reconnects, waiting (up to 10 s) for the connection made off the hot core.
+fn reconnect(g: &mut WsGateway) -> Result<(), GatewayError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match g.reconnect() {
+            Err(GatewayError::Connecting) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            outcome => return outcome,
+        }
+    }
+}
+
 fn order(side: Side, price: i64, qty: i64, order_type: OrderType) -> NewOrder {
     NewOrder { instrument: InstrumentId(0), side, price: Price(price), qty: Qty(qty), order_type, stop: Price(0) }
 }
@@ -247,7 +258,7 @@ fn cancel_on_disconnect_cancels_resting_orders_and_the_reconnect_delivers_every_
     // The connection drops: the venue cancels our resting orders while we are away.
     g.disconnect();
     std::thread::sleep(Duration::from_millis(200));
-    g.reconnect().unwrap();
+    reconnect(&mut g).unwrap();
     collect(&mut g, &mut reports, |r| ids.iter().all(|id| of(r, id.0).contains(&ExecKind::Canceled)));
     for r in &reports {
         assert_eq!(r.kind, ExecKind::Canceled, "only the cancels were missed: {reports:?}");
@@ -535,7 +546,7 @@ fn a_venue_that_restarts_is_reconnected_and_every_order_settled() {
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         let summary = summary_of(&json);
-        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert_eq!(out.status.code(), Some(0), "{stderr}\nhalt: {}\n{summary}", summary["halt"]);
         assert!(summary["counters"]["venue_reconnects"].as_u64().unwrap() >= 1, "{summary}");
         let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
         assert_eq!(common::unfinished_orders(&records), [], "orders left unfinished");
@@ -696,4 +707,41 @@ fn lost_acks_are_settled_by_asking_the_venue_not_by_a_timer() {
         )
     }
     .report();
+}
+
+/// Order entry reconnects off the hot core: while the venue stalls the new
+/// connection's handshake (here a proxy that carried the first connection to the
+/// simulator, then holds the next without a word), `reconnect` answers at once that
+/// it is connecting; the call after the handshake timed out says why. On the hot
+/// core, the first call waited out the timeout.
+#[test]
+fn a_stalled_order_entry_reconnect_does_not_hold_up_the_caller() {
+    let sim = sim(&[]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("ws://{}/", listener.local_addr().unwrap());
+    let upstream = sim.url.trim_start_matches("ws://").trim_end_matches('/').to_owned();
+    let (stalled, stall_started) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // The first connection, carried to the simulator both ways.
+        let (client, _) = listener.accept().unwrap();
+        let venue = std::net::TcpStream::connect(&upstream).unwrap();
+        for (mut from, mut to) in [(client.try_clone().unwrap(), venue.try_clone().unwrap()), (venue, client)] {
+            std::thread::spawn(move || std::io::copy(&mut from, &mut to));
+        }
+        // The next, held open without a word until the test ends.
+        let held = listener.accept().unwrap();
+        stalled.send(()).unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    let mut g = gateway(&proxy, false);
+    g.disconnect();
+    assert!(matches!(g.reconnect(), Err(GatewayError::Connecting)), "the connect is started, not waited on");
+    assert!(g.is_reconnecting() && !g.is_connected());
+    stall_started.recv_timeout(Duration::from_secs(10)).unwrap();
+    match reconnect(&mut g) {
+        Err(GatewayError::Unreachable(reason)) => assert!(reason.contains("handshake"), "{reason}"),
+        other => panic!("expected the venue unreachable, got {other:?}"),
+    }
+    assert!(!g.is_reconnecting() && !g.is_connected());
 }

@@ -54,6 +54,13 @@ pub enum GatewayError {
     /// An order type a venue never sees (a stop: the engine holds it).
     #[error("a stop order never goes to a venue; the engine triggers it")]
     StopAtVenue,
+    /// A reconnect is being made off the hot core; a later
+    /// [`VenueGateway::reconnect`] logs in on it.
+    #[error("reconnecting to the venue")]
+    Connecting,
+    /// A reconnect found the venue unreachable.
+    #[error("venue unreachable: {0}")]
+    Unreachable(String),
 }
 
 /// An order the venue says is open.
@@ -166,12 +173,21 @@ pub trait VenueGateway: Send + std::fmt::Debug {
         false
     }
 
-    /// Reconnects after a lost connection (a real venue replays what was missed).
+    /// Moves a reconnect on after a lost connection (a real venue replays what was
+    /// missed). A gateway that connects off the hot core starts the connection and
+    /// answers [`GatewayError::Connecting`] until it is made; the call after that
+    /// logs in on it.
     ///
     /// # Errors
-    /// Still unreachable.
+    /// Still connecting, unreachable, or the login failed.
     fn reconnect(&mut self) -> Result<(), GatewayError> {
         Ok(())
+    }
+
+    /// Whether a reconnect is under way off the hot core: call
+    /// [`VenueGateway::reconnect`] again soon for its outcome.
+    fn is_reconnecting(&self) -> bool {
+        false
     }
 
     /// Reliability tests: a simulated venue rejects every new order after `orders`

@@ -102,12 +102,21 @@ impl VenueGateway for VenueSet {
     }
 
     fn reconnect(&mut self) -> Result<(), GatewayError> {
+        // Every venue down is moved on, even behind one still connecting.
+        let mut outcome = Ok(());
         for venue in &mut self.venues {
-            if !venue.is_connected() {
-                venue.reconnect()?;
+            if !venue.is_connected()
+                && let Err(e) = venue.reconnect()
+                && outcome.is_ok()
+            {
+                outcome = Err(e);
             }
         }
-        Ok(())
+        outcome
+    }
+
+    fn is_reconnecting(&self) -> bool {
+        self.venues.iter().any(|v| v.is_reconnecting())
     }
 
     fn inject_rejects_after(&mut self, orders: u64) -> bool {

@@ -28,6 +28,9 @@ use crate::{
 /// below the watchdog's default 2 s.
 const ANSWER_TIMEOUT: Duration = Duration::from_millis(800);
 
+/// The receive buffer: the largest answer (a query's list of open orders).
+const INBOUND: usize = 1 << 20;
+
 /// A WebSocket order-entry session.
 #[derive(Debug)]
 pub struct WsGateway {
@@ -46,6 +49,12 @@ pub struct WsGateway {
     logged_in_before: bool,
     /// Reports that arrived while a query waited for its answer.
     held: VecDeque<ExecReport>,
+    /// Reconnects are made on its thread, off the hot core; the login that follows
+    /// (one round trip) runs on the hot core.
+    connector: crate::connector::Connector,
+    /// Where reconnects run (the cold core); unset, on the CPUs of the thread that
+    /// called [`WsGateway::connect`].
+    connect_cpu: Option<usize>,
     clock: LiveClock,
     counters: GatewayCounters,
 }
@@ -75,6 +84,8 @@ impl WsGateway {
         (symbols, cancel_on_disconnect): (Vec<(String, u8, u8)>, bool),
         tls: feeds::ws::TlsConfig,
     ) -> Result<Self, GatewayError> {
+        let connector = crate::connector::Connector::spawn(url, &tls, Vec::new(), INBOUND)
+            .map_err(|e| GatewayError::Unreachable(format!("starting the reconnect thread: {e}")))?;
         let mut gateway = Self {
             url: url.to_owned(),
             tls,
@@ -86,11 +97,21 @@ impl WsGateway {
             last_seq: 0,
             logged_in_before: false,
             held: VecDeque::with_capacity(1024),
+            connector,
+            connect_cpu: None,
             clock: LiveClock::new(),
             counters: GatewayCounters::default(),
         };
         gateway.login()?;
         Ok(gateway)
+    }
+
+    /// Makes reconnects on `cpu` (the cold core), off the hot cores' CPUs; `None`:
+    /// wherever the scheduler puts them.
+    #[must_use]
+    pub fn with_connect_cpu(mut self, cpu: Option<usize>) -> Self {
+        self.connect_cpu = cpu;
+        self
     }
 
     /// Drops the connection (tests, and a controlled shutdown without a goodbye).
@@ -120,7 +141,12 @@ impl WsGateway {
     }
 
     fn try_login(&mut self) -> Result<(), GatewayError> {
-        let mut client = WsClient::connect_with(&self.url, ANSWER_TIMEOUT, &mut None, 1 << 20, &self.tls)?;
+        let client = WsClient::connect_with(&self.url, ANSWER_TIMEOUT, &mut None, INBOUND, &self.tls)?;
+        self.log_in_on(client)
+    }
+
+    /// Logs in on `client`, a new connection, and waits for the answer.
+    fn log_in_on(&mut self, mut client: WsClient) -> Result<(), GatewayError> {
         let ts = self.ts_ms();
         let first = !self.logged_in_before;
         let resume_from = if first { u64::MAX } else { self.last_seq };
@@ -358,13 +384,29 @@ impl VenueGateway for WsGateway {
         self.client.is_some()
     }
 
-    /// Logs in again on a new connection, asking for every report after the last
-    /// one applied.
+    /// Starts a new connection off the hot core, and once it is made, logs in on
+    /// it, asking for every report after the last one applied.
     fn reconnect(&mut self) -> Result<(), GatewayError> {
         self.client = None;
-        self.login()?;
+        let Some((connected, _)) = self.connector.poll() else {
+            if !self.connector.is_in_flight() {
+                self.connector
+                    .start(None, self.connect_cpu, ANSWER_TIMEOUT)
+                    .map_err(|(e, _)| GatewayError::Unreachable(e))?;
+            }
+            return Err(GatewayError::Connecting);
+        };
+        let logged_in = self.log_in_on(connected.map_err(GatewayError::Unreachable)?);
+        if logged_in.is_err() {
+            self.client = None;
+        }
+        logged_in?;
         self.counters.reconnects += 1;
         Ok(())
+    }
+
+    fn is_reconnecting(&self) -> bool {
+        self.connector.is_in_flight()
     }
 }
 

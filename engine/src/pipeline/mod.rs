@@ -1186,8 +1186,15 @@ impl Pipeline {
         };
         // Only the orders `flatten` made are checked as a flatten; a strategy's order
         // is checked as usual, halt included.
+        let entry_down = to_venue && !self.venue.venue_connected(inputs.venue);
         let decision = if self.emergency && self.flatten_ids.remove(&id) {
             self.risk.check_flatten(order, &inputs)
+        } else if entry_down {
+            // Order entry is down: the order could not be sent, and the working
+            // orders it is checked against are unsettled until the reconnect. Refused
+            // as an open breaker refuses (pacing, not a reject storm), before the
+            // checks that would judge it against them.
+            self.risk.refuse(Reject::VenueCircuitOpen)
         } else {
             self.risk.check(order, &inputs)
         };
@@ -1993,19 +2000,26 @@ impl Pipeline {
         self.counters.gateway_errors += 1;
     }
 
-    /// A lost venue connection is retried once a second. Meanwhile sends fail, each
-    /// a breaker failure, so the breaker opens and risk refuses new orders; on
+    /// A lost venue connection is retried once a second (the connection is made off
+    /// the hot core, looked in on every step until it is). Meanwhile sends fail,
+    /// each a breaker failure, so the breaker opens and risk refuses new orders; on
     /// reconnecting the venue replays every answer missed, so no outcome is guessed.
     fn keep_venue_connected(&mut self, now: u64) {
-        if self.venue.is_connected() || now.saturating_sub(self.last_reconnect) < 1_000_000_000 {
+        if self.venue.is_connected() {
             return;
         }
-        self.last_reconnect = now;
+        if !self.venue.is_reconnecting() {
+            if now.saturating_sub(self.last_reconnect) < 1_000_000_000 {
+                return;
+            }
+            self.last_reconnect = now;
+        }
         match self.venue.reconnect() {
             Ok(()) => {
                 self.counters.venue_reconnects += 1;
                 self.settle_with_venue(now);
             }
+            Err(crate::gateway::GatewayError::Connecting) => {}
             Err(e) => self.gateway_failed(&e),
         }
     }

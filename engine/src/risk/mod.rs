@@ -322,6 +322,15 @@ impl Risk {
         self.decide(order, inputs, true)
     }
 
+    /// Refuses an order before any check: the venue cannot take it (its order
+    /// entry is down), whatever else holds. Counted under `reason`.
+    pub fn refuse(&mut self, reason: Reject) -> Decision {
+        if let Some(c) = self.rejected.get_mut(usize::from(reason.code())) {
+            *c += 1;
+        }
+        Decision { reject: Some(reason), limit: 0, observed: 0, probe: false }
+    }
+
     fn decide(&mut self, order: &NewOrder, inputs: &RiskInputs<'_>, pacing: bool) -> Decision {
         let decision = self.evaluate(order, inputs, pacing);
         match decision.reject {

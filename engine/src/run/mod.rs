@@ -158,7 +158,8 @@ fn connect_venue(options: &RunOptions) -> Result<(Option<Gateway>, Option<reconc
     let symbols = options.pipeline.instruments.clone();
     let entry = (symbols.clone(), options.cancel_on_disconnect);
     let mut gateway = crate::gateway::WsGateway::connect_with(url, creds, entry, options.tls.clone())
-        .map_err(|e| RunError::Venue(format!("{url}: {e}")))?;
+        .map_err(|e| RunError::Venue(format!("{url}: {e}")))?
+        .with_connect_cpu(connect_cpu(options));
     let journal = match &options.persist {
         PersistTarget::Journal(dir, _) => reconcile::journal_positions(dir).map_err(RunError::Venue)?,
         PersistTarget::None => Vec::new(),
