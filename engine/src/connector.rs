@@ -32,13 +32,19 @@ pub(crate) struct Connector {
 }
 
 impl Connector {
-    /// A thread that connects to `url` (trusting `tls`), reading into buffers of
-    /// `buffer` bytes, and sends `subscribe` on each new connection.
-    pub(crate) fn spawn(url: &str, tls: &TlsConfig, subscribe: Vec<Vec<u8>>, buffer: usize) -> std::io::Result<Self> {
+    /// A thread named `name` that connects to `url` (trusting `tls`), reading into
+    /// buffers of `buffer` bytes, and sends `subscribe` on each new connection.
+    pub(crate) fn spawn(
+        name: &str,
+        url: &str,
+        tls: &TlsConfig,
+        subscribe: Vec<Vec<u8>>,
+        buffer: usize,
+    ) -> std::io::Result<Self> {
         let (requests, incoming) = sync_channel::<Request>(1);
         let (done, outcomes) = sync_channel::<Attempt>(1);
         let (url, tls) = (url.to_owned(), tls.clone());
-        std::thread::Builder::new().name("feed-connect".into()).spawn(move || {
+        std::thread::Builder::new().name(name.to_owned()).spawn(move || {
             let mut pinned = None;
             while let Ok(Request { mut spare, cpu, timeout }) = incoming.recv() {
                 if cpu.is_some() && cpu != pinned {

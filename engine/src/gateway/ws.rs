@@ -84,7 +84,7 @@ impl WsGateway {
         (symbols, cancel_on_disconnect): (Vec<(String, u8, u8)>, bool),
         tls: feeds::ws::TlsConfig,
     ) -> Result<Self, GatewayError> {
-        let connector = crate::connector::Connector::spawn(url, &tls, Vec::new(), INBOUND)
+        let connector = crate::connector::Connector::spawn("venue-connect", url, &tls, Vec::new(), INBOUND)
             .map_err(|e| GatewayError::Unreachable(format!("starting the reconnect thread: {e}")))?;
         let mut gateway = Self {
             url: url.to_owned(),

@@ -306,6 +306,8 @@ pub struct Pipeline {
     venue: Box<dyn VenueGateway>,
     /// When the venue connection was last retried (ns).
     last_reconnect: u64,
+    /// Order entry is back but the orders waiting on it are not yet settled.
+    settle_pending: bool,
     /// Since when every venue has been unusable (0: one is usable).
     venue_down_since: u64,
     /// Reduce-only since a start-up reconciliation mismatch (until re-armed).
@@ -436,6 +438,7 @@ impl Pipeline {
             oms: Oms::new(config.order_capacity, n).with_epoch(config.client_id_epoch).with_money(&money),
             venue,
             last_reconnect: 0,
+            settle_pending: false,
             venue_down_since: 0,
             reconcile_hold: false,
             persist_hold: None,
@@ -1186,15 +1189,15 @@ impl Pipeline {
         };
         // Only the orders `flatten` made are checked as a flatten; a strategy's order
         // is checked as usual, halt included.
-        let entry_down = to_venue && !self.venue.venue_connected(inputs.venue);
+        let entry_down = to_venue && (self.settle_pending || !self.venue.venue_connected(inputs.venue));
         let decision = if self.emergency && self.flatten_ids.remove(&id) {
             self.risk.check_flatten(order, &inputs)
         } else if entry_down {
-            // Order entry is down: the order could not be sent, and the working
-            // orders it is checked against are unsettled until the reconnect. Refused
-            // as an open breaker refuses (pacing, not a reject storm), before the
-            // checks that would judge it against them.
-            self.risk.refuse(Reject::VenueCircuitOpen)
+            // Order entry is down (or back but not yet settled): the order could
+            // not be sent, and the working orders it would be checked against are
+            // unsettled. Refused as an open breaker refuses (pacing, not a reject
+            // storm), before the checks that would judge it against them.
+            self.risk.refuse_entry_down()
         } else {
             self.risk.check(order, &inputs)
         };
@@ -2001,11 +2004,16 @@ impl Pipeline {
     }
 
     /// A lost venue connection is retried once a second (the connection is made off
-    /// the hot core, looked in on every step until it is). Meanwhile sends fail,
-    /// each a breaker failure, so the breaker opens and risk refuses new orders; on
-    /// reconnecting the venue replays every answer missed, so no outcome is guessed.
+    /// the hot core, looked in on every step until it is). Meanwhile risk refuses
+    /// new orders for it; on reconnecting the venue replays every answer missed and
+    /// the orders still waiting are settled by asking it, so no outcome is guessed.
+    /// Until that settle succeeds (retried once a second), new orders stay refused.
     fn keep_venue_connected(&mut self, now: u64) {
         if self.venue.is_connected() {
+            if self.settle_pending && now.saturating_sub(self.last_reconnect) >= 1_000_000_000 {
+                self.last_reconnect = now;
+                self.settle_pending = !self.settle_with_venue(now);
+            }
             return;
         }
         if !self.venue.is_reconnecting() {
@@ -2017,7 +2025,7 @@ impl Pipeline {
         match self.venue.reconnect() {
             Ok(()) => {
                 self.counters.venue_reconnects += 1;
-                self.settle_with_venue(now);
+                self.settle_pending = !self.settle_with_venue(now);
             }
             Err(crate::gateway::GatewayError::Connecting) => {}
             Err(e) => self.gateway_failed(&e),
@@ -2098,12 +2106,15 @@ impl Pipeline {
     ///   those reported (cancelled);
     /// - a replace pending: settled by the terms the venue holds.
     ///
-    /// Cold work on the hot thread, like the reconnect itself: it happens once per
-    /// outage.
-    fn settle_with_venue(&mut self, now: u64) {
+    /// Cold work on the hot thread, like the login: it happens once per outage.
+    /// Whether the venue answered.
+    fn settle_with_venue(&mut self, now: u64) -> bool {
         let open = match self.venue.open_orders() {
             Ok(open) => open,
-            Err(e) => return self.gateway_failed(&e),
+            Err(e) => {
+                self.gateway_failed(&e);
+                return false;
+            }
         };
         self.handle_reports(now);
         let waiting: Vec<Order> = self.oms.working().filter(|o| !o.is_armed()).copied().collect();
@@ -2143,6 +2154,7 @@ impl Pipeline {
             }
         }
         self.handle_reports(now);
+        true
     }
 
     /// Start-up reconciliation's outcome: the venue's positions become the OMS's.

@@ -162,6 +162,10 @@ impl Reject {
     }
 }
 
+/// What a `venue_circuit_open` refusal records as observed when the venue's order
+/// entry was down (the breaker's own states record 0 to 2).
+pub const ORDER_ENTRY_DOWN: i64 = 3;
+
 /// A decision with what was compared, for the audit record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -322,13 +326,18 @@ impl Risk {
         self.decide(order, inputs, true)
     }
 
-    /// Refuses an order before any check: the venue cannot take it (its order
-    /// entry is down), whatever else holds. Counted under `reason`.
-    pub fn refuse(&mut self, reason: Reject) -> Decision {
+    /// Refuses an order whose venue's order entry is down, before the checks that
+    /// would judge it against working orders still unsettled: `halted` while the
+    /// engine is, else `venue_circuit_open` with [`ORDER_ENTRY_DOWN`] observed.
+    pub fn refuse_entry_down(&mut self) -> Decision {
+        let (reason, observed) = match self.limits.state {
+            TradingState::Halted => (Reject::Halted, 0),
+            _ => (Reject::VenueCircuitOpen, ORDER_ENTRY_DOWN),
+        };
         if let Some(c) = self.rejected.get_mut(usize::from(reason.code())) {
             *c += 1;
         }
-        Decision { reject: Some(reason), limit: 0, observed: 0, probe: false }
+        Decision { reject: Some(reason), limit: 0, observed, probe: false }
     }
 
     fn decide(&mut self, order: &NewOrder, inputs: &RiskInputs<'_>, pacing: bool) -> Decision {

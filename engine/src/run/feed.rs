@@ -552,8 +552,9 @@ impl WsFeed {
         let timeout = std::time::Duration::from_secs(2);
         let mut client = WsClient::connect_with(url, timeout, &mut None, WS_BUFFER, tls).map_err(|e| e.to_string())?;
         session.start(&mut client).map_err(|e| format!("subscribing: {e}"))?;
-        let connector = crate::connector::Connector::spawn(url, tls, session.subscribe.clone(), WS_BUFFER)
-            .map_err(|e| format!("starting the reconnect thread: {e}"))?;
+        let connector =
+            crate::connector::Connector::spawn("feed-connect", url, tls, session.subscribe.clone(), WS_BUFFER)
+                .map_err(|e| format!("starting the reconnect thread: {e}"))?;
         Ok(Self {
             session,
             client: Some(client),
