@@ -82,7 +82,7 @@ mod tests {
 }
 
 /// A shared-memory ring could not be created or attached. Cold path only.
-#[cfg(not(loom))]
+#[cfg(not(feature = "loom"))]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ShmError {

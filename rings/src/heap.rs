@@ -46,13 +46,13 @@ pub enum Memory {
 }
 
 /// The huge-page size the mapping is rounded to.
-#[cfg(not(loom))]
+#[cfg(not(feature = "loom"))]
 const HUGE_PAGE: usize = 2 << 20;
 
 /// The allocation behind the slots, freed when the ring is dropped.
 enum SlotMemory {
     Alloc(Layout),
-    #[cfg(not(loom))]
+    #[cfg(not(feature = "loom"))]
     Mapped(#[expect(dead_code, reason = "held only to unmap on drop")] memmap2::MmapMut),
 }
 
@@ -86,7 +86,7 @@ impl<T> HeapRing<T> {
             .and_then(|l| l.align_to(SLOT_ALIGN.max(align_of::<T>())))
             .unwrap_or_else(|_| unreachable!("checked_capacity bounds the size"));
         let (ptr, memory) = match memory {
-            #[cfg(not(loom))]
+            #[cfg(not(feature = "loom"))]
             Memory::HugePages => {
                 // Whole huge pages, plus one of slack to start the slots on a 2 MiB
                 // boundary (an unaligned start would leave its first and last partial
@@ -140,7 +140,7 @@ impl<T> HeapRing<T> {
                 self.heads.len(),
                 self.slots,
                 self.capacity,
-                #[cfg(loom)]
+                #[cfg(feature = "loom")]
                 NonNull::from(&self.tracker),
             )
         }
@@ -200,7 +200,7 @@ impl<T> Drop for HeapRing<T> {
                 seq = seq.wrapping_add(1);
             }
         }
-        #[cfg_attr(loom, expect(irrefutable_let_patterns, reason = "loom builds have no mapped memory"))]
+        #[cfg_attr(feature = "loom", expect(irrefutable_let_patterns, reason = "loom builds have no mapped memory"))]
         if let SlotMemory::Alloc(layout) = self.memory {
             // SAFETY: `slots` came from `alloc(layout)` and is freed exactly once (a
             // mapping unmaps itself when `memory` drops).

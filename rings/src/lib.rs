@@ -27,7 +27,7 @@ pub mod spsc;
 pub mod sync;
 pub mod wait;
 
-#[cfg(not(loom))]
+#[cfg(not(feature = "loom"))]
 pub mod shm;
 
 pub use bytemuck::{Pod, Zeroable};

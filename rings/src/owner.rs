@@ -22,7 +22,7 @@ pub enum PeerStatus {
 
 impl PeerStatus {
     /// Folds two statuses into the one that needs attention first.
-    #[cfg(not(loom))]
+    #[cfg(not(feature = "loom"))]
     pub(crate) fn worst(self, other: Self) -> Self {
         fn rank(s: PeerStatus) -> u8 {
             match s {
@@ -49,7 +49,7 @@ pub(crate) enum Owner<T> {
         ring: Arc<HeapRing<T>>,
         role: Role,
     },
-    #[cfg(not(loom))]
+    #[cfg(not(feature = "loom"))]
     Shm(crate::shm::Attachment),
 }
 
@@ -64,7 +64,7 @@ impl<T> Owner<T> {
     pub(crate) fn peer_status(&self) -> PeerStatus {
         match self {
             Self::Heap { ring, role } => ring.peer_status(*role),
-            #[cfg(not(loom))]
+            #[cfg(not(feature = "loom"))]
             Self::Shm(attachment) => attachment.peer_status(),
         }
     }
@@ -76,7 +76,7 @@ impl<T> Owner<T> {
     pub(crate) fn is_abandoned(&self) -> bool {
         match self {
             Self::Heap { ring, role } => ring.is_abandoned(*role),
-            #[cfg(not(loom))]
+            #[cfg(not(feature = "loom"))]
             Self::Shm(attachment) => attachment.is_abandoned(),
         }
     }

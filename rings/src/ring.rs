@@ -20,7 +20,7 @@ use core::ptr::NonNull;
 
 use crossbeam_utils::CachePadded;
 
-#[cfg(loom)]
+#[cfg(feature = "loom")]
 use crate::sync::SlotTracker;
 use crate::sync::{AtomicU64, Ordering, fence};
 
@@ -35,7 +35,7 @@ pub(crate) struct RawRing<T> {
     slots: NonNull<MaybeUninit<T>>,
     /// Always `capacity - 1`, capacity a power of two.
     mask: u64,
-    #[cfg(loom)]
+    #[cfg(feature = "loom")]
     tracker: NonNull<SlotTracker>,
 }
 
@@ -62,7 +62,7 @@ impl<T> RawRing<T> {
         readers: usize,
         slots: NonNull<MaybeUninit<T>>,
         capacity: usize,
-        #[cfg(loom)] tracker: NonNull<SlotTracker>,
+        #[cfg(feature = "loom")] tracker: NonNull<SlotTracker>,
     ) -> Self {
         debug_assert!(capacity.is_power_of_two() && readers > 0);
         Self {
@@ -71,7 +71,7 @@ impl<T> RawRing<T> {
             readers,
             slots,
             mask: capacity as u64 - 1,
-            #[cfg(loom)]
+            #[cfg(feature = "loom")]
             tracker,
         }
     }
@@ -106,7 +106,7 @@ impl<T> RawRing<T> {
     #[inline(always)] // reason: pointer arithmetic on every push/pop
     fn slot(&self, seq: u64) -> *mut MaybeUninit<T> {
         let index = (seq & self.mask) as usize;
-        #[cfg(loom)]
+        #[cfg(feature = "loom")]
         let _ = index; // the tracker is consulted by the callers
         // SAFETY: `index <= mask < capacity`, inside the slot array per `new`.
         unsafe { self.slots.as_ptr().add(index) }
@@ -114,14 +114,14 @@ impl<T> RawRing<T> {
 
     #[inline(always)] // reason: a no-op outside loom
     fn track_write(&self, _seq: u64) {
-        #[cfg(loom)]
+        #[cfg(feature = "loom")]
         // SAFETY: the tracker lives as long as the slots (`new`'s contract).
         unsafe { self.tracker.as_ref() }.write((_seq & self.mask) as usize);
     }
 
     #[inline(always)] // reason: a no-op outside loom
     fn track_read(&self, _seq: u64) {
-        #[cfg(loom)]
+        #[cfg(feature = "loom")]
         // SAFETY: the tracker lives as long as the slots (`new`'s contract).
         unsafe { self.tracker.as_ref() }.read((_seq & self.mask) as usize);
     }

@@ -1,26 +1,26 @@
 //! The one door through which `rings` takes atomics, cells and thread hints.
 //!
-//! Under `--cfg loom` everything here is loom's model-checked twin, so the loom tests
+//! Under `--features loom` everything here is loom's model-checked twin, so the loom tests
 //! in `tests/loom.rs` explore every interleaving of the real ring code, not a copy.
 //! The rest of the workspace is banned (by `clippy.toml`) from using
 //! `std::sync::atomic` types directly.
 
-#[cfg(loom)]
+#[cfg(feature = "loom")]
 pub use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
-#[cfg(not(loom))]
+#[cfg(not(feature = "loom"))]
 pub use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
-#[cfg(loom)]
+#[cfg(feature = "loom")]
 pub(crate) use loom::sync::Arc;
-#[cfg(not(loom))]
+#[cfg(not(feature = "loom"))]
 pub(crate) use std::sync::Arc;
 
 /// Tells the CPU (or loom's scheduler) that we are spinning.
 #[inline(always)] // reason: one instruction; a call would cost more than the pause
 pub(crate) fn spin_hint() {
-    #[cfg(loom)]
+    #[cfg(feature = "loom")]
     loom::thread::yield_now();
-    #[cfg(not(loom))]
+    #[cfg(not(feature = "loom"))]
     std::hint::spin_loop();
 }
 
@@ -31,20 +31,20 @@ pub(crate) fn spin_hint() {
 /// on every access. Outside loom this is a zero-sized no-op.
 #[derive(Debug)]
 pub(crate) struct SlotTracker {
-    #[cfg(loom)]
+    #[cfg(feature = "loom")]
     cells: Box<[loom::cell::UnsafeCell<()>]>,
 }
 
 impl SlotTracker {
     pub(crate) fn new(_capacity: usize) -> Self {
         Self {
-            #[cfg(loom)]
+            #[cfg(feature = "loom")]
             cells: (0.._capacity).map(|_| loom::cell::UnsafeCell::new(())).collect(),
         }
     }
 
     /// Records a read of slot `index`.
-    #[cfg(loom)]
+    #[cfg(feature = "loom")]
     pub(crate) fn read(&self, index: usize) {
         if let Some(cell) = self.cells.get(index) {
             cell.with(|_| ());
@@ -52,7 +52,7 @@ impl SlotTracker {
     }
 
     /// Records a write of slot `index`.
-    #[cfg(loom)]
+    #[cfg(feature = "loom")]
     pub(crate) fn write(&self, index: usize) {
         if let Some(cell) = self.cells.get(index) {
             cell.with_mut(|_| ());

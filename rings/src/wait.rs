@@ -81,9 +81,9 @@ impl WaitStrategy for Park {
             return;
         }
         self.sleep = (self.sleep * 2).max(Duration::from_micros(10)).min(self.max_sleep);
-        #[cfg(not(loom))]
+        #[cfg(not(feature = "loom"))]
         std::thread::sleep(self.sleep);
-        #[cfg(loom)]
+        #[cfg(feature = "loom")]
         spin_hint();
     }
 }

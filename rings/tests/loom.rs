@@ -1,9 +1,9 @@
-//! Loom models of the real ring code (`--cfg loom` swaps in loom's atomics through
+//! Loom models of the real ring code (`--features loom` swaps in loom's atomics through
 //! `rings::sync`). Capacities are tiny and item counts exceed them, so loom explores
 //! the wrap-around and full/empty races under every interleaving it can reach.
 //!
-//! Run: `RUSTFLAGS="--cfg loom" cargo test -p rings --test loom --release`
-#![cfg(loom)]
+//! Run: `scripts/loom.sh` (`cargo test -p rings --features loom --test loom`).
+#![cfg(feature = "loom")]
 
 use loom::thread;
 

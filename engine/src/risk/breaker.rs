@@ -13,7 +13,7 @@
 
 #![allow(
     clippy::disallowed_types,
-    reason = "the atomics come from rings::sync (loom's under --cfg loom); the lint sees through the re-export"
+    reason = "the atomics come from rings::sync (loom's under --features loom); the lint sees through the re-export"
 )]
 
 use rings::sync::{AtomicU32, AtomicU64, Ordering};
