@@ -531,3 +531,23 @@ fn an_instruments_cancels_have_their_own_rate_and_a_held_back_cancel_costs_no_to
     assert!(r.allow_cancel(0, InstrumentId(1), later), "instrument 1's token was given back");
     assert!(!r.allow_cancel(0, InstrumentId(1), later), "and now both of its are spent");
 }
+
+#[test]
+fn an_order_for_a_venue_whose_order_entry_is_down_is_refused_without_using_a_token() {
+    let b = book(999, 1001);
+    let mut l = limits();
+    (l.order_burst, l.orders_per_sec) = (1, 1);
+    let mut r = Risk::new(l, 0);
+    for state in [TradingState::Active, TradingState::ReduceOnly] {
+        r.set_state(state);
+        let d = r.refuse_entry_down();
+        assert_eq!((d.reject, d.observed, d.probe), (Some(Reject::VenueCircuitOpen), ORDER_ENTRY_DOWN, false));
+    }
+    r.set_state(TradingState::Halted);
+    assert_eq!(r.refuse_entry_down().reject, Some(Reject::Halted), "a halt is the reason to report first");
+    assert_eq!((r.rejected(Reject::VenueCircuitOpen), r.rejected(Reject::Halted)), (2, 1));
+    // None of the refusals took the one token a second allows.
+    r.set_state(TradingState::Active);
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 5), &b, 0, 1), None);
+    assert_eq!(check(&mut r, order(Side::Buy, 1000, 4), &b, 0, 2), Some(Reject::Throttled));
+}
