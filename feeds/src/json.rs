@@ -17,6 +17,22 @@ fn bytes_equal(word: u64, byte: u8) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGHS
 }
 
+/// Where the first `"` or `\\` in `text` is, eight bytes a step: the end of a string
+/// body with no escape in it, or the escape that makes a fast path give up.
+pub(crate) fn quote_or_backslash(text: &[u8]) -> Option<usize> {
+    let mut chunks = text.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let found = bytes_equal(word, b'"') | bytes_equal(word, b'\\');
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks.remainder().iter().position(|&b| b == b'"' || b == b'\\').map(|i| at + i)
+}
+
 /// A position in one frame.
 #[derive(Debug)]
 pub struct Scanner<'a> {
@@ -378,6 +394,29 @@ mod tests {
                 (Err(e), None) => assert_eq!(e.kind, DecodeErrorKind::UnexpectedEnd, "{frame:?}"),
                 (got, want) => panic!("{frame:?}: got {got:?}, want end {want:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn the_first_quote_or_backslash_is_found_at_every_length_and_alignment() {
+        // Bytes next to the targets' values (0x21, 0x23, 0x5b, 0x5d), 0x00, 0x80 and
+        // 0xff are the ones a word-at-a-time compare can get wrong.
+        let alphabet = [b'a', b'"', b'\\', 0x21, 0x23, 0x5b, 0x5d, 0x00, 0x80, 0xff, 0x01];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..50_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 40) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|k| {
+                    let pick = (seed.rotate_left(k as u32 * 7) % 64) as usize;
+                    // Mostly plain bytes, so the first hit lands anywhere, or nowhere.
+                    if pick < alphabet.len() { alphabet[pick] } else { b'a' }
+                })
+                .collect();
+            let expected = text.iter().position(|&b| b == b'"' || b == b'\\');
+            assert_eq!(quote_or_backslash(&text), expected, "{text:?}");
         }
     }
 

@@ -29,10 +29,15 @@ impl<'a> Layout<'a> {
 
     /// Unsigned decimal digits: at least one, and no more than fit a `u64`.
     pub(crate) fn digits(&mut self) -> Option<u64> {
-        let mut value: u64 = 0;
         let start = self.pos;
+        let mut value: u64 = 0;
         while let Some(&b) = self.buf.get(self.pos).filter(|b| b.is_ascii_digit()) {
-            value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+            // 19 digits cannot overflow a u64: only a 20th needs checking.
+            value = if self.pos - start < 19 {
+                value * 10 + u64::from(b - b'0')
+            } else {
+                value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?
+            };
             self.pos += 1;
         }
         (self.pos > start).then_some(value)
@@ -40,17 +45,13 @@ impl<'a> Layout<'a> {
 
     /// A string's body, up to and past its closing quote (none with an escape).
     pub(crate) fn string_body(&mut self) -> Option<&'a [u8]> {
-        let start = self.pos;
-        loop {
-            match self.buf.get(self.pos)? {
-                b'"' => break,
-                b'\\' => return None,
-                _ => self.pos += 1,
-            }
+        let rest = self.buf.get(self.pos..)?;
+        let end = crate::json::quote_or_backslash(rest)?;
+        if rest.get(end) != Some(&b'"') {
+            return None;
         }
-        let body = self.buf.get(start..self.pos)?;
-        self.pos += 1;
-        Some(body)
+        self.pos += end + 1;
+        rest.get(..end)
     }
 
     /// A decimal at `scale`, ending where a string's closing quote must follow.
