@@ -32,19 +32,23 @@ pub fn rfc3339_ns(text: &[u8]) -> Option<u64> {
         }
         _ => return None,
     };
-    // Days from the civil date (Howard Hinnant's algorithm).
+    let secs = days_from_civil(y, m, d) * 86_400 + hh * 3_600 + mm * 60 + ss;
+    u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian): Howard Hinnant's
+/// algorithm, the inverse of [`civil_from_days`].
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hh * 3_600 + mm * 60 + ss;
-    u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(nanos)
+    era * 146_097 + doe - 719_468
 }
 
 /// The civil date (year, month, day; proleptic Gregorian) of `days` since
-/// 1970-01-01: Howard Hinnant's algorithm, the inverse of the one in [`rfc3339_ns`].
+/// 1970-01-01: Howard Hinnant's algorithm, the inverse of the one `rfc3339_ns` uses.
 pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -72,8 +76,8 @@ pub fn write_rfc3339_micros(out: &mut Vec<u8>, ns: u64) {
 mod tests {
     use super::*;
 
-    /// The straightforward reading this file had before `rfc3339_ns` read by position:
-    /// the reference the fast one must agree with on every input.
+    /// The straightforward reading of the text this file had before `rfc3339_ns` read
+    /// by position: the reference the fast one must agree with on every input.
     fn reference_rfc3339_ns(text: &[u8]) -> Option<u64> {
         let digits = |range: std::ops::Range<usize>| -> Option<i64> {
             let part = text.get(range)?;
@@ -99,14 +103,7 @@ mod tests {
         } else if !body.is_empty() {
             return None;
         }
-        // Days from the civil date (Howard Hinnant's algorithm).
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
-        let secs = days * 86_400 + hh * 3_600 + mm * 60 + ss;
+        let secs = days_from_civil(y, m, d) * 86_400 + hh * 3_600 + mm * 60 + ss;
         u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(nanos as u64)
     }
 
