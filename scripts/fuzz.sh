@@ -15,7 +15,7 @@
 #
 # FUZZ_BUILD=release (the default) is cargo-fuzz's optimised build; FUZZ_BUILD=dev
 # optimises only feeds, persist and rings (feeds/fuzz/Cargo.toml). The test command
-# uses dev: on 2 cores its build took about 2.5 min against 6.5 min, and in 10 s
+# uses dev: on 2 cores its build took 2.5 to 4 min against 6.5 min, and in 10 s
 # decode_binance ran 36,715 inputs against 203,713 (journal_reader 4,747 against
 # 7,107). For a long hunt, use release.
 #

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Loom model checks of the ring index protocol (rings/tests/loom.rs). The real ring
-# code is compiled with loom's atomics (the `loom` feature of rings); only rings and
-# loom are built for it, beside the normal build's artifacts.
+# code is compiled with loom's atomics (the `loom` feature of rings). Unlike
+# RUSTFLAGS="--cfg loom", a feature leaves the other dependencies' flags alone, so
+# most of what the test build made is reused: this builds rings, loom and loom's
+# own dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

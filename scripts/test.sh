@@ -39,9 +39,9 @@ fi
 echo "font: $font_found"
 
 step "unit, integration, two-process, database and benchmark-harness tests, then doc tests"
-# --all-targets adds the criterion benches (one pass each, in test mode) and builds
-# the harness binaries that benches/tests/harnesses.rs runs, all in one build; doc
-# tests cannot share that invocation.
+# --all-targets adds the criterion benches (one pass each, in test mode) to the same
+# build as the tests, which includes the harness binaries benches/tests/harnesses.rs
+# runs; doc tests cannot share that invocation.
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
 

@@ -114,3 +114,13 @@ fn kill_bench_times_the_cancel_all() {
     positive(&json["cancels_per_trip"], "cancels per trip");
     assert!(json["max_ns"].as_f64() >= json["p50_ns"].as_f64(), "{json}");
 }
+
+#[test]
+fn reconnect_bench_times_each_recovery_after_a_drop() {
+    let json = run(env!("CARGO_BIN_EXE_reconnect-bench"), &["--seconds", "3", "--rate", "5000"]);
+    assert!(json["drops"].as_u64().unwrap_or(0) >= 1, "{json}");
+    for stage in ["connected_again", "first_market_event", "every_book_resynced"] {
+        positive(&json[stage]["max_ns"], &format!("{stage} max"));
+        assert!(json[stage]["p50_ns"].as_f64() <= json[stage]["max_ns"].as_f64(), "{json}");
+    }
+}
