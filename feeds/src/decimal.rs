@@ -183,7 +183,7 @@ fn general_prefix(text: &[u8], scale: u8) -> (Result<i64, DecimalError>, usize) 
 /// The value of exactly eight ASCII digits, or `None` if any byte is not a digit.
 /// SWAR: all eight are checked and combined with three multiplications.
 #[inline]
-fn eight_digits(bytes: Option<&[u8]>) -> Option<u64> {
+pub(crate) fn eight_digits(bytes: Option<&[u8]>) -> Option<u64> {
     let chunk: [u8; 8] = bytes?.try_into().ok()?;
     let x = u64::from_le_bytes(chunk);
     // Every byte in b'0'..=b'9': high nibble 3, and adding 6 does not carry out.

@@ -31,6 +31,14 @@ impl<'a> Layout<'a> {
     pub(crate) fn digits(&mut self) -> Option<u64> {
         let start = self.pos;
         let mut value: u64 = 0;
+        // Eight at a time for long numbers (times, sequence numbers), at most twice:
+        // 16 digits stay far below u64::MAX.
+        while self.pos - start <= 8
+            && let Some(eight) = crate::decimal::eight_digits(self.buf.get(self.pos..self.pos + 8))
+        {
+            value = value * 100_000_000 + eight;
+            self.pos += 8;
+        }
         while let Some(&b) = self.buf.get(self.pos).filter(|b| b.is_ascii_digit()) {
             // 19 digits cannot overflow a u64: only a 20th needs checking.
             value = if self.pos - start < 19 {
@@ -242,5 +250,30 @@ impl<'a> Layout<'a> {
                 return self.literal(b"]");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_read_every_length_exactly_and_refuse_overflow() {
+        for len in 1..=24 {
+            for fill in [b'9', b'1', b'0'] {
+                let mut text = vec![fill; len];
+                text[0] = b'1';
+                text.extend_from_slice(b",\"x\"");
+                let mut l = Layout::new(&text);
+                let expected = std::str::from_utf8(&text[..len]).unwrap().parse::<u64>().ok();
+                assert_eq!(l.digits(), expected, "{len} digits of {}", fill as char);
+                if expected.is_some() {
+                    assert_eq!(l.literal(b",\"x\""), Some(()), "stopped at the first non-digit");
+                }
+            }
+        }
+        assert_eq!(Layout::new(b"18446744073709551615").digits(), Some(u64::MAX));
+        assert_eq!(Layout::new(b"18446744073709551616").digits(), None);
+        assert_eq!(Layout::new(b"x1").digits(), None);
     }
 }
