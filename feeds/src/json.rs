@@ -104,14 +104,8 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         // Eight bytes per step: venue strings are short, where memchr's setup costs
         // more than it saves.
-        while let Some(chunk) = self.buf.get(self.pos..self.pos + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-            let found = bytes_equal(word, b'"') | bytes_equal(word, b'\\');
-            if found == 0 {
-                self.pos += 8;
-                continue;
-            }
-            self.pos += (found.trailing_zeros() / 8) as usize;
+        while let Some(at) = self.buf.get(self.pos..).and_then(quote_or_backslash) {
+            self.pos += at;
             if self.buf.get(self.pos) == Some(&b'"') {
                 let text = self.buf.get(start..self.pos).unwrap_or_default();
                 self.pos += 1;
@@ -119,20 +113,8 @@ impl<'a> Scanner<'a> {
             }
             self.pos += 2; // a backslash: skip the escaped byte
         }
-        loop {
-            match self.buf.get(self.pos) {
-                None => {
-                    self.pos = self.buf.len();
-                    return Err(self.err(DecodeErrorKind::UnexpectedEnd));
-                }
-                Some(b'"') => break,
-                Some(b'\\') => self.pos += 2,
-                Some(_) => self.pos += 1,
-            }
-        }
-        let text = self.buf.get(start..self.pos).ok_or_else(|| self.err(DecodeErrorKind::UnexpectedEnd))?;
-        self.pos += 1;
-        Ok(text)
+        self.pos = self.buf.len();
+        Err(self.err(DecodeErrorKind::UnexpectedEnd))
     }
 
     /// A number's raw text.
