@@ -73,7 +73,9 @@ fn ingest_bench_loads_rows_by_every_method_and_times_the_journal() {
     assert!(!journal.is_empty(), "no batch size measured");
     for (batch, row) in journal {
         positive(&row["ours_mb_s"], &format!("journal {batch} B"));
-        positive(&row["raw_write_fdatasync_mb_s"], &format!("raw write {batch} B"));
+        for method in ["raw_write_fdatasync", "io_uring", "glommio_dma"] {
+            positive(&row[format!("{method}_mb_s")], &format!("{method} {batch} B"));
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 //! `ours_unix_socket` is the production writer over the cluster's Unix socket.
 //! Rows/s is wall time; client µs/row is this process's CPU time (the server is
 //! another process). Journal: `Journal::append` with an fsync per batch against a raw
-//! `write` + `fdatasync` of the same bytes, per batch size.
+//! `write` + `fdatasync`, a raw io-uring ring and glommio's direct I/O writing the
+//! same bytes, per batch size (`benches::journal_io`).
 //!
 //! `cargo run --release -p benches --bin ingest-bench -- [--quick] [--rounds N] [--json PATH]`
 //! starts and removes its own throwaway PostgreSQL (scripts/pg.sh).
@@ -22,10 +23,10 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
+use benches::journal_io;
 use clap::Parser;
 use persist::{
     Fields, Origin, Record,
-    journal::{FsyncPolicy, Journal, JournalOptions},
     pg::{PgSink, connect, migrate},
     record::TradeFields,
 };
@@ -39,6 +40,9 @@ struct Args {
     /// Interleaved rounds; medians are reported.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Time only the journal's write methods: no database is started.
+    #[arg(long)]
+    journal_only: bool,
     /// Write results as JSON here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -239,45 +243,74 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// Journal appends and raw writes of the same batches, MB/s each. `raw_first` swaps
-/// the order, so neither always runs on a disk the other just warmed (or tired).
-fn journal_rates(bytes_total: usize, batch_bytes: usize, raw_first: bool) -> Result<(f64, f64), String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let per_batch = (batch_bytes / persist::RECORD_BYTES).max(1);
-    let batch = trades(per_batch as u64);
-    let batches = (bytes_total / batch_bytes).max(4);
-    let ours = || -> Result<f64, String> {
-        let options = JournalOptions { fsync: FsyncPolicy::EveryBatch, segment_bytes: 1 << 30 };
-        let (mut journal, _) = Journal::open(&dir.path().join("j"), options).map_err(|e| e.to_string())?;
-        let t = Instant::now();
-        for _ in 0..batches {
-            journal.append(&batch).map_err(|e| e.to_string())?;
-        }
-        Ok((batches * per_batch * persist::RECORD_BYTES) as f64 / t.elapsed().as_secs_f64() / 1e6)
-    };
-    let raw = || -> Result<f64, String> {
-        let raw_bytes: &[u8] = bytemuck::cast_slice(&batch);
-        let mut file = std::fs::File::create(dir.path().join("raw")).map_err(|e| e.to_string())?;
-        let t = Instant::now();
-        for _ in 0..batches {
-            file.write_all(raw_bytes).map_err(|e| e.to_string())?;
-            file.sync_data().map_err(|e| e.to_string())?;
-        }
-        Ok((batches * raw_bytes.len()) as f64 / t.elapsed().as_secs_f64() / 1e6)
-    };
-    if raw_first {
-        let r = raw()?;
-        Ok((ours()?, r))
-    } else {
-        let o = ours()?;
-        Ok((o, raw()?))
-    }
-}
-
 type Method = fn(Option<&mut PgSink>, &mut postgres::Client, &[Record]) -> Result<(), String>;
+
+/// Times every way of appending durably (`benches::journal_io`) at each batch size,
+/// rotating which goes first each round, and prints MB/s and ratios to the raw
+/// `write` + `fdatasync` floor (medians of per-round ratios).
+fn journal_table(total: usize, rounds: usize) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    println!(
+        "\njournal append (durable every batch), {} MiB per size, MB/s and ratio to raw write + fdatasync",
+        total >> 20
+    );
+    print!("{:>8}", "batch");
+    for m in journal_io::Method::ALL {
+        print!(" {:>20}", m.name());
+    }
+    println!();
+    let mut table = serde_json::Map::new();
+    for batch_bytes in [4 << 10, 64 << 10, 1 << 20, 4 << 20] {
+        let batch = trades((batch_bytes / persist::RECORD_BYTES).max(1) as u64);
+        let batches = (total / batch_bytes).max(4);
+        let mut rates: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut ratios: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for round in 0..rounds {
+            let mut order = journal_io::Method::ALL;
+            order.rotate_left(round % journal_io::Method::ALL.len());
+            let mut this_round = BTreeMap::new();
+            for m in order {
+                this_round.insert(m.name(), m.rate_mb_s(&batch, batches)?);
+            }
+            let raw = this_round.get("raw_write_fdatasync").copied().unwrap_or(f64::NAN);
+            for (name, rate) in this_round {
+                rates.entry(name).or_default().push(rate);
+                ratios.entry(name).or_default().push(rate / raw);
+            }
+        }
+        print!("{batch_bytes:>8}");
+        let mut row = serde_json::Map::new();
+        for m in journal_io::Method::ALL {
+            let rate = median(rates.remove(m.name()).unwrap_or_default());
+            let ratio = median(ratios.remove(m.name()).unwrap_or_default());
+            print!(" {rate:>12.1} ({ratio:>4.2}x)");
+            row.insert(format!("{}_mb_s", m.name()), serde_json::json!(rate));
+        }
+        println!();
+        table.insert(batch_bytes.to_string(), serde_json::Value::Object(row));
+    }
+    Ok(table)
+}
 
 fn main() -> Result<(), String> {
     let args = Args::parse();
+    let mut json = serde_json::Map::new();
+    if !args.journal_only {
+        let (methods, mode) = database_table(&args)?;
+        json.insert("methods".into(), serde_json::Value::Object(methods));
+        json.insert("schema_mode".into(), mode.into());
+    }
+    let total = if args.quick { 16 << 20 } else { 128 << 20 };
+    json.insert("journal".into(), serde_json::Value::Object(journal_table(total, args.rounds.max(2))?));
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n")
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Loads the same rows by every database method, `args.rounds` times in rotating
+/// order, prints the table and returns it with the schema mode in use.
+fn database_table(args: &Args) -> Result<(serde_json::Map<String, serde_json::Value>, &'static str), String> {
     let n: u64 = if args.quick { 200_000 } else { 2_000_000 };
     let cluster = Cluster::start()?;
     let url = cluster.url();
@@ -329,28 +362,5 @@ fn main() -> Result<(), String> {
         println!("{name:<20} {rows_s:>12.0} {us:>16.3} {:>11.2}x", rows_s / peer);
         methods_json.insert(name.into(), serde_json::json!({"rows_s": rows_s, "client_us_per_row": us}));
     }
-    drop(client);
-    drop(cluster);
-
-    let total = if args.quick { 16 << 20 } else { 128 << 20 };
-    println!("\njournal append (fsync every batch) vs raw write + fdatasync, {} MiB per size", total >> 20);
-    println!("{:>10} {:>12} {:>12} {:>8}", "batch", "ours MB/s", "raw MB/s", "ratio");
-    let mut journal_json = serde_json::Map::new();
-    for batch in [4 << 10, 64 << 10, 1 << 20, 4 << 20] {
-        let mut pairs = Vec::new();
-        for round in 0..args.rounds.max(2) {
-            pairs.push(journal_rates(total.max(batch * 4), batch, round % 2 == 1)?);
-        }
-        let ours = median(pairs.iter().map(|p| p.0).collect());
-        let raw = median(pairs.iter().map(|p| p.1).collect());
-        let ratio = median(pairs.iter().map(|p| p.0 / p.1).collect());
-        println!("{batch:>10} {ours:>12.1} {raw:>12.1} {ratio:>8.2}");
-        journal_json.insert(batch.to_string(), serde_json::json!({"ours_mb_s": ours, "raw_write_fdatasync_mb_s": raw}));
-    }
-    if let Some(path) = args.json {
-        let v = serde_json::json!({"methods": methods_json, "journal": journal_json, "schema_mode": mode.name()});
-        std::fs::write(&path, serde_json::to_string_pretty(&v).map_err(|e| e.to_string())? + "\n")
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(())
+    Ok((methods_json, mode.name()))
 }
