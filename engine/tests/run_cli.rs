@@ -344,32 +344,55 @@ fn a_run_with_db_ships_exactly_its_journal_into_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let persist = journal_arg(dir.path());
     let json = dir.path().join("run.json");
-    let (code, stdout, stderr) = engine(&[
-        "run",
-        "--quiet",
-        "--frames",
-        "80000",
-        "--rate",
-        "200000",
-        "--persist",
-        &persist,
-        "--db",
-        &url,
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.contains("rows shipped"), "{stdout}");
-    assert!(!stderr.contains("carries a password"), "{stderr}");
-    assert!(!stdout.contains(&var("PGPASSWORD")) && !stderr.contains(&var("PGPASSWORD")));
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    assert_eq!(summary["db"]["behind_at_exit"], false, "{summary}");
-    assert_eq!(summary["db"]["shipped"], summary["journaled"], "{summary}");
+    let run = || {
+        let (code, stdout, stderr) = engine(&[
+            "run",
+            "--quiet",
+            "--frames",
+            "80000",
+            "--rate",
+            "200000",
+            "--persist",
+            &persist,
+            "--db",
+            &url,
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(stdout.contains("rows shipped"), "{stdout}");
+        assert!(!stderr.contains("carries a password"), "{stderr}");
+        assert!(!stdout.contains(&var("PGPASSWORD")) && !stderr.contains(&var("PGPASSWORD")));
+        let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert_eq!(summary["db"]["behind_at_exit"], false, "{summary}");
+        assert_eq!(summary["db"]["shipped"], summary["journaled"], "{summary}");
+    };
+    run();
+    let mut db = persist::pg::connect(Some(&url)).unwrap();
+    let first: (i64, i64) =
+        db.query_one("SELECT max(seq), max(client_id) FROM order_events", &[]).map(|r| (r.get(0), r.get(1))).unwrap();
+    // A second run on the same journal numbers its orders above the first run's.
+    run();
+    let lowest_new: Option<i64> =
+        db.query_one("SELECT min(client_id) FROM order_events WHERE seq > $1", &[&first.0]).unwrap().get(0);
+    assert!(lowest_new.is_some_and(|id| id > first.1), "second run's ids {lowest_new:?} vs first's max {}", first.1);
+    // `orders` holds each order's latest event, and every order has its row.
+    let (orders, matching, distinct): (i64, i64, i64) = db
+        .query_one(
+            "SELECT (SELECT count(*) FROM orders), \
+             (SELECT count(*) FROM orders o JOIN (SELECT DISTINCT ON (client_id) client_id, state, filled, seq \
+               FROM order_events ORDER BY client_id, ts_ns DESC, seq DESC) e \
+               ON o.client_id = e.client_id AND o.state = e.state AND o.filled = e.filled AND o.seq = e.seq), \
+             (SELECT count(DISTINCT client_id) FROM order_events)",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .unwrap();
+    assert!(orders > 0 && orders == matching && orders == distinct, "{orders} {matching} {distinct}");
 
     let journal = dir.path().join("journal");
     let (_, inspect, _) = engine(&["journal", "inspect", journal.to_str().unwrap(), "--json"]);
     let kinds: serde_json::Value = serde_json::from_str::<serde_json::Value>(&inspect).unwrap()["kinds"].clone();
-    let mut db = persist::pg::connect(Some(&url)).unwrap();
     for (kind, table) in [
         ("trade", "market_trades"),
         ("book_top", "book_tops"),

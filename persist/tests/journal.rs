@@ -11,11 +11,12 @@ use std::{fs, path::Path, process::Command, time::Duration};
 use persist::{
     Fields, Origin, Record, RecordKind,
     journal::{FsyncPolicy, Journal, JournalError, JournalOptions, JournalReader, summarize},
-    record::{FillFields, TradeFields},
+    record::{FillFields, OrderFields, TradeFields},
 };
 
 fn trade(stream: u16, seq: u64) -> Record {
-    let fields = TradeFields { aggressor: 1, ts_exchange: 5, trade_id: seq as i64, price: 100 + seq as i64, qty: 3 };
+    let fields =
+        TradeFields { aggressor: 1, ts_exchange: 5_000, trade_id: seq as i64, price: 100 + seq as i64, qty: 3 };
     fields.into_record(Origin { stream, seq, ts: 1_000 + seq, venue: 1, instrument: 2 })
 }
 
@@ -35,6 +36,26 @@ fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
 
 /// What the engine traded is for its own user only: a new journal's directory is
 /// 0700 and each segment 0600, whatever the umask.
+/// Reopening reports the highest client order id in order, fill and risk records,
+/// and nothing else's first field: the next run numbers its orders above it.
+#[test]
+fn reopening_reports_the_highest_client_order_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = |seq| Origin { stream: 1, seq, ts: 1_000 + seq, venue: 1, instrument: 2 };
+    let order = |seq, client_id| {
+        OrderFields { state: 1, client_id, side: 1, price: 5, qty: 1, filled: 0, order_type: 1 }
+            .into_record(origin(seq))
+    };
+    let fill = FillFields { liquidity: 1, client_id: 12, venue_trade_id: 99, side: 1, price: 5, qty: 1, fee: 0 };
+    let (mut j, recovery) = Journal::open(dir.path(), options(1 << 20)).unwrap();
+    assert_eq!(recovery.max_client_id, 0, "an empty journal");
+    // A trade's first field (its exchange time) is larger, and is not an order id.
+    j.append(&[order(1, 9), fill.into_record(origin(2)), order(3, 4), trade(1, 4)]).unwrap();
+    drop(j);
+    let (_, recovery) = Journal::open(dir.path(), options(1 << 20)).unwrap();
+    assert_eq!(recovery.max_client_id, 12);
+}
+
 #[test]
 fn journals_are_created_for_their_owner_alone() {
     use std::os::unix::fs::PermissionsExt;

@@ -13,7 +13,7 @@ use persist::{
     Fields, Origin, RecordKind,
     journal::{FsyncPolicy, Journal, JournalOptions, JournalReader},
     pg::{LoadReport, PgError, connect, load_journal},
-    record::{FillFields, TradeFields},
+    record::{FillFields, OrderFields, TradeFields},
 };
 use pg_common::{fresh_database, records, sink, table_counts};
 
@@ -89,6 +89,45 @@ fn a_batch_written_twice_is_stored_once_and_migrations_run_once() {
     assert_eq!((sum, distinct), ((1..=150).sum::<i64>(), 150));
 }
 
+/// `orders` holds each order's latest event, written with the batch: a later batch
+/// moves an order on, and an older event (a replay, or a slower stream) never moves
+/// it back.
+#[test]
+fn the_orders_table_keeps_each_orders_latest_event() {
+    let url = fresh_database("pg_orders");
+    let mut s = sink(&url);
+    let order = |stream, seq, ts, client_id, state, filled| {
+        OrderFields { state, client_id, side: 2, price: 6_000_100, qty: 10, filled, order_type: 1 }
+            .into_record(Origin { stream, seq, ts, venue: 3, instrument: 4 })
+    };
+    let first = [order(1, 1, TS0, 7, 1, 0), order(1, 2, TS0 + 10, 7, 3, 4), order(1, 3, TS0 + 20, 8, 1, 0)];
+    assert_eq!(s.write_batch(&first).unwrap(), 3);
+    let second = [order(1, 4, TS0 + 30, 8, 5, 0), order(1, 5, TS0 + 40, 7, 4, 10), order(2, 1, TS0 + 35, 7, 3, 6)];
+    assert_eq!(s.write_batch(&second).unwrap(), 3);
+    let rows: Vec<(i64, i16, i64, i64, i16)> = s
+        .client()
+        .query("SELECT client_id, state, filled, updated_ns, stream FROM orders ORDER BY client_id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    let ts = |d: u64| (TS0 + d) as i64;
+    assert_eq!(rows, vec![(7, 4, 10, ts(40), 1), (8, 5, 0, ts(30), 1)], "stream 2's older event did not win");
+    let row = s
+        .client()
+        .query_one("SELECT venue, instrument, side, price, qty, order_type, seq FROM orders WHERE client_id = 7", &[])
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i16>(0), row.get::<_, i32>(1), row.get::<_, i16>(2), row.get::<_, i64>(3)),
+        (3, 4, 2, 6_000_100)
+    );
+    assert_eq!((row.get::<_, i64>(4), row.get::<_, i16>(5), row.get::<_, i64>(6)), (10, 1, 5));
+    // A third stream replaying order 8's first event changes nothing.
+    assert_eq!(s.write_batch(&[order(3, 1, TS0 + 20, 8, 1, 0)]).unwrap(), 1);
+    let state: i16 = s.client().query_one("SELECT state FROM orders WHERE client_id = 8", &[]).unwrap().get(0);
+    assert_eq!(state, 5);
+}
+
 /// A database made by schema version 1 (reason codes 0-13, order states 1-9) is
 /// brought to the current version on the next start, step by step, once, keeping its
 /// rows.
@@ -107,6 +146,7 @@ fn a_version_1_database_is_migrated_forward_once() {
              ALTER TABLE order_events ADD CONSTRAINT order_events_state_check CHECK (state BETWEEN 1 AND 9); \
              ALTER TABLE order_events DROP CONSTRAINT order_events_order_type_check; \
              ALTER TABLE order_events ADD CONSTRAINT order_events_order_type_check CHECK (order_type BETWEEN 1 AND 3); \
+             DROP TABLE orders; \
              DELETE FROM schema_migrations WHERE version > 1",
         )
         .unwrap();
@@ -120,7 +160,15 @@ fn a_version_1_database_is_migrated_forward_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3], "each step recorded once");
+    assert_eq!(versions, vec![1, 2, 3, 4], "each step recorded once");
+    // Version 4's orders table is filled from the order events already stored.
+    let backfilled: Vec<(i64, i16)> = c
+        .query("SELECT client_id, state FROM orders ORDER BY client_id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(backfilled, (0..5).map(|i| (i, 1 + i as i16)).collect::<Vec<_>>());
     let check = constraint(&mut c, "risk_events", "risk_events_reason_check");
     assert!(check.contains("199") && !check.contains("13"), "{check}");
     let states = constraint(&mut c, "order_events", "order_events_state_check");

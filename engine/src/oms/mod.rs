@@ -166,6 +166,13 @@ pub struct Oms {
 }
 
 impl Oms {
+    /// The first epoch whose ids are all above `max_client_id`, or `None` when the
+    /// 15 bits are used up (ids would repeat an earlier epoch's).
+    pub fn epoch_above(max_client_id: u64) -> Option<u16> {
+        let next = (max_client_id >> (SLOT_BITS + GENERATION_BITS)) + 1;
+        u16::try_from(next).ok().filter(|e| *e <= 0x7fff)
+    }
+
     /// Sets the run's client-id epoch (15 bits; ids stay positive as `i64`).
     pub fn with_epoch(mut self, epoch: u16) -> Self {
         self.epoch = u64::from(epoch & 0x7fff);
@@ -574,6 +581,28 @@ mod tests {
             order_type: OrderType::Limit,
             stop: Price(0),
         }
+    }
+
+    /// A run numbering its orders in `epoch_above(the journal's highest id)` makes
+    /// ids above every earlier one, until the 15 epoch bits run out.
+    #[test]
+    fn an_epoch_above_a_journals_ids_makes_only_higher_ids() {
+        let mut earlier = Oms::new(4, 1).with_epoch(6);
+        let mut highest = 0;
+        for _ in 0..20 {
+            let id = earlier.create(buy(1)).unwrap();
+            earlier.apply(id, OrderEvent::Send).unwrap();
+            earlier.apply(id, OrderEvent::Reject).unwrap(); // frees the slot: the next id is a new generation
+            highest = highest.max(id.0);
+        }
+        let epoch = Oms::epoch_above(highest).unwrap();
+        assert_eq!(epoch, 7);
+        let next = Oms::new(4, 1).with_epoch(epoch).create(buy(1)).unwrap();
+        assert!(next.0 > highest, "{next:?} is not above {highest}");
+        assert_eq!(Oms::epoch_above(0), Some(1));
+        let last_epoch = Oms::new(4, 1).with_epoch(0x7fff).create(buy(1)).unwrap();
+        assert_eq!(Oms::epoch_above(last_epoch.0), None, "no epoch is left above 0x7fff");
+        assert!(i64::try_from(last_epoch.0).is_ok(), "ids stay positive as i64");
     }
 
     #[test]

@@ -695,8 +695,8 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             )),
         },
     };
-    let (journal, last_seq) = match &options.persist {
-        PersistTarget::None => (None, 0),
+    let (journal, last_seq, max_client_id) = match &options.persist {
+        PersistTarget::None => (None, 0, 0),
         PersistTarget::Journal(dir, fsync) => {
             let (journal, recovery) =
                 Journal::open(dir, JournalOptions { fsync: *fsync, ..JournalOptions::default() })?;
@@ -710,7 +710,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                     torn.reason
                 );
             }
-            (Some(journal), recovery.last_seq.get(&1).copied().unwrap_or(0))
+            (Some(journal), recovery.last_seq.get(&1).copied().unwrap_or(0), recovery.max_client_id)
         }
     };
     let mut shipper = match (&options.database, &options.persist) {
@@ -741,10 +741,20 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let hot_options = tuning::HotThreadOptions { fifo_priority: options.fifo, ..Default::default() };
     // One clock for every thread: the ring hop is measured across cores.
     let clock = LiveClock::new();
-    if venue.is_some() {
-        // A real venue remembers earlier runs' orders: this run's ids must differ.
-        config.client_id_epoch = (clock.now_ns() / 1_000_000 % 0x7fff) as u16;
-    }
+    // A real venue remembers earlier runs' orders, and so do the journal and the
+    // database's `orders` table: this run's ids must differ from theirs.
+    let clock_epoch = if venue.is_some() { (clock.now_ns() / 1_000_000 % 0x7fff) as u16 } else { 0 };
+    config.client_id_epoch = match (max_client_id, crate::oms::Oms::epoch_above(max_client_id)) {
+        (0, _) => clock_epoch,
+        (_, Some(above)) => clock_epoch.max(above),
+        (_, None) => {
+            eprintln!(
+                "warning: the journal holds client ids from every one of the 32767 id epochs; \
+                 this run's order ids may repeat earlier runs' (start a new journal directory)"
+            );
+            clock_epoch
+        }
+    };
     let sim: SimFactory = {
         let (config, clock) = (config.clone(), clock.clone());
         let venues = VenueLayout::of(&config).venues as u64;

@@ -34,7 +34,7 @@ pub use reader::{JournalReader, Position, ScanEnd, TornTail};
 use segments::{list_segments, segment_path};
 pub use summary::{JournalSummary, StreamSummary, summarize};
 
-use crate::record::Record;
+use crate::record::{Record, RecordKind};
 
 /// When the journal forces written batches to stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +91,9 @@ pub struct Recovery {
     pub last_seq: BTreeMap<u16, u64>,
     /// The torn tail that was truncated, if there was one.
     pub truncated: Option<TornTail>,
+    /// The highest client order id in any order, fill or risk record (0: none), so
+    /// the next run can number its orders above every earlier run's.
+    pub max_client_id: u64,
 }
 
 /// Counters since the journal was opened.
@@ -143,6 +146,9 @@ impl Journal {
             recovery.records += 1;
             let seq = recovery.last_seq.entry(record.stream).or_insert(0);
             *seq = (*seq).max(record.seq);
+            if matches!(record.kind(), Some(RecordKind::Order | RecordKind::Fill | RecordKind::Risk)) {
+                recovery.max_client_id = recovery.max_client_id.max(record.fields[0].max(0) as u64);
+            }
         })?;
         let mut journal = if reader.segment_count() == 0 {
             Self::create_segment(dir, options, 0)?

@@ -107,7 +107,9 @@ pub fn copy_statement(kind: RecordKind) -> String {
     format!("COPY {table} (ts, ts_ns, stream, seq, venue, instrument, {columns}) FROM STDIN (FORMAT binary)")
 }
 
-fn small(v: i64) -> i16 {
+/// A small-integer column: an out-of-range value becomes `i16::MAX`, which every
+/// CHECK on such a column refuses, so it fails its batch instead of wrapping.
+pub(super) fn small(v: i64) -> i16 {
     i16::try_from(v).unwrap_or(i16::MAX)
 }
 

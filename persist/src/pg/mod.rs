@@ -4,6 +4,7 @@
 //! per-stream sequence watermarks committed with the rows.
 
 pub mod copy;
+mod orders;
 mod schema;
 mod shipper;
 mod sink;

@@ -11,13 +11,15 @@ const NATIVE: &str = include_str!("../../sql/003_native.sql");
 const TIMESCALE: &str = include_str!("../../sql/003_timescale.sql");
 const REASON_CODES: &str = include_str!("../../sql/004_reason_codes.sql");
 const ORDER_CODES: &str = include_str!("../../sql/005_order_codes.sql");
-const SCHEMA_VERSION: i32 = 3;
+const ORDERS: &str = include_str!("../../sql/006_orders.sql");
+const SCHEMA_VERSION: i32 = 4;
 
 /// The steps that bring an older schema forward: (the version it makes, its SQL, what
 /// it does). A fresh database runs them all after creating version 1's tables.
-const UPGRADES: [(i32, &str, &str); 2] = [
+const UPGRADES: [(i32, &str, &str); 3] = [
     (2, REASON_CODES, "widening risk reason codes (version 2)"),
     (3, ORDER_CODES, "widening order states and types (version 3)"),
+    (4, ORDERS, "adding the current orders table (version 4)"),
 ];
 
 /// How time-series tables are stored.

@@ -1,5 +1,5 @@
 //! Writing records: one transaction per batch holding one binary COPY per table, the
-//! current positions and the per-stream watermarks, so a batch is in the database
+//! current positions and orders and the per-stream watermarks, so a batch is in the database
 //! completely or not at all and a record at or below its stream's watermark is
 //! never written twice.
 
@@ -11,6 +11,7 @@ use postgres::Client;
 use super::{
     Mode, PgError,
     copy::{CopyBuf, copy_statement, encode, table},
+    orders::Latest,
     query,
 };
 use crate::{
@@ -118,6 +119,7 @@ impl PgSink {
         }
         let mut batch_max: BTreeMap<u16, u64> = BTreeMap::new();
         let mut positions: BTreeMap<(u16, u32), Record> = BTreeMap::new();
+        let mut orders = Latest::default();
         let mut new_days = Vec::new();
         let mut per_kind = [0usize; RecordKind::ALL.len()];
         self.picked.clear();
@@ -139,8 +141,12 @@ impl PgSink {
             if let Some(n) = per_kind.get_mut(index(kind)) {
                 *n += 1;
             }
-            if kind == RecordKind::Position {
-                positions.insert((r.venue, r.instrument), *r);
+            match kind {
+                RecordKind::Position => {
+                    positions.insert((r.venue, r.instrument), *r);
+                }
+                RecordKind::Order => orders.offer(r),
+                _ => {}
             }
             let day = r.ts / DAY_NS;
             if self.mode == Mode::Native && !self.days.contains(&(index(kind), day)) && !new_days.contains(&(kind, day))
@@ -196,6 +202,7 @@ impl PgSink {
             )
             .map_err(query("updating current positions"))?;
         }
+        orders.upsert(&mut tx)?;
         for (stream, seq) in &batch_max {
             tx.execute(
                 "INSERT INTO stream_watermarks (stream, last_seq) VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE \
