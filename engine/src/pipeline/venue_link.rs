@@ -1,0 +1,246 @@
+//! The link to the venues: circuit breakers, reconnecting order entry, feed silence,
+//! acknowledgement timeouts, and settling with the venue at start and after a trip.
+
+use super::*;
+
+impl Pipeline {
+    /// The circuit breaker of the venue trading `instrument`.
+    pub(super) fn breaker_of(&self, instrument: InstrumentId) -> Option<&CircuitBreaker> {
+        self.breakers.get(self.layout.venue_of(instrument)).map(|b| &**b)
+    }
+
+    /// Whether a cancel of `id` may go now (its venue's and its instrument's rates).
+    /// An order already being cancelled, or an armed stop (it lives only here), sends
+    /// nothing to a venue: it spends no token.
+    pub(super) fn allow_cancel(&mut self, id: crate::order::ClientId, now: u64) -> bool {
+        let Some(order) = self.oms.get(id) else {
+            return self.risk.allow_cancel(0, InstrumentId(u32::MAX), now);
+        };
+        if order.state == OrderState::PendingCancel || order.is_armed() {
+            return true;
+        }
+        let instrument = order.new.instrument;
+        self.risk.allow_cancel(self.layout.venue_of(instrument), instrument, now)
+    }
+
+    /// The circuit breaker of the venue an order went to (with one venue, its one
+    /// breaker, whether or not the OMS still holds the order).
+    pub(super) fn breaker_of_order(&self, id: crate::order::ClientId) -> Option<&CircuitBreaker> {
+        if self.layout.venues == 1 {
+            return self.breakers.first().map(|b| &**b);
+        }
+        self.oms.get(id).and_then(|o| self.breaker_of(o.new.instrument))
+    }
+
+    /// Reliability tests: the simulated venue rejects every order after `orders`
+    /// (no effect on a real venue's gateway).
+    pub fn inject_venue_rejects(&mut self, orders: u64) {
+        self.venue.inject_rejects_after(orders);
+    }
+
+    /// A request that could not be sent: counted; its order's outcome stays
+    /// unknown (pending) until a venue query settles it, never invented.
+    pub(super) fn gateway_failed(&mut self, _error: &crate::gateway::GatewayError) {
+        self.counters.gateway_errors += 1;
+    }
+
+    /// A lost venue connection is retried once a second (the connection is made off
+    /// the hot core, looked in on every step until it is). Meanwhile risk refuses
+    /// new orders for it; on reconnecting the venue replays every answer missed and
+    /// the orders still waiting are settled by asking it, so no outcome is guessed.
+    /// Until that settle succeeds (retried once a second), new orders stay refused.
+    pub(super) fn keep_venue_connected(&mut self, now: u64) {
+        if self.venue.is_connected() {
+            if self.settle_pending && now.saturating_sub(self.last_reconnect) >= 1_000_000_000 {
+                self.last_reconnect = now;
+                self.settle_pending = !self.settle_with_venue(now);
+            }
+            return;
+        }
+        if !self.venue.is_reconnecting() {
+            if now.saturating_sub(self.last_reconnect) < 1_000_000_000 {
+                return;
+            }
+            self.last_reconnect = now;
+        }
+        match self.venue.reconnect() {
+            Ok(()) => {
+                self.counters.venue_reconnects += 1;
+                self.settle_pending = !self.settle_with_venue(now);
+            }
+            Err(crate::gateway::GatewayError::Connecting) => {}
+            Err(e) => self.gateway_failed(&e),
+        }
+    }
+
+    /// A live feed that sends nothing for `--feed-stale-after` is stale: reported
+    /// once (until a frame comes), and its books are invalidated, so risk refuses
+    /// orders on them and, if it lasts, the stale-book kill switch trips.
+    pub(super) fn check_feed_silence(&mut self, now: u64) {
+        let limit = self.feed_stale_ns;
+        if self.first_tick == 0 {
+            self.first_tick = now;
+        }
+        if limit == 0 {
+            return;
+        }
+        let single = self.layout.venues == 1;
+        for v in 0..self.layout.venues.min(64) {
+            let last = if single { self.last_event } else { self.venue_last.get(v).copied().unwrap_or(0) };
+            let since = last.max(self.first_tick);
+            if self.feed_stale & (1u64 << v) != 0 || now.saturating_sub(since) <= limit {
+                continue;
+            }
+            self.feed_stale |= 1u64 << v;
+            let silent_ms = now.saturating_sub(since) / 1_000_000;
+            // One venue among several names its first instrument and, as the
+            // sequence, the venue; the detail is how long it has been silent.
+            let which = if single { FeedStatus::ALL } else { InstrumentId(self.layout.ids(v).start as u32) };
+            self.feed_status(StatusKind::Stale, which, (v as u64, silent_ms), now);
+            self.invalidate_venue(v);
+        }
+    }
+
+    /// A frame from `venue`'s feed, whatever it held: that venue is not silent.
+    pub(super) fn heard(&mut self, venue: usize, ts_recv: u64) {
+        if self.layout.venues == 1 {
+            self.feed_stale = 0;
+        } else if let Some(last) = self.venue_last.get_mut(venue) {
+            *last = (*last).max(ts_recv);
+            self.feed_stale &= !(1u64 << (venue & 63));
+        }
+    }
+
+    /// A request unanswered for `--ack-timeout` is not given up on: the venue is
+    /// asked what it holds and every waiting order is settled from its answer (at
+    /// most once per half timeout).
+    pub(super) fn check_ack_timeouts(&mut self, now: u64) {
+        let timeout = self.ack_timeout_ns;
+        if timeout == 0 || now.saturating_sub(self.last_ack_check) < timeout / 2 || !self.venue.is_connected() {
+            return;
+        }
+        // Answers already made and on their way: they settle it; asking now would
+        // race them.
+        if self.venue.answers_in_flight() {
+            return;
+        }
+        self.last_ack_check = now;
+        let overdue = self
+            .oms
+            .working()
+            .filter(|o| !o.is_armed() && (o.state == OrderState::Submitted || o.state.is_pending()))
+            .filter(|o| now.saturating_sub(o.sent_at) > timeout)
+            .count() as u64;
+        if overdue > 0 {
+            self.counters.ack_timeouts += overdue;
+            self.settle_with_venue(now);
+        }
+    }
+
+    /// After a reconnect, every order still waiting on the venue is settled by
+    /// asking it. The venue replays every answer it sent while we were away before it
+    /// answers the query, so once those are applied an order still waiting has
+    /// nothing more coming:
+    /// - sent but unknown to the venue: it never arrived (rejected here);
+    /// - a cancel pending on an order the venue still holds: the cancel never
+    ///   arrived (sent again); on one it does not hold: it ended with no fill beyond
+    ///   those reported (cancelled);
+    /// - a replace pending: settled by the terms the venue holds.
+    ///
+    /// Cold work on the hot thread, like the login: it happens once per outage.
+    /// Whether the venue answered.
+    pub(super) fn settle_with_venue(&mut self, now: u64) -> bool {
+        let open = match self.venue.open_orders() {
+            Ok(open) => open,
+            Err(e) => {
+                self.gateway_failed(&e);
+                return false;
+            }
+        };
+        self.handle_reports(now);
+        let waiting: Vec<Order> = self.oms.working().filter(|o| !o.is_armed()).copied().collect();
+        for order in waiting {
+            let at_venue = open.iter().find(|v| v.id == order.id);
+            let answer = match (order.state, at_venue) {
+                (OrderState::Submitted, None) => Some(ExecKind::Rejected),
+                // Working there, its ack lost: what the venue says is what it is.
+                (OrderState::Submitted, Some(_)) => Some(ExecKind::Accepted),
+                (OrderState::PendingCancel, Some(_)) => {
+                    if let Err(e) = self.venue.cancel(order.id, order.new.instrument, now) {
+                        self.gateway_failed(&e);
+                    }
+                    self.oms.stamp(order.id, now);
+                    None
+                }
+                (OrderState::PendingCancel | OrderState::Accepted | OrderState::PartiallyFilled, None) => {
+                    Some(ExecKind::Canceled)
+                }
+                (OrderState::PendingUpdate, Some(v)) if (v.price, v.qty) == order.replace => {
+                    Some(ExecKind::Replaced { price: v.price, qty: v.qty })
+                }
+                (OrderState::PendingUpdate, Some(_)) => Some(ExecKind::ReplaceRejected),
+                (OrderState::PendingUpdate, None) => Some(ExecKind::Canceled),
+                _ => None,
+            };
+            match answer {
+                Some(kind) => {
+                    self.counters.settled += 1;
+                    if !self.reports.push(ExecReport { client_id: order.id, kind, ts: now }) {
+                        self.counters.oms_errors += 1;
+                    }
+                }
+                // Still waiting, and rightly: a new timeout starts now, so the same
+                // order does not count as overdue again at the next check.
+                None => self.oms.stamp(order.id, now),
+            }
+        }
+        self.handle_reports(now);
+        true
+    }
+
+    /// Start-up reconciliation's outcome: the venue's positions become the OMS's.
+    /// A mismatch is audited as trip 109 and, by `policy`, halts the engine (as any
+    /// trip) or starts it reduce-only, in the state a standard re-arm leaves (every
+    /// other check and trip still live); `engine rearm` lifts either.
+    pub fn start_reconciled(&mut self, venue: &[crate::gateway::VenuePosition], mismatch: Option<MismatchPolicy>) {
+        self.forget_hold_state();
+        for p in venue {
+            self.oms.seed_position(p.instrument, p.net, p.avg_price);
+        }
+        self.exposure_stale = true;
+        let trip = Trip { reason: TripReason::ReconcileMismatch, limit: 0, observed: 0 };
+        match mismatch {
+            None | Some(MismatchPolicy::TrustVenue) => {}
+            Some(MismatchPolicy::Halt) => self.trip(Halt::KillSwitch(trip)),
+            Some(MismatchPolicy::ReduceOnly) => {
+                self.audit(trip.reason as u16, (0, 0), self.last_event, 0);
+                self.risk.set_state(TradingState::ReduceOnly);
+                self.reconcile_hold = true;
+            }
+        }
+    }
+
+    /// Why the engine started reduce-only, if reconciliation put it there.
+    pub fn reconcile_hold(&self) -> bool {
+        self.reconcile_hold
+    }
+
+    /// Moves the venue's answers that have arrived into the report buffer.
+    pub(super) fn poll_venue(&mut self, now: u64) {
+        if let Err(e) = self.venue.poll(now, &mut self.reports) {
+            self.gateway_failed(&e);
+        }
+    }
+
+    /// Whether a request of ours still waits on a connected venue's answer (a new
+    /// order not yet acked, a cancel or replace not yet answered).
+    pub fn awaiting_venue(&self) -> bool {
+        self.venue.is_connected()
+            && self.oms.working().any(|o| !o.is_armed() && (o.state == OrderState::Submitted || o.state.is_pending()))
+    }
+
+    /// Applies the venue's answers that have arrived (shutdown: the last cancels').
+    pub fn take_answers(&mut self, now: u64) {
+        self.handle_reports(now);
+    }
+}
