@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::{PgError, copy::small, query};
-use crate::record::Record;
+use crate::{
+    Fields,
+    record::{OrderFields, Record},
+};
 
 /// The latest order event per client id seen in a batch.
 #[derive(Debug, Default)]
@@ -15,8 +18,9 @@ impl Latest {
     /// Keeps `r` if it is the client id's latest event so far: later engine time
     /// first, then the later sequence (the database applies the same order).
     pub(super) fn offer(&mut self, r: &Record) {
+        let Some(order) = OrderFields::from_record(r) else { return };
         let key = |r: &Record| (r.ts, r.seq);
-        let slot = self.0.entry(r.fields[0]).or_insert(*r);
+        let slot = self.0.entry(order.client_id).or_insert(*r);
         if key(r) > key(slot) {
             *slot = *r;
         }
@@ -35,17 +39,17 @@ impl Latest {
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let (mut order_type, mut updated, mut stream, mut seq) =
             (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        for (cid, r) in &self.0 {
-            let f = r.fields;
-            id.push(*cid);
+        for r in self.0.values() {
+            let Some(o) = OrderFields::from_record(r) else { continue };
+            id.push(o.client_id);
             venue.push(r.venue as i16);
             instrument.push(r.instrument as i32);
-            state.push(r.code as i16);
-            side.push(small(f[1]));
-            price.push(f[2]);
-            qty.push(f[3]);
-            filled.push(f[4]);
-            order_type.push(small(f[5]));
+            state.push(o.state as i16);
+            side.push(small(o.side));
+            price.push(o.price);
+            qty.push(o.qty);
+            filled.push(o.filled);
+            order_type.push(small(o.order_type));
             updated.push(r.ts as i64);
             stream.push(r.stream as i16);
             seq.push(r.seq as i64);
