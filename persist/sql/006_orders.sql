@@ -4,9 +4,10 @@
 -- a replayed or re-loaded batch leaves it as it was.
 --
 -- Client ids are unique within a journal: each run numbers its orders in a client-id
--- epoch above every id the journal already holds. Databases from before this version
--- hold runs that all used epoch 0, so the backfill below keeps the latest event per
--- id, which for those runs is the last run's order.
+-- epoch above every id the journal already holds. A database follows one journal (its
+-- stream watermarks assume that too). Before this version, runs on the simulated venue
+-- all used epoch 0, so the backfill below keeps the latest event per id, which for
+-- those runs is the last run's order.
 
 CREATE TABLE IF NOT EXISTS orders (
     client_id   bigint   PRIMARY KEY,

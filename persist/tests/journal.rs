@@ -11,7 +11,7 @@ use std::{fs, path::Path, process::Command, time::Duration};
 use persist::{
     Fields, Origin, Record, RecordKind,
     journal::{FsyncPolicy, Journal, JournalError, JournalOptions, JournalReader, summarize},
-    record::{FillFields, OrderFields, TradeFields},
+    record::{FillFields, OrderFields, RiskFields, TradeFields},
 };
 
 fn trade(stream: u16, seq: u64) -> Record {
@@ -34,28 +34,31 @@ fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
-/// What the engine traded is for its own user only: a new journal's directory is
-/// 0700 and each segment 0600, whatever the umask.
 /// Reopening reports the highest client order id in order, fill and risk records,
 /// and nothing else's first field: the next run numbers its orders above it.
 #[test]
 fn reopening_reports_the_highest_client_order_id() {
     let dir = tempfile::tempdir().unwrap();
     let origin = |seq| Origin { stream: 1, seq, ts: 1_000 + seq, venue: 1, instrument: 2 };
-    let order = |seq, client_id| {
-        OrderFields { state: 1, client_id, side: 1, price: 5, qty: 1, filled: 0, order_type: 1 }
-            .into_record(origin(seq))
-    };
+    let order = OrderFields { state: 1, client_id: 9, side: 1, price: 5, qty: 1, filled: 0, order_type: 1 };
     let fill = FillFields { liquidity: 1, client_id: 12, venue_trade_id: 99, side: 1, price: 5, qty: 1, fee: 0 };
-    let (mut j, recovery) = Journal::open(dir.path(), options(1 << 20)).unwrap();
-    assert_eq!(recovery.max_client_id, 0, "an empty journal");
-    // A trade's first field (its exchange time) is larger, and is not an order id.
-    j.append(&[order(1, 9), fill.into_record(origin(2)), order(3, 4), trade(1, 4)]).unwrap();
-    drop(j);
-    let (_, recovery) = Journal::open(dir.path(), options(1 << 20)).unwrap();
-    assert_eq!(recovery.max_client_id, 12);
+    let risk = RiskFields { reason: 3, client_id: 15, side: 1, price: 5, qty: 1, limit: 0, observed: 0 };
+    let reopened = |records: &[Record]| {
+        let (mut j, _) = Journal::open(dir.path(), options(1 << 20)).unwrap();
+        j.append(records).unwrap();
+        drop(j);
+        Journal::open(dir.path(), options(1 << 20)).unwrap().1.max_client_id
+    };
+    assert_eq!(reopened(&[]), 0, "an empty journal");
+    assert_eq!(reopened(&[order.into_record(origin(1))]), 9);
+    assert_eq!(reopened(&[fill.into_record(origin(2))]), 12);
+    assert_eq!(reopened(&[risk.into_record(origin(3))]), 15);
+    // A trade's first field (its exchange time, 5000) is not an order id.
+    assert_eq!(reopened(&[trade(1, 4)]), 15);
 }
 
+/// What the engine traded is for its own user only: a new journal's directory is
+/// 0700 and each segment 0600, whatever the umask.
 #[test]
 fn journals_are_created_for_their_owner_alone() {
     use std::os::unix::fs::PermissionsExt;

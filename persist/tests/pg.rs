@@ -122,6 +122,11 @@ fn the_orders_table_keeps_each_orders_latest_event() {
         (3, 4, 2, 6_000_100)
     );
     assert_eq!((row.get::<_, i64>(4), row.get::<_, i16>(5), row.get::<_, i64>(6)), (10, 1, 5));
+    // In a batch of its own, a later sequence with an earlier engine time does not
+    // win either: the database orders by time first, as the batch does.
+    assert_eq!(s.write_batch(&[order(1, 6, TS0 + 25, 7, 3, 6)]).unwrap(), 1);
+    let state: i16 = s.client().query_one("SELECT state FROM orders WHERE client_id = 7", &[]).unwrap().get(0);
+    assert_eq!(state, 4);
     // A third stream replaying order 8's first event changes nothing.
     assert_eq!(s.write_batch(&[order(3, 1, TS0 + 20, 8, 1, 0)]).unwrap(), 1);
     let state: i16 = s.client().query_one("SELECT state FROM orders WHERE client_id = 8", &[]).unwrap().get(0);
@@ -136,6 +141,13 @@ fn a_version_1_database_is_migrated_forward_once() {
     let url = fresh_database("pg_upgrade");
     let mut s = sink(&url);
     assert_eq!(s.write_batch(&records(1, 5, TS0)).unwrap(), 30);
+    // A later event for order 2: the backfill must keep it, not the first one.
+    let later = OrderFields { state: 7, client_id: 2, side: 1, price: 6_000_002, qty: 10, filled: 10, order_type: 2 };
+    assert_eq!(
+        s.write_batch(&[later.into_record(Origin { stream: 1, seq: 31, ts: TS0 + 9_000, venue: 1, instrument: 2 })])
+            .unwrap(),
+        1
+    );
     // Turn it back into what version 1 made.
     s.client()
         .batch_execute(
@@ -168,7 +180,7 @@ fn a_version_1_database_is_migrated_forward_once() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert_eq!(backfilled, (0..5).map(|i| (i, 1 + i as i16)).collect::<Vec<_>>());
+    assert_eq!(backfilled, vec![(0, 1), (1, 2), (2, 7), (3, 4), (4, 5)]);
     let check = constraint(&mut c, "risk_events", "risk_events_reason_check");
     assert!(check.contains("199") && !check.contains("13"), "{check}");
     let states = constraint(&mut c, "order_events", "order_events_state_check");
@@ -176,7 +188,7 @@ fn a_version_1_database_is_migrated_forward_once() {
     let types = constraint(&mut c, "order_events", "order_events_order_type_check");
     assert!(types.contains('7'), "{types}");
     let s = sink(&url);
-    assert_eq!(s.watermark(1), 30, "rows kept");
+    assert_eq!(s.watermark(1), 31, "rows kept");
 }
 
 /// Engines starting together against one fresh database: the migration runs once,

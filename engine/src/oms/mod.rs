@@ -167,7 +167,7 @@ pub struct Oms {
 
 impl Oms {
     /// The first epoch whose ids are all above `max_client_id`, or `None` when the
-    /// 15 bits are used up (ids would repeat an earlier epoch's).
+    /// 15 bits (32768 epochs) are used up: ids would repeat an earlier epoch's.
     pub fn epoch_above(max_client_id: u64) -> Option<u16> {
         let next = (max_client_id >> (SLOT_BITS + GENERATION_BITS)) + 1;
         u16::try_from(next).ok().filter(|e| *e <= 0x7fff)

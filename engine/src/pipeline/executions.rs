@@ -1,5 +1,6 @@
 //! Execution reports: applying fills and order answers, journaling them, and what
-//! they trigger (cancel-all, flattening, engine-held stops).
+//! they trigger (cancel-all, flattening, and the stop-outs of positions whose stop
+//! the touch crossed).
 
 use super::*;
 

@@ -1,5 +1,6 @@
 //! Sending orders: from the strategy's intents through pre-trade risk and the
-//! router to the venue gateway, and the order events each step journals.
+//! router to the venue gateway, stop orders the market triggered, cancels, and the
+//! order events each step journals.
 
 use super::*;
 

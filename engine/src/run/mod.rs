@@ -361,6 +361,12 @@ pub enum RunError {
          before the next frame, which only one core can promise"
     )]
     ReplayPipelined,
+    /// The journal holds ids from the last client-id epoch: none is left above them.
+    #[error(
+        "the journal holds client order ids from the last of the 32768 id epochs, so this run's ids would \
+         repeat earlier runs'; start a new journal directory (and a new database: its orders are keyed by id)"
+    )]
+    ClientIdsExhausted,
     /// A database was asked for without the journal it is shipped from.
     #[error("--db ships the journal into PostgreSQL, so it needs --persist journal:DIR, not none")]
     DatabaseWithoutJournal,
@@ -741,19 +747,16 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     let hot_options = tuning::HotThreadOptions { fifo_priority: options.fifo, ..Default::default() };
     // One clock for every thread: the ring hop is measured across cores.
     let clock = LiveClock::new();
-    // A real venue remembers earlier runs' orders, and so do the journal and the
-    // database's `orders` table: this run's ids must differ from theirs.
-    let clock_epoch = if venue.is_some() { (clock.now_ns() / 1_000_000 % 0x7fff) as u16 } else { 0 };
+    // The journal (and the database's `orders`, which follows it) remembers earlier
+    // runs' orders: this run numbers its own in the next epoch above them. Only a
+    // journal with no orders yet leaves the choice free; against a real venue, which
+    // remembers runs on other journals too, a clock-derived epoch then makes a
+    // repeat unlikely.
     config.client_id_epoch = match (max_client_id, crate::oms::Oms::epoch_above(max_client_id)) {
-        (0, _) => clock_epoch,
-        (_, Some(above)) => clock_epoch.max(above),
-        (_, None) => {
-            eprintln!(
-                "warning: the journal holds client ids from every one of the 32767 id epochs; \
-                 this run's order ids may repeat earlier runs' (start a new journal directory)"
-            );
-            clock_epoch
-        }
+        (0, _) if venue.is_some() => (clock.now_ns() / 1_000_000 % 0x8000) as u16,
+        (0, _) => 0,
+        (_, Some(above)) => above,
+        (_, None) => return Err(RunError::ClientIdsExhausted),
     };
     let sim: SimFactory = {
         let (config, clock) = (config.clone(), clock.clone());
