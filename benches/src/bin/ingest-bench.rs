@@ -253,8 +253,17 @@ fn journal_table(total: usize, rounds: usize) -> Result<serde_json::Map<String, 
         "\njournal append (durable every batch), {} MiB per size, MB/s and ratio to raw write + fdatasync",
         total >> 20
     );
-    print!("{:>8}", "batch");
+    // A host may forbid io_uring (a container's seccomp filter, say): such a method
+    // is reported as unavailable, with the reason, rather than failing the run.
+    let mut methods = Vec::new();
     for m in journal_io::Method::ALL {
+        match m.unavailable() {
+            Some(why) => println!("{}: unavailable on this host ({why})", m.name()),
+            None => methods.push(m),
+        }
+    }
+    print!("{:>8}", "batch");
+    for m in &methods {
         print!(" {:>20}", m.name());
     }
     println!();
@@ -265,8 +274,8 @@ fn journal_table(total: usize, rounds: usize) -> Result<serde_json::Map<String, 
         let mut rates: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         let mut ratios: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         for round in 0..rounds {
-            let mut order = journal_io::Method::ALL;
-            order.rotate_left(round % journal_io::Method::ALL.len());
+            let mut order = methods.clone();
+            order.rotate_left(round % methods.len());
             let mut this_round = BTreeMap::new();
             for m in order {
                 this_round.insert(m.name(), m.rate_mb_s(&batch, batches)?);
@@ -280,6 +289,10 @@ fn journal_table(total: usize, rounds: usize) -> Result<serde_json::Map<String, 
         print!("{batch_bytes:>8}");
         let mut row = serde_json::Map::new();
         for m in journal_io::Method::ALL {
+            if !methods.contains(&m) {
+                row.insert(format!("{}_mb_s", m.name()), serde_json::Value::Null);
+                continue;
+            }
             let rate = median(rates.remove(m.name()).unwrap_or_default());
             let ratio = median(ratios.remove(m.name()).unwrap_or_default());
             print!(" {rate:>12.1} ({ratio:>4.2}x)");
