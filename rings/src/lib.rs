@@ -29,6 +29,8 @@ pub mod wait;
 
 #[cfg(not(feature = "loom"))]
 pub mod shm;
+#[cfg(all(feature = "uring", not(feature = "loom")))]
+pub mod uring;
 
 pub use bytemuck::{Pod, Zeroable};
 pub use error::{CapacityError, PopError, PushError};
