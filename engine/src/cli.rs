@@ -137,9 +137,10 @@ pub struct SimArgs {
     /// (`orderbook.50` snapshots and deltas, `publicTrade`), OKX v5 (`books`
     /// snapshots and updates with checksums, `trades`, symbols as `BTC-USDT`) or
     /// Coinbase Exchange (`level2_batch` snapshots and `l2update`s, `matches`, times
-    /// in RFC 3339, products as `BTC-USDT`). With Bybit, OKX and Coinbase nothing
-    /// streams until the client subscribes, and a book's snapshot comes only when it
-    /// subscribes to the book. Read it with `engine run --dialect` set the same.
+    /// in RFC 3339, products as `BTC-USDT`) or Kraken v2 (`book` snapshots and
+    /// updates with checksums, `trade`, symbols as `BTC/USDT`). With every dialect but
+    /// Binance nothing streams until the client subscribes, and a book's snapshot
+    /// comes only when it subscribes to the book. Read it with `engine run --dialect` set the same.
     #[arg(long, value_enum, default_value_t = Dialect::Binance)]
     pub dialect: Dialect,
     /// Feed fault: skip one update id every N depth updates (0: never). The engine
@@ -182,9 +183,10 @@ pub struct SimArgs {
     /// meanwhile, such as a stop entry a trade fires (`book_invalid`).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub crossed_every: u64,
-    /// Feed fault, OKX dialect only: send every Nth depth update with one level's
-    /// size off by one, update ids intact, under the checksum of the simulator's true
-    /// book (0: never). Only the checksum can tell: the engine finds the mismatch
+    /// Feed fault, OKX and Kraken dialects only: send every Nth depth update with one
+    /// level's size off by one (for Kraken, a level among the top ten its checksum
+    /// covers; an update with none is sent intact), update ids intact, under the
+    /// checksum of the simulator's true book (0: never). Only the checksum can tell: the engine finds the mismatch
     /// (counter `checksum_mismatches`), marks the book invalid and re-subscribes it
     /// for a fresh snapshot. Refused with the other dialects, which carry no checksum.
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -313,10 +315,10 @@ pub struct RunArgs {
     pub venue: OrderVenue,
     /// Whose message format every --feed speaks: the built-in simulator's frames, a
     /// WebSocket stream (subscribed to each symbol on every connect where the venue
-    /// wants it, as Bybit, OKX and Coinbase do), or a capture (give the dialect it was
+    /// wants it, as all but Binance do), or a capture (give the dialect it was
     /// recorded in: a capture names it, and one from another dialect is refused).
     /// Symbols are given as Binance writes them (`BTCUSDT`); OKX's and Coinbase's are
-    /// derived (`BTC-USDT`).
+    /// derived (`BTC-USDT`), and Kraken's (`BTC/USDT`).
     #[arg(long, value_enum, default_value_t = Dialect::Binance)]
     pub dialect: Dialect,
     /// For wss:// feeds and venues, also trust the CA certificates in this PEM file
@@ -667,6 +669,11 @@ pub enum Dialect {
     /// the simulator refuses the faults only one could expose (gaps, duplicates,
     /// reorders, malformed updates: a lost update).
     Coinbase,
+    /// Kraken WebSocket v2 (`book` snapshots and updates with checksums, `trade`;
+    /// prices and sizes as JSON numbers; symbols written `BTC/USDT`). Its book
+    /// carries no sequence number, only the checksum of its top ten levels, so the
+    /// simulator refuses the faults only a sequence could expose, as for Coinbase.
+    Kraken,
 }
 
 impl Dialect {
@@ -687,6 +694,7 @@ impl Dialect {
             Self::Bybit => feeds::event::Venue::Bybit,
             Self::Okx => feeds::event::Venue::Okx,
             Self::Coinbase => feeds::event::Venue::Coinbase,
+            Self::Kraken => feeds::event::Venue::Kraken,
         }
     }
 }

@@ -146,10 +146,12 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
             "--venue: a replay trades against the simulated venue (its determinism needs one); drop --venue".into()
         );
     }
-    if args.sim_gap_every > 0 && args.dialect == crate::cli::Dialect::Coinbase {
-        return Err("--sim-gap-every: Coinbase's level 2 updates carry no sequence, so no gap could be seen; \
-                    use another --dialect"
-            .into());
+    if args.sim_gap_every > 0 && matches!(args.dialect, crate::cli::Dialect::Coinbase | crate::cli::Dialect::Kraken) {
+        return Err(format!(
+            "--sim-gap-every: {}'s book updates carry no sequence, so no gap could be seen for sure; \
+             use another --dialect",
+            if args.dialect == crate::cli::Dialect::Kraken { "Kraken" } else { "Coinbase" }
+        ));
     }
     let tls = match &args.tls_ca {
         Some(path) => feeds::ws::TlsConfig::with_ca_file(path).map_err(|e| format!("--tls-ca: {e}"))?,

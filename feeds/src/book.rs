@@ -115,6 +115,18 @@ impl Book {
         if side == BookSide::Ask { asks } else { bids }
     }
 
+    /// Keeps the best `depth` levels of each side, without marking either truncated.
+    /// For a venue that holds a subscriber's book at a fixed depth: it sends no delete
+    /// for a level an insert pushes out, and it sends each level that comes back into
+    /// the depth, so the book stays exact (Kraken: "after each update, the book should
+    /// be truncated to your subscribed depth").
+    pub fn trim_to(&mut self, depth: usize) {
+        for side in [&mut self.bids, &mut self.asks] {
+            // Worst first: the levels past `depth` are at the front.
+            side.drain(..side.len().saturating_sub(depth));
+        }
+    }
+
     /// How many levels a side holds.
     pub fn depth(&self, side: BookSide) -> usize {
         self.side(side).len()
@@ -353,5 +365,27 @@ mod tests {
         book.apply(&seq_delta(&snapshot[..8], true, false, 2)).unwrap();
         book.apply(&seq_delta(&snapshot[8..], true, true, 2)).unwrap();
         assert!(book.is_valid() && !book.is_truncated(BookSide::Bid));
+    }
+
+    /// Kraken's way: an insert pushes the worst level out of the subscribed depth
+    /// with no delete for it, and a delete is followed by the level that comes back
+    /// into the depth. Trimmed after each update, the book keeps exactly the venue's
+    /// levels, and a level that came back is taken (the side is not truncated).
+    #[test]
+    fn trimming_to_a_subscribed_depth_keeps_the_venues_levels() {
+        let mut book = Book::with_depth(8);
+        let snapshot: Vec<_> = (1..=4).map(|p| (BookSide::Bid, 100 + p, 1)).chain([(BookSide::Ask, 200, 1)]).collect();
+        book.apply(&delta(&snapshot, true, true)).unwrap();
+        book.set(BookSide::Bid, level(150, 2)).unwrap();
+        book.trim_to(4);
+        let bids: Vec<i64> = book.levels(BookSide::Bid).map(|l| l.price.0).collect();
+        assert_eq!(bids, [150, 104, 103, 102], "101 fell out of the depth");
+        assert_eq!(book.depth(BookSide::Ask), 1, "a side within the depth keeps every level");
+        book.set(BookSide::Bid, level(150, 0)).unwrap();
+        book.set(BookSide::Bid, level(101, 3)).unwrap();
+        book.trim_to(4);
+        let bids: Vec<(i64, i64)> = book.levels(BookSide::Bid).map(|l| (l.price.0, l.qty.0)).collect();
+        assert_eq!(bids, [(104, 1), (103, 1), (102, 1), (101, 3)], "101 came back with its new size");
+        assert!(!book.is_truncated(BookSide::Bid) && book.is_valid());
     }
 }

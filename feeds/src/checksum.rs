@@ -88,18 +88,27 @@ impl Text {
 /// qty) decimals. `None` if a value is not a whole number at that precision (the
 /// book was scaled finer than the venue quotes).
 pub fn kraken(book: &Book, scale: (u8, u8), precision: (u8, u8)) -> Option<u32> {
+    kraken_levels(book.levels(BookSide::Ask), book.levels(BookSide::Bid), scale, precision)
+}
+
+/// Kraken's checksum of a book given as its asks (best first) and bids (best first),
+/// as [`kraken`] computes it: how a venue (the simulator) stamps the book it sends.
+pub fn kraken_levels(
+    asks: impl IntoIterator<Item = Level>,
+    bids: impl IntoIterator<Item = Level>,
+    scale: (u8, u8),
+    precision: (u8, u8),
+) -> Option<u32> {
     let down = |v: i64, scale: u8, precision: u8| -> Option<u64> {
         let step = 10i64.checked_pow(u32::from(scale.checked_sub(precision)?))?;
         (v % step == 0).then(|| (v / step).unsigned_abs())
     };
     let mut text = Text::new();
-    for side in [BookSide::Ask, BookSide::Bid] {
-        for level in book.levels(side).take(10) {
-            // Digits of the value at the venue's precision: the '.' removed and the
-            // leading zeros stripped, exactly as the venue writes it.
-            text.digits(down(level.price.0, scale.0, precision.0)?);
-            text.digits(down(level.qty.0, scale.1, precision.1)?);
-        }
+    for level in asks.into_iter().take(10).chain(bids.into_iter().take(10)) {
+        // Digits of the value at the venue's precision: the '.' removed and the
+        // leading zeros stripped, exactly as the venue writes it.
+        text.digits(down(level.price.0, scale.0, precision.0)?);
+        text.digits(down(level.qty.0, scale.1, precision.1)?);
     }
     Some(text.crc())
 }

@@ -18,7 +18,7 @@ mod venues;
 
 pub use latency::{Hop, Latencies, Percentiles, hgrm};
 pub use sink::{PersistGone, RecordSink};
-pub use venues::{Decoders, VenueLayout, book_depth, instrument_labels, venue_symbol};
+pub use venues::{Decoders, KRAKEN_DEPTH, VenueLayout, book_depth, instrument_labels, subscribed_depth, venue_symbol};
 
 use feeds::{
     DecodeError, Events,
@@ -232,7 +232,7 @@ pub struct PipelineConfig {
     /// What trading does while the cold core is behind and records are held.
     pub on_persist_backlog: BacklogPolicy,
     /// Whose message format every feed speaks (its decoder and sequencing rules):
-    /// Binance or Bybit.
+    /// any of the five venues.
     pub dialect: Venue,
 }
 
@@ -692,6 +692,10 @@ impl Pipeline {
             return 0;
         }
         self.mid_update &= !bit;
+        if let Some(depth) = subscribed_depth(self.dialect) {
+            // Before the checksum, as Kraken's documentation orders it.
+            book.trim_to(depth);
+        }
         if d.checksum().is_some() {
             // The venue's precision is the book's scale here (the run's instruments
             // are scaled as the venue quotes them).

@@ -10,6 +10,7 @@ use feeds::{
     bybit::BybitDecoder,
     coinbase::CoinbaseDecoder,
     event::{InstrumentId, UnixNanos, Venue},
+    kraken::KrakenDecoder,
     okx::OkxDecoder,
     symbols::SymbolTable,
 };
@@ -71,28 +72,50 @@ pub fn instrument_labels(config: &PipelineConfig) -> Vec<String> {
 /// channel sends (OKX's `books`: 400, and one spare), and 256 for the others (Binance's partial
 /// depth sends 20, Bybit's `orderbook.50` 50). A deeper snapshot or stream leaves the
 /// book truncated: it keeps its best levels (see `feeds::book`), and a checksum over
-/// more levels than it holds (OKX's top 25) would fail.
+/// more levels than it holds (OKX's top 25) would fail. Kraken's book is trimmed
+/// to [`KRAKEN_DEPTH`] after each update; until then it has room for an update that
+/// inserts that many levels before it deletes any.
 pub fn book_depth(venue: Venue) -> usize {
     // OKX: one spare level, as its updates list a new level before the delete of the
     // level it pushes out of the 400.
-    if venue == Venue::Okx { 401 } else { 256 }
+    match venue {
+        Venue::Okx => 401,
+        Venue::Kraken => 2 * KRAKEN_DEPTH,
+        _ => 256,
+    }
+}
+
+/// The depth the engine subscribes Kraken's `book` channel at (Kraken offers 10,
+/// 25, 100, 500 and 1000; its checksum covers the top 10).
+pub const KRAKEN_DEPTH: usize = 25;
+
+/// The depth a venue holds a subscriber's book at, sending no delete for a level an
+/// insert pushes out of it, so the client trims its book to it after each update
+/// (`None`: the venue deletes every level it stops sending).
+pub fn subscribed_depth(venue: Venue) -> Option<usize> {
+    (venue == Venue::Kraken).then_some(KRAKEN_DEPTH)
 }
 
 /// Quote currencies, longest first where one ends another (`FDUSD`, `USDT`, `USD`).
 const QUOTES: [&str; 7] = ["FDUSD", "USDT", "USDC", "USD", "EUR", "BTC", "ETH"];
 
 /// How `venue` writes the engine's symbol `name` (the engine names instruments as
-/// Binance does: `BTCUSDT`). OKX and Coinbase write base and quote apart, `BTC-USDT`;
-/// a name that already has a `-`, or whose quote is not one of [`QUOTES`], is kept as
-/// given.
+/// Binance does: `BTCUSDT`). OKX and Coinbase write base and quote apart, `BTC-USDT`,
+/// and Kraken `BTC/USDT`; a name that already has a separator (`-` or `/`), or
+/// whose quote is not one of [`QUOTES`], is kept as given.
 pub fn venue_symbol(venue: Venue, name: &str) -> String {
-    if !matches!(venue, Venue::Okx | Venue::Coinbase) || name.contains('-') {
+    let separator = match venue {
+        Venue::Okx | Venue::Coinbase => '-',
+        Venue::Kraken => '/',
+        _ => return name.to_owned(),
+    };
+    if name.contains(['-', '/']) {
         return name.to_owned();
     }
     QUOTES
         .iter()
         .find_map(|quote| {
-            name.strip_suffix(quote).filter(|base| !base.is_empty()).map(|base| format!("{base}-{quote}"))
+            name.strip_suffix(quote).filter(|base| !base.is_empty()).map(|base| format!("{base}{separator}{quote}"))
         })
         .unwrap_or_else(|| name.to_owned())
 }
@@ -104,6 +127,7 @@ enum FeedDecoder {
     Bybit(BybitDecoder),
     Okx(OkxDecoder),
     Coinbase(CoinbaseDecoder),
+    Kraken(KrakenDecoder),
 }
 
 impl FeedDecoder {
@@ -113,6 +137,7 @@ impl FeedDecoder {
             Self::Bybit(d) => d.decode(frame, ts_recv, out),
             Self::Okx(d) => d.decode(frame, ts_recv, out),
             Self::Coinbase(d) => d.decode(frame, ts_recv, out),
+            Self::Kraken(d) => d.decode(frame, ts_recv, out),
         }
     }
 }
@@ -134,11 +159,12 @@ impl Decoders {
                 for (name, price_scale, qty_scale) in config.instruments.get(ids).unwrap_or_default() {
                     symbols.intern(&venue_symbol(config.dialect, name), *price_scale, *qty_scale);
                 }
-                // `--dialect` offers Binance, Bybit, OKX and Coinbase.
+                // `--dialect` offers all five venues.
                 match config.dialect {
                     Venue::Bybit => FeedDecoder::Bybit(BybitDecoder::new(symbols)),
                     Venue::Okx => FeedDecoder::Okx(OkxDecoder::new(symbols)),
                     Venue::Coinbase => FeedDecoder::Coinbase(CoinbaseDecoder::new(symbols)),
+                    Venue::Kraken => FeedDecoder::Kraken(KrakenDecoder::new(symbols)),
                     _ => FeedDecoder::Binance(BinanceDecoder::new(symbols)),
                 }
             })
@@ -180,6 +206,10 @@ mod tests {
         assert_eq!(okx("USDT"), "USDT", "a quote alone has no base");
         assert_eq!(okx("XYZ"), "XYZ");
         assert_eq!(venue_symbol(Venue::Coinbase, "BTCUSD"), "BTC-USD");
+        assert_eq!(venue_symbol(Venue::Kraken, "BTCUSD"), "BTC/USD");
+        assert_eq!(venue_symbol(Venue::Kraken, "ETH/USDT"), "ETH/USDT", "already Kraken's");
+        assert_eq!(venue_symbol(Venue::Kraken, "BTC-USD"), "BTC-USD", "a venue's own name is kept");
+        assert_eq!(venue_symbol(Venue::Bybit, "BTCUSD"), "BTCUSD");
         assert_eq!(venue_symbol(Venue::Bybit, "BTCUSDT"), "BTCUSDT");
         assert_eq!(venue_symbol(Venue::Binance, "BTCUSDT"), "BTCUSDT");
     }

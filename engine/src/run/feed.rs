@@ -355,7 +355,8 @@ pub struct Session {
     /// Per instrument (from `first`): unsubscribe then subscribe its book topic.
     resubscribe: Vec<[Vec<u8>; 2]>,
     first: u32,
-    asked_at: Vec<u64>,
+    /// Per instrument (from `first`): when its snapshot may be asked for again.
+    pacing: Vec<SnapshotPacing>,
     ping: Option<Vec<u8>>,
     pinged_at: u64,
     /// Where the venue caps the subscribe and unsubscribe requests a connection may
@@ -417,6 +418,48 @@ const PING_EVERY_NS: u64 = 20_000_000_000;
 /// How long a snapshot request (a subscription, or a re-subscription) is given to be
 /// answered before a book still waiting asks again.
 const RESUBSCRIBE_EVERY_NS: u64 = 250_000_000;
+/// The longest wait between asks for a book that stays unsynced (a symbol the venue
+/// refused keeps being refused: asking every 250 ms would only load the venue).
+const RESUBSCRIBE_AT_MOST_NS: u64 = 8_000_000_000;
+/// See [`SnapshotPacing`].
+const SYNCED_PAUSE_NS: u64 = 50_000_000;
+
+/// When one book's snapshot may be asked for. A book that breaks is asked for at
+/// once (unless it was asked for in the last 125 ms), then 250 ms later, the wait
+/// doubling with each ask that brought no snapshot, up to [`RESUBSCRIBE_AT_MOST_NS`].
+/// After a connect the subscription itself was the first ask. The engine asks on
+/// every frame while a book waits, so a pause in asking of more than
+/// [`SYNCED_PAUSE_NS`] means the book synced in between, and its next break starts
+/// from the shortest wait again. (A feed that quiet is asked at most once a frame
+/// anyway.)
+#[derive(Debug, Clone, Copy, Default)]
+struct SnapshotPacing {
+    asked_at: u64,
+    wanted_at: u64,
+    wait_ns: u64,
+}
+
+impl SnapshotPacing {
+    /// A new connection at `now`: its subscription asked for every snapshot.
+    fn connected(&mut self, now: u64) {
+        *self = Self { asked_at: now, wanted_at: now, wait_ns: RESUBSCRIBE_EVERY_NS };
+    }
+
+    /// The book wants a snapshot at `now`: whether to ask for one.
+    fn ask(&mut self, now: u64) -> bool {
+        if now.saturating_sub(self.wanted_at) > SYNCED_PAUSE_NS {
+            // Halved: the first ask doubles it to the shortest wait.
+            self.wait_ns = RESUBSCRIBE_EVERY_NS / 2;
+        }
+        self.wanted_at = now;
+        if now.saturating_sub(self.asked_at) < self.wait_ns {
+            return false;
+        }
+        self.asked_at = now;
+        self.wait_ns = (self.wait_ns * 2).min(RESUBSCRIBE_AT_MOST_NS);
+        true
+    }
+}
 
 impl Session {
     /// The session `dialect` needs for `symbols` (the engine's names), whose
@@ -440,6 +483,7 @@ impl Session {
                 b"ping",
             ),
             Venue::Coinbase => return Self::coinbase(symbols, first),
+            Venue::Kraken => return Self::kraken(symbols, first),
             _ => return Self::default(),
         };
         let names: Vec<String> = symbols.iter().map(|s| crate::pipeline::venue_symbol(dialect, s)).collect();
@@ -459,7 +503,7 @@ impl Session {
                 .map(|s| [request("unsubscribe", &[book(s)]), request("subscribe", &[book(s)])])
                 .collect(),
             first,
-            asked_at: vec![0; symbols.len()],
+            pacing: vec![SnapshotPacing::default(); symbols.len()],
             ping: Some(ping.to_vec()),
             pinged_at: 0,
             limits,
@@ -487,7 +531,39 @@ impl Session {
                 .map(|p| [request("unsubscribe", p, r#""level2_batch""#), request("subscribe", p, r#""level2_batch""#)])
                 .collect(),
             first,
-            asked_at: vec![0; symbols.len()],
+            pacing: vec![SnapshotPacing::default(); symbols.len()],
+            ..Self::default()
+        }
+    }
+
+    /// Kraken v2: one `subscribe` for every symbol's `book` at [`KRAKEN_DEPTH`] (a
+    /// snapshot, then updates with checksums) and one for their `trade`s (without the
+    /// recent trades Kraken would otherwise send first); a book is resynced by
+    /// unsubscribing and resubscribing it, which sends a fresh snapshot. A
+    /// `{"method":"ping"}` every 20 s, though Kraken's heartbeats keep the connection
+    /// open too.
+    ///
+    /// [`KRAKEN_DEPTH`]: crate::pipeline::KRAKEN_DEPTH
+    fn kraken(symbols: &[&str], first: u32) -> Self {
+        use feeds::event::Venue;
+        let names: Vec<String> =
+            symbols.iter().map(|s| format!("\"{}\"", crate::pipeline::venue_symbol(Venue::Kraken, s))).collect();
+        let depth = crate::pipeline::KRAKEN_DEPTH;
+        let book = |method: &str, names: &[String]| {
+            let names = names.join(",");
+            format!(r#"{{"method":"{method}","params":{{"channel":"book","symbol":[{names}],"depth":{depth}}}}}"#)
+                .into_bytes()
+        };
+        let trades = format!(
+            r#"{{"method":"subscribe","params":{{"channel":"trade","symbol":[{}],"snapshot":false}}}}"#,
+            names.join(",")
+        );
+        Self {
+            subscribe: vec![book("subscribe", &names), trades.into_bytes()],
+            resubscribe: names.chunks(1).map(|n| [book("unsubscribe", n), book("subscribe", n)]).collect(),
+            first,
+            pacing: vec![SnapshotPacing::default(); symbols.len()],
+            ping: Some(br#"{"method":"ping"}"#.to_vec()),
             ..Self::default()
         }
     }
@@ -510,7 +586,7 @@ impl Session {
     fn tick(&mut self, client: &mut WsClient, now: u64) -> Result<(), feeds::ws::WsError> {
         if std::mem::take(&mut self.fresh) {
             self.pinged_at = now;
-            self.asked_at.fill(now);
+            self.pacing.iter_mut().for_each(|p| p.connected(now));
         }
         match &self.ping {
             Some(ping) if now.saturating_sub(self.pinged_at) >= PING_EVERY_NS => {
@@ -521,17 +597,16 @@ impl Session {
         }
     }
 
-    /// Asks for a fresh snapshot of `instrument`'s book, unless one was asked for
-    /// less than [`RESUBSCRIBE_EVERY_NS`] ago, or the book's share of the venue's
-    /// request cap is spent (the book then waits, refusing orders, rather than have
-    /// the venue drop the connection; the stale-book kill switch bounds the wait).
+    /// Asks for a fresh snapshot of `instrument`'s book, unless its
+    /// [`SnapshotPacing`] says to wait, or the book's share of the venue's request
+    /// cap is spent (the book then waits, refusing orders, rather than have the venue
+    /// drop the connection; the stale-book kill switch bounds the wait).
     fn resync(&mut self, client: &mut WsClient, instrument: InstrumentId, now: u64) -> Result<(), feeds::ws::WsError> {
         let k = instrument.0.wrapping_sub(self.first) as usize;
-        let (Some(requests), Some(at)) = (self.resubscribe.get(k), self.asked_at.get_mut(k)) else { return Ok(()) };
-        if now.saturating_sub(*at) < RESUBSCRIBE_EVERY_NS {
+        let (Some(requests), Some(pacing)) = (self.resubscribe.get(k), self.pacing.get_mut(k)) else { return Ok(()) };
+        if !pacing.ask(now) {
             return Ok(());
         }
-        *at = now;
         if let Some(limit) = self.limits.get_mut(k)
             && !limit.take(requests.len(), now)
         {
@@ -829,5 +904,47 @@ mod tests {
             r#"{"type":"subscribe","product_ids":["ETH-USDT"],"channels":["level2_batch"]}"#
         );
         assert_eq!((s.subscribe.len(), s.first, s.ping.is_none(), s.limits.is_empty()), (1, 4, true, true));
+    }
+
+    /// A book that stays unsynced (its symbol refused) is asked for ever less often;
+    /// one that syncs and breaks again starts from the shortest wait.
+    #[test]
+    fn snapshot_asks_back_off_while_a_book_stays_unsynced() {
+        const MS: u64 = 1_000_000;
+        let mut pacing = SnapshotPacing::default();
+        pacing.connected(1_000 * MS);
+        // Wanted on every frame (a frame a millisecond) for 20 s.
+        let asks: Vec<u64> =
+            (1_000..21_000).map(|t| t * MS).filter(|&t| pacing.ask(t)).map(|t| t / MS - 1_000).collect();
+        assert_eq!(asks, [250, 750, 1_750, 3_750, 7_750, 15_750], "doubling from 250 ms, at most 8 s");
+        // Synced for a second (nothing wanted), then broken again: asked for at once,
+        // and 250 ms on, not 8 s.
+        let asks: Vec<u64> =
+            (22_000..22_600).map(|t| t * MS).filter(|&t| pacing.ask(t)).map(|t| t / MS - 22_000).collect();
+        assert_eq!(asks, [0, 250]);
+    }
+
+    #[test]
+    fn kraken_subscribes_books_at_its_depth_and_trades_without_history() {
+        let s = Session::new(feeds::event::Venue::Kraken, &["BTCUSD", "ETHUSDT"], 2);
+        let texts: Vec<_> = s.subscribe.iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect();
+        assert_eq!(
+            texts,
+            [
+                r#"{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USD","ETH/USDT"],"depth":25}}"#,
+                r#"{"method":"subscribe","params":{"channel":"trade","symbol":["BTC/USD","ETH/USDT"],"snapshot":false}}"#,
+            ]
+        );
+        let [unsubscribe, subscribe] = &s.resubscribe[1];
+        assert_eq!(
+            String::from_utf8_lossy(unsubscribe),
+            r#"{"method":"unsubscribe","params":{"channel":"book","symbol":["ETH/USDT"],"depth":25}}"#
+        );
+        assert_eq!(
+            String::from_utf8_lossy(subscribe),
+            r#"{"method":"subscribe","params":{"channel":"book","symbol":["ETH/USDT"],"depth":25}}"#
+        );
+        assert_eq!(s.ping.as_deref(), Some(&br#"{"method":"ping"}"#[..]));
+        assert_eq!((s.first, s.limits.is_empty()), (2, true));
     }
 }

@@ -34,7 +34,8 @@ pub struct Faults {
     pub crossed_every: u64,
     /// Send the update with one level's size off by one, update ids intact and the
     /// checksum of the simulator's true book: a book gone wrong that only a venue
-    /// checksum can expose (OKX's dialect; ignored in the others, which have none).
+    /// checksum can expose (OKX's and Kraken's dialects, with a level Kraken's top-ten
+    /// checksum covers; ignored in the others, which have none).
     pub corrupt_every: u64,
     /// Each fault at random, with a chance of 1 in N per update (trade) instead of
     /// every Nth, from this seed: the same faults at the same moments run after run.

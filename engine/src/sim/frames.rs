@@ -1,7 +1,7 @@
 //! The simulator's frames in each venue's own words: Bybit v5 `orderbook` messages,
 //! OKX v5 `books` messages with their checksums, Coinbase Exchange `snapshot`,
-//! `l2update` and `match` messages, and the decimals and levels they are written
-//! with (Binance's are in [`super::market`], the default).
+//! `l2update` and `match` messages, Kraken v2 `book` and `trade` messages with their
+//! checksums, and the decimals and levels they are written with (Binance's are in [`super::market`], the default).
 
 use std::io::Write;
 
@@ -105,6 +105,69 @@ pub(super) fn write_coinbase_match(
     feeds::decimal::write_fixed(frame, price, s.price_scale);
     let maker = if taker_bought { "sell" } else { "buy" };
     let _ = write!(frame, r#"","side":"{maker}"}}"#);
+}
+
+/// A Kraken v2 `book` message: a `snapshot`, or an `update` (size 0 a delete) with
+/// its time. Prices and sizes are JSON numbers at the instrument's precision, and
+/// the checksum is of the simulator's whole book as it stands (its top ten levels).
+pub(super) fn write_kraken_book(
+    frame: &mut Vec<u8>,
+    (s, ms): (&SimSymbol, u64),
+    snapshot: bool,
+    bids: &[(i64, i64)],
+    asks: &[(i64, i64)],
+) {
+    let kind = if snapshot { "snapshot" } else { "update" };
+    let _ = write!(frame, r#"{{"channel":"book","type":"{kind}","data":[{{"symbol":"{}","bids":["#, s.venue_name);
+    write_kraken_levels(frame, bids, (s.price_scale, s.qty_scale));
+    frame.extend_from_slice(br#"],"asks":["#);
+    write_kraken_levels(frame, asks, (s.price_scale, s.qty_scale));
+    let level = |price: i64, qty: i64| Level { price: Price(price), qty: Qty(qty) };
+    let book_asks = (0..SIM_DEPTH).map(|i| level(s.best_bid + 1 + i as i64, s.asks[i]));
+    let book_bids = (0..SIM_DEPTH).map(|i| level(s.best_bid - i as i64, s.bids[i]));
+    let scale = (s.price_scale, s.qty_scale);
+    // Written at the book's own precision, so every level has a checksum text.
+    let checksum = feeds::checksum::kraken_levels(book_asks, book_bids, scale, scale).unwrap_or(0);
+    let _ = write!(frame, r#"],"checksum":{checksum}"#);
+    if !snapshot {
+        frame.extend_from_slice(br#","timestamp":""#);
+        feeds::time::write_rfc3339_micros(frame, ms * 1_000_000);
+        frame.push(b'"');
+    }
+    frame.extend_from_slice(b"}]}");
+}
+
+/// A Kraken v2 `trade` message of one trade: `side` is the taker's, who sent a
+/// market order.
+pub(super) fn write_kraken_trade(
+    frame: &mut Vec<u8>,
+    (s, ms): (&SimSymbol, u64),
+    taker_bought: bool,
+    (price, qty): (i64, i64),
+) {
+    let side = if taker_bought { "buy" } else { "sell" };
+    let _ = write!(
+        frame,
+        r#"{{"channel":"trade","type":"update","data":[{{"symbol":"{}","side":"{side}","price":"#,
+        s.venue_name
+    );
+    feeds::decimal::write_fixed(frame, price, s.price_scale);
+    frame.extend_from_slice(br#","qty":"#);
+    feeds::decimal::write_fixed(frame, qty, s.qty_scale);
+    let _ = write!(frame, r#","ord_type":"market","trade_id":{},"timestamp":""#, s.trade_id);
+    feeds::time::write_rfc3339_micros(frame, ms * 1_000_000);
+    frame.extend_from_slice(br#""}]}"#);
+}
+
+/// Kraken's levels: `{"price":p,"qty":q}`, both JSON numbers.
+fn write_kraken_levels(frame: &mut Vec<u8>, levels: &[(i64, i64)], (price_scale, qty_scale): (u8, u8)) {
+    for (n, (price, qty)) in levels.iter().enumerate() {
+        frame.extend_from_slice(if n == 0 { br#"{"price":"# } else { br#",{"price":"# });
+        feeds::decimal::write_fixed(frame, *price, price_scale);
+        frame.extend_from_slice(br#","qty":"#);
+        feeds::decimal::write_fixed(frame, *qty, qty_scale);
+        frame.push(b'}');
+    }
 }
 
 /// OKX's 4-string levels: price, size, the deprecated `"0"` and an order count.

@@ -2,7 +2,7 @@
 //! that random-walks, emitted as a venue's own frames (Binance spot `depthUpdate` and
 //! `trade` by default, Bybit v5 `orderbook` deltas and `publicTrade`, OKX v5 `books`
 //! updates with their checksums and `trades`, or Coinbase Exchange `l2update` and
-//! `match`), so the engine parses exactly the bytes it would get from the venue. Deterministic per seed.
+//! `match`, or Kraken v2 `book` updates with their checksums and `trade`), so the engine parses exactly the bytes it would get from the venue. Deterministic per seed.
 //! On request it damages the content of some frames (a skipped update id, a book
 //! update that crosses the book, a trade far off the market): see [`super::Faults`].
 
@@ -16,7 +16,8 @@ use feeds::{
 use super::{
     faults::{FaultCounts, FaultTiming, Faults},
     frames::{
-        write_bybit_book, write_coinbase_book, write_coinbase_match, write_levels, write_okx_book, write_trimmed,
+        write_bybit_book, write_coinbase_book, write_coinbase_match, write_kraken_book, write_kraken_trade,
+        write_levels, write_okx_book, write_trimmed,
     },
     rng::SplitMix64,
 };
@@ -77,7 +78,7 @@ pub struct MarketSim {
     /// Send a crossing book update instead of every this many depth frames (0: never).
     crossed_every: u64,
     /// Send every this many depth frames with a wrong size under a true checksum
-    /// (OKX only; 0: never).
+    /// (OKX and Kraken, whose books carry one; 0: never).
     corrupt_every: u64,
     /// Print every this many trades far off the market (0: never).
     absurd_price_every: u64,
@@ -94,7 +95,7 @@ pub struct MarketSim {
 }
 
 /// The venues whose message format the simulator can speak.
-pub const SIM_DIALECTS: [Venue; 4] = [Venue::Binance, Venue::Bybit, Venue::Okx, Venue::Coinbase];
+pub const SIM_DIALECTS: [Venue; 5] = [Venue::Binance, Venue::Bybit, Venue::Okx, Venue::Coinbase, Venue::Kraken];
 
 fn level_qty(rng: &mut SplitMix64) -> i64 {
     100 + rng.below(4_900) as i64
@@ -215,6 +216,7 @@ impl MarketSim {
             Venue::Bybit => return write_bybit_book(frame, (s, ms), "snapshot", &bids, &asks),
             Venue::Okx => return write_okx_book(frame, (s, ms), "snapshot", &bids, &asks),
             Venue::Coinbase => return write_coinbase_book(frame, (s, ms), true, &bids, &asks),
+            Venue::Kraken => return write_kraken_book(frame, (s, ms), true, &bids, &asks),
             _ => {}
         }
         let _ = write!(
@@ -242,6 +244,7 @@ impl MarketSim {
             Venue::Bybit => return write_bybit_book(frame, (s, ms), "delta", bids, asks),
             Venue::Okx => return write_okx_book(frame, (s, ms), "update", bids, asks),
             Venue::Coinbase => return write_coinbase_book(frame, (s, ms), false, bids, asks),
+            Venue::Kraken => return write_kraken_book(frame, (s, ms), false, bids, asks),
             _ => {}
         }
         let _ = write!(
@@ -314,6 +317,8 @@ impl MarketSim {
         };
         if self.dialect == Venue::Coinbase {
             write_coinbase_match(&mut self.frame, (s, ms), buy, (printed, qty));
+        } else if self.dialect == Venue::Kraken {
+            write_kraken_trade(&mut self.frame, (s, ms), buy, (printed, qty));
         } else if self.dialect == Venue::Okx {
             let (inst, taker) = (&s.venue_name, if buy { "buy" } else { "sell" });
             let _ = write!(
@@ -428,8 +433,16 @@ impl MarketSim {
                 }
             }
         }
-        let corrupt = self.dialect == Venue::Okx && self.timing.due(self.corrupt_every, self.depth_frames);
-        if corrupt && let Some(level) = corruptible(&mut bids[..nb]).or_else(|| corruptible(&mut asks[..na])) {
+        let checked = checksum_depth(self.dialect);
+        let corrupt = checked > 0 && self.timing.due(self.corrupt_every, self.depth_frames);
+        // Only a level the checksum covers: Kraken's covers the top ten.
+        let (best_bid, best_ask) = (s.best_bid, s.best_bid + 1);
+        let bid_checked = |price: i64| best_bid - price < checked;
+        let ask_checked = |price: i64| price - best_ask < checked;
+        if corrupt
+            && let Some(level) =
+                corruptible(&mut bids[..nb], bid_checked).or_else(|| corruptible(&mut asks[..na], ask_checked))
+        {
             // What goes out differs from the simulator's book by one unit of size; the
             // checksum below is of the book.
             level.1 += 1;
@@ -439,13 +452,25 @@ impl MarketSim {
     }
 }
 
+/// Levels a side the dialect's book checksum covers (0: it has none). OKX's top 25
+/// covers the whole simulated book.
+fn checksum_depth(dialect: Venue) -> i64 {
+    match dialect {
+        Venue::Okx => SIM_DEPTH as i64,
+        Venue::Kraken => 10,
+        _ => 0,
+    }
+}
+
 /// A level of an update whose size can be sent wrong so that only a checksum tells:
 /// one that stays in the book (not a delete, which would turn into a level the
-/// other side may cross) and whose price no other change of the update sets again
-/// (which would overwrite the wrong size).
-fn corruptible(levels: &mut [(i64, i64)]) -> Option<&mut (i64, i64)> {
+/// other side may cross), whose price no other change of the update sets again
+/// (which would overwrite the wrong size), and that the checksum covers.
+fn corruptible(levels: &mut [(i64, i64)], checked: impl Fn(i64) -> bool) -> Option<&mut (i64, i64)> {
     let prices: Vec<i64> = levels.iter().map(|l| l.0).collect();
-    levels.iter_mut().find(|(price, qty)| *qty > 0 && prices.iter().filter(|p| *p == price).count() == 1)
+    levels
+        .iter_mut()
+        .find(|(price, qty)| *qty > 0 && checked(*price) && prices.iter().filter(|p| *p == price).count() == 1)
 }
 
 #[cfg(test)]
@@ -481,6 +506,10 @@ mod tests {
         frames_decode_into_a_consistent_book_in(Venue::Okx, id, |f, ts, out| okx.decode(f, ts, out));
         let coinbase = feeds::coinbase::CoinbaseDecoder::new(table);
         frames_decode_into_a_consistent_book_in(Venue::Coinbase, id, |f, ts, out| coinbase.decode(f, ts, out));
+        let mut table = SymbolTable::new();
+        assert_eq!(table.intern("BTC/USDT", 2, 5), id);
+        let kraken = feeds::kraken::KrakenDecoder::new(table);
+        frames_decode_into_a_consistent_book_in(Venue::Kraken, id, |f, ts, out| kraken.decode(f, ts, out));
     }
 
     fn frames_decode_into_a_consistent_book_in(
@@ -512,17 +541,21 @@ mod tests {
             for e in events.as_slice() {
                 match e {
                     Event::BookDelta(d) => {
-                        // OKX chains by identity (prevSeqId), Coinbase's level 2 has no
-                        // sequence, the others count up.
+                        // OKX chains by identity (prevSeqId), Coinbase's level 2 and
+                        // Kraken's book have no sequence, the others count up.
                         match dialect {
                             Venue::Okx => assert_eq!(d.first_seq, last),
-                            Venue::Coinbase => assert_eq!((d.first_seq, d.last_seq), (0, 0)),
+                            Venue::Coinbase | Venue::Kraken => assert_eq!((d.first_seq, d.last_seq), (0, 0)),
                             _ => assert_eq!(d.first_seq, last + 1),
                         }
                         last = d.last_seq;
                         book.apply(d).unwrap();
                         if let Some(sent) = d.checksum() {
-                            assert_eq!(sent, feeds::checksum::okx(&book, (2, 5)) as u32, "{dialect:?}");
+                            let ours = match dialect {
+                                Venue::Okx => feeds::checksum::okx(&book, (2, 5)) as u32,
+                                _ => feeds::checksum::kraken(&book, (2, 5), (2, 5)).unwrap(),
+                            };
+                            assert_eq!(sent, ours, "{dialect:?}");
                             checksums += 1;
                         }
                         deltas += 1;
@@ -541,7 +574,8 @@ mod tests {
             }
         }
         assert!(book.is_valid() && trades > 1_000 && deltas > 10_000, "{dialect:?}");
-        assert_eq!(checksums > 0, dialect == Venue::Okx, "OKX updates carry a checksum, the others none");
+        let checksummed = matches!(dialect, Venue::Okx | Venue::Kraken);
+        assert_eq!(checksums > 0, checksummed, "OKX and Kraken updates carry a checksum, the others none");
         events.clear();
         assert!(sim.snapshot(id, 0, &mut events));
         let mut fresh = Book::with_depth(64);

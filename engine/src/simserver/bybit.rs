@@ -4,7 +4,7 @@
 //! than 10 topics a request (its spot limit) and topics it does not carry, and sends
 //! a book's snapshot only when its `orderbook.50` topic is subscribed.
 
-/// A request's answer (Bybit's or OKX's), and the symbols whose book snapshot must
+/// A request's answer (in any subscribing venue's words), and the symbols whose book snapshot must
 /// follow it.
 pub(super) struct Answer {
     /// What is sent back, in order.

@@ -18,6 +18,7 @@
 mod account;
 mod bybit;
 mod coinbase;
+mod kraken;
 mod okx;
 mod orders;
 
@@ -151,12 +152,13 @@ fn stream_market<S: Socket>(
     peer: &str,
 ) -> Result<(), String> {
     let e = |e: tungstenite::Error| e.to_string();
-    // Bybit, OKX and Coinbase: nothing until the client subscribes, and a book snapshot
-    // only when it subscribes to the book (never on a timer).
-    let subscribes = matches!(
-        market.market().dialect(),
-        feeds::event::Venue::Bybit | feeds::event::Venue::Okx | feeds::event::Venue::Coinbase
-    );
+    // All but Binance: nothing until the client subscribes, and a book snapshot only
+    // when it subscribes to the book (never on a timer).
+    let subscribes = market.market().dialect() != feeds::event::Venue::Binance;
+    let kraken = market.market().dialect() == feeds::event::Venue::Kraken;
+    if kraken {
+        ws.send(Message::text(kraken::STATUS)).map_err(e)?;
+    }
     if subscribes {
         let wait = Duration::from_secs(10);
         loop {
@@ -185,6 +187,9 @@ fn stream_market<S: Socket>(
             // connection end (the soak test): the last one stands for the connection.
             eprintln!("sim: faults so far on {peer}: {} {stream}", market.counts());
             next_tally = elapsed + Duration::from_secs(1);
+            if kraken {
+                ws.write(Message::text(kraken::HEARTBEAT)).map_err(e)?;
+            }
         }
         if subscribes {
             while let Some(request) = client_request(&mut ws, None)? {
@@ -252,7 +257,7 @@ fn tls_config(args: &SimArgs) -> Result<Option<Arc<rustls::ServerConfig>>, Strin
     Ok(Some(Arc::new(config)))
 }
 
-/// A Bybit, OKX or Coinbase client's next request, if one has come: waiting up to `wait` for
+/// A subscribing client's next request, if one has come: waiting up to `wait` for
 /// it, or, with no `wait`, only taking one already there.
 fn client_request<S: Socket>(
     ws: &mut tungstenite::WebSocket<S>,
@@ -284,7 +289,7 @@ fn client_request<S: Socket>(
     }
 }
 
-/// Answers a Bybit, OKX or Coinbase client's request in its venue's words, and sends the book
+/// Answers a Bybit, OKX, Coinbase or Kraken client's request in its venue's words, and sends the book
 /// snapshots a subscription asks for; whether it was a subscription that succeeded.
 fn answer_request<S: Socket>(
     ws: &mut tungstenite::WebSocket<S>,
@@ -295,6 +300,7 @@ fn answer_request<S: Socket>(
     let answer = match market.market().dialect() {
         feeds::event::Venue::Okx => okx::answer(request, &symbols),
         feeds::event::Venue::Coinbase => coinbase::answer(request, &symbols),
+        feeds::event::Venue::Kraken => kraken::answer(request, &symbols),
         _ => bybit::answer(request, &symbols),
     };
     for reply in answer.replies {
@@ -353,10 +359,14 @@ fn serve_ws<S: Socket>(stream: S, args: &SimArgs, registry: &Registry) -> Result
 /// # Errors
 /// A fault the dialect cannot carry, a bad certificate, or the port cannot be bound.
 pub fn run(args: &SimArgs) -> Result<std::process::ExitCode, String> {
-    if args.corrupt_every > 0 && args.dialect != crate::cli::Dialect::Okx {
-        return Err("--corrupt-every needs --dialect okx: only OKX's books carry a checksum that can expose it".into());
+    use crate::cli::Dialect;
+    if args.corrupt_every > 0 && !matches!(args.dialect, Dialect::Okx | Dialect::Kraken) {
+        return Err(
+            "--corrupt-every needs --dialect okx or kraken: only their books carry a checksum that can expose it"
+                .into(),
+        );
     }
-    if args.dialect == crate::cli::Dialect::Coinbase {
+    if matches!(args.dialect, Dialect::Coinbase | Dialect::Kraken) {
         let unseen = [
             ("--gap-every", args.gap_every),
             ("--duplicate-every", args.duplicate_every),
@@ -364,9 +374,13 @@ pub fn run(args: &SimArgs) -> Result<std::process::ExitCode, String> {
             ("--malformed-every", args.malformed_every),
         ];
         if let Some((flag, _)) = unseen.iter().find(|(_, n)| *n > 0) {
+            let (venue, updates) = match args.dialect {
+                Dialect::Kraken => ("Kraken", "book updates"),
+                _ => ("Coinbase", "level 2 updates"),
+            };
             return Err(format!(
-                "{flag} needs a dialect whose book updates carry a sequence: Coinbase's level 2 updates have none, \
-                 so no client could see the fault"
+                "{flag} needs a dialect whose book updates carry a sequence: {venue}'s {updates} have none, \
+                 so no client could be sure to see the fault"
             ));
         }
     }
