@@ -104,6 +104,15 @@ impl std::fmt::Display for FaultCounts {
     }
 }
 
+/// What a frame [`FaultyMarket::next_frames`] sends carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameOf {
+    /// Its instrument.
+    pub instrument: Option<InstrumentId>,
+    /// A trade (or an off-market print); otherwise a book update.
+    pub trade: bool,
+}
+
 /// A [`MarketSim`] whose frames go out with the wire faults of [`Faults`].
 #[derive(Debug)]
 pub struct FaultyMarket {
@@ -157,47 +166,49 @@ impl FaultyMarket {
 
     /// Makes the market's next frame (venue time `ts`) and hands `send` what goes on
     /// the wire for it, in order: usually that frame; nothing if it is held back; it
-    /// twice; a damaged copy; and after it, a frame held back earlier.
+    /// twice; a damaged copy; and after it, a frame held back earlier. Each with
+    /// what it carries, so a venue sends only what a client subscribed to.
     ///
     /// # Errors
     /// Whatever `send` returns (the rest of this step is not sent).
-    pub fn next_frames<E>(&mut self, ts: u64, mut send: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+    pub fn next_frames<E>(&mut self, ts: u64, mut send: impl FnMut(&[u8], FrameOf) -> Result<(), E>) -> Result<(), E> {
         let before = self.market.depth_updates();
         self.market.next_frame(ts);
         let n = self.market.depth_updates();
         let frame = self.market.current_frame();
+        let instrument = self.market.last_event().map(|(i, _)| i);
         if n == before {
-            // A trade.
+            let of = FrameOf { instrument, trade: true };
             self.trades += 1;
-            send(frame)?;
+            send(frame, of)?;
             if self.timing.due(self.faults.duplicate_every, self.trades) {
                 self.counts.duplicated_trades += 1;
-                send(frame)?;
+                send(frame, of)?;
             }
             return Ok(());
         }
-        let instrument = self.market.last_event().map(|(i, _)| i);
+        let of = FrameOf { instrument, trade: false };
         let timing = &mut self.timing;
         let mut due = |every: u64| timing.due(every, n);
         if due(self.faults.malformed_every) {
             self.counts.malformed += 1;
-            send(frame.get(..frame.len() / 2).unwrap_or_default())?;
+            send(frame.get(..frame.len() / 2).unwrap_or_default(), of)?;
         } else if due(self.faults.reorder_every) && self.held.is_none() {
             self.counts.reordered += 1;
             self.held = instrument.map(|i| (i, frame.to_vec()));
             return Ok(());
         } else {
-            send(frame)?;
+            send(frame, of)?;
             if due(self.faults.duplicate_every) {
                 self.counts.duplicated += 1;
-                send(frame)?;
+                send(frame, of)?;
             }
         }
         if let Some((i, _)) = &self.held
             && Some(*i) == instrument
             && let Some((_, late)) = self.held.take()
         {
-            send(&late)?;
+            send(&late, of)?;
         }
         Ok(())
     }
@@ -220,7 +231,7 @@ mod tests {
         let mut sim = FaultyMarket::new(MarketSim::new(vec![symbol], 3), faults);
         let mut out = Vec::new();
         for n in 0..steps {
-            sim.next_frames(n, |f| {
+            sim.next_frames(n, |f, _| {
                 out.push(String::from_utf8(f.to_vec()).unwrap());
                 Ok::<_, ()>(())
             })

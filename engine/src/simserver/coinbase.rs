@@ -5,14 +5,14 @@
 //! or channel it does not carry with an `error`, and sends a product's level 2
 //! `snapshot` when its `level2` or `level2_batch` channel is subscribed.
 
-use super::bybit::Answer;
+use super::bybit::{Answer, Change};
 
 /// The level 2 channels (both send a `snapshot`, then `l2update`s), and the trades.
 const CHANNELS: [&str; 3] = ["level2", "level2_batch", "matches"];
 
 fn error(reason: &str) -> Answer {
     let reply = serde_json::json!({"type": "error", "message": "Failed to subscribe", "reason": reason});
-    Answer { replies: vec![reply.to_string()], snapshots: Vec::new(), subscribed: false }
+    Answer::only(reply.to_string())
 }
 
 /// The answer to `text`, for a market carrying `products` (Coinbase product ids).
@@ -60,7 +60,14 @@ pub(super) fn answer(text: &str, products: &[String]) -> Answer {
         channels.iter().map(|(name, ids)| serde_json::json!({"name": name, "product_ids": ids})).collect();
     let reply = serde_json::json!({"type": "subscriptions", "channels": listed}).to_string();
     let subscribed = kind == "subscribe";
-    Answer { replies: vec![reply], snapshots: if subscribed { books } else { Vec::new() }, subscribed }
+    // Both level 2 channels are the book here: unsubscribing either stops it.
+    let changes = channels
+        .iter()
+        .flat_map(|(name, ids)| {
+            ids.iter().map(|id| Change { symbol: id.clone(), book: name.starts_with("level2"), on: subscribed })
+        })
+        .collect();
+    Answer { replies: vec![reply], snapshots: if subscribed { books } else { Vec::new() }, subscribed, changes }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! when its `book` channel is subscribed (unless the request said `"snapshot":
 //! false`).
 
-use super::bybit::Answer;
+use super::bybit::{Answer, Change};
 
 /// The connection's first message, as Kraken sends it on connect.
 pub(super) const STATUS: &str = r#"{"channel":"status","type":"update","data":[{"version":"2.0.0","system":"online","api_version":"v2","connection_id":1}]}"#;
@@ -26,7 +26,7 @@ fn times() -> (String, String) {
 
 /// An answer of one reply that is not a subscription.
 fn single(reply: serde_json::Value) -> Answer {
-    Answer { replies: vec![reply.to_string()], snapshots: Vec::new(), subscribed: false }
+    Answer::only(reply.to_string())
 }
 
 /// The answer to `text`, for a market carrying `symbols` (Kraken v2 symbols).
@@ -66,7 +66,7 @@ pub(super) fn answer(text: &str, symbols: &[String]) -> Answer {
         return single(refused("Missing field: symbol".to_owned()));
     }
     let snapshot = params["snapshot"].as_bool().unwrap_or(true);
-    let (mut replies, mut books, mut subscribed) = (Vec::new(), Vec::new(), false);
+    let (mut replies, mut books, mut subscribed, mut changes) = (Vec::new(), Vec::new(), false, Vec::new());
     for symbol in requested {
         if !symbols.iter().any(|s| s == symbol) {
             let mut reply = refused(format!("Currency pair not supported {symbol}"));
@@ -82,6 +82,7 @@ pub(super) fn answer(text: &str, symbols: &[String]) -> Answer {
             "method": method, "result": result, "success": true, "time_in": time_in, "time_out": time_out,
         });
         replies.push(with_id(reply).to_string());
+        changes.push(Change { symbol: symbol.to_owned(), book: channel == "book", on: method == "subscribe" });
         if method == "subscribe" {
             subscribed = true;
             if channel == "book" && snapshot {
@@ -89,7 +90,7 @@ pub(super) fn answer(text: &str, symbols: &[String]) -> Answer {
             }
         }
     }
-    Answer { replies, snapshots: books, subscribed }
+    Answer { replies, snapshots: books, subscribed, changes }
 }
 
 #[cfg(test)]

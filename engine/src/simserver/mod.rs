@@ -156,6 +156,7 @@ fn stream_market<S: Socket>(
     // when it subscribes to the book (never on a timer).
     let subscribes = market.market().dialect() != feeds::event::Venue::Binance;
     let kraken = market.market().dialect() == feeds::event::Venue::Kraken;
+    let mut subscriptions = Subscriptions::new(market.market().symbols().len(), !subscribes);
     if kraken {
         ws.send(Message::text(kraken::STATUS)).map_err(e)?;
     }
@@ -165,7 +166,7 @@ fn stream_market<S: Socket>(
             let Some(request) = client_request(&mut ws, Some(wait))? else {
                 return Err(format!("no subscribe request within {wait:?}"));
             };
-            if answer_request(&mut ws, &request, market)? {
+            if answer_request(&mut ws, &request, market, &mut subscriptions)? {
                 break;
             }
         }
@@ -193,7 +194,7 @@ fn stream_market<S: Socket>(
         }
         if subscribes {
             while let Some(request) = client_request(&mut ws, None)? {
-                let _ = answer_request(&mut ws, &request, market)?;
+                let _ = answer_request(&mut ws, &request, market, &mut subscriptions)?;
             }
         }
         if elapsed >= next_snapshot {
@@ -210,7 +211,10 @@ fn stream_market<S: Socket>(
         let due = (elapsed.as_nanos() * u128::from(args.rate) / 1_000_000_000) as u64;
         let ts = unix_ns();
         while stream.sent < due {
-            market.next_frames(ts, |frame| ws.write(text(frame)).map_err(e))?;
+            market.next_frames(
+                ts,
+                |frame, of| if subscriptions.wants(of) { ws.write(text(frame)).map_err(e) } else { Ok(()) },
+            )?;
             if let Some(a) = account {
                 lock(a).follow(market.market(), ts);
             }
@@ -289,12 +293,41 @@ fn client_request<S: Socket>(
     }
 }
 
+/// What one connection is subscribed to, per symbol (in the market's order): its
+/// book, its trades. A Binance connection gets everything (its streams are in the
+/// URL); the others only what they subscribed to and have not unsubscribed.
+struct Subscriptions {
+    books: Vec<bool>,
+    trades: Vec<bool>,
+}
+
+impl Subscriptions {
+    fn new(symbols: usize, everything: bool) -> Self {
+        Self { books: vec![everything; symbols], trades: vec![everything; symbols] }
+    }
+
+    fn set(&mut self, symbols: &[String], change: &bybit::Change) {
+        let Some(k) = symbols.iter().position(|s| *s == change.symbol) else { return };
+        let side = if change.book { &mut self.books } else { &mut self.trades };
+        if let Some(on) = side.get_mut(k) {
+            *on = change.on;
+        }
+    }
+
+    /// Whether a frame of `of` goes to this connection.
+    fn wants(&self, of: crate::sim::FrameOf) -> bool {
+        let side = if of.trade { &self.trades } else { &self.books };
+        of.instrument.and_then(|i| side.get(i.0 as usize)).copied().unwrap_or(false)
+    }
+}
+
 /// Answers a Bybit, OKX, Coinbase or Kraken client's request in its venue's words, and sends the book
 /// snapshots a subscription asks for; whether it was a subscription that succeeded.
 fn answer_request<S: Socket>(
     ws: &mut tungstenite::WebSocket<S>,
     request: &str,
     market: &mut FaultyMarket,
+    subscriptions: &mut Subscriptions,
 ) -> Result<bool, String> {
     let symbols: Vec<String> = market.market().symbols().iter().map(|s| s.venue_name.clone()).collect();
     let answer = match market.market().dialect() {
@@ -303,6 +336,9 @@ fn answer_request<S: Socket>(
         feeds::event::Venue::Kraken => kraken::answer(request, &symbols),
         _ => bybit::answer(request, &symbols),
     };
+    for change in &answer.changes {
+        subscriptions.set(&symbols, change);
+    }
     for reply in answer.replies {
         ws.write(Message::text(reply)).map_err(|e| e.to_string())?;
     }

@@ -5,17 +5,17 @@
 //! `ping` with `pong`, and sends a book's snapshot only when its `books` channel is
 //! subscribed.
 
-use super::bybit::Answer;
+use super::bybit::{Answer, Change};
 
 fn error(code: &str, msg: &str) -> Answer {
     let reply = serde_json::json!({"event": "error", "code": code, "msg": msg, "connId": "engine-sim"});
-    Answer { replies: vec![reply.to_string()], snapshots: Vec::new(), subscribed: false }
+    Answer::only(reply.to_string())
 }
 
 /// The answer to `text`, for a market carrying `symbols` (OKX instrument ids).
 pub(super) fn answer(text: &str, symbols: &[String]) -> Answer {
     if text == "ping" {
-        return Answer { replies: vec!["pong".to_owned()], snapshots: Vec::new(), subscribed: false };
+        return Answer::only("pong".to_owned());
     }
     let Ok(request) = serde_json::from_str::<serde_json::Value>(text) else {
         return error("60012", &format!("Invalid request: {text}"));
@@ -40,7 +40,15 @@ pub(super) fn answer(text: &str, symbols: &[String]) -> Answer {
         .map(|arg| serde_json::json!({"event": op, "arg": arg, "connId": "engine-sim"}).to_string())
         .collect();
     let subscribed = op == "subscribe" && !args.is_empty();
-    Answer { replies, snapshots: if subscribed { books } else { Vec::new() }, subscribed }
+    let changes = args
+        .iter()
+        .map(|arg| Change {
+            symbol: arg["instId"].as_str().unwrap_or_default().to_owned(),
+            book: arg["channel"] == "books",
+            on: op == "subscribe",
+        })
+        .collect();
+    Answer { replies, snapshots: if subscribed { books } else { Vec::new() }, subscribed, changes }
 }
 
 #[cfg(test)]
