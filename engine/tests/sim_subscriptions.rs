@@ -108,6 +108,9 @@ impl Seen {
             if text.contains(d.unsubscribed.0) {
                 self.answers += 1;
             }
+            if text.contains(r#""method":"#) || text.contains(r#""event":"#) {
+                continue; // Kraken's and OKX's answers name the channel and symbol too
+            }
             let Some(symbol) =
                 d.symbols.iter().position(|s| text.contains(&format!("\"{s}\"")) || text.contains(&format!(".{s}\"")))
             else {

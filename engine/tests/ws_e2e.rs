@@ -240,14 +240,15 @@ fn a_kraken_feed_is_subscribed_checksummed_resynced_and_traded() {
 fn a_refused_subscription_is_reported_as_such() {
     let pipelined = ["--topology", "pipelined", "--cores", "0,1,0", "--force-cpu0"];
     // Kraken answers each symbol of a request apart: its book and its trades are
-    // refused one by one, and the other symbol streams, so the engine asks again for
-    // the missing book every 250 ms (each ask refused too): at least 2.
+    // refused one by one (2), and the other symbol streams, so the engine asks again
+    // for the missing book (2 refusals an ask), backing off: 250, 750 and 1,750 ms
+    // into the 2 s run, where a fixed 250 ms wait would make it 7 asks.
     let topologies = [
         ("bybit", &[][..], 1),
         ("okx", &[][..], 1),
         ("okx", &pipelined[..], 1),
         ("coinbase", &[][..], 1),
-        ("kraken", &[][..], 2),
+        ("kraken", &[][..], 4),
     ];
     for (dialect, topology, refused) in topologies {
         let (mut server, url) = sim(&["--port", "0", "--dialect", dialect, "--symbols", "BTCUSDT"]);
@@ -266,7 +267,7 @@ fn a_refused_subscription_is_reported_as_such() {
         };
         let (reported, live) = (count(&stdout, "the venue refused "), count(&stderr, "VENUE REFUSED "));
         if dialect == "kraken" {
-            assert!(reported >= refused && live >= refused, "{dialect}: {stdout}\n{stderr}");
+            assert!((refused..=10).contains(&reported) && live >= 2, "{dialect}: {stdout}\n{stderr}");
         } else {
             assert_eq!((reported, live), (refused, refused), "{dialect}: {stdout}\n{stderr}");
         }

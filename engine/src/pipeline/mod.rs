@@ -697,8 +697,9 @@ impl Pipeline {
             book.trim_to(depth);
         }
         if d.checksum().is_some() {
-            // The venue's precision is the book's scale here (the run's instruments
-            // are scaled as the venue quotes them).
+            // The venue's precision is taken to be the book's scale: true of the
+            // simulator; a live Kraken pair needs its instrument scaled as Kraken
+            // quotes it, which only the built-in symbol table sets today.
             let scale = self.scales.get(i).copied().unwrap_or_default();
             if seq.verify(d, book, scale, scale).is_err() {
                 // The update, and the checksum the venue sent for it.

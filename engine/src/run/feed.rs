@@ -21,6 +21,11 @@ pub trait Feed {
     fn poll(&mut self, now: u64) -> Option<(&[u8], u64, u64)>;
     /// A book snapshot for `instrument`, as its `BookDelta` events; `false` if none.
     fn snapshot(&mut self, instrument: InstrumentId, now: u64, out: &mut Events) -> bool;
+    /// The books that want a snapshot now (bit `i`: instrument `i`), told after every
+    /// frame (a bit that clears is a book that synced), before [`Feed::snapshot`] is
+    /// called for each of them. A source that asks a venue for snapshots paces its
+    /// asks by it.
+    fn wanted(&mut self, _books: u64) {}
     /// Whether the source has ended (a replay at its end).
     fn is_done(&self) -> bool {
         false
@@ -274,6 +279,10 @@ impl<F: Feed> Feed for Recording<F> {
         ok
     }
 
+    fn wanted(&mut self, books: u64) {
+        self.inner.wanted(books);
+    }
+
     fn is_done(&self) -> bool {
         self.inner.is_done()
     }
@@ -357,6 +366,8 @@ pub struct Session {
     first: u32,
     /// Per instrument (from `first`): when its snapshot may be asked for again.
     pacing: Vec<SnapshotPacing>,
+    /// The books (bit `i`: instrument `i`) last told as wanting a snapshot.
+    wanted: u64,
     ping: Option<Vec<u8>>,
     pinged_at: u64,
     /// Where the venue caps the subscribe and unsubscribe requests a connection may
@@ -413,51 +424,54 @@ impl RequestWindow {
 const OKX_REQUESTS_PER_HOUR: usize = 480;
 const HOUR_NS: u64 = 3_600_000_000_000;
 
-/// How often a Bybit or OKX client pings.
+/// How often a Bybit, OKX or Kraken client pings.
 const PING_EVERY_NS: u64 = 20_000_000_000;
 /// How long a snapshot request (a subscription, or a re-subscription) is given to be
-/// answered before a book still waiting asks again.
+/// answered before a book still waiting asks again; the wait then doubles (see
+/// [`SnapshotPacing`]).
 const RESUBSCRIBE_EVERY_NS: u64 = 250_000_000;
 /// The longest wait between asks for a book that stays unsynced (a symbol the venue
-/// refused keeps being refused: asking every 250 ms would only load the venue).
-const RESUBSCRIBE_AT_MOST_NS: u64 = 8_000_000_000;
-/// See [`SnapshotPacing`].
-const SYNCED_PAUSE_NS: u64 = 50_000_000;
+/// refused keeps being refused: asking every 250 ms would only load the venue). Well
+/// inside `--max-book-invalid`'s default of 5 s, so a venue slow to answer is still
+/// asked several times before the kill switch gives up on the book.
+const RESUBSCRIBE_AT_MOST_NS: u64 = 2_000_000_000;
 
-/// When one book's snapshot may be asked for. A book that breaks is asked for at
-/// once (unless it was asked for in the last 125 ms), then 250 ms later, the wait
-/// doubling with each ask that brought no snapshot, up to [`RESUBSCRIBE_AT_MOST_NS`].
-/// After a connect the subscription itself was the first ask. The engine asks on
-/// every frame while a book waits, so a pause in asking of more than
-/// [`SYNCED_PAUSE_NS`] means the book synced in between, and its next break starts
-/// from the shortest wait again. (A feed that quiet is asked at most once a frame
-/// anyway.)
-#[derive(Debug, Clone, Copy, Default)]
+/// When one book's snapshot may be asked for: [`RESUBSCRIBE_EVERY_NS`] after the last
+/// ask (after a connect, the subscription was that ask), the wait doubling with each
+/// ask while the book stays unsynced, up to [`RESUBSCRIBE_AT_MOST_NS`]. A book that
+/// syncs starts its next break from the shortest wait again.
+#[derive(Debug, Clone, Copy)]
 struct SnapshotPacing {
     asked_at: u64,
-    wanted_at: u64,
     wait_ns: u64,
+}
+
+impl Default for SnapshotPacing {
+    fn default() -> Self {
+        Self { asked_at: 0, wait_ns: RESUBSCRIBE_EVERY_NS }
+    }
 }
 
 impl SnapshotPacing {
     /// A new connection at `now`: its subscription asked for every snapshot.
     fn connected(&mut self, now: u64) {
-        *self = Self { asked_at: now, wanted_at: now, wait_ns: RESUBSCRIBE_EVERY_NS };
+        *self = Self { asked_at: now, wait_ns: RESUBSCRIBE_EVERY_NS };
     }
 
-    /// The book wants a snapshot at `now`: whether to ask for one.
-    fn ask(&mut self, now: u64) -> bool {
-        if now.saturating_sub(self.wanted_at) > SYNCED_PAUSE_NS {
-            // Halved: the first ask doubles it to the shortest wait.
-            self.wait_ns = RESUBSCRIBE_EVERY_NS / 2;
-        }
-        self.wanted_at = now;
-        if now.saturating_sub(self.asked_at) < self.wait_ns {
-            return false;
-        }
+    /// The book synced.
+    fn synced(&mut self) {
+        self.wait_ns = RESUBSCRIBE_EVERY_NS;
+    }
+
+    /// Whether an ask is due at `now`.
+    fn due(&self, now: u64) -> bool {
+        now.saturating_sub(self.asked_at) >= self.wait_ns
+    }
+
+    /// An ask went at `now`.
+    fn asked(&mut self, now: u64) {
         self.asked_at = now;
         self.wait_ns = (self.wait_ns * 2).min(RESUBSCRIBE_AT_MOST_NS);
-        true
     }
 }
 
@@ -505,9 +519,8 @@ impl Session {
             first,
             pacing: vec![SnapshotPacing::default(); symbols.len()],
             ping: Some(ping.to_vec()),
-            pinged_at: 0,
             limits,
-            fresh: false,
+            ..Self::default()
         }
     }
 
@@ -604,7 +617,7 @@ impl Session {
     fn resync(&mut self, client: &mut WsClient, instrument: InstrumentId, now: u64) -> Result<(), feeds::ws::WsError> {
         let k = instrument.0.wrapping_sub(self.first) as usize;
         let (Some(requests), Some(pacing)) = (self.resubscribe.get(k), self.pacing.get_mut(k)) else { return Ok(()) };
-        if !pacing.ask(now) {
+        if !pacing.due(now) {
             return Ok(());
         }
         if let Some(limit) = self.limits.get_mut(k)
@@ -612,7 +625,23 @@ impl Session {
         {
             return Ok(());
         }
+        pacing.asked(now);
         send_all(client, requests)
+    }
+
+    /// The books that want a snapshot now: each of ours that no longer does synced.
+    fn wanted(&mut self, books: u64) {
+        let synced = self.wanted & !books;
+        self.wanted = books;
+        if synced == 0 {
+            return;
+        }
+        for (k, pacing) in self.pacing.iter_mut().enumerate() {
+            let id = u64::from(self.first) + k as u64;
+            if id < 64 && synced & (1 << id) != 0 {
+                pacing.synced();
+            }
+        }
     }
 }
 const MIN_BACKOFF_NS: u64 = 100_000_000;
@@ -779,6 +808,10 @@ impl Feed for WsFeed {
         false
     }
 
+    fn wanted(&mut self, books: u64) {
+        self.session.wanted(books);
+    }
+
     fn take_disconnect(&mut self) -> Option<usize> {
         std::mem::take(&mut self.dropped).then_some(0)
     }
@@ -831,6 +864,10 @@ impl<F: Feed> Feed for MultiFeed<F> {
     fn snapshot(&mut self, instrument: InstrumentId, now: u64, out: &mut Events) -> bool {
         let venue = self.layout.venue_of(instrument);
         self.feeds.get_mut(venue).is_some_and(|feed| feed.snapshot(instrument, now, out))
+    }
+
+    fn wanted(&mut self, books: u64) {
+        self.feeds.iter_mut().for_each(|feed| feed.wanted(books));
     }
 
     fn is_done(&self) -> bool {
@@ -906,22 +943,47 @@ mod tests {
         assert_eq!((s.subscribe.len(), s.first, s.ping.is_none(), s.limits.is_empty()), (1, 4, true, true));
     }
 
-    /// A book that stays unsynced (its symbol refused) is asked for ever less often;
-    /// one that syncs and breaks again starts from the shortest wait.
+    /// A book that stays unsynced (its symbol refused) is asked for ever less often,
+    /// however often it is said to want a snapshot; a book that syncs and breaks
+    /// again is asked for as soon as the shortest wait allows, every time.
     #[test]
-    fn snapshot_asks_back_off_while_a_book_stays_unsynced() {
+    fn snapshot_asks_back_off_only_while_a_book_stays_unsynced() {
         const MS: u64 = 1_000_000;
-        let mut pacing = SnapshotPacing::default();
-        pacing.connected(1_000 * MS);
-        // Wanted on every frame (a frame a millisecond) for 20 s.
-        let asks: Vec<u64> =
-            (1_000..21_000).map(|t| t * MS).filter(|&t| pacing.ask(t)).map(|t| t / MS - 1_000).collect();
-        assert_eq!(asks, [250, 750, 1_750, 3_750, 7_750, 15_750], "doubling from 250 ms, at most 8 s");
-        // Synced for a second (nothing wanted), then broken again: asked for at once,
-        // and 250 ms on, not 8 s.
-        let asks: Vec<u64> =
-            (22_000..22_600).map(|t| t * MS).filter(|&t| pacing.ask(t)).map(|t| t / MS - 22_000).collect();
-        assert_eq!(asks, [0, 250]);
+        let mut s = Session::new(feeds::event::Venue::Kraken, &["BTCUSD", "DOGEUSD"], 2);
+        let (btc, doge) = (1u64 << 2, 1u64 << 3);
+        // What `resync` decides, without a socket.
+        let ask = |s: &mut Session, k: usize, now: u64| {
+            let pacing = &mut s.pacing[k];
+            pacing.due(now) && {
+                pacing.asked(now);
+                true
+            }
+        };
+        s.pacing.iter_mut().for_each(|p| p.connected(0));
+        let (mut doge_asks, mut btc_asks) = (Vec::new(), 0);
+        // Told every 50 ms (the pipelined topology's cadence) for 10 s: DOGE never
+        // syncs; BTC breaks every 300 ms and syncs 20 ms after each ask.
+        let mut btc_broken_at = Some(300 * MS);
+        let mut btc_synced_at = None;
+        for t in (0..10_000).step_by(5).map(|t| t * MS) {
+            if btc_synced_at.is_some_and(|at| t >= at) {
+                btc_synced_at = None;
+                btc_broken_at = Some(t + 300 * MS);
+            }
+            let btc_wants = btc_broken_at.is_some_and(|at| t >= at);
+            s.wanted(doge | if btc_wants { btc } else { 0 });
+            if t % (50 * MS) == 0 && ask(&mut s, 1, t) {
+                doge_asks.push(t / MS);
+            }
+            if btc_wants && ask(&mut s, 0, t) {
+                btc_asks += 1;
+                btc_broken_at = None;
+                btc_synced_at = Some(t + 20 * MS);
+            }
+        }
+        assert_eq!(doge_asks, [250, 750, 1_750, 3_750, 5_750, 7_750, 9_750], "doubling from 250 ms, at most 2 s");
+        // Each break 300 ms after the last sync, asked for at once: 10 s / 320 ms.
+        assert_eq!(btc_asks, 31, "a book that syncs is never backed off");
     }
 
     #[test]

@@ -110,6 +110,7 @@ pub fn step<F: Feed>(
     let Some((venue, frame, ts_recv, arrived)) = feed.poll_venue(now) else { return false };
     pipeline.on_frame(venue, frame, ts_recv, arrived, clock);
     let mut wanted = pipeline.snapshot_requests();
+    feed.wanted(wanted);
     while wanted != 0 {
         let i = wanted.trailing_zeros();
         wanted &= wanted - 1;

@@ -148,6 +148,7 @@ impl FeedStage {
         let mut busy = false;
         while let Ok(mut wanted) = self.requests.try_pop() {
             busy = true;
+            feed.wanted(wanted);
             while wanted != 0 {
                 let id = InstrumentId(wanted.trailing_zeros());
                 wanted &= wanted - 1;
@@ -233,7 +234,11 @@ impl RingInput {
     fn ask(&mut self, pipeline: &Pipeline, now: u64) {
         let wanted = pipeline.snapshot_requests();
         if wanted == 0 {
-            self.asked = 0;
+            // Told once, so the feed core knows its books synced (it paces its asks
+            // to the venue by that).
+            if self.asked != 0 && self.requests.try_push(0).is_ok() {
+                self.asked = 0;
+            }
             return;
         }
         if (wanted != self.asked || now.saturating_sub(self.asked_at) >= REQUEST_AGAIN_NS)

@@ -5,7 +5,9 @@
 //! `error` for a symbol or channel it does not carry, the other symbols going ahead),
 //! answers `ping` with `pong`, echoes every `req_id`, and sends a book's snapshot
 //! when its `book` channel is subscribed (unless the request said `"snapshot":
-//! false`).
+//! false`). A book subscription must ask for one of Kraken's depths, and for at
+//! least the simulated book's 20 levels: a shallower client would need levels
+//! resent as they come into its depth, which the simulator does not do.
 
 use super::bybit::{Answer, Change};
 
@@ -66,6 +68,20 @@ pub(super) fn answer(text: &str, symbols: &[String]) -> Answer {
         return single(refused("Missing field: symbol".to_owned()));
     }
     let snapshot = params["snapshot"].as_bool().unwrap_or(true);
+    // Kraken's depths. The simulated book always has 20 levels a side and sends
+    // every change to them, which is a depth-25 (or deeper) subscription's view; a
+    // depth-10 client would need levels resent as they come into its depth.
+    let depth = params["depth"].as_u64().unwrap_or(10);
+    let book_subscription = channel == "book" && method == "subscribe";
+    if book_subscription && ![10, 25, 100, 500, 1000].contains(&depth) {
+        return single(refused(format!("Invalid depth {depth}: one of 10, 25, 100, 500, 1000")));
+    }
+    if book_subscription && depth < crate::sim::SIM_DEPTH as u64 {
+        return single(refused(format!(
+            "depth {depth}: the simulator's book has {} levels a side; subscribe at depth 25 or more",
+            crate::sim::SIM_DEPTH
+        )));
+    }
     let (mut replies, mut books, mut subscribed, mut changes) = (Vec::new(), Vec::new(), false, Vec::new());
     for symbol in requested {
         if !symbols.iter().any(|s| s == symbol) {
@@ -76,7 +92,7 @@ pub(super) fn answer(text: &str, symbols: &[String]) -> Answer {
         }
         let mut result = serde_json::json!({"channel": channel, "snapshot": snapshot, "symbol": symbol});
         if channel == "book" {
-            result["depth"] = params["depth"].as_u64().unwrap_or(10).into();
+            result["depth"] = depth.into();
         }
         let reply = serde_json::json!({
             "method": method, "result": result, "success": true, "time_in": time_in, "time_out": time_out,
@@ -126,15 +142,17 @@ mod tests {
         assert!(a.subscribed && a.snapshots.is_empty(), "trades send no book");
         assert!(json(&a.replies[0]).get("req_id").is_none(), "no req_id asked, none echoed");
         let a = answer(
-            r#"{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USDT"],"snapshot":false}}"#,
+            r#"{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USDT"],"depth":25,"snapshot":false}}"#,
             &symbols,
         );
         assert!(a.snapshots.is_empty(), "the client declined the snapshot");
         let a = answer(r#"{"method":"unsubscribe","params":{"channel":"book","symbol":["BTC/USDT"]}}"#, &symbols);
         assert!(!a.subscribed && a.snapshots.is_empty() && json(&a.replies[0])["success"] == true);
         // One symbol it does not carry: refused alone, the other goes ahead.
-        let a =
-            answer(r#"{"method":"subscribe","params":{"channel":"book","symbol":["DOGE/USDT","BTC/USDT"]}}"#, &symbols);
+        let a = answer(
+            r#"{"method":"subscribe","params":{"channel":"book","symbol":["DOGE/USDT","BTC/USDT"],"depth":100}}"#,
+            &symbols,
+        );
         let refusal = json(&a.replies[0]);
         assert_eq!((refusal["success"].as_bool(), refusal["symbol"].as_str()), (Some(false), Some("DOGE/USDT")));
         assert!(refusal["error"].as_str().unwrap().contains("DOGE/USDT"));
@@ -143,7 +161,9 @@ mod tests {
         assert_eq!((pong["method"].as_str(), pong["req_id"].as_u64()), (Some("pong"), Some(101)));
         for (bad, reason) in [
             (r#"{"method":"subscribe","params":{"channel":"level3","symbol":["BTC/USDT"]}}"#, "level3"),
-            (r#"{"method":"subscribe","params":{"channel":"book"}}"#, "symbol"),
+            (r#"{"method":"subscribe","params":{"channel":"book","depth":25}}"#, "symbol"),
+            (r#"{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USDT"],"depth":20}}"#, "Invalid depth"),
+            (r#"{"method":"subscribe","params":{"channel":"book","symbol":["BTC/USDT"]}}"#, "depth 10"),
             (r#"{"method":"hello"}"#, "hello"),
             ("ping", "Malformed"),
         ] {
