@@ -196,6 +196,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         fifo: args.sched_fifo,
         mlock: args.mlock,
         huge_pages: args.huge_pages,
+        drain_every: crate::run::DRAIN_EVERY,
         seed: args.seed,
         gap_every: args.sim_gap_every,
         watchdog: args.watchdog,

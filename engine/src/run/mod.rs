@@ -162,7 +162,7 @@ fn connect_venue(options: &RunOptions) -> Result<(Option<Gateway>, Option<reconc
         .with_connect_cpu(connect_cpu(options));
     let journal = match &options.persist {
         PersistTarget::Journal(dir, _) => reconcile::journal_positions(dir).map_err(RunError::Venue)?,
-        PersistTarget::None => Vec::new(),
+        PersistTarget::None | PersistTarget::Discard => Vec::new(),
     };
     let found = reconcile::startup(&mut gateway, &journal, &symbols, options.on_mismatch)
         .map_err(|e| RunError::Venue(format!("start-up reconciliation: {e}")))?;
@@ -226,6 +226,9 @@ impl HotThreadWatch {
 pub enum PersistTarget {
     /// Nowhere (for measuring the cost of persistence).
     None,
+    /// Through the record ring to the cold core, which drops them: what the hand-over
+    /// alone costs the hot core (for measuring; the journal's writes are the rest).
+    Discard,
     /// The local journal in this directory.
     Journal(PathBuf, FsyncPolicy),
 }
@@ -234,6 +237,7 @@ impl std::fmt::Display for PersistTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::None => write!(f, "none"),
+            Self::Discard => write!(f, "discard"),
             Self::Journal(dir, _) => write!(f, "journal:{}", dir.display()),
         }
     }
@@ -287,6 +291,10 @@ pub struct RunOptions {
     pub mlock: bool,
     /// Put the record ring on transparent huge pages.
     pub huge_pages: bool,
+    /// How often the cold core drains the record ring into the journal (sooner if a
+    /// quarter full): fewer, larger writes keep its system calls, and what they do to
+    /// the hot core, rare.
+    pub drain_every: Duration,
     /// Simulator seed.
     pub seed: u64,
     /// Simulator drops an update id every this many depth frames (0: never).
@@ -651,7 +659,8 @@ fn status_line(s: &Status, prev: &Status, capacity: usize) -> String {
 const RECORD_RING: usize = 1 << 16;
 /// How often the cold core looks for a control file.
 const CONTROL_POLL_NS: u64 = 100_000_000;
-const DRAIN_EVERY_NS: u64 = 5_000_000;
+/// The default of [`RunOptions::drain_every`].
+pub const DRAIN_EVERY: Duration = Duration::from_millis(5);
 
 /// Runs the engine until the duration, a frame limit or a signal.
 ///
@@ -702,7 +711,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         },
     };
     let (journal, last_seq, max_client_id) = match &options.persist {
-        PersistTarget::None => (None, 0, 0),
+        PersistTarget::None | PersistTarget::Discard => (None, 0, 0),
         PersistTarget::Journal(dir, fsync) => {
             let (journal, recovery) =
                 Journal::open(dir, JournalOptions { fsync: *fsync, ..JournalOptions::default() })?;
@@ -724,7 +733,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
         (Some(url), PersistTarget::Journal(dir, _)) => {
             Some(ShipperThread::spawn(url.clone(), dir.clone()).map_err(setup("spawning the database follower"))?)
         }
-        (Some(_), PersistTarget::None) => return Err(RunError::DatabaseWithoutJournal),
+        (Some(_), PersistTarget::None | PersistTarget::Discard) => return Err(RunError::DatabaseWithoutJournal),
     };
     let (venue, reconciliation) = connect_venue(options)?;
     if options.mlock
@@ -889,6 +898,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             let mut last_status = Status { ts: started, ..Status::default() };
             let mut printed = last_status;
             let mut last_drain = started;
+            let drain_every_ns = options.drain_every.as_nanos() as u64;
             let mut next_print = started + options.status_every.map_or(u64::MAX / 2, |d| d.as_nanos() as u64);
             let mut stop_sent = false;
             let mut published = None;
@@ -905,7 +915,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                     std::thread::sleep(Duration::from_millis(ms));
                     now = clock.now_ns();
                 }
-                let due = now.saturating_sub(last_drain) >= DRAIN_EVERY_NS || record_rx.len() >= RECORD_RING / 4;
+                let due = now.saturating_sub(last_drain) >= drain_every_ns || record_rx.len() >= RECORD_RING / 4;
                 let drained = if due {
                     last_drain = now;
                     let n = cold.drain(&mut record_rx);
