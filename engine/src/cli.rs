@@ -129,6 +129,13 @@ pub struct SimArgs {
     /// Comma-separated symbols.
     #[arg(long, value_delimiter = ',', default_value = "BTCUSDT")]
     pub symbols: Vec<String>,
+    /// Each symbol's price and size decimals as the venue quotes it:
+    /// `SYMBOL=PRICE:SIZE`, comma-separated (`BTCUSDT=1:8`, as Kraken quotes BTC/USDT).
+    /// A symbol not listed takes the built-in table's (BTCUSDT 2:5, ETHUSDT 2:4,
+    /// others 2:3). The venue's prices and sizes must fit them, and a Kraken book's
+    /// checksum needs them to be exactly the venue's. At most 10 decimals each.
+    #[arg(long, value_delimiter = ',', value_parser = parse_scales, value_name = "SYMBOL=PRICE:SIZE")]
+    pub scales: Vec<SymbolScales>,
     /// Random seed (same seed, same market).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -359,6 +366,13 @@ pub struct RunArgs {
     /// Comma-separated venue symbols to trade (at most 64).
     #[arg(long, value_delimiter = ',', default_value = "BTCUSDT", action = clap::ArgAction::Set)]
     pub symbols: Vec<String>,
+    /// Each symbol's price and size decimals as the venue quotes it:
+    /// `SYMBOL=PRICE:SIZE`, comma-separated (`BTCUSDT=1:8`, as Kraken quotes BTC/USDT).
+    /// A symbol not listed takes the built-in table's (BTCUSDT 2:5, ETHUSDT 2:4,
+    /// others 2:3). The venue's prices and sizes must fit them, and a Kraken book's
+    /// checksum needs them to be exactly the venue's. At most 10 decimals each.
+    #[arg(long, value_delimiter = ',', value_parser = parse_scales, value_name = "SYMBOL=PRICE:SIZE")]
+    pub scales: Vec<SymbolScales>,
     /// Frames per second the simulator offers; 0 offers them as fast as the hot core
     /// takes them (a throughput run). Latency is measured from each frame's due time,
     /// so a stall cannot hide behind a lower offered rate.
@@ -697,6 +711,35 @@ impl Dialect {
             Self::Kraken => feeds::event::Venue::Kraken,
         }
     }
+}
+
+/// One `--scales` entry: a symbol's price and size decimals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolScales {
+    /// The engine's name of the symbol (`BTCUSDT`).
+    pub symbol: String,
+    /// Price decimals.
+    pub price: u8,
+    /// Size decimals.
+    pub size: u8,
+}
+
+/// The most decimals `--scales` takes for a price or a size: prices and sizes are
+/// `i64` at their scale, and an account's money scale is a price's plus a size's.
+pub const MAX_SCALE: u8 = 10;
+
+fn parse_scales(s: &str) -> Result<SymbolScales, String> {
+    let expected = "expected SYMBOL=PRICE:SIZE, the price and size decimals (e.g. BTCUSDT=1:8)";
+    let (symbol, scales) = s.split_once('=').ok_or_else(|| format!("`{s}`: {expected}"))?;
+    let (price, size) = scales.split_once(':').ok_or_else(|| format!("`{s}`: {expected}"))?;
+    let decimals = |v: &str| match v.parse::<u8>() {
+        Ok(n) if n <= MAX_SCALE => Ok(n),
+        _ => Err(format!("`{s}`: `{v}` is not a number of decimals from 0 to {MAX_SCALE}")),
+    };
+    if symbol.is_empty() {
+        return Err(format!("`{s}`: {expected}"));
+    }
+    Ok(SymbolScales { symbol: symbol.to_owned(), price: decimals(price)?, size: decimals(size)? })
 }
 
 /// `engine run --venue` values.

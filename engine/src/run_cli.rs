@@ -10,8 +10,8 @@ use crate::{
     pipeline::{MAX_INSTRUMENTS, PipelineConfig},
     risk::{QuoteLimits, RiskLimits},
     run::{
-        PersistTarget, RunError, RunOptions, Topology, default_cores, default_pipelined_cores, run, sim_symbol_spec,
-        write_hgrms,
+        PersistTarget, RunError, RunOptions, Topology, check_scales, default_cores, default_pipelined_cores, run,
+        symbol_scales, write_hgrms,
     },
 };
 
@@ -42,12 +42,13 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         reject_after: None,
     };
     let venue_configs = venue_configs(args, venues, sim_venue)?;
+    check_scales(&args.scales, &args.symbols)?;
     let first_venue = venue_configs.first().copied().unwrap_or(sim_venue);
     // Each venue trades every symbol: venue v's k-th symbol is instrument v × S + k.
     let instruments: Vec<(String, u8, u8)> = (0..venues)
         .flat_map(|_| args.symbols.iter())
         .map(|s| {
-            let (ps, qs, _) = sim_symbol_spec(s);
+            let (ps, qs) = symbol_scales(s, &args.scales);
             (s.clone(), ps, qs)
         })
         .collect();

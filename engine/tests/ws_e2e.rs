@@ -202,19 +202,26 @@ fn assert_sim_refuses_sequence_faults(dialect: &str, reason: &str) {
 /// `status` message, sends a symbol's `book` snapshot only once it is subscribed,
 /// then updates (prices and sizes as JSON numbers, each with the checksum of the top
 /// ten levels it leaves), `trade`s and heartbeats. The engine subscribes its symbols
-/// as Kraken writes them (`BTC/USDT`) at depth 25. Kraken's book has no sequence: a
-/// size sent wrong under a true checksum is the fault only the checksum exposes,
-/// and each is detected and resynced by re-subscribing the book.
+/// as Kraken writes them (`BTC/USDT`) at depth 25. BTC is quoted at Kraken's own
+/// precision (`--scales BTCUSDT=1:8` on both sides), so the checksums are over
+/// 8-decimal sizes. Kraken's book has no sequence: a size sent wrong under a true
+/// checksum is the fault only the checksum exposes, and each is detected and
+/// resynced by re-subscribing the book. An engine left at the built-in scales
+/// refuses BTC's 8-decimal sizes as decode errors, and the report says so.
 #[test]
 fn a_kraken_feed_is_subscribed_checksummed_resynced_and_traded() {
     let symbols = "BTCUSDT,ETHUSDT";
     let dir = tempfile::tempdir().unwrap();
+    let scales = ["--scales", "BTCUSDT=1:8"];
     let sim_args = ["--dialect", "kraken", "--rate", "100000", "--symbols", symbols, "--corrupt-every", "15000"];
-    let (server, url) = faulty_sim(dir.path(), &sim_args);
+    let (server, url) = faulty_sim(dir.path(), &[&sim_args[..], &scales].concat());
     let journal = dir.path().join("journal");
     let persist = format!("journal:{}", journal.display());
     let args =
         ["--feed", &url, "--dialect", "kraken", "--symbols", symbols, "--frames", "200000", "--persist", &persist];
+    let unscaled =
+        run(&["--feed", &url, "--dialect", "kraken", "--symbols", symbols, "--frames", "20000", "--persist", "none"]);
+    let args = [&args[..], &scales].concat();
     let (code, s, stderr) = run(&args);
     let corrupted = injected(server, dir.path(), "corrupt");
     assert_eq!(code, Some(0), "{stderr}");
@@ -229,6 +236,12 @@ fn a_kraken_feed_is_subscribed_checksummed_resynced_and_traded() {
     assert!(resyncs + 2 >= mismatches && resyncs >= 3, "each resynced by re-subscribing: {s}");
     assert!(s["orders"].as_u64().unwrap() > 20 && s["fills"].as_u64().unwrap() > 5, "trading went on: {s}");
     assert_trades_name(&journal, feeds::event::Venue::Kraken);
+    let (code, s, stderr) = unscaled;
+    assert_eq!(code, Some(0), "{stderr}");
+    let decode_errors = s["counters"]["decode_errors"].as_u64().unwrap();
+    assert!(decode_errors > 1_000, "BTC's frames refused: {s}");
+    let reason = s["last_decode_error"].as_str().unwrap_or_default();
+    assert!(reason.contains("\"qty\": more than 5 decimal places"), "{s}");
     assert_sim_refuses_sequence_faults("kraken", "Kraken's book updates have none");
 }
 

@@ -427,10 +427,46 @@ pub fn sim_market(config: &PipelineConfig, venue: usize, seed: u64, gap_every: u
         .skip(VenueLayout::of(config).ids(venue).start)
         .take(VenueLayout::of(config).per_venue)
         .map(|(i, (name, ps, qs))| {
-            SimSymbol::new(name, feeds::event::InstrumentId(i as u32), (*ps, *qs), sim_symbol_spec(name).2)
+            SimSymbol::new(name, feeds::event::InstrumentId(i as u32), (*ps, *qs), sim_start_ticks(name, *ps))
         })
         .collect();
     MarketSim::new(symbols, seed.wrapping_add(venue as u64)).with_gap_every(gap_every).with_dialect(config.dialect)
+}
+
+/// A symbol's (price, size) decimals: its `--scales` entry if it has one (the last,
+/// if several), else the built-in table's.
+pub fn symbol_scales(name: &str, scales: &[crate::cli::SymbolScales]) -> (u8, u8) {
+    scales.iter().rev().find(|s| s.symbol == name).map_or_else(
+        || {
+            let (price, size, _) = sim_symbol_spec(name);
+            (price, size)
+        },
+        |s| (s.price, s.size),
+    )
+}
+
+/// Checks that every `--scales` entry names one of `symbols`.
+///
+/// # Errors
+/// The first entry that does not, with the symbols there are.
+pub fn check_scales(scales: &[crate::cli::SymbolScales], symbols: &[String]) -> Result<(), String> {
+    match scales.iter().find(|s| !symbols.contains(&s.symbol)) {
+        Some(s) => Err(format!("--scales: {} is not one of --symbols ({})", s.symbol, symbols.join(","))),
+        None => Ok(()),
+    }
+}
+
+/// Where the simulator starts a symbol's best bid, in ticks at `price_scale`: the
+/// built-in table's price, at least one tick.
+pub fn sim_start_ticks(name: &str, price_scale: u8) -> i64 {
+    let (table_scale, _, start) = sim_symbol_spec(name);
+    let step = |d: u8| 10i64.pow(u32::from(d));
+    let ticks = if price_scale >= table_scale {
+        start.saturating_mul(step(price_scale - table_scale))
+    } else {
+        start / step(table_scale - price_scale)
+    };
+    ticks.max(1)
 }
 
 /// Scales and a starting price for the simulator's symbols.
@@ -1161,6 +1197,7 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         },
         persist: options.persist.to_string(),
         counters: c,
+        last_decode_error: p.last_decode_error().map(|e| e.to_string()),
         risk_rejects: Reject::ALL.iter().map(|r| (r.name(), p.risk().rejected(*r))).filter(|(_, n)| *n > 0).collect(),
         dropped_market_records: p.sink().dropped_market,
         persist_held: p.sink().held,
@@ -1185,4 +1222,28 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         positions: positions_of(p, &options.pipeline),
     };
     RunOutcome { summary, latency }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::SymbolScales;
+
+    #[test]
+    fn scales_come_from_the_flag_else_the_table_and_the_sim_starts_at_the_same_price() {
+        let scales = [
+            SymbolScales { symbol: "BTCUSDT".into(), price: 1, size: 8 },
+            SymbolScales { symbol: "BTCUSDT".into(), price: 3, size: 8 },
+        ];
+        assert_eq!(symbol_scales("BTCUSDT", &scales), (3, 8), "the last entry wins");
+        assert_eq!(symbol_scales("ETHUSDT", &scales), (2, 4), "the table's");
+        // 60,000.00 at the table's 2 decimals, whatever the scale.
+        assert_eq!(sim_start_ticks("BTCUSDT", 2), 6_000_000);
+        assert_eq!(sim_start_ticks("BTCUSDT", 1), 600_000);
+        assert_eq!(sim_start_ticks("BTCUSDT", 5), 6_000_000_000);
+        assert_eq!(sim_start_ticks("XYZUSDT", 0), 100);
+        let symbols = ["BTCUSDT".to_owned()];
+        assert!(check_scales(&scales, &symbols).is_ok());
+        assert!(check_scales(&scales, &["ETHUSDT".to_owned()]).unwrap_err().contains("BTCUSDT is not one of"));
+    }
 }

@@ -30,6 +30,9 @@ pub struct RunSummary {
     pub persist: String,
     /// Every counter of the hot stage.
     pub counters: Counters,
+    /// Why the last frame that failed to decode failed (`at byte N: reason`), if one
+    /// did: what a `decode_errors` count means.
+    pub last_decode_error: Option<String>,
     /// Risk rejections by reason.
     pub risk_rejects: BTreeMap<&'static str, u64>,
     /// Market records dropped because the persist ring was full.
@@ -179,6 +182,10 @@ impl RunSummary {
             c.decode_errors,
             c.oms_errors
         );
+        if let Some(e) = self.last_decode_error.as_deref().filter(|_| c.decode_errors > 0) {
+            let _ =
+                writeln!(out, "the last frame that failed to decode: {e} (check --dialect, --symbols and --scales)");
+        }
         if c.refused_requests > 0 {
             let _ = writeln!(
                 out,

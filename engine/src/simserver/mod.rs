@@ -35,7 +35,6 @@ use tungstenite::Message;
 use crate::{
     cli::SimArgs,
     gateway::protocol::Credentials,
-    run::sim_symbol_spec,
     sim::{Faults, FaultyMarket, FeeSchedule, MarketSim, SimSymbol},
 };
 use account::{Account, Listing};
@@ -66,7 +65,7 @@ impl Registry {
                 .symbols
                 .iter()
                 .map(|name| {
-                    let (price_scale, qty_scale, _) = sim_symbol_spec(name);
+                    let (price_scale, qty_scale) = crate::run::symbol_scales(name, &args.scales);
                     Listing { name: name.clone(), price_scale, qty_scale }
                 })
                 .collect();
@@ -86,8 +85,8 @@ fn market(args: &SimArgs) -> FaultyMarket {
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let (ps, qs, start) = sim_symbol_spec(name);
-            SimSymbol::new(name, feeds::event::InstrumentId(i as u32), (ps, qs), start)
+            let (ps, qs) = crate::run::symbol_scales(name, &args.scales);
+            SimSymbol::new(name, feeds::event::InstrumentId(i as u32), (ps, qs), crate::run::sim_start_ticks(name, ps))
         })
         .collect();
     let faults = Faults {
@@ -396,6 +395,7 @@ fn serve_ws<S: Socket>(stream: S, args: &SimArgs, registry: &Registry) -> Result
 /// A fault the dialect cannot carry, a bad certificate, or the port cannot be bound.
 pub fn run(args: &SimArgs) -> Result<std::process::ExitCode, String> {
     use crate::cli::Dialect;
+    crate::run::check_scales(&args.scales, &args.symbols)?;
     if args.corrupt_every > 0 && !matches!(args.dialect, Dialect::Okx | Dialect::Kraken) {
         return Err(
             "--corrupt-every needs --dialect okx or kraken: only their books carry a checksum that can expose it"
