@@ -133,8 +133,9 @@ pub struct SimArgs {
     /// `SYMBOL=PRICE:SIZE`, comma-separated (`BTCUSDT=1:8`, as Kraken quotes BTC/USDT).
     /// A symbol not listed takes the built-in table's (BTCUSDT 2:5, ETHUSDT 2:4,
     /// others 2:3). The venue's prices and sizes must fit them, and a Kraken book's
-    /// checksum needs them to be exactly the venue's. At most 10 decimals each.
-    #[arg(long, value_delimiter = ',', value_parser = parse_scales, value_name = "SYMBOL=PRICE:SIZE")]
+    /// checksum needs them to be exactly the venue's. At most 10 decimals each, and
+    /// 12 for the two together (amounts are kept at the sum's scale).
+    #[arg(long, value_delimiter = ',', value_parser = parse_scales, value_name = "SYMBOL=PRICE:SIZE", action = clap::ArgAction::Set)]
     pub scales: Vec<SymbolScales>,
     /// Random seed (same seed, same market).
     #[arg(long, default_value_t = 1)]
@@ -370,8 +371,9 @@ pub struct RunArgs {
     /// `SYMBOL=PRICE:SIZE`, comma-separated (`BTCUSDT=1:8`, as Kraken quotes BTC/USDT).
     /// A symbol not listed takes the built-in table's (BTCUSDT 2:5, ETHUSDT 2:4,
     /// others 2:3). The venue's prices and sizes must fit them, and a Kraken book's
-    /// checksum needs them to be exactly the venue's. At most 10 decimals each.
-    #[arg(long, value_delimiter = ',', value_parser = parse_scales, value_name = "SYMBOL=PRICE:SIZE")]
+    /// checksum needs them to be exactly the venue's. At most 10 decimals each, and
+    /// 12 for the two together (amounts are kept at the sum's scale).
+    #[arg(long, value_delimiter = ',', value_parser = parse_scales, value_name = "SYMBOL=PRICE:SIZE", action = clap::ArgAction::Set)]
     pub scales: Vec<SymbolScales>,
     /// Frames per second the simulator offers; 0 offers them as fast as the hot core
     /// takes them (a throughput run). Latency is measured from each frame's due time,

@@ -13,6 +13,9 @@ use engine::{
 const T0: u64 = 1_700_000_000_000_000_000;
 const MS: u64 = 1_000_000;
 
+#[path = "off_market/kraken_depth.rs"]
+mod kraken_depth;
+
 fn trade(id: u64, price: &str) -> String {
     format!(r#"{{"e":"trade","E":1,"s":"BTCUSDT","t":{id},"p":"{price}","q":"0.10000","T":1,"m":true,"M":true}}"#)
 }

@@ -11,6 +11,8 @@ use std::{
 };
 
 mod common;
+#[path = "ws_e2e/subscriptions.rs"]
+mod subscriptions;
 
 use common::run;
 use persist::{RecordKind, journal::JournalReader};

@@ -698,8 +698,7 @@ impl Pipeline {
         }
         if d.checksum().is_some() {
             // The venue's precision is taken to be the book's scale: true of the
-            // simulator; a live Kraken pair needs its instrument scaled as Kraken
-            // quotes it, which only the built-in symbol table sets today.
+            // simulator; a live Kraken pair needs `--scales` set as Kraken quotes it.
             let scale = self.scales.get(i).copied().unwrap_or_default();
             if seq.verify(d, book, scale, scale).is_err() {
                 // The update, and the checksum the venue sent for it.

@@ -450,11 +450,25 @@ pub fn symbol_scales(name: &str, scales: &[crate::cli::SymbolScales]) -> (u8, u8
 /// # Errors
 /// The first entry that does not, with the symbols there are.
 pub fn check_scales(scales: &[crate::cli::SymbolScales], symbols: &[String]) -> Result<(), String> {
-    match scales.iter().find(|s| !symbols.contains(&s.symbol)) {
-        Some(s) => Err(format!("--scales: {} is not one of --symbols ({})", s.symbol, symbols.join(","))),
+    if let Some(s) = scales.iter().find(|s| !symbols.contains(&s.symbol)) {
+        return Err(format!("--scales: {} is not one of --symbols ({})", s.symbol, symbols.join(",")));
+    }
+    match scales.iter().find(|s| s.price + s.size > MAX_MONEY_SCALE) {
+        Some(s) => Err(format!(
+            "--scales: {}={}:{}: {} decimals together, at most {MAX_MONEY_SCALE} (the account keeps amounts such as \
+             --equity at the largest price + size scale, in 64 bits)",
+            s.symbol,
+            s.price,
+            s.size,
+            s.price + s.size
+        )),
         None => Ok(()),
     }
 }
+
+/// The most price + size decimals one instrument may have: the account's amounts
+/// are `i64` at the largest such sum, and the default `--equity` (100,000) must fit.
+pub const MAX_MONEY_SCALE: u8 = 12;
 
 /// Where the simulator starts a symbol's best bid, in ticks at `price_scale`: the
 /// built-in table's price, at least one tick.
@@ -1245,5 +1259,7 @@ mod tests {
         let symbols = ["BTCUSDT".to_owned()];
         assert!(check_scales(&scales, &symbols).is_ok());
         assert!(check_scales(&scales, &["ETHUSDT".to_owned()]).unwrap_err().contains("BTCUSDT is not one of"));
+        let wide = [SymbolScales { symbol: "BTCUSDT".into(), price: 4, size: 9 }];
+        assert!(check_scales(&wide, &symbols).unwrap_err().contains("13 decimals together, at most 12"));
     }
 }

@@ -221,24 +221,32 @@ pub struct RingInput {
     snapshot: Events,
     asked: u64,
     asked_at: u64,
+    /// Books that synced since the feed core was last told (it paces its asks to
+    /// the venue by that): told before anything else, even if they want a snapshot
+    /// again by then.
+    synced: u64,
 }
 
 impl RingInput {
     /// Reads `rx`, asks on `requests`.
     pub fn new(rx: Consumer<FeedMsg>, requests: Producer<u64>) -> Self {
-        Self { rx, requests, snapshot: Events::with_capacity(256), asked: 0, asked_at: 0 }
+        Self { rx, requests, snapshot: Events::with_capacity(256), asked: 0, asked_at: 0, synced: 0 }
     }
 
     /// Asks the feed core for the snapshots the stage wants, once per change and again
     /// while unanswered.
     fn ask(&mut self, pipeline: &Pipeline, now: u64) {
         let wanted = pipeline.snapshot_requests();
-        if wanted == 0 {
-            // Told once, so the feed core knows its books synced (it paces its asks
-            // to the venue by that).
-            if self.asked != 0 && self.requests.try_push(0).is_ok() {
-                self.asked = 0;
+        self.synced |= self.asked & !wanted;
+        if self.synced != 0 {
+            // A mask without them; one that is wanted again goes in the next.
+            let told = wanted & !self.synced;
+            if self.requests.try_push(told).is_ok() {
+                (self.asked, self.asked_at, self.synced) = (told, now, 0);
             }
+            return;
+        }
+        if wanted == 0 {
             return;
         }
         if (wanted != self.asked || now.saturating_sub(self.asked_at) >= REQUEST_AGAIN_NS)

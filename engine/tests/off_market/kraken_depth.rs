@@ -16,7 +16,7 @@ use engine::{
 };
 use feeds::event::{Level, Price, Qty};
 
-const T0: u64 = 1_700_000_000_000_000_000;
+use super::T0;
 
 /// Kraken's whole book of one symbol, and what it has told the subscriber.
 struct VenueBook {

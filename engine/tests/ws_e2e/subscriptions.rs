@@ -11,7 +11,7 @@ use std::{
 
 use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
 
-mod common;
+use crate::common;
 
 /// How one venue writes what this test sends and reads.
 struct Dialect {
