@@ -300,6 +300,9 @@ pub struct Pipeline {
     scales: Vec<(u8, u8)>,
     /// Whose message format the feeds speak (and what records name as the venue).
     dialect: Venue,
+    /// The depth the venue holds our books at, trimmed to after each update
+    /// (Kraken's), looked up once here rather than per update.
+    trim_to: Option<usize>,
     /// Books in the middle of a multi-delta update the sequencer already accepted.
     mid_update: u64,
     needs_snapshot: u64,
@@ -437,6 +440,7 @@ impl Pipeline {
             sequencers: vec![feeds::sequencer::Sequencer::new(config.dialect); n],
             scales: config.instruments.iter().map(|(_, p, q)| (*p, *q)).collect(),
             dialect: config.dialect,
+            trim_to: subscribed_depth(config.dialect),
             mid_update: 0,
             needs_snapshot: if n == 64 { u64::MAX } else { (1u64 << n) - 1 },
             last_trade: vec![None; n],
@@ -692,7 +696,7 @@ impl Pipeline {
             return 0;
         }
         self.mid_update &= !bit;
-        if let Some(depth) = subscribed_depth(self.dialect) {
+        if let Some(depth) = self.trim_to {
             // Before the checksum, as Kraken's documentation orders it.
             book.trim_to(depth);
         }

@@ -18,12 +18,12 @@ pub(super) const STATUS: &str = r#"{"channel":"status","type":"update","data":[{
 /// to say.
 pub(super) const HEARTBEAT: &str = r#"{"channel":"heartbeat"}"#;
 
-/// Kraken's `time_in`/`time_out`: when the request came and when it was answered.
-fn times() -> (String, String) {
+/// Now in RFC 3339: Kraken's `time_in` and `time_out` (when the request came and
+/// when it was answered, the same instant here).
+fn now_rfc3339() -> String {
     let mut text = Vec::new();
     feeds::time::write_rfc3339_micros(&mut text, super::unix_ns());
-    let at = String::from_utf8_lossy(&text).into_owned();
-    (at.clone(), at)
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 /// An answer of one reply that is not a subscription.
@@ -33,7 +33,8 @@ fn single(reply: serde_json::Value) -> Answer {
 
 /// The answer to `text`, for a market carrying `symbols` (Kraken v2 symbols).
 pub(super) fn answer(text: &str, symbols: &[String]) -> Answer {
-    let (time_in, time_out) = times();
+    let time_in = now_rfc3339();
+    let time_out = &time_in;
     let Ok(request) = serde_json::from_str::<serde_json::Value>(text) else {
         return single(serde_json::json!({
             "error": "Malformed request", "success": false, "time_in": time_in, "time_out": time_out,
