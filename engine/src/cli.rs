@@ -316,7 +316,9 @@ pub struct RunArgs {
     /// feed's book. `ws://host:port/orders` (or `wss://`): `engine sim`'s order entry
     /// over a WebSocket, signed with the key and secret in ENGINE_API_KEY and
     /// ENGINE_API_SECRET (feed from `ws://host:port/?account=KEY` so orders match the
-    /// market you see). A WebSocket venue is reconciled at start-up: its positions
+    /// market you see). With several feeds, give one order-entry URL per feed, in the
+    /// same order, comma-separated (`ws://a/orders,ws://b/orders`); one key pair
+    /// serves them all. A WebSocket venue is reconciled at start-up: its positions
     /// become the engine's, and orders it still holds from an earlier run are
     /// cancelled before trading starts.
     #[arg(long, default_value = "sim", value_parser = parse_venue)]
@@ -749,16 +751,23 @@ fn parse_scales(s: &str) -> Result<SymbolScales, String> {
 pub enum OrderVenue {
     /// The in-process simulated venue.
     Sim,
-    /// A WebSocket order-entry URL.
-    Ws(String),
+    /// WebSocket order-entry URLs, one per venue (per `--feed`, in its order).
+    Ws(Vec<String>),
 }
 
 fn parse_venue(s: &str) -> Result<OrderVenue, String> {
-    match s.split_once(':') {
-        _ if s == "sim" => Ok(OrderVenue::Sim),
-        Some(("ws" | "wss", _)) => Ok(OrderVenue::Ws(s.to_owned())),
-        _ => Err(format!("`{s}`: expected `sim`, `ws://host:port/orders` or `wss://…`")),
+    if s == "sim" {
+        return Ok(OrderVenue::Sim);
     }
+    s.split(',')
+        .map(|url| match url.split_once(':') {
+            Some(("ws" | "wss", _)) => Ok(url.to_owned()),
+            _ => Err(format!(
+                "`{url}`: expected `sim`, `ws://host:port/orders` or `wss://…` (comma-separated, one per --feed)"
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(OrderVenue::Ws)
 }
 
 /// `--on-mismatch` values.

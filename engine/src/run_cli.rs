@@ -289,10 +289,21 @@ fn cores(args: &crate::cli::RunArgs) -> Result<(Topology, (usize, usize)), Strin
 
 /// How many venues `--feed` gives (one per feed), refusing combinations that cannot
 /// work: a replay among others (a capture is one venue's frames), sims mixed with
-/// WebSockets, or several venues with one order-entry connection or one capture.
+/// WebSockets, order-entry URLs that are not one per feed, or several venues with
+/// one capture.
 fn feed_venues(args: &RunArgs) -> Result<usize, String> {
     use crate::cli::FeedArg;
     let venues = args.feed.len().max(1);
+    if let crate::cli::OrderVenue::Ws(urls) = &args.venue
+        && urls.len() != venues
+    {
+        return Err(format!(
+            "--venue: {} order-entry URL{} for {venues} feed{}; give one per --feed, in the same order",
+            urls.len(),
+            if urls.len() == 1 { "" } else { "s" },
+            if venues == 1 { "" } else { "s" },
+        ));
+    }
     if venues == 1 {
         return Ok(1);
     }
@@ -306,11 +317,6 @@ fn feed_venues(args: &RunArgs) -> Result<usize, String> {
         .any(|(a, b)| std::mem::discriminant(a) != std::mem::discriminant(b))
     {
         return Err("--feed: give every venue the same kind of feed (all `sim`, or all `ws://`)".into());
-    }
-    if args.venue != crate::cli::OrderVenue::Sim {
-        return Err("--venue ws://...: one order-entry connection serves one venue; with several feeds, orders go \
-                    to each venue's simulated order entry (drop --venue)"
-            .into());
     }
     if args.record.is_some() {
         return Err("--record: a capture holds one venue's frames; record with one --feed".into());

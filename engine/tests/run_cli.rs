@@ -316,8 +316,9 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         (&["run", "--feed", "sim,ws://127.0.0.1:1/"], "give every venue the same kind of feed"),
         (
             &["run", "--feed", "sim,sim", "--venue", "ws://127.0.0.1:1/orders"],
-            "one order-entry connection serves one venue",
+            "--venue: 1 order-entry URL for 2 feeds; give one per --feed, in the same order",
         ),
+        (&["run", "--venue", "ws://127.0.0.1:1/orders,sim"], "`sim`: expected `sim`, `ws://host:port/orders`"),
         (&["run", "--feed", "sim,sim", "--record", "x.cap"], "a capture holds one venue's frames"),
         (&["run", "--feed", "sim,sim,sim", "--symbols", &symbols_22], "3 venues × 22 symbols is more than the 64"),
         (&["run", "--route", "cheapest"], "possible values: off, best-price, lowest-fee, smart"),

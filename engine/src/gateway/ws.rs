@@ -38,8 +38,11 @@ pub struct WsGateway {
     /// Whom a wss:// venue must be vouched for by.
     tls: feeds::ws::TlsConfig,
     creds: Credentials,
-    /// Instrument id → (symbol, price scale, size scale).
+    /// Instrument id − `first` → (symbol, price scale, size scale).
     symbols: Vec<(String, u8, u8)>,
+    /// The engine's id of this venue's first instrument (one venue among several
+    /// trades a range of ids; see `VenueLayout`).
+    first: u32,
     client: Option<WsClient>,
     request: Vec<u8>,
     cancel_on_disconnect: bool,
@@ -91,6 +94,7 @@ impl WsGateway {
             tls,
             creds,
             symbols,
+            first: 0,
             client: None,
             request: Vec::with_capacity(1024),
             cancel_on_disconnect,
@@ -111,6 +115,14 @@ impl WsGateway {
     #[must_use]
     pub fn with_connect_cpu(mut self, cpu: Option<usize>) -> Self {
         self.connect_cpu = cpu;
+        self
+    }
+
+    /// Numbers this venue's instruments from `first` (its `symbols[0]` is the
+    /// engine's instrument `first`): one venue among several.
+    #[must_use]
+    pub fn with_first_instrument(mut self, first: u32) -> Self {
+        self.first = first;
         self
     }
 
@@ -254,11 +266,13 @@ impl WsGateway {
         })
     }
 
-    fn instrument_of(&self, symbol: &str) -> Result<InstrumentId, GatewayError> {
+    /// The engine's instrument for a venue symbol, and its price and size scales.
+    fn instrument_of(&self, symbol: &str) -> Result<(InstrumentId, u8, u8), GatewayError> {
         self.symbols
             .iter()
-            .position(|(name, ..)| name == symbol)
-            .map(|i| InstrumentId(i as u32))
+            .enumerate()
+            .find(|(_, (name, ..))| name == symbol)
+            .map(|(i, (_, ps, qs))| (InstrumentId(self.first + i as u32), *ps, *qs))
             .ok_or_else(|| GatewayError::Protocol(format!("unknown symbol {symbol:?}")))
     }
 
@@ -272,7 +286,7 @@ impl VenueGateway for WsGateway {
     fn submit(&mut self, id: ClientId, order: &NewOrder, _book: &Book, _now: u64) -> Result<(), GatewayError> {
         let order_type = protocol::type_name(order.order_type).ok_or(GatewayError::StopAtVenue)?;
         let ts = self.ts_ms();
-        let wire = symbol(&self.symbols, order.instrument)?;
+        let wire = symbol(&self.symbols, self.first, order.instrument)?;
         protocol::encode_new(
             &mut self.request,
             &self.creds,
@@ -301,7 +315,7 @@ impl VenueGateway for WsGateway {
         _now: u64,
     ) -> Result<(), GatewayError> {
         let ts = self.ts_ms();
-        let wire = symbol(&self.symbols, instrument)?;
+        let wire = symbol(&self.symbols, self.first, instrument)?;
         protocol::encode_replace(&mut self.request, &self.creds, ts, id, wire, terms);
         self.send()
     }
@@ -343,8 +357,7 @@ impl VenueGateway for WsGateway {
         orders
             .iter()
             .map(|o| {
-                let instrument = self.instrument_of(o["symbol"].as_str().unwrap_or_default())?;
-                let (_, ps, qs) = self.symbols.get(instrument.0 as usize).cloned().unwrap_or_default();
+                let (instrument, ps, qs) = self.instrument_of(o["symbol"].as_str().unwrap_or_default())?;
                 let side = if o["side"] == "sell" { Side::Sell } else { Side::Buy };
                 Ok(VenueOrder {
                     id: ClientId(o["cid"].as_u64().ok_or_else(|| GatewayError::Protocol("order without cid".into()))?),
@@ -365,8 +378,7 @@ impl VenueGateway for WsGateway {
         positions
             .iter()
             .map(|p| {
-                let instrument = self.instrument_of(p["symbol"].as_str().unwrap_or_default())?;
-                let (_, ps, qs) = self.symbols.get(instrument.0 as usize).cloned().unwrap_or_default();
+                let (instrument, ps, qs) = self.instrument_of(p["symbol"].as_str().unwrap_or_default())?;
                 Ok(VenuePosition {
                     instrument,
                     net: self.fixed(&p["net"], qs)?,
@@ -410,10 +422,13 @@ impl VenueGateway for WsGateway {
     }
 }
 
-/// The wire view of an instrument's symbol.
-fn symbol(symbols: &[(String, u8, u8)], instrument: InstrumentId) -> Result<WireSymbol<'_>, GatewayError> {
-    let (name, price_scale, qty_scale) =
-        symbols.get(instrument.0 as usize).ok_or(GatewayError::UnknownInstrument(instrument))?;
+/// The wire view of an instrument's symbol (`symbols[0]` is instrument `first`).
+fn symbol(symbols: &[(String, u8, u8)], first: u32, instrument: InstrumentId) -> Result<WireSymbol<'_>, GatewayError> {
+    let (name, price_scale, qty_scale) = instrument
+        .0
+        .checked_sub(first)
+        .and_then(|i| symbols.get(i as usize))
+        .ok_or(GatewayError::UnknownInstrument(instrument))?;
     Ok(WireSymbol { name, price_scale: *price_scale, qty_scale: *qty_scale })
 }
 

@@ -150,21 +150,37 @@ fn connect_cpu(options: &RunOptions) -> Option<usize> {
     (cold_cpu != hot_cpu && cold_cpu != feed_core).then_some(cold_cpu)
 }
 
-/// Connects a WebSocket venue and reconciles with it (none for the simulated venue,
-/// which starts empty with every run).
+/// Connects the WebSocket venues, one per feed, and reconciles with them (none for
+/// the simulated venue, which starts empty with every run).
 fn connect_venue(options: &RunOptions) -> Result<(Option<Gateway>, Option<reconcile::Reconciliation>), RunError> {
-    let crate::cli::OrderVenue::Ws(url) = &options.venue else { return Ok((None, None)) };
+    let crate::cli::OrderVenue::Ws(urls) = &options.venue else { return Ok((None, None)) };
     let creds = crate::gateway::protocol::Credentials::from_env().map_err(RunError::Venue)?;
-    let symbols = options.pipeline.instruments.clone();
-    let entry = (symbols.clone(), options.cancel_on_disconnect);
-    let mut gateway = crate::gateway::WsGateway::connect_with(url, creds, entry, options.tls.clone())
+    let layout = crate::pipeline::VenueLayout::of(&options.pipeline);
+    let mut venues: Vec<Gateway> = Vec::with_capacity(urls.len());
+    for (v, url) in urls.iter().enumerate() {
+        let ids = layout.ids(v);
+        let symbols = options.pipeline.instruments.get(ids.clone()).unwrap_or_default().to_vec();
+        let gateway = crate::gateway::WsGateway::connect_with(
+            url,
+            creds.clone(),
+            (symbols, options.cancel_on_disconnect),
+            options.tls.clone(),
+        )
         .map_err(|e| RunError::Venue(format!("{url}: {e}")))?
+        .with_first_instrument(ids.start as u32)
         .with_connect_cpu(connect_cpu(options));
+        venues.push(Box::new(gateway));
+    }
+    let mut gateway: Gateway = match venues.len() {
+        1 => venues.pop().ok_or_else(|| RunError::Venue("no order-entry URL".into()))?,
+        _ => Box::new(crate::gateway::VenueSet::new(venues, layout)),
+    };
     let journal = match &options.persist {
         PersistTarget::Journal(dir, _) => reconcile::journal_positions(dir).map_err(RunError::Venue)?,
         PersistTarget::None | PersistTarget::Discard => Vec::new(),
     };
-    let found = reconcile::startup(&mut gateway, &journal, &symbols, options.on_mismatch)
+    let names = crate::pipeline::instrument_labels(&options.pipeline);
+    let found = reconcile::startup(gateway.as_mut(), &journal, &names, options.on_mismatch)
         .map_err(|e| RunError::Venue(format!("start-up reconciliation: {e}")))?;
     if found.mismatched() {
         eprintln!(
@@ -178,10 +194,9 @@ fn connect_venue(options: &RunOptions) -> Result<(Option<Gateway>, Option<reconc
             }
         );
     }
-    Ok((Some(Box::new(gateway)), Some(found)))
+    Ok((Some(gateway), Some(found)))
 }
 
-/// Builds the simulator on the thread that reads it.
 /// Builds the simulator on the thread that reads it: venue `v`'s feed.
 type SimFactory = Box<dyn Fn(usize) -> SimFeed + Send>;
 

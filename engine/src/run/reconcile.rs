@@ -68,17 +68,18 @@ pub fn journal_positions(dir: &Path) -> Result<Vec<(u32, i64)>, String> {
     Ok(last)
 }
 
-/// Reconciles with the venue before trading starts.
+/// Reconciles with the venue (or every venue of a set) before trading starts.
+/// `names[i]` names instrument `i` in the report (`BTCUSDT@1` with several venues).
 ///
 /// # Errors
 /// The venue did not answer a query, or an orphan's cancel went unanswered.
 pub fn startup(
     gateway: &mut dyn VenueGateway,
     journal: &[(u32, i64)],
-    symbols: &[(String, u8, u8)],
+    names: &[String],
     policy: MismatchPolicy,
 ) -> Result<Reconciliation, GatewayError> {
-    let name = |i: u32| symbols.get(i as usize).map_or_else(|| format!("#{i}"), |s| s.0.clone());
+    let name = |i: u32| names.get(i as usize).map_or_else(|| format!("#{i}"), Clone::clone);
     let venue = gateway.positions()?;
     let orphans = gateway.open_orders()?;
     let clock = LiveClock::new();
@@ -103,7 +104,7 @@ pub fn startup(
     }
     let net_of = |i: u32| venue.iter().find(|p| p.instrument == InstrumentId(i)).map_or(0, |p| p.net);
     let journal_of = |i: u32| journal.iter().find(|(j, _)| *j == i).map_or(0, |(_, n)| *n);
-    let mismatches = (0..symbols.len() as u32)
+    let mismatches = (0..names.len() as u32)
         .filter(|i| net_of(*i) != journal_of(*i))
         .map(|i| format!("{}: venue {} vs journal {}", name(i), net_of(i), journal_of(i)))
         .collect();
