@@ -747,6 +747,43 @@ fn a_stalled_order_entry_reconnect_does_not_hold_up_the_caller() {
     assert!(!g.is_reconnecting() && !g.is_connected());
 }
 
+/// Two WebSocket venues, and venue 1's simulator is killed mid-run: its feed and its
+/// order entry go together. Venue 0 keeps trading; the engine does not halt (only
+/// every venue down trips `venue_down`) and stops cleanly at the end of the run.
+#[test]
+fn one_venue_lost_leaves_the_other_trading() {
+    let _one = common::one_engine_at_a_time();
+    // Venue 0 takes every order once venue 1 is gone: no rate limit to open its breaker.
+    let fast = ["--rate", "20000", "--order-rate", "100000"];
+    let mut sims = [sim(&fast), sim(&[&fast[..], &["--seed", "7"]].concat())];
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
+    let venues = sims.iter().map(|s| format!("{}orders", s.url)).collect::<Vec<_>>().join(",");
+    let child = engine_against(&sims[0].url, journal.path(), &json)
+        .args(["--feed", &feeds, "--venue", &venues, "--duration", "5s"])
+        .args(["--strategy", "taker:threshold_pct=30,max_inventory=300"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    sims[1].child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let s = summary_of(&json);
+    assert!(s["halt"].is_null(), "one venue of two down is no halt: {s}");
+    let (records, report) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+    assert!(report.torn_tail.is_none(), "a clean journal");
+    let fills_at = |instrument: u32| {
+        records.iter().filter(move |r| r.kind() == Some(persist::RecordKind::Fill) && r.instrument == instrument)
+    };
+    let last_at_1 = fills_at(1).map(|r| r.ts).max().expect("venue 1 traded before it went");
+    let after = fills_at(0).filter(|r| r.ts > last_at_1 + 1_000_000_000).count();
+    assert!(after > 0, "venue 0 still fills a second after venue 1's last fill: {s}");
+}
+
 /// Two venues, each its own `engine sim` process with its own order entry: the engine
 /// sends each instrument's orders to its venue's connection, so each venue ends with
 /// the position the journal recorded for that venue's instrument. A trade made at

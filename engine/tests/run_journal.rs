@@ -150,8 +150,9 @@ fn three_venue_run(dir: &std::path::Path, extra: &[&str]) -> engine::run::RunSum
         "60s",
         "--symbols",
         "BTCUSDT,ETHUSDT",
+        // The taker's cap is per symbol over all venues: room for 1,000 lots at each.
         "--strategy",
-        "taker:cooldown_us=100,threshold_pct=40",
+        "taker:cooldown_us=100,threshold_pct=40,max_inventory=3000",
         // Room for positions at several venues (2% of 1M quote each): these runs
         // prove routing, not the position limit the taker would press against.
         "--equity",

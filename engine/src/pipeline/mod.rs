@@ -446,7 +446,7 @@ impl Pipeline {
             last_trade: vec![None; n],
             recent_trades: vec![[0; RECENT_TRADES]; n],
             last_top: vec![[0; 4]; n],
-            strategy: crate::strategy::build(&config.strategy, n),
+            strategy: crate::strategy::build(&config.strategy, n, VenueLayout::of(config).per_venue),
             risk,
             oms: Oms::new(config.order_capacity, n).with_epoch(config.client_id_epoch).with_money(&money),
             venue,

@@ -99,11 +99,12 @@ pub trait Strategy: Send + std::fmt::Debug {
     fn on_exec(&mut self, _order: &Order, _report: &ExecReport, _ctx: &mut Ctx<'_>) {}
 }
 
-/// Builds the configured strategy for `instruments` instruments.
-pub fn build(config: &StrategyConfig, instruments: usize) -> Box<dyn Strategy> {
+/// Builds the configured strategy for `instruments` instruments, `symbols` of them
+/// per venue (venue `v`'s `k`-th symbol is instrument `v × symbols + k`).
+pub fn build(config: &StrategyConfig, instruments: usize, symbols: usize) -> Box<dyn Strategy> {
     match config {
         StrategyConfig::MarketMaker(p) => Box::new(MarketMaker::new(*p, instruments)),
-        StrategyConfig::Taker(p) => Box::new(Taker::new(*p, instruments)),
+        StrategyConfig::Taker(p) => Box::new(Taker::new(*p, instruments, symbols)),
         StrategyConfig::Idle => Box::new(Idle),
     }
 }

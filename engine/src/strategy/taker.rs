@@ -3,6 +3,11 @@
 //! an IOC at the touch by default; a market or FOK order, or a stop that waits for a
 //! trade at the touch to confirm the move (one armed entry per instrument; a new
 //! signal cancels the old), are a parameter away.
+//!
+//! Its inventory is per symbol, summed over the venues that trade it: with a router
+//! moving an order to another venue than the book that signalled it, the fill lands
+//! on that venue's instrument, and the cap must still hold for the symbol. Past the
+//! cap (fills already out when it was reached), it still trades to reduce.
 
 use feeds::event::{BookSide, Price, Qty, Side};
 
@@ -23,7 +28,7 @@ pub struct TakerParams {
     pub size: i64,
     /// Minimum time between orders on one instrument (ns).
     pub cooldown_ns: u64,
-    /// Never grow the inventory past this (lots).
+    /// Never grow the symbol's inventory, over every venue, past this (lots).
     pub max_inventory: i64,
     /// Each order's protective stop, this many basis points on its losing side.
     pub stop_bps: i64,
@@ -87,7 +92,6 @@ impl Default for TakerParams {
 #[derive(Debug, Clone, Copy, Default)]
 struct State {
     last_order_ns: u64,
-    inventory: i64,
     /// The stop entry still waiting for its trigger.
     armed: Option<ClientId>,
 }
@@ -96,19 +100,30 @@ struct State {
 #[derive(Debug)]
 pub struct Taker {
     params: TakerParams,
+    /// Per instrument.
     state: Vec<State>,
+    /// Per symbol: instrument `i` is symbol `i % symbols` (venue `v`'s `k`-th symbol
+    /// is instrument `v × symbols + k`).
+    inventory: Vec<i64>,
 }
 
 impl Taker {
-    /// A taker for `instruments` instruments.
-    pub fn new(params: TakerParams, instruments: usize) -> Self {
-        Self { params, state: vec![State::default(); instruments] }
+    /// A taker for `instruments` instruments, `symbols` of them per venue.
+    pub fn new(params: TakerParams, instruments: usize, symbols: usize) -> Self {
+        let symbols = symbols.clamp(1, instruments.max(1));
+        Self { params, state: vec![State::default(); instruments], inventory: vec![0; symbols] }
+    }
+
+    fn inventory_of(&mut self, instrument: usize) -> Option<&mut i64> {
+        let symbols = self.inventory.len();
+        self.inventory.get_mut(instrument % symbols)
     }
 }
 
 impl Strategy for Taker {
     fn on_book(&mut self, market: &Market<'_>, ctx: &mut Ctx<'_>) {
         let p = self.params;
+        let Some(&mut inventory) = self.inventory_of(market.instrument.0 as usize) else { return };
         let Some(s) = self.state.get_mut(market.instrument.0 as usize) else { return };
         let book = market.book;
         let (Some(best_bid), Some(best_ask)) = (book.best_bid(), book.best_ask()) else { return };
@@ -129,7 +144,8 @@ impl Strategy for Taker {
         } else {
             return;
         };
-        if (s.inventory + signed(side, p.size)).abs() > p.max_inventory {
+        let after = (inventory + signed(side, p.size)).abs();
+        if after > p.max_inventory && after >= inventory.abs() {
             return;
         }
         // Past the touch by `slip_bps`: the worst price a market entry accepts.
@@ -168,13 +184,111 @@ impl Strategy for Taker {
     }
 
     fn on_exec(&mut self, order: &Order, report: &ExecReport, _ctx: &mut Ctx<'_>) {
-        let Some(s) = self.state.get_mut(order.new.instrument.0 as usize) else { return };
-        if let ExecKind::Fill { qty, .. } = report.kind {
-            s.inventory += signed(order.new.side, qty.0);
+        if let ExecKind::Fill { qty, .. } = report.kind
+            && let Some(inventory) = self.inventory_of(order.new.instrument.0 as usize)
+        {
+            *inventory += signed(order.new.side, qty.0);
         }
+        let Some(s) = self.state.get_mut(order.new.instrument.0 as usize) else { return };
         // Fired or finished: no longer waiting.
         if s.armed == Some(order.id) && !order.is_armed() {
             s.armed = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use feeds::{
+        book::Book,
+        event::{BookDelta, InstrumentId, Level, UnixNanos, Venue},
+    };
+
+    use super::*;
+    use crate::{
+        fixed::Bounded,
+        oms::Oms,
+        order::{Intent, Liquidity},
+    };
+
+    /// A one-level book: `bid` and `ask` sizes at 100 and 101.
+    fn book(bid: i64, ask: i64) -> Book {
+        let mut d = BookDelta::new(Venue::Binance, InstrumentId(0), (1, 1), UnixNanos(0), UnixNanos(0));
+        d.push(BookSide::Bid, Level { price: Price(100), qty: Qty(bid) });
+        d.push(BookSide::Ask, Level { price: Price(101), qty: Qty(ask) });
+        d.set_snapshot();
+        d.set_last();
+        let mut b = Book::with_depth(4);
+        b.apply(&d).unwrap();
+        b
+    }
+
+    struct Desk {
+        taker: Taker,
+        oms: Oms,
+        intents: Bounded<Intent>,
+        now: u64,
+    }
+
+    impl Desk {
+        /// Two venues trading one symbol: instruments 0 and 1.
+        fn two_venues() -> Self {
+            let params = TakerParams { threshold_pct: 30, size: 100, max_inventory: 300, ..TakerParams::default() };
+            Self { taker: Taker::new(params, 2, 1), oms: Oms::new(64, 2), intents: Bounded::with_capacity(16), now: 0 }
+        }
+
+        /// A fill of `qty` on `side` at `instrument` (where a router sent the order).
+        fn filled(&mut self, instrument: u32, side: Side, qty: i64) {
+            let new = NewOrder {
+                instrument: InstrumentId(instrument),
+                side,
+                price: Price(101),
+                qty: Qty(qty),
+                order_type: OrderType::Ioc,
+                stop: Price(0),
+            };
+            let id = self.oms.create(new).unwrap();
+            let order = *self.oms.get(id).unwrap();
+            let kind =
+                ExecKind::Fill { price: Price(101), qty: Qty(qty), liquidity: Liquidity::Taker, trade_id: 1, fee: 0 };
+            let report = ExecReport { client_id: id, kind, ts: self.now };
+            let mut ctx = Ctx::new(self.now, &mut self.oms, &mut self.intents);
+            self.taker.on_exec(&order, &report, &mut ctx);
+        }
+
+        /// The side of the order a signal on `instrument`'s `book` sends, if any.
+        fn signal(&mut self, instrument: u32, book: &Book) -> Option<Side> {
+            self.now += 1_000_000_000;
+            self.intents.clear();
+            let market = Market { instrument: InstrumentId(instrument), book, last_trade: None };
+            let mut ctx = Ctx::new(self.now, &mut self.oms, &mut self.intents);
+            self.taker.on_book(&market, &mut ctx);
+            self.intents.drain().find_map(|i| match i {
+                Intent::New { order, .. } => Some(order.side),
+                _ => None,
+            })
+        }
+    }
+
+    #[test]
+    fn fills_at_another_venue_count_against_the_symbols_cap() {
+        let (bids_heavy, asks_heavy) = (book(90, 10), book(10, 90));
+        let mut desk = Desk::two_venues();
+        assert_eq!(desk.signal(0, &bids_heavy), Some(Side::Buy), "flat: the signal trades");
+        // Venue 0's book signalled; a router sent the orders to venue 1.
+        desk.filled(1, Side::Buy, 300);
+        assert_eq!(desk.signal(0, &bids_heavy), None, "300 bought at venue 1 is the symbol's cap");
+        assert_eq!(desk.signal(1, &bids_heavy), None, "at either venue");
+        assert_eq!(desk.signal(0, &asks_heavy), Some(Side::Sell), "selling reduces it");
+    }
+
+    #[test]
+    fn past_the_cap_it_still_trades_to_reduce() {
+        let (bids_heavy, asks_heavy) = (book(90, 10), book(10, 90));
+        let mut desk = Desk::two_venues();
+        // Fills already out when the cap was reached carry it past.
+        desk.filled(0, Side::Sell, 1_300);
+        assert_eq!(desk.signal(0, &asks_heavy), None, "selling more grows it");
+        assert_eq!(desk.signal(0, &bids_heavy), Some(Side::Buy), "buying brings it back toward the cap");
     }
 }
