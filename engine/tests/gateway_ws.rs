@@ -31,6 +31,8 @@ use feeds::{
 };
 
 mod common;
+#[path = "gateway_ws/venues.rs"]
+mod venues;
 
 #[global_allocator]
 static GLOBAL: common::counting::Counting = common::counting::Counting;
@@ -745,111 +747,4 @@ fn a_stalled_order_entry_reconnect_does_not_hold_up_the_caller() {
         other => panic!("expected the venue unreachable, got {other:?}"),
     }
     assert!(!g.is_reconnecting() && !g.is_connected());
-}
-
-/// Two WebSocket venues, and venue 1's simulator is killed mid-run: its feed and its
-/// order entry go together. Venue 0 keeps trading; the engine does not halt (only
-/// every venue down trips `venue_down`) and stops cleanly at the end of the run.
-#[test]
-fn one_venue_lost_leaves_the_other_trading() {
-    let _one = common::one_engine_at_a_time();
-    // Venue 0 takes every order once venue 1 is gone: no rate limit to open its breaker.
-    let fast = ["--rate", "20000", "--order-rate", "100000"];
-    let mut sims = [sim(&fast), sim(&[&fast[..], &["--seed", "7"]].concat())];
-    let journal = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
-    let venues = sims.iter().map(|s| format!("{}orders", s.url)).collect::<Vec<_>>().join(",");
-    let child = engine_against(&sims[0].url, journal.path(), &json)
-        .args(["--feed", &feeds, "--venue", &venues, "--duration", "5s"])
-        .args(["--strategy", "taker:threshold_pct=30,max_inventory=300"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1_500));
-    sims[1].child.kill().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let s = summary_of(&json);
-    assert!(s["halt"].is_null(), "one venue of two down is no halt: {s}");
-    let (records, report) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
-    assert!(report.torn_tail.is_none(), "a clean journal");
-    let fills_at = |instrument: u32| {
-        records.iter().filter(move |r| r.kind() == Some(persist::RecordKind::Fill) && r.instrument == instrument)
-    };
-    let last_at_1 = fills_at(1).map(|r| r.ts).max().expect("venue 1 traded before it went");
-    let after = fills_at(0).filter(|r| r.ts > last_at_1 + 1_000_000_000).count();
-    assert!(after > 0, "venue 0 still fills a second after venue 1's last fill: {s}");
-}
-
-/// Two venues, each its own `engine sim` process with its own order entry: the engine
-/// sends each instrument's orders to its venue's connection, so each venue ends with
-/// the position the journal recorded for that venue's instrument. A trade made at
-/// venue 1 behind the engine's back is then found at start-up and named by venue.
-#[test]
-fn each_venue_gets_its_own_order_entry_and_is_reconciled_on_its_own() {
-    let _one = common::one_engine_at_a_time();
-    let sims = [sim(&["--rate", "40000"]), sim(&["--rate", "40000", "--seed", "7"])];
-    let journal = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let two_venues = |json: &std::path::Path| {
-        let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
-        let venues = sims.iter().map(|s| format!("{}orders", s.url)).collect::<Vec<_>>().join(",");
-        let mut command = engine_against(&sims[0].url, journal.path(), json);
-        command.args(["--feed", &feeds, "--venue", &venues, "--frames", "40000"]);
-        command.args(["--strategy", "taker:threshold_pct=30,max_inventory=300"]).output().unwrap()
-    };
-    let out = two_venues(&json);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let s = summary_of(&json);
-    assert_eq!(s["counters"]["gateway_errors"], 0, "{s}");
-    assert_eq!(s["reconciliation"]["mismatches"], serde_json::json!([]), "fresh accounts, fresh journal: {s}");
-    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
-    for instrument in 0..2 {
-        let fills =
-            records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Fill) && r.instrument == instrument);
-        assert!(fills.count() > 0, "instrument {instrument} traded at its venue: {s}");
-    }
-    let journaled = engine::run::reconcile::journal_positions(journal.path()).unwrap();
-    let journal_net = |i: u32| journaled.iter().find(|(j, _)| *j == i).map_or(0, |(_, n)| *n);
-    let venue_net = |sim: &Sim| gateway(&sim.url, false).positions().unwrap().first().map_or(0, |p| p.net);
-    for (v, sim) in sims.iter().enumerate() {
-        assert_eq!(venue_net(sim), journal_net(v as u32), "venue {v} holds what the journal says it traded there");
-    }
-
-    // Venue 1 fills an order the engine never sent.
-    let market = Market::follow(&sims[1].url);
-    let (_, ask) = market.touch().unwrap();
-    let mut g = gateway(&sims[1].url, false);
-    g.submit(ClientId(1 << 60), &order(Side::Buy, ask + 20, 3, OrderType::Ioc), &Book::with_depth(1), 0).unwrap();
-    let mut reports = Vec::new();
-    collect(&mut g, &mut reports, |r| r.iter().any(|r| matches!(r.kind, ExecKind::Fill { .. })));
-    drop((g, market));
-    let (net0, net1) = (venue_net(&sims[0]), venue_net(&sims[1]));
-    assert_ne!(net1, journal_net(1), "the planted fill moved venue 1's position");
-
-    let out = two_venues(&json);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "reduce-only is not a halt: {stderr}");
-    let s = summary_of(&json);
-    let expected = format!("BTCUSDT@1: venue {net1} vs journal {}", journal_net(1));
-    assert_eq!(s["reconciliation"]["mismatches"], serde_json::json!([expected]), "only venue 1 differs: {s}");
-    assert_eq!(
-        s["reconciliation"]["venue_positions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| (p[0].clone(), p[1].clone()))
-            .collect::<Vec<_>>(),
-        [(0, net0), (1, net1)]
-            .into_iter()
-            .filter(|(_, net)| *net != 0)
-            .map(|(v, net)| (serde_json::json!(format!("BTCUSDT@{v}")), serde_json::json!(net)))
-            .collect::<Vec<_>>(),
-        "each venue's position, taken over under its own name: {s}"
-    );
-    assert_eq!(s["trading_state"], "ReduceOnly", "{s}");
 }

@@ -152,6 +152,7 @@ impl Pipeline {
         let Some(fallback) = self.books.first() else { return order };
         let layout = self.layout;
         let restricted = self.risk.limits().restricted;
+        let entry_up = |v: usize| !self.settle_pending && self.venue.venue_connected(v);
         let views: [crate::route::VenueView<'_>; crate::route::MAX_VENUES] = std::array::from_fn(|v| {
             let i = layout.at_venue(order.instrument, v).0 as usize;
             let own = self.risk.instrument(InstrumentId(i as u32));
@@ -162,10 +163,11 @@ impl Pipeline {
                 ack_ns: self.ack_latency.get(v).map_or(0, |a| a.get()),
                 breaker: self.breakers.get(v).map_or(crate::risk::BreakerState::Closed, |b| {
                     // As the order's own check would find it: a venue that would
-                    // refuse (cooling down, or every probe out) is open; one past its
-                    // cool-down admits a probe, so it is half-open.
+                    // refuse (cooling down, every probe out, or its order entry down
+                    // or not yet settled) is open; one past its cool-down admits a
+                    // probe, so it is half-open.
                     match b.state() {
-                        _ if !b.would_admit(now) => crate::risk::BreakerState::Open,
+                        _ if !b.would_admit(now) || !entry_up(v) => crate::risk::BreakerState::Open,
                         crate::risk::BreakerState::Closed => crate::risk::BreakerState::Closed,
                         _ => crate::risk::BreakerState::HalfOpen,
                     }

@@ -1,0 +1,223 @@
+//! Several WebSocket venues, each with its own order entry (`--venue
+//! ws://a/orders,ws://b/orders`), against `engine sim` processes: orders go to their
+//! venue's connection, start-up reconciliation names a difference by venue, and a
+//! venue lost (whole, or only its order entry) leaves the others trading.
+
+use std::{
+    net::{Shutdown, TcpListener, TcpStream},
+    process::Stdio,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use engine::{
+    gateway::VenueGateway,
+    order::{ClientId, ExecKind, OrderType},
+};
+use feeds::{book::Book, event::Side};
+
+use super::{KEY, Market, Sim, collect, engine_against, gateway, order, sim, summary_of};
+use crate::common;
+
+/// Two WebSocket venues, and venue 1's simulator is killed mid-run: its feed and its
+/// order entry go together. Venue 0 keeps trading; the engine does not halt (only
+/// every venue down trips `venue_down`) and stops cleanly at the end of the run.
+#[test]
+fn one_venue_lost_leaves_the_other_trading() {
+    let _one = common::one_engine_at_a_time();
+    // Venue 0 takes every order once venue 1 is gone: no rate limit to open its breaker.
+    let fast = ["--rate", "20000", "--order-rate", "100000"];
+    let mut sims = [sim(&fast), sim(&[&fast[..], &["--seed", "7"]].concat())];
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
+    let venues = sims.iter().map(|s| format!("{}orders", s.url)).collect::<Vec<_>>().join(",");
+    let child = engine_against(&sims[0].url, journal.path(), &json)
+        .args(["--feed", &feeds, "--venue", &venues, "--duration", "5s"])
+        .args(["--strategy", "taker:threshold_pct=30,max_inventory=300"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    sims[1].child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let s = summary_of(&json);
+    assert!(s["halt"].is_null(), "one venue of two down is no halt: {s}");
+    let (records, report) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+    assert!(report.torn_tail.is_none(), "a clean journal");
+    let fills_at = |instrument: u32| {
+        records.iter().filter(move |r| r.kind() == Some(persist::RecordKind::Fill) && r.instrument == instrument)
+    };
+    let last_at_1 = fills_at(1).map(|r| r.ts).max().expect("venue 1 traded before it went");
+    let after = fills_at(0).filter(|r| r.ts > last_at_1 + 1_000_000_000).count();
+    assert!(after > 0, "venue 0 still fills a second after venue 1's last fill: {s}");
+}
+
+/// Two venues, each its own `engine sim` process with its own order entry: the engine
+/// sends each instrument's orders to its venue's connection, so each venue ends with
+/// the position the journal recorded for that venue's instrument. A trade made at
+/// venue 1 behind the engine's back is then found at start-up and named by venue.
+#[test]
+fn each_venue_gets_its_own_order_entry_and_is_reconciled_on_its_own() {
+    let _one = common::one_engine_at_a_time();
+    let sims = [sim(&["--rate", "40000"]), sim(&["--rate", "40000", "--seed", "7"])];
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let two_venues = |json: &std::path::Path| {
+        let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
+        let venues = sims.iter().map(|s| format!("{}orders", s.url)).collect::<Vec<_>>().join(",");
+        let mut command = engine_against(&sims[0].url, journal.path(), json);
+        command.args(["--feed", &feeds, "--venue", &venues, "--frames", "40000"]);
+        command.args(["--strategy", "taker:threshold_pct=30,max_inventory=300"]).output().unwrap()
+    };
+    let out = two_venues(&json);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary_of(&json);
+    assert_eq!(s["counters"]["gateway_errors"], 0, "{s}");
+    assert_eq!(s["reconciliation"]["mismatches"], serde_json::json!([]), "fresh accounts, fresh journal: {s}");
+    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+    for instrument in 0..2 {
+        let fills =
+            records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Fill) && r.instrument == instrument);
+        assert!(fills.count() > 0, "instrument {instrument} traded at its venue: {s}");
+    }
+    let journaled = engine::run::reconcile::journal_positions(journal.path()).unwrap();
+    let journal_net = |i: u32| journaled.iter().find(|(j, _)| *j == i).map_or(0, |(_, n)| *n);
+    let venue_net = |sim: &Sim| gateway(&sim.url, false).positions().unwrap().first().map_or(0, |p| p.net);
+    for (v, sim) in sims.iter().enumerate() {
+        assert_eq!(venue_net(sim), journal_net(v as u32), "venue {v} holds what the journal says it traded there");
+    }
+
+    // Venue 1 fills an order the engine never sent.
+    let market = Market::follow(&sims[1].url);
+    let (_, ask) = market.touch().unwrap();
+    let mut g = gateway(&sims[1].url, false);
+    g.submit(ClientId(1 << 60), &order(Side::Buy, ask + 20, 3, OrderType::Ioc), &Book::with_depth(1), 0).unwrap();
+    let mut reports = Vec::new();
+    collect(&mut g, &mut reports, |r| r.iter().any(|r| matches!(r.kind, ExecKind::Fill { .. })));
+    drop((g, market));
+    let (net0, net1) = (venue_net(&sims[0]), venue_net(&sims[1]));
+    assert_ne!(net1, journal_net(1), "the planted fill moved venue 1's position");
+
+    let out = two_venues(&json);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "reduce-only is not a halt: {stderr}");
+    let s = summary_of(&json);
+    let expected = format!("BTCUSDT@1: venue {net1} vs journal {}", journal_net(1));
+    assert_eq!(s["reconciliation"]["mismatches"], serde_json::json!([expected]), "only venue 1 differs: {s}");
+    assert_eq!(
+        s["reconciliation"]["venue_positions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].clone(), p[1].clone()))
+            .collect::<Vec<_>>(),
+        [(0, net0), (1, net1)]
+            .into_iter()
+            .filter(|(_, net)| *net != 0)
+            .map(|(v, net)| (serde_json::json!(format!("BTCUSDT@{v}")), serde_json::json!(net)))
+            .collect::<Vec<_>>(),
+        "each venue's position, taken over under its own name: {s}"
+    );
+    assert_eq!(s["trading_state"], "ReduceOnly", "{s}");
+}
+
+/// A TCP relay to `target` (`host:port`) that a test can cut: every connection
+/// through it is closed and new ones are refused, as a broken network path to one
+/// venue's order entry would (its market data, on another path, goes on).
+struct Relay {
+    port: u16,
+    cut: Arc<AtomicBool>,
+}
+
+impl Relay {
+    fn to(target: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let (target, stop) = (target.to_owned(), Arc::clone(&cut));
+        std::thread::spawn(move || {
+            let mut open = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                let server = TcpStream::connect(&target).unwrap();
+                let pipes = [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server.try_clone().unwrap(), client.try_clone().unwrap()),
+                ];
+                for (mut from, mut to) in pipes {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+                open.push((client, server));
+            }
+            for (client, server) in open {
+                let _ = client.shutdown(Shutdown::Both);
+                let _ = server.shutdown(Shutdown::Both);
+            }
+            // The listener goes with this thread: new connections are refused.
+        });
+        Self { port, cut }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Venue 1's order entry goes down while its feed goes on (its connection runs
+/// through a relay the test cuts). Its book stays valid, so only the venue link
+/// tells the router not to send orders there: after the cut, no order is routed to
+/// venue 1 only to be refused for its order entry being down.
+#[test]
+fn the_router_sends_nothing_to_a_venue_whose_order_entry_is_down() {
+    let _one = common::one_engine_at_a_time();
+    let fast = ["--rate", "20000", "--order-rate", "100000"];
+    let sims = [sim(&fast), sim(&[&fast[..], &["--seed", "7"]].concat())];
+    let relay = Relay::to(sims[1].url.trim_start_matches("ws://").trim_end_matches('/'));
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
+    let venues = format!("{}orders,ws://127.0.0.1:{}/orders", sims[0].url, relay.port);
+    let child = engine_against(&sims[0].url, journal.path(), &json)
+        .args(["--feed", &feeds, "--venue", &venues, "--duration", "4s"])
+        .args(["--strategy", "taker:threshold_pct=30,max_inventory=300"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    relay.cut();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary_of(&json);
+    assert!(s["counters"]["gateway_errors"].as_u64().unwrap() > 0, "the cut was noticed: {s}");
+    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+    let entry_down = engine::risk::Reject::VenueCircuitOpen.code();
+    let mut routed_to_1 = std::collections::HashSet::new();
+    let mut refused_there = 0;
+    for r in records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Risk)) {
+        let f = <persist::record::RiskFields as persist::Fields>::from_record(r).unwrap();
+        if f.reason == engine::pipeline::ROUTED && f.limit == 1 {
+            routed_to_1.insert(f.client_id);
+        } else if f.reason == entry_down && routed_to_1.contains(&f.client_id) {
+            refused_there += 1;
+        }
+    }
+    assert!(!routed_to_1.is_empty(), "the router used venue 1 before the cut: {s}");
+    assert_eq!(refused_there, 0, "orders routed to a venue whose order entry was down: {s}");
+}
