@@ -151,6 +151,16 @@ pub trait VenueGateway: Send + std::fmt::Debug {
     /// No answer, or one that cannot be read.
     fn open_orders(&mut self) -> Result<Vec<VenueOrder>, GatewayError>;
 
+    /// The orders venue `venue` holds open for us, for a gateway that speaks to
+    /// several: one venue down does not keep the others from being asked (a gateway
+    /// for one venue: all its orders).
+    ///
+    /// # Errors
+    /// As [`VenueGateway::open_orders`].
+    fn open_orders_at(&mut self, _venue: usize) -> Result<Vec<VenueOrder>, GatewayError> {
+        self.open_orders()
+    }
+
     /// The venue's positions for us (cold path).
     ///
     /// # Errors

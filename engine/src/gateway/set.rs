@@ -81,6 +81,10 @@ impl VenueGateway for VenueSet {
         Ok(all)
     }
 
+    fn open_orders_at(&mut self, venue: usize) -> Result<Vec<VenueOrder>, GatewayError> {
+        self.venues.get_mut(venue).ok_or_else(|| GatewayError::Protocol(format!("no venue {venue}")))?.open_orders()
+    }
+
     fn positions(&mut self) -> Result<Vec<VenuePosition>, GatewayError> {
         let mut all = Vec::new();
         for venue in &mut self.venues {

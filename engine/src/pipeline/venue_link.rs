@@ -111,12 +111,18 @@ impl Pipeline {
         }
     }
 
-    /// A request unanswered for `--ack-timeout` is not given up on: the venue is
-    /// asked what it holds and every waiting order is settled from its answer (at
-    /// most once per half timeout).
+    /// Whether order entry to the venue trading `instrument` is up.
+    fn entry_up_for(&self, instrument: InstrumentId) -> bool {
+        self.venue.venue_connected(self.layout.venue_of(instrument))
+    }
+
+    /// A request unanswered for `--ack-timeout` is not given up on: the venues are
+    /// asked what they hold and every waiting order is settled from their answers
+    /// (at most once per half timeout). Orders at a venue whose order entry is down
+    /// wait for its reconnect, which settles them; the others are settled now.
     pub(super) fn check_ack_timeouts(&mut self, now: u64) {
         let timeout = self.ack_timeout_ns;
-        if timeout == 0 || now.saturating_sub(self.last_ack_check) < timeout / 2 || !self.venue.is_connected() {
+        if timeout == 0 || now.saturating_sub(self.last_ack_check) < timeout / 2 {
             return;
         }
         // Answers already made and on their way: they settle it; asking now would
@@ -129,7 +135,7 @@ impl Pipeline {
             .oms
             .working()
             .filter(|o| !o.is_armed() && (o.state == OrderState::Submitted || o.state.is_pending()))
-            .filter(|o| now.saturating_sub(o.sent_at) > timeout)
+            .filter(|o| now.saturating_sub(o.sent_at) > timeout && self.entry_up_for(o.new.instrument))
             .count() as u64;
         if overdue > 0 {
             self.counters.ack_timeouts += overdue;
@@ -147,18 +153,41 @@ impl Pipeline {
     ///   those reported (cancelled);
     /// - a replace pending: settled by the terms the venue holds.
     ///
-    /// Cold work on the hot thread, like the login: it happens once per outage.
-    /// Whether the venue answered.
+    /// Each venue is asked on its own, and only orders at the venues that answered
+    /// are settled: one venue down (or silent) leaves its orders waiting and the
+    /// others' settled. Cold work on the hot thread, like the login: it happens
+    /// once per outage. Whether every venue answered.
     pub(super) fn settle_with_venue(&mut self, now: u64) -> bool {
-        let open = match self.venue.open_orders() {
-            Ok(open) => open,
-            Err(e) => {
-                self.gateway_failed(&e);
-                return false;
+        let mut open = Vec::new();
+        let mut answered = 0u64;
+        let mut all = true;
+        for v in 0..self.layout.venues.min(64) {
+            if !self.venue.venue_connected(v) {
+                all = false;
+                continue;
             }
-        };
+            match self.venue.open_orders_at(v) {
+                Ok(orders) => {
+                    open.extend(orders);
+                    answered |= 1u64 << v;
+                }
+                Err(e) => {
+                    self.gateway_failed(&e);
+                    all = false;
+                }
+            }
+        }
+        if answered == 0 {
+            return false;
+        }
         self.handle_reports(now);
-        let waiting: Vec<Order> = self.oms.working().filter(|o| !o.is_armed()).copied().collect();
+        let layout = self.layout;
+        let waiting: Vec<Order> = self
+            .oms
+            .working()
+            .filter(|o| !o.is_armed() && answered & (1u64 << (layout.venue_of(o.new.instrument) & 63)) != 0)
+            .copied()
+            .collect();
         for order in waiting {
             let at_venue = open.iter().find(|v| v.id == order.id);
             let answer = match (order.state, at_venue) {
@@ -195,7 +224,7 @@ impl Pipeline {
             }
         }
         self.handle_reports(now);
-        true
+        all
     }
 
     /// Start-up reconciliation's outcome: the venue's positions become the OMS's.
@@ -233,10 +262,14 @@ impl Pipeline {
     }
 
     /// Whether a request of ours still waits on a connected venue's answer (a new
-    /// order not yet acked, a cancel or replace not yet answered).
+    /// order not yet acked, a cancel or replace not yet answered). With several
+    /// venues, one down does not stop the wait for the others' answers.
     pub fn awaiting_venue(&self) -> bool {
-        self.venue.is_connected()
-            && self.oms.working().any(|o| !o.is_armed() && (o.state == OrderState::Submitted || o.state.is_pending()))
+        self.oms.working().any(|o| {
+            !o.is_armed()
+                && (o.state == OrderState::Submitted || o.state.is_pending())
+                && self.entry_up_for(o.new.instrument)
+        })
     }
 
     /// Applies the venue's answers that have arrived (shutdown: the last cancels').

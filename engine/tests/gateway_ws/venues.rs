@@ -221,3 +221,60 @@ fn the_router_sends_nothing_to_a_venue_whose_order_entry_is_down() {
     assert!(!routed_to_1.is_empty(), "the router used venue 1 before the cut: {s}");
     assert_eq!(refused_there, 0, "orders routed to a venue whose order entry was down: {s}");
 }
+
+/// Venue 0 loses every third ack; venue 1's order entry is cut mid-run. Venue 0's
+/// orders whose acks were lost are still settled by asking venue 0 after
+/// `--ack-timeout`: a venue that is down does not hold up the others' settling.
+#[test]
+fn lost_acks_at_one_venue_are_settled_while_another_venue_is_down() {
+    let _one = common::one_engine_at_a_time();
+    let fast = ["--rate", "20000", "--order-rate", "100000"];
+    let sims = [sim(&[&fast[..], &["--drop-acks-every", "3"]].concat()), sim(&[&fast[..], &["--seed", "7"]].concat())];
+    let relay = Relay::to(sims[1].url.trim_start_matches("ws://").trim_end_matches('/'));
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
+    let venues = format!("{}orders,ws://127.0.0.1:{}/orders", sims[0].url, relay.port);
+    let child = engine_against(&sims[0].url, journal.path(), &json)
+        .args(["--feed", &feeds, "--venue", &venues, "--duration", "4s", "--ack-timeout", "50ms"])
+        // As in lost_acks_are_settled_by_asking_the_venue_not_by_a_timer: quotes
+        // that rest tens of ms, so a lost ack times out before a fill answers it.
+        .args(["--strategy", "mm:requote=10,half_spread=10"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_000));
+    relay.cut();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary_of(&json);
+    assert!(s["counters"]["gateway_errors"].as_u64().unwrap() > 0, "the cut was noticed: {s}");
+    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+    // When the engine found venue 1's order entry down: its first order refused for it.
+    let entry_down = engine::risk::Reject::VenueCircuitOpen.code();
+    let cut_seen = records
+        .iter()
+        .filter(|r| r.kind() == Some(persist::RecordKind::Risk) && r.instrument == 1)
+        .find(|r| <persist::record::RiskFields as persist::Fields>::from_record(r).unwrap().reason == entry_down)
+        .map(|r| r.ts)
+        .expect("an order refused at venue 1 after the cut");
+    let at_venue_0: Vec<persist::Record> = records.into_iter().filter(|r| r.instrument == 0).collect();
+    // After it, orders at venue 0 whose ack was lost (the simulator never sends
+    // it) were accepted by asking venue 0, past the timeout.
+    let (submitted, accepted) = (engine::oms::OrderState::Submitted as u16, engine::oms::OrderState::Accepted as u16);
+    let mut sent_at = std::collections::HashMap::new();
+    let mut settled_after_cut = 0;
+    for r in at_venue_0.iter().filter(|r| r.kind() == Some(persist::RecordKind::Order)) {
+        if r.code == submitted {
+            sent_at.insert(r.fields[0], r.ts);
+        } else if r.code == accepted
+            && r.ts > cut_seen
+            && sent_at.get(&r.fields[0]).is_some_and(|sent| r.ts - sent > 50_000_000)
+        {
+            settled_after_cut += 1;
+        }
+    }
+    assert!(settled_after_cut > 0, "lost acks at venue 0 settled while venue 1 was down: {s}");
+    assert_eq!(common::unfinished_orders(&at_venue_0), [], "venue 0's orders all finished: {s}");
+}
