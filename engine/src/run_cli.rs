@@ -304,6 +304,7 @@ fn feed_venues(args: &RunArgs) -> Result<usize, String> {
             if venues == 1 { "" } else { "s" },
         ));
     }
+    check_venue_order(args)?;
     if venues == 1 {
         return Ok(1);
     }
@@ -328,6 +329,39 @@ fn feed_venues(args: &RunArgs) -> Result<usize, String> {
         ));
     }
     Ok(venues)
+}
+
+/// Feeds and order entry at the same host and port (as `engine sim` serves both)
+/// must be given in the same order: venue `v`'s orders must not go to another
+/// venue's server. Servers that differ (a real exchange's market data and order
+/// entry) cannot be matched, so nothing is checked for them.
+fn check_venue_order(args: &RunArgs) -> Result<(), String> {
+    fn server(url: &str) -> Option<&str> {
+        let rest = url.split_once("://")?.1;
+        Some(rest.split(['/', '?']).next().unwrap_or(rest))
+    }
+    let crate::cli::OrderVenue::Ws(urls) = &args.venue else { return Ok(()) };
+    let feeds: Vec<Option<&str>> = args
+        .feed
+        .iter()
+        .map(|f| match f {
+            crate::cli::FeedArg::Ws(url) => server(url),
+            _ => None,
+        })
+        .collect();
+    for (v, url) in urls.iter().enumerate() {
+        let at = server(url);
+        let own = feeds.get(v).copied().flatten();
+        if let Some(other) = feeds.iter().position(|f| f.is_some() && *f == at)
+            && own != at
+        {
+            return Err(format!(
+                "--venue: venue {v}'s order entry ({url}) is at venue {other}'s feed server; give --venue in --feed's \
+                 order"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Each simulated venue's settings: every per-venue flag (fees, reject rate) takes

@@ -319,6 +319,16 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
             "--venue: 1 order-entry URL for 2 feeds; give one per --feed, in the same order",
         ),
         (&["run", "--venue", "ws://127.0.0.1:1/orders,sim"], "`sim`: expected `sim`, `ws://host:port/orders`"),
+        (
+            &[
+                "run",
+                "--feed",
+                "ws://127.0.0.1:1/?a=k,ws://127.0.0.1:2/",
+                "--venue",
+                "ws://127.0.0.1:2/o,ws://127.0.0.1:1/o",
+            ],
+            "--venue: venue 0's order entry (ws://127.0.0.1:2/o) is at venue 1's feed server; give --venue in --feed's order",
+        ),
         (&["run", "--feed", "sim,sim", "--record", "x.cap"], "a capture holds one venue's frames"),
         (&["run", "--feed", "sim,sim,sim", "--symbols", &symbols_22], "3 venues × 22 symbols is more than the 64"),
         (&["run", "--route", "cheapest"], "possible values: off, best-price, lowest-fee, smart"),
