@@ -134,10 +134,19 @@ pub struct KillLimits {
 pub struct KillSwitch {
     limits: KillLimits,
     high_water: i128,
+    /// Equity below this trips the drawdown check (`None`: the check is off). Kept
+    /// with the high-water mark, so a P&L check, run on every book change, does no
+    /// 128-bit division.
+    drawdown_floor: Option<i128>,
     window_start: u64,
     window_rejects: u32,
     message_window_start: u64,
     window_messages: u32,
+}
+
+/// The equity below which a drawdown from `high_water` trips, if the check is on.
+fn drawdown_floor(l: &KillLimits, high_water: i128) -> Option<i128> {
+    (l.max_drawdown_pct > 0 && l.equity > 0).then(|| high_water - high_water * l.max_drawdown_pct / 100)
 }
 
 fn clamp(v: i128) -> i64 {
@@ -150,6 +159,7 @@ impl KillSwitch {
         Self {
             limits,
             high_water: limits.equity,
+            drawdown_floor: drawdown_floor(&limits, limits.equity),
             window_start: 0,
             window_rejects: 0,
             message_window_start: 0,
@@ -164,14 +174,16 @@ impl KillSwitch {
             return Some(Trip { reason: TripReason::DailyLoss, limit: clamp(-l.max_daily_loss), observed: clamp(pnl) });
         }
         let equity = l.equity + pnl;
-        self.high_water = self.high_water.max(equity);
-        if l.max_drawdown_pct > 0 && l.equity > 0 {
-            let floor = self.high_water - self.high_water * l.max_drawdown_pct / 100;
-            if equity < floor {
-                return Some(Trip { reason: TripReason::Drawdown, limit: clamp(floor), observed: clamp(equity) });
-            }
+        if equity > self.high_water {
+            self.high_water = equity;
+            self.drawdown_floor = drawdown_floor(l, equity);
         }
-        None
+        match self.drawdown_floor {
+            Some(floor) if equity < floor => {
+                Some(Trip { reason: TripReason::Drawdown, limit: clamp(floor), observed: clamp(equity) })
+            }
+            _ => None,
+        }
     }
 
     /// Starting equity plus `pnl`.
