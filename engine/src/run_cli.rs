@@ -294,8 +294,11 @@ fn cores(args: &crate::cli::RunArgs) -> Result<(Topology, (usize, usize)), Strin
 fn feed_venues(args: &RunArgs) -> Result<usize, String> {
     use crate::cli::FeedArg;
     let venues = args.feed.len().max(1);
+    // A replay's own check says what is wrong with --venue there.
+    let replay = args.feed.iter().any(|f| matches!(f, FeedArg::Replay(_)));
     if let crate::cli::OrderVenue::Ws(urls) = &args.venue
         && urls.len() != venues
+        && !replay
     {
         return Err(format!(
             "--venue: {} order-entry URL{} for {venues} feed{}; give one per --feed, in the same order",
@@ -308,7 +311,7 @@ fn feed_venues(args: &RunArgs) -> Result<usize, String> {
     if venues == 1 {
         return Ok(1);
     }
-    if args.feed.iter().any(|f| matches!(f, FeedArg::Replay(_))) {
+    if replay {
         return Err("--feed: a replay is one venue's capture; give it alone".into());
     }
     if args
@@ -336,12 +339,22 @@ fn feed_venues(args: &RunArgs) -> Result<usize, String> {
 /// venue's server. Servers that differ (a real exchange's market data and order
 /// entry) cannot be matched, so nothing is checked for them.
 fn check_venue_order(args: &RunArgs) -> Result<(), String> {
-    fn server(url: &str) -> Option<&str> {
-        let rest = url.split_once("://")?.1;
-        Some(rest.split(['/', '?']).next().unwrap_or(rest))
+    /// `host:port`, lower case, with the scheme's default port and `localhost`
+    /// written as the loopback address.
+    fn server(url: &str) -> Option<String> {
+        let (scheme, rest) = url.split_once("://")?;
+        let authority = rest.split(['/', '?']).next().unwrap_or(rest).to_ascii_lowercase();
+        // An IPv6 host is bracketed: its colons are not the port's.
+        let host_end = authority.rfind(']').map_or(0, |i| i + 1);
+        let colon = authority.get(host_end..)?.find(':').map(|i| host_end + i);
+        let (host, port) = colon.map_or((authority.as_str(), ""), |i| authority.split_at(i));
+        let default = if scheme.eq_ignore_ascii_case("wss") { "443" } else { "80" };
+        let port = port.strip_prefix(':').filter(|p| !p.is_empty()).unwrap_or(default);
+        let host = if host == "localhost" { "127.0.0.1" } else { host };
+        Some(format!("{host}:{port}"))
     }
     let crate::cli::OrderVenue::Ws(urls) = &args.venue else { return Ok(()) };
-    let feeds: Vec<Option<&str>> = args
+    let feeds: Vec<Option<String>> = args
         .feed
         .iter()
         .map(|f| match f {
@@ -351,7 +364,7 @@ fn check_venue_order(args: &RunArgs) -> Result<(), String> {
         .collect();
     for (v, url) in urls.iter().enumerate() {
         let at = server(url);
-        let own = feeds.get(v).copied().flatten();
+        let own = feeds.get(v).cloned().flatten();
         if let Some(other) = feeds.iter().position(|f| f.is_some() && *f == at)
             && own != at
         {

@@ -329,6 +329,14 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
             ],
             "--venue: venue 0's order entry (ws://127.0.0.1:2/o) is at venue 1's feed server; give --venue in --feed's order",
         ),
+        (
+            &["run", "--feed", "ws://LOCALHOST/,ws://[::1]:9/", "--venue", "ws://[::1]:9/o,ws://127.0.0.1:80/o"],
+            "--venue: venue 0's order entry (ws://[::1]:9/o) is at venue 1's feed server",
+        ),
+        (
+            &["replay", "/nonexistent.cap", "--venue", "ws://127.0.0.1:1/orders,ws://127.0.0.1:2/orders"],
+            "a replay trades against the simulated venue",
+        ),
         (&["run", "--feed", "sim,sim", "--record", "x.cap"], "a capture holds one venue's frames"),
         (&["run", "--feed", "sim,sim,sim", "--symbols", &symbols_22], "3 venues × 22 symbols is more than the 64"),
         (&["run", "--route", "cheapest"], "possible values: off, best-price, lowest-fee, smart"),

@@ -105,9 +105,10 @@ impl VenueGateway for VenueSet {
         self.venues.iter().any(|v| v.answers_in_flight())
     }
 
-    /// Assumes venues that reconnect at once (the simulated ones: only they are
-    /// ever set side by side). With real ones, the pipeline's once-a-second pacing
-    /// and its settle after a reconnect would need to be per venue.
+    /// Moves on every venue that is down; the first error is returned, and a
+    /// venue that came back meanwhile is connected whatever the others' outcome
+    /// (the pipeline follows each venue's connection and settles each one that
+    /// returns on its own).
     fn reconnect(&mut self) -> Result<(), GatewayError> {
         // Every venue down is moved on, even behind one still connecting.
         let mut outcome = Ok(());

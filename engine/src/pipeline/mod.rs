@@ -68,6 +68,11 @@ const LAST_TOP_TRUSTED_NS: u64 = 1_000_000_000;
 /// Instruments one fused stage can carry (a bit each in the changed-books mask).
 pub const MAX_INSTRUMENTS: usize = 64;
 
+/// Bits `0..venues` set: every venue of a run (at most 64, as instruments are).
+fn venue_bits(venues: usize) -> u64 {
+    if venues >= 64 { u64::MAX } else { (1u64 << venues) - 1 }
+}
+
 /// Why re-arming was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RearmError {
@@ -316,10 +321,15 @@ pub struct Pipeline {
     risk: Risk,
     oms: Oms,
     venue: Box<dyn VenueGateway>,
-    /// When the venue connection was last retried (ns).
+    /// When a lost venue connection was last retried (ns).
     last_reconnect: u64,
-    /// Order entry is back but the orders waiting on it are not yet settled.
-    settle_pending: bool,
+    /// When settling with the venues in `unsettled` was last tried (ns).
+    last_settle: u64,
+    /// Venues (bit `v`) whose order entry was up at the last look.
+    entry_up: u64,
+    /// Venues whose order entry is back but whose waiting orders are not yet
+    /// settled: new orders there are refused until they are.
+    unsettled: u64,
     /// Since when every venue has been unusable (0: one is usable).
     venue_down_since: u64,
     /// Reduce-only since a start-up reconciliation mismatch (until re-armed).
@@ -451,7 +461,9 @@ impl Pipeline {
             oms: Oms::new(config.order_capacity, n).with_epoch(config.client_id_epoch).with_money(&money),
             venue,
             last_reconnect: 0,
-            settle_pending: false,
+            last_settle: 0,
+            entry_up: venue_bits(VenueLayout::of(config).venues),
+            unsettled: 0,
             venue_down_since: 0,
             reconcile_hold: false,
             persist_hold: None,

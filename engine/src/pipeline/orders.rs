@@ -152,7 +152,8 @@ impl Pipeline {
         let Some(fallback) = self.books.first() else { return order };
         let layout = self.layout;
         let restricted = self.risk.limits().restricted;
-        let entry_up = |v: usize| !self.settle_pending && self.venue.venue_connected(v);
+        let entry_open: [bool; crate::route::MAX_VENUES] =
+            std::array::from_fn(|v| v < layout.venues && self.entry_open(v));
         let views: [crate::route::VenueView<'_>; crate::route::MAX_VENUES] = std::array::from_fn(|v| {
             let i = layout.at_venue(order.instrument, v).0 as usize;
             let own = self.risk.instrument(InstrumentId(i as u32));
@@ -167,7 +168,7 @@ impl Pipeline {
                     // or not yet settled) is open; one past its cool-down admits a
                     // probe, so it is half-open.
                     match b.state() {
-                        _ if !b.would_admit(now) || !entry_up(v) => crate::risk::BreakerState::Open,
+                        _ if !b.would_admit(now) || !entry_open[v] => crate::risk::BreakerState::Open,
                         crate::risk::BreakerState::Closed => crate::risk::BreakerState::Closed,
                         _ => crate::risk::BreakerState::HalfOpen,
                     }
@@ -337,7 +338,7 @@ impl Pipeline {
         };
         // Only the orders `flatten` made are checked as a flatten; a strategy's order
         // is checked as usual, halt included.
-        let entry_down = to_venue && (self.settle_pending || !self.venue.venue_connected(inputs.venue));
+        let entry_down = to_venue && !self.entry_open(inputs.venue);
         let decision = if self.emergency && self.flatten_ids.remove(&id) {
             self.risk.check_flatten(order, &inputs)
         } else if entry_down {

@@ -48,15 +48,32 @@ impl Pipeline {
     /// the hot core, looked in on every step until it is). Meanwhile risk refuses
     /// new orders for it; on reconnecting the venue replays every answer missed and
     /// the orders still waiting are settled by asking it, so no outcome is guessed.
-    /// Until that settle succeeds (retried once a second), new orders stay refused.
+    /// Until that settle succeeds (retried once a second), new orders there stay
+    /// refused. Each venue is followed on its own: one that comes back is settled
+    /// while another is still down.
     pub(super) fn keep_venue_connected(&mut self, now: u64) {
-        if self.venue.is_connected() {
-            if self.settle_pending && now.saturating_sub(self.last_reconnect) >= 1_000_000_000 {
-                self.last_reconnect = now;
-                self.settle_pending = !self.settle_with_venue(now);
-            }
-            return;
+        let all = venue_bits(self.layout.venues);
+        if self.entry_up != all || !self.venue.is_connected() {
+            self.reconnect_venues(now);
         }
+        let up = self.venues_up();
+        let back = up & !self.entry_up;
+        self.entry_up = up;
+        if back != 0 {
+            self.counters.venue_reconnects += u64::from(back.count_ones());
+            self.unsettled |= back;
+        }
+        let due = self.unsettled & up;
+        if due != 0 && (back != 0 || now.saturating_sub(self.last_settle) >= 1_000_000_000) {
+            self.last_settle = now;
+            let answered = self.settle_with_venue(now, due);
+            self.unsettled &= !answered;
+        }
+    }
+
+    /// Moves the reconnect of every venue that is down on, once a second (and on
+    /// every step while one is being made off the hot core).
+    fn reconnect_venues(&mut self, now: u64) {
         if !self.venue.is_reconnecting() {
             if now.saturating_sub(self.last_reconnect) < 1_000_000_000 {
                 return;
@@ -64,13 +81,19 @@ impl Pipeline {
             self.last_reconnect = now;
         }
         match self.venue.reconnect() {
-            Ok(()) => {
-                self.counters.venue_reconnects += 1;
-                self.settle_pending = !self.settle_with_venue(now);
-            }
-            Err(crate::gateway::GatewayError::Connecting) => {}
+            Ok(()) | Err(crate::gateway::GatewayError::Connecting) => {}
             Err(e) => self.gateway_failed(&e),
         }
+    }
+
+    /// The venues (bit `v`) whose order entry is up now.
+    fn venues_up(&self) -> u64 {
+        (0..self.layout.venues.min(64)).filter(|&v| self.venue.venue_connected(v)).fold(0, |m, v| m | 1u64 << v)
+    }
+
+    /// Whether venue `v` takes orders: connected, and settled since it came back.
+    pub(super) fn entry_open(&self, v: usize) -> bool {
+        self.unsettled & (1u64 << (v & 63)) == 0 && self.venue.venue_connected(v)
     }
 
     /// A live feed that sends nothing for `--feed-stale-after` is stale: reported
@@ -131,15 +154,19 @@ impl Pipeline {
             return;
         }
         self.last_ack_check = now;
-        let overdue = self
-            .oms
-            .working()
-            .filter(|o| !o.is_armed() && (o.state == OrderState::Submitted || o.state.is_pending()))
-            .filter(|o| now.saturating_sub(o.sent_at) > timeout && self.entry_up_for(o.new.instrument))
-            .count() as u64;
+        // Only the venues holding overdue orders are asked (each query is a round
+        // trip on this thread).
+        let (mut overdue, mut venues) = (0u64, 0u64);
+        for o in self.oms.working() {
+            let waiting = !o.is_armed() && (o.state == OrderState::Submitted || o.state.is_pending());
+            if waiting && now.saturating_sub(o.sent_at) > timeout && self.entry_up_for(o.new.instrument) {
+                overdue += 1;
+                venues |= 1u64 << (self.layout.venue_of(o.new.instrument) & 63);
+            }
+        }
         if overdue > 0 {
             self.counters.ack_timeouts += overdue;
-            self.settle_with_venue(now);
+            self.settle_with_venue(now, venues);
         }
     }
 
@@ -153,17 +180,16 @@ impl Pipeline {
     ///   those reported (cancelled);
     /// - a replace pending: settled by the terms the venue holds.
     ///
-    /// Each venue is asked on its own, and only orders at the venues that answered
-    /// are settled: one venue down (or silent) leaves its orders waiting and the
-    /// others' settled. Cold work on the hot thread, like the login: it happens
-    /// once per outage. Whether every venue answered.
-    pub(super) fn settle_with_venue(&mut self, now: u64) -> bool {
+    /// The venues in `venues` (bit `v`) are each asked on their own, and only
+    /// orders at the venues that answered are settled: one venue down (or silent)
+    /// leaves its orders waiting and the others' settled. Cold work on the hot
+    /// thread, like the login: it happens once per outage. Returns the venues that
+    /// answered.
+    pub(super) fn settle_with_venue(&mut self, now: u64, venues: u64) -> u64 {
         let mut open = Vec::new();
         let mut answered = 0u64;
-        let mut all = true;
-        for v in 0..self.layout.venues.min(64) {
+        for v in (0..self.layout.venues.min(64)).filter(|v| venues & (1u64 << v) != 0) {
             if !self.venue.venue_connected(v) {
-                all = false;
                 continue;
             }
             match self.venue.open_orders_at(v) {
@@ -171,14 +197,11 @@ impl Pipeline {
                     open.extend(orders);
                     answered |= 1u64 << v;
                 }
-                Err(e) => {
-                    self.gateway_failed(&e);
-                    all = false;
-                }
+                Err(e) => self.gateway_failed(&e),
             }
         }
         if answered == 0 {
-            return false;
+            return 0;
         }
         self.handle_reports(now);
         let layout = self.layout;
@@ -224,7 +247,7 @@ impl Pipeline {
             }
         }
         self.handle_reports(now);
-        all
+        answered
     }
 
     /// Start-up reconciliation's outcome: the venue's positions become the OMS's.

@@ -134,16 +134,23 @@ fn each_venue_gets_its_own_order_entry_and_is_reconciled_on_its_own() {
 /// venue's order entry would (its market data, on another path, goes on).
 struct Relay {
     port: u16,
+    target: String,
     cut: Arc<AtomicBool>,
 }
 
 impl Relay {
     fn to(target: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::on(0, target)
+    }
+
+    /// A relay listening on `port` (0: any free one).
+    fn on(port: u16, target: &str) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
         let cut = Arc::new(AtomicBool::new(false));
         let (target, stop) = (target.to_owned(), Arc::clone(&cut));
+        let relay = Self { port, target: target.clone(), cut };
         std::thread::spawn(move || {
             let mut open = Vec::new();
             while !stop.load(Ordering::Relaxed) {
@@ -171,11 +178,22 @@ impl Relay {
             }
             // The listener goes with this thread: new connections are refused.
         });
-        Self { port, cut }
+        relay
     }
 
     fn cut(&self) {
         self.cut.store(true, Ordering::Relaxed);
+    }
+
+    /// The path mended: the same port relays again.
+    fn restore(&mut self) {
+        self.cut();
+        std::thread::sleep(Duration::from_millis(20)); // the old listener closes
+        *self = Self::on(self.port, &self.target);
+    }
+
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}/orders", self.port)
     }
 }
 
@@ -193,7 +211,7 @@ fn the_router_sends_nothing_to_a_venue_whose_order_entry_is_down() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
     let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
-    let venues = format!("{}orders,ws://127.0.0.1:{}/orders", sims[0].url, relay.port);
+    let venues = format!("{}orders,{}", sims[0].url, relay.url());
     let child = engine_against(&sims[0].url, journal.path(), &json)
         .args(["--feed", &feeds, "--venue", &venues, "--duration", "4s"])
         .args(["--strategy", "taker:threshold_pct=30,max_inventory=300"])
@@ -235,7 +253,7 @@ fn lost_acks_at_one_venue_are_settled_while_another_venue_is_down() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
     let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
-    let venues = format!("{}orders,ws://127.0.0.1:{}/orders", sims[0].url, relay.port);
+    let venues = format!("{}orders,{}", sims[0].url, relay.url());
     let child = engine_against(&sims[0].url, journal.path(), &json)
         .args(["--feed", &feeds, "--venue", &venues, "--duration", "4s", "--ack-timeout", "50ms"])
         // As in lost_acks_are_settled_by_asking_the_venue_not_by_a_timer: quotes
@@ -256,7 +274,10 @@ fn lost_acks_at_one_venue_are_settled_while_another_venue_is_down() {
     let cut_seen = records
         .iter()
         .filter(|r| r.kind() == Some(persist::RecordKind::Risk) && r.instrument == 1)
-        .find(|r| <persist::record::RiskFields as persist::Fields>::from_record(r).unwrap().reason == entry_down)
+        .find(|r| {
+            let f = <persist::record::RiskFields as persist::Fields>::from_record(r).unwrap();
+            f.reason == entry_down && f.observed == engine::risk::ORDER_ENTRY_DOWN
+        })
         .map(|r| r.ts)
         .expect("an order refused at venue 1 after the cut");
     let at_venue_0: Vec<persist::Record> = records.into_iter().filter(|r| r.instrument == 0).collect();
@@ -277,4 +298,51 @@ fn lost_acks_at_one_venue_are_settled_while_another_venue_is_down() {
     }
     assert!(settled_after_cut > 0, "lost acks at venue 0 settled while venue 1 was down: {s}");
     assert_eq!(common::unfinished_orders(&at_venue_0), [], "venue 0's orders all finished: {s}");
+}
+
+/// Both venues' order entry is cut; venue 0's path is mended while venue 1's stays
+/// down. Venue 0 is reconnected, settled and trading again on its own: a venue
+/// still down does not hold back the one that came back.
+#[test]
+fn a_venue_back_while_another_is_down_is_settled_and_trades() {
+    let _one = common::one_engine_at_a_time();
+    let fast = ["--rate", "20000", "--order-rate", "100000"];
+    let sims = [sim(&fast), sim(&[&fast[..], &["--seed", "7"]].concat())];
+    let server = |s: &Sim| s.url.trim_start_matches("ws://").trim_end_matches('/').to_owned();
+    let mut relays = [Relay::to(&server(&sims[0])), Relay::to(&server(&sims[1]))];
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
+    let venues = format!("{},{}", relays[0].url(), relays[1].url());
+    let child = engine_against(&sims[0].url, journal.path(), &json)
+        .args(["--feed", &feeds, "--venue", &venues, "--duration", "5s"])
+        .args(["--strategy", "mm:requote=10,half_spread=10"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_000));
+    relays.iter().for_each(Relay::cut);
+    std::thread::sleep(Duration::from_millis(1_000));
+    relays[0].restore();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary_of(&json);
+    assert_eq!(s["counters"]["venue_reconnects"], 1, "venue 0 came back, venue 1 did not: {s}");
+    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+    let down = |r: &persist::Record| {
+        r.kind() == Some(persist::RecordKind::Risk)
+            && <persist::record::RiskFields as persist::Fields>::from_record(r)
+                .is_some_and(|f| f.observed == engine::risk::ORDER_ENTRY_DOWN)
+    };
+    let last_refused_at_0 =
+        records.iter().filter(|r| r.instrument == 0 && down(r)).map(|r| r.ts).max().expect("venue 0 was down a while");
+    let accepted = engine::oms::OrderState::Accepted as u16;
+    let accepted_after = records
+        .iter()
+        .filter(|r| r.instrument == 0 && r.kind() == Some(persist::RecordKind::Order) && r.code == accepted)
+        .filter(|r| r.ts > last_refused_at_0)
+        .count();
+    assert!(accepted_after > 0, "venue 0 trades again once settled: {s}");
+    assert!(records.iter().any(|r| r.instrument == 1 && down(r)), "venue 1 stayed down: {s}");
 }
