@@ -194,6 +194,11 @@ pub enum ExecKind {
     Accepted,
     /// Refused by the venue.
     Rejected,
+    /// A post-only order refused because it would have taken liquidity when it
+    /// arrived: the order is done, and nothing is wrong with the venue (the market
+    /// moved while it was on its way). Not a reject for the circuit breaker or the
+    /// reject-rate kill switch.
+    WouldCross,
     /// (Part of) the order executed.
     Fill {
         /// Execution price.

@@ -22,6 +22,7 @@
 //! ```text
 //! {"type":"login","ok":true,"seq":N}         {"type":"login","ok":false,"reason":"…"}
 //! {"type":"ack","seq":N,"cid":7}             {"type":"reject","seq":N,"cid":7,"reason":"rate_limited"}
+//! {"type":"reject","seq":N,"cid":7,"reason":"would_cross"}   (a post-only order that would have taken)
 //! {"type":"fill","seq":N,"cid":7,"symbol":"BTCUSDT","trade_id":9,"price":"…","qty":"…","liquidity":"maker","fee":-3}
 //! {"type":"canceled","seq":N,"cid":7}        {"type":"cancel_reject","seq":N,"cid":7}
 //! {"type":"replaced","seq":N,"cid":7,"symbol":"BTCUSDT","price":"…","qty":"…"}
@@ -49,6 +50,10 @@ use crate::order::{ClientId, ExecKind, Liquidity, OrderType};
 
 /// How far a request's `ts` may be from the venue's clock.
 pub const RECV_WINDOW_MS: u64 = 30_000;
+
+/// A reject's reason for a post-only order that would have taken liquidity
+/// (read as [`ExecKind::WouldCross`]).
+pub const WOULD_CROSS: &str = "would_cross";
 
 /// The environment variables the credentials come from.
 pub const KEY_VAR: &str = "ENGINE_API_KEY";
@@ -364,6 +369,7 @@ pub fn decode_answer<'a>(msg: &'a [u8], symbols: &[WireSymbol<'_>]) -> Result<An
     };
     match kind {
         b"ack" => report(ExecKind::Accepted),
+        b"reject" if reason == WOULD_CROSS.as_bytes() => report(ExecKind::WouldCross),
         b"reject" => report(ExecKind::Rejected),
         b"canceled" => report(ExecKind::Canceled),
         b"cancel_reject" => report(ExecKind::CancelRejected),

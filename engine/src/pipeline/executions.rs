@@ -38,6 +38,16 @@ impl Pipeline {
                     self.count_reject(now);
                     self.oms.apply(id, OrderEvent::Reject)
                 }
+                ExecKind::WouldCross => {
+                    // The venue answered, and rightly: a working call for its
+                    // breaker (a probe's success closes it), no reject storm.
+                    let probe = self.probe_ids.remove(&id);
+                    if let Some(b) = self.breaker_of_order(id) {
+                        b.record_success(probe);
+                    }
+                    self.counters.would_cross += 1;
+                    self.oms.apply(id, OrderEvent::Reject)
+                }
                 ExecKind::Canceled => self.oms.apply(id, OrderEvent::Cancel),
                 ExecKind::CancelRejected => self.oms.apply(id, OrderEvent::CancelReject),
                 ExecKind::Expired => self.oms.apply(id, OrderEvent::Expire),

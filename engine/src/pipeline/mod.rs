@@ -147,6 +147,9 @@ pub struct Counters {
     pub risk_rejects: u64,
     /// Orders refused by the venue.
     pub venue_rejects: u64,
+    /// Post-only orders the venue refused because they would have crossed (the
+    /// market moved while they were on their way; not counted in `venue_rejects`).
+    pub would_cross: u64,
     /// Venue answers the OMS refused (unknown order, bad transition, duplicate fill).
     pub oms_errors: u64,
     /// Feed connections lost (books invalid until resynced).

@@ -167,7 +167,7 @@ impl RunSummary {
         let _ = writeln!(
             out,
             "\nframes {} events {} ({:.0}/s) orders {} cancels {} fills {} risk rejects {} venue rejects {} \
-             gaps {} resyncs {} disconnects {} decode errors {} oms errors {}",
+             post-only would cross {} gaps {} resyncs {} disconnects {} decode errors {} oms errors {}",
             c.frames,
             c.events,
             c.events as f64 / self.seconds.max(1e-9),
@@ -176,6 +176,7 @@ impl RunSummary {
             c.fills,
             c.risk_rejects,
             c.venue_rejects,
+            c.would_cross,
             c.gaps,
             c.resyncs,
             c.disconnects,

@@ -148,7 +148,7 @@ impl SimVenue {
         }
         let available = Self::marketable(order, book).map(|l| l.qty.0).fold(0i64, i64::saturating_add);
         if available > 0 && order.order_type == OrderType::PostOnly {
-            return self.report(out, id, ExecKind::Rejected, ts);
+            return self.report(out, id, ExecKind::WouldCross, ts);
         }
         self.report(out, id, ExecKind::Accepted, ts);
         if order.order_type == OrderType::Fok && available < order.qty.0 {
@@ -309,7 +309,7 @@ mod tests {
         let fees = FeeSchedule { maker_bps: -1, taker_bps: 5 };
         let (mut v, b, mut out) = (SimVenue::new(4, fees), book(), Bounded::with_capacity(8));
         v.submit(ClientId(1), &order(Side::Buy, 101, 1, OrderType::PostOnly), &b, 0, &mut out);
-        assert_eq!(kinds(&mut out), [ExecKind::Rejected]);
+        assert_eq!(kinds(&mut out), [ExecKind::WouldCross]);
         v.submit(ClientId(2), &order(Side::Buy, 102, 7, OrderType::Ioc), &b, 0, &mut out);
         let k = kinds(&mut out);
         assert_eq!(k.len(), 3);

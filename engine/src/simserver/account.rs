@@ -195,6 +195,9 @@ impl Account {
                 ExecKind::Rejected => {
                     format!(r#"{{"type":"reject","seq":{seq},"cid":{cid},"reason":"venue_refused"}}"#)
                 }
+                ExecKind::WouldCross => {
+                    format!(r#"{{"type":"reject","seq":{seq},"cid":{cid},"reason":"{}"}}"#, protocol::WOULD_CROSS)
+                }
                 ExecKind::Canceled => format!(r#"{{"type":"canceled","seq":{seq},"cid":{cid}}}"#),
                 ExecKind::CancelRejected => format!(r#"{{"type":"cancel_reject","seq":{seq},"cid":{cid}}}"#),
                 ExecKind::Expired => format!(r#"{{"type":"expired","seq":{seq},"cid":{cid}}}"#),

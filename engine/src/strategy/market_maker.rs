@@ -142,7 +142,7 @@ impl Strategy for MarketMaker {
 
     fn on_exec(&mut self, order: &Order, report: &ExecReport, ctx: &mut Ctx<'_>) {
         let Some(q) = self.quotes.get_mut(order.new.instrument.0 as usize) else { return };
-        if report.kind == ExecKind::Rejected {
+        if matches!(report.kind, ExecKind::Rejected | ExecKind::WouldCross) {
             q.quiet_until = ctx.now + self.params.backoff_ns;
         }
         if let ExecKind::Fill { qty, .. } = report.kind {
