@@ -22,35 +22,90 @@ use feeds::{book::Book, event::Side};
 use super::{KEY, Market, Sim, collect, engine_against, gateway, order, sim, summary_of};
 use crate::common;
 
+/// Two `engine sim` processes for the test account (venue 1 seeded apart, so the
+/// markets differ), and the journal and summary of an engine run against them.
+struct TwoVenues {
+    sims: [Sim; 2],
+    journal: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl TwoVenues {
+    /// Both quick to trade against: no rate limit to open a breaker when one venue
+    /// takes every order. `extra[v]`: venue `v`'s further flags.
+    fn start(extra: [&[&str]; 2]) -> Self {
+        let fast = ["--rate", "20000", "--order-rate", "100000"];
+        let sims = [sim(&[&fast[..], extra[0]].concat()), sim(&[&fast[..], &["--seed", "7"], extra[1]].concat())];
+        Self { sims, journal: tempfile::tempdir().unwrap(), dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// Venue `v`'s `host:port` (what a relay forwards to).
+    fn server(&self, v: usize) -> String {
+        self.sims[v].url.trim_start_matches("ws://").trim_end_matches('/').to_owned()
+    }
+
+    /// Venue `v`'s own order entry.
+    fn orders(&self, v: usize) -> String {
+        format!("{}orders", self.sims[v].url)
+    }
+
+    fn json(&self) -> std::path::PathBuf {
+        self.dir.path().join("run.json")
+    }
+
+    /// `engine run` on both venues' feeds, sending orders to `venues` (one URL each,
+    /// in feed order), with `args` after.
+    fn engine(&self, venues: [String; 2], args: &[&str]) -> std::process::Command {
+        let feeds = self.sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
+        let mut command = engine_against(&self.sims[0].url, self.journal.path(), &self.json());
+        command.args(["--feed", &feeds, "--venue", &venues.join(",")]).args(args);
+        command
+    }
+
+    /// Runs `command` with `during` done to the world once a second of it has gone;
+    /// the summary of a run that exited 0.
+    fn run_while(&self, mut command: std::process::Command, during: impl FnOnce()) -> serde_json::Value {
+        let child = command.stderr(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(1_000));
+        during();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        summary_of(&self.json())
+    }
+
+    fn records(&self) -> Vec<persist::Record> {
+        let (records, report) = persist::journal::JournalReader::open(self.journal.path()).unwrap().read_all().unwrap();
+        assert!(report.torn_tail.is_none(), "a clean journal");
+        records
+    }
+}
+
+/// A risk record refusing an order because its venue's order entry was down.
+fn refused_entry_down(r: &persist::Record) -> bool {
+    r.kind() == Some(persist::RecordKind::Risk)
+        && <persist::record::RiskFields as persist::Fields>::from_record(r).is_some_and(|f| {
+            f.reason == engine::risk::Reject::VenueCircuitOpen.code() && f.observed == engine::risk::ORDER_ENTRY_DOWN
+        })
+}
+
+const TAKER: &str = "taker:threshold_pct=30,max_inventory=300";
+/// Quotes that rest tens of ms (as in lost_acks_are_settled_by_asking_the_venue_not_by_a_timer).
+const RESTING_MM: &str = "mm:requote=10,half_spread=10";
+
 /// Two WebSocket venues, and venue 1's simulator is killed mid-run: its feed and its
 /// order entry go together. Venue 0 keeps trading; the engine does not halt (only
 /// every venue down trips `venue_down`) and stops cleanly at the end of the run.
 #[test]
 fn one_venue_lost_leaves_the_other_trading() {
     let _one = common::one_engine_at_a_time();
-    // Venue 0 takes every order once venue 1 is gone: no rate limit to open its breaker.
-    let fast = ["--rate", "20000", "--order-rate", "100000"];
-    let mut sims = [sim(&fast), sim(&[&fast[..], &["--seed", "7"]].concat())];
-    let journal = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
-    let venues = sims.iter().map(|s| format!("{}orders", s.url)).collect::<Vec<_>>().join(",");
-    let child = engine_against(&sims[0].url, journal.path(), &json)
-        .args(["--feed", &feeds, "--venue", &venues, "--duration", "5s"])
-        .args(["--strategy", "taker:threshold_pct=30,max_inventory=300"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1_500));
-    sims[1].child.kill().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let s = summary_of(&json);
+    let venues = TwoVenues::start([&[], &[]]);
+    let command = venues.engine([venues.orders(0), venues.orders(1)], &["--duration", "5s", "--strategy", TAKER]);
+    let venue_1 = venues.sims[1].child.id().to_string();
+    let s = venues.run_while(command, || {
+        assert!(std::process::Command::new("kill").args(["-9", &venue_1]).status().unwrap().success());
+    });
     assert!(s["halt"].is_null(), "one venue of two down is no halt: {s}");
-    let (records, report) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
-    assert!(report.torn_tail.is_none(), "a clean journal");
+    let records = venues.records();
     let fills_at = |instrument: u32| {
         records.iter().filter(move |r| r.kind() == Some(persist::RecordKind::Fill) && r.instrument == instrument)
     };
@@ -66,50 +121,41 @@ fn one_venue_lost_leaves_the_other_trading() {
 #[test]
 fn each_venue_gets_its_own_order_entry_and_is_reconciled_on_its_own() {
     let _one = common::one_engine_at_a_time();
-    let sims = [sim(&["--rate", "40000"]), sim(&["--rate", "40000", "--seed", "7"])];
-    let journal = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let two_venues = |json: &std::path::Path| {
-        let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
-        let venues = sims.iter().map(|s| format!("{}orders", s.url)).collect::<Vec<_>>().join(",");
-        let mut command = engine_against(&sims[0].url, journal.path(), json);
-        command.args(["--feed", &feeds, "--venue", &venues, "--frames", "40000"]);
-        command.args(["--strategy", "taker:threshold_pct=30,max_inventory=300"]).output().unwrap()
+    let venues = TwoVenues::start([&[], &[]]);
+    let two_venues = || {
+        let args = ["--frames", "40000", "--strategy", TAKER];
+        let out = venues.engine([venues.orders(0), venues.orders(1)], &args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "reduce-only is not a halt: {}", String::from_utf8_lossy(&out.stderr));
+        summary_of(&venues.json())
     };
-    let out = two_venues(&json);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let s = summary_of(&json);
+    let s = two_venues();
     assert_eq!(s["counters"]["gateway_errors"], 0, "{s}");
     assert_eq!(s["reconciliation"]["mismatches"], serde_json::json!([]), "fresh accounts, fresh journal: {s}");
-    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+    let records = venues.records();
     for instrument in 0..2 {
         let fills =
             records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Fill) && r.instrument == instrument);
         assert!(fills.count() > 0, "instrument {instrument} traded at its venue: {s}");
     }
-    let journaled = engine::run::reconcile::journal_positions(journal.path()).unwrap();
+    let journaled = engine::run::reconcile::journal_positions(venues.journal.path()).unwrap();
     let journal_net = |i: u32| journaled.iter().find(|(j, _)| *j == i).map_or(0, |(_, n)| *n);
     let venue_net = |sim: &Sim| gateway(&sim.url, false).positions().unwrap().first().map_or(0, |p| p.net);
-    for (v, sim) in sims.iter().enumerate() {
+    for (v, sim) in venues.sims.iter().enumerate() {
         assert_eq!(venue_net(sim), journal_net(v as u32), "venue {v} holds what the journal says it traded there");
     }
 
     // Venue 1 fills an order the engine never sent.
-    let market = Market::follow(&sims[1].url);
+    let market = Market::follow(&venues.sims[1].url);
     let (_, ask) = market.touch().unwrap();
-    let mut g = gateway(&sims[1].url, false);
+    let mut g = gateway(&venues.sims[1].url, false);
     g.submit(ClientId(1 << 60), &order(Side::Buy, ask + 20, 3, OrderType::Ioc), &Book::with_depth(1), 0).unwrap();
     let mut reports = Vec::new();
     collect(&mut g, &mut reports, |r| r.iter().any(|r| matches!(r.kind, ExecKind::Fill { .. })));
     drop((g, market));
-    let (net0, net1) = (venue_net(&sims[0]), venue_net(&sims[1]));
+    let (net0, net1) = (venue_net(&venues.sims[0]), venue_net(&venues.sims[1]));
     assert_ne!(net1, journal_net(1), "the planted fill moved venue 1's position");
 
-    let out = two_venues(&json);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "reduce-only is not a halt: {stderr}");
-    let s = summary_of(&json);
+    let s = two_venues();
     let expected = format!("BTCUSDT@1: venue {net1} vs journal {}", journal_net(1));
     assert_eq!(s["reconciliation"]["mismatches"], serde_json::json!([expected]), "only venue 1 differs: {s}");
     assert_eq!(
@@ -204,35 +250,18 @@ impl Relay {
 #[test]
 fn the_router_sends_nothing_to_a_venue_whose_order_entry_is_down() {
     let _one = common::one_engine_at_a_time();
-    let fast = ["--rate", "20000", "--order-rate", "100000"];
-    let sims = [sim(&fast), sim(&[&fast[..], &["--seed", "7"]].concat())];
-    let relay = Relay::to(sims[1].url.trim_start_matches("ws://").trim_end_matches('/'));
-    let journal = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
-    let venues = format!("{}orders,{}", sims[0].url, relay.url());
-    let child = engine_against(&sims[0].url, journal.path(), &json)
-        .args(["--feed", &feeds, "--venue", &venues, "--duration", "4s"])
-        .args(["--strategy", "taker:threshold_pct=30,max_inventory=300"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1_500));
-    relay.cut();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let s = summary_of(&json);
+    let venues = TwoVenues::start([&[], &[]]);
+    let relay = Relay::to(&venues.server(1));
+    let command = venues.engine([venues.orders(0), relay.url()], &["--duration", "4s", "--strategy", TAKER]);
+    let s = venues.run_while(command, || relay.cut());
     assert!(s["counters"]["gateway_errors"].as_u64().unwrap() > 0, "the cut was noticed: {s}");
-    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
-    let entry_down = engine::risk::Reject::VenueCircuitOpen.code();
     let mut routed_to_1 = std::collections::HashSet::new();
     let mut refused_there = 0;
-    for r in records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Risk)) {
+    for r in venues.records().iter().filter(|r| r.kind() == Some(persist::RecordKind::Risk)) {
         let f = <persist::record::RiskFields as persist::Fields>::from_record(r).unwrap();
         if f.reason == engine::pipeline::ROUTED && f.limit == 1 {
             routed_to_1.insert(f.client_id);
-        } else if f.reason == entry_down && routed_to_1.contains(&f.client_id) {
+        } else if f.reason == engine::risk::Reject::VenueCircuitOpen.code() && routed_to_1.contains(&f.client_id) {
             refused_there += 1;
         }
     }
@@ -246,38 +275,16 @@ fn the_router_sends_nothing_to_a_venue_whose_order_entry_is_down() {
 #[test]
 fn lost_acks_at_one_venue_are_settled_while_another_venue_is_down() {
     let _one = common::one_engine_at_a_time();
-    let fast = ["--rate", "20000", "--order-rate", "100000"];
-    let sims = [sim(&[&fast[..], &["--drop-acks-every", "3"]].concat()), sim(&[&fast[..], &["--seed", "7"]].concat())];
-    let relay = Relay::to(sims[1].url.trim_start_matches("ws://").trim_end_matches('/'));
-    let journal = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
-    let venues = format!("{}orders,{}", sims[0].url, relay.url());
-    let child = engine_against(&sims[0].url, journal.path(), &json)
-        .args(["--feed", &feeds, "--venue", &venues, "--duration", "4s", "--ack-timeout", "50ms"])
-        // As in lost_acks_are_settled_by_asking_the_venue_not_by_a_timer: quotes
-        // that rest tens of ms, so a lost ack times out before a fill answers it.
-        .args(["--strategy", "mm:requote=10,half_spread=10"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1_000));
-    relay.cut();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let s = summary_of(&json);
+    let venues = TwoVenues::start([&["--drop-acks-every", "3"], &[]]);
+    let relay = Relay::to(&venues.server(1));
+    let args = ["--duration", "4s", "--ack-timeout", "50ms", "--strategy", RESTING_MM];
+    let s = venues.run_while(venues.engine([venues.orders(0), relay.url()], &args), || relay.cut());
     assert!(s["counters"]["gateway_errors"].as_u64().unwrap() > 0, "the cut was noticed: {s}");
-    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+    let records = venues.records();
     // When the engine found venue 1's order entry down: its first order refused for it.
-    let entry_down = engine::risk::Reject::VenueCircuitOpen.code();
     let cut_seen = records
         .iter()
-        .filter(|r| r.kind() == Some(persist::RecordKind::Risk) && r.instrument == 1)
-        .find(|r| {
-            let f = <persist::record::RiskFields as persist::Fields>::from_record(r).unwrap();
-            f.reason == entry_down && f.observed == engine::risk::ORDER_ENTRY_DOWN
-        })
+        .find(|r| r.instrument == 1 && refused_entry_down(r))
         .map(|r| r.ts)
         .expect("an order refused at venue 1 after the cut");
     let at_venue_0: Vec<persist::Record> = records.into_iter().filter(|r| r.instrument == 0).collect();
@@ -306,37 +313,22 @@ fn lost_acks_at_one_venue_are_settled_while_another_venue_is_down() {
 #[test]
 fn a_venue_back_while_another_is_down_is_settled_and_trades() {
     let _one = common::one_engine_at_a_time();
-    let fast = ["--rate", "20000", "--order-rate", "100000"];
-    let sims = [sim(&fast), sim(&[&fast[..], &["--seed", "7"]].concat())];
-    let server = |s: &Sim| s.url.trim_start_matches("ws://").trim_end_matches('/').to_owned();
-    let mut relays = [Relay::to(&server(&sims[0])), Relay::to(&server(&sims[1]))];
-    let journal = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let feeds = sims.iter().map(|s| format!("{}?account={KEY}", s.url)).collect::<Vec<_>>().join(",");
-    let venues = format!("{},{}", relays[0].url(), relays[1].url());
-    let child = engine_against(&sims[0].url, journal.path(), &json)
-        .args(["--feed", &feeds, "--venue", &venues, "--duration", "5s"])
-        .args(["--strategy", "mm:requote=10,half_spread=10"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1_000));
-    relays.iter().for_each(Relay::cut);
-    std::thread::sleep(Duration::from_millis(1_000));
-    relays[0].restore();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let s = summary_of(&json);
+    let venues = TwoVenues::start([&[], &[]]);
+    let mut relays = [Relay::to(&venues.server(0)), Relay::to(&venues.server(1))];
+    let command = venues.engine([relays[0].url(), relays[1].url()], &["--duration", "5s", "--strategy", RESTING_MM]);
+    let s = venues.run_while(command, || {
+        relays.iter().for_each(Relay::cut);
+        std::thread::sleep(Duration::from_millis(1_000));
+        relays[0].restore();
+    });
     assert_eq!(s["counters"]["venue_reconnects"], 1, "venue 0 came back, venue 1 did not: {s}");
-    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
-    let down = |r: &persist::Record| {
-        r.kind() == Some(persist::RecordKind::Risk)
-            && <persist::record::RiskFields as persist::Fields>::from_record(r)
-                .is_some_and(|f| f.observed == engine::risk::ORDER_ENTRY_DOWN)
-    };
-    let last_refused_at_0 =
-        records.iter().filter(|r| r.instrument == 0 && down(r)).map(|r| r.ts).max().expect("venue 0 was down a while");
+    let records = venues.records();
+    let last_refused_at_0 = records
+        .iter()
+        .filter(|r| r.instrument == 0 && refused_entry_down(r))
+        .map(|r| r.ts)
+        .max()
+        .expect("venue 0 was down a while");
     let accepted = engine::oms::OrderState::Accepted as u16;
     let accepted_after = records
         .iter()
@@ -344,5 +336,5 @@ fn a_venue_back_while_another_is_down_is_settled_and_trades() {
         .filter(|r| r.ts > last_refused_at_0)
         .count();
     assert!(accepted_after > 0, "venue 0 trades again once settled: {s}");
-    assert!(records.iter().any(|r| r.instrument == 1 && down(r)), "venue 1 stayed down: {s}");
+    assert!(records.iter().any(|r| r.instrument == 1 && refused_entry_down(r)), "venue 1 stayed down: {s}");
 }
