@@ -10,22 +10,30 @@ use feeds::{
 
 use super::{GatewayCounters, GatewayError, VenueGateway, VenueOrder, VenuePosition};
 use crate::{
+    clock::{Clock, LiveClock},
     fixed::Bounded,
     order::{ClientId, ExecReport, NewOrder},
     pipeline::VenueLayout,
 };
+
+/// How soon a venue whose reconnect failed is tried again.
+const RECONNECT_EVERY_NS: u64 = 1_000_000_000;
 
 /// Venues, one gateway each.
 #[derive(Debug)]
 pub struct VenueSet {
     venues: Vec<Box<dyn VenueGateway>>,
     layout: VenueLayout,
+    /// When each venue's last reconnect was started (ns, `clock`).
+    started: Vec<Option<u64>>,
+    clock: LiveClock,
 }
 
 impl VenueSet {
     /// `venues[v]` trades the instruments `layout` gives venue `v`.
     pub fn new(venues: Vec<Box<dyn VenueGateway>>, layout: VenueLayout) -> Self {
-        Self { venues, layout }
+        let started = vec![None; venues.len()];
+        Self { venues, layout, started, clock: LiveClock::new() }
     }
 
     fn venue_for(&mut self, instrument: InstrumentId) -> Result<&mut Box<dyn VenueGateway>, GatewayError> {
@@ -105,20 +113,35 @@ impl VenueGateway for VenueSet {
         self.venues.iter().any(|v| v.answers_in_flight())
     }
 
-    /// Moves on every venue that is down; the first error is returned, and a
-    /// venue that came back meanwhile is connected whatever the others' outcome
-    /// (the pipeline follows each venue's connection and settles each one that
-    /// returns on its own).
+    /// Moves on every venue that is down: one whose connect is in flight is
+    /// looked in on, and a new attempt starts at most once a second per venue (the
+    /// caller comes back on every step while any connect is in flight). The first
+    /// error is returned; a venue that came back meanwhile is connected whatever
+    /// the others' outcome (the pipeline follows each venue's connection and
+    /// settles each one that returns on its own).
     fn reconnect(&mut self) -> Result<(), GatewayError> {
-        // Every venue down is moved on, even behind one still connecting.
+        let now = self.clock.now_ns();
         let mut outcome = Ok(());
-        for venue in &mut self.venues {
-            if !venue.is_connected()
-                && let Err(e) = venue.reconnect()
+        for (venue, started) in self.venues.iter_mut().zip(&mut self.started) {
+            if venue.is_connected() {
+                *started = None;
+                continue;
+            }
+            if !venue.is_reconnecting() {
+                if started.is_some_and(|at| now.saturating_sub(at) < RECONNECT_EVERY_NS) {
+                    continue;
+                }
+                *started = Some(now);
+            }
+            if let Err(e) = venue.reconnect()
                 && outcome.is_ok()
             {
                 outcome = Err(e);
             }
+        }
+        // A venue waiting for its next attempt is still on its way back.
+        if outcome.is_ok() && !self.is_connected() {
+            outcome = Err(GatewayError::Connecting);
         }
         outcome
     }
@@ -144,5 +167,67 @@ impl VenueGateway for VenueSet {
             duplicates_dropped: a.duplicates_dropped + b.duplicates_dropped,
             lost_answers: a.lost_answers + b.lost_answers,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A venue that is down and refuses every connect at once; counts the attempts
+    /// started (as `reconnects`).
+    #[derive(Debug, Default)]
+    struct Refusing {
+        started: u64,
+    }
+
+    impl VenueGateway for Refusing {
+        fn submit(&mut self, _: ClientId, _: &NewOrder, _: &Book, _: u64) -> Result<(), GatewayError> {
+            Ok(())
+        }
+        fn cancel(&mut self, _: ClientId, _: InstrumentId, _: u64) -> Result<(), GatewayError> {
+            Ok(())
+        }
+        fn replace(
+            &mut self,
+            _: ClientId,
+            _: InstrumentId,
+            _: (Price, Qty),
+            _: &Book,
+            _: u64,
+        ) -> Result<(), GatewayError> {
+            Ok(())
+        }
+        fn poll(&mut self, _: u64, _: &mut Bounded<ExecReport>) -> Result<(), GatewayError> {
+            Ok(())
+        }
+        fn open_orders(&mut self) -> Result<Vec<VenueOrder>, GatewayError> {
+            Ok(Vec::new())
+        }
+        fn positions(&mut self) -> Result<Vec<VenuePosition>, GatewayError> {
+            Ok(Vec::new())
+        }
+        fn is_connected(&self) -> bool {
+            false
+        }
+        fn reconnect(&mut self) -> Result<(), GatewayError> {
+            self.started += 1;
+            Err(GatewayError::Unreachable("connection refused".into()))
+        }
+        fn counters(&self) -> GatewayCounters {
+            GatewayCounters { reconnects: self.started, ..GatewayCounters::default() }
+        }
+    }
+
+    #[test]
+    fn a_venue_that_refuses_at_once_is_tried_once_a_second_however_often_asked() {
+        let venues: Vec<Box<dyn VenueGateway>> = vec![Box::new(Refusing::default()), Box::new(Refusing::default())];
+        let mut set = VenueSet::new(venues, VenueLayout { venues: 2, per_venue: 1 });
+        assert!(matches!(set.reconnect(), Err(GatewayError::Unreachable(_))), "both refused");
+        // The pipeline asks on every step while any connect is in flight.
+        for _ in 0..1_000 {
+            assert!(matches!(set.reconnect(), Err(GatewayError::Connecting)), "waiting for the next attempt");
+        }
+        assert_eq!(set.counters().reconnects, 2, "one attempt per venue within the second");
     }
 }

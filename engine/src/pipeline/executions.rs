@@ -38,6 +38,19 @@ impl Pipeline {
                     self.count_reject(now);
                     self.oms.apply(id, OrderEvent::Reject)
                 }
+                // Only a post-only order can be refused for crossing: said of any
+                // other, it is a reject like any other.
+                ExecKind::WouldCross
+                    if self.oms.get(id).is_none_or(|o| o.new.order_type != crate::order::OrderType::PostOnly) =>
+                {
+                    let probe = self.probe_ids.remove(&id);
+                    if let Some(b) = self.breaker_of_order(id) {
+                        b.record_failure(probe, now);
+                    }
+                    self.counters.venue_rejects += 1;
+                    self.count_reject(now);
+                    self.oms.apply(id, OrderEvent::Reject)
+                }
                 ExecKind::WouldCross => {
                     // The venue answered, and rightly: a working call for its
                     // breaker (a probe's success closes it), no reject storm.

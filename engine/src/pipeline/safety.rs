@@ -149,7 +149,7 @@ impl Pipeline {
     /// Every venue unusable (circuit open, or disconnected) too long trips the kill
     /// switch: nothing can be traded or cancelled there.
     pub(super) fn check_venue_down(&mut self, now: u64) {
-        let down = self.breakers.iter().enumerate().all(|(v, b)| b.refusing(now) || !self.venue.venue_connected(v));
+        let down = self.breakers.iter().enumerate().all(|(v, b)| b.refusing(now) || !self.entry_open(v));
         if !down {
             self.venue_down_since = 0;
             return;

@@ -63,9 +63,14 @@ impl Pipeline {
             self.counters.venue_reconnects += u64::from(back.count_ones());
             self.unsettled |= back;
         }
-        let due = self.unsettled & up;
-        if due != 0 && (back != 0 || now.saturating_sub(self.last_settle) >= 1_000_000_000) {
-            self.last_settle = now;
+        // A venue just back is settled at once; one whose settle failed is asked
+        // again once a second (each query is a round trip on this thread).
+        let retry = now.saturating_sub(self.last_settle) >= 1_000_000_000;
+        let due = self.unsettled & up & if retry { u64::MAX } else { back };
+        if due != 0 {
+            if retry {
+                self.last_settle = now;
+            }
             let answered = self.settle_with_venue(now, due);
             self.unsettled &= !answered;
         }
