@@ -13,7 +13,17 @@ impl Pipeline {
         let mut reports = std::mem::replace(&mut self.reports, Bounded::with_capacity(0));
         for report in reports.drain() {
             let id = report.client_id;
-            let result = match report.kind {
+            // Only a post-only order can be refused for crossing: said of any other,
+            // it is a reject like any other.
+            let kind = match report.kind {
+                ExecKind::WouldCross
+                    if self.oms.get(id).is_none_or(|o| o.new.order_type != crate::order::OrderType::PostOnly) =>
+                {
+                    ExecKind::Rejected
+                }
+                kind => kind,
+            };
+            let result = match kind {
                 ExecKind::Accepted => {
                     if self.layout.venues > 1
                         && let Some(order) = self.oms.get(id)
@@ -30,19 +40,6 @@ impl Pipeline {
                     self.oms.apply(id, OrderEvent::Accept)
                 }
                 ExecKind::Rejected => {
-                    let probe = self.probe_ids.remove(&id);
-                    if let Some(b) = self.breaker_of_order(id) {
-                        b.record_failure(probe, now);
-                    }
-                    self.counters.venue_rejects += 1;
-                    self.count_reject(now);
-                    self.oms.apply(id, OrderEvent::Reject)
-                }
-                // Only a post-only order can be refused for crossing: said of any
-                // other, it is a reject like any other.
-                ExecKind::WouldCross
-                    if self.oms.get(id).is_none_or(|o| o.new.order_type != crate::order::OrderType::PostOnly) =>
-                {
                     let probe = self.probe_ids.remove(&id);
                     if let Some(b) = self.breaker_of_order(id) {
                         b.record_failure(probe, now);
