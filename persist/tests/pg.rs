@@ -89,6 +89,40 @@ fn a_batch_written_twice_is_stored_once_and_migrations_run_once() {
     assert_eq!((sum, distinct), ((1..=150).sum::<i64>(), 150));
 }
 
+/// One batch holding several streams and days, with the days alternating: each
+/// stream's watermark moves on its own, a stream with nothing new is skipped, and
+/// every row lands in its own day's partition, none in the default one.
+#[test]
+fn a_batch_of_several_streams_and_days_lands_in_each_days_partition() {
+    const DAY_NS: u64 = 86_400_000_000_000;
+    let url = fresh_database("pg_streams_days");
+    let mut s = sink(&url);
+    let on_stream = |mut rs: Vec<persist::Record>, stream: u16| {
+        rs.iter_mut().for_each(|r| r.stream = stream);
+        rs
+    };
+    let first = records(1, 10, TS0);
+    assert_eq!(s.write_batch(&first).unwrap(), 60);
+    let batch = [
+        on_stream(records(1, 5, TS0), 3),
+        on_stream(records(1, 10, TS0 + DAY_NS), 2),
+        first,
+        records(61, 5, TS0 + DAY_NS),
+    ]
+    .concat();
+    assert_eq!(s.write_batch(&batch).unwrap(), 60 + 30 + 30);
+    assert_eq!((s.watermark(1), s.watermark(2), s.watermark(3)), (90, 60, 30));
+    let c = s.client();
+    let count = |c: &mut postgres::Client, table: &str| -> i64 {
+        c.query_one(&format!("SELECT count(*) FROM {table}"), &[]).unwrap().get(0)
+    };
+    for table in ["market_trades", "fills", "risk_events"] {
+        let days = (count(c, &format!("{table}_p20261118")), count(c, &format!("{table}_p20261119")));
+        assert_eq!(days, (15, 15), "{table}");
+        assert_eq!(count(c, &format!("{table}_default")), 0, "{table}");
+    }
+}
+
 /// `orders` holds each order's latest event, written with the batch: a later batch
 /// moves an order on, and an older event (a replay, or a slower stream) never moves
 /// it back.

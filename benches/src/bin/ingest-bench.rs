@@ -11,7 +11,7 @@
 //! `write` + `fdatasync`, a raw io-uring ring and glommio's direct I/O writing the
 //! same bytes, per batch size (`benches::journal_io`).
 //!
-//! `cargo run --release -p benches --bin ingest-bench -- [--quick] [--rounds N] [--json PATH]`
+//! `cargo run --release -p benches --bin ingest-bench -- [--quick] [--rounds N] [--db-only | --journal-only] [--only METHOD]... [--json PATH]`
 //! starts and removes its own throwaway PostgreSQL (scripts/pg.sh).
 
 #![allow(clippy::disallowed_methods, reason = "a benchmark measures wall time")]
@@ -43,6 +43,13 @@ struct Args {
     /// Time only the journal's write methods: no database is started.
     #[arg(long)]
     journal_only: bool,
+    /// Time only the database methods: no journal table.
+    #[arg(long, conflicts_with = "journal_only")]
+    db_only: bool,
+    /// Run only this database method (repeatable; default: all four). The ratio
+    /// column needs `text_copy` among them.
+    #[arg(long, value_parser = ["ours", "ours_unix_socket", "text_copy", "generic_binary_copy"])]
+    only: Vec<String>,
     /// Write results as JSON here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -105,9 +112,12 @@ impl Drop for Cluster {
     }
 }
 
-fn cpu_now() -> Duration {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
-        .map(|t| Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32))
+/// This process's CPU time so far: (user, kernel). The kernel part is mostly the
+/// socket writes (on loopback the receive path runs in the sender's context too).
+fn cpu_now() -> (Duration, Duration) {
+    let seconds = |t: nix::sys::time::TimeVal| Duration::new(t.tv_sec() as u64, t.tv_usec() as u32 * 1_000);
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+        .map(|u| (seconds(u.user_time()), seconds(u.system_time())))
         .unwrap_or_default()
 }
 
@@ -313,7 +323,9 @@ fn main() -> Result<(), String> {
         json.insert("schema_mode".into(), mode.into());
     }
     let total = if args.quick { 16 << 20 } else { 128 << 20 };
-    json.insert("journal".into(), serde_json::Value::Object(journal_table(total, args.rounds.max(2))?));
+    if !args.db_only {
+        json.insert("journal".into(), serde_json::Value::Object(journal_table(total, args.rounds.max(2))?));
+    }
     if let Some(path) = args.json {
         std::fs::write(&path, serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n")
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -338,12 +350,15 @@ fn database_table(args: &Args) -> Result<(serde_json::Map<String, serde_json::Va
         ("text_copy", |_, c, rows| text_copy(c, rows)),
         ("generic_binary_copy", |_, c, rows| generic_binary_copy(c, rows)),
     ];
-    let mut results: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut results: BTreeMap<&str, Vec<(f64, f64, f64, f64)>> = BTreeMap::new();
     for round in 0..args.rounds {
         // Rotate the order each round so no method always runs first after the reset.
         let mut order = methods;
         order.rotate_left(round % methods.len());
         for (name, method) in order {
+            if !args.only.is_empty() && !args.only.iter().any(|m| m == name) {
+                continue;
+            }
             reset(&mut client).map_err(|e| persist::pg::render(&e))?;
             // Connecting (SCRAM authentication) is not part of ingest: done before the clock.
             let mut sink = match name {
@@ -351,29 +366,48 @@ fn database_table(args: &Args) -> Result<(serde_json::Map<String, serde_json::Va
                 "ours_unix_socket" => Some(open_sink(&unix_url)?),
                 _ => None,
             };
-            let (wall, cpu) = (Instant::now(), cpu_now());
+            let (wall, (user, kernel)) = (Instant::now(), cpu_now());
             method(sink.as_mut(), &mut client, &rows)?;
-            let (wall, cpu) = (wall.elapsed().as_secs_f64(), (cpu_now() - cpu).as_secs_f64());
+            let (user_end, kernel_end) = cpu_now();
+            let (user, kernel) = ((user_end - user).as_secs_f64(), (kernel_end - kernel).as_secs_f64());
+            let (wall, cpu) = (wall.elapsed().as_secs_f64(), user + kernel);
             let stored: i64 =
                 client.query_one("SELECT count(*) FROM market_trades", &[]).map_err(|e| e.to_string())?.get(0);
             if stored as u64 != n {
                 return Err(format!("{name}: {stored} rows stored, {n} sent"));
             }
             let (rows_s, us_row) = (n as f64 / wall, cpu * 1e6 / n as f64);
-            eprintln!("round {round} {name:<20} {rows_s:>12.0} rows/s {us_row:>8.3} client µs/row");
-            results.entry(name).or_default().push((rows_s, us_row));
+            let (user_us_row, kernel_us_row) = (user * 1e6 / n as f64, kernel * 1e6 / n as f64);
+            eprintln!(
+                "round {round} {name:<20} {rows_s:>12.0} rows/s {us_row:>8.3} client µs/row \
+                 ({user_us_row:.3} user, {kernel_us_row:.3} kernel)"
+            );
+            results.entry(name).or_default().push((rows_s, us_row, user_us_row, kernel_us_row));
         }
     }
     let peer = median(results.get("text_copy").map(|v| v.iter().map(|r| r.0).collect()).unwrap_or_default());
     println!("{n} trade rows into the partitioned market_trades, median of {} rounds", args.rounds);
-    println!("{:<20} {:>12} {:>16} {:>12}", "method", "rows/s", "client µs/row", "vs text");
+    println!(
+        "{:<20} {:>12} {:>16} {:>8} {:>8} {:>12}",
+        "method", "rows/s", "client µs/row", "user", "kernel", "vs text"
+    );
     let mut methods_json = serde_json::Map::new();
     for (name, _) in methods {
-        let r = results.get(name).cloned().unwrap_or_default();
+        let Some(r) = results.get(name).cloned() else { continue };
         let rows_s = median(r.iter().map(|x| x.0).collect());
         let us = median(r.iter().map(|x| x.1).collect());
-        println!("{name:<20} {rows_s:>12.0} {us:>16.3} {:>11.2}x", rows_s / peer);
-        methods_json.insert(name.into(), serde_json::json!({"rows_s": rows_s, "client_us_per_row": us}));
+        let user = median(r.iter().map(|x| x.2).collect());
+        let kernel = median(r.iter().map(|x| x.3).collect());
+        println!("{name:<20} {rows_s:>12.0} {us:>16.3} {user:>8.3} {kernel:>8.3} {:>11.2}x", rows_s / peer);
+        methods_json.insert(
+            name.into(),
+            serde_json::json!({
+                "rows_s": rows_s,
+                "client_us_per_row": us,
+                "client_user_us_per_row": user,
+                "client_kernel_us_per_row": kernel,
+            }),
+        );
     }
     Ok((methods_json, mode.name()))
 }

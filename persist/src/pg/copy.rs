@@ -54,30 +54,53 @@ impl CopyBuf {
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
     }
 
-    fn row(&mut self, columns: i16) {
-        self.buf.extend_from_slice(&columns.to_be_bytes());
+    fn push(&mut self, row: &Row) {
+        self.buf.extend_from_slice(row.bytes());
         self.rows += 1;
+    }
+}
+
+/// The widest row: a column count and 13 eight-byte fields with their lengths.
+const ROW_MAX: usize = 2 + 13 * 12;
+
+/// One row built on the stack and appended to the stream with one copy: appending
+/// field by field cost a `memcpy` call per field, a third of the encoder's time.
+struct Row {
+    bytes: [u8; ROW_MAX],
+    len: usize,
+}
+
+impl Row {
+    fn new(columns: i16) -> Self {
+        let mut row = Self { bytes: [0; ROW_MAX], len: 0 };
+        row.put(&columns.to_be_bytes());
+        row
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+
+    fn put(&mut self, b: &[u8]) {
+        if let Some(dst) = self.bytes.get_mut(self.len..self.len + b.len()) {
+            dst.copy_from_slice(b);
+            self.len += b.len();
+        }
     }
 
     fn i64(&mut self, v: i64) {
-        let mut field = [0u8; 12];
-        field[..4].copy_from_slice(&8i32.to_be_bytes());
-        field[4..].copy_from_slice(&v.to_be_bytes());
-        self.buf.extend_from_slice(&field);
+        self.put(&8i32.to_be_bytes());
+        self.put(&v.to_be_bytes());
     }
 
     fn i32(&mut self, v: i32) {
-        let mut field = [0u8; 8];
-        field[..4].copy_from_slice(&4i32.to_be_bytes());
-        field[4..].copy_from_slice(&v.to_be_bytes());
-        self.buf.extend_from_slice(&field);
+        self.put(&4i32.to_be_bytes());
+        self.put(&v.to_be_bytes());
     }
 
     fn i16(&mut self, v: i16) {
-        let mut field = [0u8; 6];
-        field[..4].copy_from_slice(&2i32.to_be_bytes());
-        field[4..].copy_from_slice(&v.to_be_bytes());
-        self.buf.extend_from_slice(&field);
+        self.put(&2i32.to_be_bytes());
+        self.put(&v.to_be_bytes());
     }
 
     /// A `timestamptz` from Unix nanoseconds (PostgreSQL keeps microseconds).
@@ -114,14 +137,14 @@ pub(super) fn small(v: i64) -> i16 {
 }
 
 /// Appends `r` as one row of its kind's table.
-pub fn encode(r: &Record, kind: RecordKind, out: &mut CopyBuf) {
+pub fn encode(r: &Record, kind: RecordKind, stream: &mut CopyBuf) {
     let f = r.fields;
     let columns = match kind {
         RecordKind::Trade | RecordKind::BookTop => 11,
         RecordKind::Position => 12,
         RecordKind::Order | RecordKind::Fill | RecordKind::Risk => 13,
     };
-    out.row(columns);
+    let mut out = Row::new(columns);
     out.timestamp(r.ts);
     out.i64(r.ts as i64);
     out.i16(r.stream as i16);
@@ -172,4 +195,5 @@ pub fn encode(r: &Record, kind: RecordKind, out: &mut CopyBuf) {
             }
         }
     }
+    stream.push(&out);
 }

@@ -117,22 +117,32 @@ impl PgSink {
             let known = self.watermarks.entry(stream).or_insert(0);
             *known = (*known).max(seq);
         }
-        let mut batch_max: BTreeMap<u16, u64> = BTreeMap::new();
+        // Per stream in this batch: (stream, watermark before it, highest sequence in it).
+        // A short list searched linearly: a batch holds a handful of streams, and a map
+        // lookup per record was a tenth of the writer's client time.
+        let mut streams: Vec<(u16, u64, u64)> = Vec::new();
+        // Per kind, the day of the last record whose partition was checked.
+        let mut day_checked = [u64::MAX; RecordKind::ALL.len()];
         let mut positions: BTreeMap<(u16, u32), Record> = BTreeMap::new();
         let mut orders = Latest::default();
         let mut new_days = Vec::new();
         let mut per_kind = [0usize; RecordKind::ALL.len()];
         self.picked.clear();
         for (i, r) in records.iter().enumerate() {
-            let done = batch_max
-                .get(&r.stream)
-                .copied()
-                .unwrap_or_else(|| self.watermarks.get(&r.stream).copied().unwrap_or(0));
-            if r.seq <= done {
+            let at = match streams.iter().position(|(stream, ..)| *stream == r.stream) {
+                Some(at) => at,
+                None => {
+                    let watermark = self.watermarks.get(&r.stream).copied().unwrap_or(0);
+                    streams.push((r.stream, watermark, watermark));
+                    streams.len() - 1
+                }
+            };
+            let Some((_, _, done)) = streams.get_mut(at) else { continue };
+            if r.seq <= *done {
                 self.report.already_there += 1;
                 continue;
             }
-            batch_max.insert(r.stream, r.seq);
+            *done = r.seq;
             let Some(kind) = r.kind() else {
                 self.report.unknown_kind += 1;
                 continue;
@@ -149,12 +159,18 @@ impl PgSink {
                 _ => {}
             }
             let day = r.ts / DAY_NS;
-            if self.mode == Mode::Native && !self.days.contains(&(index(kind), day)) && !new_days.contains(&(kind, day))
+            if self.mode == Mode::Native
+                && let Some(checked) = day_checked.get_mut(index(kind))
+                && *checked != day
             {
-                new_days.push((kind, day));
+                *checked = day;
+                if !self.days.contains(&(index(kind), day)) && !new_days.contains(&(kind, day)) {
+                    new_days.push((kind, day));
+                }
             }
         }
-        if batch_max.is_empty() {
+        streams.retain(|(_, before, after)| after > before);
+        if streams.is_empty() {
             return Ok(0);
         }
         for (kind, day) in &new_days {
@@ -203,7 +219,7 @@ impl PgSink {
             .map_err(query("updating current positions"))?;
         }
         orders.upsert(&mut tx)?;
-        for (stream, seq) in &batch_max {
+        for (stream, _, seq) in &streams {
             tx.execute(
                 "INSERT INTO stream_watermarks (stream, last_seq) VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE \
                  SET last_seq = GREATEST(stream_watermarks.last_seq, EXCLUDED.last_seq), updated_at = now()",
@@ -212,7 +228,7 @@ impl PgSink {
             .map_err(query("advancing stream watermarks"))?;
         }
         tx.commit().map_err(query("committing a batch"))?;
-        self.watermarks.extend(batch_max);
+        self.watermarks.extend(streams.iter().map(|(stream, _, seq)| (*stream, *seq)));
         self.days.extend(new_days.into_iter().map(|(kind, day)| (index(kind), day)));
         self.report.written += rows;
         self.report.batches += 1;
