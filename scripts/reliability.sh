@@ -53,6 +53,7 @@ scenarios=(
   "2|one venue's order entry cut, its feed up|engine|gateway_ws|venues::the_router_sends_nothing_to_a_venue_whose_order_entry_is_down|after the cut no order is routed to venue 1 only to be refused there"
   "2|lost acks while another venue is down|engine|gateway_ws|venues::lost_acks_at_one_venue_are_settled_while_another_venue_is_down|venue 0's lost acks settled by asking it alone; every venue-0 order finished"
   "2|a venue back while another is down|engine|gateway_ws|venues::a_venue_back_while_another_is_down_is_settled_and_trades|venue 0 reconnected, settled and trading again while venue 1 stays cut"
+  "2|a venue hung after the upgrade|engine|gateway_ws|venues::a_venue_that_never_answers_its_login_does_not_stall_the_trading_core|venue 1's logins unanswered each second: a 500 ms watchdog stays quiet, venue 0 fills on"
   "3|engine killed -9 at random (x20)|engine|crash|an_engine_killed_at_random_moments_loses_and_repeats_nothing"
   "3|database stopped 30 s, then killed -9|engine|pg_outage|a_database_stopped_for_30_s_then_killed_is_backfilled_exactly_once"
   "3|journal writer killed -9|persist|journal|a_writer_killed_at_random_moments_leaves_a_gapless_journal"

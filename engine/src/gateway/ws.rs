@@ -25,7 +25,8 @@ use crate::{
 
 /// How long a login or a query may wait for its answer. Queries can run on the
 /// trading core (settling after a reconnect or an ack timeout), so this stays well
-/// below the watchdog's default 2 s.
+/// below the watchdog's default 2 s. A reconnect's login does not wait on the trading
+/// core: its answer is looked for on each step ([`WsGateway::await_login`]).
 const ANSWER_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// The receive buffer: the largest answer (a query's list of open orders).
@@ -50,6 +51,9 @@ pub struct WsGateway {
     last_seq: u64,
     /// Whether a login ever succeeded (a later one is a reconnect).
     logged_in_before: bool,
+    /// A login sent and not answered yet: when to give up on it (ns, `clock`).
+    /// Until it is answered the connection takes no orders and its reports wait.
+    login_deadline: Option<u64>,
     /// Reports that arrived while a query waited for its answer.
     held: VecDeque<ExecReport>,
     /// Reconnects are made on its thread, off the hot core; the login that follows
@@ -100,6 +104,7 @@ impl WsGateway {
             cancel_on_disconnect,
             last_seq: 0,
             logged_in_before: false,
+            login_deadline: None,
             held: VecDeque::with_capacity(1024),
             connector,
             connect_cpu: None,
@@ -129,6 +134,7 @@ impl WsGateway {
     /// Drops the connection (tests, and a controlled shutdown without a goodbye).
     pub fn disconnect(&mut self) {
         self.client = None;
+        self.login_deadline = None;
     }
 
     /// The last report sequence applied.
@@ -140,34 +146,58 @@ impl WsGateway {
         self.clock.now_ns() / 1_000_000
     }
 
-    /// Logs in on a new connection. A first login starts from the venue's current
-    /// sequence (an earlier run's answers are not ours to apply); a reconnect asks
-    /// for everything after the last answer applied. Any failure leaves the gateway
-    /// disconnected.
+    /// Logs in on a new connection (at start-up, waiting for the answer). A first
+    /// login starts from the venue's current sequence (an earlier run's answers are
+    /// not ours to apply); a reconnect asks for everything after the last answer
+    /// applied. Any failure leaves the gateway disconnected.
     fn login(&mut self) -> Result<(), GatewayError> {
-        let result = self.try_login();
-        if result.is_err() {
-            self.client = None;
-        }
-        result
-    }
-
-    fn try_login(&mut self) -> Result<(), GatewayError> {
         let client = WsClient::connect_with(&self.url, ANSWER_TIMEOUT, &mut None, INBOUND, &self.tls)?;
-        self.log_in_on(client)
+        self.send_login(client)?;
+        loop {
+            match self.await_login() {
+                Err(GatewayError::Connecting) => std::thread::sleep(Duration::from_micros(200)),
+                done => return done,
+            }
+        }
     }
 
-    /// Logs in on `client`, a new connection, and waits for the answer.
-    fn log_in_on(&mut self, mut client: WsClient) -> Result<(), GatewayError> {
+    /// Sends the login on `client`, a new connection; [`WsGateway::await_login`]
+    /// reads the answer.
+    fn send_login(&mut self, mut client: WsClient) -> Result<(), GatewayError> {
         let ts = self.ts_ms();
-        let first = !self.logged_in_before;
-        let resume_from = if first { u64::MAX } else { self.last_seq };
+        let resume_from = if self.logged_in_before { self.last_seq } else { u64::MAX };
         protocol::encode_login(&mut self.request, &self.creds, ts, self.cancel_on_disconnect, resume_from);
         client.send_text(&self.request)?;
         self.client = Some(client);
-        let deadline = self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64;
+        self.login_deadline = Some(self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64);
+        Ok(())
+    }
+
+    /// Reads what has arrived on a connection whose login is unanswered, without
+    /// waiting: `Ok` once logged in, [`GatewayError::Connecting`] while the answer
+    /// has not come and its deadline has not passed. Any failure (a refusal, no
+    /// answer in time, a lost connection) leaves the gateway disconnected.
+    fn await_login(&mut self) -> Result<(), GatewayError> {
+        let outcome = self.read_login_answer();
+        if !matches!(outcome, Err(GatewayError::Connecting)) {
+            self.login_deadline = None;
+        }
+        if outcome.is_err() && self.login_deadline.is_none() {
+            self.client = None;
+        }
+        outcome
+    }
+
+    fn read_login_answer(&mut self) -> Result<(), GatewayError> {
+        let deadline = self.login_deadline.ok_or(GatewayError::Disconnected(WsError::Disconnected))?;
+        let first = !self.logged_in_before;
         loop {
-            let answer = self.next_cold(deadline)?;
+            let client = self.client.as_mut().ok_or(GatewayError::Disconnected(WsError::Disconnected))?;
+            let answer = match client.poll()? {
+                Some(message) => message.to_vec(),
+                None if self.clock.now_ns() < deadline => return Err(GatewayError::Connecting),
+                None => return Err(GatewayError::Timeout(ANSWER_TIMEOUT)),
+            };
             let symbols = self.wire_symbols();
             match protocol::decode_answer(&answer, &symbols) {
                 Ok(Answer::Login { ok: true, seq, .. }) => {
@@ -259,7 +289,11 @@ impl WsGateway {
     }
 
     fn send(&mut self) -> Result<(), GatewayError> {
-        let client = self.client.as_mut().ok_or(GatewayError::Disconnected(WsError::Disconnected))?;
+        let client = self
+            .client
+            .as_mut()
+            .filter(|_| self.login_deadline.is_none())
+            .ok_or(GatewayError::Disconnected(WsError::Disconnected))?;
         client.send_text(&self.request).map_err(|e| {
             self.client = None;
             GatewayError::Disconnected(e)
@@ -328,7 +362,8 @@ impl VenueGateway for WsGateway {
         }
         while out.room() > 0 {
             // Down: reported once, when it was found; reconnect() brings it back.
-            let Some(client) = self.client.as_mut() else { return Ok(()) };
+            // Logging in: the login's answer is reconnect()'s to read.
+            let Some(client) = self.client.as_mut().filter(|_| self.login_deadline.is_none()) else { return Ok(()) };
             match client.advance() {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
@@ -393,12 +428,19 @@ impl VenueGateway for WsGateway {
     }
 
     fn is_connected(&self) -> bool {
-        self.client.is_some()
+        self.client.is_some() && self.login_deadline.is_none()
     }
 
-    /// Starts a new connection off the hot core, and once it is made, logs in on
-    /// it, asking for every report after the last one applied.
+    /// Starts a new connection off the hot core, and once it is made, sends the
+    /// login on it, asking for every report after the last one applied. Its answer
+    /// is looked for on each later call, never waited for: a venue slow to answer
+    /// (or silent) does not hold up the trading core.
     fn reconnect(&mut self) -> Result<(), GatewayError> {
+        if self.login_deadline.is_some() {
+            self.await_login()?;
+            self.counters.reconnects += 1;
+            return Ok(());
+        }
         self.client = None;
         let Some((connected, _)) = self.connector.poll() else {
             if !self.connector.is_in_flight() {
@@ -408,17 +450,14 @@ impl VenueGateway for WsGateway {
             }
             return Err(GatewayError::Connecting);
         };
-        let logged_in = self.log_in_on(connected.map_err(GatewayError::Unreachable)?);
-        if logged_in.is_err() {
-            self.client = None;
-        }
-        logged_in?;
+        self.send_login(connected.map_err(GatewayError::Unreachable)?)?;
+        self.await_login()?;
         self.counters.reconnects += 1;
         Ok(())
     }
 
     fn is_reconnecting(&self) -> bool {
-        self.connector.is_in_flight()
+        self.connector.is_in_flight() || self.login_deadline.is_some()
     }
 }
 

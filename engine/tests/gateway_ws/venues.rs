@@ -186,11 +186,12 @@ struct Relay {
 
 impl Relay {
     fn to(target: &str) -> Self {
-        Self::on(0, target)
+        Self::on(0, target, false)
     }
 
-    /// A relay listening on `port` (0: any free one).
-    fn on(port: u16, target: &str) -> Self {
+    /// A relay listening on `port` (0: any free one). `muted`: the venue's answers
+    /// stop after the WebSocket upgrade (a venue that accepts connections but hangs).
+    fn on(port: u16, target: &str, muted: bool) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -210,9 +211,13 @@ impl Relay {
                     (client.try_clone().unwrap(), server.try_clone().unwrap()),
                     (server.try_clone().unwrap(), client.try_clone().unwrap()),
                 ];
-                for (mut from, mut to) in pipes {
+                for (i, (mut from, mut to)) in pipes.into_iter().enumerate() {
                     std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
+                        if muted && i == 1 {
+                            pass_the_upgrade_only(&mut from, &mut to);
+                        } else {
+                            let _ = std::io::copy(&mut from, &mut to);
+                        }
                         let _ = to.shutdown(Shutdown::Both);
                     });
                 }
@@ -233,14 +238,74 @@ impl Relay {
 
     /// The path mended: the same port relays again.
     fn restore(&mut self) {
+        self.reopen(false);
+    }
+
+    /// The path back, but the venue behind it answers nothing after the upgrade.
+    fn restore_muted(&mut self) {
+        self.reopen(true);
+    }
+
+    fn reopen(&mut self, muted: bool) {
         self.cut();
         std::thread::sleep(Duration::from_millis(20)); // the old listener closes
-        *self = Self::on(self.port, &self.target);
+        *self = Self::on(self.port, &self.target, muted);
     }
 
     fn url(&self) -> String {
         format!("ws://127.0.0.1:{}/orders", self.port)
     }
+}
+
+/// Copies the server's HTTP upgrade answer to the client, then reads and drops
+/// everything else the server says.
+fn pass_the_upgrade_only(from: &mut TcpStream, to: &mut TcpStream) {
+    use std::io::{Read, Write};
+    let (mut seen, mut chunk) = (Vec::new(), [0u8; 4096]);
+    let mut passed = false;
+    while let Ok(n) = from.read(&mut chunk) {
+        if n == 0 {
+            return;
+        }
+        if passed {
+            continue;
+        }
+        seen.extend_from_slice(&chunk[..n]);
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            passed = true;
+            if to.write_all(&seen[..end + 4]).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Venue 1's order entry comes back hung: the WebSocket upgrade passes, then the
+/// venue answers nothing, so every reconnect's login goes unanswered for its whole
+/// timeout (800 ms). Waited for on the trading core, that froze every venue's
+/// market data and orders each second, and the watchdog (500 ms here) stopped the
+/// engine. The answer is looked for on each step instead: the run ends cleanly,
+/// venue 0 trades on, and venue 1 never counts as back.
+#[test]
+fn a_venue_that_never_answers_its_login_does_not_stall_the_trading_core() {
+    let _one = common::one_engine_at_a_time();
+    let venues = TwoVenues::start([&[], &[]]);
+    let mut relay = Relay::to(&venues.server(1));
+    let args = ["--duration", "5s", "--strategy", TAKER, "--watchdog", "500ms"];
+    let s = venues.run_while(venues.engine([venues.orders(0), relay.url()], &args), || relay.restore_muted());
+    assert!(s["halt"].is_null(), "{s}");
+    assert_eq!(s["counters"]["venue_reconnects"], 0, "venue 1 never answered a login: {s}");
+    assert!(s["counters"]["gateway_errors"].as_u64().unwrap() >= 3, "logins were tried and timed out: {s}");
+    let records = venues.records();
+    let down_at = records.iter().find(|r| r.instrument == 1 && refused_entry_down(r)).map(|r| r.ts);
+    let down_at = down_at.expect("an order refused at venue 1 once its order entry went");
+    let filled_at_0 = records
+        .iter()
+        .filter(|r| r.kind() == Some(persist::RecordKind::Fill) && r.instrument == 0)
+        .map(|r| r.ts)
+        .max()
+        .unwrap_or(0);
+    assert!(filled_at_0 > down_at + 2_000_000_000, "venue 0 still fills 2 s after venue 1 went: {s}");
 }
 
 /// Venue 1's order entry goes down while its feed goes on (its connection runs
