@@ -99,6 +99,6 @@ fn pipelined_stages_decide_exactly_as_the_fused_stage_and_allocate_nothing() {
     assert_eq!(piped_records.len(), fused_records.len());
     let first_difference = piped_records.iter().zip(&fused_records).position(|(a, b)| a != b);
     assert_eq!(first_difference, None, "the record streams differ");
-    assert!(trade.latency().get(engine::pipeline::Hop::Ring).is_some(), "the ring hop is measured");
+    assert!(trade.latency().latencies().get(engine::pipeline::Hop::Ring).is_some(), "the ring hop is measured");
     assert_eq!(allocs, 0, "heap allocations on the pipelined hot path after warm-up");
 }

@@ -16,7 +16,7 @@ mod sink;
 mod venue_link;
 mod venues;
 
-pub use latency::{Hop, Latencies, Percentiles, hgrm};
+pub use latency::{Hop, HopRecorder, Latencies, Percentiles, hgrm};
 pub use sink::{PersistGone, RecordSink};
 pub use venues::{Decoders, KRAKEN_DEPTH, VenueLayout, book_depth, instrument_labels, subscribed_depth, venue_symbol};
 
@@ -360,7 +360,7 @@ pub struct Pipeline {
     sending: Bounded<Intent>,
     reports: Bounded<ExecReport>,
     sink: RecordSink,
-    latency: Latencies,
+    latency: HopRecorder,
     counters: Counters,
     last_decode_error: Option<DecodeError>,
     halt: Option<Halt>,
@@ -487,7 +487,7 @@ impl Pipeline {
             // the book makes one fill per level), and for resting fills besides.
             reports: Bounded::with_capacity(4 * config.order_capacity.max(16) + 64 * (MAX_SWEEP + 2)),
             sink,
-            latency: Latencies::new(),
+            latency: HopRecorder::new(),
             counters: Counters::default(),
             last_decode_error: None,
             halt: None,
@@ -928,8 +928,9 @@ impl Pipeline {
         self.counters
     }
 
-    /// The latency histograms.
-    pub fn latency(&self) -> &Latencies {
+    /// The latency samples so far (the hot stage's own: cold callers turn them into
+    /// histograms with [`HopRecorder::latencies`]).
+    pub fn latency(&self) -> &HopRecorder {
         &self.latency
     }
 

@@ -1206,8 +1206,7 @@ fn positions_of(p: &Pipeline, config: &PipelineConfig) -> Vec<report::PositionLi
 }
 
 fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> RunOutcome {
-    let mut latency = Latencies::new();
-    latency.merge(p.latency());
+    let latency = p.latency().latencies();
     let c = p.counters();
     let hops = RunSummary::hops_of(&latency);
     let summary = RunSummary {
