@@ -89,9 +89,10 @@ fn a_batch_written_twice_is_stored_once_and_migrations_run_once() {
     assert_eq!((sum, distinct), ((1..=150).sum::<i64>(), 150));
 }
 
-/// One batch holding several streams and days, with the days alternating: each
-/// stream's watermark moves on its own, a stream with nothing new is skipped, and
-/// every row lands in its own day's partition, none in the default one.
+/// One batch holding several streams and days, the days alternating among ones
+/// with no partition yet: each stream's watermark moves on its own, a stream with
+/// nothing new keeps its stored watermark, and every row lands in its own day's
+/// partition, none in the default one.
 #[test]
 fn a_batch_of_several_streams_and_days_lands_in_each_days_partition() {
     const DAY_NS: u64 = 86_400_000_000_000;
@@ -101,24 +102,27 @@ fn a_batch_of_several_streams_and_days_lands_in_each_days_partition() {
         rs.iter_mut().for_each(|r| r.stream = stream);
         rs
     };
-    let first = records(1, 10, TS0);
-    assert_eq!(s.write_batch(&first).unwrap(), 60);
+    let old = on_stream(records(1, 4, TS0), 4);
+    assert_eq!(s.write_batch(&old).unwrap(), 24);
     let batch = [
-        on_stream(records(1, 5, TS0), 3),
-        on_stream(records(1, 10, TS0 + DAY_NS), 2),
-        first,
-        records(61, 5, TS0 + DAY_NS),
+        on_stream(records(1, 5, TS0 + 2 * DAY_NS), 3),
+        on_stream(records(1, 10, TS0 + 3 * DAY_NS), 2),
+        old,
+        records(1, 5, TS0 + 2 * DAY_NS),
     ]
     .concat();
-    assert_eq!(s.write_batch(&batch).unwrap(), 60 + 30 + 30);
-    assert_eq!((s.watermark(1), s.watermark(2), s.watermark(3)), (90, 60, 30));
+    assert_eq!(s.write_batch(&batch).unwrap(), 30 + 60 + 30, "stream 4's records were all there");
+    drop(s);
+    let mut s = sink(&url); // the watermarks as the database holds them
+    let marks = [1, 2, 3, 4].map(|stream| s.watermark(stream));
+    assert_eq!(marks, [30, 60, 30, 24]);
     let c = s.client();
     let count = |c: &mut postgres::Client, table: &str| -> i64 {
         c.query_one(&format!("SELECT count(*) FROM {table}"), &[]).unwrap().get(0)
     };
     for table in ["market_trades", "fills", "risk_events"] {
-        let days = (count(c, &format!("{table}_p20261118")), count(c, &format!("{table}_p20261119")));
-        assert_eq!(days, (15, 15), "{table}");
+        let days = [18, 20, 21].map(|day| count(c, &format!("{table}_p202611{day}")));
+        assert_eq!(days, [4, 10, 10], "{table}");
         assert_eq!(count(c, &format!("{table}_default")), 0, "{table}");
     }
 }

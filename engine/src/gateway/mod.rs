@@ -185,8 +185,8 @@ pub trait VenueGateway: Send + std::fmt::Debug {
 
     /// Moves a reconnect on after a lost connection (a real venue replays what was
     /// missed). A gateway that connects off the hot core starts the connection and
-    /// answers [`GatewayError::Connecting`] until it is made; the call after that
-    /// logs in on it.
+    /// answers [`GatewayError::Connecting`] until it is made and its login answered
+    /// (each call looks, none waits).
     ///
     /// # Errors
     /// Still connecting, unreachable, or the login failed.
@@ -194,8 +194,9 @@ pub trait VenueGateway: Send + std::fmt::Debug {
         Ok(())
     }
 
-    /// Whether a reconnect is under way off the hot core: call
-    /// [`VenueGateway::reconnect`] again soon for its outcome.
+    /// Whether a reconnect is under way (a connection being made off the hot core,
+    /// or a login sent and not yet answered): call [`VenueGateway::reconnect`]
+    /// again soon for its outcome.
     fn is_reconnecting(&self) -> bool {
         false
     }

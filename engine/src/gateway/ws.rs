@@ -29,6 +29,9 @@ use crate::{
 /// core: its answer is looked for on each step ([`WsGateway::await_login`]).
 const ANSWER_TIMEOUT: Duration = Duration::from_millis(800);
 
+/// Messages a pending login's answer is looked for among per call.
+const LOGIN_MESSAGES_PER_CALL: usize = 16;
+
 /// The receive buffer: the largest answer (a query's list of open orders).
 const INBOUND: usize = 1 << 20;
 
@@ -57,7 +60,7 @@ pub struct WsGateway {
     /// Reports that arrived while a query waited for its answer.
     held: VecDeque<ExecReport>,
     /// Reconnects are made on its thread, off the hot core; the login that follows
-    /// (one round trip) runs on the hot core.
+    /// is sent from the hot core and its answer read there without waiting.
     connector: crate::connector::Connector,
     /// Where reconnects run (the cold core); unset, on the CPUs of the thread that
     /// called [`WsGateway::connect`].
@@ -191,13 +194,15 @@ impl WsGateway {
     fn read_login_answer(&mut self) -> Result<(), GatewayError> {
         let deadline = self.login_deadline.ok_or(GatewayError::Disconnected(WsError::Disconnected))?;
         let first = !self.logged_in_before;
-        loop {
+        // A few messages per call: a venue chattering without answering the login
+        // neither holds the trading core here nor outlives the deadline. (Each one
+        // read is copied: this runs once per reconnect, not per order.)
+        for _ in 0..LOGIN_MESSAGES_PER_CALL {
+            if self.clock.now_ns() >= deadline {
+                return Err(GatewayError::Timeout(ANSWER_TIMEOUT));
+            }
             let client = self.client.as_mut().ok_or(GatewayError::Disconnected(WsError::Disconnected))?;
-            let answer = match client.poll()? {
-                Some(message) => message.to_vec(),
-                None if self.clock.now_ns() < deadline => return Err(GatewayError::Connecting),
-                None => return Err(GatewayError::Timeout(ANSWER_TIMEOUT)),
-            };
+            let Some(answer) = client.poll()?.map(<[u8]>::to_vec) else { return Err(GatewayError::Connecting) };
             let symbols = self.wire_symbols();
             match protocol::decode_answer(&answer, &symbols) {
                 Ok(Answer::Login { ok: true, seq, .. }) => {
@@ -220,6 +225,7 @@ impl WsGateway {
                 Ok(Answer::Query) | Err(_) => self.counters.bad_messages += 1,
             }
         }
+        Err(GatewayError::Connecting)
     }
 
     fn wire_symbols(&self) -> Vec<WireSymbol<'_>> {

@@ -188,7 +188,8 @@ impl Pipeline {
     /// The venues in `venues` (bit `v`) are each asked on their own, and only
     /// orders at the venues that answered are settled: one venue down (or silent)
     /// leaves its orders waiting and the others' settled. Cold work on the hot
-    /// thread, like the login: it happens once per outage. Returns the venues that
+    /// thread, each query waiting for its answer (up to 800 ms at a WebSocket
+    /// venue): it happens once per outage or ack timeout. Returns the venues that
     /// answered.
     pub(super) fn settle_with_venue(&mut self, now: u64, venues: u64) -> u64 {
         let mut open = Vec::new();

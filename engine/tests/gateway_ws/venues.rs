@@ -295,7 +295,8 @@ fn a_venue_that_never_answers_its_login_does_not_stall_the_trading_core() {
     let s = venues.run_while(venues.engine([venues.orders(0), relay.url()], &args), || relay.restore_muted());
     assert!(s["halt"].is_null(), "{s}");
     assert_eq!(s["counters"]["venue_reconnects"], 0, "venue 1 never answered a login: {s}");
-    assert!(s["counters"]["gateway_errors"].as_u64().unwrap() >= 3, "logins were tried and timed out: {s}");
+    // The cut, then each login that timed out (about one a second), are counted.
+    assert!(s["counters"]["gateway_errors"].as_u64().unwrap() >= 3, "venue 1's failures were counted: {s}");
     let records = venues.records();
     let down_at = records.iter().find(|r| r.instrument == 1 && refused_entry_down(r)).map(|r| r.ts);
     let down_at = down_at.expect("an order refused at venue 1 once its order entry went");

@@ -60,7 +60,9 @@ impl CopyBuf {
     }
 }
 
-/// The widest row: a column count and 13 eight-byte fields with their lengths.
+/// Room for a row of 13 columns each at most eight bytes (with its 4-byte length)
+/// after the 2-byte column count. The widest row written is 130 bytes (orders,
+/// fills and risk events: 13 columns, four of them two-byte).
 const ROW_MAX: usize = 2 + 13 * 12;
 
 /// One row built on the stack and appended to the stream with one copy: appending
@@ -82,6 +84,8 @@ impl Row {
     }
 
     fn put(&mut self, b: &[u8]) {
+        // A row that outgrew ROW_MAX would desync the COPY stream: caught in tests.
+        debug_assert!(self.len + b.len() <= ROW_MAX, "a COPY row outgrew ROW_MAX");
         if let Some(dst) = self.bytes.get_mut(self.len..self.len + b.len()) {
             dst.copy_from_slice(b);
             self.len += b.len();
