@@ -442,21 +442,18 @@ impl VenueGateway for WsGateway {
     /// is looked for on each later call, never waited for: a venue slow to answer
     /// (or silent) does not hold up the trading core.
     fn reconnect(&mut self) -> Result<(), GatewayError> {
-        if self.login_deadline.is_some() {
-            self.await_login()?;
-            self.counters.reconnects += 1;
-            return Ok(());
+        if self.login_deadline.is_none() {
+            self.client = None;
+            let Some((connected, _)) = self.connector.poll() else {
+                if !self.connector.is_in_flight() {
+                    self.connector
+                        .start(None, self.connect_cpu, ANSWER_TIMEOUT)
+                        .map_err(|(e, _)| GatewayError::Unreachable(e))?;
+                }
+                return Err(GatewayError::Connecting);
+            };
+            self.send_login(connected.map_err(GatewayError::Unreachable)?)?;
         }
-        self.client = None;
-        let Some((connected, _)) = self.connector.poll() else {
-            if !self.connector.is_in_flight() {
-                self.connector
-                    .start(None, self.connect_cpu, ANSWER_TIMEOUT)
-                    .map_err(|(e, _)| GatewayError::Unreachable(e))?;
-            }
-            return Err(GatewayError::Connecting);
-        };
-        self.send_login(connected.map_err(GatewayError::Unreachable)?)?;
         self.await_login()?;
         self.counters.reconnects += 1;
         Ok(())
