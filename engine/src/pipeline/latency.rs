@@ -114,23 +114,39 @@ impl HopRecorder {
     }
 
     /// A hop's `quantile` (0 to 1) as HdrHistogram's `value_at_quantile` gives it,
-    /// without allocating (the hot stage's live status); 0 with no samples.
+    /// without allocating; 0 with no samples.
     pub fn value_at_quantile(&self, hop: Hop, quantile: f64) -> u64 {
+        let [value] = self.values_at_quantiles(hop, [quantile]);
+        value
+    }
+
+    /// [`HopRecorder::value_at_quantile`] of each of `quantiles` (ascending), in
+    /// one pass over the slots: the hot stage's live status reads two at every
+    /// heartbeat.
+    pub fn values_at_quantiles<const N: usize>(&self, hop: Hop, quantiles: [f64; N]) -> [u64; N] {
+        let mut values = [0; N];
         let total = self.totals.get(hop as usize).copied().unwrap_or(0);
         if total == 0 {
-            return 0;
+            return values;
         }
-        let target = ((quantile.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
-        let mut seen = 0;
+        let (mut seen, mut next) = (0, 0);
         for (slot, count) in self.slots(hop).iter().enumerate() {
             seen += count;
-            if seen >= target {
+            while let (Some(&quantile), Some(value)) = (quantiles.get(next), values.get_mut(next)) {
+                let target = ((quantile.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+                if seen < target {
+                    break;
+                }
                 let (low, width) = slot_range(slot);
                 // As HdrHistogram: the lowest equivalent value for quantile 0 only.
-                return if quantile == 0.0 { low } else { low + width - 1 };
+                *value = if quantile == 0.0 { low } else { low + width - 1 };
+                next += 1;
+            }
+            if next == N {
+                break;
             }
         }
-        0
+        values
     }
 
     /// The samples as HdrHistograms (cold path: allocates).
@@ -292,6 +308,8 @@ mod tests {
             for q in [0.0, quantile, 0.5, 0.99, 1.0] {
                 proptest::prop_assert_eq!(r.value_at_quantile(Hop::Book, q), h.value_at_quantile(q), "q {}", q);
             }
+            let both = r.values_at_quantiles(Hop::Book, [0.5, 0.99]);
+            proptest::prop_assert_eq!(both, [h.value_at_quantile(0.5), h.value_at_quantile(0.99)]);
             proptest::prop_assert_eq!(Percentiles::of(built), Percentiles::of(&h));
         }
     }

@@ -58,8 +58,7 @@ const HEARTBEAT_NS: u64 = 100_000_000;
 
 fn status(p: &Pipeline, now: u64) -> Status {
     let c = p.counters();
-    let (p50, p99) =
-        (p.latency().value_at_quantile(Hop::TickToOrder, 0.5), p.latency().value_at_quantile(Hop::TickToOrder, 0.99));
+    let [p50, p99] = p.latency().values_at_quantiles(Hop::TickToOrder, [0.5, 0.99]);
     Status {
         ts: now,
         events: c.events,
