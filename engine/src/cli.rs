@@ -224,6 +224,10 @@ pub struct SimArgs {
     /// lost), so clients must find out by asking (0: never).
     #[arg(long, default_value_t = 0)]
     pub drop_acks_every: u64,
+    /// Order entry fault: answer each open-orders or positions query this long late
+    /// (a slow venue; the session's answers after it wait behind it). 0: at once.
+    #[arg(long, default_value_t = 0)]
+    pub query_delay_ms: u64,
     /// Order entry fault: report every Nth fill at a thousand times its size, more
     /// than the order: the engine must refuse it and trip its kill switch (0: never).
     #[arg(long, default_value_t = 0, value_name = "N")]

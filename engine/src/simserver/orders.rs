@@ -33,13 +33,25 @@ struct Session {
     refilled: std::time::Instant,
     /// Cancels held back by `--cancel-delay-ms`: (due, client id).
     delayed: Vec<(std::time::Instant, u64)>,
+    /// The account's log length when the last query's answer was made: the
+    /// entries before it go out before the answer, as a venue answers in order.
+    answered_at: usize,
+    /// The reply just made answers a query (`--query-delay-ms` holds it back).
+    query_answered: bool,
 }
 
 /// Serves one order-entry connection until it ends (the error says how).
 pub(super) fn serve<S: Socket>(mut ws: WebSocket<S>, registry: &Registry, args: &SimArgs) -> Result<(), String> {
     ws.get_ref().tcp().set_read_timeout(Some(Duration::from_millis(1))).map_err(|e| e.to_string())?;
-    let mut session =
-        Session { account: None, sent: 0, tokens: f64::from(args.order_rate), refilled: now(), delayed: Vec::new() };
+    let mut session = Session {
+        account: None,
+        sent: 0,
+        tokens: f64::from(args.order_rate),
+        refilled: now(),
+        delayed: Vec::new(),
+        answered_at: 0,
+        query_answered: false,
+    };
     let result = run(&mut ws, &mut session, registry, args);
     if let Some(account) = &session.account {
         let mut a = lock(account);
@@ -55,6 +67,10 @@ fn run<S: Socket>(ws: &mut WebSocket<S>, s: &mut Session, registry: &Registry, a
         match ws.read() {
             Ok(Message::Text(text)) => {
                 if let Some(reply) = handle(text.as_bytes(), s, registry, args) {
+                    if std::mem::take(&mut s.query_answered) {
+                        std::thread::sleep(Duration::from_millis(args.query_delay_ms));
+                    }
+                    send_log(ws, s, s.answered_at)?;
                     ws.send(Message::text(reply)).map_err(|e| e.to_string())?;
                 }
             }
@@ -72,15 +88,23 @@ fn run<S: Socket>(ws: &mut WebSocket<S>, s: &mut Session, registry: &Registry, a
             for (_, cid) in ready {
                 a.cancel(cid, unix_ns());
             }
-            let pending: Vec<String> = a.log.get(s.sent..).unwrap_or_default().to_vec();
-            s.sent = a.log.len();
-            drop(a);
-            for text in pending {
-                ws.write(Message::text(text)).map_err(|e| e.to_string())?;
-            }
-            ws.flush().map_err(|e| e.to_string())?;
         }
+        send_log(ws, s, usize::MAX)?;
     }
+}
+
+/// Sends the account's log entries not sent yet, up to entry `upto` (exclusive).
+fn send_log<S: Socket>(ws: &mut WebSocket<S>, s: &mut Session, upto: usize) -> Result<(), String> {
+    let Some(account) = &s.account else { return Ok(()) };
+    let a = lock(account);
+    let upto = upto.min(a.log.len());
+    let pending: Vec<String> = a.log.get(s.sent..upto).unwrap_or_default().to_vec();
+    drop(a);
+    s.sent = s.sent.max(upto);
+    for text in pending {
+        ws.write(Message::text(text)).map_err(|e| e.to_string())?;
+    }
+    ws.flush().map_err(|e| e.to_string())
 }
 
 /// Handles one request; returns a direct reply (login, queries, protocol errors).
@@ -182,8 +206,11 @@ fn handle(text: &[u8], s: &mut Session, registry: &Registry, args: &SimArgs) -> 
             }
             None
         }
-        "open_orders" => Some(a.open_orders()),
-        "positions" => Some(a.positions()),
+        "open_orders" | "positions" => {
+            s.answered_at = a.log.len();
+            s.query_answered = true;
+            Some(if op == "open_orders" { a.open_orders() } else { a.positions() })
+        }
         _ => error("unknown op"),
     }
 }
