@@ -161,6 +161,28 @@ pub trait VenueGateway: Send + std::fmt::Debug {
         self.open_orders()
     }
 
+    /// Asks venue `venue` which orders it holds open for us, without waiting for
+    /// the answer where it has to travel: `Ok(Some(orders))` when answered at once
+    /// (an in-process venue), `Ok(None)` when asked, its answer to be taken with
+    /// [`VenueGateway::open_orders_answer`]. A gateway answers questions in the
+    /// order of its other answers: every report the venue sent before the question's
+    /// answer comes through [`VenueGateway::poll`] first, and none after it until the
+    /// answer is taken.
+    ///
+    /// # Errors
+    /// As [`VenueGateway::open_orders`]; a question already out to that venue.
+    fn ask_open_orders(&mut self, venue: usize) -> Result<Option<Vec<VenueOrder>>, GatewayError> {
+        self.open_orders_at(venue).map(Some)
+    }
+
+    /// The answer to [`VenueGateway::ask_open_orders`] of venue `venue`, once it has
+    /// come (or failed: no answer in time, the connection lost, an error in its
+    /// place; a gateway then drops the session, so no late answer is taken for a
+    /// later question). `None` while it is awaited, or when nothing was asked.
+    fn open_orders_answer(&mut self, _venue: usize) -> Option<Result<Vec<VenueOrder>, GatewayError>> {
+        None
+    }
+
     /// The venue's positions for us (cold path).
     ///
     /// # Errors

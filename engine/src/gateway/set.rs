@@ -93,6 +93,17 @@ impl VenueGateway for VenueSet {
         self.venues.get_mut(venue).ok_or_else(|| GatewayError::Protocol(format!("no venue {venue}")))?.open_orders()
     }
 
+    fn ask_open_orders(&mut self, venue: usize) -> Result<Option<Vec<VenueOrder>>, GatewayError> {
+        self.venues
+            .get_mut(venue)
+            .ok_or_else(|| GatewayError::Protocol(format!("no venue {venue}")))?
+            .ask_open_orders(0)
+    }
+
+    fn open_orders_answer(&mut self, venue: usize) -> Option<Result<Vec<VenueOrder>, GatewayError>> {
+        self.venues.get_mut(venue)?.open_orders_answer(0)
+    }
+
     fn positions(&mut self) -> Result<Vec<VenuePosition>, GatewayError> {
         let mut all = Vec::new();
         for venue in &mut self.venues {

@@ -23,10 +23,10 @@ use crate::{
     order::{ClientId, ExecKind, ExecReport, NewOrder},
 };
 
-/// How long a login or a query may wait for its answer. Queries can run on the
-/// trading core (settling after a reconnect or an ack timeout), so this stays well
-/// below the watchdog's default 2 s. A reconnect's login does not wait on the trading
-/// core: its answer is looked for on each step ([`WsGateway::await_login`]).
+/// How long a login or a query may wait for its answer. Neither waits on the
+/// trading core: a reconnect's login ([`WsGateway::await_login`]) and the open-orders
+/// question that settles orders ([`VenueGateway::ask_open_orders`]) are answered on
+/// later steps. Only start-up's queries wait for their answers.
 const ANSWER_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// Messages a pending login's answer is looked for among per call.
@@ -59,6 +59,14 @@ pub struct WsGateway {
     login_deadline: Option<u64>,
     /// Reports that arrived while a query waited for its answer.
     held: VecDeque<ExecReport>,
+    /// Counts the connections logged in on: a question dies with its session.
+    session: u64,
+    /// An open-orders question out: when to give up on it (ns, `clock`) and the
+    /// session it was asked on.
+    question: Option<(u64, u64)>,
+    /// The question's answer, read and not taken yet. Until it is taken, nothing
+    /// after it is read, so the settle it feeds sees exactly the reports before it.
+    answer: Option<Result<Vec<VenueOrder>, GatewayError>>,
     /// Reconnects are made on its thread, off the hot core; the login that follows
     /// is sent from the hot core and its answer read there without waiting.
     connector: crate::connector::Connector,
@@ -109,6 +117,9 @@ impl WsGateway {
             logged_in_before: false,
             login_deadline: None,
             held: VecDeque::with_capacity(1024),
+            session: 0,
+            question: None,
+            answer: None,
             connector,
             connect_cpu: None,
             clock: LiveClock::new(),
@@ -172,6 +183,7 @@ impl WsGateway {
         protocol::encode_login(&mut self.request, &self.creds, ts, self.cancel_on_disconnect, resume_from);
         client.send_text(&self.request)?;
         self.client = Some(client);
+        self.session += 1;
         self.login_deadline = Some(self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64);
         Ok(())
     }
@@ -270,6 +282,9 @@ impl WsGateway {
 
     /// Sends a query and returns its answer as JSON, holding reports met on the way.
     fn query(&mut self, op: &str) -> Result<serde_json::Value, GatewayError> {
+        if self.question.is_some() || self.answer.is_some() {
+            return Err(GatewayError::Protocol("a question to the venue is already out".into()));
+        }
         let ts = self.ts_ms();
         protocol::encode_query(&mut self.request, &self.creds, ts, op);
         self.send()?;
@@ -292,6 +307,58 @@ impl WsGateway {
                 Ok(Answer::Login { .. }) | Err(_) => self.counters.bad_messages += 1,
             }
         }
+    }
+
+    /// The orders of an open-orders answer.
+    fn read_open_orders(&self, json: &serde_json::Value) -> Result<Vec<VenueOrder>, GatewayError> {
+        let orders = json["orders"].as_array().ok_or_else(|| GatewayError::Protocol("no orders array".into()))?;
+        orders
+            .iter()
+            .map(|o| {
+                let (instrument, ps, qs) = self.instrument_of(o["symbol"].as_str().unwrap_or_default())?;
+                let side = if o["side"] == "sell" { Side::Sell } else { Side::Buy };
+                Ok(VenueOrder {
+                    id: ClientId(o["cid"].as_u64().ok_or_else(|| GatewayError::Protocol("order without cid".into()))?),
+                    instrument,
+                    side,
+                    price: Price(self.fixed(&o["price"], ps)?),
+                    qty: Qty(self.fixed(&o["qty"], qs)?),
+                    filled: self.fixed(&o["filled"], qs)?,
+                })
+            })
+            .collect()
+    }
+
+    /// A message that is not a report, met while a question is out: its answer (the
+    /// orders, or an error in its place, after which the session is dropped, as for
+    /// no answer in time), or anything else, counted as unreadable.
+    fn read_question_answer(&mut self, message: &[u8]) {
+        let kind = {
+            let symbols = self.wire_symbols();
+            match protocol::decode_answer(message, &symbols) {
+                Ok(Answer::Query) => Some(Ok(())),
+                Ok(Answer::Error(reason)) => Some(Err(String::from_utf8_lossy(reason).into_owned())),
+                _ => None,
+            }
+        };
+        let answer = match kind {
+            Some(Ok(())) => match serde_json::from_slice::<serde_json::Value>(message) {
+                Ok(json) if json["type"] == "open_orders" => self.read_open_orders(&json),
+                _ => {
+                    self.counters.bad_messages += 1;
+                    return;
+                }
+            },
+            Some(Err(reason)) => {
+                self.client = None;
+                Err(GatewayError::Protocol(reason))
+            }
+            None => {
+                self.counters.bad_messages += 1;
+                return;
+            }
+        };
+        self.answer = Some(answer);
     }
 
     fn send(&mut self) -> Result<(), GatewayError> {
@@ -366,7 +433,8 @@ impl VenueGateway for WsGateway {
         {
             let _ = out.push(report);
         }
-        while out.room() > 0 {
+        // A question's answer not taken yet: what follows it waits behind it.
+        while out.room() > 0 && self.answer.is_none() {
             // Down: reported once, when it was found; reconnect() brings it back.
             // Logging in: the login's answer is reconnect()'s to read.
             let Some(client) = self.client.as_mut().filter(|_| self.login_deadline.is_none()) else { return Ok(()) };
@@ -386,30 +454,50 @@ impl VenueGateway for WsGateway {
                         let _ = out.push(report);
                     }
                 }
+                None if self.question.is_some() => {
+                    let message = client.message().to_vec();
+                    self.read_question_answer(&message);
+                }
                 None => self.counters.bad_messages += 1,
             }
         }
         Ok(())
     }
 
+    fn ask_open_orders(&mut self, _venue: usize) -> Result<Option<Vec<VenueOrder>>, GatewayError> {
+        if self.question.is_some() || self.answer.is_some() {
+            return Err(GatewayError::Protocol("an open-orders question is already out".into()));
+        }
+        let ts = self.ts_ms();
+        protocol::encode_query(&mut self.request, &self.creds, ts, "open_orders");
+        self.send()?;
+        self.question = Some((self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64, self.session));
+        Ok(None)
+    }
+
+    fn open_orders_answer(&mut self, _venue: usize) -> Option<Result<Vec<VenueOrder>, GatewayError>> {
+        if let Some(answer) = self.answer.take() {
+            self.question = None;
+            return Some(answer);
+        }
+        let (deadline, session) = self.question?;
+        if session != self.session || !self.is_connected() {
+            self.question = None;
+            return Some(Err(GatewayError::Disconnected(WsError::Disconnected)));
+        }
+        if self.clock.now_ns() >= deadline {
+            // Its answer may still come: on a new session, never taken for a later
+            // question's (their answers carry nothing to tell them apart).
+            self.question = None;
+            self.client = None;
+            return Some(Err(GatewayError::Timeout(ANSWER_TIMEOUT)));
+        }
+        None
+    }
+
     fn open_orders(&mut self) -> Result<Vec<VenueOrder>, GatewayError> {
         let json = self.query("open_orders")?;
-        let orders = json["orders"].as_array().ok_or_else(|| GatewayError::Protocol("no orders array".into()))?;
-        orders
-            .iter()
-            .map(|o| {
-                let (instrument, ps, qs) = self.instrument_of(o["symbol"].as_str().unwrap_or_default())?;
-                let side = if o["side"] == "sell" { Side::Sell } else { Side::Buy };
-                Ok(VenueOrder {
-                    id: ClientId(o["cid"].as_u64().ok_or_else(|| GatewayError::Protocol("order without cid".into()))?),
-                    instrument,
-                    side,
-                    price: Price(self.fixed(&o["price"], ps)?),
-                    qty: Qty(self.fixed(&o["qty"], qs)?),
-                    filled: self.fixed(&o["filled"], qs)?,
-                })
-            })
-            .collect()
+        self.read_open_orders(&json)
     }
 
     fn positions(&mut self) -> Result<Vec<VenuePosition>, GatewayError> {

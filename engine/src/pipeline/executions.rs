@@ -5,8 +5,18 @@
 use super::*;
 
 impl Pipeline {
+    /// Applies the venue's answers that have arrived, and then a settle question's
+    /// answer if one came after them.
     pub(super) fn handle_reports(&mut self, now: u64) {
         self.poll_venue(now);
+        self.apply_reports(now);
+        if self.asking != 0 {
+            self.take_venue_answers(now);
+        }
+    }
+
+    /// Applies the reports in the report buffer.
+    pub(super) fn apply_reports(&mut self, now: u64) {
         if self.reports.is_empty() {
             return;
         }

@@ -333,6 +333,10 @@ pub struct Pipeline {
     /// Venues whose order entry is back but whose waiting orders are not yet
     /// settled: new orders there are refused until they are.
     unsettled: u64,
+    /// Venues (bit `v`) asked which orders they hold, their answers not taken yet.
+    asking: u64,
+    /// The orders waiting on each venue in `asking` when it was asked.
+    questions: Vec<venue_link::Asked>,
     /// Since when every venue has been unusable (0: one is usable).
     venue_down_since: u64,
     /// Reduce-only since a start-up reconciliation mismatch (until re-armed).
@@ -467,6 +471,8 @@ impl Pipeline {
             last_settle: 0,
             entry_up: venue_bits(VenueLayout::of(config).venues),
             unsettled: 0,
+            asking: 0,
+            questions: Vec::new(),
             venue_down_since: 0,
             reconcile_hold: false,
             persist_hold: None,

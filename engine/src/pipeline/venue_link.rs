@@ -2,6 +2,19 @@
 //! acknowledgement timeouts, and settling with the venue at start and after a trip.
 
 use super::*;
+use crate::gateway::VenueOrder;
+
+/// An order waiting on a venue when the venue was asked which orders it holds.
+/// Its answer settles the order only if no request for it went out after the
+/// question (its send time and pending kind unchanged): the answer cannot know of
+/// one, whose own answer settles it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Asked {
+    venue: usize,
+    id: crate::order::ClientId,
+    state: OrderState,
+    sent_at: u64,
+}
 
 impl Pipeline {
     /// The circuit breaker of the venue trading `instrument`.
@@ -48,7 +61,7 @@ impl Pipeline {
     /// the hot core, looked in on every step until it is). Meanwhile risk refuses
     /// new orders for it; on reconnecting the venue replays every answer missed and
     /// the orders still waiting are settled by asking it, so no outcome is guessed.
-    /// Until that settle succeeds (retried once a second), new orders there stay
+    /// Until that settle succeeds (asked again once a second), new orders there stay
     /// refused. Each venue is followed on its own: one that comes back is settled
     /// while another is still down.
     pub(super) fn keep_venue_connected(&mut self, now: u64) {
@@ -62,17 +75,21 @@ impl Pipeline {
         if back != 0 {
             self.counters.venue_reconnects += u64::from(back.count_ones());
             self.unsettled |= back;
+            // A question lost with the old connection is given up first, so a
+            // venue just back is asked at once.
+            if self.asking & back != 0 {
+                self.take_venue_answers(now);
+            }
         }
-        // A venue just back is settled at once; one whose settle failed is asked
-        // again once a second (each query is a round trip on this thread).
+        // A venue just back is asked at once; one whose answer failed is asked
+        // again once a second.
         let retry = now.saturating_sub(self.last_settle) >= 1_000_000_000;
-        let due = self.unsettled & up & if retry { u64::MAX } else { back };
+        let due = self.unsettled & up & !self.asking & if retry { u64::MAX } else { back };
         if due != 0 {
             if retry {
                 self.last_settle = now;
             }
-            let answered = self.settle_with_venue(now, due);
-            self.unsettled &= !answered;
+            self.ask_venues(now, due);
         }
     }
 
@@ -147,7 +164,8 @@ impl Pipeline {
     /// A request unanswered for `--ack-timeout` is not given up on: the venues are
     /// asked what they hold and every waiting order is settled from their answers
     /// (at most once per half timeout). Orders at a venue whose order entry is down
-    /// wait for its reconnect, which settles them; the others are settled now.
+    /// wait for its reconnect, which settles them, and a venue already asked waits
+    /// for that answer.
     pub(super) fn check_ack_timeouts(&mut self, now: u64) {
         let timeout = self.ack_timeout_ns;
         if timeout == 0 || now.saturating_sub(self.last_ack_check) < timeout / 2 {
@@ -159,66 +177,103 @@ impl Pipeline {
             return;
         }
         self.last_ack_check = now;
-        // Only the venues holding overdue orders are asked (each query is a round
-        // trip on this thread).
+        // Only the venues holding overdue orders are asked.
         let (mut overdue, mut venues) = (0u64, 0u64);
         for o in self.oms.working() {
             let waiting = !o.is_armed() && (o.state == OrderState::Submitted || o.state.is_pending());
-            if waiting && now.saturating_sub(o.sent_at) > timeout && self.entry_up_for(o.new.instrument) {
+            let venue = 1u64 << (self.layout.venue_of(o.new.instrument) & 63);
+            if waiting
+                && now.saturating_sub(o.sent_at) > timeout
+                && self.asking & venue == 0
+                && self.entry_up_for(o.new.instrument)
+            {
                 overdue += 1;
-                venues |= 1u64 << (self.layout.venue_of(o.new.instrument) & 63);
+                venues |= venue;
             }
         }
         if overdue > 0 {
             self.counters.ack_timeouts += overdue;
-            self.settle_with_venue(now, venues);
+            self.ask_venues(now, venues);
         }
     }
 
+    /// Asks the venues in `venues` (bit `v`) which orders they hold, noting the
+    /// orders waiting on each. A venue that answers at once (in process) is settled
+    /// now; the others' answers are taken as they come ([`Pipeline::handle_reports`]),
+    /// never waited for: a venue slow to answer holds up nothing on this core.
+    pub(super) fn ask_venues(&mut self, now: u64, venues: u64) {
+        for v in (0..self.layout.venues.min(64)).filter(|v| venues & (1u64 << v) != 0) {
+            let bit = 1u64 << v;
+            if !self.venue.venue_connected(v) || self.asking & bit != 0 {
+                continue;
+            }
+            let layout = self.layout;
+            let waiting = self.oms.working().filter(|o| !o.is_armed() && layout.venue_of(o.new.instrument) == v);
+            let asked = waiting.map(|o| Asked { venue: v, id: o.id, state: o.state, sent_at: o.sent_at });
+            self.questions.extend(asked);
+            match self.venue.ask_open_orders(v) {
+                Ok(Some(open)) => {
+                    // Answered at once: the reports it sent before the answer first.
+                    self.handle_reports(now);
+                    self.settle_from_answer(now, v, &open);
+                }
+                Ok(None) => self.asking |= bit,
+                Err(e) => {
+                    self.questions.retain(|a| a.venue != v);
+                    self.gateway_failed(&e);
+                }
+            }
+        }
+    }
+
+    /// Takes the answers that have come to the venues in `asking`, settling from
+    /// each. One that failed (no answer in time, the connection lost) leaves the
+    /// venue's orders waiting; a venue back from a reconnect is asked again.
+    pub(super) fn take_venue_answers(&mut self, now: u64) {
+        let asking = self.asking;
+        for v in (0..self.layout.venues.min(64)).filter(|v| asking & (1u64 << v) != 0) {
+            let Some(answer) = self.venue.open_orders_answer(v) else { continue };
+            self.asking &= !(1u64 << v);
+            match answer {
+                Ok(open) => self.settle_from_answer(now, v, &open),
+                Err(e) => {
+                    self.questions.retain(|a| a.venue != v);
+                    self.gateway_failed(&e);
+                }
+            }
+        }
+    }
+
+    /// Whether a venue's answer to a settle question is still awaited.
+    pub fn asking_venues(&self) -> bool {
+        self.asking != 0
+    }
+
     /// After a reconnect, every order still waiting on the venue is settled by
-    /// asking it. The venue replays every answer it sent while we were away before it
-    /// answers the query, so once those are applied an order still waiting has
-    /// nothing more coming:
+    /// asking it. The venue sends every answer it made before the question's
+    /// (after a reconnect, every one missed), and those are applied first, so an
+    /// order still waiting has nothing more coming:
     /// - sent but unknown to the venue: it never arrived (rejected here);
     /// - a cancel pending on an order the venue still holds: the cancel never
     ///   arrived (sent again); on one it does not hold: it ended with no fill beyond
     ///   those reported (cancelled);
     /// - a replace pending: settled by the terms the venue holds.
     ///
-    /// The venues in `venues` (bit `v`) are each asked on their own, and only
-    /// orders at the venues that answered are settled: one venue down (or silent)
-    /// leaves its orders waiting and the others' settled. Cold work on the hot
-    /// thread, each query waiting for its answer (up to 800 ms at a WebSocket
-    /// venue): it happens once per outage or ack timeout. Returns the venues that
-    /// answered.
-    pub(super) fn settle_with_venue(&mut self, now: u64, venues: u64) -> u64 {
-        let mut open = Vec::new();
-        let mut answered = 0u64;
-        for v in (0..self.layout.venues.min(64)).filter(|v| venues & (1u64 << v) != 0) {
-            if !self.venue.venue_connected(v) {
+    /// Only the orders noted when venue `v` was asked are settled, and of them only
+    /// those with no request sent since ([`Asked`]). The venue is settled: new
+    /// orders there are taken again.
+    fn settle_from_answer(&mut self, now: u64, v: usize, open: &[VenueOrder]) {
+        self.unsettled &= !(1u64 << v);
+        let (asked, others): (Vec<Asked>, Vec<Asked>) =
+            std::mem::take(&mut self.questions).into_iter().partition(|a| a.venue == v);
+        self.questions = others;
+        for a in asked {
+            // Gone: it finished meanwhile.
+            let Some(order) = self.oms.get(a.id).copied() else { continue };
+            if order.is_armed() || order.sent_at != a.sent_at || (order.state.is_pending() && order.state != a.state) {
                 continue;
             }
-            match self.venue.open_orders_at(v) {
-                Ok(orders) => {
-                    open.extend(orders);
-                    answered |= 1u64 << v;
-                }
-                Err(e) => self.gateway_failed(&e),
-            }
-        }
-        if answered == 0 {
-            return 0;
-        }
-        self.handle_reports(now);
-        let layout = self.layout;
-        let waiting: Vec<Order> = self
-            .oms
-            .working()
-            .filter(|o| !o.is_armed() && answered & (1u64 << (layout.venue_of(o.new.instrument) & 63)) != 0)
-            .copied()
-            .collect();
-        for order in waiting {
-            let at_venue = open.iter().find(|v| v.id == order.id);
+            let at_venue = open.iter().find(|o| o.id == order.id);
             let answer = match (order.state, at_venue) {
                 (OrderState::Submitted, None) => Some(ExecKind::Rejected),
                 // Working there, its ack lost: what the venue says is what it is.
@@ -252,8 +307,7 @@ impl Pipeline {
                 None => self.oms.stamp(order.id, now),
             }
         }
-        self.handle_reports(now);
-        answered
+        self.apply_reports(now);
     }
 
     /// Start-up reconciliation's outcome: the venue's positions become the OMS's.
@@ -301,7 +355,8 @@ impl Pipeline {
         })
     }
 
-    /// Applies the venue's answers that have arrived (shutdown: the last cancels').
+    /// Applies the venue's answers that have arrived (shutdown: the last cancels',
+    /// and a settle question's).
     pub fn take_answers(&mut self, now: u64) {
         self.handle_reports(now);
     }

@@ -221,25 +221,40 @@ pub fn run_input(
     wind_down(pipeline, input.is_live(), clock, heartbeat);
 }
 
+/// Takes the venue's answers while `waiting` holds, for under a second, heartbeats
+/// going.
+fn await_venue(
+    pipeline: &mut Pipeline,
+    clock: &impl Clock,
+    heartbeat: &mut Producer<Status>,
+    waiting: impl Fn(&Pipeline) -> bool,
+) {
+    for n in 0..800 {
+        if !waiting(pipeline) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        pipeline.take_answers(clock.now_ns());
+        if n % 100 == 0 {
+            let _ = heartbeat.try_push(status(pipeline, clock.now_ns()));
+        }
+    }
+}
+
 /// The hot stage's last act: cancel every working order and collect the venue's
 /// answers, so the journal ends with every order's outcome. `live`: wall time is
 /// event time (a replay's venue answers on event time instead).
 pub fn wind_down(pipeline: &mut Pipeline, live: bool, clock: &impl Clock, heartbeat: &mut Producer<Status>) {
+    if live {
+        // A settle question still out is answered first: the orders it settles
+        // (lost acks, say) would otherwise be cancelled with their outcome unknown.
+        await_venue(pipeline, clock, heartbeat, Pipeline::asking_venues);
+    }
     pipeline.cancel_all(pipeline.last_event_time());
     if live {
-        // A real venue answers later: wait (under a second, heartbeats going) for
-        // the answers to requests still out, so the journal ends with every order's
-        // outcome.
-        for n in 0..800 {
-            if !pipeline.awaiting_venue() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-            pipeline.take_answers(clock.now_ns());
-            if n % 100 == 0 {
-                let _ = heartbeat.try_push(status(pipeline, clock.now_ns()));
-            }
-        }
+        // A real venue answers later: wait for the answers to requests still out,
+        // so the journal ends with every order's outcome.
+        await_venue(pipeline, clock, heartbeat, Pipeline::awaiting_venue);
     } else {
         // A replay's venue answers on event time: whatever it still holds is due
         // within a few seconds of the last event, the same in every replay.

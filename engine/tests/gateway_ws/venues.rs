@@ -186,12 +186,13 @@ struct Relay {
 
 impl Relay {
     fn to(target: &str) -> Self {
-        Self::on(0, target, false)
+        Self::on(0, target, None)
     }
 
-    /// A relay listening on `port` (0: any free one). `muted`: the venue's answers
-    /// stop after the WebSocket upgrade (a venue that accepts connections but hangs).
-    fn on(port: u16, target: &str, muted: bool) -> Self {
+    /// A relay listening on `port` (0: any free one). `answers`: the venue's answers
+    /// stop after the WebSocket upgrade and that many WebSocket frames (a venue that
+    /// accepts connections, perhaps answers a login, and hangs); `None`: they don't.
+    fn on(port: u16, target: &str, answers: Option<usize>) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -213,8 +214,8 @@ impl Relay {
                 ];
                 for (i, (mut from, mut to)) in pipes.into_iter().enumerate() {
                     std::thread::spawn(move || {
-                        if muted && i == 1 {
-                            pass_the_upgrade_only(&mut from, &mut to);
+                        if let (Some(frames), 1) = (answers, i) {
+                            pass_the_upgrade_and(frames, &mut from, &mut to);
                         } else {
                             let _ = std::io::copy(&mut from, &mut to);
                         }
@@ -238,18 +239,23 @@ impl Relay {
 
     /// The path mended: the same port relays again.
     fn restore(&mut self) {
-        self.reopen(false);
+        self.reopen(None);
     }
 
     /// The path back, but the venue behind it answers nothing after the upgrade.
     fn restore_muted(&mut self) {
-        self.reopen(true);
+        self.reopen(Some(0));
     }
 
-    fn reopen(&mut self, muted: bool) {
+    /// The path back, but the venue behind it answers only the login, nothing after.
+    fn restore_answering_logins_only(&mut self) {
+        self.reopen(Some(1));
+    }
+
+    fn reopen(&mut self, answers: Option<usize>) {
         self.cut();
         std::thread::sleep(Duration::from_millis(20)); // the old listener closes
-        *self = Self::on(self.port, &self.target, muted);
+        *self = Self::on(self.port, &self.target, answers);
     }
 
     fn url(&self) -> String {
@@ -257,27 +263,50 @@ impl Relay {
     }
 }
 
-/// Copies the server's HTTP upgrade answer to the client, then reads and drops
-/// everything else the server says.
-fn pass_the_upgrade_only(from: &mut TcpStream, to: &mut TcpStream) {
+/// Copies the server's HTTP upgrade answer and its first `frames` WebSocket frames
+/// to the client, then reads and drops everything else the server says.
+fn pass_the_upgrade_and(frames: usize, from: &mut TcpStream, to: &mut TcpStream) {
     use std::io::{Read, Write};
     let (mut seen, mut chunk) = (Vec::new(), [0u8; 4096]);
-    let mut passed = false;
+    let mut upgraded = false;
+    let mut left = frames;
     while let Ok(n) = from.read(&mut chunk) {
         if n == 0 {
             return;
         }
-        if passed {
+        if upgraded && left == 0 {
             continue;
         }
         seen.extend_from_slice(&chunk[..n]);
-        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-            passed = true;
+        if !upgraded && let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            upgraded = true;
             if to.write_all(&seen[..end + 4]).is_err() {
                 return;
             }
+            seen.drain(..end + 4);
+        }
+        while upgraded
+            && left > 0
+            && let Some(len) = server_frame_len(&seen)
+        {
+            if to.write_all(&seen[..len]).is_err() {
+                return;
+            }
+            seen.drain(..len);
+            left -= 1;
         }
     }
+}
+
+/// The length of the server's (unmasked) WebSocket frame at the start of `bytes`,
+/// once all of it is there.
+fn server_frame_len(bytes: &[u8]) -> Option<usize> {
+    let (header, payload) = match *bytes.get(1)? & 0x7f {
+        126 => (4, usize::from(u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?))),
+        127 => (10, usize::try_from(u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?)).ok()?),
+        n => (2, usize::from(n)),
+    };
+    (bytes.len() >= header + payload).then_some(header + payload)
 }
 
 /// Venue 1's order entry comes back hung: the WebSocket upgrade passes, then the
@@ -307,6 +336,66 @@ fn a_venue_that_never_answers_its_login_does_not_stall_the_trading_core() {
         .max()
         .unwrap_or(0);
     assert!(filled_at_0 > down_at + 2_000_000_000, "venue 0 still fills 2 s after venue 1 went: {s}");
+}
+
+/// How long the journal spans, first record to last (ns): a run the watchdog
+/// stopped early spans less than its `--duration`.
+fn journal_span(records: &[persist::Record]) -> u64 {
+    let (first, last) = records.iter().fold((u64::MAX, 0), |(lo, hi), r| (lo.min(r.ts), hi.max(r.ts)));
+    last.saturating_sub(first)
+}
+
+/// Venue 1's order entry comes back answering its logins and nothing else, so the
+/// question that settles its waiting orders after each reconnect goes unanswered.
+/// Waited for on the trading core (800 ms each time), that froze every venue's
+/// market data and orders, and the watchdog (500 ms here) stopped the engine early.
+/// The answer is looked for on each step instead; none in time drops the session,
+/// which is made again. The run lasts its whole time, venue 0 trades on, and venue 1,
+/// never settled, takes no orders.
+#[test]
+fn a_venue_that_never_answers_its_settle_question_does_not_stall_the_trading_core() {
+    let _one = common::one_engine_at_a_time();
+    let venues = TwoVenues::start([&[], &[]]);
+    let mut relay = Relay::to(&venues.server(1));
+    let args = ["--duration", "5s", "--strategy", TAKER, "--watchdog", "500ms"];
+    let command = venues.engine([venues.orders(0), relay.url()], &args);
+    let s = venues.run_while(command, || relay.restore_answering_logins_only());
+    assert!(s["halt"].is_null(), "{s}");
+    assert!(s["counters"]["venue_reconnects"].as_u64().unwrap() >= 1, "venue 1 answered a login: {s}");
+    // The cut, then each question that went unanswered, are counted.
+    assert!(s["counters"]["gateway_errors"].as_u64().unwrap() >= 2, "venue 1's failures were counted: {s}");
+    let records = venues.records();
+    assert!(journal_span(&records) > 4_000_000_000, "the run was not stopped early: {s}");
+    let refused_at_1 = records.iter().filter(|r| r.instrument == 1 && refused_entry_down(r)).map(|r| r.ts);
+    let last_refused = refused_at_1.max().expect("orders refused at venue 1, never settled");
+    let filled_at_0 = records
+        .iter()
+        .filter(|r| r.kind() == Some(persist::RecordKind::Fill) && r.instrument == 0)
+        .map(|r| r.ts)
+        .max()
+        .unwrap_or(0);
+    assert!(filled_at_0 + 1_000_000_000 > last_refused, "venue 0 still fills while venue 1 is refused: {s}");
+}
+
+/// Venue 0 loses every third ack and answers each question 700 ms late (its other
+/// answers wait behind it, as at a venue that answers in order). The lost acks are
+/// settled from the late answers, never waited for: with a 300 ms watchdog, a
+/// question waited for on the trading core stopped the engine. Orders sent while
+/// a question is out are left to their own answers, so every order finishes.
+#[test]
+fn lost_acks_are_settled_by_a_slow_venue_without_stalling_the_trading_core() {
+    let _one = common::one_engine_at_a_time();
+    let venues = TwoVenues::start([&["--drop-acks-every", "3", "--query-delay-ms", "700"], &[]]);
+    // Quotes that stay put (requoted only on a 1,000-tick move) keep no request
+    // going after a question, so its answer settles them.
+    let args = ["--duration", "4s", "--ack-timeout", "50ms", "--strategy", "mm:requote=1000,half_spread=10"];
+    let args = [&args[..], &["--watchdog", "300ms"]].concat();
+    let s = venues.run_while(venues.engine([venues.orders(0), venues.orders(1)], &args), || {});
+    assert!(s["halt"].is_null(), "{s}");
+    assert!(s["counters"]["settled"].as_u64().unwrap() > 0, "lost acks settled by asking: {s}");
+    let records = venues.records();
+    assert!(journal_span(&records) > 3_000_000_000, "the run was not stopped early: {s}");
+    assert_eq!(common::unfinished_orders(&records), [], "every order finished: {s}");
 }
 
 /// Venue 1's order entry goes down while its feed goes on (its connection runs
