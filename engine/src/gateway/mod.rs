@@ -104,6 +104,9 @@ pub struct GatewayCounters {
     pub duplicates_dropped: u64,
     /// Answers lost to a full buffer (a sizing bug; the run reports it).
     pub lost_answers: u64,
+    /// Settle questions (which orders do you hold?) given up for no answer in time;
+    /// their late answers are recognised and dropped.
+    pub unanswered_questions: u64,
 }
 
 /// A venue's order entry, as the trading core sees it.
@@ -164,10 +167,10 @@ pub trait VenueGateway: Send + std::fmt::Debug {
     /// Asks venue `venue` which orders it holds open for us, without waiting for
     /// the answer where it has to travel: `Ok(Some(orders))` when answered at once
     /// (an in-process venue), `Ok(None)` when asked, its answer to be taken with
-    /// [`VenueGateway::open_orders_answer`]. A gateway answers questions in the
-    /// order of its other answers: every report the venue sent before the question's
-    /// answer comes through [`VenueGateway::poll`] first, and none after it until the
-    /// answer is taken.
+    /// [`VenueGateway::open_orders_answer`]. A gateway whose answer travels keeps it
+    /// in its place among the venue's other answers: every report the venue sent
+    /// before it comes through [`VenueGateway::poll`] first, and none after it until
+    /// the answer is taken (an answer given at once: the caller polls first).
     ///
     /// # Errors
     /// As [`VenueGateway::open_orders`]; a question already out to that venue.
@@ -176,9 +179,10 @@ pub trait VenueGateway: Send + std::fmt::Debug {
     }
 
     /// The answer to [`VenueGateway::ask_open_orders`] of venue `venue`, once it has
-    /// come (or failed: no answer in time, the connection lost, an error in its
-    /// place; a gateway then drops the session, so no late answer is taken for a
-    /// later question). `None` while it is awaited, or when nothing was asked.
+    /// come, or failed (no answer in time, the connection lost, an error in its
+    /// place, an answer that cannot be read). A question given up on is not
+    /// forgotten: its answer, when it comes, is dropped, never taken for a later
+    /// question's. `None` while it is awaited, or when nothing was asked.
     fn open_orders_answer(&mut self, _venue: usize) -> Option<Result<Vec<VenueOrder>, GatewayError>> {
         None
     }

@@ -177,6 +177,7 @@ impl VenueGateway for VenueSet {
             reconnects: a.reconnects + b.reconnects,
             duplicates_dropped: a.duplicates_dropped + b.duplicates_dropped,
             lost_answers: a.lost_answers + b.lost_answers,
+            unanswered_questions: a.unanswered_questions + b.unanswered_questions,
         })
     }
 }

@@ -23,10 +23,10 @@ use crate::{
     order::{ClientId, ExecKind, ExecReport, NewOrder},
 };
 
-/// How long a login or a query may wait for its answer. Neither waits on the
-/// trading core: a reconnect's login ([`WsGateway::await_login`]) and the open-orders
+/// How long a login or a query may wait for its answer. On the trading core nothing
+/// waits: a reconnect's login ([`WsGateway::await_login`]) and the open-orders
 /// question that settles orders ([`VenueGateway::ask_open_orders`]) are answered on
-/// later steps. Only start-up's queries wait for their answers.
+/// later steps. Only start-up's login and queries wait for their answers.
 const ANSWER_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// Messages a pending login's answer is looked for among per call.
@@ -59,14 +59,17 @@ pub struct WsGateway {
     login_deadline: Option<u64>,
     /// Reports that arrived while a query waited for its answer.
     held: VecDeque<ExecReport>,
-    /// Counts the connections logged in on: a question dies with its session.
-    session: u64,
-    /// An open-orders question out: when to give up on it (ns, `clock`) and the
-    /// session it was asked on.
-    question: Option<(u64, u64)>,
+    /// An open-orders question out: when to give up on it (ns, `clock`).
+    question: Option<u64>,
     /// The question's answer, read and not taken yet. Until it is taken, nothing
     /// after it is read, so the settle it feeds sees exactly the reports before it.
     answer: Option<Result<Vec<VenueOrder>, GatewayError>>,
+    /// Questions on this connection given up for no answer in time. The venue
+    /// answers in order, one reply to each, so the next this many replies (answers
+    /// or errors) are theirs, late, and dropped: a late answer never settles a
+    /// later question's orders. A slow venue keeps its session (and with
+    /// cancel-on-disconnect, its resting orders).
+    late_replies: u32,
     /// Reconnects are made on its thread, off the hot core; the login that follows
     /// is sent from the hot core and its answer read there without waiting.
     connector: crate::connector::Connector,
@@ -117,9 +120,9 @@ impl WsGateway {
             logged_in_before: false,
             login_deadline: None,
             held: VecDeque::with_capacity(1024),
-            session: 0,
             question: None,
             answer: None,
+            late_replies: 0,
             connector,
             connect_cpu: None,
             clock: LiveClock::new(),
@@ -148,7 +151,17 @@ impl WsGateway {
     /// Drops the connection (tests, and a controlled shutdown without a goodbye).
     pub fn disconnect(&mut self) {
         self.client = None;
+        self.forget_question();
         self.login_deadline = None;
+    }
+
+    /// A connection ends: a question out on it fails (the caller takes that as
+    /// its answer), and no late reply is owed on the next.
+    fn forget_question(&mut self) {
+        if self.question.take().is_some() {
+            self.answer = Some(Err(GatewayError::Disconnected(WsError::Disconnected)));
+        }
+        self.late_replies = 0;
     }
 
     /// The last report sequence applied.
@@ -183,7 +196,7 @@ impl WsGateway {
         protocol::encode_login(&mut self.request, &self.creds, ts, self.cancel_on_disconnect, resume_from);
         client.send_text(&self.request)?;
         self.client = Some(client);
-        self.session += 1;
+        self.forget_question();
         self.login_deadline = Some(self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64);
         Ok(())
     }
@@ -282,7 +295,7 @@ impl WsGateway {
 
     /// Sends a query and returns its answer as JSON, holding reports met on the way.
     fn query(&mut self, op: &str) -> Result<serde_json::Value, GatewayError> {
-        if self.question.is_some() || self.answer.is_some() {
+        if self.question.is_some() || self.answer.is_some() || self.late_replies > 0 {
             return Err(GatewayError::Protocol("a question to the venue is already out".into()));
         }
         let ts = self.ts_ms();
@@ -329,9 +342,9 @@ impl WsGateway {
             .collect()
     }
 
-    /// A message that is not a report, met while a question is out: its answer (the
-    /// orders, or an error in its place, after which the session is dropped, as for
-    /// no answer in time), or anything else, counted as unreadable.
+    /// A message that is not a report, met while a question is out or owed a late
+    /// reply: a late reply (dropped), the answer (the orders, or an error in their
+    /// place), or anything else, counted as unreadable.
     fn read_question_answer(&mut self, message: &[u8]) {
         let kind = {
             let symbols = self.wire_symbols();
@@ -341,24 +354,26 @@ impl WsGateway {
                 _ => None,
             }
         };
-        let answer = match kind {
-            Some(Ok(())) => match serde_json::from_slice::<serde_json::Value>(message) {
-                Ok(json) if json["type"] == "open_orders" => self.read_open_orders(&json),
-                _ => {
-                    self.counters.bad_messages += 1;
-                    return;
-                }
-            },
-            Some(Err(reason)) => {
-                self.client = None;
-                Err(GatewayError::Protocol(reason))
-            }
-            None => {
+        let json = match kind {
+            Some(Ok(())) => serde_json::from_slice::<serde_json::Value>(message).ok(),
+            _ => None,
+        };
+        let reply = match (kind, json) {
+            (Some(Ok(())), Some(json)) if json["type"] == "open_orders" => Ok(json),
+            (Some(Err(reason)), _) => Err(reason),
+            _ => {
                 self.counters.bad_messages += 1;
                 return;
             }
         };
-        self.answer = Some(answer);
+        if self.late_replies > 0 {
+            self.late_replies -= 1;
+            return;
+        }
+        self.answer = Some(match reply {
+            Ok(json) => self.read_open_orders(&json),
+            Err(reason) => Err(GatewayError::Protocol(reason)),
+        });
     }
 
     fn send(&mut self) -> Result<(), GatewayError> {
@@ -454,7 +469,7 @@ impl VenueGateway for WsGateway {
                         let _ = out.push(report);
                     }
                 }
-                None if self.question.is_some() => {
+                None if self.question.is_some() || self.late_replies > 0 => {
                     let message = client.message().to_vec();
                     self.read_question_answer(&message);
                 }
@@ -471,7 +486,7 @@ impl VenueGateway for WsGateway {
         let ts = self.ts_ms();
         protocol::encode_query(&mut self.request, &self.creds, ts, "open_orders");
         self.send()?;
-        self.question = Some((self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64, self.session));
+        self.question = Some(self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64);
         Ok(None)
     }
 
@@ -480,16 +495,16 @@ impl VenueGateway for WsGateway {
             self.question = None;
             return Some(answer);
         }
-        let (deadline, session) = self.question?;
-        if session != self.session || !self.is_connected() {
+        let deadline = self.question?;
+        if !self.is_connected() {
             self.question = None;
             return Some(Err(GatewayError::Disconnected(WsError::Disconnected)));
         }
         if self.clock.now_ns() >= deadline {
-            // Its answer may still come: on a new session, never taken for a later
-            // question's (their answers carry nothing to tell them apart).
+            // Its reply may still come: it is dropped then (`late_replies`).
             self.question = None;
-            self.client = None;
+            self.late_replies += 1;
+            self.counters.unanswered_questions += 1;
             return Some(Err(GatewayError::Timeout(ANSWER_TIMEOUT)));
         }
         None

@@ -33,6 +33,10 @@ pub struct Order {
     pub triggered: bool,
     /// Engine time (ns) our last request for it (new, cancel, replace) was sent.
     pub sent_at: u64,
+    /// How many times it was stamped (a request sent, or its wait restarted): a
+    /// change tells a settle that a request went out after its question, exactly,
+    /// where two requests in one step share a `sent_at`.
+    pub stamps: u64,
 }
 
 impl Order {
@@ -230,6 +234,7 @@ impl Oms {
             recent_trade_ids: [0; 4],
             triggered: false,
             sent_at: 0,
+            stamps: 0,
         };
         self.open_notional += order.open_notional() * money;
         slot.order = Some(order);
@@ -517,6 +522,7 @@ impl Oms {
     pub fn stamp(&mut self, id: ClientId, now: u64) {
         if let Some(order) = self.get_mut(id) {
             order.sent_at = now;
+            order.stamps += 1;
         }
     }
 

@@ -6,14 +6,13 @@ use crate::gateway::VenueOrder;
 
 /// An order waiting on a venue when the venue was asked which orders it holds.
 /// Its answer settles the order only if no request for it went out after the
-/// question (its send time and pending kind unchanged): the answer cannot know of
-/// one, whose own answer settles it.
+/// question (its stamp count unchanged): the answer cannot know of one, whose own
+/// answer settles it.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Asked {
     venue: usize,
     id: crate::order::ClientId,
-    state: OrderState,
-    sent_at: u64,
+    stamps: u64,
 }
 
 impl Pipeline {
@@ -82,7 +81,7 @@ impl Pipeline {
             }
         }
         // A venue just back is asked at once; one whose answer failed is asked
-        // again once a second.
+        // again once a second (an ack timeout's question: at its next check).
         let retry = now.saturating_sub(self.last_settle) >= 1_000_000_000;
         let due = self.unsettled & up & !self.asking & if retry { u64::MAX } else { back };
         if due != 0 {
@@ -209,7 +208,7 @@ impl Pipeline {
             }
             let layout = self.layout;
             let waiting = self.oms.working().filter(|o| !o.is_armed() && layout.venue_of(o.new.instrument) == v);
-            let asked = waiting.map(|o| Asked { venue: v, id: o.id, state: o.state, sent_at: o.sent_at });
+            let asked = waiting.map(|o| Asked { venue: v, id: o.id, stamps: o.stamps });
             self.questions.extend(asked);
             match self.venue.ask_open_orders(v) {
                 Ok(Some(open)) => {
@@ -270,7 +269,7 @@ impl Pipeline {
         for a in asked {
             // Gone: it finished meanwhile.
             let Some(order) = self.oms.get(a.id).copied() else { continue };
-            if order.is_armed() || order.sent_at != a.sent_at || (order.state.is_pending() && order.state != a.state) {
+            if order.is_armed() || order.stamps != a.stamps {
                 continue;
             }
             let at_venue = open.iter().find(|o| o.id == order.id);

@@ -346,12 +346,12 @@ fn journal_span(records: &[persist::Record]) -> u64 {
 }
 
 /// Venue 1's order entry comes back answering its logins and nothing else, so the
-/// question that settles its waiting orders after each reconnect goes unanswered.
+/// question that settles its waiting orders after the reconnect goes unanswered.
 /// Waited for on the trading core (800 ms each time), that froze every venue's
 /// market data and orders, and the watchdog (500 ms here) stopped the engine early.
-/// The answer is looked for on each step instead; none in time drops the session,
-/// which is made again. The run lasts its whole time, venue 0 trades on, and venue 1,
-/// never settled, takes no orders.
+/// The answer is looked for on each step instead, and the question asked again a
+/// second after one is given up. The run lasts its whole time, venue 0 trades on,
+/// and venue 1, never settled, takes no orders.
 #[test]
 fn a_venue_that_never_answers_its_settle_question_does_not_stall_the_trading_core() {
     let _one = common::one_engine_at_a_time();
@@ -362,8 +362,7 @@ fn a_venue_that_never_answers_its_settle_question_does_not_stall_the_trading_cor
     let s = venues.run_while(command, || relay.restore_answering_logins_only());
     assert!(s["halt"].is_null(), "{s}");
     assert!(s["counters"]["venue_reconnects"].as_u64().unwrap() >= 1, "venue 1 answered a login: {s}");
-    // The cut, then each question that went unanswered, are counted.
-    assert!(s["counters"]["gateway_errors"].as_u64().unwrap() >= 2, "venue 1's failures were counted: {s}");
+    assert!(s["gateway"]["unanswered_questions"].as_u64().unwrap() >= 2, "venue 1 was asked, and asked again: {s}");
     let records = venues.records();
     assert!(journal_span(&records) > 4_000_000_000, "the run was not stopped early: {s}");
     let refused_at_1 = records.iter().filter(|r| r.instrument == 1 && refused_entry_down(r)).map(|r| r.ts);
@@ -377,15 +376,15 @@ fn a_venue_that_never_answers_its_settle_question_does_not_stall_the_trading_cor
     assert!(filled_at_0 + 1_000_000_000 > last_refused, "venue 0 still fills while venue 1 is refused: {s}");
 }
 
-/// Venue 0 loses every third ack and answers each question 700 ms late (its other
+/// Venue 0 loses every third ack and answers each question 450 ms late (its other
 /// answers wait behind it, as at a venue that answers in order). The lost acks are
 /// settled from the late answers, never waited for: with a 300 ms watchdog, a
-/// question waited for on the trading core stopped the engine. Orders sent while
-/// a question is out are left to their own answers, so every order finishes.
+/// question waited for on the trading core stopped the engine early. Orders sent
+/// while a question is out are left to their own answers; every order finishes.
 #[test]
 fn lost_acks_are_settled_by_a_slow_venue_without_stalling_the_trading_core() {
     let _one = common::one_engine_at_a_time();
-    let venues = TwoVenues::start([&["--drop-acks-every", "3", "--query-delay-ms", "700"], &[]]);
+    let venues = TwoVenues::start([&["--drop-acks-every", "3", "--query-delay-ms", "450"], &[]]);
     // Quotes that stay put (requoted only on a 1,000-tick move) keep no request
     // going after a question, so its answer settles them.
     let args = ["--duration", "4s", "--ack-timeout", "50ms", "--strategy", "mm:requote=1000,half_spread=10"];
