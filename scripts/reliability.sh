@@ -54,6 +54,8 @@ scenarios=(
   "2|lost acks while another venue is down|engine|gateway_ws|venues::lost_acks_at_one_venue_are_settled_while_another_venue_is_down|venue 0's lost acks settled by asking it alone; every venue-0 order finished"
   "2|a venue back while another is down|engine|gateway_ws|venues::a_venue_back_while_another_is_down_is_settled_and_trades|venue 0 reconnected, settled and trading again while venue 1 stays cut"
   "2|a venue hung after the upgrade|engine|gateway_ws|venues::a_venue_that_never_answers_its_login_does_not_stall_the_trading_core|venue 1's logins unanswered each second: a 500 ms watchdog stays quiet, venue 0 fills on"
+  "2|a venue that never answers its settle question|engine|gateway_ws|venues::a_venue_that_never_answers_its_settle_question_does_not_stall_the_trading_core|venue 1 answers logins only: its settle questions given up, a 500 ms watchdog quiet, venue 0 fills on"
+  "2|settle answers 450 ms late, lost acks|engine|gateway_ws|venues::lost_acks_are_settled_by_a_slow_venue_without_stalling_the_trading_core|lost acks settled from late answers under a 300 ms watchdog; every order finished"
   "3|engine killed -9 at random (x20)|engine|crash|an_engine_killed_at_random_moments_loses_and_repeats_nothing"
   "3|database stopped 30 s, then killed -9|engine|pg_outage|a_database_stopped_for_30_s_then_killed_is_backfilled_exactly_once"
   "3|journal writer killed -9|persist|journal|a_writer_killed_at_random_moments_leaves_a_gapless_journal"

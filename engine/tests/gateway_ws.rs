@@ -796,7 +796,7 @@ fn await_answer(
 /// (never ahead of it, so a settle sees exactly the reports before its answer).
 #[test]
 fn an_open_orders_question_is_answered_in_its_place_without_waiting() {
-    let sim = sim(&["--query-delay-ms", "300"]);
+    let sim = sim(&["--query-delay-ms", "100"]);
     let market = Market::follow(&sim.url);
     let mut g = gateway(&sim.url, false);
     let book = Book::with_depth(1);
@@ -808,8 +808,9 @@ fn an_open_orders_question_is_answered_in_its_place_without_waiting() {
     assert!(matches!(g.ask_open_orders(0), Ok(None)), "asked, not waited on");
     assert!(matches!(g.ask_open_orders(0), Err(GatewayError::Protocol(_))), "one question at a time");
     g.submit(ClientId(2), &order(Side::Buy, bid - 400, 5, OrderType::Limit), &book, 0).unwrap();
-    // The answer and order 2's ack behind it are both here by now.
-    std::thread::sleep(Duration::from_millis(800));
+    // The answer (100 ms) and order 2's ack behind it are both here by now, well
+    // inside the question's 800 ms.
+    std::thread::sleep(Duration::from_millis(450));
     let mut out = Bounded::with_capacity(64);
     for _ in 0..3 {
         g.poll(0, &mut out).unwrap();
@@ -825,8 +826,8 @@ fn an_open_orders_question_is_answered_in_its_place_without_waiting() {
 
 /// A question the venue answers too late (after 800 ms) is given up, and the
 /// session kept (cancel-on-disconnect would take every resting order with it). Its
-/// late answer, arriving while a second question is out, is dropped, not taken for
-/// the second's; the connection goes on carrying orders.
+/// late answer, arriving while a second question is out, is told apart by its id
+/// and dropped, not taken for the second's; the connection goes on carrying orders.
 #[test]
 fn a_late_answer_is_dropped_not_taken_for_the_next_question() {
     let sim = sim(&["--query-delay-ms", "1000"]);

@@ -12,7 +12,7 @@
 //! {"op":"new","cid":7,"symbol":"BTCUSDT","side":"buy","type":"limit","price":"100.25","qty":"0.5","ts":T,"sig":"…"}
 //! {"op":"cancel","cid":7,"ts":T,"sig":"…"}
 //! {"op":"replace","cid":7,"price":"100.50","qty":"0.7","ts":T,"sig":"…"}
-//! {"op":"open_orders","ts":T,"sig":"…"}    {"op":"positions","ts":T,"sig":"…"}
+//! {"op":"open_orders","id":Q,"ts":T,"sig":"…"}    {"op":"positions","id":Q,"ts":T,"sig":"…"}
 //! ```
 //!
 //! Answers (venue → client) carry `seq`, the account's report sequence: a client that
@@ -27,9 +27,9 @@
 //! {"type":"canceled","seq":N,"cid":7}        {"type":"cancel_reject","seq":N,"cid":7}
 //! {"type":"replaced","seq":N,"cid":7,"symbol":"BTCUSDT","price":"…","qty":"…"}
 //! {"type":"replace_reject","seq":N,"cid":7}  {"type":"expired","seq":N,"cid":7}
-//! {"type":"open_orders","orders":[{"cid":7,"symbol":"…","side":"buy","price":"…","qty":"…","filled":"…"}]}
-//! {"type":"positions","positions":[{"symbol":"…","net":"…"}]}
-//! {"type":"error","reason":"…"}
+//! {"type":"open_orders","id":Q,"orders":[{"cid":7,"symbol":"…","side":"buy","price":"…","qty":"…","filled":"…"}]}
+//! {"type":"positions","id":Q,"positions":[{"symbol":"…","net":"…"}]}
+//! {"type":"error","id":Q,"reason":"…"}        (`id`: the query's, when it is one)
 //! ```
 //!
 //! `fee` is in price units × size units of the instrument's fixed-point scales
@@ -282,9 +282,10 @@ pub fn encode_login(out: &mut Vec<u8>, creds: &Credentials, ts_ms: u64, cancel_o
 }
 
 /// Writes a signed query (`open_orders` or `positions`) into `out` (cleared first).
-pub fn encode_query(out: &mut Vec<u8>, creds: &Credentials, ts_ms: u64, op: &str) {
+/// The venue echoes `id` in its answer (or the error in its place).
+pub fn encode_query(out: &mut Vec<u8>, creds: &Credentials, ts_ms: u64, op: &str, id: u64) {
     out.clear();
-    let _ = write!(out, "{{\"op\":\"{op}\",\"ts\":{ts_ms}");
+    let _ = write!(out, "{{\"op\":\"{op}\",\"id\":{id},\"ts\":{ts_ms}");
     creds.sign(out);
 }
 

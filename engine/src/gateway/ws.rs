@@ -59,17 +59,17 @@ pub struct WsGateway {
     login_deadline: Option<u64>,
     /// Reports that arrived while a query waited for its answer.
     held: VecDeque<ExecReport>,
-    /// An open-orders question out: when to give up on it (ns, `clock`).
-    question: Option<u64>,
+    /// An open-orders question out: when to give up on it (ns, `clock`), and its id.
+    question: Option<(u64, u64)>,
     /// The question's answer, read and not taken yet. Until it is taken, nothing
     /// after it is read, so the settle it feeds sees exactly the reports before it.
     answer: Option<Result<Vec<VenueOrder>, GatewayError>>,
-    /// Questions on this connection given up for no answer in time. The venue
-    /// answers in order, one reply to each, so the next this many replies (answers
-    /// or errors) are theirs, late, and dropped: a late answer never settles a
-    /// later question's orders. A slow venue keeps its session (and with
+    /// The id of the last query sent. The venue echoes a query's id in its answer
+    /// (or the error in its place), so the answer to a question given up on, when
+    /// it comes late, is told from a later question's and dropped: it never
+    /// settles that one's orders. A slow venue keeps its session (and with
     /// cancel-on-disconnect, its resting orders).
-    late_replies: u32,
+    query_id: u64,
     /// Reconnects are made on its thread, off the hot core; the login that follows
     /// is sent from the hot core and its answer read there without waiting.
     connector: crate::connector::Connector,
@@ -122,7 +122,7 @@ impl WsGateway {
             held: VecDeque::with_capacity(1024),
             question: None,
             answer: None,
-            late_replies: 0,
+            query_id: 0,
             connector,
             connect_cpu: None,
             clock: LiveClock::new(),
@@ -156,12 +156,11 @@ impl WsGateway {
     }
 
     /// A connection ends: a question out on it fails (the caller takes that as
-    /// its answer), and no late reply is owed on the next.
+    /// its answer).
     fn forget_question(&mut self) {
         if self.question.take().is_some() {
             self.answer = Some(Err(GatewayError::Disconnected(WsError::Disconnected)));
         }
-        self.late_replies = 0;
     }
 
     /// The last report sequence applied.
@@ -295,28 +294,31 @@ impl WsGateway {
 
     /// Sends a query and returns its answer as JSON, holding reports met on the way.
     fn query(&mut self, op: &str) -> Result<serde_json::Value, GatewayError> {
-        if self.question.is_some() || self.answer.is_some() || self.late_replies > 0 {
+        if self.question.is_some() || self.answer.is_some() {
             return Err(GatewayError::Protocol("a question to the venue is already out".into()));
         }
         let ts = self.ts_ms();
-        protocol::encode_query(&mut self.request, &self.creds, ts, op);
+        self.query_id += 1;
+        let id = self.query_id;
+        protocol::encode_query(&mut self.request, &self.creds, ts, op, id);
         self.send()?;
         let deadline = self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64;
         loop {
             let message = self.next_cold(deadline)?;
             let symbols = self.wire_symbols();
             match protocol::decode_answer(&message, &symbols) {
-                Ok(Answer::Query) => {
+                Ok(Answer::Query | Answer::Error(_)) => {
                     let json: serde_json::Value =
                         serde_json::from_slice(&message).map_err(|e| GatewayError::Protocol(e.to_string()))?;
-                    if json["type"] == op {
+                    // Anything else is a late answer to an earlier query.
+                    if json["id"] == id && json["type"] == op {
                         return Ok(json);
+                    }
+                    if json["id"] == id && json["type"] == "error" {
+                        return Err(GatewayError::Protocol(json["reason"].as_str().unwrap_or_default().to_owned()));
                     }
                 }
                 Ok(Answer::Report { seq, cid, kind, reason }) => self.hold(seq, cid, kind, reason),
-                Ok(Answer::Error(reason)) => {
-                    return Err(GatewayError::Protocol(String::from_utf8_lossy(reason).into_owned()));
-                }
                 Ok(Answer::Login { .. }) | Err(_) => self.counters.bad_messages += 1,
             }
         }
@@ -342,37 +344,22 @@ impl WsGateway {
             .collect()
     }
 
-    /// A message that is not a report, met while a question is out or owed a late
-    /// reply: a late reply (dropped), the answer (the orders, or an error in their
-    /// place), or anything else, counted as unreadable.
+    /// An answer to a query, or an error: the answer to the question out (the
+    /// orders, or an error in their place), a late answer to one given up on
+    /// (dropped), or, with no query id, counted as unreadable.
     fn read_question_answer(&mut self, message: &[u8]) {
-        let kind = {
-            let symbols = self.wire_symbols();
-            match protocol::decode_answer(message, &symbols) {
-                Ok(Answer::Query) => Some(Ok(())),
-                Ok(Answer::Error(reason)) => Some(Err(String::from_utf8_lossy(reason).into_owned())),
-                _ => None,
-            }
-        };
-        let json = match kind {
-            Some(Ok(())) => serde_json::from_slice::<serde_json::Value>(message).ok(),
-            _ => None,
-        };
-        let reply = match (kind, json) {
-            (Some(Ok(())), Some(json)) if json["type"] == "open_orders" => Ok(json),
-            (Some(Err(reason)), _) => Err(reason),
-            _ => {
-                self.counters.bad_messages += 1;
-                return;
-            }
-        };
-        if self.late_replies > 0 {
-            self.late_replies -= 1;
+        let json = serde_json::from_slice::<serde_json::Value>(message).ok();
+        let Some((json, id)) = json.and_then(|j| j["id"].as_u64().map(|id| (j, id))) else {
+            self.counters.bad_messages += 1;
             return;
+        };
+        if self.question.is_none_or(|(_, asked)| asked != id) {
+            return; // late: its question was given up on
         }
-        self.answer = Some(match reply {
-            Ok(json) => self.read_open_orders(&json),
-            Err(reason) => Err(GatewayError::Protocol(reason)),
+        self.answer = Some(match json["type"].as_str() {
+            Some("open_orders") => self.read_open_orders(&json),
+            Some("error") => Err(GatewayError::Protocol(json["reason"].as_str().unwrap_or_default().to_owned())),
+            _ => Err(GatewayError::Protocol(format!("not an open-orders answer: {json}"))),
         });
     }
 
@@ -469,7 +456,13 @@ impl VenueGateway for WsGateway {
                         let _ = out.push(report);
                     }
                 }
-                None if self.question.is_some() || self.late_replies > 0 => {
+                // Not a report: an answer to a query (copied out, once per question)
+                // or unreadable (counted, nothing allocated).
+                None if matches!(
+                    protocol::decode_answer(client.message(), &[]),
+                    Ok(Answer::Query | Answer::Error(_))
+                ) =>
+                {
                     let message = client.message().to_vec();
                     self.read_question_answer(&message);
                 }
@@ -484,9 +477,10 @@ impl VenueGateway for WsGateway {
             return Err(GatewayError::Protocol("an open-orders question is already out".into()));
         }
         let ts = self.ts_ms();
-        protocol::encode_query(&mut self.request, &self.creds, ts, "open_orders");
+        self.query_id += 1;
+        protocol::encode_query(&mut self.request, &self.creds, ts, "open_orders", self.query_id);
         self.send()?;
-        self.question = Some(self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64);
+        self.question = Some((self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64, self.query_id));
         Ok(None)
     }
 
@@ -495,15 +489,14 @@ impl VenueGateway for WsGateway {
             self.question = None;
             return Some(answer);
         }
-        let deadline = self.question?;
+        let (deadline, _) = self.question?;
         if !self.is_connected() {
             self.question = None;
             return Some(Err(GatewayError::Disconnected(WsError::Disconnected)));
         }
         if self.clock.now_ns() >= deadline {
-            // Its reply may still come: it is dropped then (`late_replies`).
+            // Its answer may still come: dropped then, by its id.
             self.question = None;
-            self.late_replies += 1;
             self.counters.unanswered_questions += 1;
             return Some(Err(GatewayError::Timeout(ANSWER_TIMEOUT)));
         }

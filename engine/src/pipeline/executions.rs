@@ -144,6 +144,11 @@ impl Pipeline {
     /// Cancels every working order (shutdown with cancel-on-exit), in as many
     /// rounds as the intent buffer needs.
     pub fn cancel_all(&mut self, now: u64) {
+        self.cancel_all_but(now, 0);
+    }
+
+    /// Cancels every working order except those at the venues in `spared` (bit `v`).
+    pub fn cancel_all_but(&mut self, now: u64, spared: u64) {
         let clock = crate::clock::ReplayClock::starting_at(now);
         // Everything working goes now, deferred cancels included, past the throttle.
         self.deferred_cancels.clear();
@@ -153,7 +158,9 @@ impl Pipeline {
         for _ in 0..=self.oms.live() / 32 + 1 {
             let mut batch = [crate::order::ClientId(0); 32];
             let mut n = 0;
-            for order in self.oms.working().filter(|o| o.state != crate::oms::OrderState::PendingCancel) {
+            let layout = self.layout;
+            let spared = |o: &Order| spared & (1u64 << (layout.venue_of(o.new.instrument) & 63)) != 0;
+            for order in self.oms.working().filter(|o| o.state != crate::oms::OrderState::PendingCancel && !spared(o)) {
                 let Some(slot) = batch.get_mut(n) else { break };
                 *slot = order.id;
                 n += 1;

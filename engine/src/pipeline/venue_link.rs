@@ -243,9 +243,9 @@ impl Pipeline {
         }
     }
 
-    /// Whether a venue's answer to a settle question is still awaited.
-    pub fn asking_venues(&self) -> bool {
-        self.asking != 0
+    /// The venues (bit `v`) whose answer to a settle question is still awaited.
+    pub fn venues_asked(&self) -> u64 {
+        self.asking
     }
 
     /// After a reconnect, every order still waiting on the venue is settled by

@@ -245,10 +245,12 @@ fn await_venue(
 /// answers, so the journal ends with every order's outcome. `live`: wall time is
 /// event time (a replay's venue answers on event time instead).
 pub fn wind_down(pipeline: &mut Pipeline, live: bool, clock: &impl Clock, heartbeat: &mut Producer<Status>) {
-    if live {
+    if live && pipeline.venues_asked() != 0 {
         // A settle question still out is answered first: the orders it settles
         // (lost acks, say) would otherwise be cancelled with their outcome unknown.
-        await_venue(pipeline, clock, heartbeat, Pipeline::asking_venues);
+        // The other venues' orders are cancelled meanwhile.
+        pipeline.cancel_all_but(pipeline.last_event_time(), pipeline.venues_asked());
+        await_venue(pipeline, clock, heartbeat, |p| p.venues_asked() != 0);
     }
     pipeline.cancel_all(pipeline.last_event_time());
     if live {

@@ -229,7 +229,7 @@ impl Account {
     }
 
     /// The `open_orders` answer.
-    pub fn open_orders(&self) -> String {
+    pub fn open_orders(&self, id: Option<u64>) -> String {
         let orders: Vec<serde_json::Value> = self
             .venue
             .resting_orders()
@@ -246,11 +246,11 @@ impl Account {
                 }))
             })
             .collect();
-        serde_json::json!({"type": "open_orders", "orders": orders}).to_string()
+        serde_json::json!({"type": "open_orders", "id": id, "orders": orders}).to_string()
     }
 
     /// The `positions` answer.
-    pub fn positions(&self) -> String {
+    pub fn positions(&self, id: Option<u64>) -> String {
         let positions: Vec<serde_json::Value> = self
             .venue
             .positions()
@@ -265,6 +265,6 @@ impl Account {
                 })
             })
             .collect();
-        serde_json::json!({"type": "positions", "positions": positions}).to_string()
+        serde_json::json!({"type": "positions", "id": id, "positions": positions}).to_string()
     }
 }

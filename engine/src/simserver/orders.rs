@@ -110,8 +110,12 @@ fn send_log<S: Socket>(ws: &mut WebSocket<S>, s: &mut Session, upto: usize) -> R
 /// Handles one request; returns a direct reply (login, queries, protocol errors).
 /// Order answers go through the account's log.
 fn handle(text: &[u8], s: &mut Session, registry: &Registry, args: &SimArgs) -> Option<String> {
-    let error = |reason: &str| Some(serde_json::json!({"type": "error", "reason": reason}).to_string());
-    let Ok(request) = serde_json::from_slice::<serde_json::Value>(text) else { return error("not a JSON object") };
+    let Ok(request) = serde_json::from_slice::<serde_json::Value>(text) else {
+        return Some(serde_json::json!({"type": "error", "reason": "not a JSON object"}).to_string());
+    };
+    // A query's `id` comes back in its answer, or in the error in its place.
+    let id = request["id"].as_u64();
+    let error = |reason: &str| Some(serde_json::json!({"type": "error", "id": id, "reason": reason}).to_string());
     let op = request["op"].as_str().unwrap_or_default();
     let cid = request["cid"].as_u64();
     let login_reply = |ok: bool, seq: usize, reason: &str| {
@@ -209,7 +213,7 @@ fn handle(text: &[u8], s: &mut Session, registry: &Registry, args: &SimArgs) -> 
         "open_orders" | "positions" => {
             s.answered_at = a.log.len();
             s.query_answered = true;
-            Some(if op == "open_orders" { a.open_orders() } else { a.positions() })
+            Some(if op == "open_orders" { a.open_orders(id) } else { a.positions(id) })
         }
         _ => error("unknown op"),
     }
