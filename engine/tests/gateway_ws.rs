@@ -808,9 +808,9 @@ fn an_open_orders_question_is_answered_in_its_place_without_waiting() {
     assert!(matches!(g.ask_open_orders(0), Ok(None)), "asked, not waited on");
     assert!(matches!(g.ask_open_orders(0), Err(GatewayError::Protocol(_))), "one question at a time");
     g.submit(ClientId(2), &order(Side::Buy, bid - 400, 5, OrderType::Limit), &book, 0).unwrap();
-    // The answer (100 ms) and order 2's ack behind it are both here by now, well
-    // inside the question's 800 ms.
-    std::thread::sleep(Duration::from_millis(450));
+    // The answer (after 100 ms) and order 2's ack behind it are both here by now.
+    // Once read, the answer is kept for its taker, past the question's deadline.
+    std::thread::sleep(Duration::from_millis(1_000));
     let mut out = Bounded::with_capacity(64);
     for _ in 0..3 {
         g.poll(0, &mut out).unwrap();

@@ -29,7 +29,7 @@
 //! {"type":"replace_reject","seq":N,"cid":7}  {"type":"expired","seq":N,"cid":7}
 //! {"type":"open_orders","id":Q,"orders":[{"cid":7,"symbol":"…","side":"buy","price":"…","qty":"…","filled":"…"}]}
 //! {"type":"positions","id":Q,"positions":[{"symbol":"…","net":"…"}]}
-//! {"type":"error","id":Q,"reason":"…"}        (`id`: the query's, when it is one)
+//! {"type":"error","id":Q,"reason":"…"}   (`id`: a query's; null for another request, none for one not JSON)
 //! ```
 //!
 //! `fee` is in price units × size units of the instrument's fixed-point scales

@@ -317,6 +317,9 @@ impl WsGateway {
                     if json["id"] == id && json["type"] == "error" {
                         return Err(GatewayError::Protocol(json["reason"].as_str().unwrap_or_default().to_owned()));
                     }
+                    if !json["id"].is_u64() {
+                        self.counters.bad_messages += 1;
+                    }
                 }
                 Ok(Answer::Report { seq, cid, kind, reason }) => self.hold(seq, cid, kind, reason),
                 Ok(Answer::Login { .. }) | Err(_) => self.counters.bad_messages += 1,

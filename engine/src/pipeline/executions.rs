@@ -147,7 +147,9 @@ impl Pipeline {
         self.cancel_all_but(now, 0);
     }
 
-    /// Cancels every working order except those at the venues in `spared` (bit `v`).
+    /// Cancels every working order except those at the venues in `spared` (bit
+    /// `v`): shutdown, which cancels those next. Every deferred cancel is dropped,
+    /// the spared venues' too, as [`Pipeline::cancel_all`] drops them.
     pub fn cancel_all_but(&mut self, now: u64, spared: u64) {
         let clock = crate::clock::ReplayClock::starting_at(now);
         // Everything working goes now, deferred cancels included, past the throttle.

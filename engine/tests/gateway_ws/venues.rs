@@ -329,13 +329,14 @@ fn a_venue_that_never_answers_its_login_does_not_stall_the_trading_core() {
     let records = venues.records();
     let down_at = records.iter().find(|r| r.instrument == 1 && refused_entry_down(r)).map(|r| r.ts);
     let down_at = down_at.expect("an order refused at venue 1 once its order entry went");
-    let filled_at_0 = records
-        .iter()
-        .filter(|r| r.kind() == Some(persist::RecordKind::Fill) && r.instrument == 0)
-        .map(|r| r.ts)
-        .max()
-        .unwrap_or(0);
+    let filled_at_0 = last_fill_at(&records, 0);
     assert!(filled_at_0 > down_at + 2_000_000_000, "venue 0 still fills 2 s after venue 1 went: {s}");
+}
+
+/// When the journal's last fill of `instrument` was (ns; 0: none).
+fn last_fill_at(records: &[persist::Record], instrument: u32) -> u64 {
+    let fills = records.iter().filter(|r| r.kind() == Some(persist::RecordKind::Fill) && r.instrument == instrument);
+    fills.map(|r| r.ts).max().unwrap_or(0)
 }
 
 /// How long the journal spans, first record to last (ns): a run the watchdog
@@ -367,12 +368,7 @@ fn a_venue_that_never_answers_its_settle_question_does_not_stall_the_trading_cor
     assert!(journal_span(&records) > 4_000_000_000, "the run was not stopped early: {s}");
     let refused_at_1 = records.iter().filter(|r| r.instrument == 1 && refused_entry_down(r)).map(|r| r.ts);
     let last_refused = refused_at_1.max().expect("orders refused at venue 1, never settled");
-    let filled_at_0 = records
-        .iter()
-        .filter(|r| r.kind() == Some(persist::RecordKind::Fill) && r.instrument == 0)
-        .map(|r| r.ts)
-        .max()
-        .unwrap_or(0);
+    let filled_at_0 = last_fill_at(&records, 0);
     assert!(filled_at_0 + 1_000_000_000 > last_refused, "venue 0 still fills while venue 1 is refused: {s}");
 }
 
