@@ -848,3 +848,29 @@ fn a_late_answer_is_dropped_not_taken_for_the_next_question() {
     collect(&mut g, &mut reports, |r| of(r, 1).contains(&ExecKind::Accepted));
     assert_eq!(g.counters().bad_messages, 0, "both late answers were recognised");
 }
+
+/// The account may hold orders in symbols this session does not trade (another
+/// run's, say). A settle question's answer leaves them out instead of failing on
+/// them, which would leave the venue unsettled, refusing new orders, for good.
+#[test]
+fn a_settle_answer_leaves_out_orders_in_symbols_not_traded_here() {
+    let sim = sim(&["--symbols", "ETHUSDT"]);
+    let market = Market::follow(&sim.url);
+    let creds = Credentials::new(KEY, SECRET.as_bytes());
+    let (ps, qs, _) = sim_symbol_spec("ETHUSDT");
+    let both = [symbols(), vec![("ETHUSDT".to_owned(), ps, qs)]].concat();
+    let mut other = WsGateway::connect(&format!("{}orders", sim.url), creds, both, false).unwrap();
+    let book = Book::with_depth(1);
+    let mut reports = Vec::new();
+    let eth = NewOrder { instrument: InstrumentId(1), ..order(Side::Buy, 1, 5, OrderType::Limit) };
+    other.submit(ClientId(1), &eth, &book, 0).unwrap();
+    collect(&mut other, &mut reports, |r| of(r, 1).contains(&ExecKind::Accepted));
+
+    let mut g = gateway(&sim.url, false);
+    let (bid, _) = market.touch().unwrap();
+    g.submit(ClientId(2), &order(Side::Buy, bid - 500, 5, OrderType::Limit), &book, 0).unwrap();
+    collect(&mut g, &mut reports, |r| of(r, 2).contains(&ExecKind::Accepted));
+    assert!(matches!(g.ask_open_orders(0), Ok(None)));
+    let answer = await_answer(&mut g, &mut reports).unwrap();
+    assert_eq!(answer.iter().map(|o| o.id).collect::<Vec<_>>(), [ClientId(2)], "only this session's symbols");
+}

@@ -327,11 +327,14 @@ impl WsGateway {
         }
     }
 
-    /// The orders of an open-orders answer.
-    fn read_open_orders(&self, json: &serde_json::Value) -> Result<Vec<VenueOrder>, GatewayError> {
+    /// The orders of an open-orders answer. `only_ours`: those in symbols this
+    /// session does not trade (another run's, say) are left out, not an error: a
+    /// settle looks only for its own orders, and must not fail for good on them.
+    fn read_open_orders(&self, json: &serde_json::Value, only_ours: bool) -> Result<Vec<VenueOrder>, GatewayError> {
         let orders = json["orders"].as_array().ok_or_else(|| GatewayError::Protocol("no orders array".into()))?;
         orders
             .iter()
+            .filter(|o| !only_ours || self.instrument_of(o["symbol"].as_str().unwrap_or_default()).is_ok())
             .map(|o| {
                 let (instrument, ps, qs) = self.instrument_of(o["symbol"].as_str().unwrap_or_default())?;
                 let side = if o["side"] == "sell" { Side::Sell } else { Side::Buy };
@@ -360,7 +363,7 @@ impl WsGateway {
             return; // late: its question was given up on
         }
         self.answer = Some(match json["type"].as_str() {
-            Some("open_orders") => self.read_open_orders(&json),
+            Some("open_orders") => self.read_open_orders(&json, true),
             Some("error") => Err(GatewayError::Protocol(json["reason"].as_str().unwrap_or_default().to_owned())),
             _ => Err(GatewayError::Protocol(format!("not an open-orders answer: {json}"))),
         });
@@ -508,7 +511,7 @@ impl VenueGateway for WsGateway {
 
     fn open_orders(&mut self) -> Result<Vec<VenueOrder>, GatewayError> {
         let json = self.query("open_orders")?;
-        self.read_open_orders(&json)
+        self.read_open_orders(&json, false)
     }
 
     fn positions(&mut self) -> Result<Vec<VenuePosition>, GatewayError> {
