@@ -312,10 +312,18 @@ pub enum Answer<'a> {
         /// Why not, if refused.
         reason: &'a [u8],
     },
-    /// A query's answer (decoded by the caller: cold path).
-    Query,
+    /// A query's answer (its orders or positions decoded by the caller: cold path).
+    Query {
+        /// The query's id, echoed.
+        id: Option<u64>,
+    },
     /// The venue refused a request it could not read.
-    Error(&'a [u8]),
+    Error {
+        /// Why.
+        reason: &'a [u8],
+        /// The query's id, when the request was a query.
+        id: Option<u64>,
+    },
 }
 
 /// Decodes one venue message. A fill's and a replace's price and size are read at the
@@ -329,6 +337,7 @@ pub fn decode_answer<'a>(msg: &'a [u8], symbols: &[WireSymbol<'_>]) -> Result<An
     let (mut reason, mut symbol) = (&b""[..], &b""[..]);
     let (mut price, mut qty, mut trade_id, mut fee, mut maker) = (&b""[..], &b""[..], 0u64, &b"0"[..], false);
     let mut query = false;
+    let mut id = None;
     s.object(|s, key| {
         match key {
             b"type" => kind = s.string()?,
@@ -342,6 +351,8 @@ pub fn decode_answer<'a>(msg: &'a [u8], symbols: &[WireSymbol<'_>]) -> Result<An
             b"trade_id" => trade_id = s.u64("trade_id")?,
             b"fee" => fee = s.scalar()?,
             b"liquidity" => maker = s.string()? == b"maker",
+            b"id" if s.peek() == Some(b'n') => s.skip()?,
+            b"id" => id = Some(s.u64("id")?),
             b"orders" | b"positions" => {
                 query = true;
                 s.skip()?;
@@ -394,8 +405,8 @@ pub fn decode_answer<'a>(msg: &'a [u8], symbols: &[WireSymbol<'_>]) -> Result<An
             report(ExecKind::Replaced { price, qty })
         }
         b"login" => Ok(Answer::Login { ok, seq, reason }),
-        b"open_orders" | b"positions" if query => Ok(Answer::Query),
-        b"error" => Ok(Answer::Error(reason)),
+        b"open_orders" | b"positions" if query => Ok(Answer::Query { id }),
+        b"error" => Ok(Answer::Error { reason, id }),
         b"" => Err(missing("type")),
         _ => Err(s.err(DecodeErrorKind::BadField { field: "type", expected: "a known message type" })),
     }
@@ -495,6 +506,15 @@ mod tests {
         }
         assert!(decode_answer(br#"{"type":"teleport","cid":1}"#, &[BTC]).is_err());
         assert!(decode_answer(br#"{"type":"ack","cid":1"#, &[BTC]).is_err(), "truncated");
-        assert!(matches!(decode_answer(br#"{"type":"open_orders","orders":[]}"#, &[BTC]), Ok(Answer::Query)));
+        assert!(matches!(
+            decode_answer(br#"{"type":"open_orders","orders":[]}"#, &[BTC]),
+            Ok(Answer::Query { id: None })
+        ));
+        let answer = decode_answer(br#"{"type":"open_orders","id":3,"orders":[]}"#, &[BTC]);
+        assert!(matches!(answer, Ok(Answer::Query { id: Some(3) })), "{answer:?}");
+        let error = decode_answer(br#"{"type":"error","id":7,"reason":"stale_request"}"#, &[BTC]);
+        assert!(matches!(error, Ok(Answer::Error { reason: b"stale_request", id: Some(7) })), "{error:?}");
+        let error = decode_answer(br#"{"type":"error","id":null,"reason":"unknown op"}"#, &[BTC]);
+        assert!(matches!(error, Ok(Answer::Error { id: None, .. })), "{error:?}");
     }
 }

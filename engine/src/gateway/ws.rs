@@ -243,10 +243,10 @@ impl WsGateway {
                     return Err(GatewayError::Login(String::from_utf8_lossy(reason).into_owned()));
                 }
                 Ok(Answer::Report { seq, cid, kind, reason }) => self.hold(seq, cid, kind, reason),
-                Ok(Answer::Error(reason)) => {
+                Ok(Answer::Error { reason, .. }) => {
                     return Err(GatewayError::Protocol(String::from_utf8_lossy(reason).into_owned()));
                 }
-                Ok(Answer::Query) | Err(_) => self.counters.bad_messages += 1,
+                Ok(Answer::Query { .. }) | Err(_) => self.counters.bad_messages += 1,
             }
         }
         Err(GatewayError::Connecting)
@@ -307,22 +307,23 @@ impl WsGateway {
             let message = self.next_cold(deadline)?;
             let symbols = self.wire_symbols();
             match protocol::decode_answer(&message, &symbols) {
-                Ok(Answer::Query | Answer::Error(_)) => {
+                Ok(Answer::Query { id: Some(got) }) if got == id => {
                     let json: serde_json::Value =
                         serde_json::from_slice(&message).map_err(|e| GatewayError::Protocol(e.to_string()))?;
-                    // Anything else is a late answer to an earlier query.
-                    if json["id"] == id && json["type"] == op {
+                    if json["type"] == op {
                         return Ok(json);
                     }
-                    if json["id"] == id && json["type"] == "error" {
-                        return Err(GatewayError::Protocol(json["reason"].as_str().unwrap_or_default().to_owned()));
-                    }
-                    if !json["id"].is_u64() {
-                        self.counters.bad_messages += 1;
-                    }
+                    self.counters.bad_messages += 1;
                 }
+                Ok(Answer::Error { reason, id: Some(got) }) if got == id => {
+                    return Err(GatewayError::Protocol(String::from_utf8_lossy(reason).into_owned()));
+                }
+                // A late answer to an earlier query.
+                Ok(Answer::Query { id: Some(_) } | Answer::Error { id: Some(_), .. }) => {}
                 Ok(Answer::Report { seq, cid, kind, reason }) => self.hold(seq, cid, kind, reason),
-                Ok(Answer::Login { .. }) | Err(_) => self.counters.bad_messages += 1,
+                Ok(Answer::Query { id: None } | Answer::Error { id: None, .. } | Answer::Login { .. }) | Err(_) => {
+                    self.counters.bad_messages += 1;
+                }
             }
         }
     }
@@ -350,23 +351,17 @@ impl WsGateway {
             .collect()
     }
 
-    /// An answer to a query, or an error: the answer to the question out (the
-    /// orders, or an error in their place), a late answer to one given up on
-    /// (dropped), or, with no query id, counted as unreadable.
+    /// The answer to the question out (its orders, or an error in their place).
     fn read_question_answer(&mut self, message: &[u8]) {
-        let json = serde_json::from_slice::<serde_json::Value>(message).ok();
-        let Some((json, id)) = json.and_then(|j| j["id"].as_u64().map(|id| (j, id))) else {
-            self.counters.bad_messages += 1;
-            return;
+        let answer = match serde_json::from_slice::<serde_json::Value>(message) {
+            Ok(json) if json["type"] == "open_orders" => self.read_open_orders(&json, true),
+            Ok(json) if json["type"] == "error" => {
+                Err(GatewayError::Protocol(json["reason"].as_str().unwrap_or_default().to_owned()))
+            }
+            Ok(json) => Err(GatewayError::Protocol(format!("not an open-orders answer: {json}"))),
+            Err(e) => Err(GatewayError::Protocol(e.to_string())),
         };
-        if self.question.is_none_or(|(_, asked)| asked != id) {
-            return; // late: its question was given up on
-        }
-        self.answer = Some(match json["type"].as_str() {
-            Some("open_orders") => self.read_open_orders(&json, true),
-            Some("error") => Err(GatewayError::Protocol(json["reason"].as_str().unwrap_or_default().to_owned())),
-            _ => Err(GatewayError::Protocol(format!("not an open-orders answer: {json}"))),
-        });
+        self.answer = Some(answer);
     }
 
     fn send(&mut self) -> Result<(), GatewayError> {
@@ -462,17 +457,19 @@ impl VenueGateway for WsGateway {
                         let _ = out.push(report);
                     }
                 }
-                // Not a report: an answer to a query (copied out, once per question)
-                // or unreadable (counted, nothing allocated).
-                None if matches!(
-                    protocol::decode_answer(client.message(), &[]),
-                    Ok(Answer::Query | Answer::Error(_))
-                ) =>
-                {
-                    let message = client.message().to_vec();
-                    self.read_question_answer(&message);
-                }
-                None => self.counters.bad_messages += 1,
+                // Not a report: the question's answer (copied out, once per
+                // question), a late answer to one given up on (dropped), or
+                // unreadable (counted). Only the first allocates.
+                None => match protocol::decode_answer(client.message(), &[]) {
+                    Ok(Answer::Query { id: Some(id) } | Answer::Error { id: Some(id), .. })
+                        if self.question.is_some_and(|(_, asked)| asked == id) =>
+                    {
+                        let message = client.message().to_vec();
+                        self.read_question_answer(&message);
+                    }
+                    Ok(Answer::Query { id: Some(_) } | Answer::Error { id: Some(_), .. }) => {}
+                    _ => self.counters.bad_messages += 1,
+                },
             }
         }
         Ok(())

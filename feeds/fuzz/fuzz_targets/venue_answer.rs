@@ -24,10 +24,10 @@ fuzz_target!(|msg: &[u8]| {
         Ok(Answer::Report { kind: ExecKind::Replaced { price, qty }, .. }) => {
             assert!(price.0 > 0 && qty.0 > 0, "replaced {price:?} {qty:?}");
         }
-        Ok(Answer::Report { reason, .. } | Answer::Login { reason, .. } | Answer::Error(reason)) => {
+        Ok(Answer::Report { reason, .. } | Answer::Login { reason, .. } | Answer::Error { reason, .. }) => {
             assert!(reason.len() <= msg.len());
         }
-        Ok(Answer::Query) => {}
+        Ok(Answer::Query { .. }) => {}
         Err(e) => assert!(e.offset as usize <= msg.len(), "error offset {} past the message ({})", e.offset, msg.len()),
     }
 });
