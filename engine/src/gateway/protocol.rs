@@ -326,6 +326,16 @@ pub enum Answer<'a> {
     },
 }
 
+impl Answer<'_> {
+    /// The query id a query's answer, or an error in its place, echoes.
+    pub fn query_id(&self) -> Option<u64> {
+        match self {
+            Self::Query { id } | Self::Error { id, .. } => *id,
+            Self::Report { .. } | Self::Login { .. } => None,
+        }
+    }
+}
+
 /// Decodes one venue message. A fill's and a replace's price and size are read at the
 /// scales of its `symbol`, looked up in `symbols`.
 ///

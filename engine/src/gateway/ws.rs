@@ -294,14 +294,7 @@ impl WsGateway {
 
     /// Sends a query and returns its answer as JSON, holding reports met on the way.
     fn query(&mut self, op: &str) -> Result<serde_json::Value, GatewayError> {
-        if self.question.is_some() || self.answer.is_some() {
-            return Err(GatewayError::Protocol("a question to the venue is already out".into()));
-        }
-        let ts = self.ts_ms();
-        self.query_id += 1;
-        let id = self.query_id;
-        protocol::encode_query(&mut self.request, &self.creds, ts, op, id);
-        self.send()?;
+        let id = self.send_query(op)?;
         let deadline = self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64;
         loop {
             let message = self.next_cold(deadline)?;
@@ -318,14 +311,24 @@ impl WsGateway {
                 Ok(Answer::Error { reason, id: Some(got) }) if got == id => {
                     return Err(GatewayError::Protocol(String::from_utf8_lossy(reason).into_owned()));
                 }
-                // A late answer to an earlier query.
-                Ok(Answer::Query { id: Some(_) } | Answer::Error { id: Some(_), .. }) => {}
                 Ok(Answer::Report { seq, cid, kind, reason }) => self.hold(seq, cid, kind, reason),
-                Ok(Answer::Query { id: None } | Answer::Error { id: None, .. } | Answer::Login { .. }) | Err(_) => {
-                    self.counters.bad_messages += 1;
-                }
+                // A late answer to an earlier query.
+                Ok(answer) if answer.query_id().is_some() => {}
+                Ok(_) | Err(_) => self.counters.bad_messages += 1,
             }
         }
+    }
+
+    /// Sends query `op` with a new id (returned), if no question is out.
+    fn send_query(&mut self, op: &str) -> Result<u64, GatewayError> {
+        if self.question.is_some() || self.answer.is_some() {
+            return Err(GatewayError::Protocol("a question to the venue is already out".into()));
+        }
+        let ts = self.ts_ms();
+        self.query_id += 1;
+        protocol::encode_query(&mut self.request, &self.creds, ts, op, self.query_id);
+        self.send()?;
+        Ok(self.query_id)
     }
 
     /// The orders of an open-orders answer. `only_ours`: those in symbols this
@@ -335,9 +338,12 @@ impl WsGateway {
         let orders = json["orders"].as_array().ok_or_else(|| GatewayError::Protocol("no orders array".into()))?;
         orders
             .iter()
-            .filter(|o| !only_ours || self.instrument_of(o["symbol"].as_str().unwrap_or_default()).is_ok())
-            .map(|o| {
-                let (instrument, ps, qs) = self.instrument_of(o["symbol"].as_str().unwrap_or_default())?;
+            .filter_map(|o| match self.instrument_of(o["symbol"].as_str().unwrap_or_default()) {
+                Err(_) if only_ours => None,
+                listed => Some((o, listed)),
+            })
+            .map(|(o, listed)| {
+                let (instrument, ps, qs) = listed?;
                 let side = if o["side"] == "sell" { Side::Sell } else { Side::Buy };
                 Ok(VenueOrder {
                     id: ClientId(o["cid"].as_u64().ok_or_else(|| GatewayError::Protocol("order without cid".into()))?),
@@ -460,15 +466,13 @@ impl VenueGateway for WsGateway {
                 // Not a report: the question's answer (copied out, once per
                 // question), a late answer to one given up on (dropped), or
                 // unreadable (counted). Only the first allocates.
-                None => match protocol::decode_answer(client.message(), &[]) {
-                    Ok(Answer::Query { id: Some(id) } | Answer::Error { id: Some(id), .. })
-                        if self.question.is_some_and(|(_, asked)| asked == id) =>
-                    {
+                None => match protocol::decode_answer(client.message(), &[]).ok().and_then(|a| a.query_id()) {
+                    Some(id) if self.question.is_some_and(|(_, asked)| asked == id) => {
                         let message = client.message().to_vec();
                         self.read_question_answer(&message);
                     }
-                    Ok(Answer::Query { id: Some(_) } | Answer::Error { id: Some(_), .. }) => {}
-                    _ => self.counters.bad_messages += 1,
+                    Some(_) => {}
+                    None => self.counters.bad_messages += 1,
                 },
             }
         }
@@ -476,14 +480,8 @@ impl VenueGateway for WsGateway {
     }
 
     fn ask_open_orders(&mut self, _venue: usize) -> Result<Option<Vec<VenueOrder>>, GatewayError> {
-        if self.question.is_some() || self.answer.is_some() {
-            return Err(GatewayError::Protocol("an open-orders question is already out".into()));
-        }
-        let ts = self.ts_ms();
-        self.query_id += 1;
-        protocol::encode_query(&mut self.request, &self.creds, ts, "open_orders", self.query_id);
-        self.send()?;
-        self.question = Some((self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64, self.query_id));
+        let id = self.send_query("open_orders")?;
+        self.question = Some((self.clock.now_ns() + ANSWER_TIMEOUT.as_nanos() as u64, id));
         Ok(None)
     }
 

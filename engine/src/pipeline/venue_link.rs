@@ -217,10 +217,7 @@ impl Pipeline {
                     self.settle_from_answer(now, v, &open);
                 }
                 Ok(None) => self.asking |= bit,
-                Err(e) => {
-                    self.questions.retain(|a| a.venue != v);
-                    self.gateway_failed(&e);
-                }
+                Err(e) => self.question_failed(v, &e),
             }
         }
     }
@@ -235,12 +232,16 @@ impl Pipeline {
             self.asking &= !(1u64 << v);
             match answer {
                 Ok(open) => self.settle_from_answer(now, v, &open),
-                Err(e) => {
-                    self.questions.retain(|a| a.venue != v);
-                    self.gateway_failed(&e);
-                }
+                Err(e) => self.question_failed(v, &e),
             }
         }
+    }
+
+    /// Venue `v`'s question failed (not sent, no answer in time, the connection
+    /// lost): its orders noted for it wait for the next one.
+    fn question_failed(&mut self, v: usize, error: &crate::gateway::GatewayError) {
+        self.questions.retain(|a| a.venue != v);
+        self.gateway_failed(error);
     }
 
     /// The venues (bit `v`) whose answer to a settle question is still awaited.
