@@ -35,6 +35,10 @@ struct Cli {
     /// coinbase, kraken, bybit, okx.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Candidates to run [default: all]: ours, serde_json, simd_json, sonic_rs. Fewer
+    /// candidates leave their ratios out (NaN); the point is to profile one alone.
+    #[arg(long, value_delimiter = ',')]
+    candidates: Vec<String>,
 }
 
 /// Every set: its name, and how to make its frames and its contenders.
@@ -65,11 +69,18 @@ fn main() -> ExitCode {
         eprintln!("error: unknown set {bad:?}; choose from {}", names());
         return ExitCode::FAILURE;
     }
+    const CANDIDATES: [&str; 4] = ["ours", "serde_json", "simd_json", "sonic_rs"];
+    if let Some(bad) = cli.candidates.iter().find(|c| !CANDIDATES.contains(&c.as_str())) {
+        eprintln!("error: unknown candidate {bad:?}; choose from {}", CANDIDATES.join(", "));
+        return ExitCode::FAILURE;
+    }
     for (set, frames, contenders) in
         SETS.into_iter().filter(|(s, ..)| cli.only.is_empty() || cli.only.iter().any(|o| o == s))
     {
         eprintln!("measuring {set} ...");
-        report.insert(set, measure(&frames(frames_per_set), &contenders(), rounds, &allocs));
+        let mut contenders = contenders();
+        contenders.retain(|(name, _)| cli.candidates.is_empty() || cli.candidates.iter().any(|c| c == name));
+        report.insert(set, measure(&frames(frames_per_set), &contenders, rounds, &allocs));
     }
     println!(
         "{:<15} {:<11} {:>9} {:>12} {:>12} {:>10} {:>10}",
@@ -77,19 +88,14 @@ fn main() -> ExitCode {
     );
     for (set, figures) in &report {
         for (name, f) in figures {
-            let ratio = |peer: &str| figures.get(peer).map_or(f64::NAN, |p| f.mb_s / p.mb_s);
             println!(
                 "{set:<15} {name:<11} {:>9.0} {:>12.0} {:>12.2} {:>9.2}x {:>9.2}x",
-                f.mb_s,
-                f.msgs_s,
-                f.allocs_per_msg,
-                ratio("serde_json"),
-                ratio("sonic_rs")
+                f.mb_s, f.msgs_s, f.allocs_per_msg, f.vs_serde_json, f.vs_sonic_rs
             );
         }
     }
     println!(
-        "\n(medians of {rounds} interleaved rounds of {frames_per_set} frames; ratios are MB/s to serde_json and sonic-rs in this run)"
+        "\n(medians of {rounds} interleaved rounds of {frames_per_set} frames; ratios are medians of each round's ratio to serde_json and sonic-rs)"
     );
     if let Some(path) = cli.json {
         let json = serde_json::json!({ "sets": report });

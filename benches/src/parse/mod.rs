@@ -34,6 +34,10 @@ pub struct Figures {
     pub msgs_s: f64,
     /// Heap allocations per frame.
     pub allocs_per_msg: f64,
+    /// Speed over serde_json's: the median over rounds of the ratio within a round.
+    pub vs_serde_json: f64,
+    /// Speed over sonic-rs's, the same way.
+    pub vs_sonic_rs: f64,
 }
 
 /// Decodes every frame and returns the [`Tally`] of what it produced.
@@ -136,7 +140,10 @@ fn sonic_rs<V: VenueSet>(frames: &[Vec<u8>]) -> u64 {
 }
 
 /// Measures one set: checks the candidates agree, then runs `rounds` interleaved
-/// rounds and reports medians. `allocs` counts allocations made while running a pass.
+/// rounds and reports medians. Ratios to the peers are taken within each round (the
+/// candidates a few milliseconds apart) and the median over rounds reported: this
+/// host's speed drifts by 2x over seconds, which a ratio of medians would take in.
+/// `allocs` counts allocations made while running a pass.
 pub fn measure(
     frames: &[Vec<u8>],
     candidates: &[(&'static str, Candidate)],
@@ -154,18 +161,26 @@ pub fn measure(
         );
     }
     let bytes: usize = frames.iter().map(Vec::len).sum();
-    let mut seconds: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    for _ in 0..rounds {
-        for (name, candidate) in candidates {
+    // seconds[round][candidate]; the order rotates each round so no candidate always
+    // runs first (after the previous set's frames left the caches).
+    let mut seconds = vec![vec![f64::NAN; candidates.len()]; rounds];
+    for (round, times) in seconds.iter_mut().enumerate() {
+        for k in 0..candidates.len() {
+            let i = (round + k) % candidates.len();
             let start = Instant::now();
-            std::hint::black_box(candidate(std::hint::black_box(frames)));
-            seconds.entry(name).or_default().push(start.elapsed().as_secs_f64());
+            std::hint::black_box((candidates[i].1)(std::hint::black_box(frames)));
+            times[i] = start.elapsed().as_secs_f64();
         }
     }
+    let index = |peer: &str| candidates.iter().position(|(name, _)| *name == peer);
+    let ratio = |i: usize, peer: Option<usize>| {
+        peer.map_or(f64::NAN, |p| median(seconds.iter().map(|times| times[p] / times[i]).collect()))
+    };
     candidates
         .iter()
-        .map(|(name, candidate)| {
-            let s = median(seconds.remove(name).unwrap_or_default());
+        .enumerate()
+        .map(|(i, (name, candidate))| {
+            let s = median(seconds.iter().map(|times| times[i]).collect());
             let allocations = allocs(&|| {
                 std::hint::black_box(candidate(frames));
             });
@@ -173,6 +188,8 @@ pub fn measure(
                 mb_s: bytes as f64 / s / 1e6,
                 msgs_s: frames.len() as f64 / s,
                 allocs_per_msg: allocations as f64 / frames.len() as f64,
+                vs_serde_json: ratio(i, index("serde_json")),
+                vs_sonic_rs: ratio(i, index("sonic_rs")),
             };
             (*name, figures)
         })
