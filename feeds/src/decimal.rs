@@ -60,47 +60,27 @@ pub(crate) fn parse_fixed_prefix(text: &[u8], scale: u8) -> (Result<i64, Decimal
     fast_prefix(text, scale).unwrap_or_else(|| general_prefix(text, scale))
 }
 
-fn digit_at(text: &[u8], i: usize) -> Option<u64> {
-    text.get(i).filter(|b| b.is_ascii_digit()).map(|b| u64::from(b - b'0'))
-}
-
-/// The common shape, `-?d{1,18}(.d{0,scale})?`, with no overflow possible in the
-/// digit loops (18 digits < 2^63) and one checked scaling at the end. `None` sends
-/// anything else (NaN, long numbers, digits beyond the scale, no digits) to the
-/// general path, which decides the exact result and error.
+/// The common shape, `-?d{0,15}(.d{0,scale})?` with at least one digit, read a
+/// word at a time: no overflow is possible in the digit runs (16 digits < 2^63) and
+/// one checked scaling at the end. `None` sends anything else (NaN, long numbers,
+/// digits beyond the scale, no digits) to the general path, which decides the exact
+/// result and error.
 #[inline]
 fn fast_prefix(text: &[u8], scale: u8) -> Option<(Result<i64, DecimalError>, usize)> {
     let negative = text.first() == Some(&b'-');
     let start = usize::from(negative);
-    let mut i = start;
-    let mut int: u64 = 0;
-    while let Some(d) = digit_at(text, i) {
-        if i - start == 18 {
-            return None;
-        }
-        int = int * 10 + d;
-        i += 1;
+    let (int, int_digits) = digit_run(text, start);
+    if int_digits == MAX_RUN {
+        return None;
     }
-    let int_digits = i - start;
-    let mut frac: u64 = 0;
-    let mut frac_digits: u8 = 0;
+    let mut i = start + int_digits;
+    let (mut frac, mut frac_digits) = (0, 0);
     if text.get(i) == Some(&b'.') {
-        i += 1;
-        if scale >= 8
-            && let Some(eight) = eight_digits(text.get(i..i + 8))
-        {
-            frac = eight;
-            frac_digits = 8;
-            i += 8;
+        (frac, frac_digits) = digit_run(text, i + 1);
+        if frac_digits > usize::from(scale) || frac_digits == MAX_RUN {
+            return None; // more digits than the scale: zeros or an error, decided slowly
         }
-        while let Some(d) = digit_at(text, i) {
-            if frac_digits == scale {
-                return None; // more digits than the scale: zeros or an error, decided slowly
-            }
-            frac = frac * 10 + d;
-            frac_digits += 1;
-            i += 1;
-        }
+        i += 1 + frac_digits;
         if text.get(i) == Some(&b'.') {
             return None;
         }
@@ -108,15 +88,96 @@ fn fast_prefix(text: &[u8], scale: u8) -> Option<(Result<i64, DecimalError>, usi
     if int_digits == 0 && frac_digits == 0 {
         return None;
     }
+    let unit = *POW10.get(usize::from(scale))?;
+    // No overflow: frac < 10^frac_digits, so the product is < 10^scale <= 10^19.
+    let frac = frac * POW10.get(usize::from(scale) - frac_digits)?;
     let limit = if negative { i64::MIN.unsigned_abs() } else { i64::MAX as u64 };
-    let value = 10u64
-        .checked_pow(u32::from(scale))
-        .and_then(|unit| int.checked_mul(unit))
-        .and_then(|v| v.checked_add(frac.checked_mul(10u64.checked_pow(u32::from(scale - frac_digits))?)?))
-        .filter(|v| *v <= limit);
+    let value = int.checked_mul(unit).and_then(|v| v.checked_add(frac)).filter(|v| *v <= limit);
     let value = value.and_then(|v| if negative { 0i64.checked_sub_unsigned(v) } else { i64::try_from(v).ok() });
     // On overflow let the general path report where it happened.
     value.map(|v| (Ok(v), i))
+}
+
+/// `10^n` for every `n` whose power fits a `u64`.
+const POW10: [u64; 20] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
+    100_000_000_000,
+    1_000_000_000_000,
+    10_000_000_000_000,
+    100_000_000_000_000,
+    1_000_000_000_000_000,
+    10_000_000_000_000_000,
+    100_000_000_000_000_000,
+    1_000_000_000_000_000_000,
+    10_000_000_000_000_000_000,
+];
+
+/// The longest digit run [`digit_run`] reads; a run this long may go on.
+pub(crate) const MAX_RUN: usize = 16;
+
+/// The eight bytes from `at` as a little-endian word (text order: first byte lowest).
+/// Bytes past the end read as 0, which is not a digit, so a digit run stops there.
+#[inline(always)] // reason: one load on every number
+fn word_at(text: &[u8], at: usize) -> u64 {
+    if let Some(Ok(bytes)) = text.get(at..at.saturating_add(8)).map(<[u8; 8]>::try_from) {
+        return u64::from_le_bytes(bytes);
+    }
+    let mut bytes = [0u8; 8];
+    for (byte, text) in bytes.iter_mut().zip(text.get(at..).unwrap_or_default()) {
+        *byte = *text;
+    }
+    u64::from_le_bytes(bytes)
+}
+
+/// How many of a word's bytes, from its first in text order, are ASCII digits (0-8).
+#[inline(always)] // reason: a handful of ALU operations on every number
+fn leading_digits(word: u64) -> usize {
+    // Digits become 0..=9; adding 0x76 sets the top bit of any byte above 9, and the
+    // `| t` of any byte that already had it. A carry out of a flagged byte can only
+    // flag bytes after it, so the first flagged byte is exact.
+    let t = word ^ 0x3030_3030_3030_3030;
+    let non_digit = (t.wrapping_add(0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080;
+    (non_digit.trailing_zeros() / 8) as usize
+}
+
+/// The value of the first `n` (1 to 8) bytes of a word, each a digit.
+#[inline(always)] // reason: three multiplications on every number
+fn value_of_leading(word: u64, n: usize) -> u64 {
+    // Moved to the top, the digits are preceded by zero bytes: leading zeros.
+    let x = (word ^ 0x3030_3030_3030_3030) << (64 - 8 * n);
+    let x = x.wrapping_mul(10).wrapping_add(x >> 8); // pairs
+    let lo = (x & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32));
+    let hi = ((x >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32));
+    lo.wrapping_add(hi) >> 32
+}
+
+/// The run of ASCII digits at `at`, at most [`MAX_RUN`] of them: its value and length.
+/// Two words and no branch per digit: prices, sizes, ids and times have runs of 1 to
+/// 13 digits of no fixed length, which a digit-by-digit loop mispredicts at its end.
+#[inline(always)] // reason: every number goes through it
+pub(crate) fn digit_run(text: &[u8], at: usize) -> (u64, usize) {
+    let first = word_at(text, at);
+    let n = leading_digits(first);
+    if n < 8 {
+        return if n == 0 { (0, 0) } else { (value_of_leading(first, n), n) };
+    }
+    let high = value_of_leading(first, 8);
+    let second = word_at(text, at + 8);
+    let m = leading_digits(second);
+    match POW10.get(m) {
+        Some(unit) if m > 0 => (high * unit + value_of_leading(second, m), 8 + m),
+        _ => (high, 8),
+    }
 }
 
 fn general_prefix(text: &[u8], scale: u8) -> (Result<i64, DecimalError>, usize) {
@@ -185,18 +246,8 @@ fn general_prefix(text: &[u8], scale: u8) -> (Result<i64, DecimalError>, usize) 
 #[inline]
 pub(crate) fn eight_digits(bytes: Option<&[u8]>) -> Option<u64> {
     let chunk: [u8; 8] = bytes?.try_into().ok()?;
-    let x = u64::from_le_bytes(chunk);
-    // Every byte in b'0'..=b'9': high nibble 3, and adding 6 does not carry out.
-    let all_digits = (x & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030
-        && (x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030;
-    if !all_digits {
-        return None;
-    }
-    let x = x - 0x3030_3030_3030_3030;
-    let x = x.wrapping_mul(10).wrapping_add(x >> 8); // pairs
-    let lo = (x & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32));
-    let hi = ((x >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32));
-    Some(lo.wrapping_add(hi) >> 32)
+    let word = u64::from_le_bytes(chunk);
+    (leading_digits(word) == 8).then(|| value_of_leading(word, 8))
 }
 
 /// Appends a fixed-point value as decimal text with exactly `scale` places, without
@@ -317,6 +368,19 @@ mod tests {
             if let Some(fast) = fast_prefix(text.as_bytes(), scale) {
                 prop_assert_eq!(fast, general_prefix(text.as_bytes(), scale), "{}", text);
             }
+        }
+
+        /// A digit run read a word at a time is the run read one byte at a time, at
+        /// any offset, next to any byte, and at the very end of the text.
+        #[test]
+        fn digit_runs_match_a_byte_by_byte_reading(
+            bytes in prop::collection::vec(prop_oneof![4 => b'0'..=b'9', 1 => any::<u8>()], 0..40),
+            at in 0usize..42,
+        ) {
+            let run = bytes.get(at..).unwrap_or_default().iter().take_while(|b| b.is_ascii_digit()).count();
+            let len = run.min(MAX_RUN);
+            let value = bytes.get(at..at + len).unwrap_or_default().iter().fold(0u64, |v, b| v * 10 + u64::from(b - b'0'));
+            prop_assert_eq!(digit_run(&bytes, at), (value, len));
         }
 
         #[test]

@@ -18,6 +18,8 @@ pub struct Instrument {
 #[derive(Debug, Clone, Default)]
 pub struct SymbolTable {
     entries: Vec<(Box<[u8]>, Instrument)>,
+    /// Each entry's symbol as a [`ShortKey`] (`None` if longer), looked up first.
+    keys: Vec<Option<ShortKey>>,
     /// The id of the first entry: one venue's table among several numbers its
     /// instruments after the venues before it.
     first: u32,
@@ -31,7 +33,7 @@ impl SymbolTable {
 
     /// An empty table whose first instrument gets id `first` (the next `first + 1`, ...).
     pub fn starting_at(first: InstrumentId) -> Self {
-        Self { entries: Vec::new(), first: first.0 }
+        Self { entries: Vec::new(), keys: Vec::new(), first: first.0 }
     }
 
     /// Adds a venue symbol with its scales, returning its new id (or the id it
@@ -42,13 +44,19 @@ impl SymbolTable {
         }
         let id = InstrumentId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX).saturating_add(self.first));
         self.entries.push((venue_symbol.as_bytes().into(), Instrument { id, price_scale, qty_scale }));
+        self.keys.push(ShortKey::of(venue_symbol.as_bytes()));
         id
     }
 
     /// The instrument for a venue symbol, without allocating.
     pub fn lookup(&self, venue_symbol: &[u8]) -> Option<Instrument> {
-        // NB: a linear scan beats hashing for the tens of symbols a feed carries.
-        self.entries.iter().find(|(s, _)| **s == *venue_symbol).map(|(_, i)| *i)
+        // NB: a linear scan beats hashing for the tens of symbols a feed carries, and
+        // comparing keys beats comparing slices (a `memcmp` call each, 4% of Coinbase).
+        let Some(key) = ShortKey::of(venue_symbol) else {
+            return self.entries.iter().find(|(s, _)| **s == *venue_symbol).map(|(_, i)| *i);
+        };
+        let at = self.keys.iter().position(|k| *k == Some(key))?;
+        self.entries.get(at).map(|(_, i)| *i)
     }
 
     /// The instrument for a symbol in any letter case (combined-stream names are
@@ -74,6 +82,30 @@ impl SymbolTable {
     }
 }
 
+/// A symbol of at most 16 bytes as its length and two words that cover every byte
+/// (overlapping when it is shorter): equal keys, equal symbols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ShortKey {
+    len: usize,
+    words: [u64; 2],
+}
+
+impl ShortKey {
+    #[inline]
+    fn of(symbol: &[u8]) -> Option<Self> {
+        let len = symbol.len();
+        let four = |at: usize| symbol.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
+        let eight = |at: usize| symbol.get(at..at + 8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes);
+        let words = match len {
+            0..=3 => [symbol.iter().fold(0, |w, b| w << 8 | u64::from(*b)), 0],
+            4..=7 => [u64::from(four(0)), u64::from(four(len - 4))],
+            8..=16 => [eight(0), eight(len - 8)],
+            _ => return None,
+        };
+        Some(Self { len, words })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +120,31 @@ mod tests {
         assert_eq!(t.lookup(b"ETHUSDT").unwrap().qty_scale, 4);
         assert_eq!(t.lookup(b"BTCUSD"), None);
         assert_eq!(t.symbol(eth), Some("ETHUSDT"));
+    }
+
+    #[test]
+    fn symbols_of_every_length_are_told_apart_by_every_byte() {
+        let mut t = SymbolTable::new();
+        let symbols: Vec<String> =
+            (0..=20).flat_map(|len| (0..len.max(1)).map(move |at| symbol(len, at, b'A'))).collect();
+        for s in &symbols {
+            t.intern(s, 2, 2);
+        }
+        assert_eq!(t.len(), symbols.len(), "every symbol distinct");
+        for (i, s) in symbols.iter().enumerate() {
+            assert_eq!(t.lookup(s.as_bytes()).map(|inst| inst.id), Some(InstrumentId(i as u32)), "{s:?}");
+            for at in 0..s.len() {
+                // One byte changed anywhere is another (unknown) symbol.
+                let mut changed = s.clone().into_bytes();
+                changed[at] = b'Z';
+                assert_eq!(t.lookup(&changed), None, "{s:?} with a Z at {at}");
+            }
+        }
+    }
+
+    /// `len` x's with `mark` at `at` (none if `len` is 0).
+    fn symbol(len: usize, at: usize, mark: u8) -> String {
+        (0..len).map(|i| if i == at { char::from(mark) } else { 'x' }).collect()
     }
 
     #[test]

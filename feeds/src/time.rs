@@ -1,39 +1,60 @@
 //! RFC 3339 times (as Kraken and Coinbase send them) to Unix nanoseconds, exactly.
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` to nanoseconds since the epoch (UTC only).
-/// Every field is at a fixed offset, so it is read by position: a Coinbase frame
-/// has one or two of these, and a general date parser was 15% of its decoding.
+/// Every field is at a fixed offset, so the first sixteen bytes are checked and read
+/// as two words: a Coinbase frame has one or two of these, and reading them byte by
+/// byte was a tenth of its decoding.
 pub fn rfc3339_ns(text: &[u8]) -> Option<u64> {
     const NANOS_PER: [u64; 10] =
         [1_000_000_000, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
-    let (&[y0, y1, y2, y3, dash1, mo0, mo1, dash2, d0, d1, t, h0, h1, colon1, mi0, mi1, colon2, s0, s1], rest) =
-        text.split_first_chunk::<19>()?;
-    let digits = [y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1, s0, s1];
-    if !digits.iter().all(u8::is_ascii_digit) || [dash1, dash2, t, colon1, colon2] != *b"--T::" {
+    let ([head, tail], rest) = text.split_first_chunk::<16>().map(|(a, b)| (split_words(a), b))?;
+    // `YYYY-MM-` and `DDTHH:MM`: 0xFF marks a digit's byte (first byte lowest).
+    let head = fixed_digits(head, 0x00FF_FF00_FFFF_FFFF, u64::from_le_bytes(*b"\0\0\0\0-\0\0-"))?;
+    let tail = fixed_digits(tail, 0xFFFF_00FF_FF00_FFFF, u64::from_le_bytes(*b"\0\0T\0\0:\0\0"))?;
+    // Each byte becomes ten times itself plus the next: the two-digit numbers.
+    let pairs = |x: u64| x * 10 + (x >> 8);
+    let byte = |x: u64, at: u32| ((x >> (8 * at)) & 0xFF) as i64;
+    let (head, tail) = (pairs(head), pairs(tail));
+    let (y, m, d) = (byte(head, 0) * 100 + byte(head, 2), byte(head, 5), byte(tail, 0));
+    let (hh, mm) = (byte(tail, 3), byte(tail, 6));
+    let (&[colon, s0, s1], rest) = rest.split_first_chunk::<3>()?;
+    if colon != b':' || !s0.is_ascii_digit() || !s1.is_ascii_digit() {
         return None;
     }
-    let two = |hi: u8, lo: u8| i64::from(hi - b'0') * 10 + i64::from(lo - b'0');
-    let (y, m, d) = (two(y0, y1) * 100 + two(y2, y3), two(mo0, mo1), two(d0, d1));
-    let (hh, mm, ss) = (two(h0, h1), two(mi0, mi1), two(s0, s1));
+    let ss = i64::from(s0 - b'0') * 10 + i64::from(s1 - b'0');
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
         return None;
     }
     let nanos = match rest {
         [b'Z'] => 0,
         [b'.', fraction @ .., b'Z'] if (1..=9).contains(&fraction.len()) => {
-            let mut value = 0u64;
-            for &b in fraction {
-                if !b.is_ascii_digit() {
-                    return None;
-                }
-                value = value * 10 + u64::from(b - b'0');
+            let (value, digits) = crate::decimal::digit_run(fraction, 0);
+            if digits != fraction.len() {
+                return None;
             }
-            value * NANOS_PER.get(fraction.len())?
+            value * NANOS_PER.get(digits)?
         }
         _ => return None,
     };
     let secs = days_from_civil(y, m, d) * 86_400 + hh * 3_600 + mm * 60 + ss;
     u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+/// Sixteen bytes as two little-endian words.
+fn split_words(bytes: &[u8; 16]) -> [u64; 2] {
+    let (first, second) = bytes.split_at(8);
+    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
+    [word(first), word(second)]
+}
+
+/// A word whose bytes under `digits` (0xFF each) are ASCII digits and whose other
+/// bytes equal `separators`'s: the digits' values, with zero bytes between them.
+fn fixed_digits(word: u64, digits: u64, separators: u64) -> Option<u64> {
+    // As in `decimal::leading_digits`: a byte's top bit is set unless it was a digit;
+    // the separators are checked first, and none of them carries into its neighbour.
+    let t = word ^ 0x3030_3030_3030_3030;
+    let non_digit = (t.wrapping_add(0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080;
+    (word & !digits == separators && non_digit & digits == 0).then_some(t & digits)
 }
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian): Howard Hinnant's
