@@ -76,7 +76,12 @@ fn fast_prefix(text: &[u8], scale: u8) -> Option<(Result<i64, DecimalError>, usi
     let mut i = start + int_digits;
     let (mut frac, mut frac_digits) = (0, 0);
     if text.get(i) == Some(&b'.') {
-        (frac, frac_digits) = digit_run(text, i + 1);
+        // Exactly eight places (Binance's, and most venues' sizes) in one word; any
+        // other count in up to two.
+        (frac, frac_digits) = match eight_digits(text.get(i + 1..i + 9)) {
+            Some(eight) if scale >= 8 && !text.get(i + 9).is_some_and(u8::is_ascii_digit) => (eight, 8),
+            _ => digit_run(text, i + 1),
+        };
         if frac_digits > usize::from(scale) || frac_digits == MAX_RUN {
             return None; // more digits than the scale: zeros or an error, decided slowly
         }
