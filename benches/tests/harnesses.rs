@@ -58,8 +58,13 @@ fn parse_bench_runs_every_parser_on_every_set() {
             let row = &json["sets"][set][candidate];
             positive(&row["mb_s"], &format!("{set} {candidate} MB/s"));
             positive(&row["msgs_s"], &format!("{set} {candidate} msgs/s"));
+            positive(&row["vs_serde_json"], &format!("{set} {candidate} vs serde_json"));
+            positive(&row["vs_sonic_rs"], &format!("{set} {candidate} vs sonic-rs"));
         }
         assert_eq!(json["sets"][set]["ours"]["allocs_per_msg"], 0.0, "{set}: our parser allocated");
+        // Within each round a peer's time over its own is exactly 1.
+        assert_eq!(json["sets"][set]["serde_json"]["vs_serde_json"], 1.0, "{set}");
+        assert_eq!(json["sets"][set]["sonic_rs"]["vs_sonic_rs"], 1.0, "{set}");
     }
 }
 
