@@ -49,6 +49,7 @@ impl SymbolTable {
     }
 
     /// The instrument for a venue symbol, without allocating.
+    #[inline] // reason: once per message; a call was a tenth of a Binance trade's decoding
     pub fn lookup(&self, venue_symbol: &[u8]) -> Option<Instrument> {
         // NB: a linear scan beats hashing for the tens of symbols a feed carries, and
         // comparing keys beats comparing slices (a `memcmp` call each, 4% of Coinbase).
