@@ -31,6 +31,8 @@ use feeds::{
 };
 
 mod common;
+#[path = "gateway_ws/scripted.rs"]
+mod scripted;
 #[path = "gateway_ws/venues.rs"]
 mod venues;
 

@@ -1,0 +1,75 @@
+//! A settle question the venue refuses, echoing the question's id, against an
+//! order-entry venue scripted on loopback: the simulator refuses a query only when
+//! it is stale or badly signed, which the gateway never sends.
+
+use std::net::TcpListener;
+
+use engine::gateway::{GatewayError, VenueGateway};
+use tungstenite::{Message, accept};
+
+/// A venue on loopback that serves one connection: the login answered ok, then each
+/// query answered by the next of `replies` (one message a line), `{id}` replaced by
+/// the query's id. Returns its URL.
+fn scripted_venue(replies: Vec<&'static str>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = accept(stream).unwrap();
+        let mut replies = replies.into_iter();
+        while let Ok(message) = ws.read() {
+            let Message::Text(text) = message else { continue };
+            let request: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let reply = match request["op"].as_str() {
+                Some("login") => r#"{"type":"login","ok":true,"seq":0,"reason":""}"#.to_owned(),
+                _ => match replies.next() {
+                    Some(reply) => reply.replace("{id}", &request["id"].to_string()),
+                    None => break,
+                },
+            };
+            for line in reply.lines() {
+                ws.send(Message::text(line)).unwrap();
+            }
+        }
+    });
+    url
+}
+
+/// The refusal is the question's answer: taken at once (not left to time out), the
+/// session kept, nothing counted as unreadable, and the next question answered.
+#[test]
+fn a_refused_settle_question_is_answered_by_its_refusal_and_the_session_kept() {
+    let url = scripted_venue(vec![
+        r#"{"type":"error","id":{id},"reason":"busy"}"#,
+        r#"{"type":"open_orders","id":{id},"orders":[]}"#,
+    ]);
+    let mut g = super::gateway(&url, false);
+    let mut reports = Vec::new();
+    assert!(matches!(g.ask_open_orders(0), Ok(None)));
+    match super::await_answer(&mut g, &mut reports) {
+        Err(GatewayError::Protocol(reason)) => assert_eq!(reason, "busy"),
+        other => panic!("expected the refusal as the answer, got {other:?}"),
+    }
+    assert!(g.is_connected(), "a refused question keeps the session");
+    assert!(matches!(g.ask_open_orders(0), Ok(None)), "the next question may go out");
+    assert!(super::await_answer(&mut g, &mut reports).unwrap().is_empty());
+    let counters = g.counters();
+    assert_eq!((counters.bad_messages, counters.unanswered_questions), (0, 0));
+    assert!(reports.is_empty(), "{reports:?}");
+}
+
+/// A refusal echoing another id (an earlier question's, given up on) is not this
+/// question's answer: it is dropped, and the question waits for its own.
+#[test]
+fn a_refusal_of_another_question_is_not_taken_for_this_one() {
+    let url = scripted_venue(vec![concat!(
+        r#"{"type":"error","id":999,"reason":"busy"}"#,
+        "\n",
+        r#"{"type":"open_orders","id":{id},"orders":[]}"#
+    )]);
+    let mut g = super::gateway(&url, false);
+    let mut reports = Vec::new();
+    assert!(matches!(g.ask_open_orders(0), Ok(None)));
+    assert!(super::await_answer(&mut g, &mut reports).unwrap().is_empty(), "this question's own answer");
+    assert_eq!(g.counters().bad_messages, 0, "the other question's refusal was recognised");
+}
