@@ -22,7 +22,8 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Write `{"sets": {SET: {CANDIDATE: {mb_s, msgs_s, allocs_per_msg}}}}` here.
+    /// Write `{"sets": {SET: {CANDIDATE: {mb_s, msgs_s, allocs_per_msg,
+    /// vs_serde_json, vs_sonic_rs}}}}` here (ratios: medians of per-round ratios).
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
     /// A short run to check that everything works.

@@ -141,7 +141,7 @@ fn sonic_rs<V: VenueSet>(frames: &[Vec<u8>]) -> u64 {
 
 /// Measures one set: checks the candidates agree, then runs `rounds` interleaved
 /// rounds and reports medians. Ratios to the peers are taken within each round (the
-/// candidates a few milliseconds apart) and the median over rounds reported: this
+/// candidates tens of milliseconds apart) and the median over rounds reported: this
 /// host's speed drifts by 2x over seconds, which a ratio of medians would take in.
 /// `allocs` counts allocations made while running a pass.
 pub fn measure(
@@ -150,14 +150,14 @@ pub fn measure(
     rounds: usize,
     allocs: &dyn Fn(&dyn Fn()) -> u64,
 ) -> BTreeMap<&'static str, Figures> {
-    let Some((_, reference)) = candidates.first() else { return BTreeMap::new() };
+    let Some((first, reference)) = candidates.first() else { return BTreeMap::new() };
     let reference = reference(frames);
     assert_ne!(reference, 0, "the set decoded to nothing");
     for (name, candidate) in candidates {
         assert_eq!(
             candidate(frames),
             reference,
-            "{name} disagrees with ours: a contender must decode correctly before it is timed"
+            "{name} disagrees with {first}: a contender must decode correctly before it is timed"
         );
     }
     let bytes: usize = frames.iter().map(Vec::len).sum();
