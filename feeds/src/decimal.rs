@@ -147,12 +147,19 @@ fn word_at(text: &[u8], at: usize) -> u64 {
 /// How many of a word's bytes, from its first in text order, are ASCII digits (0-8).
 #[inline(always)] // reason: a handful of ALU operations on every number
 fn leading_digits(word: u64) -> usize {
+    (non_digit_bytes(word).trailing_zeros() / 8) as usize
+}
+
+/// The top bit of each byte of `word` that is not an ASCII digit, exact up to the
+/// first such byte in text order; a later byte may be flagged wrongly only after a
+/// flagged one.
+#[inline(always)] // reason: as `leading_digits`
+pub(crate) fn non_digit_bytes(word: u64) -> u64 {
     // Digits become 0..=9; adding 0x76 sets the top bit of any byte above 9, and the
     // `| t` of any byte that already had it. A carry out of a flagged byte can only
     // flag bytes after it, so the first flagged byte is exact.
     let t = word ^ 0x3030_3030_3030_3030;
-    let non_digit = (t.wrapping_add(0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080;
-    (non_digit.trailing_zeros() / 8) as usize
+    (t.wrapping_add(0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080
 }
 
 /// The value of the first `n` (1 to 8) bytes of a word, each a digit.

@@ -50,11 +50,9 @@ fn split_words(bytes: &[u8; 16]) -> [u64; 2] {
 /// A word whose bytes under `digits` (0xFF each) are ASCII digits and whose other
 /// bytes equal `separators`'s: the digits' values, with zero bytes between them.
 fn fixed_digits(word: u64, digits: u64, separators: u64) -> Option<u64> {
-    // As in `decimal::leading_digits`: a byte's top bit is set unless it was a digit;
-    // the separators are checked first, and none of them carries into its neighbour.
-    let t = word ^ 0x3030_3030_3030_3030;
-    let non_digit = (t.wrapping_add(0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080;
-    (word & !digits == separators && non_digit & digits == 0).then_some(t & digits)
+    // None of the separators carries into its neighbour, so every flag is exact.
+    let non_digit = crate::decimal::non_digit_bytes(word);
+    (word & !digits == separators && non_digit & digits == 0).then_some((word ^ 0x3030_3030_3030_3030) & digits)
 }
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian): Howard Hinnant's
