@@ -79,19 +79,100 @@ impl CoinbaseDecoder {
     pub fn decode(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Result<usize, DecodeError> {
         crate::venue::documented_or_general(
             out,
-            &[&|out| self.l2update_as_documented(frame, ts_recv, out), &|out| {
-                self.flat_as_documented(frame, ts_recv, out)
-            }],
+            &[&|out| self.as_documented(frame, ts_recv, out), &|out| self.flat_as_documented(frame, ts_recv, out)],
             |out, _| self.decode_frame(frame, ts_recv, out),
         )
     }
 
-    /// An `l2update` exactly as Coinbase documents and sends it (keys in order, no
-    /// white space), read by comparing the text between the values; `None` for
-    /// anything else, which the general path then decodes.
-    fn l2update_as_documented(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Option<()> {
+    /// An `l2update`, `match` or `ticker` exactly as Coinbase documents and sends it
+    /// (keys in order, no white space), read by comparing the text between the
+    /// values; `None` for anything else, which the next path then decodes.
+    fn as_documented(&self, frame: &[u8], ts_recv: UnixNanos, out: &mut Events) -> Option<()> {
         let mut l = Layout::new(frame);
-        l.literal(br#"{"type":"l2update","product_id":""#)?;
+        l.literal(br#"{"type":""#)?;
+        if l.literal(br#"l2update","product_id":""#).is_some() {
+            return self.l2update_rest(l, ts_recv, out);
+        }
+        let event = if l.literal(br#"match","trade_id":"#).is_some() {
+            self.match_rest(&mut l, ts_recv)?
+        } else {
+            l.literal(br#"ticker","sequence":"#)?;
+            self.ticker_rest(&mut l, ts_recv)?
+        };
+        l.literal(b"}")?;
+        (l.at_end() && out.push(event)).then_some(())
+    }
+
+    /// A documented `match` after its `"trade_id":`: the maker's order ids are only
+    /// checked to be plain strings.
+    fn match_rest(&self, l: &mut Layout<'_>, ts_recv: UnixNanos) -> Option<Event> {
+        let id = l.digits()?;
+        l.literal(br#","sequence":"#)?;
+        l.digits()?;
+        l.literal(br#","maker_order_id":""#)?;
+        l.string_body()?;
+        l.literal(br#","taker_order_id":""#)?;
+        l.string_body()?;
+        l.literal(br#","time":""#)?;
+        let ts = UnixNanos(rfc3339_ns(l.string_body()?)?);
+        l.literal(br#","product_id":""#)?;
+        let inst = self.symbols.lookup(l.string_body()?)?;
+        l.literal(br#","size":""#)?;
+        let qty = l.decimal(inst.qty_scale).filter(|q| *q > 0)?;
+        l.literal(br#"","price":""#)?;
+        let price = l.decimal(inst.price_scale).filter(|p| *p > 0)?;
+        l.literal(br#"","side":""#)?;
+        // `side` is the maker's: the taker took the other side.
+        let taker = match l.string_body()? {
+            b"buy" => Side::Sell,
+            b"sell" => Side::Buy,
+            _ => return None,
+        };
+        let trade = Trade::new(Venue::Coinbase, inst.id, id, Price(price), Qty(qty), Some(taker), ts, ts_recv);
+        Some(Event::Trade(trade))
+    }
+
+    /// A documented `ticker` after its `"sequence":`, with the 24-hour and 30-day
+    /// statistics that Coinbase's documentation shows (only checked to be strings).
+    fn ticker_rest(&self, l: &mut Layout<'_>, ts_recv: UnixNanos) -> Option<Event> {
+        let sequence = l.digits()?;
+        l.literal(br#","product_id":""#)?;
+        let inst = self.symbols.lookup(l.string_body()?)?;
+        for key in [
+            br#","price":""#.as_slice(),
+            br#","open_24h":""#,
+            br#","volume_24h":""#,
+            br#","low_24h":""#,
+            br#","high_24h":""#,
+            br#","volume_30d":""#,
+        ] {
+            l.literal_slice(key)?;
+            l.string_body()?;
+        }
+        l.literal(br#","best_bid":""#)?;
+        let bid = l.decimal(inst.price_scale).filter(|p| *p > 0)?;
+        l.literal(br#"","best_bid_size":""#)?;
+        let bid_size = l.decimal(inst.qty_scale).filter(|q| *q >= 0)?;
+        l.literal(br#"","best_ask":""#)?;
+        let ask = l.decimal(inst.price_scale).filter(|p| *p > 0)?;
+        l.literal(br#"","best_ask_size":""#)?;
+        let ask_size = l.decimal(inst.qty_scale).filter(|q| *q >= 0)?;
+        l.literal(br#"","side":""#)?;
+        if !matches!(l.string_body()?, b"buy" | b"sell") {
+            return None;
+        }
+        l.literal(br#","time":""#)?;
+        let ts = UnixNanos(rfc3339_ns(l.string_body()?)?);
+        l.literal(br#","trade_id":"#)?;
+        l.digits()?;
+        l.literal(br#","last_size":""#)?;
+        l.string_body()?;
+        let (bid, ask) = ((Price(bid), Qty(bid_size)), (Price(ask), Qty(ask_size)));
+        Some(Event::Bbo(Bbo::new(Venue::Coinbase, inst.id, sequence, bid, ask, ts, ts_recv)))
+    }
+
+    /// A documented `l2update` after its `"product_id":"`.
+    fn l2update_rest(&self, mut l: Layout<'_>, ts_recv: UnixNanos, out: &mut Events) -> Option<()> {
         let inst = self.symbols.lookup(l.string_body()?)?;
         let mut update = Update::new(BookDelta::new(Venue::Coinbase, inst.id, (0, 0), UnixNanos(0), ts_recv), out);
         l.literal(br#","changes":["#)?;

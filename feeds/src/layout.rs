@@ -31,7 +31,7 @@ impl<'a> Layout<'a> {
     }
 
     /// [`Layout::literal`] for text whose length is chosen at run time.
-    fn literal_slice(&mut self, text: &[u8]) -> Option<()> {
+    pub(crate) fn literal_slice(&mut self, text: &[u8]) -> Option<()> {
         let rest = self.buf.get(self.pos..)?;
         rest.starts_with(text).then(|| self.pos += text.len())
     }

@@ -81,7 +81,7 @@ fn decoder_for(venue: &str) -> Decode {
 /// A documented frame of `venue` with random values and level counts.
 fn documented(venue: &str, rng: &mut Rng) -> String {
     let id = rng.pick(&["12345", "0", "18446744073709551615", "7"]);
-    match (venue, rng.below(if venue == "coinbase" { 3 } else { 2 })) {
+    match (venue, rng.below(if venue == "coinbase" { 4 } else { 2 })) {
         ("binance", 0) => format!(
             r#"{{"e":"trade","E":1672515782136,"s":"BNBBTC","t":{id},"p":"{}","q":"{}","T":1672515782136,"m":{},"M":true}}"#,
             rng.pick(&PRICES),
@@ -153,6 +153,14 @@ fn documented(venue: &str, rng: &mut Rng) -> String {
         ),
         (_, 1) => format!(
             r#"{{"type":"ticker","sequence":{id},"product_id":"BTC-USD","price":"1285.22","open_24h":"1310.79","volume_24h":"245532.79269678","best_bid":"{}","best_bid_size":"{}","best_ask":"{}","best_ask_size":"{}","side":"{}","time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,"last_size":"11.4396987"}}"#,
+            rng.pick(&PRICES),
+            rng.pick(&SIZES),
+            rng.pick(&PRICES),
+            rng.pick(&SIZES),
+            rng.pick(&["buy", "sell"]),
+        ),
+        (_, 2) => format!(
+            r#"{{"type":"ticker","sequence":{id},"product_id":"BTC-USD","price":"1285.22","open_24h":"1310.79","volume_24h":"245532.79269678","low_24h":"1280.52","high_24h":"1313.8","volume_30d":"9788783.60117027","best_bid":"{}","best_bid_size":"{}","best_ask":"{}","best_ask_size":"{}","side":"{}","time":"2022-10-19T23:28:22.061769Z","trade_id":{id},"last_size":"11.4396987"}}"#,
             rng.pick(&PRICES),
             rng.pick(&SIZES),
             rng.pick(&PRICES),
