@@ -178,30 +178,26 @@ impl CoinbaseDecoder {
         l.literal(br#","changes":["#)?;
         if l.literal(b"]").is_none() {
             loop {
-                l.literal(b"[\"")?;
-                let side = match l.string_body()? {
-                    b"buy" => BookSide::Bid,
-                    b"sell" => BookSide::Ask,
-                    _ => return None,
+                // The side with its quotes and the price's opening quote: one compare.
+                let side = if l.literal(br#"["buy",""#).is_some() {
+                    BookSide::Bid
+                } else {
+                    l.literal(br#"["sell",""#)?;
+                    BookSide::Ask
                 };
-                l.literal(b",\"")?;
                 let price = l.decimal(inst.price_scale).filter(|p| *p > 0)?;
                 l.literal(b"\",\"")?;
                 let qty = l.decimal(inst.qty_scale).filter(|q| *q >= 0)?;
-                l.literal(b"\"]")?;
                 update.level(out, side, Level { price: Price(price), qty: Qty(qty) }, 0).ok()?;
-                if l.literal(b",").is_none() {
-                    l.literal(b"]")?;
+                if l.literal(b"\"],").is_none() {
+                    l.literal(b"\"]]")?;
                     break;
                 }
             }
         }
         l.literal(br#","time":""#)?;
-        let ts = UnixNanos(rfc3339_ns(l.string_body()?)?);
-        l.literal(b"}")?;
-        if !l.at_end() {
-            return None;
-        }
+        // A time has no quote or backslash, so the rest of the frame is its text.
+        let ts = UnixNanos(rfc3339_ns(l.last_string()?)?);
         update.header((0, 0), ts);
         update.finish(out, false).ok()
     }

@@ -63,6 +63,15 @@ impl<'a> Layout<'a> {
         rest.get(..end)
     }
 
+    /// The rest of the frame as a string's body followed by `"}`, the frame's end.
+    /// The body is not searched for a quote or an escape: only for text that the
+    /// caller then refuses if it holds one (a time, a number).
+    pub(crate) fn last_string(&mut self) -> Option<&'a [u8]> {
+        let body = self.buf.get(self.pos..)?.strip_suffix(b"\"}")?;
+        self.pos = self.buf.len();
+        Some(body)
+    }
+
     /// A decimal at `scale`, ending where a string's closing quote must follow.
     pub(crate) fn decimal(&mut self, scale: u8) -> Option<i64> {
         let (value, used) = parse_fixed_prefix(self.buf.get(self.pos..)?, scale);
