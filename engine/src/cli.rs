@@ -966,6 +966,33 @@ pub enum Tune {
     /// Apply the runtime-changeable fixes (sysfs/procfs writes) for the chosen cores
     /// and report each result. Kernel command-line changes are printed, never made.
     Apply(ApplyArgs),
+    /// Spin on each hot core and time every gap longer than a threshold (interrupts,
+    /// other tasks, the hypervisor taking the vCPU), then show what those gaps alone
+    /// add to a feed paced at each rate: the floor under tick-to-order percentiles on
+    /// this host. Run it with the engine stopped; it busy-spins the cores it measures.
+    Jitter(JitterArgs),
+}
+
+/// `engine tune jitter` flags.
+#[derive(Debug, Clone, Args)]
+pub struct JitterArgs {
+    /// CPUs to measure, one after another, as a kernel CPU list (e.g. `1` or `2-3`)
+    /// [default: every CPU this process may use except CPU 0].
+    #[arg(long, value_name = "LIST")]
+    pub cores: Option<String>,
+    /// How long to spin on each CPU.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+    /// A gap between two clock reads longer than this many ns is a hiccup.
+    #[arg(long, value_name = "NS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub threshold_ns: u64,
+    /// Feed rates (frames per second) to show the hiccups' added latency at.
+    #[arg(long, value_delimiter = ',', value_name = "RATES", default_value = "100000,500000,1000000",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rates: Vec<u64>,
+    /// Print a JSON array, one object per CPU, instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which host and which cores an audit is about.

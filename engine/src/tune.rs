@@ -1,11 +1,13 @@
-//! `engine tune check` and `engine tune apply`: the host audit from the command line.
+//! `engine tune check` and `engine tune apply`: the host audit from the command line;
+//! `engine tune jitter`: the host's own interruptions of a spinning core.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use tuning::audit::{self, AuditOptions, Finding, Host, Outcome, Status};
 
-use crate::cli::{ApplyArgs, CheckArgs, Target};
+use crate::cli::{ApplyArgs, CheckArgs, JitterArgs, Target};
+use tuning::jitter::{JitterReport, Paced, Percentiles};
 
 /// A command-line mistake: printed to stderr with exit code 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,4 +124,79 @@ pub fn apply(args: &ApplyArgs) -> Result<ExitCode, UsageError> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `engine tune jitter`.
+///
+/// # Errors
+/// A [`UsageError`] for bad flags or a CPU that cannot be pinned.
+pub fn jitter(args: &JitterArgs) -> Result<ExitCode, UsageError> {
+    let target = Target { cores: args.cores.clone(), sched_fifo: false, irq_sample_ms: 0, root: "/".into() };
+    let threshold = std::time::Duration::from_nanos(args.threshold_ns);
+    let mut reports = Vec::new();
+    for cpu in hot_cores(&target)? {
+        if !args.json {
+            eprintln!("spinning on CPU {cpu} for {:?} ...", args.duration);
+        }
+        let duration = args.duration;
+        // A thread of its own: the meter pins the thread it runs on.
+        let report = std::thread::spawn(move || tuning::jitter::measure(cpu, duration, threshold))
+            .join()
+            .map_err(|_| UsageError(format!("the meter on CPU {cpu} panicked")))?
+            .map_err(|e| UsageError(e.to_string()))?;
+        reports.push(report);
+    }
+    if args.json {
+        let json: Vec<_> = reports.iter().map(|r| jitter_json(r, &args.rates)).collect();
+        let text = serde_json::to_string_pretty(&json).map_err(|e| UsageError(e.to_string()))?;
+        println!("{text}");
+    } else {
+        for r in &reports {
+            print!("{}", jitter_table(r, &args.rates));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn jitter_json(r: &JitterReport, rates: &[u64]) -> serde_json::Value {
+    let paced: Vec<Paced> = rates.iter().map(|&rate| r.paced(rate)).collect();
+    serde_json::json!({
+        "cpu": r.cpu,
+        "duration_ns": r.duration_ns,
+        "loop_min_ns": r.loop_min_ns,
+        "threshold_ns": r.threshold_ns,
+        "hiccups": r.count(),
+        "lost_fraction": r.lost_fraction(),
+        "length_ns": r.lengths(),
+        "paced": paced,
+    })
+}
+
+/// The human report of one CPU.
+pub fn jitter_table(r: &JitterReport, rates: &[u64]) -> String {
+    let mut out = String::new();
+    let secs = r.duration_ns as f64 / 1e9;
+    let _ = writeln!(out, "CPU {}: spun {secs:.2} s; the loop's own step {} ns", r.cpu, r.loop_min_ns);
+    let _ = writeln!(
+        out,
+        "  hiccups (gaps over {} ns): {} ({:.0}/s), {:.2}% of the time lost",
+        r.threshold_ns,
+        r.count(),
+        r.count() as f64 / secs.max(1e-9),
+        100.0 * r.lost_fraction()
+    );
+    let header = ["p50", "p90", "p99", "p99.9", "p99.99", "max"].map(|h| format!("{h:>9}")).concat();
+    let _ = writeln!(out, "  {:<16} {:>8} {header}  (ns)", "", "delayed");
+    let _ = writeln!(out, "  {:<16} {:>8} {}", "hiccup length", "", row(&r.lengths()));
+    let _ = writeln!(out, "  a frame due in a hiccup waits for its end; the delay that alone adds to a feed at:");
+    for &rate in rates {
+        let p = r.paced(rate);
+        let share = if p.frames == 0 { 0.0 } else { 100.0 * p.delayed as f64 / p.frames as f64 };
+        let _ = writeln!(out, "  {:<16} {:>7.2}% {}", format!("{rate}/s"), share, row(&p.delay_ns));
+    }
+    out
+}
+
+fn row(p: &Percentiles) -> String {
+    [p.p50, p.p90, p.p99, p.p999, p.p9999, p.max].map(|v| format!("{v:>9}")).concat()
 }

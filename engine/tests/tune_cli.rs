@@ -110,3 +110,58 @@ fn bad_flags_get_a_clear_message_and_exit_2() {
     assert!(out.status.success());
     assert!(text(&out).contains("every CPU this process may use except CPU 0"), "{}", text(&out));
 }
+
+#[test]
+fn jitter_json_reports_each_cpu_with_consistent_figures() {
+    let out = engine(&["tune", "jitter", "--duration", "200ms", "--json", "--rates", "100000,1000000"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cpus = json.as_array().unwrap();
+    assert!(!cpus.is_empty());
+    for cpu in cpus {
+        assert!(cpu["duration_ns"].as_u64().unwrap() >= 200_000_000, "{cpu}");
+        assert_eq!(cpu["threshold_ns"], 1_000);
+        let lost = cpu["lost_fraction"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&lost), "{cpu}");
+        let hiccups = cpu["hiccups"].as_u64().unwrap();
+        let length = &cpu["length_ns"];
+        let rising = |p: &serde_json::Value| {
+            let v: Vec<u64> = ["p50", "p90", "p99", "p999", "p9999", "max"].map(|k| p[k].as_u64().unwrap()).into();
+            v.windows(2).all(|w| w[0] <= w[1])
+        };
+        assert!(rising(length), "{cpu}");
+        assert!(hiccups == 0 || length["max"].as_u64().unwrap() > 1_000, "{cpu}");
+        let paced = cpu["paced"].as_array().unwrap();
+        assert_eq!(paced.len(), 2);
+        for (p, rate) in paced.iter().zip([100_000u64, 1_000_000]) {
+            assert_eq!(p["rate"], rate);
+            // Frames due every 1/rate over at least the 200 ms spun.
+            assert!(p["frames"].as_u64().unwrap() >= rate / 5, "{p}");
+            assert!(p["delayed"].as_u64().unwrap() <= p["frames"].as_u64().unwrap(), "{p}");
+            assert!(rising(&p["delay_ns"]), "{p}");
+            // No frame waits longer than the longest hiccup.
+            assert!(p["delay_ns"]["max"].as_u64().unwrap() <= length["max"].as_u64().unwrap(), "{p}");
+        }
+    }
+}
+
+#[test]
+fn jitter_table_and_its_flag_errors() {
+    let out = engine(&["tune", "jitter", "--duration", "100ms", "--cores", "0"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("CPU 0: spun "), "{stdout}");
+    for line in ["hiccup length", "100000/s", "500000/s", "1000000/s"] {
+        assert!(stdout.contains(line), "{line} missing: {stdout}");
+    }
+
+    let out = engine(&["tune", "jitter", "--cores", "4095"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).starts_with("error: --cores: CPU 4095 is not available"), "{}", text(&out));
+    let out = engine(&["tune", "jitter", "--threshold-ns", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--threshold-ns"), "{}", text(&out));
+    let out = engine(&["tune", "jitter", "--duration", "0s"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("must be longer than zero"), "{}", text(&out));
+}

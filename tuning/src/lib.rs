@@ -10,6 +10,7 @@ pub mod audit;
 mod cpulist;
 mod error;
 mod hot;
+pub mod jitter;
 mod memory;
 mod placement;
 mod realtime;

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Tune(Tune::Check(args)) => engine::tune::check(args).map_err(|e| e.to_string()),
         Command::Tune(Tune::Apply(args)) => engine::tune::apply(args).map_err(|e| e.to_string()),
+        Command::Tune(Tune::Jitter(args)) => engine::tune::jitter(args).map_err(|e| e.to_string()),
         Command::Decode(args) => engine::decode::decode(args),
         Command::Run(args) => engine::run_cli::run_command(args),
         Command::Replay(args) => engine::run_cli::replay_command(args),
