@@ -29,6 +29,11 @@ struct Args {
     /// Offered frames per second.
     #[arg(long, default_value_t = 100_000)]
     rate: u64,
+    /// Run the hot thread SCHED_FIFO at this priority, as `engine run --sched-fifo`
+    /// does (turn RT throttling off first, or the spinning thread is stopped for
+    /// 50 ms each second: `engine tune check --sched-fifo` says how).
+    #[arg(long, value_name = "PRIO")]
+    sched_fifo: Option<u8>,
     /// Write results as JSON here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -61,7 +66,12 @@ fn main() -> Result<(), String> {
         ("journal_fsync_100ms_drain_1ms", Persist::Journal(every_100ms), ms(1)),
         ("journal_fsync_100ms_drain_20ms", Persist::Journal(every_100ms), ms(20)),
     ];
-    let Command::Run(run_args) = <Cli as clap::Parser>::parse_from(["engine", "run", "--quiet"]).command else {
+    let fifo = args.sched_fifo.map(|p| p.to_string());
+    let mut argv = vec!["engine", "run", "--quiet"];
+    if let Some(prio) = &fifo {
+        argv.extend(["--sched-fifo", prio]);
+    }
+    let Command::Run(run_args) = <Cli as clap::Parser>::try_parse_from(argv).map_err(|e| e.to_string())?.command else {
         return Err("engine run flags".into());
     };
     let mut base = options(&run_args)?;
@@ -92,8 +102,9 @@ fn main() -> Result<(), String> {
         let (on, off) = (column(v, k), column(0, k));
         median(on.iter().zip(&off).map(|(a, b)| a / b.max(1.0)).collect())
     };
+    let policy = fifo.map_or("SCHED_OTHER".to_owned(), |p| format!("SCHED_FIFO {p}"));
     println!(
-        "tick-to-order, median of {} rounds at {} frames/s (ratio: same round, / persistence off)",
+        "tick-to-order, median of {} rounds at {} frames/s, hot thread {policy} (ratio: same round, / persistence off)",
         args.rounds, args.rate
     );
     println!(
