@@ -94,12 +94,15 @@ pub fn produce<M: Msg, T: Tx<M>>(tx: &mut T, n: u64, batched: bool) {
     }
 }
 
-/// Receives and checks `0..n`; returns the time from the first message to the last.
-pub fn consume<M: Msg, R: Rx<M>>(rx: &mut R, n: u64, batched: bool) -> Duration {
+/// Receives and checks `0..n`; returns the time from the first message to the last
+/// and how many polls after the first found the ring empty (the consumer had caught
+/// up with its producer).
+pub fn consume<M: Msg, R: Rx<M>>(rx: &mut R, n: u64, batched: bool) -> (Duration, u64) {
     let first = pop_spin(rx);
     assert_eq!(first.seq(), 0, "first message");
     let start = Instant::now();
     let mut expect = 1;
+    let mut empty = 0;
     if batched {
         let mut buf = [M::zeroed(); MAX_BATCH];
         while expect < n {
@@ -110,17 +113,31 @@ pub fn consume<M: Msg, R: Rx<M>>(rx: &mut R, n: u64, batched: bool) -> Duration 
                 expect += 1;
             }
             if got == 0 {
+                empty += 1;
                 std::hint::spin_loop();
             }
         }
     } else {
         while expect < n {
-            let m = pop_spin(rx);
+            let Some(m) = rx.pop() else {
+                empty += 1;
+                std::hint::spin_loop();
+                continue;
+            };
             assert_eq!(m.seq(), expect, "lost, duplicated or reordered");
             expect += 1;
         }
     }
-    start.elapsed()
+    (start.elapsed(), empty)
+}
+
+/// One throughput measurement.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throughput {
+    /// Million messages per second.
+    pub mps: f64,
+    /// Empty polls per message on the consuming side, where it was counted.
+    pub empty_per_msg: Option<f64>,
 }
 
 /// Runs `f` on a thread pinned to `cpu` (pinning failures are reported, not fatal).
@@ -158,8 +175,13 @@ where
     hist
 }
 
-/// Throughput in million messages per second of an in-process contender.
-pub fn throughput_in_process<M, T, R>(make: impl Fn() -> (T, R), cpus: (usize, usize), n: u64, batched: bool) -> f64
+/// Throughput of an in-process contender.
+pub fn throughput_in_process<M, T, R>(
+    make: impl Fn() -> (T, R),
+    cpus: (usize, usize),
+    n: u64,
+    batched: bool,
+) -> Throughput
 where
     M: Msg,
     T: Tx<M> + 'static,
@@ -168,8 +190,8 @@ where
     let (mut tx, mut rx) = make();
     let consumer = on_cpu(cpus.1, move || consume(&mut rx, n, batched));
     on_cpu(cpus.0, move || produce(&mut tx, n, batched)).join().unwrap_or_else(|_| panic!("producer panicked"));
-    let elapsed = consumer.join().unwrap_or_else(|_| panic!("consumer panicked"));
-    mps(n, elapsed)
+    let (elapsed, empty) = consumer.join().unwrap_or_else(|_| panic!("consumer panicked"));
+    Throughput { mps: mps(n, elapsed), empty_per_msg: Some(empty as f64 / n as f64) }
 }
 
 /// Million messages per second for `n` messages (the first starts the clock).
@@ -205,8 +227,10 @@ mod tests {
         let cpus = (cpus[0], cpus[cpus.len() - 1]);
         let h = latency_in_process(make, cpus, 10, 100);
         assert_eq!(h.len(), 100);
-        assert!(throughput_in_process(make, cpus, 10_000, false) > 0.0);
-        assert!(throughput_in_process(make, cpus, 10_000, true) > 0.0);
+        for batched in [false, true] {
+            let t = throughput_in_process(make, cpus, 10_000, batched);
+            assert!(t.mps > 0.0 && t.empty_per_msg.is_some_and(|e| e >= 0.0), "{t:?}");
+        }
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct CandidateReport {
     pub mps_64b: Option<f64>,
     /// Million 64-byte messages per second through the batch API.
     pub mps_64b_batched: Option<f64>,
+    /// In the 8-byte one-at-a-time run, polls that found the ring empty per message:
+    /// how often the consumer had caught up with its producer.
+    pub empty_polls_8b: Option<f64>,
 }
 
 /// A throughput mode: message size and whether the batch API is used.
@@ -97,6 +100,7 @@ struct CandidateJson {
     mps_8b_batched: Option<f64>,
     mps_64b: Option<f64>,
     mps_64b_batched: Option<f64>,
+    empty_polls_per_msg_8b: Option<f64>,
 }
 
 /// A whole run.
@@ -172,6 +176,11 @@ impl Report {
             let _ =
                 writeln!(out, "{:<22} {:>10} {:>12} | {a:>8} {b:>8} {d:>8} {e:>8}", name, cell(p50, 2), cell(p999, 2));
         }
+        let empty: Vec<String> =
+            self.candidates.iter().filter_map(|(name, c)| c.empty_polls_8b.map(|e| format!("{name} {e:.3}"))).collect();
+        if !empty.is_empty() {
+            let _ = writeln!(out, "\nempty polls per message, 8B one at a time (median/round): {}", empty.join(", "));
+        }
         let _ = writeln!(
             out,
             "\n(throughput ratios are to rtrb in this run; p50/floor is to the raw cache-line ping-pong)"
@@ -197,6 +206,7 @@ impl Report {
                         mps_8b_batched: c.mps_8b_batched,
                         mps_64b: c.mps_64b,
                         mps_64b_batched: c.mps_64b_batched,
+                        empty_polls_per_msg_8b: c.empty_polls_8b,
                     },
                 )
             })
@@ -243,6 +253,7 @@ mod tests {
                         mps_8b_batched: Some(400.0),
                         mps_64b: Some(30.0),
                         mps_64b_batched: Some(40.0),
+                        empty_polls_8b: Some(0.25),
                     },
                 ),
                 (
@@ -253,6 +264,7 @@ mod tests {
                         mps_8b_batched: Some(200.0),
                         mps_64b: Some(30.0),
                         mps_64b_batched: Some(20.0),
+                        empty_polls_8b: None,
                     },
                 ),
             ],
@@ -282,6 +294,8 @@ mod tests {
             assert!(ours[key].is_number(), "{key}");
         }
         assert_eq!(ours["p999_ns"], 165.0);
+        assert_eq!(ours["empty_polls_per_msg_8b"], 0.25);
+        assert!(json["candidates"]["rtrb"]["empty_polls_per_msg_8b"].is_null());
         let json = with_rounds().json();
         let r = json["ratios"]["spsc"]["mps_8b_to_rtrb"].as_f64().unwrap();
         assert!((r - 1.3).abs() < 1e-9, "{r}");
@@ -294,5 +308,6 @@ mod tests {
         // p50 55/50, p99.9 165/180, 8B 120/100, 8B batch 400/200, 64B 1.0, 64B batch 2.0
         let cells: Vec<&str> = spsc_ratios.split_whitespace().filter(|c| *c != "|").collect();
         assert_eq!(cells, ["spsc", "1.10", "0.92", "1.30", "2.00", "1.00", "2.00"]);
+        assert!(table.contains("empty polls per message, 8B one at a time (median/round): spsc 0.250\n"), "{table}");
     }
 }

@@ -12,7 +12,7 @@ use crossbeam_queue::ArrayQueue;
 use hdrhistogram::Histogram;
 
 use super::ends::{ArrayQueueEnd, FusedPair, Rx, Tx};
-use super::measure::{histogram, latency_in_process, median, throughput_in_process};
+use super::measure::{Throughput, histogram, latency_in_process, median, throughput_in_process};
 use super::msg::{Msg, Msg64};
 use super::report::{CandidateReport, Latency, Mode, Report};
 use super::{pingpong, shm, stamped};
@@ -48,7 +48,7 @@ pub struct Plan {
 }
 
 type LatencyFn = Box<dyn Fn(&Plan) -> Histogram<u64>>;
-type ThroughputFn = Box<dyn Fn(&Plan, Mode) -> Option<f64>>;
+type ThroughputFn = Box<dyn Fn(&Plan, Mode) -> Option<Throughput>>;
 
 /// A contender: how to measure its latency and each throughput mode.
 struct Contender {
@@ -150,7 +150,11 @@ pub fn run(names: &[&'static str], plan: &Plan, mut progress: impl FnMut(usize))
         }
         for mode in Mode::ALL {
             for (c, report) in contenders.iter().zip(&mut this_round) {
-                report.set(mode, (c.throughput)(plan, mode));
+                let t = (c.throughput)(plan, mode);
+                report.set(mode, t.map(|t| t.mps));
+                if mode == Mode::B8 {
+                    report.empty_polls_8b = t.and_then(|t| t.empty_per_msg);
+                }
             }
         }
         per_round.push(this_round);
@@ -163,6 +167,8 @@ pub fn run(names: &[&'static str], plan: &Plan, mut progress: impl FnMut(usize))
             let values: Vec<f64> = rounds.iter().filter_map(|r| r.get(mode)).collect();
             summary.set(mode, (!values.is_empty()).then(|| median(values)));
         }
+        let empty: Vec<f64> = rounds.iter().filter_map(|r| r.empty_polls_8b).collect();
+        summary.empty_polls_8b = (!empty.is_empty()).then(|| median(empty));
         report.candidates.push((c.name.to_owned(), summary));
     }
     report.rounds = per_round.into_iter().map(|r| names.iter().map(|n| n.to_string()).zip(r).collect()).collect();

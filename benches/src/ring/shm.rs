@@ -7,7 +7,7 @@ use std::process::{Child, Command};
 use hdrhistogram::Histogram;
 use rings::shm::{self, ShmOptions};
 
-use super::measure::{READY, consume, echo, mps, on_cpu, ping, produce};
+use super::measure::{READY, Throughput, consume, echo, mps, on_cpu, ping, produce};
 use super::msg::{Msg, Msg64};
 
 /// What the child process does.
@@ -112,8 +112,9 @@ fn create_consumer(path: &Path, capacity: usize) -> rings::Consumer<u64> {
     ShmOptions::spsc(path, capacity).replace_existing(true).create_consumer::<u64>().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Throughput in million messages per second with the consumer in another process.
-pub fn throughput<M: Msg>(cpus: (usize, usize), n: u64, batched: bool) -> f64 {
+/// Throughput with the consumer in another process (its empty polls are not
+/// reported back).
+pub fn throughput<M: Msg>(cpus: (usize, usize), n: u64, batched: bool) -> Throughput {
     let args = ChildArgs {
         role: ChildRole::Consume,
         bytes: M::BYTES,
@@ -134,7 +135,7 @@ pub fn throughput<M: Msg>(cpus: (usize, usize), n: u64, batched: bool) -> f64 {
     .join()
     .unwrap_or_else(|_| panic!("shm producer panicked"));
     wait(child);
-    mps(n, std::time::Duration::from_nanos(nanos))
+    Throughput { mps: mps(n, std::time::Duration::from_nanos(nanos)), empty_per_msg: None }
 }
 
 fn pop_or_child_died(rx: &mut rings::Consumer<u64>) -> u64 {
@@ -159,6 +160,6 @@ fn child_consume<M: Msg>(args: &ChildArgs) {
     let mut rx = shm::attach_consumer::<M>(&args.inbound).unwrap_or_else(|e| panic!("{e}"));
     let mut ctl = shm::attach_producer::<u64>(&args.outbound).unwrap_or_else(|e| panic!("{e}"));
     let _ = ctl.try_push(READY);
-    let elapsed = consume(&mut rx, args.count, args.batched);
+    let (elapsed, _) = consume(&mut rx, args.count, args.batched);
     let _ = ctl.try_push(elapsed.as_nanos() as u64);
 }
