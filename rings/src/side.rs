@@ -248,8 +248,7 @@ impl<T> Consumer<T> {
         // SAFETY: one item is available at offset 0; we release it right after
         // moving it out, without dropping it again.
         let value = unsafe { self.reader.read(0) };
-        // SAFETY: as above; the item was moved out, so it must not be dropped.
-        unsafe { self.reader.release(1, false) };
+        self.reader.advance_one();
         Ok(value)
     }
 
@@ -359,6 +358,8 @@ impl<T> Drop for Consumer<T> {
     fn drop(&mut self) {
         if self.detach_on_drop {
             self.reader.detach();
+        } else {
+            self.reader.flush();
         }
     }
 }

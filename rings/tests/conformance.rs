@@ -155,6 +155,40 @@ fn broadcast_every_subscriber_sees_every_item_and_slowest_bounds_the_producer() 
 }
 
 #[test]
+fn a_subscriber_of_several_hands_slots_back_in_groups_and_when_caught_up() {
+    // 1024 slots, two subscribers: single pops hand slots back 16 at a time. The
+    // second subscriber leaves, so only the first holds the producer back.
+    let (mut p, mut subs) = rings::broadcast::channel::<u64>(1024, 2).unwrap();
+    drop(subs.pop());
+    let items: Vec<u64> = (0..1024).collect();
+    assert_eq!(p.push_slice(&items), 1024);
+    let rx = &mut subs[0];
+    for i in 0..15 {
+        assert_eq!(rx.try_pop(), Ok(i));
+    }
+    // Read, not yet handed back: the producer still sees every slot taken.
+    assert_eq!(p.try_push(1024), Err(PushError::Full(1024)));
+    assert_eq!(p.len(), 1024);
+    assert_eq!(rx.try_pop(), Ok(15));
+    assert_eq!(p.len(), 1008);
+    assert_eq!(p.push_slice(&[1024, 1025]), 2);
+    // Catching up hands back everything read, at once.
+    let mut next = 16;
+    while let Ok(v) = rx.try_pop() {
+        assert_eq!(v, next);
+        next += 1;
+    }
+    assert_eq!(next, 1026);
+    assert_eq!(p.len(), 0);
+    // A batch read hands back what it read and what single pops held.
+    assert_eq!(p.push_slice(&[1, 2, 3]), 3);
+    assert_eq!(rx.try_pop(), Ok(1));
+    assert_eq!(p.len(), 3);
+    assert_eq!(rx.pop_slice(&mut [0; 2]), 2);
+    assert_eq!(p.len(), 0);
+}
+
+#[test]
 fn a_dropped_subscriber_stops_holding_the_producer_back() {
     let (mut p, mut subs) = rings::broadcast::channel::<u64>(2, 2).unwrap();
     let slow = subs.pop().unwrap();
