@@ -48,6 +48,26 @@ pub fn channel<T: Copy + Send + Sync>(
     capacity: usize,
     subscribers: usize,
 ) -> Result<(Producer<T>, Vec<Consumer<T>>), CapacityError> {
+    channel_in_groups(capacity, subscribers, None)
+}
+
+/// [`channel`] whose subscribers hand slots back `group` at a time whatever the
+/// capacity: for the loom model, whose rings are too small to group anything.
+#[cfg(feature = "loom")]
+#[doc(hidden)]
+pub fn channel_grouped<T: Copy + Send + Sync>(
+    capacity: usize,
+    subscribers: usize,
+    group: u64,
+) -> Result<(Producer<T>, Vec<Consumer<T>>), CapacityError> {
+    channel_in_groups(capacity, subscribers, Some(group))
+}
+
+fn channel_in_groups<T: Copy + Send + Sync>(
+    capacity: usize,
+    subscribers: usize,
+    group: Option<u64>,
+) -> Result<(Producer<T>, Vec<Consumer<T>>), CapacityError> {
     if subscribers == 0 {
         return Err(CapacityError::NoSubscribers);
     }
@@ -63,7 +83,7 @@ pub fn channel<T: Copy + Send + Sync>(
             // SAFETY: head `i < subscribers` gets exactly one reader.
             let mut reader = unsafe { Reader::new(raw, i) };
             if subscribers > 1 {
-                reader.release_in_groups_of(release_group(capacity));
+                reader.release_in_groups_of(group.unwrap_or_else(|| release_group(capacity)));
             }
             // SAFETY: `T: Copy`, so no reader drops an item another may still read;
             // the `Owner` keeps the memory alive.

@@ -123,3 +123,31 @@ fn broadcast_two_subscribers_each_see_every_item() {
         }
     });
 }
+
+/// Subscribers handing slots back two at a time (or when they find nothing new):
+/// with capacity 2 the producer's third push needs a slot that both subscribers
+/// have read, and it must never get one a subscriber read but did not hand back.
+#[test]
+fn broadcast_subscribers_handing_slots_back_in_groups_never_lose_or_expose_one() {
+    loom::model(|| {
+        let (mut tx, subs) = rings::broadcast::channel_grouped::<u64>(2, 2, 2).unwrap();
+        let readers: Vec<_> = subs
+            .into_iter()
+            .map(|mut rx| {
+                thread::spawn(move || {
+                    let seen: Vec<u64> = (0..3).filter_map(|_| rx.try_pop().ok()).collect();
+                    (rx, seen)
+                })
+            })
+            .collect();
+        let pushed: Vec<u64> = (0..4).filter(|&i| tx.try_push(i).is_ok()).collect();
+        assert_eq!(pushed.get(..2), Some(&[0, 1][..]), "an empty ring of two takes two pushes");
+        for reader in readers {
+            let (mut rx, mut seen) = reader.join().unwrap();
+            while let Ok(v) = rx.try_pop() {
+                seen.push(v);
+            }
+            assert_eq!(seen, pushed);
+        }
+    });
+}
