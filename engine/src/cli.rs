@@ -986,9 +986,10 @@ pub struct JitterArgs {
     /// A gap between two clock reads longer than this many ns is a hiccup.
     #[arg(long, value_name = "NS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub threshold_ns: u64,
-    /// Feed rates (frames per second) to show the hiccups' added latency at.
+    /// Feed rates (frames per second, up to a billion) to show the hiccups' added
+    /// latency at.
     #[arg(long, value_delimiter = ',', value_name = "RATES", default_value = "100000,500000,1000000",
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub rates: Vec<u64>,
     /// Print a JSON array, one object per CPU, instead of tables.
     #[arg(long)]

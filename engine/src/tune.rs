@@ -166,6 +166,7 @@ fn jitter_json(r: &JitterReport, rates: &[u64]) -> serde_json::Value {
         "loop_min_ns": r.loop_min_ns,
         "threshold_ns": r.threshold_ns,
         "hiccups": r.count(),
+        "hiccups_not_kept": r.overflow,
         "lost_fraction": r.lost_fraction(),
         "length_ns": r.lengths(),
         "paced": paced,
@@ -185,6 +186,14 @@ pub fn jitter_table(r: &JitterReport, rates: &[u64]) -> String {
         r.count() as f64 / secs.max(1e-9),
         100.0 * r.lost_fraction()
     );
+    if r.overflow > 0 {
+        let _ = writeln!(
+            out,
+            "  warning: {} hiccups after the first {} were counted but not kept: the figures below leave them out",
+            r.overflow,
+            r.hiccups.len()
+        );
+    }
     let header = ["p50", "p90", "p99", "p99.9", "p99.99", "max"].map(|h| format!("{h:>9}")).concat();
     let _ = writeln!(out, "  {:<16} {:>8} {header}  (ns)", "", "delayed");
     let _ = writeln!(out, "  {:<16} {:>8} {}", "hiccup length", "", row(&r.lengths()));

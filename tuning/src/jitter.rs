@@ -99,24 +99,66 @@ impl JitterReport {
     }
 
     /// The delay each frame of a stream paced at `rate` per second would have had
-    /// from the hiccups alone: frames are due every `1/rate` from the start, and one
-    /// due inside a hiccup waits until the hiccup ends.
+    /// from the hiccups alone: frame `k` is due at `k / rate` seconds from the start
+    /// (exactly, whatever the rate), and one due inside a hiccup waits until the
+    /// hiccup ends. Counted per hiccup, not per frame, so no rate costs memory.
     pub fn paced(&self, rate: u64) -> Paced {
-        let period = 1_000_000_000u64.checked_div(rate).unwrap_or(0).max(1);
-        let frames = self.duration_ns / period;
-        let mut delays = Vec::new();
-        for h in &self.hiccups {
-            let end = h.at_ns.saturating_add(h.len_ns);
-            let mut due = h.at_ns.div_ceil(period) * period;
-            while due < end && due < frames * period {
-                delays.push(end - due);
-                due += period;
+        let rate = u128::from(rate.max(1));
+        let frames = u128::from(self.duration_ns) * rate / NS;
+        let delayed: u128 = self.hiccups.iter().map(|h| self.frames_waiting(h, rate, frames, 0)).sum();
+        // Nearest rank: the smallest delay with at least q of all frames at or below it.
+        let at = |q: f64| -> u64 {
+            if frames == 0 {
+                return 0;
             }
+            let rank = ((q * frames as f64).ceil() as u128).clamp(1, frames);
+            let longer =
+                |v: u64| -> u128 { self.hiccups.iter().map(|h| self.frames_waiting(h, rate, frames, v)).sum() };
+            // The smallest v with at most `frames - rank` frames waiting longer than v.
+            let (mut lo, mut hi) = (0u64, self.hiccups.iter().map(|h| h.len_ns).max().unwrap_or(0));
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if longer(mid) <= frames - rank { hi = mid } else { lo = mid + 1 }
+            }
+            lo
+        };
+        let max = self.hiccups.iter().filter_map(|h| first_wait(h, rate, frames)).max().unwrap_or(0);
+        Paced {
+            rate: rate as u64,
+            frames: frames as u64,
+            delayed: delayed as u64,
+            delay_ns: Percentiles {
+                p50: at(0.5),
+                p90: at(0.9),
+                p99: at(0.99),
+                p999: at(0.999),
+                p9999: at(0.9999),
+                max,
+            },
         }
-        delays.sort_unstable();
-        let delayed = delays.len() as u64;
-        Paced { rate, frames, delayed, delay_ns: percentiles(&delays, frames.saturating_sub(delayed)) }
     }
+
+    /// How many of the first `frames` frames, due every `1/rate` s, fall inside hiccup
+    /// `h` and wait for it longer than `longer_than` ns.
+    fn frames_waiting(&self, h: &Hiccup, rate: u128, frames: u128, longer_than: u64) -> u128 {
+        let start = u128::from(h.at_ns);
+        let Some(last) = u128::from(h.at_ns + h.len_ns).checked_sub(u128::from(longer_than)) else { return 0 };
+        // Due in [start, last): k in [ceil(start * rate / NS), ceil(last * rate / NS)).
+        let first = (start * rate).div_ceil(NS);
+        let end = (last * rate).div_ceil(NS).min(frames);
+        end.saturating_sub(first)
+    }
+}
+
+/// Nanoseconds per second.
+const NS: u128 = 1_000_000_000;
+
+/// The wait of the first frame due inside hiccup `h`, if any (the longest it causes).
+fn first_wait(h: &Hiccup, rate: u128, frames: u128) -> Option<u64> {
+    let k = (u128::from(h.at_ns) * rate).div_ceil(NS);
+    let due = k * NS; // in ns x rate
+    let end = u128::from(h.at_ns + h.len_ns) * rate;
+    (k < frames && due < end).then(|| ((end - due) / rate) as u64)
 }
 
 /// Nearest-rank percentiles of `sorted` with `zeros` more values of 0 before it.
@@ -231,6 +273,22 @@ mod tests {
     }
 
     #[test]
+    fn any_rate_is_exact_and_costs_no_memory_per_frame() {
+        // 300k/s does not divide a second into whole ns: frames are due at 0,
+        // 3333.3 and 6666.7 ns, all inside a 10 µs hiccup: they wait 10, 6.67 and
+        // 3.33 µs, and the median is the middle one (rounded up to whole ns).
+        let r = report(&[(0, 10_000)], 10_000);
+        let p = r.paced(300_000);
+        assert_eq!((p.frames, p.delayed, p.delay_ns.max), (3, 3, 10_000));
+        assert_eq!((p.delay_ns.p50, p.delay_ns.p90), (6_667, 10_000));
+        // 10 s at a billion frames a second: 10^10 frames, counted per hiccup.
+        let r = report(&[(5_000_000_000, 2_000)], 10_000_000_000);
+        let p = r.paced(1_000_000_000);
+        assert_eq!((p.frames, p.delayed, p.delay_ns.max), (10_000_000_000, 2_000, 2_000));
+        assert_eq!(p.delay_ns.p9999, 0);
+    }
+
+    #[test]
     fn no_hiccups_means_no_delay() {
         let r = report(&[], 1_000_000);
         assert_eq!(r.paced(100_000).delay_ns, Percentiles::default());
@@ -250,12 +308,12 @@ mod tests {
                 std::hint::spin_loop();
             }
         });
-        let r = std::thread::spawn(move || measure(cpu, Duration::from_millis(400), Duration::from_micros(1)))
-            .join()
-            .unwrap()
-            .unwrap();
-        stop.send(()).unwrap();
+        // Dropping the sender stops the rival too, so a failing meter cannot leave
+        // it spinning.
+        let r = std::thread::spawn(move || measure(cpu, Duration::from_millis(400), Duration::from_micros(1))).join();
+        drop(stop);
         rival.join().unwrap();
+        let r = r.unwrap().unwrap();
         assert!(r.lost_fraction() > 0.25, "lost {:.3} of the time sharing CPU {cpu}", r.lost_fraction());
         assert!(r.lengths().max >= 100_000, "longest gap {} ns", r.lengths().max);
         assert!(r.duration_ns >= 400_000_000);
