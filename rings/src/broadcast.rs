@@ -10,12 +10,13 @@
 //! With two or more subscribers, one popping one item at a time hands the slots back
 //! in groups of a 64th of the ring (1 to 32 slots), or as soon as it finds nothing
 //! new to read, or when it is dropped; `pop_slice` and `read_chunk` commits hand
-//! theirs back at once. So the producer may count up to that many slots per
-//! subscriber as taken after they were read, never one as free before. Storing every
-//! head on every pop kept taking those lines back from a producer polling them: two
-//! subscribers on one core moved 8-byte items at 0.2-0.7x rtrb's rate one at a time,
-//! and 1.2-1.6x in groups (`ring-bench`, 2026-11-29). A single subscriber measured no
-//! better in groups, so it hands back every slot at once, as an spsc consumer does.
+//! theirs back at once. So the producer may count up to one group less one slot as
+//! taken after it was read (it waits only for the slowest subscriber), never one as
+//! free before. Storing every head on every pop kept taking those lines back from a
+//! producer polling them: two subscribers on one core moved 8-byte items one at a
+//! time at 0.34-0.42x rtrb's rate, and at 1.09-1.51x in groups (`ring-bench`,
+//! 2026-11-29). A single subscriber measured no better in groups, so it hands back
+//! every slot at once, as an spsc consumer does.
 //!
 //! # Examples
 //! ```

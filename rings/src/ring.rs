@@ -130,8 +130,9 @@ impl<T> RawRing<T> {
     fn min_head(&self, tail: u64) -> u64 {
         let mut min = tail;
         for reader in 0..self.readers {
-            // SYNC: pairs with the Release store in `Reader::release`; once we see a
-            // head, the reader has finished reading every slot before it.
+            // SYNC: pairs with the Release store in `Reader::publish_head` (reached
+            // from `release`, `advance_one` and `flush`); once we see a head, the
+            // reader has finished reading every slot before it.
             let head = self.head(reader).load(Ordering::Acquire);
             if head != DETACHED && head < min {
                 min = head;

@@ -245,8 +245,9 @@ impl<T> Consumer<T> {
         if self.reader.available(1) == 0 {
             return Err(PopError::Empty);
         }
-        // SAFETY: one item is available at offset 0; we release it right after
-        // moving it out, without dropping it again.
+        // SAFETY: one item is available at offset 0, and its slot stays ours until
+        // our published head passes it: `advance_one` counts it consumed only after
+        // this read, publishes no further than that, and drops nothing.
         let value = unsafe { self.reader.read(0) };
         self.reader.advance_one();
         Ok(value)
