@@ -95,7 +95,8 @@ impl JitterReport {
     pub fn lengths(&self) -> Percentiles {
         let mut lengths: Vec<u64> = self.hiccups.iter().map(|h| h.len_ns).collect();
         lengths.sort_unstable();
-        percentiles(&lengths, 0)
+        let total = lengths.len() as u128;
+        Percentiles::by_rank(total, |rank| lengths.get((rank - 1) as usize).copied().unwrap_or(0))
     }
 
     /// The delay each frame of a stream paced at `rate` per second would have had
@@ -105,49 +106,32 @@ impl JitterReport {
     pub fn paced(&self, rate: u64) -> Paced {
         let rate = u128::from(rate.max(1));
         let frames = u128::from(self.duration_ns) * rate / NS;
-        let delayed: u128 = self.hiccups.iter().map(|h| self.frames_waiting(h, rate, frames, 0)).sum();
-        // Nearest rank: the smallest delay with at least q of all frames at or below it.
-        let at = |q: f64| -> u64 {
-            if frames == 0 {
-                return 0;
-            }
-            let rank = ((q * frames as f64).ceil() as u128).clamp(1, frames);
-            let longer =
-                |v: u64| -> u128 { self.hiccups.iter().map(|h| self.frames_waiting(h, rate, frames, v)).sum() };
+        let delayed: u128 = self.hiccups.iter().map(|h| frames_waiting(h, rate, frames, 0)).sum();
+        let longer = |v: u64| -> u128 { self.hiccups.iter().map(|h| frames_waiting(h, rate, frames, v)).sum() };
+        let longest = self.hiccups.iter().map(|h| h.len_ns).max().unwrap_or(0);
+        let mut delay_ns = Percentiles::by_rank(frames, |rank| {
             // The smallest v with at most `frames - rank` frames waiting longer than v.
-            let (mut lo, mut hi) = (0u64, self.hiccups.iter().map(|h| h.len_ns).max().unwrap_or(0));
+            let (mut lo, mut hi) = (0u64, longest);
             while lo < hi {
                 let mid = lo + (hi - lo) / 2;
                 if longer(mid) <= frames - rank { hi = mid } else { lo = mid + 1 }
             }
             lo
-        };
-        let max = self.hiccups.iter().filter_map(|h| first_wait(h, rate, frames)).max().unwrap_or(0);
-        Paced {
-            rate: rate as u64,
-            frames: frames as u64,
-            delayed: delayed as u64,
-            delay_ns: Percentiles {
-                p50: at(0.5),
-                p90: at(0.9),
-                p99: at(0.99),
-                p999: at(0.999),
-                p9999: at(0.9999),
-                max,
-            },
-        }
+        });
+        delay_ns.max = self.hiccups.iter().filter_map(|h| first_wait(h, rate, frames)).max().unwrap_or(0);
+        Paced { rate: rate as u64, frames: frames as u64, delayed: delayed as u64, delay_ns }
     }
+}
 
-    /// How many of the first `frames` frames, due every `1/rate` s, fall inside hiccup
-    /// `h` and wait for it longer than `longer_than` ns.
-    fn frames_waiting(&self, h: &Hiccup, rate: u128, frames: u128, longer_than: u64) -> u128 {
-        let start = u128::from(h.at_ns);
-        let Some(last) = u128::from(h.at_ns + h.len_ns).checked_sub(u128::from(longer_than)) else { return 0 };
-        // Due in [start, last): k in [ceil(start * rate / NS), ceil(last * rate / NS)).
-        let first = (start * rate).div_ceil(NS);
-        let end = (last * rate).div_ceil(NS).min(frames);
-        end.saturating_sub(first)
-    }
+/// How many of the first `frames` frames, due every `1/rate` s, fall inside hiccup
+/// `h` and wait for it longer than `longer_than` ns.
+fn frames_waiting(h: &Hiccup, rate: u128, frames: u128, longer_than: u64) -> u128 {
+    let start = u128::from(h.at_ns);
+    let Some(last) = u128::from(h.at_ns + h.len_ns).checked_sub(u128::from(longer_than)) else { return 0 };
+    // Due in [start, last): k in [ceil(start * rate / NS), ceil(last * rate / NS)).
+    let first = (start * rate).div_ceil(NS);
+    let end = (last * rate).div_ceil(NS).min(frames);
+    end.saturating_sub(first)
 }
 
 /// Nanoseconds per second.
@@ -161,27 +145,16 @@ fn first_wait(h: &Hiccup, rate: u128, frames: u128) -> Option<u64> {
     (k < frames && due < end).then(|| ((end - due) / rate) as u64)
 }
 
-/// Nearest-rank percentiles of `sorted` with `zeros` more values of 0 before it.
-fn percentiles(sorted: &[u64], zeros: u64) -> Percentiles {
-    let total = zeros + sorted.len() as u64;
-    let at = |q: f64| -> u64 {
+impl Percentiles {
+    /// Nearest-rank percentiles of `total` values: `value_at(rank)` is the
+    /// `rank`-th smallest (1-based), and `max` the largest.
+    fn by_rank(total: u128, value_at: impl Fn(u128) -> u64) -> Self {
         if total == 0 {
-            return 0;
+            return Self::default();
         }
         // Nearest rank: the smallest value with at least q of all values at or below it.
-        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
-        match (rank - 1).checked_sub(zeros) {
-            None => 0,
-            Some(i) => sorted.get(i as usize).copied().unwrap_or(0),
-        }
-    };
-    Percentiles {
-        p50: at(0.5),
-        p90: at(0.9),
-        p99: at(0.99),
-        p999: at(0.999),
-        p9999: at(0.9999),
-        max: sorted.last().copied().unwrap_or(0),
+        let at = |q: f64| value_at(((q * total as f64).ceil() as u128).clamp(1, total));
+        Self { p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), p9999: at(0.9999), max: value_at(total) }
     }
 }
 
