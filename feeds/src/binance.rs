@@ -228,7 +228,8 @@ impl BinanceDecoder {
     fn trade_as_documented(&self, frame: &[u8], ts_recv: UnixNanos) -> Option<Trade> {
         let mut l = Layout::new(frame);
         l.literal(br#"{"e":"trade","E":"#)?;
-        l.digits()?;
+        // The general path requires E of a trade to be a u64, and uses only T.
+        l.skip_digits()?;
         l.literal(br#","s":""#)?;
         let inst = self.symbols.lookup(l.string_body()?)?;
         l.literal(br#","t":"#)?;
