@@ -103,29 +103,37 @@ fn fast_prefix(text: &[u8], scale: u8) -> Option<(Result<i64, DecimalError>, usi
     value.map(|v| (Ok(v), i))
 }
 
-/// The shape of every Binance price and size, `d{1,7}.dddddddd` not followed by a
-/// digit, at a scale of 8 or more: its value and length, or `None` for any other
-/// text (which [`parse_fixed_prefix`] then reads). Two loads, both at addresses known
-/// once the integer digits are counted, and no overflow check on the common scale:
-/// seven digits and eight places are below 10^15.
-#[inline(always)] // reason: twice on every Binance trade, ahead of the general reading
-pub(crate) fn short_eight_places(text: &[u8], scale: u8) -> Option<(i64, usize)> {
+/// The common short shape, `d{1,7}` or `d{1,7}.d{0,8}` not followed by a digit, at
+/// a scale of at most 11 and with no more places than the scale: its value and
+/// length, or `None` for any other text (which [`parse_fixed_prefix`] then reads).
+/// Every venue's prices and sizes but the largest take this shape. Two loads at
+/// most, and no overflow check: below 10^7 with 11 places is below 10^18.
+#[inline(always)] // reason: on every decimal of a documented layout, ahead of the general reading
+pub(crate) fn short_decimal(text: &[u8], scale: u8) -> Option<(i64, usize)> {
+    const MAX_SCALE: u8 = 11;
     let int_word = word_at(text, 0);
     let n = leading_digits(int_word);
-    // The byte after the digits lies in the same word while there are at most seven.
-    if n == 0 || n > 7 || (int_word >> (8 * n)) & 0xFF != u64::from(b'.') {
+    if n == 0 || n > 7 || scale > MAX_SCALE {
         return None;
+    }
+    let int = value_of_leading(int_word, n);
+    // The byte after the digits lies in the same word while there are at most seven.
+    if (int_word >> (8 * n)) & 0xFF != u64::from(b'.') {
+        return Some(((int * *POW10.get(usize::from(scale))?) as i64, n));
     }
     let frac_word = word_at(text, n + 1);
-    if non_digit_bytes(frac_word) != 0 || text.get(n + 9).is_some_and(u8::is_ascii_digit) {
+    let ends_number = |end: usize| !text.get(end).is_some_and(u8::is_ascii_digit);
+    if scale == 8 && non_digit_bytes(frac_word) == 0 {
+        // Binance's every price and size: eight places at scale 8, with constants.
+        let value = int * 100_000_000 + value_of_leading(frac_word, 8);
+        return ends_number(n + 9).then_some((value as i64, n + 9));
+    }
+    let m = leading_digits(frac_word);
+    if m > usize::from(scale) || !ends_number(n + 1 + m) {
         return None;
     }
-    let value = value_of_leading(int_word, n) * 100_000_000 + value_of_leading(frac_word, 8);
-    let value = match scale {
-        8 => value,
-        _ => value.checked_mul(*POW10.get(usize::from(scale).checked_sub(8)?)?)?,
-    };
-    Some((i64::try_from(value).ok()?, n + 9))
+    let frac = if m == 0 { 0 } else { value_of_leading(frac_word, m) * *POW10.get(usize::from(scale) - m)? };
+    Some(((int * *POW10.get(usize::from(scale))? + frac) as i64, n + 1 + m))
 }
 
 /// `10^n` for every `n` whose power fits a `u64`.
@@ -357,6 +365,18 @@ mod tests {
         }
     }
 
+    /// What [`short_decimal`] promises to take, written out plainly.
+    fn has_short_shape(bytes: &[u8], scale: u8) -> bool {
+        let int = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        let rest = bytes.get(int..).unwrap_or_default().strip_prefix(b".");
+        let places = rest.map(|r| r.iter().take_while(|b| b.is_ascii_digit()).count());
+        let after = rest.and_then(|r| r.get(places.unwrap_or(0)));
+        (1..=7).contains(&int)
+            && scale <= 11
+            && places.is_none_or(|p| p <= 8 && p <= usize::from(scale))
+            && after.is_none_or(|b| !b.is_ascii_digit())
+    }
+
     #[test]
     fn venue_examples_convert_exactly() {
         assert_eq!(parse_fixed(b"0.00000000", 8), Ok(0));
@@ -375,6 +395,27 @@ mod tests {
         }
         for text in ["1234567a", "1234/678", "12345:78", " 2345678"] {
             assert_eq!(eight_digits(Some(text.as_bytes())), None, "{text}");
+        }
+        // Every integer length of the short shape, at the scales either side of its
+        // eight-place case, ended by each kind of byte (or by the end of the text).
+        for n in 1..=8 {
+            for places in [0, 1, 7, 8, 9] {
+                for end in ["", "\"", ",", ".", "5"] {
+                    let text = format!(
+                        "{}{}{}{end}",
+                        "98765432".get(..n).unwrap(),
+                        if places > 0 { "." } else { "" },
+                        "123456789".get(..places).unwrap()
+                    );
+                    for scale in [7, 8, 9] {
+                        let short = short_decimal(text.as_bytes(), scale);
+                        if let Some((value, used)) = short {
+                            assert_eq!((Ok(value), used), general_prefix(text.as_bytes(), scale), "{text} at {scale}");
+                        }
+                        assert_eq!(short.is_some(), has_short_shape(text.as_bytes(), scale), "{text} at {scale}");
+                    }
+                }
+            }
         }
         assert_eq!(parse_fixed(b"12345678901.12345678", 8), Ok(1_234_567_890_112_345_678));
         assert_eq!(parse_fixed(b"92233720368.54775807", 8), Ok(i64::MAX));
@@ -413,23 +454,19 @@ mod tests {
             }
         }
 
-        /// The eight-place shape reads what the general path reads, and takes every
-        /// number of that shape (so Binance's prices never fall through to it).
+        /// The short shape reads what the general path reads, and takes every number
+        /// of that shape (so Binance's prices never fall through to it).
         #[test]
-        fn eight_places_agree_with_the_general_path(
+        fn the_short_shape_agrees_with_the_general_path(
             text in "-?[0-9]{0,9}(\\.[0-9]{0,10})?[.\",x0-9]?",
             scale in 0u8..=20,
         ) {
             let bytes = text.as_bytes();
-            let short = short_eight_places(bytes, scale);
+            let short = short_decimal(bytes, scale);
             if let Some((value, used)) = short {
                 prop_assert_eq!((Ok(value), used), general_prefix(bytes, scale), "{}", text);
             }
-            let (int, rest) = text.split_once('.').unwrap_or((&text, ""));
-            let places = rest.bytes().take_while(u8::is_ascii_digit).count();
-            let shaped = (1..=7).contains(&int.len()) && int.bytes().all(|b| b.is_ascii_digit()) && places == 8;
-            let fits = shaped && scale >= 8 && general_prefix(bytes, scale).0.is_ok();
-            prop_assert_eq!(short.is_some(), fits, "{} at scale {}", text, scale);
+            prop_assert_eq!(short.is_some(), has_short_shape(bytes, scale), "{} at scale {}", text, scale);
         }
 
         /// A digit run read a word at a time is the run read one byte at a time, at

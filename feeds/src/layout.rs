@@ -5,7 +5,7 @@
 //! reports errors, so this path only ever accepts what the general path accepts.
 
 use crate::buffer::Events;
-use crate::decimal::{parse_fixed_prefix, short_eight_places};
+use crate::decimal::{parse_fixed_prefix, short_decimal};
 use crate::event::{Event, Level, Price, Qty, Side, Trade, UnixNanos, Venue};
 use crate::symbols::Instrument;
 
@@ -94,7 +94,7 @@ impl<'a> Layout<'a> {
     #[inline(always)] // reason: the short shape is a handful of instructions
     pub(crate) fn decimal(&mut self, scale: u8) -> Option<i64> {
         let text = self.buf.get(self.pos..)?;
-        if let Some((value, used)) = short_eight_places(text, scale) {
+        if let Some((value, used)) = short_decimal(text, scale) {
             self.pos += used;
             return Some(value);
         }
