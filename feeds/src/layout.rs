@@ -159,15 +159,24 @@ impl Layout<'_> {
             return Some(());
         }
         loop {
-            let (open, between, close) = match shape {
-                LevelShape::Strings { .. } => (&b"[\""[..], &b"\",\""[..], &b"\""[..]),
-                LevelShape::Numbers => (&br#"{"price":"#[..], &br#","qty":"#[..], &b""[..]),
-            };
-            self.literal_slice(open)?;
+            // Each literal a constant array (a compare of known length, not a slice
+            // search); the branch on the shape goes the same way for every level.
+            let strings = matches!(shape, LevelShape::Strings { .. });
+            if strings {
+                self.literal(b"[\"")?
+            } else {
+                self.literal(br#"{"price":"#)?
+            }
             let price = self.decimal(inst.price_scale).filter(|p| *p > 0)?;
-            self.literal_slice(between)?;
+            if strings {
+                self.literal(b"\",\"")?
+            } else {
+                self.literal(br#","qty":"#)?
+            }
             let qty = self.decimal(inst.qty_scale).filter(|q| *q >= 0)?;
-            self.literal_slice(close)?;
+            if strings {
+                self.literal(b"\"")?;
+            }
             match shape {
                 LevelShape::Strings { extra } => {
                     for _ in 0..extra {
