@@ -104,10 +104,11 @@ fn fast_prefix(text: &[u8], scale: u8) -> Option<(Result<i64, DecimalError>, usi
 }
 
 /// The common short shape, `d{1,7}` or `d{1,7}.d{0,8}` not followed by a digit, at
-/// a scale of at most 11 and with no more places than the scale: its value and
+/// a scale of at most 11, any places beyond the scale being zeros (Binance writes
+/// eight places whatever the tick: `"58800.01000000"` at scale 2): its value and
 /// length, or `None` for any other text (which [`parse_fixed_prefix`] then reads).
-/// Every venue's prices and sizes but the largest take this shape. Two loads at
-/// most, and no overflow check: below 10^7 with 11 places is below 10^18.
+/// Every venue's prices and sizes but the largest take this shape. Two word loads
+/// and a byte, and no overflow check: below 10^7 with 11 places is below 10^18.
 #[inline(always)] // reason: on every decimal of a documented layout, ahead of the general reading
 pub(crate) fn short_decimal(text: &[u8], scale: u8) -> Option<(i64, usize)> {
     const MAX_SCALE: u8 = 11;
@@ -124,16 +125,32 @@ pub(crate) fn short_decimal(text: &[u8], scale: u8) -> Option<(i64, usize)> {
     let frac_word = word_at(text, n + 1);
     let ends_number = |end: usize| !text.get(end).is_some_and(u8::is_ascii_digit);
     if scale == 8 && non_digit_bytes(frac_word) == 0 {
-        // Binance's every price and size: eight places at scale 8, with constants.
+        // Binance's every price and size at scale 8: eight places, with constants.
         let value = int * 100_000_000 + value_of_leading(frac_word, 8);
         return ends_number(n + 9).then_some((value as i64, n + 9));
     }
     let m = leading_digits(frac_word);
-    if m > usize::from(scale) || !ends_number(n + 1 + m) {
+    if !ends_number(n + 1 + m) {
         return None;
     }
-    let frac = if m == 0 { 0 } else { value_of_leading(frac_word, m) * *POW10.get(usize::from(scale) - m)? };
+    let mut kept = m;
+    if m > usize::from(scale) {
+        // Places beyond the scale change nothing if they are zeros; any other digit
+        // there is the general path's error to report.
+        kept = usize::from(scale);
+        if (frac_word ^ 0x3030_3030_3030_3030) & bytes_from_to(kept, m) != 0 {
+            return None;
+        }
+    }
+    let frac = if kept == 0 { 0 } else { value_of_leading(frac_word, kept) * *POW10.get(usize::from(scale) - kept)? };
     Some(((int * *POW10.get(usize::from(scale))? + frac) as i64, n + 1 + m))
+}
+
+/// A mask of a word's bytes `from..to` in text order (`from <= to <= 8`).
+#[inline(always)] // reason: two shifts on the short decimal path
+fn bytes_from_to(from: usize, to: usize) -> u64 {
+    let below = |n: usize| if n == 0 { 0 } else { u64::MAX >> (64 - 8 * n) };
+    below(to) & !below(from)
 }
 
 /// `10^n` for every `n` whose power fits a `u64`.
@@ -373,7 +390,10 @@ mod tests {
         let after = rest.and_then(|r| r.get(places.unwrap_or(0)));
         (1..=7).contains(&int)
             && scale <= 11
-            && places.is_none_or(|p| p <= 8 && p <= usize::from(scale))
+            && places.is_none_or(|p| {
+                let beyond = rest.unwrap_or_default().get(usize::from(scale).min(p)..p).unwrap_or_default();
+                p <= 8 && beyond.iter().all(|b| *b == b'0')
+            })
             && after.is_none_or(|b| !b.is_ascii_digit())
     }
 
@@ -396,18 +416,36 @@ mod tests {
         for text in ["1234567a", "1234/678", "12345:78", " 2345678"] {
             assert_eq!(eight_digits(Some(text.as_bytes())), None, "{text}");
         }
-        // Every integer length of the short shape, at the scales either side of its
-        // eight-place case, ended by each kind of byte (or by the end of the text).
+        assert_eq!(parse_fixed(b"12345678901.12345678", 8), Ok(1_234_567_890_112_345_678));
+        assert_eq!(parse_fixed(b"92233720368.54775807", 8), Ok(i64::MAX));
+        assert_eq!(parse_fixed(b"92233720368.54775808", 8), Err(DecimalError::Overflow));
+    }
+
+    /// Every integer length, a range of place counts (zeros beyond the scale among
+    /// them), each kind of ending byte and scales around each limit: the short
+    /// reading takes exactly its shape and agrees with the general path.
+    #[test]
+    fn the_short_shape_is_taken_exactly() {
+        let fracs = [
+            None,
+            Some(""),
+            Some("1"),
+            Some("10"),
+            Some("1234567"),
+            Some("12345678"),
+            Some("10000000"),
+            Some("123456789"),
+            Some("100000000"),
+        ];
         for n in 1..=8 {
-            for places in [0, 1, 7, 8, 9] {
+            for frac in fracs {
                 for end in ["", "\"", ",", ".", "5"] {
-                    let text = format!(
-                        "{}{}{}{end}",
-                        "98765432".get(..n).unwrap(),
-                        if places > 0 { "." } else { "" },
-                        "123456789".get(..places).unwrap()
-                    );
-                    for scale in [7, 8, 9] {
+                    let int = "98765432".get(..n).unwrap();
+                    let text = match frac {
+                        Some(frac) => format!("{int}.{frac}{end}"),
+                        None => format!("{int}{end}"),
+                    };
+                    for scale in [0, 1, 2, 7, 8, 9, 11, 12] {
                         let short = short_decimal(text.as_bytes(), scale);
                         if let Some((value, used)) = short {
                             assert_eq!((Ok(value), used), general_prefix(text.as_bytes(), scale), "{text} at {scale}");
@@ -417,9 +455,10 @@ mod tests {
                 }
             }
         }
-        assert_eq!(parse_fixed(b"12345678901.12345678", 8), Ok(1_234_567_890_112_345_678));
-        assert_eq!(parse_fixed(b"92233720368.54775807", 8), Ok(i64::MAX));
-        assert_eq!(parse_fixed(b"92233720368.54775808", 8), Err(DecimalError::Overflow));
+        // Binance's eight places at the engine's scales.
+        assert_eq!(short_decimal(b"58800.01000000\"", 2), Some((5_880_001, 14)));
+        assert_eq!(short_decimal(b"0.03972000\"", 5), Some((3_972, 10)));
+        assert_eq!(short_decimal(b"58800.01000001\"", 2), None, "a digit beyond the scale is an error to report");
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl<'a> Layout<'a> {
         }
         let second = crate::decimal::leading_digit_count(self.buf, self.pos + 8);
         if second == 8 {
-            // Sixteen digits or more may not fit a `u64`: read them.
+            // Sixteen or more: `digits` reads them, checking that they fit a `u64`.
             return self.digits().map(drop);
         }
         self.pos += 8 + second;
@@ -106,8 +106,9 @@ impl<'a> Layout<'a> {
     /// `true` or `false`.
     #[inline(always)] // reason: as `digits`
     pub(crate) fn bool(&mut self) -> Option<bool> {
-        // Both compares, then one step of 4 or 5 bytes: no branch on the value, which
-        // a trade's maker flag makes a coin toss.
+        // One step of 4 or 5 bytes, computed from the value, not branched on: a
+        // trade's maker flag is a coin toss. (The check that the text is `false`
+        // when not `true` only fails on a frame the general path then reads.)
         let rest = self.buf.get(self.pos..).unwrap_or_default();
         let is_true = rest.get(..4) == Some(b"true");
         if !is_true && rest.get(..5) != Some(b"false") {
@@ -159,8 +160,8 @@ impl Layout<'_> {
             return Some(());
         }
         loop {
-            // Each literal a constant array (a compare of known length, not a slice
-            // search); the branch on the shape goes the same way for every level.
+            // Each literal a constant array (a compare of known length, no `memcmp`
+            // call); the branch on the shape goes the same way for every level.
             let strings = matches!(shape, LevelShape::Strings { .. });
             if strings {
                 self.literal(b"[\"")?
@@ -308,6 +309,26 @@ impl<'a> Layout<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bool_reads_exactly_true_or_false() {
+        for (text, value, pos) in [
+            (&b"true,"[..], Some(true), 4),
+            (b"false}", Some(false), 5),
+            (b"true", Some(true), 4),
+            (b"false", Some(false), 5),
+            (b"falsey", Some(false), 5),
+        ] {
+            let mut l = Layout::new(text);
+            assert_eq!(l.bool(), value, "{:?}", std::str::from_utf8(text));
+            assert_eq!(l.pos, pos, "{:?}", std::str::from_utf8(text));
+        }
+        for text in [&b"tru"[..], b"fals", b"True", b"FALSE", b"1", b"", b"null"] {
+            let mut l = Layout::new(text);
+            assert_eq!(l.bool(), None, "{:?}", std::str::from_utf8(text));
+            assert_eq!(l.pos, 0, "nothing consumed from {:?}", std::str::from_utf8(text));
+        }
+    }
 
     #[test]
     fn digits_read_every_length_exactly_and_refuse_overflow() {

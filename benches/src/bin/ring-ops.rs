@@ -4,7 +4,9 @@
 //! which (unlike the wall clock on a shared host) gives the same count every run:
 //!
 //! `valgrind --tool=callgrind target/release/ring-ops ours` (or `rtrb`), then
-//! `callgrind_annotate` shows the inclusive count of `ring_ops::*_push` and `*_pop`.
+//! `callgrind_annotate --inclusive=yes` shows the count of `ring_ops::*_push` and
+//! `*_pop`. A ring this empty never takes the paths that refresh the other side's
+//! index: these are the fast paths' counts.
 
 use std::hint::black_box;
 
