@@ -60,11 +60,11 @@ pub(crate) fn parse_fixed_prefix(text: &[u8], scale: u8) -> (Result<i64, Decimal
     fast_prefix(text, scale).unwrap_or_else(|| general_prefix(text, scale))
 }
 
-/// The common shape, `-?d{0,15}(.d{0,scale})?` with at least one digit, read a
-/// word at a time: no overflow is possible in the digit runs (16 digits < 2^63) and
-/// one checked scaling at the end. `None` sends anything else (NaN, long numbers,
-/// digits beyond the scale, no digits) to the general path, which decides the exact
-/// result and error.
+/// The common shape, `-?d{0,15}(.d{0,15})?` with at least one digit and any places
+/// beyond the scale zeros, read a word at a time: no overflow is possible in the
+/// digit runs (16 digits < 2^63) and one checked scaling at the end. `None` sends
+/// anything else (NaN, long numbers, a non-zero digit beyond the scale, no digits)
+/// to the general path, which decides the exact result and error.
 #[inline]
 fn fast_prefix(text: &[u8], scale: u8) -> Option<(Result<i64, DecimalError>, usize)> {
     let negative = text.first() == Some(&b'-');
@@ -74,28 +74,39 @@ fn fast_prefix(text: &[u8], scale: u8) -> Option<(Result<i64, DecimalError>, usi
         return None;
     }
     let mut i = start + int_digits;
-    let (mut frac, mut frac_digits) = (0, 0);
+    let (mut frac, mut places) = (0, 0);
     if text.get(i) == Some(&b'.') {
         // Exactly eight places (Binance's, and most venues' sizes) in one word; any
         // other count in up to two.
-        (frac, frac_digits) = match eight_digits(text.get(i + 1..i + 9)) {
+        (frac, places) = match eight_digits(text.get(i + 1..i + 9)) {
             Some(eight) if scale >= 8 && !text.get(i + 9).is_some_and(u8::is_ascii_digit) => (eight, 8),
             _ => digit_run(text, i + 1),
         };
-        if frac_digits > usize::from(scale) || frac_digits == MAX_RUN {
-            return None; // more digits than the scale: zeros or an error, decided slowly
+        if places == MAX_RUN {
+            return None;
         }
-        i += 1 + frac_digits;
+        i += 1 + places;
         if text.get(i) == Some(&b'.') {
             return None;
         }
     }
-    if int_digits == 0 && frac_digits == 0 {
+    if int_digits == 0 && places == 0 {
         return None;
     }
-    let unit = *POW10.get(usize::from(scale))?;
-    // No overflow: frac < 10^frac_digits, so the product is < 10^scale <= 10^19.
-    let frac = frac * POW10.get(usize::from(scale) - frac_digits)?;
+    let scale_places = usize::from(scale);
+    if places > scale_places {
+        // Places beyond the scale change nothing if they are zeros (Binance writes
+        // eight whatever the tick); any other digit is the general path's error.
+        let beyond = *POW10.get(places - scale_places)?;
+        if frac % beyond != 0 {
+            return None;
+        }
+        frac /= beyond;
+        places = scale_places;
+    }
+    let unit = *POW10.get(scale_places)?;
+    // No overflow: frac < 10^places, so the product is < 10^scale <= 10^19.
+    let frac = frac * POW10.get(scale_places - places)?;
     let limit = if negative { i64::MIN.unsigned_abs() } else { i64::MAX as u64 };
     let value = int.checked_mul(unit).and_then(|v| v.checked_add(frac)).filter(|v| *v <= limit);
     let value = value.and_then(|v| if negative { 0i64.checked_sub_unsigned(v) } else { i64::try_from(v).ok() });
@@ -459,6 +470,22 @@ mod tests {
         assert_eq!(short_decimal(b"58800.01000000\"", 2), Some((5_880_001, 14)));
         assert_eq!(short_decimal(b"0.03972000\"", 5), Some((3_972, 10)));
         assert_eq!(short_decimal(b"58800.01000001\"", 2), None, "a digit beyond the scale is an error to report");
+        // The general path's fast reading pads and truncates the same way, signs and
+        // long integers included.
+        for (text, scale, value) in [
+            (&b"58800.01000000"[..], 2, Some(5_880_001)),
+            (b"-58800.01000000", 2, Some(-5_880_001)),
+            (b"123456789012.50000000", 1, Some(1_234_567_890_125)),
+            (b".000", 0, Some(0)),
+            (b"1.000000000000000", 2, Some(100)),
+            (b"1.51", 1, None),
+        ] {
+            let fast = fast_prefix(text, scale);
+            assert_eq!(fast.map(|(v, _)| v.ok()), value.map(Some), "{:?}", std::str::from_utf8(text));
+            if let Some(fast) = fast {
+                assert_eq!(fast, general_prefix(text, scale));
+            }
+        }
     }
 
     #[test]

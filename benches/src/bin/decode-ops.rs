@@ -1,4 +1,5 @@
-//! `decode-ops`: decodes Binance `depthUpdate` frames written as Binance writes them
+//! `decode-ops`: decodes Binance `depthUpdate` (or, with `--ticker`, `bookTicker`)
+//! frames written as Binance writes them
 //! (eight places whatever the tick, `"58800.01000000"`) for an instrument at the
 //! given scales (the engine's BTCUSDT default: 2 and 5). `parse-bench` interns every
 //! symbol at scale 8, so this is the workload for the other scales. Not timed: run it
@@ -27,6 +28,9 @@ struct Args {
     /// Frames (three levels each).
     #[arg(long, default_value_t = 20_000)]
     frames: u64,
+    /// `bookTicker` frames instead (no documented-layout path: the general decoder).
+    #[arg(long)]
+    ticker: bool,
 }
 
 fn main() -> Result<(), String> {
@@ -49,6 +53,9 @@ fn main() -> Result<(), String> {
             let p = 5_880_000 + (i * 7919) % 10_000;
             let (bid, bid2, ask) = (eight(p, args.price_scale), eight(p - 1, args.price_scale), eight(p + 1, args.price_scale));
             let (q1, q2) = (eight(1 + i % 100_000, args.qty_scale), eight(1 + (i * 31) % 100_000, args.qty_scale));
+            if args.ticker {
+                return format!(r#"{{"u":{i},"s":"BTCUSDT","b":"{bid2}","B":"{q1}","a":"{ask}","A":"{q2}"}}"#);
+            }
             format!(
                 r#"{{"e":"depthUpdate","E":1672515782136,"s":"BTCUSDT","U":{},"u":{},"b":[["{bid}","{q1}"],["{bid2}","{q2}"]],"a":[["{ask}","0.00000000"]]}}"#,
                 i * 3,
