@@ -25,7 +25,7 @@ struct Args {
     /// Decimal places of its sizes.
     #[arg(long, default_value_t = 5)]
     qty_scale: u8,
-    /// Frames (three levels each).
+    /// Frames (a depth frame has three levels; a ticker, one bid and one ask).
     #[arg(long, default_value_t = 20_000)]
     frames: u64,
     /// `bookTicker` frames instead (no documented-layout path: the general decoder).
@@ -51,7 +51,8 @@ fn main() -> Result<(), String> {
     let frames: Vec<String> = (0..args.frames)
         .map(|i| {
             let p = 5_880_000 + (i * 7919) % 10_000;
-            let (bid, bid2, ask) = (eight(p, args.price_scale), eight(p - 1, args.price_scale), eight(p + 1, args.price_scale));
+            let price = |units: u64| eight(units, args.price_scale);
+            let (bid, bid2, ask) = (price(p), price(p - 1), price(p + 1));
             let (q1, q2) = (eight(1 + i % 100_000, args.qty_scale), eight(1 + (i * 31) % 100_000, args.qty_scale));
             if args.ticker {
                 return format!(r#"{{"u":{i},"s":"BTCUSDT","b":"{bid2}","B":"{q1}","a":"{ask}","A":"{q2}"}}"#);
