@@ -57,13 +57,16 @@ impl SymbolTable {
     /// first of 64 seeds, that puts each in its home slot, so a lookup decides at its
     /// first slot whichever symbol comes (with a collision, the loop that probes on
     /// would exit at a place that depends on the symbol). Failing that at 16x the
-    /// symbols, the last table tried, whose lookups probe on: still exact.
+    /// symbols, the last table tried, whose lookups probe on: still exact. Past
+    /// [`SEARCHED_UP_TO`] symbols one seed only: a venue's whole list (thousands)
+    /// would make the search slow at start-up and rarely succeed.
     fn rebuild_slots(&mut self) {
         let keys: Vec<(ShortKey, Instrument)> =
             self.entries.iter().filter_map(|(symbol, inst)| ShortKey::of(symbol).map(|key| (key, *inst))).collect();
         let smallest = (4 * keys.len()).next_power_of_two().max(8);
-        for size in [smallest, 2 * smallest, 4 * smallest] {
-            for seed in (0..64u64).map(|i| i.wrapping_mul(0xD6E8_FEB8_6659_FD93)) {
+        let (sizes, seeds) = if keys.len() <= SEARCHED_UP_TO { (3, 64) } else { (1, 1) };
+        for size in [smallest, 2 * smallest, 4 * smallest].into_iter().take(sizes) {
+            for seed in (0..seeds).map(|i: u64| i.wrapping_mul(0xD6E8_FEB8_6659_FD93)) {
                 let (slots, all_home) = place(&keys, size, seed);
                 (self.slots, self.seed) = (slots, seed);
                 if all_home {
@@ -127,6 +130,11 @@ impl SymbolTable {
         std::str::from_utf8(symbol).ok()
     }
 }
+
+/// The most symbols for which [`SymbolTable::rebuild_slots`] searches for a seed
+/// that puts every one at home (at 64 keys in 1,024 slots a seed does so about one
+/// time in seven, so one of 64 nearly always does).
+const SEARCHED_UP_TO: usize = 64;
 
 /// `keys` in a table of `size` slots hashed with `seed`, by linear probing, and
 /// whether every key sits in its home slot.
@@ -245,6 +253,16 @@ mod tests {
             assert_eq!(t.probes(s.as_bytes()), Some(1), "{s}");
         }
         assert_eq!(t.lookup(b"SYM40USDT"), None);
+        // Beyond the searched size: some probe on, every one is still found exactly.
+        let mut t = SymbolTable::new();
+        let all: Vec<String> = (0..2_000).map(|i| format!("S{i}USDT")).collect();
+        for s in &all {
+            t.intern(s, 2, 8);
+        }
+        for (i, s) in all.iter().enumerate() {
+            assert_eq!(t.lookup(s.as_bytes()).map(|inst| inst.id), Some(InstrumentId(i as u32)), "{s}");
+        }
+        assert_eq!(t.lookup(b"S2000USDT"), None);
     }
 
     /// `len` x's with `mark` at `at` (none if `len` is 0).
