@@ -82,7 +82,9 @@ impl<T> Owner<T> {
     }
 }
 
-/// Whether a peer with this status will never come back on its own.
+/// Whether a peer with this status will never come back on its own (shared memory
+/// only, which loom builds leave out).
+#[cfg(not(feature = "loom"))]
 pub(crate) fn gone(status: PeerStatus) -> bool {
     matches!(status, PeerStatus::Detached | PeerStatus::Died { .. })
 }

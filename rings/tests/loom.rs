@@ -23,6 +23,32 @@ fn pop(rx: &mut rings::Consumer<u64>) -> u64 {
     }
 }
 
+type Reader = thread::JoinHandle<(rings::Consumer<u64>, Vec<u64>)>;
+
+/// Each subscriber on a thread of its own, trying `pops` pops once each (no
+/// spinning: three spinning threads exceed what loom can explore).
+fn try_pops_each(subs: Vec<rings::Consumer<u64>>, pops: usize) -> Vec<Reader> {
+    subs.into_iter()
+        .map(|mut rx| {
+            thread::spawn(move || {
+                let seen: Vec<u64> = (0..pops).filter_map(|_| rx.try_pop().ok()).collect();
+                (rx, seen)
+            })
+        })
+        .collect()
+}
+
+/// Joins each subscriber, drains what it left, and checks it saw exactly `pushed`.
+fn each_saw_exactly(readers: Vec<Reader>, pushed: &[u64]) {
+    for reader in readers {
+        let (mut rx, mut seen) = reader.join().unwrap();
+        while let Ok(v) = rx.try_pop() {
+            seen.push(v);
+        }
+        assert_eq!(seen, pushed);
+    }
+}
+
 #[test]
 fn spsc_single_items_wrap_in_order() {
     loom::model(|| {
@@ -58,7 +84,6 @@ fn spsc_chunks_wrap_in_order() {
         while expect < 3 {
             let chunk = rx.read_chunk(2);
             if chunk.is_empty() {
-                drop(chunk);
                 thread::yield_now();
                 continue;
             }
@@ -103,24 +128,10 @@ fn spsc_items_left_in_the_ring_are_dropped_once() {
 fn broadcast_two_subscribers_each_see_every_item() {
     loom::model(|| {
         let (mut tx, subs) = rings::broadcast::channel::<u64>(1, 2).unwrap();
-        let readers: Vec<_> = subs
-            .into_iter()
-            .map(|mut rx| {
-                thread::spawn(move || {
-                    let seen: Vec<u64> = (0..2).filter_map(|_| rx.try_pop().ok()).collect();
-                    (rx, seen)
-                })
-            })
-            .collect();
+        let readers = try_pops_each(subs, 2);
         let pushed: Vec<u64> = (0..3).filter(|&i| tx.try_push(i).is_ok()).collect();
         assert_eq!(pushed.first(), Some(&0), "an empty ring takes the first push");
-        for reader in readers {
-            let (mut rx, mut seen) = reader.join().unwrap();
-            while let Ok(v) = rx.try_pop() {
-                seen.push(v);
-            }
-            assert_eq!(seen, pushed);
-        }
+        each_saw_exactly(readers, &pushed);
     });
 }
 
@@ -131,23 +142,9 @@ fn broadcast_two_subscribers_each_see_every_item() {
 fn broadcast_subscribers_handing_slots_back_in_groups_never_lose_or_expose_one() {
     loom::model(|| {
         let (mut tx, subs) = rings::broadcast::channel_grouped::<u64>(2, 2, 2).unwrap();
-        let readers: Vec<_> = subs
-            .into_iter()
-            .map(|mut rx| {
-                thread::spawn(move || {
-                    let seen: Vec<u64> = (0..3).filter_map(|_| rx.try_pop().ok()).collect();
-                    (rx, seen)
-                })
-            })
-            .collect();
+        let readers = try_pops_each(subs, 3);
         let pushed: Vec<u64> = (0..4).filter(|&i| tx.try_push(i).is_ok()).collect();
         assert_eq!(pushed.get(..2), Some(&[0, 1][..]), "an empty ring of two takes two pushes");
-        for reader in readers {
-            let (mut rx, mut seen) = reader.join().unwrap();
-            while let Ok(v) = rx.try_pop() {
-                seen.push(v);
-            }
-            assert_eq!(seen, pushed);
-        }
+        each_saw_exactly(readers, &pushed);
     });
 }
