@@ -127,6 +127,42 @@ fn a_batch_of_several_streams_and_days_lands_in_each_days_partition() {
     }
 }
 
+/// A day's partition is written with no index (a BRIN index kept row by row was a
+/// fifth of the server's COPY time) and gets its BRIN index once the writer makes the
+/// next day's partition; a late row for a closed day still lands in it, and rows for
+/// a day the default partition already holds go there, not to a new partition.
+#[test]
+fn a_day_is_indexed_once_the_next_one_starts_and_late_rows_still_land() {
+    const DAY_NS: u64 = 86_400_000_000_000;
+    let url = fresh_database("pg_closed_days");
+    let mut s = sink(&url);
+    assert_eq!(s.write_batch(&records(1, 2, TS0)).unwrap(), 12);
+    let c = s.client();
+    assert_eq!(indexes(c, "market_trades_p20261118"), Vec::<String>::new(), "the live day has no index");
+    assert_eq!(s.write_batch(&records(13, 2, TS0 + DAY_NS)).unwrap(), 12);
+    let c = s.client();
+    assert_eq!(indexes(c, "market_trades_p20261118"), vec!["market_trades_p20261118_ts_brin"]);
+    assert_eq!(indexes(c, "fills_p20261118"), vec!["fills_p20261118_ts_brin"]);
+    assert_eq!(indexes(c, "market_trades_p20261119"), Vec::<String>::new());
+    // A late batch for the closed day, then rows for a day already in the default
+    // partition (put there by hand, as an engine older than daily partitions would).
+    assert_eq!(s.write_batch(&records(25, 1, TS0 + 5_000)).unwrap(), 6);
+    let c = s.client();
+    c.batch_execute(
+        "INSERT INTO market_trades_default SELECT ts + interval '5 days', ts_ns + 5 * 86400000000000, 9, seq, \
+         venue, instrument, ts_exchange_ns, trade_id, price, qty, aggressor FROM market_trades WHERE seq = 1",
+    )
+    .unwrap();
+    assert_eq!(s.write_batch(&records(31, 2, TS0 + 5 * DAY_NS)).unwrap(), 12);
+    let c = s.client();
+    let count = |c: &mut postgres::Client, table: &str| -> i64 {
+        c.query_one(&format!("SELECT count(*) FROM {table}"), &[]).unwrap().get(0)
+    };
+    assert_eq!(count(c, "market_trades_p20261118"), 3, "two, then the late one");
+    assert_eq!(count(c, "market_trades_default"), 3, "the hand-made row and the two of its day");
+    assert_eq!(count(c, "fills_p20261123"), 2, "other kinds got the day's partition");
+}
+
 /// `orders` holds each order's latest event, written with the batch: a later batch
 /// moves an order on, and an older event (a replay, or a slower stream) never moves
 /// it back.
@@ -210,7 +246,11 @@ fn a_version_1_database_is_migrated_forward_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4], "each step recorded once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5], "each step recorded once");
+    // Version 5: no time index on the parents; the days already written have one.
+    assert_eq!(indexes(&mut c, "market_trades"), Vec::<String>::new());
+    assert_eq!(indexes(&mut c, "market_trades_p20261118"), vec!["market_trades_p20261118_ts_brin"]);
+    assert_eq!(indexes(&mut c, "market_trades_default"), vec!["market_trades_default_ts_brin"]);
     // Version 4's orders table is filled from the order events already stored.
     let backfilled: Vec<(i64, i16)> = c
         .query("SELECT client_id, state FROM orders ORDER BY client_id", &[])
@@ -394,6 +434,15 @@ fn rows_whose_commit_acknowledgement_was_lost_count_as_shipped() {
 }
 
 /// The definition of CHECK constraint `name` on `table`.
+/// The names of a table's own indexes.
+fn indexes(c: &mut postgres::Client, table: &str) -> Vec<String> {
+    c.query("SELECT indexname::text FROM pg_indexes WHERE tablename = $1 ORDER BY 1", &[&table])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 fn constraint(c: &mut postgres::Client, table: &str, name: &str) -> String {
     let sql =
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1 AND conrelid = $2::text::regclass";

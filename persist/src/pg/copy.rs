@@ -128,10 +128,11 @@ pub fn table(kind: RecordKind) -> (&'static str, &'static str) {
     }
 }
 
-/// The `COPY ... FROM STDIN (FORMAT binary)` statement of a kind's table.
-pub fn copy_statement(kind: RecordKind) -> String {
-    let (table, columns) = table(kind);
-    format!("COPY {table} (ts, ts_ns, stream, seq, venue, instrument, {columns}) FROM STDIN (FORMAT binary)")
+/// The `COPY ... FROM STDIN (FORMAT binary)` statement of a kind's rows into `into`:
+/// its table, or one of that table's partitions.
+pub fn copy_statement(kind: RecordKind, into: &str) -> String {
+    let (_, columns) = table(kind);
+    format!("COPY \"{into}\" (ts, ts_ns, stream, seq, venue, instrument, {columns}) FROM STDIN (FORMAT binary)")
 }
 
 /// A small-integer column: an out-of-range value becomes `i16::MAX`, which every

@@ -12,14 +12,17 @@ const TIMESCALE: &str = include_str!("../../sql/003_timescale.sql");
 const REASON_CODES: &str = include_str!("../../sql/004_reason_codes.sql");
 const ORDER_CODES: &str = include_str!("../../sql/005_order_codes.sql");
 const ORDERS: &str = include_str!("../../sql/006_orders.sql");
-const SCHEMA_VERSION: i32 = 4;
+const CLOSED_DAY_BRIN: &str = include_str!("../../sql/007_closed_day_brin.sql");
+const SCHEMA_VERSION: i32 = 5;
 
-/// The steps that bring an older schema forward: (the version it makes, its SQL, what
-/// it does). A fresh database runs them all after creating version 1's tables.
-const UPGRADES: [(i32, &str, &str); 3] = [
-    (2, REASON_CODES, "widening risk reason codes (version 2)"),
-    (3, ORDER_CODES, "widening order states and types (version 3)"),
-    (4, ORDERS, "adding the current orders table (version 4)"),
+/// The steps that bring an older schema forward: (the version it makes, the one mode
+/// it is for if not both, its SQL, what it does). A fresh database runs them all
+/// after creating version 1's tables.
+const UPGRADES: [(i32, Option<Mode>, &str, &str); 4] = [
+    (2, None, REASON_CODES, "widening risk reason codes (version 2)"),
+    (3, None, ORDER_CODES, "widening order states and types (version 3)"),
+    (4, None, ORDERS, "adding the current orders table (version 4)"),
+    (5, Some(Mode::Native), CLOSED_DAY_BRIN, "indexing only closed days (version 5)"),
 ];
 
 /// How time-series tables are stored.
@@ -27,7 +30,8 @@ const UPGRADES: [(i32, &str, &str); 3] = [
 pub enum Mode {
     /// TimescaleDB hypertables, compression and continuous aggregates.
     Timescale,
-    /// Native range partitions by day, BRIN indexes, plain aggregate views.
+    /// Native range partitions by day, BRIN indexes on the days already written,
+    /// plain aggregate views.
     Native,
 }
 
@@ -112,8 +116,10 @@ fn migrate_locked(client: &mut postgres::Client) -> Result<(Mode, bool), PgError
 
 /// Applies, in order, every step past `from`, recording each version it makes.
 fn upgrade(tx: &mut postgres::Transaction<'_>, from: i32, mode: Mode) -> Result<(), PgError> {
-    for (version, sql, what) in UPGRADES.into_iter().filter(|(v, ..)| *v > from) {
-        tx.batch_execute(sql).map_err(query(what))?;
+    for (version, only, sql, what) in UPGRADES.into_iter().filter(|(v, ..)| *v > from) {
+        if only.is_none_or(|only| only == mode) {
+            tx.batch_execute(sql).map_err(query(what))?;
+        }
         tx.execute("INSERT INTO schema_migrations (version, mode) VALUES ($1, $2)", &[&version, &mode.name()])
             .map_err(query("recording the migration"))?;
     }

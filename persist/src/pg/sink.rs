@@ -3,7 +3,7 @@
 //! completely or not at all and a record at or below its stream's watermark is
 //! never written twice.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use postgres::Client;
@@ -41,7 +41,8 @@ pub struct PgSink {
     buf: CopyBuf,
     picked: Vec<(u8, u32)>,
     watermarks: BTreeMap<u16, u64>,
-    days: HashSet<(usize, u64)>,
+    /// Native mode: per (kind, day), the partition its rows go to (None: the default one).
+    days: HashMap<(usize, u64), Option<String>>,
     report: LoadReport,
 }
 
@@ -74,7 +75,7 @@ impl PgSink {
             buf: CopyBuf::new(),
             picked: Vec::new(),
             watermarks,
-            days: HashSet::new(),
+            days: HashMap::new(),
             report: LoadReport::default(),
         })
     }
@@ -125,7 +126,8 @@ impl PgSink {
         let mut day_checked = [u64::MAX; RecordKind::ALL.len()];
         let mut positions: BTreeMap<(u16, u32), Record> = BTreeMap::new();
         let mut orders = Latest::default();
-        let mut new_days = Vec::new();
+        // Native mode: each (kind, day) in the batch, for one COPY into that day's partition.
+        let mut batch_days: Vec<(RecordKind, u64)> = Vec::new();
         let mut per_kind = [0usize; RecordKind::ALL.len()];
         self.picked.clear();
         for (i, r) in records.iter().enumerate() {
@@ -164,8 +166,8 @@ impl PgSink {
                 && *checked != day
             {
                 *checked = day;
-                if !self.days.contains(&(index(kind), day)) && !new_days.contains(&(kind, day)) {
-                    new_days.push((kind, day));
+                if !batch_days.contains(&(kind, day)) {
+                    batch_days.push((kind, day));
                 }
             }
         }
@@ -173,37 +175,38 @@ impl PgSink {
         if streams.is_empty() {
             return Ok(0);
         }
-        for (kind, day) in &new_days {
+        // Each new day's partition, made if need be; None: its rows go to the default one.
+        let mut made = Vec::new();
+        for (kind, day) in &batch_days {
+            if self.days.contains_key(&(index(*kind), *day)) {
+                continue;
+            }
             let (name, _) = table(*kind);
-            tx.execute(
-                "SELECT engine_ensure_day_partition($1, to_timestamp(($2::bigint * 86400)::double precision))",
-                &[&name, &(*day as i64)],
-            )
-            .map_err(query("creating a daily partition"))?;
+            let partition: Option<String> = tx
+                .query_one(
+                    "SELECT engine_day_partition($1, to_timestamp(($2::bigint * 86400)::double precision))",
+                    &[&name, &(*day as i64)],
+                )
+                .map_err(query("creating a daily partition"))?
+                .get(0);
+            made.push(((index(*kind), *day), partition));
         }
         for kind in RecordKind::ALL {
             if per_kind.get(index(kind)).copied().unwrap_or(0) == 0 {
                 continue;
             }
-            let mut w = tx.copy_in(&copy_statement(kind)).map_err(query("starting COPY"))?;
-            let buf = &mut self.buf;
-            buf.begin();
-            for (k, i) in &self.picked {
-                if *k != kind as u8 {
-                    continue;
-                }
-                if let Some(r) = records.get(*i as usize) {
-                    encode(r, kind, buf);
-                }
-                if buf.is_chunk_full() {
-                    w.write_all(buf.pending()).map_err(|source| PgError::Send { source })?;
-                    buf.sent();
-                }
+            let (parent, _) = table(kind);
+            let rows = (records, &self.picked[..]);
+            if self.mode == Mode::Timescale {
+                copy_rows(&mut tx, &mut self.buf, rows, kind, parent, None)?;
+                continue;
             }
-            buf.end();
-            w.write_all(buf.pending()).map_err(|source| PgError::Send { source })?;
-            buf.sent();
-            w.finish().map_err(query("finishing COPY (a CHECK constraint or type mismatch?)"))?;
+            for (_, day) in batch_days.iter().filter(|(k, _)| *k == kind) {
+                let key = (index(kind), *day);
+                let known = self.days.get(&key).or_else(|| made.iter().find(|(k, _)| *k == key).map(|(_, p)| p));
+                let into = known.and_then(Option::as_deref).unwrap_or(parent);
+                copy_rows(&mut tx, &mut self.buf, rows, kind, into, Some(*day))?;
+            }
         }
         let rows = self.picked.len() as u64;
         for ((venue, instrument), r) in &positions {
@@ -229,11 +232,43 @@ impl PgSink {
         }
         tx.commit().map_err(query("committing a batch"))?;
         self.watermarks.extend(streams.iter().map(|(stream, _, seq)| (*stream, *seq)));
-        self.days.extend(new_days.into_iter().map(|(kind, day)| (index(kind), day)));
+        self.days.extend(made);
         self.report.written += rows;
         self.report.batches += 1;
         Ok(rows)
     }
+}
+
+/// One COPY of the `picked` records of `kind` (of `day` only, if given) into `into`.
+fn copy_rows(
+    tx: &mut postgres::Transaction<'_>,
+    buf: &mut CopyBuf,
+    (records, picked): (&[Record], &[(u8, u32)]),
+    kind: RecordKind,
+    into: &str,
+    day: Option<u64>,
+) -> Result<(), PgError> {
+    let mut w = tx.copy_in(&copy_statement(kind, into)).map_err(query("starting COPY"))?;
+    buf.begin();
+    for (k, i) in picked {
+        if *k != kind as u8 {
+            continue;
+        }
+        let Some(r) = records.get(*i as usize) else { continue };
+        if day.is_some_and(|day| r.ts / DAY_NS != day) {
+            continue;
+        }
+        encode(r, kind, buf);
+        if buf.is_chunk_full() {
+            w.write_all(buf.pending()).map_err(|source| PgError::Send { source })?;
+            buf.sent();
+        }
+    }
+    buf.end();
+    w.write_all(buf.pending()).map_err(|source| PgError::Send { source })?;
+    buf.sent();
+    w.finish().map_err(query("finishing COPY (a CHECK constraint or type mismatch?)"))?;
+    Ok(())
 }
 
 /// Loads every journaled record from `from` (up to `until`, if given) that the

@@ -1,0 +1,82 @@
+-- Schema version 5, native mode: time indexes only on days the writer has finished.
+--
+-- A BRIN index on the partitioned parent is kept up to date row by row on every
+-- partition, today's included. On the PostgreSQL 15 measured here, brininsert
+-- re-reads the index's range map for every row: it was a fifth of the server's time
+-- in a binary COPY of trades (perf), and the COPY of 1M trade rows ran 1.45x faster
+-- without it (medians of 9 interleaved runs). So the live day's partition has no
+-- index (a query on today scans today's partition; partition pruning still skips
+-- every other day), and a day's partition gets its BRIN index when the writer
+-- creates the next day's partition: one pass over a day that is no longer written,
+-- so the index is also complete. The default partition, which only takes rows for a
+-- day whose partition could not be made, keeps its own index.
+
+DROP INDEX IF EXISTS market_trades_ts_brin;
+DROP INDEX IF EXISTS book_tops_ts_brin;
+DROP INDEX IF EXISTS order_events_ts_brin;
+DROP INDEX IF EXISTS fills_ts_brin;
+DROP INDEX IF EXISTS position_snapshots_ts_brin;
+DROP INDEX IF EXISTS risk_events_ts_brin;
+
+-- BRIN indexes on every day partition of `parent` before `day_start` that has none.
+-- Returns how many it made.
+CREATE OR REPLACE FUNCTION engine_index_closed_days(parent text, day_start timestamptz) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    cutoff text := parent || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD');
+    day record;
+    made integer := 0;
+BEGIN
+    FOR day IN
+        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = parent::regclass
+          AND left(c.relname, length(parent) + 2) = parent || '_p'
+          AND c.relname < cutoff
+          AND NOT EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid)
+        ORDER BY c.relname
+    LOOP
+        EXECUTE format('CREATE INDEX %I ON %I USING brin (ts)', day.relname || '_ts_brin', day.relname);
+        made := made + 1;
+    END LOOP;
+    RETURN made;
+END $$;
+
+-- As in version 1, and once a new day's partition is made, the days before it are
+-- indexed.
+CREATE OR REPLACE FUNCTION engine_ensure_day_partition(parent text, day_start timestamptz) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    name text := parent || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD');
+BEGIN
+    IF to_regclass(name) IS NOT NULL THEN
+        RETURN true;
+    END IF;
+    EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                   name, parent, day_start, day_start + interval '1 day');
+    PERFORM engine_index_closed_days(parent, day_start);
+    RETURN true;
+EXCEPTION WHEN check_violation OR duplicate_table THEN
+    RETURN false;
+END $$;
+
+DO $$
+DECLARE
+    parent text;
+BEGIN
+    FOREACH parent IN ARRAY ARRAY['market_trades', 'book_tops', 'order_events', 'fills',
+                                  'position_snapshots', 'risk_events'] LOOP
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I USING brin (ts)',
+                       parent || '_default_ts_brin', parent || '_default');
+        PERFORM engine_index_closed_days(parent, now());
+    END LOOP;
+END $$;
+
+-- The partition that takes `parent`'s rows of the day starting at `day_start`, made
+-- if need be; NULL when they go to the default partition. The writer copies a day's
+-- rows straight into it, which spares the server routing each row (about 8% of a
+-- COPY of trades here).
+CREATE OR REPLACE FUNCTION engine_day_partition(parent text, day_start timestamptz) RETURNS text
+LANGUAGE sql AS $$
+    SELECT CASE WHEN engine_ensure_day_partition(parent, day_start)
+                THEN parent || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD') END
+$$;
