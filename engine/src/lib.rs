@@ -6,6 +6,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
+// First, so its macros are in scope in every module below.
+#[macro_use]
+mod stdout;
+
 pub mod bench;
 pub mod cli;
 pub mod clock;

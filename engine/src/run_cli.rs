@@ -451,7 +451,7 @@ pub fn run_command(args: &RunArgs) -> Result<ExitCode, String> {
         }
         Err(e) => return Err(e.to_string()),
     };
-    print!("{}", outcome.summary.table());
+    out!("{}", outcome.summary.table());
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&outcome.summary).map_err(|e| e.to_string())?;
         std::fs::write(path, text + "\n").map_err(|e| format!("--json {}: {e}", path.display()))?;
@@ -528,9 +528,9 @@ pub fn journal_command(args: &JournalArgs, verify: bool) -> Result<ExitCode, Str
         Err(e) => return Err(e.to_string()),
     };
     if args.json {
-        println!("{}", summary_json(&summary));
+        outln!("{}", summary_json(&summary));
     } else {
-        print!("{}", summary_text(&summary));
+        out!("{}", summary_text(&summary));
     }
     if verify && !summary.sequences_intact() {
         eprintln!("verify: some stream has missing or repeated sequence numbers");
@@ -570,9 +570,12 @@ pub fn load_command(args: &LoadArgs) -> Result<ExitCode, String> {
     eprintln!("schema: {} ({})", mode.name(), if migrated { "migrated now" } else { "already current" });
     let mut sink = persist::pg::PgSink::open(client, mode).map_err(|e| e.to_string())?;
     let report = persist::pg::load_journal(&mut sink, &reader, args.batch.max(1)).map_err(|e| e.to_string())?;
-    println!(
+    outln!(
         "loaded {} rows in {} transaction(s); {} already in the database; {} of an unknown kind skipped",
-        report.written, report.batches, report.already_there, report.unknown_kind
+        report.written,
+        report.batches,
+        report.already_there,
+        report.unknown_kind
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -644,7 +647,7 @@ pub fn bench_e2e_command(args: &crate::cli::E2eArgs) -> Result<ExitCode, String>
         crate::bench::png_font().map_err(|e| format!("--plot: {e}"))?;
     }
     let results = crate::bench::e2e(&topologies, &args.rates, args.seconds.max(1)).map_err(|e| e.to_string())?;
-    print!("{}", crate::bench::table(&results));
+    out!("{}", crate::bench::table(&results));
     if let Some(path) = &args.run.json {
         let rows: Vec<_> = results.iter().map(|(r, _)| r).collect();
         let text = serde_json::to_string_pretty(&serde_json::json!({ "results": rows })).map_err(|e| e.to_string())?;
@@ -671,7 +674,7 @@ pub fn kill_command(args: &crate::cli::KillArgs) -> Result<ExitCode, String> {
     use crate::run::control::{Command, send};
     if let Some(path) = &args.control {
         send(path, Command::Kill)?;
-        println!("wrote `kill` to {}: the engine trips its kill switch within 100 ms", path.display());
+        outln!("wrote `kill` to {}: the engine trips its kill switch within 100 ms", path.display());
         return Ok(ExitCode::SUCCESS);
     }
     let pid = args.pid.ok_or("give a PID or --control FILE")?;
@@ -684,7 +687,7 @@ pub fn kill_command(args: &crate::cli::KillArgs) -> Result<ExitCode, String> {
     }
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGUSR1)
         .map_err(|e| format!("signalling process {pid}: {e}"))?;
-    println!("sent SIGUSR1 to engine {pid}: its kill switch trips, working orders are cancelled");
+    outln!("sent SIGUSR1 to engine {pid}: its kill switch trips, working orders are cancelled");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -703,7 +706,7 @@ pub fn rearm_command(args: &crate::cli::RearmArgs) -> Result<ExitCode, String> {
         PlanArg::Aggressive => RearmPlan::Aggressive,
     };
     send(&args.control, Command::Rearm(plan))?;
-    println!(
+    outln!(
         "wrote `rearm {}` to {}: the engine re-arms within 100 ms if its kill switch tripped \
          (the run's report counts refused re-arms)",
         plan.name(),

@@ -62,12 +62,12 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, UsageError> {
     let (host, findings) = run_audit(&args.target)?;
     if args.json {
         let json = serde_json::to_string_pretty(&findings).map_err(|e| UsageError(e.to_string()))?;
-        println!("{json}");
+        outln!("{json}");
     } else {
         if let Some(why) = host.vm_evidence().0 {
-            println!("This is a virtual machine ({why}): what only the hypervisor can fix is reported as warn.\n");
+            outln!("This is a virtual machine ({why}): what only the hypervisor can fix is reported as warn.\n");
         }
-        print!("{}", table(&findings));
+        out!("{}", table(&findings));
     }
     let failed = audit::worst(&findings) == Status::Fail;
     Ok(if args.strict && failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
@@ -105,17 +105,17 @@ pub fn apply(args: &ApplyArgs) -> Result<ExitCode, UsageError> {
     let (host, findings) = run_audit(&args.target)?;
     let done = audit::apply(&host, &findings, args.dry_run);
     if done.is_empty() {
-        println!("nothing to change: every check with a runtime fix is already ok");
+        outln!("nothing to change: every check with a runtime fix is already ok");
         return Ok(ExitCode::SUCCESS);
     }
     let mut failures = 0;
     for step in &done {
         match &step.outcome {
-            Outcome::DryRun | Outcome::NeedsReboot => println!("{}", step.remedy),
-            Outcome::Applied => println!("ok      {}", step.remedy),
+            Outcome::DryRun | Outcome::NeedsReboot => outln!("{}", step.remedy),
+            Outcome::Applied => outln!("ok      {}", step.remedy),
             Outcome::Failed(why) => {
                 failures += 1;
-                println!("FAILED  {}  ({why})", step.remedy);
+                outln!("FAILED  {}  ({why})", step.remedy);
             }
         }
     }
@@ -149,10 +149,10 @@ pub fn jitter(args: &JitterArgs) -> Result<ExitCode, UsageError> {
     if args.json {
         let json: Vec<_> = reports.iter().map(|r| jitter_json(r, &args.rates)).collect();
         let text = serde_json::to_string_pretty(&json).map_err(|e| UsageError(e.to_string()))?;
-        println!("{text}");
+        outln!("{text}");
     } else {
         for r in &reports {
-            print!("{}", jitter_table(r, &args.rates));
+            out!("{}", jitter_table(r, &args.rates));
         }
     }
     Ok(ExitCode::SUCCESS)

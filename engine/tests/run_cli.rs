@@ -98,6 +98,29 @@ fn sigint_stops_the_run_in_order_and_prints_the_report() {
     assert!(report["records"].as_u64().unwrap() > 1_000, "{report}");
 }
 
+/// A reader that has gone (`engine run | head -3`) is no failure of the run: it
+/// exits as it would have, and still writes the files that come after its table.
+#[test]
+fn a_closed_stdout_does_not_fail_the_run_or_skip_its_files() {
+    let _one = common::one_engine_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let persist = journal_arg(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["run", "--quiet", "--frames", "20000", "--persist", &persist, "--json", json.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the pipe's only reader closes it before the table
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(summary["events"], 20_000);
+}
+
 #[test]
 fn a_panicking_or_stalled_stage_exits_4_with_everything_handed_over_journaled() {
     let _one = common::one_engine_at_a_time();

@@ -428,7 +428,7 @@ pub fn run(args: &SimArgs) -> Result<std::process::ExitCode, String> {
     let credentials = Credentials::from_env().ok();
     let registry = Arc::new(Registry { credentials, accounts: Mutex::new(HashMap::new()) });
     // The first line says where: tests and scripts read it.
-    println!("listening on {scheme}://{addr}/");
+    outln!("listening on {scheme}://{addr}/");
     if registry.credentials.is_none() {
         eprintln!("sim: order entry is off: set ENGINE_API_KEY and ENGINE_API_SECRET to open {scheme}://{addr}/orders");
     }
