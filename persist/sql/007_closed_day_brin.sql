@@ -18,7 +18,8 @@ DROP INDEX IF EXISTS fills_ts_brin;
 DROP INDEX IF EXISTS position_snapshots_ts_brin;
 DROP INDEX IF EXISTS risk_events_ts_brin;
 
--- BRIN indexes on every day partition of `parent` before `day_start` that has none.
+-- A BRIN index on every day partition of `parent` before `day_start` that lacks its own
+-- (any other index an operator added does not count).
 -- Returns how many it made.
 CREATE OR REPLACE FUNCTION engine_index_closed_days(parent text, day_start timestamptz) RETURNS integer
 LANGUAGE plpgsql AS $$
@@ -32,7 +33,7 @@ BEGIN
         WHERE i.inhparent = parent::regclass
           AND left(c.relname, length(parent) + 2) = parent || '_p'
           AND c.relname < cutoff
-          AND NOT EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid)
+          AND to_regclass(quote_ident(c.relname || '_ts_brin')) IS NULL
         ORDER BY c.relname
     LOOP
         EXECUTE format('CREATE INDEX %I ON %I USING brin (ts)', day.relname || '_ts_brin', day.relname);

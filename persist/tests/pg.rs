@@ -139,9 +139,11 @@ fn a_day_is_indexed_once_the_next_one_starts_and_late_rows_still_land() {
     assert_eq!(s.write_batch(&records(1, 2, TS0)).unwrap(), 12);
     let c = s.client();
     assert_eq!(indexes(c, "market_trades_p20261118"), Vec::<String>::new(), "the live day has no index");
+    // An operator's own index does not count as the day's time index.
+    c.batch_execute("CREATE INDEX my_instrument_idx ON market_trades_p20261118 (instrument)").unwrap();
     assert_eq!(s.write_batch(&records(13, 2, TS0 + DAY_NS)).unwrap(), 12);
     let c = s.client();
-    assert_eq!(indexes(c, "market_trades_p20261118"), vec!["market_trades_p20261118_ts_brin"]);
+    assert_eq!(indexes(c, "market_trades_p20261118"), vec!["market_trades_p20261118_ts_brin", "my_instrument_idx"]);
     assert_eq!(indexes(c, "fills_p20261118"), vec!["fills_p20261118_ts_brin"]);
     assert_eq!(indexes(c, "market_trades_p20261119"), Vec::<String>::new());
     // A late batch for the closed day, then rows for a day already in the default
