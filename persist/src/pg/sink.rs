@@ -201,11 +201,13 @@ impl PgSink {
                 copy_rows(&mut tx, &mut self.buf, rows, kind, parent, None)?;
                 continue;
             }
+            // Rows are picked by day only when the kind spans several (midnight).
+            let several = batch_days.iter().filter(|(k, _)| *k == kind).count() > 1;
             for (_, day) in batch_days.iter().filter(|(k, _)| *k == kind) {
                 let key = (index(kind), *day);
                 let known = self.days.get(&key).or_else(|| made.iter().find(|(k, _)| *k == key).map(|(_, p)| p));
                 let into = known.and_then(Option::as_deref).unwrap_or(parent);
-                copy_rows(&mut tx, &mut self.buf, rows, kind, into, Some(*day))?;
+                copy_rows(&mut tx, &mut self.buf, rows, kind, into, several.then_some(*day))?;
             }
         }
         let rows = self.picked.len() as u64;
