@@ -108,6 +108,11 @@ pub enum JournalCmd {
     /// exactly once: records at or below each stream's stored watermark are skipped,
     /// so it is safe to run again or after an interrupted load.
     Load(LoadArgs),
+    /// Write the journal as CSV files, one per table (market_trades.csv, book_tops.csv,
+    /// ...), with the columns and values `journal load` stores: `COPY table FROM
+    /// 'file' (FORMAT csv, HEADER)` loads one as it is. Never overwrites a file. On a
+    /// corrupt journal the files hold every record before the damage, and it exits 2.
+    Export(ExportArgs),
 }
 
 /// `engine sim` flags.
@@ -288,6 +293,18 @@ pub struct LoadArgs {
     /// Records per transaction.
     #[arg(long, default_value_t = 50_000)]
     pub batch: usize,
+}
+
+/// `engine journal export` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The journal directory.
+    #[arg(value_name = "JOURNAL_DIR")]
+    pub dir: PathBuf,
+    /// The directory to write the CSV files into (made if missing; files already
+    /// there are not overwritten).
+    #[arg(long, value_name = "OUT_DIR")]
+    pub out: PathBuf,
 }
 
 /// Which journal.

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod config;
 mod connector;
 pub mod decode;
+pub mod export;
 pub mod fixed;
 pub mod gateway;
 pub mod limit_flags;

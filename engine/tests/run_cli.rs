@@ -462,6 +462,59 @@ fn a_run_with_db_ships_exactly_its_journal_into_postgres() {
     assert!(!stderr.contains("wrong-pass-42"), "the password leaked: {stderr}");
 }
 
+/// `journal export` writes what `journal load` stores: the CSV files, copied into a
+/// second database, hold the same rows as the first one's load, table by table; an
+/// existing file is not overwritten, and a corrupt journal is exit 2.
+#[test]
+fn an_exported_journal_copies_into_postgres_as_journal_load_stores_it() {
+    let _one = common::one_engine_at_a_time();
+    let loaded = common::fresh_database("engine_export_loaded");
+    let copied = common::fresh_database("engine_export_copied");
+    let dir = tempfile::tempdir().unwrap();
+    let persist = journal_arg(dir.path());
+    let (code, _, stderr) = engine(&["run", "--quiet", "--frames", "30000", "--rate", "200000", "--persist", &persist]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let journal = dir.path().join("journal");
+    let journal = journal.to_str().unwrap();
+    let (code, _, stderr) = engine(&["journal", "load", journal, "--db", &loaded]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let out = dir.path().join("csv");
+    let (code, stdout, stderr) = engine(&["journal", "export", journal, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("market_trades.csv") && stdout.contains("risk_events.csv"), "{stdout}");
+
+    let mut a = persist::pg::connect(Some(&loaded)).unwrap();
+    let mut b = persist::pg::connect(Some(&copied)).unwrap();
+    persist::pg::migrate(&mut b).unwrap();
+    for table in ["market_trades", "book_tops", "order_events", "fills", "position_snapshots", "risk_events"] {
+        let csv = std::fs::read(out.join(format!("{table}.csv"))).unwrap();
+        let mut tx = b.transaction().unwrap();
+        let mut w = tx.copy_in(&format!("COPY {table} FROM STDIN (FORMAT csv, HEADER true)")).unwrap();
+        std::io::Write::write_all(&mut w, &csv).unwrap();
+        w.finish().unwrap_or_else(|e| panic!("{table}: {}", persist::pg::render(&e)));
+        tx.commit().unwrap();
+        let digest = format!("SELECT count(*), md5(string_agg(t::text, '|' ORDER BY stream, seq)) FROM {table} t");
+        let expected: (i64, Option<String>) = a.query_one(&digest, &[]).map(|r| (r.get(0), r.get(1))).unwrap();
+        let got: (i64, Option<String>) = b.query_one(&digest, &[]).map(|r| (r.get(0), r.get(1))).unwrap();
+        assert_eq!(got, expected, "{table}");
+        if table != "position_snapshots" {
+            assert!(expected.0 > 0, "{table} is empty: the test shows nothing for it");
+        }
+    }
+
+    let (code, _, stderr) = engine(&["journal", "export", journal, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("market_trades.csv") && stderr.contains("exists"), "{stderr}");
+    let segment = std::fs::read_dir(journal).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[64 + 16 + 3] ^= 0xff;
+    std::fs::write(&segment, &bytes).unwrap();
+    let again = dir.path().join("csv-corrupt");
+    let (code, _, stderr) = engine(&["journal", "export", journal, "--out", again.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("corrupt") && stderr.contains("the files hold the 0 records before it"), "{stderr}");
+}
+
 #[test]
 fn a_full_disk_stops_the_engine_counts_what_was_not_journaled_and_corrupts_nothing() {
     let _one = common::one_engine_at_a_time();

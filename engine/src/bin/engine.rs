@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Journal(JournalCmd::Inspect(args)) => engine::run_cli::journal_command(args, false),
         Command::Journal(JournalCmd::Verify(args)) => engine::run_cli::journal_command(args, true),
         Command::Journal(JournalCmd::Load(args)) => engine::run_cli::load_command(args),
+        Command::Journal(JournalCmd::Export(args)) => engine::run_cli::export_command(args),
     };
     match result {
         Ok(code) => code,

@@ -128,11 +128,14 @@ pub fn table(kind: RecordKind) -> (&'static str, &'static str) {
     }
 }
 
+/// The columns every event table starts with, in COPY order.
+pub const COMMON_COLUMNS: &str = "ts, ts_ns, stream, seq, venue, instrument";
+
 /// The `COPY ... FROM STDIN (FORMAT binary)` statement of a kind's rows into `into`:
 /// its table, or one of that table's partitions.
 pub fn copy_statement(kind: RecordKind, into: &str) -> String {
     let (_, columns) = table(kind);
-    format!("COPY \"{into}\" (ts, ts_ns, stream, seq, venue, instrument, {columns}) FROM STDIN (FORMAT binary)")
+    format!("COPY \"{into}\" ({COMMON_COLUMNS}, {columns}) FROM STDIN (FORMAT binary)")
 }
 
 /// A small-integer column: an out-of-range value becomes `i16::MAX`, which every
@@ -141,64 +144,92 @@ pub(super) fn small(v: i64) -> i16 {
     i16::try_from(v).unwrap_or(i16::MAX)
 }
 
+/// One column's value, typed as its table stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// `smallint`.
+    I16(i16),
+    /// `integer`.
+    I32(i32),
+    /// `bigint`.
+    I64(i64),
+    /// `timestamptz`, given as Unix nanoseconds (stored to the microsecond).
+    Time(u64),
+}
+
+/// Passes `put` each column of `r` as a row of its kind's table, in the order of
+/// [`COMMON_COLUMNS`] and then [`table`]'s columns. The one place that says which
+/// field goes in which column: the binary COPY writer and `engine journal export`
+/// both read rows through it.
+#[inline(always)] // reason: `put` is a match on the variant, folded per call site
+pub fn columns(r: &Record, kind: RecordKind, mut put: impl FnMut(Value)) {
+    use Value::{I16, I32, I64, Time};
+    let f = r.fields;
+    put(Time(r.ts));
+    put(I64(r.ts as i64));
+    put(I16(r.stream as i16));
+    put(I64(r.seq as i64));
+    put(I16(r.venue as i16));
+    put(I32(r.instrument as i32));
+    match kind {
+        RecordKind::Trade => {
+            for v in &f[..4] {
+                put(I64(*v));
+            }
+            put(I16(r.code as i16));
+        }
+        RecordKind::BookTop => {
+            for v in &f[1..6] {
+                put(I64(*v));
+            }
+        }
+        RecordKind::Order => {
+            put(I64(f[0]));
+            put(I16(r.code as i16));
+            put(I16(small(f[1])));
+            put(I64(f[2]));
+            put(I64(f[3]));
+            put(I64(f[4]));
+            put(I16(small(f[5])));
+        }
+        RecordKind::Fill => {
+            put(I64(f[0]));
+            put(I64(f[1]));
+            put(I16(small(f[2])));
+            put(I64(f[3]));
+            put(I64(f[4]));
+            put(I64(f[5]));
+            put(I16(r.code as i16));
+        }
+        RecordKind::Position => {
+            for v in f {
+                put(I64(v));
+            }
+        }
+        RecordKind::Risk => {
+            put(I64(f[0]));
+            put(I16(r.code as i16));
+            put(I16(small(f[1])));
+            for v in &f[2..6] {
+                put(I64(*v));
+            }
+        }
+    }
+}
+
 /// Appends `r` as one row of its kind's table.
 pub fn encode(r: &Record, kind: RecordKind, stream: &mut CopyBuf) {
-    let f = r.fields;
-    let columns = match kind {
+    let columns_in_row = match kind {
         RecordKind::Trade | RecordKind::BookTop => 11,
         RecordKind::Position => 12,
         RecordKind::Order | RecordKind::Fill | RecordKind::Risk => 13,
     };
-    let mut out = Row::new(columns);
-    out.timestamp(r.ts);
-    out.i64(r.ts as i64);
-    out.i16(r.stream as i16);
-    out.i64(r.seq as i64);
-    out.i16(r.venue as i16);
-    out.i32(r.instrument as i32);
-    match kind {
-        RecordKind::Trade => {
-            for v in &f[..4] {
-                out.i64(*v);
-            }
-            out.i16(r.code as i16);
-        }
-        RecordKind::BookTop => {
-            for v in &f[1..6] {
-                out.i64(*v);
-            }
-        }
-        RecordKind::Order => {
-            out.i64(f[0]);
-            out.i16(r.code as i16);
-            out.i16(small(f[1]));
-            out.i64(f[2]);
-            out.i64(f[3]);
-            out.i64(f[4]);
-            out.i16(small(f[5]));
-        }
-        RecordKind::Fill => {
-            out.i64(f[0]);
-            out.i64(f[1]);
-            out.i16(small(f[2]));
-            out.i64(f[3]);
-            out.i64(f[4]);
-            out.i64(f[5]);
-            out.i16(r.code as i16);
-        }
-        RecordKind::Position => {
-            for v in f {
-                out.i64(v);
-            }
-        }
-        RecordKind::Risk => {
-            out.i64(f[0]);
-            out.i16(r.code as i16);
-            out.i16(small(f[1]));
-            for v in &f[2..6] {
-                out.i64(*v);
-            }
-        }
-    }
+    let mut out = Row::new(columns_in_row);
+    columns(r, kind, |v| match v {
+        Value::I16(v) => out.i16(v),
+        Value::I32(v) => out.i32(v),
+        Value::I64(v) => out.i64(v),
+        Value::Time(unix_ns) => out.timestamp(unix_ns),
+    });
     stream.push(&out);
 }
