@@ -36,8 +36,14 @@ BEGIN
           AND to_regclass(quote_ident(c.relname || '_ts_brin')) IS NULL
         ORDER BY c.relname
     LOOP
-        EXECUTE format('CREATE INDEX %I ON %I USING brin (ts)', day.relname || '_ts_brin', day.relname);
-        made := made + 1;
+        -- An index is an aid, never a reason to refuse a batch: a failure (a partition
+        -- the writer does not own, say) is a warning, and the next call tries again.
+        BEGIN
+            EXECUTE format('CREATE INDEX %I ON %I USING brin (ts)', day.relname || '_ts_brin', day.relname);
+            made := made + 1;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'not indexing %: %', day.relname, SQLERRM;
+        END;
     END LOOP;
     RETURN made;
 END $$;
@@ -55,16 +61,29 @@ BEGIN
 END $$;
 
 -- The partition that takes `parent`'s rows of the day starting at `day_start`, made
--- if need be (the days before it then get their indexes); NULL when the rows go to
--- the default partition. The writer copies a day's rows straight into it, which
--- spares the server routing each row (about 8% of a COPY of trades here). It asks
--- once per kind and day it meets.
+-- if need be (the days before it then get their indexes); NULL when the rows go
+-- through the parent instead. The writer copies a day's rows straight into the
+-- partition, which spares the server routing each row (in the timings above, the
+-- COPY ran 8% faster into the partition than through the parent). So the partition
+-- named for the day must be one of `parent`'s and hold exactly that UTC day: a table
+-- detached for archiving, or a day made by an older writer in a session whose time
+-- zone has daylight saving (23 or 25 hours), takes nothing directly; the parent
+-- routes those rows where they belong, as before this version.
 CREATE OR REPLACE FUNCTION engine_day_partition(parent text, day_start timestamptz) RETURNS text
 LANGUAGE plpgsql AS $$
+DECLARE
+    name text := parent || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD');
+    bound text;
 BEGIN
     IF NOT engine_ensure_day_partition(parent, day_start) THEN
         RETURN NULL;
     END IF;
+    SELECT pg_get_expr(c.relpartbound, c.oid) INTO bound
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = parent::regclass AND c.relname = name;
+    IF bound IS DISTINCT FROM format('FOR VALUES FROM (%L) TO (%L)', day_start, day_start + interval '24 hours') THEN
+        RETURN NULL;
+    END IF;
     PERFORM engine_index_closed_days(parent, day_start);
-    RETURN parent || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD');
+    RETURN name;
 END $$;

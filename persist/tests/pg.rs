@@ -165,6 +165,48 @@ fn a_day_is_indexed_once_the_next_one_starts_and_late_rows_still_land() {
     assert_eq!(count(c, "fills_p20261123"), 2, "other kinds got the day's partition");
 }
 
+/// The writer copies straight into a day's partition only when it is one of the
+/// table's and holds exactly that UTC day. A day made by an older writer in a time
+/// zone with daylight saving (23 hours here) and a partition detached for archiving
+/// take nothing directly: their rows go through the parent, none is refused, and a
+/// database whose own time zone has daylight saving makes 24-hour days.
+#[test]
+fn only_a_partition_holding_exactly_the_utc_day_takes_rows_directly() {
+    const DAY_NS: u64 = 86_400_000_000_000;
+    // 2027-03-28, the day London's clocks go forward, from 23:30 UTC.
+    const SPRING: u64 = 1_806_192_000_000_000_000 + 23 * 3_600_000_000_000 + 1_800_000_000_000;
+    let url = fresh_database("pg_day_bounds");
+    let mut s = sink(&url);
+    let name = s.client().query_one("SELECT current_database()", &[]).unwrap().get::<_, String>(0);
+    s.client().batch_execute(&format!("ALTER DATABASE {name} SET TimeZone = 'Europe/London'")).unwrap();
+    let mut s = sink(&url);
+    let c = s.client();
+    // As an older writer made it: a local "1 day" in London is 23 hours that day.
+    c.batch_execute(
+        "SET TimeZone = 'Europe/London'; \
+         CREATE TABLE market_trades_p20270328 PARTITION OF market_trades \
+           FOR VALUES FROM ('2027-03-28 00:00:00+00') TO ('2027-03-28 00:00:00+00'::timestamptz + interval '1 day'); \
+         SET TimeZone = 'UTC'",
+    )
+    .unwrap();
+    assert_eq!(s.write_batch(&records(1, 2, SPRING)).unwrap(), 12, "the last UTC hour fits no partition");
+    let count = |c: &mut postgres::Client, table: &str| -> i64 {
+        c.query_one(&format!("SELECT count(*) FROM {table}"), &[]).unwrap().get(0)
+    };
+    let c = s.client();
+    assert_eq!((count(c, "market_trades_p20270328"), count(c, "market_trades_default")), (0, 2));
+    assert_eq!(count(c, "fills_p20270328"), 2, "a day this writer made holds all 24 hours");
+    // A day's partition detached for archiving keeps what it had and takes no more.
+    assert_eq!(s.write_batch(&records(13, 1, SPRING + 2 * DAY_NS)).unwrap(), 6);
+    let c = s.client();
+    c.batch_execute("ALTER TABLE market_trades DETACH PARTITION market_trades_p20270330").unwrap();
+    assert_eq!(s.write_batch(&records(19, 1, SPRING + 2 * DAY_NS + 1_000)).unwrap(), 6);
+    let c = s.client();
+    assert_eq!(count(c, "market_trades_p20270330"), 1, "the detached table got nothing new");
+    assert_eq!(count(c, "market_trades_default"), 3, "the new row went through the parent");
+    assert_eq!(count(c, "market_trades"), 3, "the detached table's row left with it");
+}
+
 /// `orders` holds each order's latest event, written with the batch: a later batch
 /// moves an order on, and an older event (a replay, or a slower stream) never moves
 /// it back.
@@ -435,7 +477,6 @@ fn rows_whose_commit_acknowledgement_was_lost_count_as_shipped() {
     assert_eq!(distinct, 960);
 }
 
-/// The definition of CHECK constraint `name` on `table`.
 /// The names of a table's own indexes.
 fn indexes(c: &mut postgres::Client, table: &str) -> Vec<String> {
     c.query("SELECT indexname::text FROM pg_indexes WHERE tablename = $1 ORDER BY 1", &[&table])
@@ -445,6 +486,7 @@ fn indexes(c: &mut postgres::Client, table: &str) -> Vec<String> {
         .collect()
 }
 
+/// The definition of CHECK constraint `name` on `table`.
 fn constraint(c: &mut postgres::Client, table: &str, name: &str) -> String {
     let sql =
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1 AND conrelid = $2::text::regclass";

@@ -161,6 +161,19 @@ pub enum Value {
 /// [`COMMON_COLUMNS`] and then [`table`]'s columns. The one place that says which
 /// field goes in which column: the binary COPY writer and `engine journal export`
 /// both read rows through it.
+///
+/// # Examples
+/// ```
+/// use persist::{Fields, Origin, RecordKind, pg::copy::{Value, columns}, record::TradeFields};
+/// let origin = Origin { stream: 2, seq: 7, ts: 1_795_000_000_123_456_789, venue: 1, instrument: 3 };
+/// let trade = TradeFields { aggressor: 1, ts_exchange: 5, trade_id: 9, price: 6_000_000, qty: 4 };
+/// let mut row = Vec::new();
+/// columns(&trade.into_record(origin), RecordKind::Trade, |v| row.push(v));
+/// assert_eq!(row.len(), 11); // market_trades' columns
+/// assert_eq!(row[0], Value::Time(1_795_000_000_123_456_789));
+/// assert_eq!(row[3], Value::I64(7)); // seq
+/// assert_eq!(row[8..], [Value::I64(6_000_000), Value::I64(4), Value::I16(1)]);
+/// ```
 #[inline(always)] // reason: `put` is a match on the variant, folded per call site
 pub fn columns(r: &Record, kind: RecordKind, mut put: impl FnMut(Value)) {
     use Value::{I16, I32, I64, Time};

@@ -3,7 +3,7 @@
 //! completely or not at all and a record at or below its stream's watermark is
 //! never written twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use postgres::Client;
@@ -41,8 +41,6 @@ pub struct PgSink {
     buf: CopyBuf,
     picked: Vec<(u8, u32)>,
     watermarks: BTreeMap<u16, u64>,
-    /// Native mode: per (kind, day), the partition its rows go to (None: the default one).
-    days: HashMap<(usize, u64), Option<String>>,
     report: LoadReport,
 }
 
@@ -62,6 +60,9 @@ impl PgSink {
     /// # Errors
     /// The watermarks cannot be read.
     pub fn open(mut client: Client, mode: Mode) -> Result<Self, PgError> {
+        // Days are UTC days (a record's day is its time / 86,400 s): in a session
+        // whose zone has daylight saving, "1 day" would make a 23- or 25-hour partition.
+        client.batch_execute("SET TIME ZONE 'UTC'").map_err(query("setting the session time zone to UTC"))?;
         let mut watermarks = BTreeMap::new();
         for row in client
             .query("SELECT stream, last_seq FROM stream_watermarks", &[])
@@ -69,15 +70,7 @@ impl PgSink {
         {
             watermarks.insert(row.get::<_, i16>(0) as u16, row.get::<_, i64>(1) as u64);
         }
-        Ok(Self {
-            client,
-            mode,
-            buf: CopyBuf::new(),
-            picked: Vec::new(),
-            watermarks,
-            days: HashMap::new(),
-            report: LoadReport::default(),
-        })
+        Ok(Self { client, mode, buf: CopyBuf::new(), picked: Vec::new(), watermarks, report: LoadReport::default() })
     }
 
     /// The highest sequence stored for a stream (0: none).
@@ -175,12 +168,11 @@ impl PgSink {
         if streams.is_empty() {
             return Ok(0);
         }
-        // Each new day's partition, made if need be; None: its rows go to the default one.
-        let mut made = Vec::new();
+        // Each day's partition, made if need be; None: its rows go through the parent.
+        // Asked every batch, not remembered: a partition can be detached or dropped
+        // between two batches, and a COPY into it would then fail the batch for good.
+        let mut partitions = Vec::with_capacity(batch_days.len());
         for (kind, day) in &batch_days {
-            if self.days.contains_key(&(index(*kind), *day)) {
-                continue;
-            }
             let (name, _) = table(*kind);
             let partition: Option<String> = tx
                 .query_one(
@@ -189,7 +181,7 @@ impl PgSink {
                 )
                 .map_err(query("creating a daily partition"))?
                 .get(0);
-            made.push(((index(*kind), *day), partition));
+            partitions.push(partition);
         }
         for kind in RecordKind::ALL {
             if per_kind.get(index(kind)).copied().unwrap_or(0) == 0 {
@@ -203,10 +195,8 @@ impl PgSink {
             }
             // Rows are picked by day only when the kind spans several (midnight).
             let several = batch_days.iter().filter(|(k, _)| *k == kind).count() > 1;
-            for (_, day) in batch_days.iter().filter(|(k, _)| *k == kind) {
-                let key = (index(kind), *day);
-                let known = self.days.get(&key).or_else(|| made.iter().find(|(k, _)| *k == key).map(|(_, p)| p));
-                let into = known.and_then(Option::as_deref).unwrap_or(parent);
+            for ((_, day), partition) in batch_days.iter().zip(&partitions).filter(|((k, _), _)| *k == kind) {
+                let into = partition.as_deref().unwrap_or(parent);
                 copy_rows(&mut tx, &mut self.buf, rows, kind, into, several.then_some(*day))?;
             }
         }
@@ -234,7 +224,6 @@ impl PgSink {
         }
         tx.commit().map_err(query("committing a batch"))?;
         self.watermarks.extend(streams.iter().map(|(stream, _, seq)| (*stream, *seq)));
-        self.days.extend(made);
         self.report.written += rows;
         self.report.batches += 1;
         Ok(rows)
