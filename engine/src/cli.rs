@@ -108,8 +108,8 @@ pub enum JournalCmd {
     /// exactly once: records at or below each stream's stored watermark are skipped,
     /// so it is safe to run again or after an interrupted load.
     Load(LoadArgs),
-    /// Write the journal as CSV files, one per table (market_trades.csv, book_tops.csv,
-    /// ...), with the columns and values `journal load` stores: `COPY table FROM
+    /// Write the journal as CSV files, one per event table (market_trades.csv,
+    /// book_tops.csv, ...), with the rows `journal load` stores: `COPY table FROM
     /// 'file' (FORMAT csv, HEADER)` loads one as it is. Never overwrites a file. On a
     /// corrupt journal the files hold every record before the damage, and it exits 2.
     Export(ExportArgs),

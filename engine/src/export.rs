@@ -1,6 +1,8 @@
-//! `engine journal export`: a journal's records as CSV files, one per table, each row
-//! with the columns and values `engine journal load` stores (both read a record
-//! through [`persist::pg::copy::columns`]). `COPY table FROM 'file' (FORMAT csv,
+//! `engine journal export`: a journal's records as CSV files, one per event table,
+//! each row with the columns and values `engine journal load` stores (both read a
+//! record through [`persist::pg::copy::columns`], and both skip a record at or below
+//! its stream's highest sequence so far). The current-state tables (`positions`,
+//! `orders`) are derived from these rows and are not exported. `COPY table FROM 'file' (FORMAT csv,
 //! HEADER)` loads a file as it is; any spreadsheet or dataframe library reads it.
 
 use std::{
@@ -22,10 +24,14 @@ pub struct ExportReport {
     pub files: Vec<(PathBuf, u64)>,
     /// Records of a kind this build does not know (from a newer writer): skipped.
     pub unknown_kind: u64,
+    /// Records at or below their stream's highest sequence so far (a repeat, which
+    /// `engine journal verify` reports): skipped, as `journal load` skips them.
+    pub repeats: u64,
 }
 
 /// Why an export stopped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExportError {
     /// A file could not be made or written.
     #[error("{path}: {source}")]
@@ -78,12 +84,22 @@ pub fn export(reader: &JournalReader, dir: &Path) -> Result<ExportReport, Export
     std::fs::create_dir_all(dir).map_err(|source| ExportError::Io { path: dir.to_owned(), source })?;
     let mut outputs =
         RecordKind::ALL.into_iter().map(|kind| Output::create(dir, kind)).collect::<Result<Vec<_>, _>>()?;
-    let mut unknown_kind = 0;
+    let (mut unknown_kind, mut repeats) = (0, 0);
+    // Per stream, the highest sequence exported: a short list, as in the sink.
+    let mut highest: Vec<(u16, u64)> = Vec::new();
     let mut failed = None;
     let mut line = String::with_capacity(256);
     let scanned = reader.scan(reader.start(), |_, r| {
         if failed.is_some() {
             return;
+        }
+        match highest.iter_mut().find(|(stream, _)| *stream == r.stream) {
+            Some((_, seq)) if r.seq <= *seq => {
+                repeats += 1;
+                return;
+            }
+            Some((_, seq)) => *seq = r.seq,
+            None => highest.push((r.stream, r.seq)),
         }
         let Some(kind) = r.kind() else {
             unknown_kind += 1;
@@ -113,7 +129,7 @@ pub fn export(reader: &JournalReader, dir: &Path) -> Result<ExportReport, Export
     }
     let exported = outputs.iter().map(|o| o.rows).sum();
     scanned.map_err(|source| ExportError::Corrupt { source, exported })?;
-    Ok(ExportReport { files: outputs.into_iter().map(|o| (o.path, o.rows)).collect(), unknown_kind })
+    Ok(ExportReport { files: outputs.into_iter().map(|o| (o.path, o.rows)).collect(), unknown_kind, repeats })
 }
 
 fn push_value(line: &mut String, v: Value) {

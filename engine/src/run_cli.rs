@@ -580,7 +580,7 @@ pub fn load_command(args: &LoadArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `engine journal export`: the journal as CSV files, one per table.
+/// `engine journal export`: the journal as CSV files, one per event table.
 ///
 /// # Errors
 /// Not a journal, or a file cannot be made or written (a corrupt journal is exit 2
@@ -603,6 +603,12 @@ pub fn export_command(args: &ExportArgs) -> Result<ExitCode, String> {
     }
     if report.unknown_kind > 0 {
         eprintln!("warning: {} records of a kind this build does not know were skipped", report.unknown_kind);
+    }
+    if report.repeats > 0 {
+        eprintln!(
+            "warning: {} records at or below their stream's sequence so far were skipped, as `journal load` skips them",
+            report.repeats
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
