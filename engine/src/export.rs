@@ -93,14 +93,17 @@ pub fn export(reader: &JournalReader, dir: &Path) -> Result<ExportReport, Export
         if failed.is_some() {
             return;
         }
-        match highest.iter_mut().find(|(stream, _)| *stream == r.stream) {
-            Some((_, seq)) if r.seq <= *seq => {
-                repeats += 1;
-                return;
-            }
-            Some((_, seq)) => *seq = r.seq,
-            None => highest.push((r.stream, r.seq)),
+        // A stream starts at 0, as a fresh database's watermark does.
+        let at = highest.iter().position(|(stream, _)| *stream == r.stream).unwrap_or_else(|| {
+            highest.push((r.stream, 0));
+            highest.len() - 1
+        });
+        let Some((_, seq)) = highest.get_mut(at) else { return };
+        if r.seq <= *seq {
+            repeats += 1;
+            return;
         }
+        *seq = r.seq;
         let Some(kind) = r.kind() else {
             unknown_kind += 1;
             return;
@@ -165,7 +168,36 @@ impl std::fmt::Display for Timestamp {
 
 #[cfg(test)]
 mod tests {
-    use super::Timestamp;
+    use super::{Timestamp, export};
+    use persist::{
+        Fields, Origin,
+        journal::{FsyncPolicy, Journal, JournalOptions, JournalReader},
+        record::TradeFields,
+    };
+
+    /// As `journal load` does: a record at or below its stream's sequence so far (a
+    /// repeat, or a sequence 0 on a stream's first record) is skipped and counted.
+    #[test]
+    fn repeats_are_skipped_as_journal_load_skips_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("journal");
+        let options = JournalOptions { segment_bytes: 1 << 20, fsync: FsyncPolicy::Never };
+        let (mut j, _) = Journal::open(&journal, options).unwrap();
+        let trade = |stream, seq| {
+            let fields = TradeFields { aggressor: 1, ts_exchange: 1, trade_id: seq as i64, price: 10, qty: 1 };
+            fields.into_record(Origin { stream, seq, ts: 1_795_000_000_000_000_000, venue: 1, instrument: 1 })
+        };
+        let records = [trade(1, 0), trade(1, 1), trade(2, 1), trade(1, 2), trade(1, 2), trade(1, 1), trade(1, 3)];
+        j.append(&records).unwrap();
+        j.sync().unwrap();
+        drop(j);
+        let out = dir.path().join("csv");
+        let report = export(&JournalReader::open(&journal).unwrap(), &out).unwrap();
+        assert_eq!(report.repeats, 3);
+        let csv = std::fs::read_to_string(out.join("market_trades.csv")).unwrap();
+        let kept: Vec<&str> = csv.lines().skip(1).map(|line| line.split(',').nth(7).unwrap()).collect();
+        assert_eq!(kept, ["1", "1", "2", "3"], "trade ids, which are the sequences here");
+    }
 
     #[test]
     fn timestamps_are_written_as_postgresql_writes_them_in_utc() {

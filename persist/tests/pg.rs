@@ -168,8 +168,9 @@ fn a_day_is_indexed_once_the_next_one_starts_and_late_rows_still_land() {
 /// The writer copies straight into a day's partition only when it is one of the
 /// table's and holds exactly that UTC day. A day made by an older writer in a time
 /// zone with daylight saving (23 hours here) and a partition detached for archiving
-/// take nothing directly: their rows go through the parent, none is refused, and a
-/// database whose own time zone has daylight saving makes 24-hour days.
+/// take nothing directly, nor does the day after a 25-hour day (it would overlap):
+/// their rows go through the parent, none is refused, and a database whose own time
+/// zone has daylight saving makes 24-hour days.
 #[test]
 fn only_a_partition_holding_exactly_the_utc_day_takes_rows_directly() {
     const DAY_NS: u64 = 86_400_000_000_000;
@@ -205,6 +206,20 @@ fn only_a_partition_holding_exactly_the_utc_day_takes_rows_directly() {
     assert_eq!(count(c, "market_trades_p20270330"), 1, "the detached table got nothing new");
     assert_eq!(count(c, "market_trades_default"), 3, "the new row went through the parent");
     assert_eq!(count(c, "market_trades"), 3, "the detached table's row left with it");
+    // London's clocks go back on 2027-10-31: an older writer's "1 day" there is 25
+    // hours and reaches into 2027-11-01, whose own partition cannot then be made.
+    c.batch_execute(
+        "SET TimeZone = 'Europe/London'; \
+         CREATE TABLE market_trades_p20271031 PARTITION OF market_trades \
+           FOR VALUES FROM ('2027-10-31 00:00:00+00') TO ('2027-10-31 00:00:00+00'::timestamptz + interval '1 day'); \
+         SET TimeZone = 'UTC'",
+    )
+    .unwrap();
+    const NOV_1_NOON: u64 = 1_825_070_400_000_000_000;
+    assert_eq!(s.write_batch(&records(25, 1, NOV_1_NOON)).unwrap(), 6, "no overlap error fails the batch");
+    let c = s.client();
+    assert_eq!(count(c, "market_trades_default"), 4, "its rows went through the parent");
+    assert_eq!(count(c, "fills_p20271101"), 1);
 }
 
 /// `orders` holds each order's latest event, written with the batch: a later batch

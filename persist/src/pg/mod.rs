@@ -145,6 +145,13 @@ pub fn describe(c: &postgres::Config) -> String {
 /// # Errors
 /// [`PgError::BadUrl`] or [`PgError::Connect`] naming the target without the password.
 pub fn connect(url: Option<&str>) -> Result<postgres::Client, PgError> {
-    let c = config(url)?;
+    let mut c = config(url)?;
+    // The server's warnings (a closed day it could not index, say) go to stderr;
+    // its notices ("already exists, skipping" on every migration check) do not.
+    c.notice_callback(|notice| {
+        if notice.severity() == "WARNING" {
+            eprintln!("warning: PostgreSQL: {}", notice.message());
+        }
+    });
     c.connect(postgres::NoTls).map_err(|e| PgError::Connect { target: describe(&c), reason: render(&e) })
 }

@@ -3,7 +3,7 @@
 //! completely or not at all and a record at or below its stream's watermark is
 //! never written twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 
 use postgres::Client;
@@ -41,6 +41,9 @@ pub struct PgSink {
     buf: CopyBuf,
     picked: Vec<(u8, u32)>,
     watermarks: BTreeMap<u16, u64>,
+    /// Native mode: the (kind, day)s whose earlier days this sink has had indexed.
+    /// Forgetting one only costs a catalog scan; a day is never indexed twice.
+    indexed_before: HashSet<(usize, u64)>,
     report: LoadReport,
 }
 
@@ -70,7 +73,15 @@ impl PgSink {
         {
             watermarks.insert(row.get::<_, i16>(0) as u16, row.get::<_, i64>(1) as u64);
         }
-        Ok(Self { client, mode, buf: CopyBuf::new(), picked: Vec::new(), watermarks, report: LoadReport::default() })
+        Ok(Self {
+            client,
+            mode,
+            buf: CopyBuf::new(),
+            picked: Vec::new(),
+            watermarks,
+            indexed_before: HashSet::new(),
+            report: LoadReport::default(),
+        })
     }
 
     /// The highest sequence stored for a stream (0: none).
@@ -182,6 +193,13 @@ impl PgSink {
                 .map_err(query("creating a daily partition"))?
                 .get(0);
             partitions.push(partition);
+            if !self.indexed_before.contains(&(index(*kind), *day)) {
+                tx.execute(
+                    "SELECT engine_index_closed_days($1, to_timestamp(($2::bigint * 86400)::double precision))",
+                    &[&name, &(*day as i64)],
+                )
+                .map_err(query("indexing closed days"))?;
+            }
         }
         for kind in RecordKind::ALL {
             if per_kind.get(index(kind)).copied().unwrap_or(0) == 0 {
@@ -224,6 +242,7 @@ impl PgSink {
         }
         tx.commit().map_err(query("committing a batch"))?;
         self.watermarks.extend(streams.iter().map(|(stream, _, seq)| (*stream, *seq)));
+        self.indexed_before.extend(batch_days.iter().map(|(kind, day)| (index(*kind), *day)));
         self.report.written += rows;
         self.report.batches += 1;
         Ok(rows)
