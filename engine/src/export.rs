@@ -147,7 +147,8 @@ fn push_value(line: &mut String, v: Value) {
 
 /// Unix nanoseconds as PostgreSQL writes a `timestamptz` in UTC, to the microsecond
 /// it keeps: `2026-11-18 11:06:40.123456+00`.
-struct Timestamp(u64);
+#[derive(Debug, Clone, Copy)]
+pub struct Timestamp(pub u64);
 
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

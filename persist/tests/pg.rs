@@ -183,13 +183,7 @@ fn only_a_partition_holding_exactly_the_utc_day_takes_rows_directly() {
     let mut s = sink(&url);
     let c = s.client();
     // As an older writer made it: a local "1 day" in London is 23 hours that day.
-    c.batch_execute(
-        "SET TimeZone = 'Europe/London'; \
-         CREATE TABLE market_trades_p20270328 PARTITION OF market_trades \
-           FOR VALUES FROM ('2027-03-28 00:00:00+00') TO ('2027-03-28 00:00:00+00'::timestamptz + interval '1 day'); \
-         SET TimeZone = 'UTC'",
-    )
-    .unwrap();
+    london_day_as_an_older_writer_made_it(c, "2027-03-28");
     assert_eq!(s.write_batch(&records(1, 2, SPRING)).unwrap(), 12, "the last UTC hour fits no partition");
     let count = |c: &mut postgres::Client, table: &str| -> i64 {
         c.query_one(&format!("SELECT count(*) FROM {table}"), &[]).unwrap().get(0)
@@ -208,13 +202,7 @@ fn only_a_partition_holding_exactly_the_utc_day_takes_rows_directly() {
     assert_eq!(count(c, "market_trades"), 3, "the detached table's row left with it");
     // London's clocks go back on 2027-10-31: an older writer's "1 day" there is 25
     // hours and reaches into 2027-11-01, whose own partition cannot then be made.
-    c.batch_execute(
-        "SET TimeZone = 'Europe/London'; \
-         CREATE TABLE market_trades_p20271031 PARTITION OF market_trades \
-           FOR VALUES FROM ('2027-10-31 00:00:00+00') TO ('2027-10-31 00:00:00+00'::timestamptz + interval '1 day'); \
-         SET TimeZone = 'UTC'",
-    )
-    .unwrap();
+    london_day_as_an_older_writer_made_it(c, "2027-10-31");
     const NOV_1_NOON: u64 = 1_825_070_400_000_000_000;
     assert_eq!(s.write_batch(&records(25, 1, NOV_1_NOON)).unwrap(), 6, "no overlap error fails the batch");
     let c = s.client();
@@ -490,6 +478,20 @@ fn rows_whose_commit_acknowledgement_was_lost_count_as_shipped() {
     assert_eq!(shipper.shipped, 960, "every journaled row, counted once");
     let (_, _, distinct) = table_counts(&mut other);
     assert_eq!(distinct, 960);
+}
+
+/// `market_trades`' partition for the UTC day `date` (YYYY-MM-DD) as a writer before
+/// version 5 made it in a session in London: "1 day" local, 23 or 25 hours on the
+/// days the clocks change.
+fn london_day_as_an_older_writer_made_it(c: &mut postgres::Client, date: &str) {
+    let name = format!("market_trades_p{}", date.replace('-', ""));
+    c.batch_execute(&format!(
+        "SET TimeZone = 'Europe/London'; \
+         CREATE TABLE {name} PARTITION OF market_trades \
+           FOR VALUES FROM ('{date} 00:00:00+00') TO ('{date} 00:00:00+00'::timestamptz + interval '1 day'); \
+         SET TimeZone = 'UTC'"
+    ))
+    .unwrap();
 }
 
 /// The names of a table's own indexes.

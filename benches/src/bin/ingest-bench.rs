@@ -25,6 +25,7 @@ use std::{
 
 use benches::journal_io;
 use clap::Parser;
+use engine::export::Timestamp;
 use persist::{
     Fields, Origin, Record,
     pg::{PgSink, connect, migrate},
@@ -163,12 +164,10 @@ fn text_copy(client: &mut postgres::Client, rows: &[Record]) -> Result<(), Strin
         line.clear();
         for r in chunk {
             let f = TradeFields::from_record(r).unwrap_or_default();
-            let micros = r.ts / 1_000;
             let _ = writeln!(
                 line,
-                "{}.{:06}+00\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                format_args!("{}", PgTime(micros / 1_000_000)),
-                micros % 1_000_000,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                Timestamp(r.ts),
                 r.ts,
                 r.stream,
                 r.seq,
@@ -188,17 +187,6 @@ fn text_copy(client: &mut postgres::Client, rows: &[Record]) -> Result<(), Strin
         tx.commit().map_err(|e| e.to_string())?;
     }
     Ok(())
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC).
-struct PgTime(u64);
-
-impl std::fmt::Display for PgTime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (y, m, d) = feeds::time::civil_from_days((self.0 / 86_400) as i64);
-        let secs = self.0 % 86_400;
-        write!(f, "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3_600, secs / 60 % 60, secs % 60)
-    }
 }
 
 fn generic_binary_copy(client: &mut postgres::Client, rows: &[Record]) -> Result<(), String> {
