@@ -1,9 +1,9 @@
 //! The live status line's two percentiles (tick-to-order p50 and p99, read on the
-//! hot core at every 100 ms heartbeat), ours against HdrHistogram in one criterion
+//! hot core once a second), ours against HdrHistogram in one criterion
 //! group (ids `0-ours`, `1-hdrhistogram`): `HopRecorder::values_at_quantiles` and
 //! `Histogram::value_at_quantile` twice, over the same 200,000 samples shaped like a
 //! live run's tick-to-order (most at 1-3 µs, 1% at 10-50 µs, 0.1% up to 5 ms).
-//! Whatever this costs stalls the hot core once per heartbeat.
+//! Whatever this costs stalls the hot core each time.
 
 use std::hint::black_box;
 
