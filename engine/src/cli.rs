@@ -619,8 +619,9 @@ pub struct RunArgs {
     /// Simulator drops one depth update every N frames to exercise gap recovery (0: never).
     #[arg(long, default_value_t = 0)]
     pub sim_gap_every: u64,
-    /// Trip the kill switch if the hot core sends no heartbeat for this long.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    /// Stop the engine (exit code 4) if the hot core sends no heartbeat for this
+    /// long; it beats every 100 ms, so at least 300ms.
+    #[arg(long, default_value = "2s", value_parser = parse_watchdog)]
     pub watchdog: std::time::Duration,
     /// Write the run summary as JSON to this file.
     #[arg(long, value_name = "PATH")]
@@ -664,14 +665,15 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = crate::pipeline::BacklogPolicy::ReduceOnly)]
     pub on_persist_backlog: crate::pipeline::BacklogPolicy,
     /// Fault injection for reliability tests: `panic-after=N` or `stall-after=N`
-    /// frames, `venue-rejects-after=N` orders, or `persist-stall=N` milliseconds.
+    /// frames, `venue-rejects-after=N` orders, `persist-stall=N` milliseconds of the
+    /// cold core, or `pause=N` milliseconds of the hot core.
     #[arg(long, hide = true, value_parser = parse_fault)]
     pub inject_fault: Option<crate::run::Faults>,
 }
 
 fn parse_fault(s: &str) -> Result<crate::run::Faults, String> {
-    const EXPECTED: &str = "expected panic-after=N, stall-after=N (frames), venue-rejects-after=N (orders) or \
-                            persist-stall=N (milliseconds)";
+    const EXPECTED: &str = "expected panic-after=N, stall-after=N (frames), venue-rejects-after=N (orders), \
+                            persist-stall=N or pause=N (milliseconds)";
     let (kind, n) = s.split_once('=').ok_or_else(|| format!("`{s}`: {EXPECTED}"))?;
     let n: u64 = n.parse().map_err(|_| format!("`{s}`: N must be a number"))?;
     let none = crate::run::Faults::default();
@@ -680,6 +682,7 @@ fn parse_fault(s: &str) -> Result<crate::run::Faults, String> {
         "stall-after" => Ok(crate::run::Faults { stall_after: Some(n), ..none }),
         "venue-rejects-after" => Ok(crate::run::Faults { venue_rejects_after: Some(n), ..none }),
         "persist-stall" => Ok(crate::run::Faults { persist_stall_ms: Some(n), ..none }),
+        "pause" => Ok(crate::run::Faults { pause_ms: Some(n), ..none }),
         _ => Err(format!("`{s}`: {EXPECTED}")),
     }
 }
@@ -918,6 +921,16 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         return Err(format!("`{s}`: must be longer than zero"));
     }
     Ok(std::time::Duration::from_millis(ms))
+}
+
+/// `--watchdog`: a few heartbeats (one per 100 ms) at least, or every run would stop
+/// itself between two beats.
+fn parse_watchdog(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d < std::time::Duration::from_millis(300) {
+        return Err(format!("`{s}`: the hot core beats every 100 ms; a watchdog needs at least 300ms"));
+    }
+    Ok(d)
 }
 
 fn parse_duration_or_zero(s: &str) -> Result<std::time::Duration, String> {

@@ -459,6 +459,16 @@ pub fn run_command(args: &RunArgs) -> Result<ExitCode, String> {
     if let Some(dir) = &args.latency_out {
         write_hgrms(dir, &outcome.latency).map_err(|e| format!("--latency-out {}: {e}", dir.display()))?;
     }
+    if let Some(ms) = outcome.summary.watchdog_stop_ms {
+        // The stage came back in time to wind down, but a stall that long is a
+        // failure of the run, as one it never came back from is.
+        eprintln!(
+            "error: watchdog: the hot stage sent no heartbeat for {ms} ms (--watchdog {:?}); the engine stopped it. \
+             It answered the stop: its working orders were cancelled and every record it handed over was journaled",
+            options.watchdog
+        );
+        return Ok(ExitCode::from(4));
+    }
     Ok(if outcome.summary.halt.is_some() { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
 

@@ -178,6 +178,50 @@ fn a_panicking_or_stalled_stage_exits_4_with_everything_handed_over_journaled() 
     .report();
 }
 
+/// A hot stage that goes silent for longer than the watchdog but comes back within
+/// its grace period (a core preempted for 1.4 s, watchdog 1 s) has still failed the
+/// run: the engine stops it, it winds down (its orders cancelled, its records
+/// journaled), the report is printed, and the run exits 4 saying how long it was gone.
+#[test]
+fn a_stage_back_from_a_stall_longer_than_the_watchdog_still_fails_the_run() {
+    let _one = common::one_engine_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let (persist, json) = (journal_arg(dir.path()), dir.path().join("run.json"));
+    let (code, stdout, stderr) = engine(&[
+        "run",
+        "--quiet",
+        "--persist",
+        &persist,
+        "--duration",
+        "20s",
+        "--watchdog",
+        "1s",
+        "--inject-fault",
+        "pause=1400",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("sent no heartbeat for") && stderr.contains("It answered the stop"), "{stderr}");
+    assert!(stdout.contains("tick_to_order"), "the report is printed: {stdout}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(summary["seconds"].as_f64().unwrap() < 15.0, "the run was stopped, not run out: {summary}");
+    let gone = summary["watchdog_stop_ms"].as_u64().unwrap();
+    assert!((1_000..2_000).contains(&gone), "{summary}");
+    let journal = dir.path().join("journal");
+    let (records, _) = persist::journal::JournalReader::open(&journal).unwrap().read_all().unwrap();
+    assert_eq!(common::unfinished_orders(&records), [], "orders left working after the stop");
+    let (code, _, _) = engine(&["journal", "verify", journal.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "the journal verifies");
+}
+
+#[test]
+fn a_watchdog_shorter_than_three_heartbeats_is_refused() {
+    let (code, _, stderr) = engine(&["run", "--watchdog", "100ms"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("at least 300ms"), "{stderr}");
+}
+
 /// The cold core stops draining for 3 s (an injected stall: a slow disk, a preempted
 /// thread) and the record ring fills. The hot core never waits for it: it holds
 /// order, fill and risk records (journaled later, in order, gapless) and drops market

@@ -104,6 +104,9 @@ pub struct Faults {
     /// The cold core stops draining for this many milliseconds, once, a second into
     /// the run (a slow disk, a preempted thread): the record ring fills.
     pub persist_stall_ms: Option<u64>,
+    /// The hot stage stops for this many milliseconds, once, a second into the run
+    /// (a preempted core), then goes on.
+    pub pause_ms: Option<u64>,
 }
 
 /// One turn of the hot loop: the next due frame through the stage, then any
@@ -189,10 +192,11 @@ pub fn run_input(
     control: &mut Consumer<Control>,
     heartbeat: &mut Producer<Status>,
     max_frames: Option<u64>,
-    faults: Faults,
+    mut faults: Faults,
 ) {
     let mut turn: u32 = 0;
     let (mut last_beat, mut beats, mut last_percentiles) = (0, 0u32, [0; 2]);
+    let first_turn = clock.now_ns();
     loop {
         let now = clock.now_ns();
         if input.turn(pipeline, now, clock) {
@@ -209,6 +213,12 @@ pub fn run_input(
         let frames = pipeline.counters().frames;
         if faults.panic_after.is_some_and(|n| frames >= n) {
             panic!("injected fault: hot stage panics after {frames} frames");
+        }
+        if let Some(ms) = faults.pause_ms
+            && now.saturating_sub(first_turn) >= 1_000_000_000
+        {
+            faults.pause_ms = None;
+            std::thread::sleep(std::time::Duration::from_millis(ms)); // injected fault
         }
         if faults.stall_after.is_some_and(|n| frames >= n) {
             loop {

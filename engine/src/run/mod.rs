@@ -580,7 +580,8 @@ impl Returns {
                 && top.bid > 0
                 && top.ask > 0
             {
-                *mid = (top.bid + top.ask) / 2;
+                // Both positive: halves summed cannot overflow, as the sum can.
+                *mid = top.bid / 2 + top.ask / 2 + (top.bid % 2 + top.ask % 2) / 2;
             }
         }
     }
@@ -934,7 +935,9 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             return Err(match handle.join() {
                 Ok(Err(e)) => e,
                 Ok(Ok(_)) => RunError::StagePanicked("the hot stage ended before starting".into()),
-                Err(_) => RunError::StagePanicked("the hot stage panicked while starting".into()),
+                Err(p) => {
+                    RunError::StagePanicked(format!("the hot stage panicked while starting: {}", panic_message(&*p)))
+                }
             });
         }
     };
@@ -953,7 +956,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             }
             let clock = LiveClock::new();
             let started = clock.now_ns();
-            let deadline = started + options.duration.as_nanos() as u64;
+            let deadline = started.saturating_add(nanos(options.duration));
             let mut cold =
                 Cold { journal, batch: Vec::with_capacity(RECORD_RING), journaled: 0, failed: None, lost: [0; 7] };
             let mut returns = Returns::new(correlations, started);
@@ -963,8 +966,10 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             let mut last_status = Status { ts: started, ..Status::default() };
             let mut printed = last_status;
             let mut last_drain = started;
-            let drain_every_ns = options.drain_every.as_nanos() as u64;
-            let mut next_print = started + options.status_every.map_or(u64::MAX / 2, |d| d.as_nanos() as u64);
+            let drain_every_ns = nanos(options.drain_every);
+            let mut next_print = started.saturating_add(options.status_every.map_or(u64::MAX / 2, nanos));
+            // The longest gap between heartbeats that made the watchdog stop the run.
+            let mut late_beat: Option<u64> = None;
             let mut stop_sent = false;
             let mut published = None;
             let mut failure = None;
@@ -1042,10 +1047,12 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 if !stop_sent && stop_asked {
                     stop_sent = control_tx.try_push(Control::Stop).is_ok();
                 }
-                if now.saturating_sub(last_beat_at) > options.watchdog.as_nanos() as u64 {
+                let gap = now.saturating_sub(last_beat_at);
+                if gap > nanos(options.watchdog) {
                     let _ = control_tx.try_push(Control::Stop);
+                    late_beat = late_beat.max(Some(gap));
                     // A stalled hot core gets a grace period to answer the stop; then we go.
-                    if now.saturating_sub(last_beat_at) > 2 * options.watchdog.as_nanos() as u64 {
+                    if gap > nanos(options.watchdog).saturating_mul(2) {
                         failure = Some(RunError::Stalled(options.watchdog, stalled_orders(options)));
                         break;
                     }
@@ -1053,7 +1060,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 if let Some(every) = options.status_every
                     && now >= next_print
                 {
-                    next_print = now + every.as_nanos() as u64;
+                    next_print = now.saturating_add(nanos(every));
                     if last_status.ts > printed.ts {
                         eprintln!("{}", status_line(&last_status, &printed, RECORD_RING));
                         printed = last_status;
@@ -1069,7 +1076,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             if let Some(e) = failure {
                 // Give a preempted (not dead) hot core a last chance to hand over its
                 // stop-time records, still draining, before giving up on it.
-                let give_up = clock.now_ns() + options.watchdog.as_nanos() as u64;
+                let give_up = clock.now_ns().saturating_add(nanos(options.watchdog));
                 while !handle.is_finished() && clock.now_ns() < give_up {
                     if cold.drain(&mut record_rx) == 0 {
                         std::thread::sleep(Duration::from_millis(1));
@@ -1097,7 +1104,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             let feed = match feed_core {
                 None => None,
                 Some((h, _)) => {
-                    let give_up = clock.now_ns() + options.watchdog.as_nanos() as u64;
+                    let give_up = clock.now_ns().saturating_add(nanos(options.watchdog));
                     while !h.is_finished() && clock.now_ns() < give_up {
                         std::thread::sleep(Duration::from_millis(1));
                     }
@@ -1115,6 +1122,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             };
             let mut outcome = outcome(&pipeline, options, cold.journaled, (finished - started) as f64 / 1e9);
             outcome.summary.db = db;
+            outcome.summary.watchdog_stop_ms = late_beat.map(|ns| ns / 1_000_000);
             outcome.summary.hot_thread = Some(thread);
             if let Some((report, thread)) = feed {
                 outcome.summary.feed_thread = Some(thread);
@@ -1127,7 +1135,9 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
             Ok(outcome)
         })
         .map_err(setup("spawning the cold thread"))?;
-    cold_thread.join().unwrap_or_else(|_| Err(RunError::StagePanicked("the cold thread panicked".into())))
+    cold_thread
+        .join()
+        .unwrap_or_else(|p| Err(RunError::StagePanicked(format!("the cold thread: {}", panic_message(&*p)))))
 }
 
 /// SIGHUP: the venue breakers' new settings, applied while they run.
@@ -1167,6 +1177,12 @@ fn correlation_pairs(snapshot: &crate::risk::CorrelationSnapshot, labels: &[Stri
         }
     }
     pairs
+}
+
+/// A duration in nanoseconds, saturating (a `--duration` of years must not wrap a
+/// deadline into the past).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -1235,6 +1251,7 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         seconds,
         offered_rate: options.rate,
         halt: p.halt().map(|h| h.to_string()),
+        watchdog_stop_ms: None,
         db: None,
         venue_breaker: report::VenueBreaker::of_all(p.breakers()),
         venue_breakers: p.breakers().iter().map(|b| report::VenueBreaker::of(b)).collect(),

@@ -52,6 +52,10 @@ pub struct RunSummary {
     pub offered_rate: u64,
     /// Why the engine stopped itself, if it did.
     pub halt: Option<String>,
+    /// The longest the hot stage went without a heartbeat (ms), if that was longer
+    /// than `--watchdog`: the engine stopped it, and it answered in time to wind
+    /// down (a stage that does not answer ends the run with an error instead).
+    pub watchdog_stop_ms: Option<u64>,
     /// What the PostgreSQL follower did (with `--db`).
     pub db: Option<super::ShipReport>,
     /// The venues' circuit breakers taken together at the end of the run: the

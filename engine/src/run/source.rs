@@ -108,7 +108,13 @@ fn drive<F: Feed + FeedReport>(
     match record {
         None => driver.drive(&mut feed),
         Some((path, dialect)) => match Recording::new(feed, &path, dialect) {
-            Ok(mut recording) => driver.drive(&mut recording).or(recording.finish().err()),
+            Ok(mut recording) => {
+                // Both: a feed's warning must not hide a capture cut short.
+                match (driver.drive(&mut recording), recording.finish().err()) {
+                    (Some(feed), Some(capture)) => Some(format!("{feed}; {capture}")),
+                    (feed, capture) => feed.or(capture),
+                }
+            }
             Err(e) => Some(e),
         },
     }
