@@ -506,6 +506,9 @@ fn a_venue_that_disappears_trips_the_kill_switch() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(summary["halt"].as_str().unwrap().starts_with("kill switch: venue_down"), "{summary}");
     assert!(summary["counters"]["gateway_errors"].as_u64().unwrap() > 0, "{summary}");
+    // The cause is kept and reported, not only counted.
+    let cause = summary["last_gateway_error"].as_str().unwrap();
+    assert!(cause.contains("venue"), "{cause}");
     let (records, report) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
     assert!(report.torn_tail.is_none(), "a clean journal");
     assert!(records.iter().any(|r| r.kind() == Some(persist::RecordKind::Risk) && r.code == 110));

@@ -366,6 +366,9 @@ pub struct Pipeline {
     sink: RecordSink,
     latency: HopRecorder,
     counters: Counters,
+    /// The last request the gateway could not send, and why (kept only when its
+    /// kind changes: a disconnected venue fails every order alike).
+    last_gateway_error: Option<(std::mem::Discriminant<crate::gateway::GatewayError>, String)>,
     last_decode_error: Option<DecodeError>,
     halt: Option<Halt>,
     last_event: u64,
@@ -495,6 +498,7 @@ impl Pipeline {
             sink,
             latency: HopRecorder::new(),
             counters: Counters::default(),
+            last_gateway_error: None,
             last_decode_error: None,
             halt: None,
             last_event: 0,
@@ -922,6 +926,11 @@ impl Pipeline {
     /// replace their configuration.
     pub fn breakers(&self) -> &[std::sync::Arc<CircuitBreaker>] {
         &self.breakers
+    }
+
+    /// Why the gateway last failed to send a request (see `Counters::gateway_errors`).
+    pub fn last_gateway_error(&self) -> Option<&str> {
+        self.last_gateway_error.as_ref().map(|(_, text)| text.as_str())
     }
 
     /// What the venue gateway counted.

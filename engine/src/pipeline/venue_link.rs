@@ -50,10 +50,15 @@ impl Pipeline {
         self.venue.inject_rejects_after(orders);
     }
 
-    /// A request that could not be sent: counted; its order's outcome stays
-    /// unknown (pending) until a venue query settles it, never invented.
-    pub(super) fn gateway_failed(&mut self, _error: &crate::gateway::GatewayError) {
+    /// A request that could not be sent: counted, and its cause kept for the report;
+    /// its order's outcome stays unknown (pending) until a venue query settles it,
+    /// never invented.
+    pub(super) fn gateway_failed(&mut self, error: &crate::gateway::GatewayError) {
         self.counters.gateway_errors += 1;
+        let kind = std::mem::discriminant(error);
+        if self.last_gateway_error.as_ref().is_none_or(|(last, _)| *last != kind) {
+            self.last_gateway_error = Some((kind, error.to_string()));
+        }
     }
 
     /// A lost venue connection is retried once a second (the connection is made off

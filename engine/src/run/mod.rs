@@ -1262,6 +1262,7 @@ fn outcome(p: &Pipeline, options: &RunOptions, journaled: u64, seconds: f64) -> 
         correlations: Vec::new(),
         oms: p.oms().counters(),
         gateway: p.gateway_counters(),
+        last_gateway_error: p.last_gateway_error().map(str::to_owned),
         trading_state: format!("{:?}", p.risk().limits().state),
         reconciliation: None,
         positions: positions_of(p, &options.pipeline),

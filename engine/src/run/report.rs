@@ -78,6 +78,9 @@ pub struct RunSummary {
     /// What the venue gateway counted (rate-limit rejects, unreadable messages,
     /// reconnects, repeats dropped, answers lost).
     pub gateway: crate::gateway::GatewayCounters,
+    /// Why the gateway last failed to send a request (`counters.gateway_errors`
+    /// counts them; kept when its kind differs from the one before).
+    pub last_gateway_error: Option<String>,
     /// The trading state at the end: Active, ReduceOnly or Halted.
     pub trading_state: String,
     /// What the OMS counted (refused transitions, unknown orders, duplicate fills).
@@ -190,6 +193,14 @@ impl RunSummary {
         if let Some(e) = self.last_decode_error.as_deref().filter(|_| c.decode_errors > 0) {
             let _ =
                 writeln!(out, "the last frame that failed to decode: {e} (check --dialect, --symbols and --scales)");
+        }
+        if c.gateway_errors > 0 {
+            let _ = writeln!(
+                out,
+                "requests the venue gateway could not send: {} (their orders settled with the venue later); last: {}",
+                c.gateway_errors,
+                self.last_gateway_error.as_deref().unwrap_or("?")
+            );
         }
         if c.refused_requests > 0 {
             let _ = writeln!(
