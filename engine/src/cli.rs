@@ -229,6 +229,11 @@ pub struct SimArgs {
     /// lost), so clients must find out by asking (0: never).
     #[arg(long, default_value_t = 0)]
     pub drop_acks_every: u64,
+    /// Order entry fault: leave out report number N (of each account) the first
+    /// time it would be sent, so the client sees a gap in the numbers; a login
+    /// resuming before it gets it. 0: never.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub skip_report: u64,
     /// Order entry fault: answer each open-orders or positions query this long late
     /// (a slow venue; the session's answers after it wait behind it). 0: at once.
     #[arg(long, default_value_t = 0)]

@@ -376,6 +376,37 @@ fn engine_run(url: &str, journal: &std::path::Path, strategy: &str) -> (Option<i
     (out.status.code(), summary, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// A venue that leaves a report out (its 30th, the first time it sends it): the gap
+/// is seen, the report after it is not applied, and the reconnect asks for
+/// everything after the last report applied, so no ack or fill is lost and the
+/// venue's position is the journal's.
+#[test]
+fn a_report_missing_from_the_venues_sequence_is_fetched_again_not_skipped() {
+    let _one = common::one_engine_at_a_time();
+    let sim = sim(&["--rate", "40000", "--skip-report", "30"]);
+    let journal = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let out = engine_against(&sim.url, journal.path(), &json)
+        .args(["--duration", "4s", "--strategy", "taker:threshold_pct=30,max_inventory=300"])
+        .output()
+        .unwrap();
+    let (s, stderr) = (summary_of(&json), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(s["gateway"]["sequence_gaps"], 1, "{s}");
+    assert!(s["counters"]["venue_reconnects"].as_u64().unwrap() >= 1, "{s}");
+    assert!(s["fills"].as_u64().unwrap() > 0, "{s}");
+    let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
+    assert_eq!(common::unfinished_orders(&records), [], "orders left unfinished");
+    let last = records
+        .iter()
+        .rev()
+        .find_map(<persist::record::PositionFields as persist::Fields>::from_record)
+        .expect("a position snapshot");
+    let mut g = gateway(&sim.url, false);
+    assert_eq!(g.positions().unwrap().first().map_or(0, |p| p.net), last.net_qty, "venue and journal agree");
+}
+
 /// The whole engine trading through the simulator's order entry over a real socket:
 /// fills cross the wire and the venue's position is the journal's. The venue keeps
 /// the account between runs, so a second run on the same journal reconciles clean,

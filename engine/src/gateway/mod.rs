@@ -102,6 +102,10 @@ pub struct GatewayCounters {
     pub reconnects: u64,
     /// Reports the venue sent again after a reconnect that had already arrived.
     pub duplicates_dropped: u64,
+    /// Reports that skipped sequence numbers (one or more reports lost, or a bad
+    /// number): not applied; the connection is dropped, and the reconnect asks the
+    /// venue for everything after the last report applied.
+    pub sequence_gaps: u64,
     /// Answers lost to a full buffer (a sizing bug; the run reports it).
     pub lost_answers: u64,
     /// Settle questions (which orders do you hold?) given up for no answer in time;

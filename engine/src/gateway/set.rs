@@ -176,6 +176,7 @@ impl VenueGateway for VenueSet {
             bad_messages: a.bad_messages + b.bad_messages,
             reconnects: a.reconnects + b.reconnects,
             duplicates_dropped: a.duplicates_dropped + b.duplicates_dropped,
+            sequence_gaps: a.sequence_gaps + b.sequence_gaps,
             lost_answers: a.lost_answers + b.lost_answers,
             unanswered_questions: a.unanswered_questions + b.unanswered_questions,
         })

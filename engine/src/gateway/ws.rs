@@ -269,6 +269,15 @@ impl WsGateway {
             self.counters.duplicates_dropped += 1;
             return None;
         }
+        // The venue numbers its reports one by one. Past one skipped, applying this
+        // one would make every report in between look like a repeat when it comes:
+        // drop the connection instead, and the reconnect resumes after the last one
+        // applied (a bogus number costs a reconnect, not every later report).
+        if self.logged_in_before && seq > self.last_seq.saturating_add(1) {
+            self.counters.sequence_gaps += 1;
+            self.client = None;
+            return None;
+        }
         self.last_seq = self.last_seq.max(seq);
         if kind == ExecKind::Rejected && reason == b"rate_limited" {
             self.counters.rate_limited += 1;

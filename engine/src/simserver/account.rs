@@ -46,6 +46,10 @@ pub(super) struct Account {
     pub cancel_on_disconnect: bool,
     /// Fault injection: never send every Nth ack (0: never).
     pub drop_acks_every: u64,
+    /// Fault injection: leave out report number N the first time it is sent (0: never).
+    pub skip_report: u64,
+    /// Whether it was left out: sent again, it goes out.
+    pub skipped: bool,
     /// Fault injection: report every Nth fill at a thousand times its size (0: never).
     pub overfill_every: u64,
     acks: u64,
@@ -67,6 +71,8 @@ impl Account {
             has_market: false,
             cancel_on_disconnect: false,
             drop_acks_every: 0,
+            skip_report: 0,
+            skipped: false,
             overfill_every: 0,
             acks: 0,
             fills: 0,

@@ -72,6 +72,7 @@ impl Registry {
             let fees = FeeSchedule { maker_bps: args.maker_fee_bps, taker_bps: args.taker_fee_bps };
             let mut account = Account::new(listings, fees);
             account.drop_acks_every = args.drop_acks_every;
+            account.skip_report = args.skip_report;
             account.overfill_every = args.overfill_every;
             Arc::new(Mutex::new(account))
         });

@@ -96,9 +96,17 @@ fn run<S: Socket>(ws: &mut WebSocket<S>, s: &mut Session, registry: &Registry, a
 /// Sends the account's log entries not sent yet, up to entry `upto` (exclusive).
 fn send_log<S: Socket>(ws: &mut WebSocket<S>, s: &mut Session, upto: usize) -> Result<(), String> {
     let Some(account) = &s.account else { return Ok(()) };
-    let a = lock(account);
+    let mut a = lock(account);
     let upto = upto.min(a.log.len());
-    let pending: Vec<String> = a.log.get(s.sent..upto).unwrap_or_default().to_vec();
+    let mut pending = Vec::with_capacity(upto.saturating_sub(s.sent));
+    for seq in s.sent + 1..=upto {
+        // --skip-report: left out once; a resumed login sends it.
+        if seq as u64 == a.skip_report && !a.skipped {
+            a.skipped = true;
+            continue;
+        }
+        pending.extend(a.log.get(seq - 1).cloned());
+    }
     drop(a);
     s.sent = s.sent.max(upto);
     for text in pending {
