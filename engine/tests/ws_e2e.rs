@@ -405,26 +405,42 @@ fn each_venue_s_drops_and_rejoins_are_journaled_under_its_name() {
 /// `--reconnect-max-wait` caps the waits.
 #[test]
 fn a_venue_that_drops_before_any_data_is_not_hammered() {
-    let (attempts, s) = attempts_in_2s_at_a_venue_dropping_at_once(&[]);
+    let (attempts, s) = attempts_in_2s_at_a_venue_dropping_at_once(&[], None);
     // Backoff bounds 100, 200, 400, 800 ms... (each wait a random part of its bound)
     // allow a few dozen attempts in 2 s; a loop without backoff makes hundreds.
     assert!(attempts >= 2, "it did try again: {attempts}, {s}");
     assert!(attempts < 40, "{attempts} connections in 2 s: the engine hammered the venue: {s}");
     // Waits of at most 20 ms: about a hundred attempts; uncapped, 5 to 10.
-    let (capped, s) = attempts_in_2s_at_a_venue_dropping_at_once(&["--reconnect-max-wait", "20ms"]);
+    let (capped, s) = attempts_in_2s_at_a_venue_dropping_at_once(&["--reconnect-max-wait", "20ms"], None);
     assert!(capped >= 20, "{capped} connections in 2 s with waits capped at 20 ms: {s}");
 }
 
+/// A venue that answers the subscription with an error and closes: one message is
+/// not a working connection, so the engine backs off as from one that sent nothing.
+#[test]
+fn a_venue_that_answers_with_an_error_and_drops_is_not_hammered() {
+    let error = r#"{"error":{"code":2,"msg":"Invalid request"},"id":1}"#;
+    let (attempts, s) = attempts_in_2s_at_a_venue_dropping_at_once(&[], Some(error));
+    assert!(attempts >= 2, "it did try again: {attempts}, {s}");
+    assert!(attempts < 40, "{attempts} connections in 2 s: the engine hammered the venue: {s}");
+}
+
 /// The connections a 2 s run with `args` makes to a venue that drops each one at
-/// once, and the run's summary.
-fn attempts_in_2s_at_a_venue_dropping_at_once(args: &[&str]) -> (usize, serde_json::Value) {
+/// once (after sending `first`, if given), and the run's summary.
+fn attempts_in_2s_at_a_venue_dropping_at_once(
+    args: &[&str],
+    first: Option<&'static str>,
+) -> (usize, serde_json::Value) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     let (accepted, connections) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            if let Ok(ws) = tungstenite::accept(stream) {
+            if let Ok(mut ws) = tungstenite::accept(stream) {
                 let _ = accepted.send(());
+                if let Some(text) = first {
+                    let _ = ws.send(tungstenite::Message::text(text));
+                }
                 drop(ws);
             }
         }

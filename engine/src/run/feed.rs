@@ -300,9 +300,15 @@ impl<F: Feed> Feed for Recording<F> {
     }
 }
 
+/// Messages a connection must deliver before its loss is retried at once: more than
+/// a subscription's answers, so a venue that answers the subscription with an error
+/// and closes is backed off from, not reconnected to in a loop.
+const HEALTHY_AFTER: u32 = 16;
+
 /// A venue WebSocket (or `engine sim`) read on the hot core. Book snapshots arrive
 /// in the stream (Binance partial depth in the combined-stream wrapper). A dropped
-/// connection is reported once. If it had delivered data it is retried at once;
+/// connection is reported once. If it had delivered data (more than a
+/// subscription's answers) it is retried at once;
 /// otherwise (a failed attempt, or a venue that accepts and then drops before any
 /// data) the next attempt waits a random time up to a bound that starts at 100 ms and
 /// doubles to a cap, 5 s unless set (exponential backoff with full jitter, so many
@@ -331,9 +337,11 @@ pub struct WsFeed {
     max_backoff_ns: u64,
     /// Random state for the jitter (xorshift), seeded by the clock at the first drop.
     jitter: u64,
-    /// The current connection has delivered data: its loss is retried at once, and
-    /// the backoff starts over.
+    /// The current connection has delivered data ([`HEALTHY_AFTER`] messages): its
+    /// loss is retried at once, and the backoff starts over.
     healthy: bool,
+    /// Messages the current connection delivered, up to [`HEALTHY_AFTER`].
+    delivered: u32,
     dropped: bool,
     /// A connection was made that no one has heard of yet.
     connected: bool,
@@ -671,6 +679,7 @@ impl WsFeed {
             max_backoff_ns: MAX_BACKOFF_NS,
             jitter: 0,
             healthy: false,
+            delivered: 0,
             dropped: false,
             connected: true,
             disconnects: 0,
@@ -692,6 +701,7 @@ impl WsFeed {
         if self.jitter == 0 {
             self.jitter = now | 1;
         }
+        self.delivered = 0;
         if std::mem::take(&mut self.healthy) {
             // At once: a venue that dropped a working connection usually takes the next.
             self.backoff_ns = MIN_BACKOFF_NS.min(self.max_backoff_ns);
@@ -786,7 +796,10 @@ impl Feed for WsFeed {
         let ready = self.session.tick(client, now).and_then(|()| client.advance());
         match ready {
             Ok(true) => {
-                self.healthy = true;
+                if !self.healthy {
+                    self.delivered += 1;
+                    self.healthy = self.delivered >= HEALTHY_AFTER;
+                }
                 self.client.as_ref().map(|c| (c.message(), now, now))
             }
             Ok(false) => None,
