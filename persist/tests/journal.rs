@@ -199,6 +199,29 @@ fn a_missing_segment_or_foreign_file_is_an_error_not_a_silent_gap() {
     assert!(matches!(err, JournalError::BadSegment { .. }), "{err}");
 }
 
+/// The records a failed fsync cannot have cost are those written before the last
+/// successful one (all of them when the policy never syncs).
+#[test]
+fn synced_records_count_what_the_last_successful_sync_covered() {
+    let dir = tempfile::tempdir().unwrap();
+    let interval = JournalOptions { segment_bytes: 1 << 20, fsync: FsyncPolicy::Interval(Duration::from_secs(3600)) };
+    let (mut j, _) = Journal::open(dir.path(), interval).unwrap();
+    j.append(&batch(1, 1..=10)).unwrap();
+    assert_eq!((j.stats().records, j.stats().synced_records), (10, 0), "not synced yet");
+    j.sync().unwrap();
+    j.append(&batch(1, 11..=15)).unwrap();
+    assert_eq!((j.stats().records, j.stats().synced_records), (15, 10));
+    let every = JournalOptions { segment_bytes: 1 << 20, fsync: FsyncPolicy::EveryBatch };
+    let every_dir = tempfile::tempdir().unwrap();
+    let (mut j, _) = Journal::open(every_dir.path(), every).unwrap();
+    j.append(&batch(1, 1..=4)).unwrap();
+    assert_eq!(j.stats().synced_records, 4, "a sync per batch");
+    let never = tempfile::tempdir().unwrap();
+    let (mut j, _) = Journal::open(never.path(), options(1 << 20)).unwrap();
+    j.append(&batch(1, 1..=7)).unwrap();
+    assert_eq!(j.stats().synced_records, 7, "never synced: nothing waits on a sync");
+}
+
 #[test]
 fn fsync_policies_parse_from_flags() {
     assert_eq!("batch".parse(), Ok(FsyncPolicy::EveryBatch));

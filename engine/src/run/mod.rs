@@ -354,14 +354,17 @@ pub enum RunError {
     /// failure could not be journaled and are counted here, never dropped silently.
     #[error(
         "journal failed during the run: {error}; the engine stopped trading and cancelled its orders. \
-         {journaled} records were journaled; {lost} handed over after the failure were not ({detail}). \
+         {journaled} records were journaled, {unconfirmed} of them written after the last successful fsync \
+         (after a failed one they may be lost); {lost} handed over after the failure were not ({detail}). \
          The segment's torn tail, if any, is truncated on the next open."
     )]
     JournalFailed {
         /// What failed.
         error: JournalError,
-        /// Records safely journaled.
+        /// Records written to the journal.
         journaled: u64,
+        /// Of those, records written after the last successful fsync.
+        unconfirmed: u64,
         /// Records that could not be journaled.
         lost: u64,
         /// Those per kind.
@@ -670,7 +673,14 @@ impl Cold {
             })
             .collect();
         let total = self.lost.iter().sum();
-        Some(RunError::JournalFailed { error, journaled: self.journaled, lost: total, detail: lost.join(", ") })
+        let synced = self.journal.as_ref().map_or(0, |j| j.stats().synced_records);
+        Some(RunError::JournalFailed {
+            error,
+            journaled: self.journaled,
+            unconfirmed: self.journaled.saturating_sub(synced),
+            lost: total,
+            detail: lost.join(", "),
+        })
     }
 }
 
@@ -1086,15 +1096,32 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
                 cold.sync(false);
                 publish_durable(&mut shipper, &cold, &mut published);
                 let _ = shipper.map(|s| s.finish(durable_of(&cold)));
-                return Err(cold.failure().unwrap_or(e));
+                // The stall is the run's error (it says what becomes of the orders
+                // the stage could not cancel); a journal failure beside it is told too.
+                if let Some(journal) = cold.failure() {
+                    eprintln!("error: {journal}");
+                }
+                return Err(e);
             }
             let joined = handle.join();
             while cold.drain(&mut record_rx) > 0 {}
             cold.sync(false);
             publish_durable(&mut shipper, &cold, &mut published);
-            if let Some(e) = cold.failure() {
+            if let Some(journal) = cold.failure() {
                 let _ = shipper.map(|s| s.finish(durable_of(&cold)));
-                return Err(e);
+                // A stage that failed is the graver news: it is the error, and the
+                // journal's failure is told beside it.
+                return Err(match joined {
+                    Ok(Ok(_)) => journal,
+                    Ok(Err(stage)) => {
+                        eprintln!("error: {journal}");
+                        stage
+                    }
+                    Err(p) => {
+                        eprintln!("error: {journal}");
+                        RunError::StagePanicked(panic_message(&*p))
+                    }
+                });
             }
             let db = shipper.map(|s| s.finish(durable_of(&cold)));
             let (pipeline, thread) = joined.map_err(|p| RunError::StagePanicked(panic_message(&*p)))??;

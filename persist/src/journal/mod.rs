@@ -107,6 +107,9 @@ pub struct JournalStats {
     pub bytes: u64,
     /// `fdatasync` calls.
     pub syncs: u64,
+    /// Records written before the last successful `fdatasync` (all of them with
+    /// [`FsyncPolicy::Never`]): those a failed sync cannot have cost.
+    pub synced_records: u64,
     /// Segments started.
     pub segments_started: u64,
 }
@@ -253,6 +256,9 @@ impl Journal {
             self.segment_len += frame_len;
             self.stats.batches += 1;
             self.stats.records += batch.len() as u64;
+            if self.options.fsync == FsyncPolicy::Never {
+                self.stats.synced_records = self.stats.records;
+            }
             self.stats.bytes += frame_len;
             self.unsynced_since.get_or_insert_with(now);
             if self.options.fsync == FsyncPolicy::EveryBatch {
@@ -295,6 +301,7 @@ impl Journal {
             self.unsynced_since = None;
             self.stats.syncs += 1;
         }
+        self.stats.synced_records = self.stats.records;
         self.durable = self.position();
         Ok(())
     }
