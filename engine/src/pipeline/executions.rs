@@ -23,6 +23,19 @@ impl Pipeline {
         let mut reports = std::mem::replace(&mut self.reports, Bounded::with_capacity(0));
         for report in reports.drain() {
             let id = report.client_id;
+            if self.oms.get(id).is_none() {
+                // Not an order this engine holds (a stray, or one finished long ago):
+                // counted as unknown, it moves no venue breaker, no reject-storm count
+                // and no fill count. A cancel or replace refused for an order whose
+                // fill finished it is expected with any real venue.
+                let _ = self.oms.apply(id, OrderEvent::Reject);
+                if matches!(report.kind, ExecKind::CancelRejected | ExecKind::ReplaceRejected) {
+                    self.counters.late_answers += 1;
+                } else {
+                    self.counters.oms_errors += 1;
+                }
+                continue;
+            }
             // Only a post-only order can be refused for crossing: said of any other,
             // it is a reject like any other.
             let kind = match report.kind {
