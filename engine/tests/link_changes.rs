@@ -128,10 +128,13 @@ fn a_stalled_reconnect_does_not_hold_up_the_other_venue() {
     let (ask, asked) = mpsc::channel::<()>();
     let (answer, still_pending) = mpsc::channel();
     std::thread::spawn(move || {
-        // One frame, hang up; then hold the next connection without a word.
+        // Frames enough for a working connection (retried at once), hang up; then
+        // hold the next connection without a word.
         let (first, _) = listener.accept().unwrap();
         let mut ws = tungstenite::accept(first).unwrap();
-        ws.send(Message::text("frame")).unwrap();
+        for _ in 0..32 {
+            ws.send(Message::text("frame")).unwrap();
+        }
         drop(ws);
         let (mut held, _) = listener.accept().unwrap();
         stalled.send(()).unwrap();
