@@ -246,7 +246,8 @@ impl WsGateway {
                 Ok(Answer::Error { reason, .. }) => {
                     return Err(GatewayError::Protocol(String::from_utf8_lossy(reason).into_owned()));
                 }
-                Ok(Answer::Query { .. }) | Err(_) => self.counters.bad_messages += 1,
+                Ok(Answer::Query { .. }) => self.counters.bad_messages += 1,
+                Err(_) => self.unreadable(protocol::seq_of(&answer)),
             }
         }
         Err(GatewayError::Connecting)
@@ -283,6 +284,17 @@ impl WsGateway {
             self.counters.rate_limited += 1;
         }
         Some(ExecReport { client_id: cid, kind, ts: now })
+    }
+
+    /// A venue message that cannot be read is counted. If it is the next numbered
+    /// report (`seq`, from [`protocol::seq_of`]), it takes its place in the sequence:
+    /// asking for it again would bring the same bytes, and the reports after it would
+    /// look like a gap forever.
+    fn unreadable(&mut self, seq: Option<u64>) {
+        self.counters.bad_messages += 1;
+        if seq == Some(self.last_seq.saturating_add(1)) {
+            self.last_seq += 1;
+        }
     }
 
     /// The next message, waiting until `deadline` (cold path: copies it out).
@@ -481,7 +493,10 @@ impl VenueGateway for WsGateway {
                         self.read_question_answer(&message);
                     }
                     Some(_) => {}
-                    None => self.counters.bad_messages += 1,
+                    None => {
+                        let seq = protocol::seq_of(client.message());
+                        self.unreadable(seq);
+                    }
                 },
             }
         }

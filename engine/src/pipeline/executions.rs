@@ -27,8 +27,10 @@ impl Pipeline {
                 // Not an order this engine holds (a stray, or one finished long ago):
                 // counted as unknown, it moves no venue breaker, no reject-storm count
                 // and no fill count. A cancel or replace refused for an order whose
-                // fill finished it is expected with any real venue.
+                // fill finished it is expected with any real venue. A probe's id is
+                // still let go: kept, it would fill the probe list for good.
                 let _ = self.oms.apply(id, OrderEvent::Reject);
+                self.probe_ids.remove(&id);
                 if matches!(report.kind, ExecKind::CancelRejected | ExecKind::ReplaceRejected) {
                     self.counters.late_answers += 1;
                 } else {

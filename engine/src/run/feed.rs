@@ -300,15 +300,16 @@ impl<F: Feed> Feed for Recording<F> {
     }
 }
 
-/// Messages a connection must deliver before its loss is retried at once: more than
-/// a subscription's answers, so a venue that answers the subscription with an error
-/// and closes is backed off from, not reconnected to in a loop.
+/// Messages a connection must deliver, beyond the answers its subscriptions may
+/// draw ([`Session::answers_bound`]), before its loss is retried at once: a venue
+/// that answers the subscription (with an error, say) and closes is backed off
+/// from, not reconnected to in a loop.
 const HEALTHY_AFTER: u32 = 16;
 
 /// A venue WebSocket (or `engine sim`) read on the hot core. Book snapshots arrive
 /// in the stream (Binance partial depth in the combined-stream wrapper). A dropped
-/// connection is reported once. If it had delivered data (more than a
-/// subscription's answers) it is retried at once;
+/// connection is reported once. If it had delivered data (more than its
+/// subscriptions' answers) it is retried at once;
 /// otherwise (a failed attempt, or a venue that accepts and then drops before any
 /// data) the next attempt waits a random time up to a bound that starts at 100 ms and
 /// doubles to a cap, 5 s unless set (exponential backoff with full jitter, so many
@@ -337,10 +338,11 @@ pub struct WsFeed {
     max_backoff_ns: u64,
     /// Random state for the jitter (xorshift), seeded by the clock at the first drop.
     jitter: u64,
-    /// The current connection has delivered data ([`HEALTHY_AFTER`] messages): its
-    /// loss is retried at once, and the backoff starts over.
+    /// The current connection has delivered data (past [`HEALTHY_AFTER`] messages
+    /// beyond its subscriptions' answers): its loss is retried at once, and the
+    /// backoff starts over.
     healthy: bool,
-    /// Messages the current connection delivered, up to [`HEALTHY_AFTER`].
+    /// Messages the current connection delivered, until it counts as healthy.
     delivered: u32,
     dropped: bool,
     /// A connection was made that no one has heard of yet.
@@ -597,6 +599,13 @@ impl Session {
     }
 
     /// A connection subscribed (by [`Session::start`] or a reconnect's thread).
+    /// The most answers a connect's subscriptions may draw: one per request sent and
+    /// up to four per instrument (OKX answers each argument, and an instrument has
+    /// a book and a trade topic, and maybe a ticker).
+    fn answers_bound(&self) -> u32 {
+        u32::try_from(self.subscribe.len() + 4 * self.resubscribe.len()).unwrap_or(u32::MAX)
+    }
+
     fn started(&mut self) {
         self.fresh = true;
         // The venue counts per connection: a new one starts with none sent.
@@ -798,7 +807,7 @@ impl Feed for WsFeed {
             Ok(true) => {
                 if !self.healthy {
                     self.delivered += 1;
-                    self.healthy = self.delivered >= HEALTHY_AFTER;
+                    self.healthy = self.delivered >= HEALTHY_AFTER.saturating_add(self.session.answers_bound());
                 }
                 self.client.as_ref().map(|c| (c.message(), now, now))
             }

@@ -197,7 +197,8 @@ impl RunSummary {
         if c.gateway_errors > 0 {
             let _ = writeln!(
                 out,
-                "requests the venue gateway could not send: {} (their orders settled with the venue later); last: {}",
+                "requests the venue gateway could not send: {} (their orders settled with the venue later); \
+                 the latest kind of failure: {}",
                 c.gateway_errors,
                 self.last_gateway_error.as_deref().unwrap_or("?")
             );

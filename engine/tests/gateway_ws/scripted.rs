@@ -73,3 +73,28 @@ fn a_refusal_of_another_question_is_not_taken_for_this_one() {
     assert!(super::await_answer(&mut g, &mut reports).unwrap().is_empty(), "this question's own answer");
     assert_eq!(g.counters().bad_messages, 0, "the other question's refusal was recognised");
 }
+
+/// A numbered report the engine cannot read (a fill in a symbol this session does
+/// not trade, as another session on the same account may get) is counted and takes
+/// its place in the sequence: the report after it is applied, not taken for a gap,
+/// and the session is kept. Asking again would bring the same bytes for ever.
+#[test]
+fn an_unreadable_numbered_report_is_counted_and_passed_not_taken_for_a_gap() {
+    let url = scripted_venue(vec![concat!(
+        r#"{"type":"fill","seq":1,"cid":5,"symbol":"ETHUSDT","trade_id":1,"price":"1","qty":"1"}"#,
+        "\n",
+        r#"{"type":"ack","seq":2,"cid":7}"#,
+        "\n",
+        r#"{"type":"open_orders","id":{id},"orders":[]}"#
+    )]);
+    let mut g = super::gateway(&url, false);
+    let mut reports = Vec::new();
+    assert!(matches!(g.ask_open_orders(0), Ok(None)));
+    assert!(super::await_answer(&mut g, &mut reports).unwrap().is_empty());
+    let kinds: Vec<_> = reports.iter().map(|r| (r.client_id.0, r.kind)).collect();
+    assert_eq!(kinds, [(7, engine::order::ExecKind::Accepted)], "the ack after it is applied");
+    let counters = g.counters();
+    assert_eq!((counters.bad_messages, counters.sequence_gaps), (1, 0), "{counters:?}");
+    assert!(g.is_connected(), "no reconnect for it");
+    assert_eq!(g.last_seq(), 2);
+}
