@@ -463,8 +463,8 @@ pub fn run_command(args: &RunArgs) -> Result<ExitCode, String> {
         // The stage came back in time to wind down, but a stall that long is a
         // failure of the run, as one it never came back from is.
         eprintln!(
-            "error: watchdog: the hot stage sent no heartbeat for {ms} ms (--watchdog {:?}); the engine stopped it. \
-             It answered the stop: its working orders were cancelled and every record it handed over was journaled",
+            "error: watchdog: a hot core sent no heartbeat for {ms} ms (--watchdog {:?}); the engine stopped the run. \
+             It answered the stop and wound down: the report above says what was cancelled and journaled",
             options.watchdog
         );
         return Ok(ExitCode::from(4));
