@@ -369,11 +369,26 @@ fn summary_of(json: &std::path::Path) -> serde_json::Value {
 /// `engine run --json` against the simulator's feed and order entry; (exit code,
 /// summary, stderr).
 fn engine_run(url: &str, journal: &std::path::Path, strategy: &str) -> (Option<i32>, serde_json::Value, String) {
+    engine_run_with(url, journal, &["--frames", "20000", "--strategy", strategy])
+}
+
+/// [`engine_run`] with `args` of one's own.
+fn engine_run_with(url: &str, journal: &std::path::Path, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let out = engine_against(url, journal, &json).args(["--frames", "20000", "--strategy", strategy]).output().unwrap();
+    let out = engine_against(url, journal, &json).args(args).output().unwrap();
     let summary = std::fs::read(&json).map(|b| serde_json::from_slice(&b).unwrap()).unwrap_or_default();
     (out.status.code(), summary, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The last position the journal holds (net quantity).
+fn last_journaled_net(records: &[persist::Record]) -> i64 {
+    records
+        .iter()
+        .rev()
+        .find_map(<persist::record::PositionFields as persist::Fields>::from_record)
+        .expect("a position snapshot")
+        .net_qty
 }
 
 /// A venue that leaves a report out (its 30th, the first time it sends it): the gap
@@ -385,26 +400,17 @@ fn a_report_missing_from_the_venues_sequence_is_fetched_again_not_skipped() {
     let _one = common::one_engine_at_a_time();
     let sim = sim(&["--rate", "40000", "--skip-report", "30"]);
     let journal = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let out = engine_against(&sim.url, journal.path(), &json)
-        .args(["--duration", "4s", "--strategy", "taker:threshold_pct=30,max_inventory=300"])
-        .output()
-        .unwrap();
-    let (s, stderr) = (summary_of(&json), String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let args = ["--duration", "4s", "--strategy", "taker:threshold_pct=30,max_inventory=300"];
+    let (code, s, stderr) = engine_run_with(&sim.url, journal.path(), &args);
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(s["gateway"]["sequence_gaps"], 1, "{s}");
     assert!(s["counters"]["venue_reconnects"].as_u64().unwrap() >= 1, "{s}");
     assert!(s["fills"].as_u64().unwrap() > 0, "{s}");
     let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
     assert_eq!(common::unfinished_orders(&records), [], "orders left unfinished");
-    let last = records
-        .iter()
-        .rev()
-        .find_map(<persist::record::PositionFields as persist::Fields>::from_record)
-        .expect("a position snapshot");
     let mut g = gateway(&sim.url, false);
-    assert_eq!(g.positions().unwrap().first().map_or(0, |p| p.net), last.net_qty, "venue and journal agree");
+    let venue = g.positions().unwrap().first().map_or(0, |p| p.net);
+    assert_eq!(venue, last_journaled_net(&records), "venue and journal agree");
 }
 
 /// The whole engine trading through the simulator's order entry over a real socket:
@@ -425,20 +431,16 @@ fn the_engine_trades_over_the_socket_and_reconciles_with_the_venue_at_start_up()
     // The venue's position is what the engine journaled last.
     let net = |s: &serde_json::Value| s["reconciliation"]["venue_positions"][0][1].as_i64().unwrap_or(0);
     let (records, _) = persist::journal::JournalReader::open(journal.path()).unwrap().read_all().unwrap();
-    let last = records
-        .iter()
-        .rev()
-        .find_map(<persist::record::PositionFields as persist::Fields>::from_record)
-        .expect("a position snapshot");
+    let last = last_journaled_net(&records);
     let mut g = gateway(&sim.url, false);
     let venue = g.positions().unwrap();
-    assert_eq!(venue.first().map_or(0, |p| p.net), last.net_qty, "venue and journal agree after the run");
+    assert_eq!(venue.first().map_or(0, |p| p.net), last, "venue and journal agree after the run");
     assert!(g.open_orders().unwrap().is_empty(), "nothing left working");
     drop(g);
 
     let (code, s, stderr) = engine_run(&sim.url, journal.path(), "taker:threshold_pct=30,max_inventory=300");
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(net(&s), last.net_qty, "the venue's position, taken over: {s}");
+    assert_eq!(net(&s), last, "the venue's position, taken over: {s}");
     assert_eq!(s["reconciliation"]["mismatches"], serde_json::json!([]), "{s}");
     assert!(s["halt"].is_null(), "{s}");
 
@@ -739,19 +741,12 @@ fn lost_acks_are_settled_by_asking_the_venue_not_by_a_timer() {
     let _one = common::one_engine_at_a_time();
     let sim = sim(&["--order-rate", "100000", "--drop-acks-every", "3"]);
     let journal = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("run.json");
-    let out = engine_against(&sim.url, journal.path(), &json)
-        .args(["--duration", "3s", "--ack-timeout", "50ms"])
-        // Quotes 10 ticks off the mid, moved once it is 10 ticks away: they rest
-        // tens of ms, seldom filled (at the touch, one whose ack was lost was often
-        // filled first, so nothing timed out: under CI's load, not once in 44 orders).
-        .args(["--strategy", "mm:requote=10,half_spread=10"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary = summary_of(&json);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // Quotes 10 ticks off the mid, moved once it is 10 ticks away: they rest tens of
+    // ms, seldom filled (at the touch, one whose ack was lost was often filled
+    // first, so nothing timed out: under CI's load, not once in 44 orders).
+    let args = ["--duration", "3s", "--ack-timeout", "50ms", "--strategy", "mm:requote=10,half_spread=10"];
+    let (code, summary, stderr) = engine_run_with(&sim.url, journal.path(), &args);
+    assert_eq!(code, Some(0), "{stderr}");
     let c = &summary["counters"];
     assert!(c["ack_timeouts"].as_u64().unwrap() > 0 && c["settled"].as_u64().unwrap() > 0, "{summary}");
     assert_eq!(c["oms_errors"], 0, "{summary}");

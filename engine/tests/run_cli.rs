@@ -202,7 +202,10 @@ fn a_stage_back_from_a_stall_longer_than_the_watchdog_still_fails_the_run() {
         json.to_str().unwrap(),
     ]);
     assert_eq!(code, Some(4), "{stderr}");
-    assert!(stderr.contains("sent no heartbeat for") && stderr.contains("answered the stop and wound down"), "{stderr}");
+    assert!(
+        stderr.contains("sent no heartbeat for") && stderr.contains("answered the stop and wound down"),
+        "{stderr}"
+    );
     assert!(stdout.contains("tick_to_order"), "the report is printed: {stdout}");
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert!(summary["seconds"].as_f64().unwrap() < 15.0, "the run was stopped, not run out: {summary}");
