@@ -225,6 +225,20 @@ fn a_watchdog_shorter_than_three_heartbeats_is_refused() {
     assert!(stderr.contains("at least 300ms"), "{stderr}");
 }
 
+/// A duration of centuries is a run that ends by other means (here `--frames`): its
+/// deadline once wrapped into the past and ended the run at once.
+#[test]
+fn a_duration_of_centuries_does_not_end_the_run_at_once() {
+    let _one = common::one_engine_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let args = ["run", "--quiet", "--persist", "none", "--duration", "5000000h", "--frames", "20000"];
+    let (code, _, stderr) = engine(&[&args[..], &["--json", json.to_str().unwrap()]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(summary["events"], 20_000, "{summary}");
+}
+
 /// The cold core stops draining for 3 s (an injected stall: a slow disk, a preempted
 /// thread) and the record ring fills. The hot core never waits for it: it holds
 /// order, fill and risk records (journaled later, in order, gapless) and drops market

@@ -1321,4 +1321,22 @@ mod tests {
         let wide = [SymbolScales { symbol: "BTCUSDT".into(), price: 4, size: 9 }];
         assert!(check_scales(&wide, &symbols).unwrap_err().contains("13 decimals together, at most 12"));
     }
+
+    /// A book top's mid, even one whose bid and ask sum past `i64::MAX`, is the
+    /// floor of their mean (it once overflowed: a negative mid in the correlations).
+    #[test]
+    fn the_correlation_mid_of_a_book_top_never_overflows() {
+        use persist::Fields as _;
+        let mut returns = Returns::new(std::sync::Arc::new(crate::risk::CorrelationSnapshot::new(1)), 0);
+        let top = |bid: i64, ask: i64| {
+            let fields = persist::record::BookTopFields { bid, ask, bid_qty: 1, ask_qty: 1, ..Default::default() };
+            fields.into_record(persist::Origin { stream: 1, seq: 1, ts: 1, venue: 0, instrument: 0 })
+        };
+        for (bid, ask, mid) in
+            [(100, 103, 101), (7, 7, 7), (i64::MAX - 2, i64::MAX, i64::MAX - 1), (i64::MAX, i64::MAX, i64::MAX)]
+        {
+            returns.observe(&[top(bid, ask)]);
+            assert_eq!(returns.mids, [mid], "{bid} {ask}");
+        }
+    }
 }
