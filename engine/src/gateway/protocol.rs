@@ -302,6 +302,8 @@ pub enum Answer<'a> {
         kind: ExecKind,
         /// A reject's reason (empty otherwise).
         reason: &'a [u8],
+        /// A fill's or a replace's symbol: its index in the symbols it was read with.
+        symbol: Option<usize>,
     },
     /// The login's outcome; on success, the sequence the venue is at.
     Login {
@@ -373,13 +375,15 @@ pub fn decode_answer<'a>(msg: &'a [u8], symbols: &[WireSymbol<'_>]) -> Result<An
     })?;
     s.end()?;
     let missing = |field| s.err(DecodeErrorKind::MissingField { field });
-    let report = |kind| Ok(Answer::Report { seq, cid: ClientId(cid), kind, reason });
+    let report = |kind| Ok(Answer::Report { seq, cid: ClientId(cid), kind, reason, symbol: None });
     let scales = || {
         symbols
             .iter()
-            .find(|w| w.name.as_bytes() == symbol)
+            .position(|w| w.name.as_bytes() == symbol)
+            .and_then(|i| Some((i, symbols.get(i)?)))
             .ok_or_else(|| s.err(DecodeErrorKind::BadField { field: "symbol", expected: "a symbol of this session" }))
     };
+    let priced = |kind, index| Ok(Answer::Report { seq, cid: ClientId(cid), kind, reason, symbol: Some(index) });
     let fixed = |text: &[u8], scale, field| {
         feeds::decimal::parse_fixed(text, scale).map_err(|error| s.err(DecodeErrorKind::BadDecimal { field, error }))
     };
@@ -398,7 +402,7 @@ pub fn decode_answer<'a>(msg: &'a [u8], symbols: &[WireSymbol<'_>]) -> Result<An
         b"replace_reject" => report(ExecKind::ReplaceRejected),
         b"expired" => report(ExecKind::Expired),
         b"fill" => {
-            let w = scales()?;
+            let (index, w) = scales()?;
             let price = Price(positive(price, w.price_scale, "price")?);
             let qty = Qty(positive(qty, w.qty_scale, "qty")?);
             let fee = fixed(fee, 0, "fee")?;
@@ -406,13 +410,13 @@ pub fn decode_answer<'a>(msg: &'a [u8], symbols: &[WireSymbol<'_>]) -> Result<An
             if trade_id == 0 {
                 return Err(missing("trade_id"));
             }
-            report(ExecKind::Fill { price, qty, liquidity, trade_id, fee })
+            priced(ExecKind::Fill { price, qty, liquidity, trade_id, fee }, index)
         }
         b"replaced" => {
-            let w = scales()?;
+            let (index, w) = scales()?;
             let price = Price(positive(price, w.price_scale, "price")?);
             let qty = Qty(positive(qty, w.qty_scale, "qty")?);
-            report(ExecKind::Replaced { price, qty })
+            priced(ExecKind::Replaced { price, qty }, index)
         }
         b"login" => Ok(Answer::Login { ok, seq, reason }),
         b"open_orders" | b"positions" if query => Ok(Answer::Query { id }),
@@ -507,6 +511,7 @@ mod tests {
                     fee: -3
                 },
                 reason: b"",
+                symbol: Some(0),
             }
         );
         let reject = br#"{"type":"reject","seq":5,"cid":8,"reason":"rate_limited"}"#;

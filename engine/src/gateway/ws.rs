@@ -49,6 +49,11 @@ pub struct WsGateway {
     first: u32,
     client: Option<WsClient>,
     request: Vec<u8>,
+    /// The symbol of each order sent (client id, index in `symbols` + 1; 0: none),
+    /// slot by client id modulo its length, a newer order taking an older one's
+    /// place: a fill or replace naming another symbol is caught while its order is
+    /// still here.
+    sent: Vec<(u64, u32)>,
     cancel_on_disconnect: bool,
     /// The last report sequence applied.
     last_seq: u64,
@@ -115,6 +120,7 @@ impl WsGateway {
             first: 0,
             client: None,
             request: Vec::with_capacity(1024),
+            sent: vec![(0, 0); SENT_SLOTS],
             cancel_on_disconnect,
             last_seq: 0,
             logged_in_before: false,
@@ -242,7 +248,9 @@ impl WsGateway {
                 Ok(Answer::Login { ok: false, reason, .. }) => {
                     return Err(GatewayError::Login(String::from_utf8_lossy(reason).into_owned()));
                 }
-                Ok(Answer::Report { seq, cid, kind, reason }) => self.hold(seq, cid, kind, reason),
+                Ok(Answer::Report { seq, cid, kind, reason, symbol }) => {
+                    self.hold(Decoded::of(seq, cid, kind, reason, symbol));
+                }
                 Ok(Answer::Error { reason, .. }) => {
                     return Err(GatewayError::Protocol(String::from_utf8_lossy(reason).into_owned()));
                 }
@@ -258,14 +266,14 @@ impl WsGateway {
     }
 
     /// Keeps a report that arrived while a cold exchange waited (dropping repeats).
-    fn hold(&mut self, seq: u64, cid: ClientId, kind: ExecKind, reason: &[u8]) {
-        if let Some(report) = self.accept(seq, cid, kind, reason, self.clock.now_ns()) {
+    fn hold(&mut self, report: Decoded) {
+        if let Some(report) = self.accept(report, self.clock.now_ns()) {
             self.held.push_back(report);
         }
     }
 
     /// The report for a venue answer, or `None` for one already applied.
-    fn accept(&mut self, seq: u64, cid: ClientId, kind: ExecKind, reason: &[u8], now: u64) -> Option<ExecReport> {
+    fn accept(&mut self, Decoded { seq, cid, kind, rate_limited, symbol }: Decoded, now: u64) -> Option<ExecReport> {
         if seq != 0 && seq <= self.last_seq {
             self.counters.duplicates_dropped += 1;
             return None;
@@ -279,8 +287,20 @@ impl WsGateway {
             self.client = None;
             return None;
         }
+        // A fill or replace naming another symbol than its order's would be read at
+        // that symbol's scales: a size off by powers of ten. Not applied; it keeps
+        // its place in the sequence, as any report that cannot be read.
+        let sent = self.sent.get((cid.0 % SENT_SLOTS as u64) as usize).copied().unwrap_or_default();
+        if let Some(index) = symbol
+            && sent.0 == cid.0
+            && sent.1 != 0
+            && sent.1 as usize != index + 1
+        {
+            self.unreadable(Some(seq));
+            return None;
+        }
         self.last_seq = self.last_seq.max(seq);
-        if kind == ExecKind::Rejected && reason == b"rate_limited" {
+        if kind == ExecKind::Rejected && rate_limited {
             self.counters.rate_limited += 1;
         }
         Some(ExecReport { client_id: cid, kind, ts: now })
@@ -332,7 +352,9 @@ impl WsGateway {
                 Ok(Answer::Error { reason, id: Some(got) }) if got == id => {
                     return Err(GatewayError::Protocol(String::from_utf8_lossy(reason).into_owned()));
                 }
-                Ok(Answer::Report { seq, cid, kind, reason }) => self.hold(seq, cid, kind, reason),
+                Ok(Answer::Report { seq, cid, kind, reason, symbol }) => {
+                    self.hold(Decoded::of(seq, cid, kind, reason, symbol));
+                }
                 // A late answer to an earlier query.
                 Ok(answer) if answer.query_id().is_some() => {}
                 Ok(_) | Err(_) => self.counters.bad_messages += 1,
@@ -424,6 +446,9 @@ impl VenueGateway for WsGateway {
         let order_type = protocol::type_name(order.order_type).ok_or(GatewayError::StopAtVenue)?;
         let ts = self.ts_ms();
         let wire = symbol(&self.symbols, self.first, order.instrument)?;
+        if let Some(slot) = self.sent.get_mut((id.0 % SENT_SLOTS as u64) as usize) {
+            *slot = (id.0, order.instrument.0 - self.first + 1);
+        }
         protocol::encode_new(
             &mut self.request,
             &self.creds,
@@ -478,9 +503,8 @@ impl VenueGateway for WsGateway {
             }
             let Some(client) = self.client.as_ref() else { break };
             match decode_in_place(client.message(), &self.symbols) {
-                Some((seq, cid, kind, rate_limited)) => {
-                    let reason: &[u8] = if rate_limited { b"rate_limited" } else { b"" };
-                    if let Some(report) = self.accept(seq, cid, kind, reason, now) {
+                Some(report) => {
+                    if let Some(report) = self.accept(report, now) {
                         let _ = out.push(report);
                     }
                 }
@@ -595,10 +619,30 @@ fn symbol(symbols: &[(String, u8, u8)], first: u32, instrument: InstrumentId) ->
     Ok(WireSymbol { name, price_scale: *price_scale, qty_scale: *qty_scale })
 }
 
-/// Decodes a report against `symbols` without allocating: (seq, client id, what
-/// happened, whether it was a rate-limit reject). `None` for anything that is not a
-/// readable report.
-fn decode_in_place(message: &[u8], symbols: &[(String, u8, u8)]) -> Option<(u64, ClientId, ExecKind, bool)> {
+/// Order-entry slots remembering the symbol of each order sent (see `WsGateway::sent`).
+const SENT_SLOTS: usize = 4096;
+
+/// A report as read off the wire.
+#[derive(Debug, Clone, Copy)]
+struct Decoded {
+    seq: u64,
+    cid: ClientId,
+    kind: ExecKind,
+    /// A reject for the venue's rate limit.
+    rate_limited: bool,
+    /// A fill's or replace's symbol, as an index in the session's symbols.
+    symbol: Option<usize>,
+}
+
+impl Decoded {
+    fn of(seq: u64, cid: ClientId, kind: ExecKind, reason: &[u8], symbol: Option<usize>) -> Self {
+        Self { seq, cid, kind, rate_limited: reason == b"rate_limited", symbol }
+    }
+}
+
+/// Decodes a report against `symbols` without allocating. `None` for anything that
+/// is not a readable report.
+fn decode_in_place(message: &[u8], symbols: &[(String, u8, u8)]) -> Option<Decoded> {
     // As many symbols as the engine trades: a fixed array of borrowed views.
     let mut wire = [WireSymbol { name: "", price_scale: 0, qty_scale: 0 }; crate::pipeline::MAX_INSTRUMENTS];
     for (slot, (name, p, q)) in wire.iter_mut().zip(symbols) {
@@ -606,7 +650,7 @@ fn decode_in_place(message: &[u8], symbols: &[(String, u8, u8)]) -> Option<(u64,
     }
     let views = wire.get(..symbols.len().min(crate::pipeline::MAX_INSTRUMENTS))?;
     match protocol::decode_answer(message, views).ok()? {
-        Answer::Report { seq, cid, kind, reason } => Some((seq, cid, kind, reason == b"rate_limited")),
+        Answer::Report { seq, cid, kind, reason, symbol } => Some(Decoded::of(seq, cid, kind, reason, symbol)),
         _ => None,
     }
 }

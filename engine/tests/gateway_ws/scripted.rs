@@ -98,3 +98,31 @@ fn an_unreadable_numbered_report_is_counted_and_passed_not_taken_for_a_gap() {
     assert!(g.is_connected(), "no reconnect for it");
     assert_eq!(g.last_seq(), 2);
 }
+
+/// A fill naming another symbol than its order's (a BTCUSDT order filled "in
+/// ETHUSDT", whose sizes have other decimals) is not applied at that symbol's
+/// scales: it is counted as unreadable and keeps its place in the sequence, and the
+/// order's next report is applied.
+#[test]
+fn a_fill_naming_another_symbol_than_its_orders_is_not_applied() {
+    use engine::order::{ExecKind, OrderType};
+    use feeds::{book::Book, event::Side};
+    let url = scripted_venue(vec![concat!(
+        r#"{"type":"fill","seq":1,"cid":7,"symbol":"ETHUSDT","trade_id":1,"price":"3000.00","qty":"0.0100"}"#,
+        "\n",
+        r#"{"type":"ack","seq":2,"cid":7}"#
+    )]);
+    let mut symbols = super::symbols();
+    symbols.push(("ETHUSDT".to_owned(), 2, 4));
+    let creds = engine::gateway::protocol::Credentials::new(super::KEY, super::SECRET.as_bytes());
+    let mut g = engine::gateway::WsGateway::connect(&url, creds, symbols, false).unwrap();
+    let btc = super::order(Side::Buy, 6_000_000, 100, OrderType::Limit);
+    g.submit(engine::order::ClientId(7), &btc, &Book::with_depth(1), 0).unwrap();
+    let mut reports = Vec::new();
+    super::collect(&mut g, &mut reports, |r| !r.is_empty());
+    let kinds: Vec<_> = reports.iter().map(|r| (r.client_id.0, r.kind)).collect();
+    assert_eq!(kinds, [(7, ExecKind::Accepted)], "the fill in another symbol is not applied");
+    let counters = g.counters();
+    assert_eq!((counters.bad_messages, counters.sequence_gaps), (1, 0), "{counters:?}");
+    assert_eq!(g.last_seq(), 2);
+}
