@@ -26,6 +26,11 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
     if let Some(bad) = args.symbols.iter().find(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric())) {
         return Err(format!("--symbols: `{bad}` is not a venue symbol (letters and digits, like BTCUSDT)"));
     }
+    if let Some((i, twice)) =
+        args.symbols.iter().enumerate().find(|(i, s)| args.symbols.get(..*i).is_some_and(|before| before.contains(s)))
+    {
+        return Err(format!("--symbols: `{twice}` is listed twice (again as symbol {}); list each once", i + 1));
+    }
     if args.maker_fee_bps.iter().chain(&args.taker_fee_bps).any(|b| !(-100..=100).contains(b)) {
         return Err("--maker-fee-bps/--taker-fee-bps: expected -100 to 100 basis points".into());
     }

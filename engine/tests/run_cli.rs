@@ -377,6 +377,7 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         (&["run", "--persist", "none", "--db", "env", "--frames", "10"], "needs --persist journal:DIR"),
         (&["run", "--persist", "postgres://h/d", "--db", "env"], "not both"),
         (&["run", "--symbols", "BTC-USD"], "is not a venue symbol"),
+        (&["run", "--symbols", "BTCUSDT,ETHUSDT,BTCUSDT"], "`BTCUSDT` is listed twice (again as symbol 3)"),
         (&["run", "--scales", "BTCUSDT"], "expected SYMBOL=PRICE:SIZE"),
         (&["run", "--scales", "BTCUSDT=1:11"], "`11` is not a number of decimals from 0 to 10"),
         (&["run", "--scales", "DOGEUSDT=1:2"], "--scales: DOGEUSDT is not one of --symbols (BTCUSDT)"),

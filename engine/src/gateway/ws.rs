@@ -312,8 +312,10 @@ impl WsGateway {
     /// look like a gap forever.
     fn unreadable(&mut self, seq: Option<u64>) {
         self.counters.bad_messages += 1;
-        if seq == Some(self.last_seq.saturating_add(1)) {
-            self.last_seq += 1;
+        if let Some(next) = self.last_seq.checked_add(1)
+            && seq == Some(next)
+        {
+            self.last_seq = next;
         }
     }
 
@@ -446,9 +448,6 @@ impl VenueGateway for WsGateway {
         let order_type = protocol::type_name(order.order_type).ok_or(GatewayError::StopAtVenue)?;
         let ts = self.ts_ms();
         let wire = symbol(&self.symbols, self.first, order.instrument)?;
-        if let Some(slot) = self.sent.get_mut((id.0 % SENT_SLOTS as u64) as usize) {
-            *slot = (id.0, order.instrument.0 - self.first + 1);
-        }
         protocol::encode_new(
             &mut self.request,
             &self.creds,
@@ -459,7 +458,12 @@ impl VenueGateway for WsGateway {
             order_type,
             (order.price, order.qty),
         );
-        self.send()
+        self.send()?;
+        // Sent: its symbol is remembered (a send that failed keeps an older order's).
+        if let Some(slot) = self.sent.get_mut((id.0 % SENT_SLOTS as u64) as usize) {
+            *slot = (id.0, order.instrument.0 - self.first + 1);
+        }
+        Ok(())
     }
 
     fn cancel(&mut self, id: ClientId, _instrument: InstrumentId, _now: u64) -> Result<(), GatewayError> {

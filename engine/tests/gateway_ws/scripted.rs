@@ -105,13 +105,19 @@ fn an_unreadable_numbered_report_is_counted_and_passed_not_taken_for_a_gap() {
 /// order's next report is applied.
 #[test]
 fn a_fill_naming_another_symbol_than_its_orders_is_not_applied() {
-    use engine::order::{ExecKind, OrderType};
-    use feeds::{book::Book, event::Side};
-    let url = scripted_venue(vec![concat!(
-        r#"{"type":"fill","seq":1,"cid":7,"symbol":"ETHUSDT","trade_id":1,"price":"3000.00","qty":"0.0100"}"#,
-        "\n",
-        r#"{"type":"ack","seq":2,"cid":7}"#
-    )]);
+    use engine::order::{ExecKind, NewOrder, OrderType};
+    use feeds::{
+        book::Book,
+        event::{InstrumentId, Side},
+    };
+    let url = scripted_venue(vec![
+        concat!(
+            r#"{"type":"fill","seq":1,"cid":7,"symbol":"ETHUSDT","trade_id":1,"price":"3000.00","qty":"0.0100"}"#,
+            "\n",
+            r#"{"type":"ack","seq":2,"cid":7}"#
+        ),
+        r#"{"type":"fill","seq":3,"cid":8,"symbol":"ETHUSDT","trade_id":2,"price":"3000.00","qty":"0.0100"}"#,
+    ]);
     let mut symbols = super::symbols();
     symbols.push(("ETHUSDT".to_owned(), 2, 4));
     let creds = engine::gateway::protocol::Credentials::new(super::KEY, super::SECRET.as_bytes());
@@ -125,4 +131,14 @@ fn a_fill_naming_another_symbol_than_its_orders_is_not_applied() {
     let counters = g.counters();
     assert_eq!((counters.bad_messages, counters.sequence_gaps), (1, 0), "{counters:?}");
     assert_eq!(g.last_seq(), 2);
+    // An ETHUSDT order's fill in ETHUSDT (the session's second symbol) is applied.
+    let eth = NewOrder { instrument: InstrumentId(1), ..btc };
+    g.submit(engine::order::ClientId(8), &eth, &Book::with_depth(1), 0).unwrap();
+    let mut reports = Vec::new();
+    super::collect(&mut g, &mut reports, |r| !r.is_empty());
+    assert!(
+        matches!(reports.as_slice(), [r] if r.client_id.0 == 8 && matches!(r.kind, ExecKind::Fill { .. })),
+        "{reports:?}"
+    );
+    assert_eq!((g.counters().bad_messages, g.last_seq()), (1, 3));
 }
