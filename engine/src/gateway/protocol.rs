@@ -376,13 +376,12 @@ pub fn decode_answer<'a>(msg: &'a [u8], symbols: &[WireSymbol<'_>]) -> Result<An
     s.end()?;
     let missing = |field| s.err(DecodeErrorKind::MissingField { field });
     let report = |kind| Ok(Answer::Report { seq, cid: ClientId(cid), kind, reason, symbol: None });
-    let scales = || {
-        symbols
-            .iter()
-            .position(|w| w.name.as_bytes() == symbol)
-            .and_then(|i| Some((i, symbols.get(i)?)))
-            .ok_or_else(|| s.err(DecodeErrorKind::BadField { field: "symbol", expected: "a symbol of this session" }))
-    };
+    let scales =
+        || {
+            symbols.iter().enumerate().find(|(_, w)| w.name.as_bytes() == symbol).ok_or_else(|| {
+                s.err(DecodeErrorKind::BadField { field: "symbol", expected: "a symbol of this session" })
+            })
+        };
     let priced = |kind, index| Ok(Answer::Report { seq, cid: ClientId(cid), kind, reason, symbol: Some(index) });
     let fixed = |text: &[u8], scale, field| {
         feeds::decimal::parse_fixed(text, scale).map_err(|error| s.err(DecodeErrorKind::BadDecimal { field, error }))

@@ -775,7 +775,7 @@ impl WsFeed {
     /// after an outage is rejoined within this long.
     #[must_use]
     pub fn with_max_backoff(mut self, max: std::time::Duration) -> Self {
-        self.max_backoff_ns = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.max_backoff_ns = super::nanos(max).max(1);
         self.backoff_ns = self.backoff_ns.min(self.max_backoff_ns);
         self
     }
