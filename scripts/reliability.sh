@@ -60,6 +60,7 @@ scenarios=(
   "3|database stopped 30 s, then killed -9|engine|pg_outage|a_database_stopped_for_30_s_then_killed_is_backfilled_exactly_once"
   "3|journal writer killed -9|persist|journal|a_writer_killed_at_random_moments_leaves_a_gapless_journal"
   "3|database loader killed -9|persist|pg|a_loader_killed_at_random_points_resumes_to_exactly_once"
+  "3|parallel database loader killed -9|persist|pg|a_parallel_loader_killed_at_random_points_resumes_to_exactly_once"
   "4|journal disk full|engine|run_cli|a_full_disk_stops_the_engine_counts_what_was_not_journaled_and_corrupts_nothing"
   "5|record ring full, persistence stalled 3 s|engine|run_cli|a_stalled_persistence_core_costs_only_counted_market_records"
   "6|stage stalls, orders at a websocket venue|engine|gateway_ws|a_stalled_engine_leaves_nothing_resting_at_a_cancel_on_disconnect_venue"

@@ -295,9 +295,21 @@ pub struct LoadArgs {
     /// The database: a `postgres://` URL [default: the standard PG* variables].
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
-    /// Records per transaction.
+    /// Records per batch.
     #[arg(long, default_value_t = 50_000)]
     pub batch: usize,
+    /// Connections a batch is split among, each loading its part at once (1-16):
+    /// each is a server backend, and one backend is the load's bound on a small
+    /// host. A batch is split only when every part gets at least 8,192 records.
+    #[arg(long, default_value_t = persist::pg::DEFAULT_WRITERS, value_parser = parse_writers)]
+    pub writers: usize,
+}
+
+fn parse_writers(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=16) => Ok(n),
+        _ => Err(format!("`{s}` is not a number of connections from 1 to 16")),
+    }
 }
 
 /// `engine journal export` flags.
@@ -432,6 +444,11 @@ pub struct RunArgs {
     /// and retried, never waited for, and backfilled when it returns.
     #[arg(long, value_name = "URL|env")]
     pub db: Option<String>,
+    /// Connections to the database a large shipment (a backfill after an outage)
+    /// is split among, each loading its part at once (1-16). Each is a server
+    /// backend busy while it lasts; 1 keeps the database to one CPU.
+    #[arg(long, default_value_t = persist::pg::DEFAULT_WRITERS, value_parser = parse_writers)]
+    pub db_writers: usize,
     /// Journal fsync policy: `batch` (every batch the cold core writes, about every
     /// 5 ms), `none`, or an interval like `10ms`. Records reach the OS page cache at once
     /// either way (a killed engine loses nothing); the policy bounds what a power

@@ -211,6 +211,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         reload: Some(reload_breaker_settings),
         control: args.control.clone(),
         database,
+        db_writers: args.db_writers,
     })
 }
 
@@ -580,10 +581,9 @@ pub fn load_command(args: &LoadArgs) -> Result<ExitCode, String> {
     if let Some(url) = &args.db {
         warn_if_password_in(url);
     }
-    let mut client = persist::pg::connect(args.db.as_deref()).map_err(|e| e.to_string())?;
-    let (mode, migrated) = persist::pg::migrate(&mut client).map_err(|e| e.to_string())?;
+    let (mut sink, mode, migrated) =
+        persist::pg::open_sink(args.db.as_deref(), args.writers).map_err(|e| e.to_string())?;
     eprintln!("schema: {} ({})", mode.name(), if migrated { "migrated now" } else { "already current" });
-    let mut sink = persist::pg::PgSink::open(client, mode).map_err(|e| e.to_string())?;
     let report = persist::pg::load_journal(&mut sink, &reader, args.batch.max(1)).map_err(|e| e.to_string())?;
     outln!(
         "loaded {} rows in {} transaction(s); {} already in the database; {} of an unknown kind skipped",

@@ -383,6 +383,8 @@ fn bad_flags_are_named_with_what_would_be_accepted() {
         (&["run", "--scales", "DOGEUSDT=1:2"], "--scales: DOGEUSDT is not one of --symbols (BTCUSDT)"),
         (&["sim", "--scales", "DOGEUSDT=1:2", "--port", "0"], "--scales: DOGEUSDT is not one of --symbols"),
         (&["run", "--fsync", "sometimes"], "expected `batch`, `none` or milliseconds"),
+        (&["run", "--db-writers", "0"], "`0` is not a number of connections from 1 to 16"),
+        (&["journal", "load", ".", "--writers", "17"], "`17` is not a number of connections from 1 to 16"),
         (&["run", "--sched-fifo", "0"], "0 is not in 1..=99"),
         (&["run", "--feed", "carrier-pigeon"], "expected `sim`, `replay:PATH`, `ws://host:port/path` or `wss://…`"),
         (&["run", "--tls-ca", "/nonexistent/ca.pem"], "--tls-ca: cannot read TLS CA file /nonexistent/ca.pem"),

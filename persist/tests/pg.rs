@@ -280,6 +280,7 @@ fn a_version_1_database_is_migrated_forward_once() {
              ALTER TABLE order_events DROP CONSTRAINT order_events_order_type_check; \
              ALTER TABLE order_events ADD CONSTRAINT order_events_order_type_check CHECK (order_type BETWEEN 1 AND 3); \
              DROP TABLE orders; \
+             DROP TABLE stream_ranges; \
              DELETE FROM schema_migrations WHERE version > 1",
         )
         .unwrap();
@@ -293,7 +294,7 @@ fn a_version_1_database_is_migrated_forward_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5], "each step recorded once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6], "each step recorded once");
     // Version 5: no time index on the parents; the days already written have one.
     assert_eq!(indexes(&mut c, "market_trades"), Vec::<String>::new());
     assert_eq!(indexes(&mut c, "market_trades_p20261118"), vec!["market_trades_p20261118_ts_brin"]);
@@ -365,18 +366,36 @@ fn connection_errors_are_clear_and_never_show_the_password() {
 const CHILD_URL: &str = "PG_LOADER_CHILD_URL";
 const CHILD_JOURNAL: &str = "PG_LOADER_CHILD_JOURNAL";
 
-/// The child half of the kill test: load the journal in small batches until done.
+const CHILD_WRITERS: &str = "PG_LOADER_CHILD_WRITERS";
+
+/// The child half of the kill tests: load the journal until done, in small batches
+/// through one connection, or in batches split among CHILD_WRITERS connections.
 #[test]
 fn child_loader() {
     let (Some(url), Some(dir)) = (std::env::var_os(CHILD_URL), std::env::var_os(CHILD_JOURNAL)) else { return };
-    let mut s = sink(url.to_str().unwrap());
+    let url = url.to_str().unwrap();
+    let mut s = sink(url);
+    let writers: usize = std::env::var(CHILD_WRITERS).map_or(1, |w| w.parse().unwrap());
+    s.split_among(Some(url), writers);
+    let batch = if writers == 1 { 997 } else { writers * persist::pg::PART_MIN };
     let reader = JournalReader::open(std::path::Path::new(&dir)).unwrap();
-    load_journal(&mut s, &reader, 997).unwrap();
+    load_journal(&mut s, &reader, batch).unwrap();
 }
 
 #[test]
 fn a_loader_killed_at_random_points_resumes_to_exactly_once() {
-    let url = fresh_database("pg_kill");
+    killed_loaders_resume_to_exactly_once("pg_kill", 1, |round| 150 + round * 97 % 200);
+}
+
+/// The same with each batch split among three connections: a kill can land between
+/// the parts' commits, leaving some parts stored above the watermark.
+#[test]
+fn a_parallel_loader_killed_at_random_points_resumes_to_exactly_once() {
+    killed_loaders_resume_to_exactly_once("pg_kill_parallel", 3, |round| 60 + round * 37 % 120);
+}
+
+fn killed_loaders_resume_to_exactly_once(name: &str, writers: usize, kill_after_ms: fn(u64) -> u64) {
+    let url = fresh_database(name);
     let dir = tempfile::tempdir().unwrap();
     let (mut journal, _) =
         Journal::open(dir.path(), JournalOptions { fsync: FsyncPolicy::Never, ..Default::default() }).unwrap();
@@ -393,10 +412,11 @@ fn a_loader_killed_at_random_points_resumes_to_exactly_once() {
             .args(["--exact", "child_loader", "--test-threads=1"])
             .env(CHILD_URL, &url)
             .env(CHILD_JOURNAL, dir.path())
+            .env(CHILD_WRITERS, writers.to_string())
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(150 + round * 97 % 200));
+        std::thread::sleep(std::time::Duration::from_millis(kill_after_ms(round)));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL, mid-transaction or between
             kills += 1;
@@ -413,6 +433,8 @@ fn a_loader_killed_at_random_points_resumes_to_exactly_once() {
     assert_eq!(distinct, 120_000, "no duplicates");
     assert_eq!(sum, (1..=120_000i64).sum::<i64>(), "exactly the journal's records");
     assert_eq!(s.watermark(1), 120_000);
+    let ranges: i64 = s.client().query_one("SELECT count(*) FROM stream_ranges", &[]).unwrap().get(0);
+    assert_eq!(ranges, 0, "every stored range folded into the watermark");
     assert_eq!(load_journal(&mut s, &reader, 5_000).unwrap().written, 0, "a second load writes nothing");
     let _ = RecordKind::ALL;
     report::Found {
@@ -422,9 +444,110 @@ fn a_loader_killed_at_random_points_resumes_to_exactly_once() {
         journal: Some(120_000),
         database: Some(distinct as u64),
         duplicates: Some(counts.iter().map(|(_, n)| *n as u64).sum::<u64>() - distinct as u64),
-        note: "each restart resumed from the watermark stored with its rows".into(),
+        note: if writers == 1 {
+            "each restart resumed from the watermark stored with its rows".into()
+        } else {
+            format!("batches split among {writers} connections; each restart skipped the parts already stored")
+        },
     }
     .report();
+}
+
+/// The stored ranges of stream 1 above its watermark.
+fn stored_ranges(s: &mut persist::pg::PgSink) -> Vec<(i64, i64)> {
+    let rows = s.client().query("SELECT first_seq, last_seq FROM stream_ranges ORDER BY first_seq", &[]).unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+/// A batch split among three connections stores every record once and leaves the
+/// same current positions and orders as one transaction would.
+#[test]
+fn a_batch_split_among_connections_is_stored_once_like_one_transaction() {
+    let batch = records(1, 10_000, TS0);
+    let (one_url, split_url) = (fresh_database("pg_split_one"), fresh_database("pg_split_three"));
+    let (mut one, mut split) = (sink(&one_url), sink(&split_url));
+    split.split_among(Some(&split_url), 3);
+    assert_eq!(one.write_batch(&batch).unwrap(), 60_000);
+    assert_eq!(split.write_batch(&batch).unwrap(), 60_000);
+    let report = split.report();
+    assert_eq!((report.written, report.batches), (60_000, 1));
+    let backends = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()";
+    assert_eq!(split.client().query_one(backends, &[]).unwrap().get::<_, i64>(0), 3, "three connections wrote");
+    let (counts, sum, distinct) = table_counts(&mut split);
+    assert!(counts.iter().all(|(_, n)| *n == 10_000), "{counts:?}");
+    assert_eq!((sum, distinct), ((1..=60_000i64).sum::<i64>(), 60_000));
+    assert_eq!(split.watermark(1), 60_000);
+    assert_eq!(stored_ranges(&mut split), vec![], "the parts' ranges folded into the watermark");
+    let current = |s: &mut persist::pg::PgSink| {
+        let q = "SELECT (SELECT string_agg(format('%s', p), ';' ORDER BY venue, instrument) FROM positions p),                  (SELECT md5(string_agg(format('%s', o), ';' ORDER BY client_id)) FROM orders o)";
+        let row = s.client().query_one(q, &[]).unwrap();
+        (row.get::<_, String>(0), row.get::<_, String>(1))
+    };
+    let (positions, orders) = current(&mut split);
+    assert_eq!((positions.clone(), orders.clone()), current(&mut one));
+    assert!(positions.contains("-9999"), "the last snapshot won: {positions}");
+    assert_eq!(split.write_batch(&batch).unwrap(), 0, "written once");
+}
+
+/// One part of a split batch fails (a row breaking a CHECK) while the others commit:
+/// what they stored is skipped by the next writer, even one that sees only part of
+/// the journal, and folds into the watermark once the gap below it is filled.
+#[test]
+fn a_split_batch_whose_last_part_failed_is_completed_exactly_once() {
+    let url = fresh_database("pg_split_failed");
+    let good = records(1, 10_000, TS0);
+    let mut bad = good.clone();
+    let last = bad.iter_mut().rev().find(|r| r.kind() == Some(RecordKind::Trade)).unwrap();
+    last.fields[2] = -1; // a trade's price: CHECK (price > 0)
+    let mut s = sink(&url);
+    s.split_among(Some(&url), 3);
+    let err = s.write_batch(&bad).unwrap_err();
+    assert!(err.to_string().contains("market_trades"), "{err}");
+    assert_eq!(s.watermark(1), 0, "no watermark moves while a part is missing");
+    assert_eq!(stored_ranges(&mut s), vec![(1, 20_000), (20_001, 40_000)], "the two parts that committed");
+    let (_, _, stored) = table_counts(&mut s);
+    assert_eq!(stored, 40_000);
+    // A new writer (one connection) sees the parts' ranges as stored.
+    let mut next = sink(&url);
+    assert!(next.is_stored(1, 40_000) && !next.is_stored(1, 40_001));
+    // It is given only the first 30,000 records: all stored, so it writes nothing
+    // but folds the first range into the watermark.
+    assert_eq!(next.write_batch(&good[..30_000]).unwrap(), 0);
+    assert_eq!(next.watermark(1), 40_000);
+    assert_eq!(stored_ranges(&mut next), vec![]);
+    assert_eq!(next.report().already_there, 30_000);
+    // Then everything: only the failed part's records are written.
+    assert_eq!(next.write_batch(&good).unwrap(), 20_000);
+    let (counts, sum, distinct) = table_counts(&mut next);
+    assert!(counts.iter().all(|(_, n)| *n == 10_000), "{counts:?}");
+    assert_eq!((sum, distinct), ((1..=60_000i64).sum::<i64>(), 60_000));
+    assert_eq!(next.watermark(1), 60_000);
+}
+
+/// A writer that died after every part committed but before folding: the next
+/// writer finds the whole batch in ranges, writes nothing, and folds them.
+#[test]
+fn ranges_left_by_a_writer_that_died_before_folding_are_folded_by_the_next() {
+    let url = fresh_database("pg_split_unfolded");
+    let batch = records(1, 5_000, TS0);
+    let mut s = sink(&url);
+    s.split_among(Some(&url), 2);
+    assert_eq!(s.write_batch(&batch).unwrap(), 30_000);
+    // Undo only the fold, as if the writer died between the parts' commits and it.
+    s.client()
+        .batch_execute(
+            "DELETE FROM stream_watermarks;              INSERT INTO stream_ranges (stream, first_seq, last_seq) VALUES (1, 1, 15000), (1, 15001, 30000)",
+        )
+        .unwrap();
+    let mut next = sink(&url);
+    next.split_among(Some(&url), 2);
+    assert_eq!(next.watermark(1), 0);
+    assert!(next.is_stored(1, 1) && next.is_stored(1, 30_000) && !next.is_stored(1, 30_001));
+    assert_eq!(next.write_batch(&batch).unwrap(), 0);
+    assert_eq!(next.watermark(1), 30_000);
+    assert_eq!(stored_ranges(&mut next), vec![]);
+    let (_, _, distinct) = table_counts(&mut next);
+    assert_eq!(distinct, 30_000);
 }
 
 #[test]

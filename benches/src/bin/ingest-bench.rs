@@ -3,9 +3,11 @@
 //!
 //! Database: the same trade rows loaded into the partitioned `market_trades` table by
 //! `ours` (the production writer: binary COPY encoded straight into a reused buffer,
-//! watermarks committed with each batch), `text_copy` (COPY in text format) and
-//! `generic_binary_copy` (the driver's `BinaryCopyInWriter`, one `ToSql` per field);
-//! `ours_unix_socket` is the production writer over the cluster's Unix socket.
+//! watermarks committed with each batch, each batch split between its default two
+//! connections), `text_copy` (COPY in text format) and `generic_binary_copy` (the
+//! driver's `BinaryCopyInWriter`, one `ToSql` per field); `ours_one_writer` is the
+//! production writer through one connection, `ours_unix_socket` the default over the
+//! cluster's Unix socket.
 //! Rows/s is wall time; client µs/row is this process's CPU time (the server is
 //! another process). Journal: `Journal::append` with an fsync per batch against a raw
 //! `write` + `fdatasync`, a raw io-uring ring and glommio's direct I/O writing the
@@ -28,7 +30,7 @@ use clap::Parser;
 use engine::export::Timestamp;
 use persist::{
     Fields, Origin, Record,
-    pg::{PgSink, connect, migrate},
+    pg::{DEFAULT_WRITERS, PgSink, connect, migrate},
     record::TradeFields,
 };
 use postgres::{binary_copy::BinaryCopyInWriter, types::Type};
@@ -47,9 +49,9 @@ struct Args {
     /// Time only the database methods: no journal table.
     #[arg(long, conflicts_with = "journal_only")]
     db_only: bool,
-    /// Run only this database method (repeatable; default: all four). The ratio
+    /// Run only this database method (repeatable; default: all five). The ratio
     /// column needs `text_copy` among them.
-    #[arg(long, value_parser = ["ours", "ours_unix_socket", "text_copy", "generic_binary_copy"])]
+    #[arg(long, value_parser = ["ours", "ours_one_writer", "ours_unix_socket", "text_copy", "generic_binary_copy"])]
     only: Vec<String>,
     /// Write results as JSON here.
     #[arg(long)]
@@ -142,13 +144,11 @@ const BATCH: usize = 100_000;
 const COLUMNS: &str = "ts, ts_ns, stream, seq, venue, instrument, ts_exchange_ns, trade_id, price, qty, aggressor";
 
 fn reset(client: &mut postgres::Client) -> Result<(), postgres::Error> {
-    client.batch_execute("TRUNCATE market_trades; TRUNCATE stream_watermarks; CHECKPOINT")
+    client.batch_execute("TRUNCATE market_trades; TRUNCATE stream_watermarks; TRUNCATE stream_ranges; CHECKPOINT")
 }
 
-fn open_sink(url: &str) -> Result<PgSink, String> {
-    let mut client = connect(Some(url)).map_err(|e| e.to_string())?;
-    let (mode, _) = migrate(&mut client).map_err(|e| e.to_string())?;
-    PgSink::open(client, mode).map_err(|e| e.to_string())
+fn open_sink(url: &str, writers: usize) -> Result<PgSink, String> {
+    persist::pg::open_sink(Some(url), writers).map(|(sink, ..)| sink).map_err(|e| e.to_string())
 }
 
 fn ours(sink: &mut PgSink, rows: &[Record]) -> Result<(), String> {
@@ -332,8 +332,9 @@ fn database_table(args: &Args) -> Result<(serde_json::Map<String, serde_json::Va
     let (mode, _) = migrate(&mut client).map_err(|e| e.to_string())?;
     eprintln!("PostgreSQL schema mode: {}", mode.name());
     let rows = trades(n);
-    let methods: [(&str, Method); 4] = [
+    let methods: [(&str, Method); 5] = [
         ("ours", |sink, _, rows| sink.ok_or_else(|| "no sink".to_owned()).and_then(|s| ours(s, rows))),
+        ("ours_one_writer", |sink, _, rows| sink.ok_or_else(|| "no sink".to_owned()).and_then(|s| ours(s, rows))),
         ("ours_unix_socket", |sink, _, rows| sink.ok_or_else(|| "no sink".to_owned()).and_then(|s| ours(s, rows))),
         ("text_copy", |_, c, rows| text_copy(c, rows)),
         ("generic_binary_copy", |_, c, rows| generic_binary_copy(c, rows)),
@@ -350,8 +351,9 @@ fn database_table(args: &Args) -> Result<(serde_json::Map<String, serde_json::Va
             reset(&mut client).map_err(|e| persist::pg::render(&e))?;
             // Connecting (SCRAM authentication) is not part of ingest: done before the clock.
             let mut sink = match name {
-                "ours" => Some(open_sink(&url)?),
-                "ours_unix_socket" => Some(open_sink(&unix_url)?),
+                "ours" => Some(open_sink(&url, DEFAULT_WRITERS)?),
+                "ours_one_writer" => Some(open_sink(&url, 1)?),
+                "ours_unix_socket" => Some(open_sink(&unix_url, DEFAULT_WRITERS)?),
                 _ => None,
             };
             let (wall, (user, kernel)) = (Instant::now(), cpu_now());

@@ -327,6 +327,8 @@ pub struct RunOptions {
     /// Also ship the journal into PostgreSQL: `Some(None)` from the PG* variables,
     /// `Some(Some(url))` from a URL.
     pub database: Option<Option<String>>,
+    /// Connections the database follower may split a large shipment among.
+    pub db_writers: usize,
 }
 
 /// Why a run could not start or did not end cleanly.
@@ -806,9 +808,10 @@ pub fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     };
     let mut shipper = match (&options.database, &options.persist) {
         (None, _) => None,
-        (Some(url), PersistTarget::Journal(dir, _)) => {
-            Some(ShipperThread::spawn(url.clone(), dir.clone()).map_err(setup("spawning the database follower"))?)
-        }
+        (Some(url), PersistTarget::Journal(dir, _)) => Some(
+            ShipperThread::spawn(url.clone(), dir.clone(), options.db_writers)
+                .map_err(setup("spawning the database follower"))?,
+        ),
         (Some(_), PersistTarget::None | PersistTarget::Discard) => return Err(RunError::DatabaseWithoutJournal),
     };
     let (venue, reconciliation) = connect_venue(options)?;

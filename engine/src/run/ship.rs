@@ -75,11 +75,11 @@ impl ShipperThread {
     ///
     /// # Errors
     /// The thread cannot be spawned.
-    pub fn spawn(url: Option<String>, journal: PathBuf) -> std::io::Result<Self> {
+    pub fn spawn(url: Option<String>, journal: PathBuf, writers: usize) -> std::io::Result<Self> {
         let (stop, mut stopped) = spsc::channel::<Option<Position>>(2).map_err(std::io::Error::other)?;
         let (durable, mut durable_rx) = spsc::channel::<Position>(64).map_err(std::io::Error::other)?;
         let handle = std::thread::Builder::new().name("db-ship".into()).spawn(move || {
-            let mut shipper = Shipper::new(url, journal);
+            let mut shipper = Shipper::new(url, journal).with_writers(writers);
             let mut told = Told::Up;
             // Only what the journal has made durable is shipped: the database must
             // never hold a record a power cut could take from the journal.

@@ -5,12 +5,14 @@
 
 pub mod copy;
 mod orders;
+mod parallel;
 mod schema;
 mod shipper;
 mod sink;
 
+pub use parallel::PART_MIN;
 pub use schema::{Mode, migrate};
-pub use shipper::{ShipStatus, Shipper};
+pub use shipper::{DEFAULT_WRITERS, ShipStatus, Shipper};
 pub use sink::{LoadReport, PgSink, load_journal, load_journal_from};
 
 use crate::journal::JournalError;
@@ -154,4 +156,19 @@ pub fn connect(url: Option<&str>) -> Result<postgres::Client, PgError> {
         }
     });
     c.connect(postgres::NoTls).map_err(|e| PgError::Connect { target: describe(&c), reason: render(&e) })
+}
+
+/// Connects to the database at `url` (or the PG* variables), brings its schema up to
+/// date and opens a sink that may split a large batch among `writers` connections
+/// (see [`PgSink::split_among`]).
+/// Returns the sink, the mode and whether the schema was migrated now.
+///
+/// # Errors
+/// As [`connect`], [`migrate`] and [`PgSink::open`].
+pub fn open_sink(url: Option<&str>, writers: usize) -> Result<(PgSink, Mode, bool), PgError> {
+    let mut client = connect(url)?;
+    let (mode, migrated) = migrate(&mut client)?;
+    let mut sink = PgSink::open(client, mode)?;
+    sink.split_among(url, writers);
+    Ok((sink, mode, migrated))
 }

@@ -1,12 +1,14 @@
 //! Writing records: one transaction per batch holding one binary COPY per table, the
 //! current positions and orders and the per-stream watermarks, so a batch is in the database
 //! completely or not at all and a record at or below its stream's watermark is
-//! never written twice.
+//! never written twice. A large batch may instead be split among several connections
+//! (see [`PgSink::split_among`] and `parallel.rs`), each part recording the sequence
+//! range it stored in `stream_ranges` with its rows.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 
-use postgres::Client;
+use postgres::{Client, GenericClient};
 
 use super::{
     Mode, PgError,
@@ -19,14 +21,22 @@ use crate::{
     record::{Record, RecordKind},
 };
 
-const DAY_NS: u64 = 86_400_000_000_000;
+pub(super) const DAY_NS: u64 = 86_400_000_000_000;
+
+/// The advisory lock key a batch holds: one writer at a time per database.
+pub(super) const WRITER_LOCK: i64 = 7_346_221;
+
+/// Every stream's watermark (`first_seq` null) and the ranges stored above them.
+pub(super) const STORED: &str = "SELECT stream, last_seq, NULL::bigint FROM stream_watermarks \
+                      UNION ALL SELECT stream, last_seq, first_seq FROM stream_ranges";
 
 /// What a load did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadReport {
     /// Rows written now.
     pub written: u64,
-    /// Records already in the database (at or below their stream's watermark).
+    /// Records already in the database (at or below their stream's watermark, or in
+    /// a range a parallel part stored).
     pub already_there: u64,
     /// Records of a kind this build cannot store (from a newer writer): counted, skipped.
     pub unknown_kind: u64,
@@ -34,27 +44,60 @@ pub struct LoadReport {
     pub batches: u64,
 }
 
+/// A sequence range of one stream known to be stored: (stream, first, last).
+pub(super) type Range = (u16, u64, u64);
+
+/// Per stream in a batch: (stream, watermark before it, highest sequence picked).
+pub(super) type Stream = (u16, u64, u64);
+
 /// The database sink.
 pub struct PgSink {
-    client: Client,
-    mode: Mode,
-    buf: CopyBuf,
-    picked: Vec<(u8, u32)>,
+    pub(super) client: Client,
+    /// More connections, for batches split into parts (see [`PgSink::split_among`]),
+    /// opened when a batch first needs them.
+    pub(super) writers: Vec<Client>,
+    /// Where those connections go (None: the PG* variables), and how many
+    /// connections in all a batch may be split among.
+    split: (Option<String>, usize),
+    pub(super) mode: Mode,
+    /// One COPY buffer per connection: `client`'s first, then each writer's.
+    pub(super) bufs: Vec<CopyBuf>,
+    pub(super) known: Known,
+}
+
+/// What the sink knows is stored, and the batch in hand.
+#[derive(Debug, Default)]
+pub(super) struct Known {
+    /// The records of the batch to write: (kind, index into the batch).
+    pub(super) picked: Vec<(u8, u32)>,
     watermarks: BTreeMap<u16, u64>,
+    /// Ranges stored above their stream's watermark (left by parallel parts).
+    pub(super) ranges: Vec<Range>,
     /// Native mode: the (kind, day)s whose earlier days this sink has had indexed.
     /// Forgetting one only costs a catalog scan; a day is never indexed twice.
-    indexed_before: HashSet<(usize, u64)>,
-    report: LoadReport,
+    pub(super) indexed_before: HashSet<(usize, u64)>,
+    pub(super) report: LoadReport,
 }
 
 impl std::fmt::Debug for PgSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgSink").field("mode", &self.mode).field("watermarks", &self.watermarks).finish_non_exhaustive()
+        f.debug_struct("PgSink")
+            .field("mode", &self.mode)
+            .field("writers", &self.split.1)
+            .field("watermarks", &self.known.watermarks)
+            .field("ranges", &self.known.ranges)
+            .finish_non_exhaustive()
     }
 }
 
-fn index(kind: RecordKind) -> usize {
+pub(super) fn index(kind: RecordKind) -> usize {
     kind as usize - 1
+}
+
+/// Days are UTC days (a record's day is its time / 86,400 s): in a session whose
+/// zone has daylight saving, "1 day" would make a 23- or 25-hour partition.
+fn set_utc(client: &mut Client) -> Result<(), PgError> {
+    client.batch_execute("SET TIME ZONE 'UTC'").map_err(query("setting the session time zone to UTC"))
 }
 
 impl PgSink {
@@ -63,35 +106,61 @@ impl PgSink {
     /// # Errors
     /// The watermarks cannot be read.
     pub fn open(mut client: Client, mode: Mode) -> Result<Self, PgError> {
-        // Days are UTC days (a record's day is its time / 86,400 s): in a session
-        // whose zone has daylight saving, "1 day" would make a 23- or 25-hour partition.
-        client.batch_execute("SET TIME ZONE 'UTC'").map_err(query("setting the session time zone to UTC"))?;
-        let mut watermarks = BTreeMap::new();
-        for row in client
-            .query("SELECT stream, last_seq FROM stream_watermarks", &[])
-            .map_err(query("reading stream watermarks"))?
-        {
-            watermarks.insert(row.get::<_, i16>(0) as u16, row.get::<_, i64>(1) as u64);
-        }
-        Ok(Self {
+        set_utc(&mut client)?;
+        let mut sink = Self {
             client,
+            writers: Vec::new(),
+            split: (None, 1),
             mode,
-            buf: CopyBuf::new(),
-            picked: Vec::new(),
-            watermarks,
-            indexed_before: HashSet::new(),
-            report: LoadReport::default(),
-        })
+            bufs: vec![CopyBuf::new()],
+            known: Known::default(),
+        };
+        let rows = sink.client.query(STORED, &[]).map_err(query("reading stream watermarks"))?;
+        sink.known.reload(&rows);
+        Ok(sink)
     }
 
-    /// The highest sequence stored for a stream (0: none).
+    /// Lets a batch of at least [`PART_MIN`](super::PART_MIN) records per connection
+    /// be split among up to `writers` connections in all to the database at `url`
+    /// (None: the PG* variables; it must be the database of this sink's own
+    /// connection), each part written at once in a transaction of its own. One
+    /// server backend per connection: on this host one backend is the ingest bound.
+    /// The extra connections are opened when a batch first needs them, so a sink
+    /// that only ever writes small batches holds one.
+    pub fn split_among(&mut self, url: Option<&str>, writers: usize) {
+        self.split = (url.map(str::to_owned), writers.max(1));
+    }
+
+    /// Connections a batch may be split among.
+    pub fn writers(&self) -> usize {
+        self.split.1
+    }
+
+    /// Opens writer connections until there are `n`.
+    pub(super) fn open_writers(&mut self, n: usize) -> Result<(), PgError> {
+        while self.writers.len() < n {
+            let mut client = super::connect(self.split.0.as_deref())?;
+            set_utc(&mut client)?;
+            self.writers.push(client);
+            self.bufs.push(CopyBuf::new());
+        }
+        Ok(())
+    }
+
+    /// The highest sequence stored for a stream (0: none) below which nothing is missing.
     pub fn watermark(&self, stream: u16) -> u64 {
-        self.watermarks.get(&stream).copied().unwrap_or(0)
+        self.known.watermark(stream)
+    }
+
+    /// Whether a record is known to be stored: at or below its stream's watermark,
+    /// or in a range a part of an unfinished parallel batch stored.
+    pub fn is_stored(&self, stream: u16, seq: u64) -> bool {
+        seq <= self.watermark(stream) || self.known.in_ranges(stream, seq)
     }
 
     /// Counters since opening.
     pub fn report(&self) -> LoadReport {
-        self.report
+        self.known.report
     }
 
     /// The client, for queries of one's own.
@@ -99,52 +168,92 @@ impl PgSink {
         &mut self.client
     }
 
-    /// Writes the records not yet stored, in one transaction. Returns rows written.
+    /// Writes the records not yet stored. Returns rows written.
     ///
     /// # Errors
     /// A failed statement: the transaction is rolled back and nothing of the batch
-    /// (rows or watermarks) is stored, so the same batch can simply be retried.
+    /// (rows or watermarks) is stored, so the same batch can simply be retried. A
+    /// batch split into parts may have some parts committed; each recorded what it
+    /// stored, so a retry writes only the rest.
     pub fn write_batch(&mut self, records: &[Record]) -> Result<u64, PgError> {
         if records.is_empty() {
             return Ok(0);
+        }
+        let parts = super::parallel::parts(records.len(), self.writers());
+        if parts > 1 {
+            return self.write_parts(records, parts);
         }
         let mut tx = self.client.transaction().map_err(query("starting a batch"))?;
         // One writer at a time per database, and the watermarks as they are now, in
         // this transaction: a second loader (the engine's follower and an `engine
         // journal load`, say) waits here and then skips what the first stored.
-        tx.execute("SELECT pg_advisory_xact_lock(7346221)", &[]).map_err(query("taking the writer lock"))?;
-        for row in tx
-            .query("SELECT stream, last_seq FROM stream_watermarks", &[])
-            .map_err(query("reading stream watermarks"))?
-        {
-            let stream = row.get::<_, i16>(0) as u16;
-            let seq = row.get::<_, i64>(1) as u64;
-            let known = self.watermarks.entry(stream).or_insert(0);
-            *known = (*known).max(seq);
+        tx.execute(&format!("SELECT pg_advisory_xact_lock({WRITER_LOCK})"), &[])
+            .map_err(query("taking the writer lock"))?;
+        let rows = tx.query(STORED, &[]).map_err(query("reading stream watermarks"))?;
+        let known = &mut self.known;
+        known.reload(&rows);
+        let streams = known.pick(records);
+        if streams.is_empty() {
+            return Ok(0);
         }
-        // Per stream in this batch: (stream, watermark before it, highest sequence in it).
+        let days = kinds_and_days(records, &known.picked);
+        let partitions = prepare_days(&mut tx, self.mode, &days, &known.indexed_before)?;
+        let buf = self.bufs.first_mut().ok_or_else(no_buffer)?;
+        copy_picked(&mut tx, buf, self.mode, (records, &known.picked), &days, &partitions)?;
+        upsert_current(&mut tx, records, &known.picked)?;
+        let moved = known.fold_watermarks(&mut tx, &streams)?;
+        tx.commit().map_err(query("committing a batch"))?;
+        let rows = known.picked.len() as u64;
+        known.committed(&moved, &days, rows);
+        Ok(rows)
+    }
+}
+
+impl Known {
+    fn watermark(&self, stream: u16) -> u64 {
+        self.watermarks.get(&stream).copied().unwrap_or(0)
+    }
+
+    fn in_ranges(&self, stream: u16, seq: u64) -> bool {
+        self.ranges.iter().any(|(s, first, last)| *s == stream && (*first..=*last).contains(&seq))
+    }
+
+    /// Takes in the database's watermarks (never moving one back) and its ranges
+    /// (the database's are the truth: read under the writer lock).
+    pub(super) fn reload(&mut self, rows: &[postgres::Row]) {
+        self.ranges.clear();
+        for row in rows {
+            let stream = row.get::<_, i16>(0) as u16;
+            let last = row.get::<_, i64>(1) as u64;
+            match row.get::<_, Option<i64>>(2) {
+                None => {
+                    let known = self.watermarks.entry(stream).or_insert(0);
+                    *known = (*known).max(last);
+                }
+                Some(first) => self.ranges.push((stream, first as u64, last)),
+            }
+        }
+    }
+
+    /// Picks the records not stored yet into `self.picked`, counting the others.
+    /// Returns each stream of the batch with its watermark and the highest sequence
+    /// picked; empty when there is nothing to write or fold.
+    pub(super) fn pick(&mut self, records: &[Record]) -> Vec<Stream> {
         // A short list searched linearly: a batch holds a handful of streams, and a map
         // lookup per record was a tenth of the writer's client time.
-        let mut streams: Vec<(u16, u64, u64)> = Vec::new();
-        // Per kind, the day of the last record whose partition was checked.
-        let mut day_checked = [u64::MAX; RecordKind::ALL.len()];
-        let mut positions: BTreeMap<(u16, u32), Record> = BTreeMap::new();
-        let mut orders = Latest::default();
-        // Native mode: each (kind, day) in the batch, for one COPY into that day's partition.
-        let mut batch_days: Vec<(RecordKind, u64)> = Vec::new();
-        let mut per_kind = [0usize; RecordKind::ALL.len()];
+        let mut streams: Vec<Stream> = Vec::new();
         self.picked.clear();
         for (i, r) in records.iter().enumerate() {
             let at = match streams.iter().position(|(stream, ..)| *stream == r.stream) {
                 Some(at) => at,
                 None => {
-                    let watermark = self.watermarks.get(&r.stream).copied().unwrap_or(0);
+                    let watermark = self.watermark(r.stream);
                     streams.push((r.stream, watermark, watermark));
                     streams.len() - 1
                 }
             };
             let Some((_, _, done)) = streams.get_mut(at) else { continue };
-            if r.seq <= *done {
+            if r.seq <= *done || (!self.ranges.is_empty() && self.in_ranges(r.stream, r.seq)) {
                 self.report.already_there += 1;
                 continue;
             }
@@ -154,99 +263,192 @@ impl PgSink {
                 continue;
             };
             self.picked.push((kind as u8, i as u32));
-            if let Some(n) = per_kind.get_mut(index(kind)) {
-                *n += 1;
-            }
-            match kind {
-                RecordKind::Position => {
-                    positions.insert((r.venue, r.instrument), *r);
-                }
-                RecordKind::Order => orders.offer(r),
-                _ => {}
-            }
-            let day = r.ts / DAY_NS;
-            if self.mode == Mode::Native
-                && let Some(checked) = day_checked.get_mut(index(kind))
-                && *checked != day
-            {
-                *checked = day;
-                if !batch_days.contains(&(kind, day)) {
-                    batch_days.push((kind, day));
-                }
-            }
         }
-        streams.retain(|(_, before, after)| after > before);
-        if streams.is_empty() {
-            return Ok(0);
+        // A stream with nothing new may still have ranges to fold (a parallel batch
+        // whose parts all committed before its writer died).
+        streams.retain(|(stream, before, after)| after > before || self.folded(*stream, *before) > *before);
+        streams
+    }
+
+    /// Where a stream's watermark can move from `from`: through every stored range
+    /// that continues it.
+    fn folded(&self, stream: u16, from: u64) -> u64 {
+        let mut at = from;
+        while let Some((_, _, last)) =
+            self.ranges.iter().find(|(s, first, last)| *s == stream && *first <= at.saturating_add(1) && *last > at)
+        {
+            at = *last;
         }
-        // Each day's partition, made if need be; None: its rows go through the parent.
-        // Asked every batch, not remembered: a partition can be detached or dropped
-        // between two batches, and a COPY into it would then fail the batch for good.
-        let mut partitions = Vec::with_capacity(batch_days.len());
-        for (kind, day) in &batch_days {
-            let (name, _) = table(*kind);
-            let partition: Option<String> = tx
-                .query_one(
-                    "SELECT engine_day_partition($1, to_timestamp(($2::bigint * 86400)::double precision))",
-                    &[&name, &(*day as i64)],
-                )
-                .map_err(query("creating a daily partition"))?
-                .get(0);
-            partitions.push(partition);
-            if !self.indexed_before.contains(&(index(*kind), *day)) {
+        at
+    }
+
+    /// Moves each stream's watermark past what the batch picked and the ranges that
+    /// continue it, deleting those ranges. Returns the new watermarks.
+    pub(super) fn fold_watermarks(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        streams: &[Stream],
+    ) -> Result<Vec<(u16, u64)>, PgError> {
+        let mut moved = Vec::with_capacity(streams.len());
+        for (stream, before, after) in streams {
+            let seq = self.folded(*stream, (*after).max(*before));
+            if seq <= *before {
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO stream_watermarks (stream, last_seq) VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE \
+                 SET last_seq = GREATEST(stream_watermarks.last_seq, EXCLUDED.last_seq), updated_at = now()",
+                &[&(*stream as i16), &(seq as i64)],
+            )
+            .map_err(query("advancing stream watermarks"))?;
+            if self.ranges.iter().any(|(s, ..)| s == stream) {
                 tx.execute(
+                    "DELETE FROM stream_ranges WHERE stream = $1 AND last_seq <= $2",
+                    &[&(*stream as i16), &(seq as i64)],
+                )
+                .map_err(query("folding stored ranges into the watermark"))?;
+            }
+            moved.push((*stream, seq));
+        }
+        Ok(moved)
+    }
+
+    /// After a commit: the new watermarks, the ranges they passed, the days indexed.
+    pub(super) fn committed(&mut self, moved: &[(u16, u64)], days: &[(RecordKind, u64)], rows: u64) {
+        self.watermarks.extend(moved.iter().copied());
+        let watermarks = &self.watermarks;
+        self.ranges.retain(|(s, _, last)| watermarks.get(s).is_none_or(|w| last > w));
+        self.indexed_before.extend(days.iter().map(|(kind, day)| (index(*kind), *day)));
+        self.report.written += rows;
+        self.report.batches += 1;
+    }
+}
+
+pub(super) fn no_buffer() -> PgError {
+    PgError::Query { what: "writing a batch", reason: "no COPY buffer for this connection".into() }
+}
+
+/// Each (kind, day) of the picked records, in order of first appearance.
+pub(super) fn kinds_and_days(records: &[Record], picked: &[(u8, u32)]) -> Vec<(RecordKind, u64)> {
+    // Per kind, the day of the last record seen: days change rarely within a kind.
+    let mut last_day = [u64::MAX; RecordKind::ALL.len()];
+    let mut days = Vec::new();
+    for (_, i) in picked {
+        let Some(r) = records.get(*i as usize) else { continue };
+        let Some(kind) = r.kind() else { continue };
+        let day = r.ts / DAY_NS;
+        if let Some(last) = last_day.get_mut(index(kind))
+            && *last != day
+        {
+            *last = day;
+            if !days.contains(&(kind, day)) {
+                days.push((kind, day));
+            }
+        }
+    }
+    days
+}
+
+/// Each (kind, day)'s partition in native mode, made if need be (None: its rows go
+/// through the parent), after indexing the days before it. Asked every batch, not
+/// remembered: a partition can be detached or dropped between two batches, and a
+/// COPY into it would then fail the batch for good.
+pub(super) fn prepare_days(
+    client: &mut impl GenericClient,
+    mode: Mode,
+    days: &[(RecordKind, u64)],
+    indexed_before: &HashSet<(usize, u64)>,
+) -> Result<Vec<Option<String>>, PgError> {
+    let mut partitions = Vec::with_capacity(days.len());
+    if mode != Mode::Native {
+        return Ok(partitions);
+    }
+    for (kind, day) in days {
+        let (name, _) = table(*kind);
+        let partition: Option<String> = client
+            .query_one(
+                "SELECT engine_day_partition($1, to_timestamp(($2::bigint * 86400)::double precision))",
+                &[&name, &(*day as i64)],
+            )
+            .map_err(query("creating a daily partition"))?
+            .get(0);
+        partitions.push(partition);
+        if !indexed_before.contains(&(index(*kind), *day)) {
+            client
+                .execute(
                     "SELECT engine_index_closed_days($1, to_timestamp(($2::bigint * 86400)::double precision))",
                     &[&name, &(*day as i64)],
                 )
                 .map_err(query("indexing closed days"))?;
-            }
         }
-        for kind in RecordKind::ALL {
-            if per_kind.get(index(kind)).copied().unwrap_or(0) == 0 {
-                continue;
-            }
-            let (parent, _) = table(kind);
-            let rows = (records, &self.picked[..]);
-            if self.mode == Mode::Timescale {
-                copy_rows(&mut tx, &mut self.buf, rows, kind, parent, None)?;
-                continue;
-            }
-            // Rows are picked by day only when the kind spans several (midnight).
-            let several = batch_days.iter().filter(|(k, _)| *k == kind).count() > 1;
-            for ((_, day), partition) in batch_days.iter().zip(&partitions).filter(|((k, _), _)| *k == kind) {
-                let into = partition.as_deref().unwrap_or(parent);
-                copy_rows(&mut tx, &mut self.buf, rows, kind, into, several.then_some(*day))?;
-            }
-        }
-        let rows = self.picked.len() as u64;
-        for ((venue, instrument), r) in &positions {
-            let f = r.fields;
-            tx.execute(
-                "INSERT INTO positions (venue, instrument, net_qty, avg_price, realised, unrealised, fees, mark, as_of_ns) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (venue, instrument) DO UPDATE SET \
-                 net_qty = EXCLUDED.net_qty, avg_price = EXCLUDED.avg_price, realised = EXCLUDED.realised, \
-                 unrealised = EXCLUDED.unrealised, fees = EXCLUDED.fees, mark = EXCLUDED.mark, \
-                 as_of_ns = EXCLUDED.as_of_ns WHERE positions.as_of_ns <= EXCLUDED.as_of_ns",
-                &[&(*venue as i16), &(*instrument as i32), &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &(r.ts as i64)],
-            )
-            .map_err(query("updating current positions"))?;
-        }
-        orders.upsert(&mut tx)?;
-        for (stream, _, seq) in &streams {
-            tx.execute(
-                "INSERT INTO stream_watermarks (stream, last_seq) VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE \
-                 SET last_seq = GREATEST(stream_watermarks.last_seq, EXCLUDED.last_seq), updated_at = now()",
-                &[&(*stream as i16), &(*seq as i64)],
-            )
-            .map_err(query("advancing stream watermarks"))?;
-        }
-        tx.commit().map_err(query("committing a batch"))?;
-        self.watermarks.extend(streams.iter().map(|(stream, _, seq)| (*stream, *seq)));
-        self.indexed_before.extend(batch_days.iter().map(|(kind, day)| (index(*kind), *day)));
-        self.report.written += rows;
-        self.report.batches += 1;
-        Ok(rows)
     }
+    Ok(partitions)
+}
+
+/// One COPY per kind among the picked records (per day partition, in native mode).
+/// `days` and `partitions` are the whole batch's, so a part of it may find days it
+/// has no rows for; it skips them.
+pub(super) fn copy_picked(
+    tx: &mut postgres::Transaction<'_>,
+    buf: &mut CopyBuf,
+    mode: Mode,
+    rows: (&[Record], &[(u8, u32)]),
+    days: &[(RecordKind, u64)],
+    partitions: &[Option<String>],
+) -> Result<(), PgError> {
+    let own = kinds_and_days(rows.0, rows.1);
+    for kind in RecordKind::ALL {
+        if !own.iter().any(|(k, _)| *k == kind) {
+            continue;
+        }
+        let (parent, _) = table(kind);
+        if mode == Mode::Timescale {
+            copy_rows(tx, buf, rows, kind, parent, None)?;
+            continue;
+        }
+        // Rows are picked by day only when the kind spans several (midnight).
+        let several = own.iter().filter(|(k, _)| *k == kind).count() > 1;
+        let own_days = days.iter().zip(partitions).filter(|((k, d), _)| *k == kind && own.contains(&(*k, *d)));
+        for ((_, day), partition) in own_days {
+            let into = partition.as_deref().unwrap_or(parent);
+            copy_rows(tx, buf, rows, kind, into, several.then_some(*day))?;
+        }
+    }
+    Ok(())
+}
+
+/// The current-state tables: the latest position per (venue, instrument) and the
+/// latest event per order among the picked records. Both only ever move forward in
+/// time, so parts of a batch committing in any order leave the latest.
+pub(super) fn upsert_current(
+    tx: &mut postgres::Transaction<'_>,
+    records: &[Record],
+    picked: &[(u8, u32)],
+) -> Result<(), PgError> {
+    let mut positions: BTreeMap<(u16, u32), Record> = BTreeMap::new();
+    let mut orders = Latest::default();
+    for (kind, i) in picked {
+        let Some(r) = records.get(*i as usize) else { continue };
+        if *kind == RecordKind::Position as u8 {
+            positions.insert((r.venue, r.instrument), *r);
+        } else if *kind == RecordKind::Order as u8 {
+            orders.offer(r);
+        }
+    }
+    // In key order, so two parts of a batch lock the same rows in the same order.
+    for ((venue, instrument), r) in &positions {
+        let f = r.fields;
+        tx.execute(
+            "INSERT INTO positions (venue, instrument, net_qty, avg_price, realised, unrealised, fees, mark, as_of_ns) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (venue, instrument) DO UPDATE SET \
+             net_qty = EXCLUDED.net_qty, avg_price = EXCLUDED.avg_price, realised = EXCLUDED.realised, \
+             unrealised = EXCLUDED.unrealised, fees = EXCLUDED.fees, mark = EXCLUDED.mark, \
+             as_of_ns = EXCLUDED.as_of_ns WHERE positions.as_of_ns <= EXCLUDED.as_of_ns",
+            &[&(*venue as i16), &(*instrument as i32), &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &(r.ts as i64)],
+        )
+        .map_err(query("updating current positions"))?;
+    }
+    orders.upsert(tx)
 }
 
 /// One COPY of the `picked` records of `kind` (of `day` only, if given) into `into`.
@@ -298,9 +500,9 @@ pub fn load_journal_from(
     let mut pending = Vec::with_capacity(batch.max(1));
     let mut failure = None;
     let end = reader.scan_until(from, until, |_, r| {
-        if failure.is_some() || r.seq <= sink.watermark(r.stream) {
+        if failure.is_some() || sink.is_stored(r.stream, r.seq) {
             if failure.is_none() {
-                sink.report.already_there += 1;
+                sink.known.report.already_there += 1;
             }
             return;
         }

@@ -1,0 +1,140 @@
+//! A large batch split among several connections. On a small host one server
+//! backend is the ingest bound (it parses, checks and stores every row); two COPYs
+//! at once use a second one.
+//!
+//! Exactly once still holds without a distributed commit. The batch's picked
+//! records are cut into contiguous parts, one per connection, each written in its
+//! own transaction that also records the part's sequence range per stream in
+//! `stream_ranges`. Only when every part has committed does the writer fold the
+//! ranges that continue each stream's watermark into `stream_watermarks`. A writer
+//! that dies between the commits leaves ranges that say exactly what is stored above
+//! the watermark; the next writer skips those records and folds the ranges once the
+//! gaps below them are filled. The whole batch holds the writer lock (a session
+//! lock on the first connection), so a second loader waits as it does for one
+//! transaction.
+
+use super::{
+    PgError,
+    copy::CopyBuf,
+    query,
+    sink::{PgSink, Range, STORED, WRITER_LOCK, copy_picked, kinds_and_days, prepare_days, upsert_current},
+};
+use crate::record::{Record, RecordKind};
+
+/// Fewest records a part is given: below this a second transaction and thread cost
+/// more than the second backend gives.
+pub const PART_MIN: usize = 8_192;
+
+/// How many parts a batch of `records` is cut into with `writers` connections.
+pub(super) fn parts(records: usize, writers: usize) -> usize {
+    (records / PART_MIN).clamp(1, writers.max(1))
+}
+
+impl PgSink {
+    /// [`PgSink::write_batch`] for a batch cut into `parts`, under the writer lock.
+    pub(super) fn write_parts(&mut self, records: &[Record], parts: usize) -> Result<u64, PgError> {
+        self.open_writers(parts - 1)?;
+        self.client
+            .batch_execute(&format!("SELECT pg_advisory_lock({WRITER_LOCK})"))
+            .map_err(query("taking the writer lock"))?;
+        let result = self.write_parts_locked(records, parts);
+        let unlocked = self
+            .client
+            .batch_execute(&format!("SELECT pg_advisory_unlock({WRITER_LOCK})"))
+            .map_err(query("releasing the writer lock"));
+        let rows = result?;
+        unlocked?;
+        Ok(rows)
+    }
+
+    fn write_parts_locked(&mut self, records: &[Record], parts: usize) -> Result<u64, PgError> {
+        let stored = self.client.query(STORED, &[]).map_err(query("reading stream watermarks"))?;
+        let known = &mut self.known;
+        known.reload(&stored);
+        let streams = known.pick(records);
+        if streams.is_empty() {
+            return Ok(0);
+        }
+        let days = kinds_and_days(records, &known.picked);
+        // Partitions are made before the parts race to make them (each is its own
+        // small transaction: an empty partition left by a failed batch is harmless).
+        let partitions = prepare_days(&mut self.client, self.mode, &days, &known.indexed_before)?;
+        let per_part = known.picked.len().div_ceil(parts).max(1);
+        let (mode, picked) = (self.mode, &known.picked[..]);
+        let connections = std::iter::once(&mut self.client).chain(self.writers.iter_mut());
+        let outcomes: Vec<Result<Vec<Range>, PgError>> = std::thread::scope(|scope| {
+            let running: Vec<_> = picked
+                .chunks(per_part)
+                .zip(connections)
+                .zip(self.bufs.iter_mut())
+                .map(|((part, client), buf)| {
+                    let (days, partitions) = (&days[..], &partitions[..]);
+                    scope.spawn(move || write_part(client, buf, mode, (records, part), days, partitions))
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|part| {
+                    part.join().unwrap_or_else(|_| {
+                        Err(PgError::Query { what: "writing a part of a batch", reason: "its thread panicked".into() })
+                    })
+                })
+                .collect()
+        });
+        let mut failed = None;
+        for outcome in outcomes {
+            match outcome {
+                Ok(ranges) => known.ranges.extend(ranges),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failed {
+            // The parts that committed are in `stream_ranges`: a retry skips them.
+            return Err(e);
+        }
+        let mut tx = self.client.transaction().map_err(query("starting to fold a batch's ranges"))?;
+        let moved = known.fold_watermarks(&mut tx, &streams)?;
+        tx.commit().map_err(query("committing a batch's watermarks"))?;
+        let rows = known.picked.len() as u64;
+        known.committed(&moved, &days, rows);
+        Ok(rows)
+    }
+}
+
+/// One part in one transaction: its rows, its current-state rows, and per stream the
+/// range of sequences it stored. Returns those ranges once committed.
+fn write_part(
+    client: &mut postgres::Client,
+    buf: &mut CopyBuf,
+    mode: super::Mode,
+    (records, part): (&[Record], &[(u8, u32)]),
+    days: &[(RecordKind, u64)],
+    partitions: &[Option<String>],
+) -> Result<Vec<Range>, PgError> {
+    let mut tx = client.transaction().map_err(query("starting a part of a batch"))?;
+    copy_picked(&mut tx, buf, mode, (records, part), days, partitions)?;
+    upsert_current(&mut tx, records, part)?;
+    // Within a part a stream's sequences rise (the pick keeps only rising ones), so
+    // its first and last are its range; the records between that the pick skipped
+    // were already stored.
+    let mut ranges: Vec<Range> = Vec::new();
+    for (_, i) in part {
+        let Some(r) = records.get(*i as usize) else { continue };
+        match ranges.iter_mut().find(|(s, ..)| *s == r.stream) {
+            Some((_, _, last)) => *last = r.seq,
+            None => ranges.push((r.stream, r.seq, r.seq)),
+        }
+    }
+    for (stream, first, last) in &ranges {
+        tx.execute(
+            "INSERT INTO stream_ranges (stream, first_seq, last_seq) VALUES ($1, $2, $3) \
+             ON CONFLICT (stream, first_seq) DO UPDATE SET last_seq = GREATEST(stream_ranges.last_seq, EXCLUDED.last_seq)",
+            &[&(*stream as i16), &(*first as i64), &(*last as i64)],
+        )
+        .map_err(query("recording a part's stored range"))?;
+    }
+    tx.commit().map_err(query("committing a part of a batch"))?;
+    Ok(ranges)
+}
