@@ -296,7 +296,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
     /// Records per batch.
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = persist::pg::BATCH)]
     pub batch: usize,
     /// Connections a batch is split among, each loading its part at once (1-16):
     /// each is a server backend, and one backend is the load's bound on a small

@@ -3,8 +3,8 @@
 //!
 //! Database: the same trade rows loaded into the partitioned `market_trades` table by
 //! `ours` (the production writer: binary COPY encoded straight into a reused buffer,
-//! watermarks committed with each batch, each batch split between its default two
-//! connections), `text_copy` (COPY in text format) and `generic_binary_copy` (the
+//! watermarks committed with each batch, each batch split among `--writers`
+//! connections, by default the engine's two), `text_copy` (COPY in text format) and `generic_binary_copy` (the
 //! driver's `BinaryCopyInWriter`, one `ToSql` per field); `ours_one_writer` is the
 //! production writer through one connection, `ours_unix_socket` the default over the
 //! cluster's Unix socket.
@@ -53,6 +53,9 @@ struct Args {
     /// column needs `text_copy` among them.
     #[arg(long, value_parser = ["ours", "ours_one_writer", "ours_unix_socket", "text_copy", "generic_binary_copy"])]
     only: Vec<String>,
+    /// Connections `ours` and `ours_unix_socket` split each batch among.
+    #[arg(long, default_value_t = DEFAULT_WRITERS)]
+    writers: usize,
     /// Write results as JSON here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -140,7 +143,8 @@ fn trades(n: u64) -> Vec<Record> {
         .collect()
 }
 
-const BATCH: usize = 100_000;
+/// The engine's batch (its shipper's and `engine journal load`'s), for every method.
+const BATCH: usize = persist::pg::BATCH;
 const COLUMNS: &str = "ts, ts_ns, stream, seq, venue, instrument, ts_exchange_ns, trade_id, price, qty, aggressor";
 
 fn reset(client: &mut postgres::Client) -> Result<(), postgres::Error> {
@@ -351,9 +355,9 @@ fn database_table(args: &Args) -> Result<(serde_json::Map<String, serde_json::Va
             reset(&mut client).map_err(|e| persist::pg::render(&e))?;
             // Connecting (SCRAM authentication) is not part of ingest: done before the clock.
             let mut sink = match name {
-                "ours" => Some(open_sink(&url, DEFAULT_WRITERS)?),
+                "ours" => Some(open_sink(&url, args.writers)?),
                 "ours_one_writer" => Some(open_sink(&url, 1)?),
-                "ours_unix_socket" => Some(open_sink(&unix_url, DEFAULT_WRITERS)?),
+                "ours_unix_socket" => Some(open_sink(&unix_url, args.writers)?),
                 _ => None,
             };
             let (wall, (user, kernel)) = (Instant::now(), cpu_now());
