@@ -446,8 +446,9 @@ pub struct RunArgs {
     pub db: Option<String>,
     /// Connections to the database a large shipment (a backfill after an outage)
     /// is split among, each loading its part at once (1-16). Each is a server
-    /// backend busy while it lasts; 1 keeps the database to one CPU.
-    #[arg(long, default_value_t = persist::pg::DEFAULT_WRITERS, value_parser = parse_writers)]
+    /// backend busy while it lasts: on a database that shares the engine's host,
+    /// more than 1 competes with the hot core.
+    #[arg(long, default_value_t = 1, value_parser = parse_writers)]
     pub db_writers: usize,
     /// Journal fsync policy: `batch` (every batch the cold core writes, about every
     /// 5 ms), `none`, or an interval like `10ms`. Records reach the OS page cache at once

@@ -586,7 +586,7 @@ pub fn load_command(args: &LoadArgs) -> Result<ExitCode, String> {
     eprintln!("schema: {} ({})", mode.name(), if migrated { "migrated now" } else { "already current" });
     let report = persist::pg::load_journal(&mut sink, &reader, args.batch.max(1)).map_err(|e| e.to_string())?;
     outln!(
-        "loaded {} rows in {} transaction(s); {} already in the database; {} of an unknown kind skipped",
+        "loaded {} rows in {} batch(es); {} already in the database; {} of an unknown kind skipped",
         report.written,
         report.batches,
         report.already_there,

@@ -13,7 +13,7 @@ mod sink;
 pub use parallel::PART_MIN;
 pub use schema::{Mode, migrate};
 pub use shipper::{BATCH, DEFAULT_WRITERS, ShipStatus, Shipper};
-pub use sink::{LoadReport, PgSink, load_journal, load_journal_from};
+pub use sink::{LoadReport, PARTS_LOCK, PgSink, load_journal, load_journal_from};
 
 use crate::journal::JournalError;
 

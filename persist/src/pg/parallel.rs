@@ -9,15 +9,21 @@
 //! ranges that continue each stream's watermark into `stream_watermarks`. A writer
 //! that dies between the commits leaves ranges that say exactly what is stored above
 //! the watermark; the next writer skips those records and folds the ranges once the
-//! gaps below them are filled. The whole batch holds the writer lock (a session
-//! lock on the first connection), so a second loader waits as it does for one
-//! transaction.
+//! gaps below them are filled (or, at the journal's end, `PgSink::settle` does).
+//! The whole batch holds the writer lock (a session lock on the first connection),
+//! and the other parts a shared lock that the next writer waits on, so a second
+//! loader never reads what is stored while a part may still commit.
+
+use std::collections::BTreeMap;
 
 use super::{
     PgError,
     copy::CopyBuf,
     query,
-    sink::{PgSink, Range, STORED, WRITER_LOCK, copy_picked, kinds_and_days, prepare_days, upsert_current},
+    sink::{
+        PARTS_LOCK, PgSink, Range, STORED, WRITER_LOCK, copy_picked, kinds_and_days, latest_positions, prepare_days,
+        upsert_current, write_picked,
+    },
 };
 use crate::record::{Record, RecordKind};
 
@@ -31,9 +37,13 @@ pub(super) fn parts(records: usize, writers: usize) -> usize {
 }
 
 impl PgSink {
-    /// [`PgSink::write_batch`] for a batch cut into `parts`, under the writer lock.
+    /// [`PgSink::write_batch`] for a batch to cut into up to `parts`, under the writer
+    /// lock (a session lock on the sink's own connection).
     pub(super) fn write_parts(&mut self, records: &[Record], parts: usize) -> Result<u64, PgError> {
-        self.open_writers(parts - 1)?;
+        let parts = 1 + self.open_writers(parts - 1);
+        if parts == 1 {
+            return self.write_whole(records);
+        }
         self.client
             .batch_execute(&format!("SELECT pg_advisory_lock({WRITER_LOCK})"))
             .map_err(query("taking the writer lock"))?;
@@ -48,6 +58,20 @@ impl PgSink {
     }
 
     fn write_parts_locked(&mut self, records: &[Record], parts: usize) -> Result<u64, PgError> {
+        // Parts of an earlier writer may still be committing (see PARTS_LOCK).
+        self.client
+            .batch_execute(&format!("SELECT pg_advisory_lock({PARTS_LOCK}); SELECT pg_advisory_unlock({PARTS_LOCK})"))
+            .map_err(query("waiting for an earlier writer's parts"))?;
+        // The other parts' transactions take their shared lock before anything is
+        // read, so from here a writer after us, even one let in because our own
+        // connection died, waits for them.
+        let mut others = Vec::with_capacity(parts - 1);
+        for client in self.writers.iter_mut().take(parts - 1) {
+            let mut tx = client.transaction().map_err(query("starting a part of a batch"))?;
+            tx.batch_execute(&format!("SELECT pg_advisory_xact_lock_shared({PARTS_LOCK})"))
+                .map_err(query("starting a part of a batch"))?;
+            others.push(tx);
+        }
         let stored = self.client.query(STORED, &[]).map_err(query("reading stream watermarks"))?;
         let known = &mut self.known;
         known.reload(&stored);
@@ -55,29 +79,39 @@ impl PgSink {
         if streams.is_empty() {
             return Ok(0);
         }
+        let parts = parts.min(known.picked.len() / PART_MIN).max(1);
+        if parts == 1 {
+            drop(others);
+            let tx = self.client.transaction().map_err(query("starting a batch"))?;
+            return write_picked(tx, (known, &mut self.bufs), self.mode, records, &streams);
+        }
+        others.truncate(parts - 1);
         let days = kinds_and_days(records, &known.picked);
         // Partitions are made before the parts race to make them (each is its own
         // small transaction: an empty partition left by a failed batch is harmless).
         let partitions = prepare_days(&mut self.client, self.mode, &days, &known.indexed_before)?;
+        let positions = latest_positions(records, &known.picked);
+        let first = self.client.transaction().map_err(query("starting a part of a batch"))?;
         let per_part = known.picked.len().div_ceil(parts).max(1);
         let (mode, picked) = (self.mode, &known.picked[..]);
-        let connections = std::iter::once(&mut self.client).chain(self.writers.iter_mut());
+        let shared = Shared { mode, records, days: &days, partitions: &partitions, positions: &positions };
         let outcomes: Vec<Result<Vec<Range>, PgError>> = std::thread::scope(|scope| {
             let running: Vec<_> = picked
                 .chunks(per_part)
-                .zip(connections)
+                .zip(std::iter::once(first).chain(others))
                 .zip(self.bufs.iter_mut())
-                .map(|((part, client), buf)| {
-                    let (days, partitions) = (&days[..], &partitions[..]);
-                    scope.spawn(move || write_part(client, buf, mode, (records, part), days, partitions))
+                .map(|((part, tx), buf)| {
+                    let shared = &shared;
+                    std::thread::Builder::new()
+                        .name("db-part".into())
+                        .spawn_scoped(scope, move || write_part(tx, buf, shared, part))
                 })
                 .collect();
             running
                 .into_iter()
-                .map(|part| {
-                    part.join().unwrap_or_else(|_| {
-                        Err(PgError::Query { what: "writing a part of a batch", reason: "its thread panicked".into() })
-                    })
+                .map(|part| match part {
+                    Ok(part) => part.join().unwrap_or_else(|_| Err(part_failed("its thread panicked"))),
+                    Err(e) => Err(part_failed(&format!("its thread could not start: {e}"))),
                 })
                 .collect()
         });
@@ -107,19 +141,30 @@ impl PgSink {
     }
 }
 
-/// One part in one transaction: its rows, its current-state rows, and per stream the
-/// range of sequences it stored. Returns those ranges once committed.
-fn write_part(
-    client: &mut postgres::Client,
-    buf: &mut CopyBuf,
+fn part_failed(reason: &str) -> PgError {
+    PgError::Query { what: "writing a part of a batch", reason: reason.to_owned() }
+}
+
+/// What every part of one batch reads.
+struct Shared<'a> {
     mode: super::Mode,
-    (records, part): (&[Record], &[(u8, u32)]),
-    days: &[(RecordKind, u64)],
-    partitions: &[Option<String>],
+    records: &'a [Record],
+    days: &'a [(RecordKind, u64)],
+    partitions: &'a [Option<String>],
+    positions: &'a BTreeMap<(u16, u32), u32>,
+}
+
+/// One part in its transaction: its rows, its current-state rows, and per stream
+/// the range of sequences it stored. Returns those ranges once committed.
+fn write_part(
+    mut tx: postgres::Transaction<'_>,
+    buf: &mut CopyBuf,
+    shared: &Shared<'_>,
+    part: &[(u8, u32)],
 ) -> Result<Vec<Range>, PgError> {
-    let mut tx = client.transaction().map_err(query("starting a part of a batch"))?;
-    copy_picked(&mut tx, buf, mode, (records, part), days, partitions)?;
-    upsert_current(&mut tx, records, part)?;
+    let records = shared.records;
+    copy_picked(&mut tx, buf, shared.mode, (records, part), shared.days, shared.partitions)?;
+    upsert_current(&mut tx, records, part, shared.positions)?;
     // Within a part a stream's sequences rise (the pick keeps only rising ones), so
     // its first and last are its range; the records between that the pick skipped
     // were already stored.

@@ -26,6 +26,13 @@ pub(super) const DAY_NS: u64 = 86_400_000_000_000;
 /// The advisory lock key a batch holds: one writer at a time per database.
 pub(super) const WRITER_LOCK: i64 = 7_346_221;
 
+/// The advisory lock key each part of a split batch holds shared while it writes
+/// (all but the first, which runs on the connection holding [`WRITER_LOCK`]). A
+/// writer takes it exclusively before reading what is stored: if the connection
+/// holding the writer lock died while other parts were still committing, the lock
+/// died with it, and this waits for those parts to finish.
+pub const PARTS_LOCK: i64 = 7_346_222;
+
 /// Every stream's watermark (`first_seq` null) and the ranges stored above them.
 pub(super) const STORED: &str = "SELECT stream, last_seq, NULL::bigint FROM stream_watermarks \
                       UNION ALL SELECT stream, last_seq, first_seq FROM stream_ranges";
@@ -40,7 +47,7 @@ pub struct LoadReport {
     pub already_there: u64,
     /// Records of a kind this build cannot store (from a newer writer): counted, skipped.
     pub unknown_kind: u64,
-    /// Transactions committed.
+    /// Batches committed (a split batch is one, though each of its parts commits on its own).
     pub batches: u64,
 }
 
@@ -59,6 +66,8 @@ pub struct PgSink {
     /// Where those connections go (None: the PG* variables), and how many
     /// connections in all a batch may be split among.
     split: (Option<String>, usize),
+    /// Whether a failure to open a writer connection was reported already.
+    writer_warned: bool,
     pub(super) mode: Mode,
     /// One COPY buffer per connection: `client`'s first, then each writer's.
     pub(super) bufs: Vec<CopyBuf>,
@@ -111,6 +120,7 @@ impl PgSink {
             client,
             writers: Vec::new(),
             split: (None, 1),
+            writer_warned: false,
             mode,
             bufs: vec![CopyBuf::new()],
             known: Known::default(),
@@ -136,15 +146,32 @@ impl PgSink {
         self.split.1
     }
 
-    /// Opens writer connections until there are `n`.
-    pub(super) fn open_writers(&mut self, n: usize) -> Result<(), PgError> {
+    /// Opens writer connections until there are `n`, dropping any that closed.
+    /// Returns how many there are: fewer when one cannot be opened (the server's
+    /// connection limit, say), which is reported once and costs only speed, as the
+    /// batch is then cut into fewer parts.
+    pub(super) fn open_writers(&mut self, n: usize) -> usize {
+        self.writers.retain(|c| !c.is_closed());
+        self.bufs.truncate(1 + self.writers.len());
         while self.writers.len() < n {
-            let mut client = super::connect(self.split.0.as_deref())?;
-            set_utc(&mut client)?;
-            self.writers.push(client);
-            self.bufs.push(CopyBuf::new());
+            let opened = super::connect(self.split.0.as_deref()).and_then(|mut c| set_utc(&mut c).map(|()| c));
+            match opened {
+                Ok(client) => {
+                    self.writers.push(client);
+                    self.bufs.push(CopyBuf::new());
+                }
+                Err(e) => {
+                    if !self.writer_warned {
+                        eprintln!(
+                            "warning: PostgreSQL: cannot open another writer connection ({e}); writing through fewer"
+                        );
+                        self.writer_warned = true;
+                    }
+                    break;
+                }
+            }
         }
-        Ok(())
+        self.writers.len().min(n)
     }
 
     /// The highest sequence stored for a stream (0: none) below which nothing is missing.
@@ -183,29 +210,55 @@ impl PgSink {
         if parts > 1 {
             return self.write_parts(records, parts);
         }
+        self.write_whole(records)
+    }
+
+    /// The batch in one transaction on the sink's own connection.
+    pub(super) fn write_whole(&mut self, records: &[Record]) -> Result<u64, PgError> {
         let mut tx = self.client.transaction().map_err(query("starting a batch"))?;
         // One writer at a time per database, and the watermarks as they are now, in
         // this transaction: a second loader (the engine's follower and an `engine
         // journal load`, say) waits here and then skips what the first stored.
-        tx.execute(&format!("SELECT pg_advisory_xact_lock({WRITER_LOCK})"), &[])
-            .map_err(query("taking the writer lock"))?;
+        tx.batch_execute(&format!(
+            "SELECT pg_advisory_xact_lock({WRITER_LOCK}); SELECT pg_advisory_xact_lock({PARTS_LOCK})"
+        ))
+        .map_err(query("taking the writer lock"))?;
         let rows = tx.query(STORED, &[]).map_err(query("reading stream watermarks"))?;
-        let known = &mut self.known;
-        known.reload(&rows);
-        let streams = known.pick(records);
+        self.known.reload(&rows);
+        let streams = self.known.pick(records);
         if streams.is_empty() {
             return Ok(0);
         }
-        let days = kinds_and_days(records, &known.picked);
-        let partitions = prepare_days(&mut tx, self.mode, &days, &known.indexed_before)?;
-        let buf = self.bufs.first_mut().ok_or_else(no_buffer)?;
-        copy_picked(&mut tx, buf, self.mode, (records, &known.picked), &days, &partitions)?;
-        upsert_current(&mut tx, records, &known.picked)?;
+        write_picked(tx, (&mut self.known, &mut self.bufs), self.mode, records, &streams)
+    }
+
+    /// Moves each stream's watermark to `through` (the highest sequence a full pass
+    /// over the journal found, every record up to it stored) where it lags: after
+    /// ranges that a writer stopped before folding covered the journal's end, no
+    /// later batch would fold them. Nothing is sent when no watermark lags.
+    ///
+    /// # Errors
+    /// A failed statement; nothing changes then.
+    pub fn settle(&mut self, through: &[(u16, u64)]) -> Result<(), PgError> {
+        if through.iter().all(|(stream, seq)| self.watermark(*stream) >= *seq) {
+            return Ok(());
+        }
+        let mut tx = self.client.transaction().map_err(query("starting to settle watermarks"))?;
+        tx.batch_execute(&format!(
+            "SELECT pg_advisory_xact_lock({WRITER_LOCK}); SELECT pg_advisory_xact_lock({PARTS_LOCK})"
+        ))
+        .map_err(query("taking the writer lock"))?;
+        let rows = tx.query(STORED, &[]).map_err(query("reading stream watermarks"))?;
+        let known = &mut self.known;
+        known.reload(&rows);
+        let streams: Vec<Stream> =
+            through.iter().map(|(stream, seq)| (*stream, known.watermark(*stream), *seq)).collect();
         let moved = known.fold_watermarks(&mut tx, &streams)?;
-        tx.commit().map_err(query("committing a batch"))?;
-        let rows = known.picked.len() as u64;
-        known.committed(&moved, &days, rows);
-        Ok(rows)
+        tx.commit().map_err(query("committing settled watermarks"))?;
+        known.watermarks.extend(moved.iter().copied());
+        let watermarks = &known.watermarks;
+        known.ranges.retain(|(s, _, last)| watermarks.get(s).is_none_or(|w| last > w));
+        Ok(())
     }
 }
 
@@ -324,6 +377,28 @@ impl Known {
     }
 }
 
+/// Writes the picked records, the current state and the watermarks in `tx`
+/// (holding the writer lock, with the stored records just read), and commits.
+pub(super) fn write_picked(
+    mut tx: postgres::Transaction<'_>,
+    (known, bufs): (&mut Known, &mut [CopyBuf]),
+    mode: Mode,
+    records: &[Record],
+    streams: &[Stream],
+) -> Result<u64, PgError> {
+    let days = kinds_and_days(records, &known.picked);
+    let partitions = prepare_days(&mut tx, mode, &days, &known.indexed_before)?;
+    let buf = bufs.first_mut().ok_or_else(no_buffer)?;
+    copy_picked(&mut tx, buf, mode, (records, &known.picked), &days, &partitions)?;
+    let positions = latest_positions(records, &known.picked);
+    upsert_current(&mut tx, records, &known.picked, &positions)?;
+    let moved = known.fold_watermarks(&mut tx, streams)?;
+    tx.commit().map_err(query("committing a batch"))?;
+    let rows = known.picked.len() as u64;
+    known.committed(&moved, &days, rows);
+    Ok(rows)
+}
+
 pub(super) fn no_buffer() -> PgError {
     PgError::Query { what: "writing a batch", reason: "no COPY buffer for this connection".into() }
 }
@@ -419,34 +494,53 @@ pub(super) fn copy_picked(
     Ok(())
 }
 
-/// The current-state tables: the latest position per (venue, instrument) and the
-/// latest event per order among the picked records. Both only ever move forward in
-/// time, so parts of a batch committing in any order leave the latest.
+/// Where the latest position snapshot per (venue, instrument) among the picked
+/// records is, by record index. Only the part holding it writes that key's current
+/// row: two snapshots of one drain share a time, so parts racing to write theirs
+/// could leave the older.
+pub(super) fn latest_positions(records: &[Record], picked: &[(u8, u32)]) -> BTreeMap<(u16, u32), u32> {
+    let mut latest = BTreeMap::new();
+    for (kind, i) in picked {
+        if *kind == RecordKind::Position as u8
+            && let Some(r) = records.get(*i as usize)
+        {
+            latest.insert((r.venue, r.instrument), *i);
+        }
+    }
+    latest
+}
+
+/// The current-state tables: the batch's latest position per (venue, instrument)
+/// among `positions` that lies in `part`, and the latest event per order in `part`.
+/// Orders carry their sequence, so parts committing in any order leave the latest.
 pub(super) fn upsert_current(
     tx: &mut postgres::Transaction<'_>,
     records: &[Record],
-    picked: &[(u8, u32)],
+    part: &[(u8, u32)],
+    positions: &BTreeMap<(u16, u32), u32>,
 ) -> Result<(), PgError> {
-    let mut positions: BTreeMap<(u16, u32), Record> = BTreeMap::new();
     let mut orders = Latest::default();
-    for (kind, i) in picked {
-        let Some(r) = records.get(*i as usize) else { continue };
-        if *kind == RecordKind::Position as u8 {
-            positions.insert((r.venue, r.instrument), *r);
-        } else if *kind == RecordKind::Order as u8 {
+    for (kind, i) in part {
+        if *kind == RecordKind::Order as u8
+            && let Some(r) = records.get(*i as usize)
+        {
             orders.offer(r);
         }
     }
+    // The part's records are a contiguous run of the batch's, in order.
+    let (Some((_, first)), Some((_, last))) = (part.first(), part.last()) else { return Ok(()) };
+    let own = |i: &&u32| (*first..=*last).contains(*i);
+    let positions = positions.values().filter(own).filter_map(|i| records.get(*i as usize));
     // In key order, so two parts of a batch lock the same rows in the same order.
-    for ((venue, instrument), r) in &positions {
-        let f = r.fields;
+    for r in positions {
+        let (venue, instrument, f) = (r.venue, r.instrument, r.fields);
         tx.execute(
             "INSERT INTO positions (venue, instrument, net_qty, avg_price, realised, unrealised, fees, mark, as_of_ns) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (venue, instrument) DO UPDATE SET \
              net_qty = EXCLUDED.net_qty, avg_price = EXCLUDED.avg_price, realised = EXCLUDED.realised, \
              unrealised = EXCLUDED.unrealised, fees = EXCLUDED.fees, mark = EXCLUDED.mark, \
              as_of_ns = EXCLUDED.as_of_ns WHERE positions.as_of_ns <= EXCLUDED.as_of_ns",
-            &[&(*venue as i16), &(*instrument as i32), &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &(r.ts as i64)],
+            &[&(venue as i16), &(instrument as i32), &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &(r.ts as i64)],
         )
         .map_err(query("updating current positions"))?;
     }
@@ -501,7 +595,14 @@ pub fn load_journal_from(
     let before = sink.report();
     let mut pending = Vec::with_capacity(batch.max(1));
     let mut failure = None;
+    // Per stream, the highest sequence the scan met: once every batch is in, all
+    // the journal holds up to it is stored.
+    let mut through: Vec<(u16, u64)> = Vec::new();
     let end = reader.scan_until(from, until, |_, r| {
+        match through.iter_mut().find(|(stream, _)| *stream == r.stream) {
+            Some((_, seq)) => *seq = (*seq).max(r.seq),
+            None => through.push((r.stream, r.seq)),
+        }
         if failure.is_some() || sink.is_stored(r.stream, r.seq) {
             if failure.is_none() {
                 sink.known.report.already_there += 1;
@@ -520,6 +621,7 @@ pub fn load_journal_from(
         return Err(e);
     }
     sink.write_batch(&pending)?;
+    sink.settle(&through)?;
     let after = sink.report();
     let report = LoadReport {
         written: after.written - before.written,
