@@ -389,9 +389,12 @@ pub struct RunArgs {
     /// With a WebSocket venue, have it cancel our resting orders if the connection drops.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub cancel_on_disconnect: bool,
-    /// With a WebSocket venue: what to do when its positions at start-up differ from
-    /// the journal's last ones. `reduce-only`: trade only to reduce, until `engine
-    /// rearm`; `halt`: trade nothing until re-armed; `trust-venue`: report it and trade.
+    /// With a WebSocket venue: what to do when a position may differ from the
+    /// engine's, because the venue's at start-up differ from the journal's last ones
+    /// or because a venue report could not be applied while running (unreadable, or
+    /// a fill naming another symbol than its order's). `reduce-only`: trade only to
+    /// reduce, until `engine rearm`; `halt`: trade nothing until re-armed;
+    /// `trust-venue`: report it and trade.
     #[arg(long, value_enum, default_value_t = MismatchPolicy::ReduceOnly)]
     pub on_mismatch: MismatchPolicy,
     /// Record every frame and book snapshot into this capture file (for `engine

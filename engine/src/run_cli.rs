@@ -173,6 +173,7 @@ pub fn options(args: &RunArgs) -> Result<RunOptions, String> {
         record: args.record.clone(),
         pipeline: PipelineConfig {
             on_persist_backlog: args.on_persist_backlog,
+            on_mismatch: args.on_mismatch,
             instruments,
             venues,
             venue_configs,

@@ -111,6 +111,10 @@ pub struct GatewayCounters {
     /// Settle questions (which orders do you hold?) given up for no answer in time;
     /// their late answers are recognised and dropped.
     pub unanswered_questions: u64,
+    /// Numbered reports that took their place in the sequence without being applied
+    /// (unreadable, or a fill or replace naming another symbol than its order's):
+    /// each may have moved a position the engine then does not know.
+    pub unapplied_reports: u64,
 }
 
 /// A venue's order entry, as the trading core sees it.
@@ -240,5 +244,11 @@ pub trait VenueGateway: Send + std::fmt::Debug {
     /// What it counted.
     fn counters(&self) -> GatewayCounters {
         GatewayCounters::default()
+    }
+
+    /// [`GatewayCounters::unapplied_reports`] alone: the trading core asks on
+    /// every tick.
+    fn unapplied_reports(&self) -> u64 {
+        0
     }
 }

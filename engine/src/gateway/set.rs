@@ -179,7 +179,12 @@ impl VenueGateway for VenueSet {
             sequence_gaps: a.sequence_gaps + b.sequence_gaps,
             lost_answers: a.lost_answers + b.lost_answers,
             unanswered_questions: a.unanswered_questions + b.unanswered_questions,
+            unapplied_reports: a.unapplied_reports + b.unapplied_reports,
         })
+    }
+
+    fn unapplied_reports(&self) -> u64 {
+        self.venues.iter().map(|v| v.unapplied_reports()).sum()
     }
 }
 

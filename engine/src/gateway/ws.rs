@@ -316,6 +316,7 @@ impl WsGateway {
             && seq == Some(next)
         {
             self.last_seq = next;
+            self.counters.unapplied_reports += 1;
         }
     }
 
@@ -580,6 +581,10 @@ impl VenueGateway for WsGateway {
 
     fn counters(&self) -> GatewayCounters {
         self.counters
+    }
+
+    fn unapplied_reports(&self) -> u64 {
+        self.counters.unapplied_reports
     }
 
     fn is_connected(&self) -> bool {

@@ -239,6 +239,9 @@ pub struct PipelineConfig {
     pub route: Option<crate::route::Policy>,
     /// What trading does while the cold core is behind and records are held.
     pub on_persist_backlog: BacklogPolicy,
+    /// What trading does when a position may have moved unseen: a start-up
+    /// mismatch with the journal, or a venue report that could not be applied.
+    pub on_mismatch: MismatchPolicy,
     /// Whose message format every feed speaks (its decoder and sequencing rules):
     /// any of the five venues.
     pub dialect: Venue,
@@ -339,8 +342,12 @@ pub struct Pipeline {
     questions: Vec<venue_link::Asked>,
     /// Since when every venue has been unusable (0: one is usable).
     venue_down_since: u64,
-    /// Reduce-only since a start-up reconciliation mismatch (until re-armed).
+    /// Reduce-only since a start-up reconciliation mismatch or an unapplied venue
+    /// report (until re-armed).
     reconcile_hold: bool,
+    on_mismatch: MismatchPolicy,
+    /// The venue's count of unapplied reports when last looked at.
+    unapplied_seen: u64,
     /// While records are held for a cold core that is behind: whether the hold
     /// itself made trading reduce-only (and so may lift it). A trip, a re-arm or a
     /// start-up reconciliation since then decides the state instead.
@@ -478,6 +485,8 @@ impl Pipeline {
             questions: Vec::new(),
             venue_down_since: 0,
             reconcile_hold: false,
+            on_mismatch: config.on_mismatch,
+            unapplied_seen: 0,
             persist_hold: None,
             on_persist_backlog: config.on_persist_backlog,
             self_trade: config.self_trade,

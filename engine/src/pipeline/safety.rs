@@ -92,7 +92,34 @@ impl Pipeline {
         self.check_stale(now);
         self.check_venue_down(now);
         self.check_persist_backlog(now);
+        self.check_unapplied_reports(now);
         self.finish_trip(now);
+    }
+
+    /// A venue report that took its place without being applied may have moved a
+    /// position the OMS does not know: by `--on-mismatch`, as for a start-up
+    /// mismatch, trading goes reduce-only or halts until `engine rearm` (or, with
+    /// `trust-venue`, goes on). Audited as trip 113 each time the count rises.
+    pub(super) fn check_unapplied_reports(&mut self, now: u64) {
+        let unapplied = self.venue.unapplied_reports();
+        if unapplied <= self.unapplied_seen {
+            return;
+        }
+        self.unapplied_seen = unapplied;
+        let trip = Trip { reason: TripReason::UnappliedReport, limit: 0, observed: unapplied as i64 };
+        match self.on_mismatch {
+            MismatchPolicy::Halt => self.trip(Halt::KillSwitch(trip)),
+            MismatchPolicy::ReduceOnly => {
+                self.audit(trip.reason as u16, (0, trip.observed), now, 0);
+                if self.halt.is_none() {
+                    // Sticky: a persistence hold lifting later must not undo it.
+                    self.forget_hold_state();
+                    self.risk.set_state(TradingState::ReduceOnly);
+                    self.reconcile_hold = true;
+                }
+            }
+            MismatchPolicy::TrustVenue => self.audit(trip.reason as u16, (0, trip.observed), now, 0),
+        }
     }
 
     /// A trip, a re-arm or a reconciliation sets the trading state: a persistence

@@ -33,6 +33,10 @@ pub enum TripReason {
     /// The cold core fell behind and records had to be held (`--on-persist-backlog
     /// halt`).
     PersistBacklog = 112,
+    /// A venue report took its place in the sequence without being applied (one
+    /// that cannot be read, or a fill naming another symbol than its order's): a
+    /// position may have moved unseen (`--on-mismatch`).
+    UnappliedReport = 113,
 }
 
 impl TripReason {
@@ -52,6 +56,7 @@ impl TripReason {
             Self::VenueDown,
             Self::StageFailed,
             Self::PersistBacklog,
+            Self::UnappliedReport,
         ]
         .into_iter()
         .find(|r| *r as u16 == code)
@@ -73,6 +78,7 @@ impl TripReason {
             Self::VenueDown => "venue_down",
             Self::StageFailed => "stage_failed",
             Self::PersistBacklog => "persist_backlog",
+            Self::UnappliedReport => "unapplied_report",
         }
     }
 }

@@ -211,6 +211,14 @@ impl RunSummary {
                 c.refused_requests
             );
         }
+        if self.gateway.unapplied_reports > 0 {
+            let _ = writeln!(
+                out,
+                "venue reports not applied: {} (unreadable, or a fill naming another symbol than its order's): a \
+                 position may have moved unseen, so trading went by --on-mismatch; check the venue's positions",
+                self.gateway.unapplied_reports
+            );
+        }
         if c.checksum_mismatches > 0 {
             let _ = writeln!(
                 out,

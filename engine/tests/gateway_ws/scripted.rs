@@ -11,6 +11,12 @@ use tungstenite::{Message, accept};
 /// query answered by the next of `replies` (one message a line), `{id}` replaced by
 /// the query's id. Returns its URL.
 fn scripted_venue(replies: Vec<&'static str>) -> String {
+    scripted_venue_pushing("", replies)
+}
+
+/// [`scripted_venue`] that also sends `after_login` (one message a line) right after
+/// its login answer, unasked.
+fn scripted_venue_pushing(after_login: &'static str, replies: Vec<&'static str>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -21,13 +27,13 @@ fn scripted_venue(replies: Vec<&'static str>) -> String {
             let Message::Text(text) = message else { continue };
             let request: serde_json::Value = serde_json::from_str(&text).unwrap();
             let reply = match request["op"].as_str() {
-                Some("login") => r#"{"type":"login","ok":true,"seq":0,"reason":""}"#.to_owned(),
+                Some("login") => format!("{}\n{after_login}", r#"{"type":"login","ok":true,"seq":0,"reason":""}"#),
                 _ => match replies.next() {
                     Some(reply) => reply.replace("{id}", &request["id"].to_string()),
                     None => break,
                 },
             };
-            for line in reply.lines() {
+            for line in reply.lines().filter(|l| !l.is_empty()) {
                 ws.send(Message::text(line)).unwrap();
             }
         }
@@ -141,4 +147,64 @@ fn a_fill_naming_another_symbol_than_its_orders_is_not_applied() {
         "{reports:?}"
     );
     assert_eq!((g.counters().bad_messages, g.last_seq()), (1, 3));
+}
+
+/// A numbered report that cannot be applied while the engine runs (here a fill in a
+/// symbol the session does not trade) may have moved a position unseen: the trading
+/// core goes by `--on-mismatch` (reduce-only until re-armed, the default; halted; or
+/// on with `trust-venue`) and audits it as trip 113.
+#[test]
+fn an_unapplied_report_puts_trading_under_the_mismatch_policy() {
+    use engine::{
+        cli::{Cli, Command},
+        clock::{Clock, LiveClock},
+        pipeline::{Halt, Pipeline, RecordSink},
+        risk::{RearmPlan, TradingState, TripReason},
+    };
+    use persist::{Fields, RecordKind, record::RiskFields};
+    let unreadable = r#"{"type":"fill","seq":1,"cid":5,"symbol":"XRPUSDT","trade_id":1,"price":"1","qty":"1"}"#;
+    for (policy, state) in [
+        ("reduce-only", TradingState::ReduceOnly),
+        ("halt", TradingState::Halted),
+        ("trust-venue", TradingState::Active),
+    ] {
+        let url = scripted_venue_pushing(unreadable, vec![]);
+        let argv = ["engine", "run", "--persist", "none", "--on-mismatch", policy];
+        let Command::Run(args) = <Cli as clap::Parser>::parse_from(argv).command else { panic!() };
+        let config = engine::run_cli::options(&args).unwrap().pipeline;
+        let (tx, mut rx) = rings::spsc::channel::<persist::Record>(4096).unwrap();
+        let gateway = Box::new(super::gateway(&url, false));
+        let mut p = Pipeline::with_gateway(&config, RecordSink::new(Some(tx), 1, 0), gateway);
+        assert_eq!(p.risk().state(), TradingState::Active);
+        let clock = LiveClock::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while p.gateway_counters().unapplied_reports == 0 && std::time::Instant::now() < deadline {
+            p.on_tick(clock.now_ns());
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(p.gateway_counters().unapplied_reports, 1, "{policy}");
+        assert_eq!(p.risk().state(), state, "{policy}");
+        let mut trips = 0;
+        while let Ok(r) = rx.try_pop() {
+            if r.kind() == Some(RecordKind::Risk)
+                && RiskFields::from_record(&r).is_some_and(|f| f.reason == TripReason::UnappliedReport as u16)
+            {
+                trips += 1;
+            }
+        }
+        assert_eq!(trips, 1, "{policy}: audited once as trip 113");
+        match policy {
+            "halt" => assert!(
+                matches!(p.halt(), Some(Halt::KillSwitch(t)) if t.reason == TripReason::UnappliedReport),
+                "{:?}",
+                p.halt()
+            ),
+            "reduce-only" => {
+                assert!(p.halt().is_none());
+                let now = clock.now_ns();
+                assert_eq!(p.rearm(RearmPlan::Aggressive, now), Ok(TradingState::Active), "an operator lifts it");
+            }
+            _ => assert!(p.halt().is_none()),
+        }
+    }
 }
