@@ -281,6 +281,7 @@ fn a_version_1_database_is_migrated_forward_once() {
              ALTER TABLE order_events ADD CONSTRAINT order_events_order_type_check CHECK (order_type BETWEEN 1 AND 3); \
              DROP TABLE orders; \
              DROP TABLE stream_ranges; \
+             ALTER TABLE positions DROP COLUMN as_of_seq; \
              DELETE FROM schema_migrations WHERE version > 1",
         )
         .unwrap();
@@ -294,7 +295,7 @@ fn a_version_1_database_is_migrated_forward_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6], "each step recorded once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7], "each step recorded once");
     // Version 5: no time index on the parents; the days already written have one.
     assert_eq!(indexes(&mut c, "market_trades"), Vec::<String>::new());
     assert_eq!(indexes(&mut c, "market_trades_p20261118"), vec!["market_trades_p20261118_ts_brin"]);
@@ -577,7 +578,13 @@ fn a_loader_waits_for_a_part_still_committing(name: &str, writers: usize) {
     use std::io::Write;
     let url = fresh_database(name);
     let all = trades(40_000);
-    let _ = sink(&url); // migrated
+    // The day's partition made beforehand (by a record of another stream), so the
+    // loader below can only be waiting for the part, not for the partition's DDL
+    // behind the part's open COPY.
+    let mut other = all[0];
+    other.stream = 2;
+    other.seq = 1;
+    assert_eq!(sink(&url).write_batch(&[other]).unwrap(), 1);
     let mut part = connect(Some(&url)).unwrap();
     let mut tx = part.transaction().unwrap();
     tx.batch_execute(&format!("SELECT pg_advisory_xact_lock_shared({})", persist::pg::PARTS_LOCK)).unwrap();
@@ -609,8 +616,8 @@ fn a_loader_waits_for_a_part_still_committing(name: &str, writers: usize) {
     assert_eq!(written, 20_000, "only the records the part did not store");
     let mut s = sink(&url);
     let (counts, sum, distinct) = table_counts(&mut s);
-    assert_eq!(counts.first().map(|(_, n)| *n), Some(40_000), "{counts:?}");
-    assert_eq!((sum, distinct), ((1..=40_000i64).sum::<i64>(), 40_000));
+    assert_eq!(counts.first().map(|(_, n)| *n), Some(40_001), "{counts:?}");
+    assert_eq!((sum, distinct), ((1..=40_000i64).sum::<i64>() + 1, 40_001));
     assert_eq!(s.watermark(1), 40_000);
 }
 
@@ -660,6 +667,34 @@ fn the_later_of_two_same_time_snapshots_in_different_parts_is_the_position() {
         let net: i64 = s.client().query_one("SELECT net_qty FROM positions", &[]).unwrap().get(0);
         assert_eq!(net, round as i64 + 1, "round {round}: the earlier snapshot won");
     }
+}
+
+/// Two same-time position snapshots (one drain's), the older in a part that failed
+/// and the newer in one that committed: written again, the older part does not
+/// overwrite the newer position (rows move forward in time, then sequence).
+#[test]
+fn a_failed_part_written_again_does_not_undo_a_later_parts_position() {
+    let url = fresh_database("pg_split_retry_position");
+    let mut s = sink(&url);
+    s.split_among(Some(&url), 2);
+    let mut good = trades(30_000);
+    let ts = TS0 + 5_000_000;
+    for (at, net) in [(5_000usize, -1), (20_000, 1)] {
+        let o = Origin { stream: 1, seq: good[at].seq, ts, venue: 1, instrument: 1 };
+        let p = PositionFields { flags: 0, net_qty: net, avg_price: 1, realised: 0, unrealised: 0, fees: 0, mark: 1 };
+        good[at] = p.into_record(o);
+    }
+    let mut bad = good.clone();
+    bad[6_000].fields[2] = -1; // a trade's price, in the first part: CHECK (price > 0)
+    assert!(s.write_batch(&bad).is_err());
+    assert_eq!(stored_ranges(&mut s), vec![(15_001, 30_000)], "the second part committed");
+    let net = |s: &mut persist::pg::PgSink| -> i64 {
+        s.client().query_one("SELECT net_qty FROM positions", &[]).unwrap().get(0)
+    };
+    assert_eq!(net(&mut s), 1);
+    assert_eq!(s.write_batch(&good).unwrap(), 15_000, "the first part, written again");
+    assert_eq!(net(&mut s), 1, "the older snapshot did not win the tie");
+    assert_eq!(s.watermark(1), 30_000);
 }
 
 /// Extra writer connections that cannot be opened cost only speed: the batch is

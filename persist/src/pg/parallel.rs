@@ -22,7 +22,7 @@ use super::{
     query,
     sink::{
         PARTS_LOCK, PgSink, Range, STORED, WRITER_LOCK, copy_picked, kinds_and_days, latest_positions, prepare_days,
-        upsert_current, write_picked,
+        read_committed, upsert_current, write_picked,
     },
 };
 use crate::record::{Record, RecordKind};
@@ -58,18 +58,34 @@ impl PgSink {
     }
 
     fn write_parts_locked(&mut self, records: &[Record], parts: usize) -> Result<u64, PgError> {
-        // Parts of an earlier writer may still be committing (see PARTS_LOCK).
+        // Parts of an earlier writer may still be committing (see PARTS_LOCK): one
+        // statement, so the lock is released when it ends.
         self.client
-            .batch_execute(&format!("SELECT pg_advisory_lock({PARTS_LOCK}); SELECT pg_advisory_unlock({PARTS_LOCK})"))
+            .batch_execute(&format!("SELECT pg_advisory_xact_lock({PARTS_LOCK})"))
             .map_err(query("waiting for an earlier writer's parts"))?;
+        // Every day any record given falls on gets its partition now, before the
+        // parts' transactions open (a few more than the picked records need is
+        // harmless), so no open part waits on this DDL.
+        let all: Vec<(u8, u32)> =
+            records.iter().enumerate().filter_map(|(i, r)| r.kind().map(|k| (k as u8, i as u32))).collect();
+        let days_given = kinds_and_days(records, &all);
+        let partitions_given = prepare_days(&mut self.client, self.mode, &days_given, &self.known.indexed_before)?;
         // The other parts' transactions take their shared lock before anything is
         // read, so from here a writer after us, even one let in because our own
-        // connection died, waits for them.
+        // connection died, waits for them. Only tried: while we hold the writer
+        // lock no one else can hold or want PARTS_LOCK exclusively, so a refusal
+        // means our first connection and its lock are gone, and waiting could hang
+        // behind the writer that took over (itself waiting for our open parts).
         let mut others = Vec::with_capacity(parts - 1);
         for client in self.writers.iter_mut().take(parts - 1) {
             let mut tx = client.transaction().map_err(query("starting a part of a batch"))?;
-            tx.batch_execute(&format!("SELECT pg_advisory_xact_lock_shared({PARTS_LOCK})"))
-                .map_err(query("starting a part of a batch"))?;
+            let locked: bool = tx
+                .query_one(&format!("SELECT pg_try_advisory_xact_lock_shared({PARTS_LOCK})"), &[])
+                .map_err(query("starting a part of a batch"))?
+                .get(0);
+            if !locked {
+                return Err(part_failed("the writer lock was lost (its connection closed?); retrying"));
+            }
             others.push(tx);
         }
         let stored = self.client.query(STORED, &[]).map_err(query("reading stream watermarks"))?;
@@ -82,14 +98,15 @@ impl PgSink {
         let parts = parts.min(known.picked.len() / PART_MIN).max(1);
         if parts == 1 {
             drop(others);
-            let tx = self.client.transaction().map_err(query("starting a batch"))?;
+            let tx = read_committed(&mut self.client).map_err(query("starting a batch"))?;
             return write_picked(tx, (known, &mut self.bufs), self.mode, records, &streams);
         }
         others.truncate(parts - 1);
         let days = kinds_and_days(records, &known.picked);
-        // Partitions are made before the parts race to make them (each is its own
-        // small transaction: an empty partition left by a failed batch is harmless).
-        let partitions = prepare_days(&mut self.client, self.mode, &days, &known.indexed_before)?;
+        let partitions: Vec<Option<String>> = days
+            .iter()
+            .map(|d| days_given.iter().position(|g| g == d).and_then(|at| partitions_given.get(at).cloned().flatten()))
+            .collect();
         let positions = latest_positions(records, &known.picked);
         let first = self.client.transaction().map_err(query("starting a part of a batch"))?;
         let per_part = known.picked.len().div_ceil(parts).max(1);

@@ -14,17 +14,19 @@ const ORDER_CODES: &str = include_str!("../../sql/005_order_codes.sql");
 const ORDERS: &str = include_str!("../../sql/006_orders.sql");
 const CLOSED_DAY_BRIN: &str = include_str!("../../sql/007_closed_day_brin.sql");
 const STREAM_RANGES: &str = include_str!("../../sql/008_stream_ranges.sql");
-const SCHEMA_VERSION: i32 = 6;
+const POSITION_SEQ: &str = include_str!("../../sql/009_position_seq.sql");
+const SCHEMA_VERSION: i32 = 7;
 
 /// The steps that bring an older schema forward: (the version it makes, the one mode
 /// it is for if not both, its SQL, what it does). A fresh database runs them all
 /// after creating version 1's tables.
-const UPGRADES: [(i32, Option<Mode>, &str, &str); 5] = [
+const UPGRADES: [(i32, Option<Mode>, &str, &str); 6] = [
     (2, None, REASON_CODES, "widening risk reason codes (version 2)"),
     (3, None, ORDER_CODES, "widening order states and types (version 3)"),
     (4, None, ORDERS, "adding the current orders table (version 4)"),
     (5, Some(Mode::Native), CLOSED_DAY_BRIN, "indexing only closed days (version 5)"),
     (6, None, STREAM_RANGES, "adding the stream ranges of parallel writers (version 6)"),
+    (7, None, POSITION_SEQ, "breaking position ties by sequence (version 7)"),
 ];
 
 /// How time-series tables are stored.

@@ -215,7 +215,7 @@ impl PgSink {
 
     /// The batch in one transaction on the sink's own connection.
     pub(super) fn write_whole(&mut self, records: &[Record]) -> Result<u64, PgError> {
-        let mut tx = self.client.transaction().map_err(query("starting a batch"))?;
+        let mut tx = read_committed(&mut self.client).map_err(query("starting a batch"))?;
         // One writer at a time per database, and the watermarks as they are now, in
         // this transaction: a second loader (the engine's follower and an `engine
         // journal load`, say) waits here and then skips what the first stored.
@@ -243,7 +243,7 @@ impl PgSink {
         if through.iter().all(|(stream, seq)| self.watermark(*stream) >= *seq) {
             return Ok(());
         }
-        let mut tx = self.client.transaction().map_err(query("starting to settle watermarks"))?;
+        let mut tx = read_committed(&mut self.client).map_err(query("starting to settle watermarks"))?;
         tx.batch_execute(&format!(
             "SELECT pg_advisory_xact_lock({WRITER_LOCK}); SELECT pg_advisory_xact_lock({PARTS_LOCK})"
         ))
@@ -399,6 +399,13 @@ pub(super) fn write_picked(
     Ok(rows)
 }
 
+/// A transaction that reads what is stored after its locks are granted: under
+/// repeatable read (a server's default may be set so) its snapshot would be taken
+/// at the lock call, before the commit it waited for.
+pub(super) fn read_committed(client: &mut Client) -> Result<postgres::Transaction<'_>, postgres::Error> {
+    client.build_transaction().isolation_level(postgres::IsolationLevel::ReadCommitted).start()
+}
+
 pub(super) fn no_buffer() -> PgError {
     PgError::Query { what: "writing a batch", reason: "no COPY buffer for this connection".into() }
 }
@@ -496,8 +503,9 @@ pub(super) fn copy_picked(
 
 /// Where the latest position snapshot per (venue, instrument) among the picked
 /// records is, by record index. Only the part holding it writes that key's current
-/// row: two snapshots of one drain share a time, so parts racing to write theirs
-/// could leave the older.
+/// row, so parts of one batch never wait on each other's row locks there; the row
+/// itself only moves forward in (time, sequence), which orders two snapshots of
+/// one drain (they share a time) whichever is written last.
 pub(super) fn latest_positions(records: &[Record], picked: &[(u8, u32)]) -> BTreeMap<(u16, u32), u32> {
     let mut latest = BTreeMap::new();
     for (kind, i) in picked {
@@ -535,12 +543,24 @@ pub(super) fn upsert_current(
     for r in positions {
         let (venue, instrument, f) = (r.venue, r.instrument, r.fields);
         tx.execute(
-            "INSERT INTO positions (venue, instrument, net_qty, avg_price, realised, unrealised, fees, mark, as_of_ns) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (venue, instrument) DO UPDATE SET \
+            "INSERT INTO positions (venue, instrument, net_qty, avg_price, realised, unrealised, fees, mark, as_of_ns, \
+             as_of_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (venue, instrument) DO UPDATE SET \
              net_qty = EXCLUDED.net_qty, avg_price = EXCLUDED.avg_price, realised = EXCLUDED.realised, \
              unrealised = EXCLUDED.unrealised, fees = EXCLUDED.fees, mark = EXCLUDED.mark, \
-             as_of_ns = EXCLUDED.as_of_ns WHERE positions.as_of_ns <= EXCLUDED.as_of_ns",
-            &[&(venue as i16), &(instrument as i32), &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &(r.ts as i64)],
+             as_of_ns = EXCLUDED.as_of_ns, as_of_seq = EXCLUDED.as_of_seq \
+             WHERE (positions.as_of_ns, positions.as_of_seq) <= (EXCLUDED.as_of_ns, EXCLUDED.as_of_seq)",
+            &[
+                &(venue as i16),
+                &(instrument as i32),
+                &f[0],
+                &f[1],
+                &f[2],
+                &f[3],
+                &f[4],
+                &f[5],
+                &(r.ts as i64),
+                &(r.seq as i64),
+            ],
         )
         .map_err(query("updating current positions"))?;
     }
@@ -580,9 +600,11 @@ fn copy_rows(
 }
 
 /// Loads every journaled record from `from` (up to `until`, if given) that the
-/// database does not hold yet, `batch` records per transaction, and returns where it
-/// stopped (the next call's `from`). Safe to run again, or after a crash at any point: it resumes
-/// after each stream's watermark.
+/// database does not hold yet, `batch` records per batch, and returns where it
+/// stopped (the next call's `from`). Safe to run again, or after a crash at any
+/// point: it resumes after each stream's watermark. Everything the journal holds
+/// before `from` must be stored already (the end of an earlier load): at the end,
+/// each stream's watermark is settled to the highest sequence the scan met.
 ///
 /// # Errors
 /// Journal corruption or a database failure (what was committed stays committed).
