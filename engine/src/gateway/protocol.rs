@@ -425,21 +425,22 @@ pub fn decode_answer<'a>(msg: &'a [u8], symbols: &[WireSymbol<'_>]) -> Result<An
     }
 }
 
-/// The `seq` of a venue message that [`decode_answer`] could not read, if it has
-/// one before whatever is wrong with it: a numbered report the engine cannot apply
-/// still takes its place in the sequence.
-pub fn seq_of(msg: &[u8]) -> Option<u64> {
+/// The `seq` and `cid` of a venue message that [`decode_answer`] could not read,
+/// where it has them before whatever is wrong with it: a numbered report the engine
+/// cannot apply still takes its place in the sequence, and its client id says
+/// whether it was about one of our orders.
+pub fn seq_and_cid_of(msg: &[u8]) -> (Option<u64>, Option<u64>) {
     let mut s = Scanner::new(msg);
-    let mut seq = None;
+    let (mut seq, mut cid) = (None, None);
     let _ = s.object(|s, key| {
-        if key == b"seq" {
-            seq = Some(s.u64("seq")?);
-        } else {
-            s.skip()?;
+        match key {
+            b"seq" => seq = Some(s.u64("seq")?),
+            b"cid" => cid = Some(s.u64("cid")?),
+            _ => s.skip()?,
         }
         Ok(())
     });
-    seq
+    (seq, cid)
 }
 
 #[cfg(test)]
@@ -539,9 +540,10 @@ mod tests {
         // Unreadable, yet numbered: the number is still found.
         let other_symbol = br#"{"type":"fill","seq":12,"cid":1,"symbol":"ETHUSDT","trade_id":1,"price":"1","qty":"1"}"#;
         assert!(decode_answer(other_symbol, &[BTC]).is_err());
-        assert_eq!(seq_of(other_symbol), Some(12));
-        assert_eq!(seq_of(br#"{"type":"fill","seq":13,"price":tru"#), Some(13), "a number before the damage");
-        assert_eq!(seq_of(br#"{"type":"fill","price":"1""#), None);
+        assert_eq!(seq_and_cid_of(other_symbol), (Some(12), Some(1)));
+        let damaged = br#"{"type":"fill","seq":13,"price":tru"#;
+        assert_eq!(seq_and_cid_of(damaged), (Some(13), None), "a number before the damage");
+        assert_eq!(seq_and_cid_of(br#"{"type":"fill","price":"1""#), (None, None));
         assert!(decode_answer(br#"{"type":"ack","cid":1"#, &[BTC]).is_err(), "truncated");
         assert!(matches!(
             decode_answer(br#"{"type":"open_orders","orders":[]}"#, &[BTC]),

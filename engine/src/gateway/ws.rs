@@ -255,7 +255,7 @@ impl WsGateway {
                     return Err(GatewayError::Protocol(String::from_utf8_lossy(reason).into_owned()));
                 }
                 Ok(Answer::Query { .. }) => self.counters.bad_messages += 1,
-                Err(_) => self.unreadable(protocol::seq_of(&answer)),
+                Err(_) => self.unreadable(protocol::seq_and_cid_of(&answer)),
             }
         }
         Err(GatewayError::Connecting)
@@ -296,7 +296,7 @@ impl WsGateway {
             && sent.1 != 0
             && sent.1 as usize != index + 1
         {
-            self.unreadable(Some(seq));
+            self.unreadable((Some(seq), Some(cid.0)));
             return None;
         }
         self.last_seq = self.last_seq.max(seq);
@@ -307,17 +307,29 @@ impl WsGateway {
     }
 
     /// A venue message that cannot be read is counted. If it is the next numbered
-    /// report (`seq`, from [`protocol::seq_of`]), it takes its place in the sequence:
-    /// asking for it again would bring the same bytes, and the reports after it would
-    /// look like a gap forever.
-    fn unreadable(&mut self, seq: Option<u64>) {
+    /// report (`seq`, from [`protocol::seq_and_cid_of`]), it takes its place in the
+    /// sequence: asking for it again would bring the same bytes, and the reports
+    /// after it would look like a gap forever. It is counted as unapplied (a position
+    /// may have moved unseen) when it is about one of our orders, or does not say
+    /// whose: another session's report on the same account (a fill in a symbol this
+    /// session does not trade) moves nothing this engine holds.
+    fn unreadable(&mut self, (seq, cid): (Option<u64>, Option<u64>)) {
         self.counters.bad_messages += 1;
         if let Some(next) = self.last_seq.checked_add(1)
             && seq == Some(next)
         {
             self.last_seq = next;
-            self.counters.unapplied_reports += 1;
+            if cid.is_none_or(|cid| self.sent_by_us(cid)) {
+                self.counters.unapplied_reports += 1;
+            }
         }
+    }
+
+    /// Whether `cid` is an order this gateway sent and still remembers (the last
+    /// 4,096 by slot; an older order's unreadable report is taken for another
+    /// session's).
+    fn sent_by_us(&self, cid: u64) -> bool {
+        self.sent.get((cid % SENT_SLOTS as u64) as usize).is_some_and(|(id, symbol)| *id == cid && *symbol != 0)
     }
 
     /// The next message, waiting until `deadline` (cold path: copies it out).
@@ -360,7 +372,8 @@ impl WsGateway {
                 }
                 // A late answer to an earlier query.
                 Ok(answer) if answer.query_id().is_some() => {}
-                Ok(_) | Err(_) => self.counters.bad_messages += 1,
+                Ok(_) => self.counters.bad_messages += 1,
+                Err(_) => self.unreadable(protocol::seq_and_cid_of(&message)),
             }
         }
     }
@@ -523,8 +536,8 @@ impl VenueGateway for WsGateway {
                     }
                     Some(_) => {}
                     None => {
-                        let seq = protocol::seq_of(client.message());
-                        self.unreadable(seq);
+                        let numbered = protocol::seq_and_cid_of(client.message());
+                        self.unreadable(numbered);
                     }
                 },
             }

@@ -72,8 +72,12 @@ impl Pipeline {
     pub(super) fn finish_trip(&mut self, now: u64) {
         if std::mem::take(&mut self.cancel_pending) {
             self.cancel_all(now);
-            // A stage that failed cannot trust its positions: it only cancels.
-            let trusted = !matches!(self.halt, Some(Halt::KillSwitch(t)) if t.reason == TripReason::StageFailed);
+            // A stage that failed, or a venue report not applied, leaves positions
+            // that cannot be trusted: it only cancels.
+            let trusted = !matches!(
+                self.halt,
+                Some(Halt::KillSwitch(t)) if matches!(t.reason, TripReason::StageFailed | TripReason::UnappliedReport)
+            );
             if self.flatten_on_trip && trusted && matches!(self.halt, Some(Halt::KillSwitch(_))) {
                 self.flatten(now);
             }
@@ -108,6 +112,8 @@ impl Pipeline {
         self.unapplied_seen = unapplied;
         let trip = Trip { reason: TripReason::UnappliedReport, limit: 0, observed: unapplied as i64 };
         match self.on_mismatch {
+            // Already halted: the trip audits nothing more, so audit it here.
+            MismatchPolicy::Halt if self.halt.is_some() => self.audit(trip.reason as u16, (0, trip.observed), now, 0),
             MismatchPolicy::Halt => self.trip(Halt::KillSwitch(trip)),
             MismatchPolicy::ReduceOnly => {
                 self.audit(trip.reason as u16, (0, trip.observed), now, 0);

@@ -101,6 +101,7 @@ fn an_unreadable_numbered_report_is_counted_and_passed_not_taken_for_a_gap() {
     assert_eq!(kinds, [(7, engine::order::ExecKind::Accepted)], "the ack after it is applied");
     let counters = g.counters();
     assert_eq!((counters.bad_messages, counters.sequence_gaps), (1, 0), "{counters:?}");
+    assert_eq!(counters.unapplied_reports, 0, "another session's order (cid 5): no position of ours moved");
     assert!(g.is_connected(), "no reconnect for it");
     assert_eq!(g.last_seq(), 2);
 }
@@ -136,6 +137,7 @@ fn a_fill_naming_another_symbol_than_its_orders_is_not_applied() {
     assert_eq!(kinds, [(7, ExecKind::Accepted)], "the fill in another symbol is not applied");
     let counters = g.counters();
     assert_eq!((counters.bad_messages, counters.sequence_gaps), (1, 0), "{counters:?}");
+    assert_eq!(counters.unapplied_reports, 1, "our order's fill, not applied: a position may have moved");
     assert_eq!(g.last_seq(), 2);
     // An ETHUSDT order's fill in ETHUSDT (the session's second symbol) is applied.
     let eth = NewOrder { instrument: InstrumentId(1), ..btc };
@@ -149,10 +151,11 @@ fn a_fill_naming_another_symbol_than_its_orders_is_not_applied() {
     assert_eq!((g.counters().bad_messages, g.last_seq()), (1, 3));
 }
 
-/// A numbered report that cannot be applied while the engine runs (here a fill in a
-/// symbol the session does not trade) may have moved a position unseen: the trading
-/// core goes by `--on-mismatch` (reduce-only until re-armed, the default; halted; or
-/// on with `trust-venue`) and audits it as trip 113.
+/// A numbered report that cannot be applied while the engine runs, and does not say
+/// whose order it is about (here a fill with no client id, in a symbol the session
+/// does not trade), may have moved a position unseen: the trading core goes by
+/// `--on-mismatch` (reduce-only until re-armed, the default; halted; or on with
+/// `trust-venue`) and audits it as trip 113.
 #[test]
 fn an_unapplied_report_puts_trading_under_the_mismatch_policy() {
     use engine::{
@@ -162,11 +165,14 @@ fn an_unapplied_report_puts_trading_under_the_mismatch_policy() {
         risk::{RearmPlan, TradingState, TripReason},
     };
     use persist::{Fields, RecordKind, record::RiskFields};
-    let unreadable = r#"{"type":"fill","seq":1,"cid":5,"symbol":"XRPUSDT","trade_id":1,"price":"1","qty":"1"}"#;
-    for (policy, state) in [
-        ("reduce-only", TradingState::ReduceOnly),
-        ("halt", TradingState::Halted),
-        ("trust-venue", TradingState::Active),
+    let unreadable = r#"{"type":"fill","seq":1,"symbol":"XRPUSDT","trade_id":1,"price":"1","qty":"1"}"#;
+    // The last case is already halted (by hand) when the report comes: it is still
+    // audited, and the halt keeps its first reason.
+    for (policy, state, halted_before) in [
+        ("reduce-only", TradingState::ReduceOnly, false),
+        ("halt", TradingState::Halted, false),
+        ("trust-venue", TradingState::Active, false),
+        ("halt", TradingState::Halted, true),
     ] {
         let url = scripted_venue_pushing(unreadable, vec![]);
         let argv = ["engine", "run", "--persist", "none", "--on-mismatch", policy];
@@ -177,6 +183,9 @@ fn an_unapplied_report_puts_trading_under_the_mismatch_policy() {
         let mut p = Pipeline::with_gateway(&config, RecordSink::new(Some(tx), 1, 0), gateway);
         assert_eq!(p.risk().state(), TradingState::Active);
         let clock = LiveClock::new();
+        if halted_before {
+            p.kill_switch(TripReason::Manual, clock.now_ns());
+        }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while p.gateway_counters().unapplied_reports == 0 && std::time::Instant::now() < deadline {
             p.on_tick(clock.now_ns());
@@ -194,11 +203,10 @@ fn an_unapplied_report_puts_trading_under_the_mismatch_policy() {
         }
         assert_eq!(trips, 1, "{policy}: audited once as trip 113");
         match policy {
-            "halt" => assert!(
-                matches!(p.halt(), Some(Halt::KillSwitch(t)) if t.reason == TripReason::UnappliedReport),
-                "{:?}",
-                p.halt()
-            ),
+            "halt" => {
+                let first = if halted_before { TripReason::Manual } else { TripReason::UnappliedReport };
+                assert!(matches!(p.halt(), Some(Halt::KillSwitch(t)) if t.reason == first), "{:?}", p.halt());
+            }
             "reduce-only" => {
                 assert!(p.halt().is_none());
                 let now = clock.now_ns();
