@@ -102,16 +102,12 @@ impl PgSink {
             return write_picked(tx, (known, &mut self.bufs), self.mode, records, &streams);
         }
         others.truncate(parts - 1);
-        let days = kinds_and_days(records, &known.picked);
-        let partitions: Vec<Option<String>> = days
-            .iter()
-            .map(|d| days_given.iter().position(|g| g == d).and_then(|at| partitions_given.get(at).cloned().flatten()))
-            .collect();
         let positions = latest_positions(records, &known.picked);
         let first = self.client.transaction().map_err(query("starting a part of a batch"))?;
         let per_part = known.picked.len().div_ceil(parts).max(1);
         let (mode, picked) = (self.mode, &known.picked[..]);
-        let shared = Shared { mode, records, days: &days, partitions: &partitions, positions: &positions };
+        // The days of every record given: each part copies only those of its own.
+        let shared = Shared { mode, records, days: &days_given, partitions: &partitions_given, positions: &positions };
         let outcomes: Vec<Result<Vec<Range>, PgError>> = std::thread::scope(|scope| {
             let running: Vec<_> = picked
                 .chunks(per_part)
@@ -153,7 +149,7 @@ impl PgSink {
         let moved = known.fold_watermarks(&mut tx, &streams)?;
         tx.commit().map_err(query("committing a batch's watermarks"))?;
         let rows = known.picked.len() as u64;
-        known.committed(&moved, &days, rows);
+        known.committed(&moved, &days_given, rows);
         Ok(rows)
     }
 }

@@ -219,12 +219,7 @@ impl PgSink {
         // One writer at a time per database, and the watermarks as they are now, in
         // this transaction: a second loader (the engine's follower and an `engine
         // journal load`, say) waits here and then skips what the first stored.
-        tx.batch_execute(&format!(
-            "SELECT pg_advisory_xact_lock({WRITER_LOCK}); SELECT pg_advisory_xact_lock({PARTS_LOCK})"
-        ))
-        .map_err(query("taking the writer lock"))?;
-        let rows = tx.query(STORED, &[]).map_err(query("reading stream watermarks"))?;
-        self.known.reload(&rows);
+        self.known.reload_locked(&mut tx)?;
         let streams = self.known.pick(records);
         if streams.is_empty() {
             return Ok(0);
@@ -244,20 +239,13 @@ impl PgSink {
             return Ok(());
         }
         let mut tx = read_committed(&mut self.client).map_err(query("starting to settle watermarks"))?;
-        tx.batch_execute(&format!(
-            "SELECT pg_advisory_xact_lock({WRITER_LOCK}); SELECT pg_advisory_xact_lock({PARTS_LOCK})"
-        ))
-        .map_err(query("taking the writer lock"))?;
-        let rows = tx.query(STORED, &[]).map_err(query("reading stream watermarks"))?;
         let known = &mut self.known;
-        known.reload(&rows);
+        known.reload_locked(&mut tx)?;
         let streams: Vec<Stream> =
             through.iter().map(|(stream, seq)| (*stream, known.watermark(*stream), *seq)).collect();
         let moved = known.fold_watermarks(&mut tx, &streams)?;
         tx.commit().map_err(query("committing settled watermarks"))?;
-        known.watermarks.extend(moved.iter().copied());
-        let watermarks = &known.watermarks;
-        known.ranges.retain(|(s, _, last)| watermarks.get(s).is_none_or(|w| last > w));
+        known.advance(&moved);
         Ok(())
     }
 }
@@ -269,6 +257,25 @@ impl Known {
 
     fn in_ranges(&self, stream: u16, seq: u64) -> bool {
         self.ranges.iter().any(|(s, first, last)| *s == stream && (*first..=*last).contains(&seq))
+    }
+
+    /// Takes the writer lock and the parts lock in `tx` (one writer at a time, and
+    /// no part of an earlier writer still committing), then reads what is stored.
+    fn reload_locked(&mut self, tx: &mut postgres::Transaction<'_>) -> Result<(), PgError> {
+        tx.batch_execute(&format!(
+            "SELECT pg_advisory_xact_lock({WRITER_LOCK}); SELECT pg_advisory_xact_lock({PARTS_LOCK})"
+        ))
+        .map_err(query("taking the writer lock"))?;
+        let rows = tx.query(STORED, &[]).map_err(query("reading stream watermarks"))?;
+        self.reload(&rows);
+        Ok(())
+    }
+
+    /// The new watermarks committed, and the ranges they passed forgotten.
+    fn advance(&mut self, moved: &[(u16, u64)]) {
+        self.watermarks.extend(moved.iter().copied());
+        let watermarks = &self.watermarks;
+        self.ranges.retain(|(s, _, last)| watermarks.get(s).is_none_or(|w| last > w));
     }
 
     /// Takes in the database's watermarks (never moving one back) and its ranges
@@ -368,9 +375,7 @@ impl Known {
 
     /// After a commit: the new watermarks, the ranges they passed, the days indexed.
     pub(super) fn committed(&mut self, moved: &[(u16, u64)], days: &[(RecordKind, u64)], rows: u64) {
-        self.watermarks.extend(moved.iter().copied());
-        let watermarks = &self.watermarks;
-        self.ranges.retain(|(s, _, last)| watermarks.get(s).is_none_or(|w| last > w));
+        self.advance(moved);
         self.indexed_before.extend(days.iter().map(|(kind, day)| (index(*kind), *day)));
         self.report.written += rows;
         self.report.batches += 1;
